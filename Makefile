@@ -1,0 +1,291 @@
+# SPDX-License-Identifier: MIT
+# memshim: one non-recursive GNU Makefile (STYLE §2.8). Outputs go to $(BUILD)/.
+#
+# Module layout and what links what:
+#   shim/*.c (minus override.c) + heapprof control  -> libmemshim.a   (unit tests, ASan)
+#   the same + shim/override.c                      -> libmemshim.so  (preload / -lmemshim)
+#   heapprof/*.c (minus control files)              -> libheapprof.a  (analyser)
+#   defrag/*.c                                      -> libdefrag.a
+#   kvcore/*.c (minus main.c)                       -> libkvcore.a + kvcore-server
+#   tools/memshim*.c -> memshim ; tools/heapprof*.c -> heapprof
+# Unit tests are tests/unit/test_<module>_<unit>.c; the module prefix picks the libraries.
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+OPT     ?= -O2 -g
+WERROR  ?= -Werror
+SAN     ?=
+CC      ?= cc
+# Set to 1 when the sanitizer owns malloc: binaries link libmemshim.a (no overrides).
+NOSHIM  ?= 0
+
+WARN := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wold-style-definition -Wpointer-arith -Wformat=2 -Wundef -Wwrite-strings \
+        -Wvla -Wimplicit-fallthrough -Wno-missing-field-initializers
+
+CPPFLAGS += -D_GNU_SOURCE -Ishim -Iheapprof -Idefrag -Ikvcore -I$(BUILD)/gen
+CFLAGS   += -std=c11 $(OPT) $(WARN) $(SAN) -fno-omit-frame-pointer
+LDFLAGS  += $(SAN)
+
+SYS_SHIM_LIBS := -ljemalloc -lunwind -lpthread -ldl
+SYS_HP_LIBS   := -ldw -lelf -lprotobuf-c -lz -lm
+SYS_KV_LIBS   := -lm
+
+# The Debian packages everything here needs (make deps installs the missing ones).
+DEB_BUILD_PKGS := build-essential pkg-config libjemalloc-dev libjemalloc2 libunwind-dev \
+                  libcmocka-dev libdw-dev libelf-dev zlib1g-dev protobuf-c-compiler \
+                  libprotobuf-c-dev golang-github-google-pprof-dev clang-format
+DEB_TEST_PKGS  := redis-server redis-tools python3 sqlite3 g++ valgrind golang-go \
+                  hyperfine clang libclang-rt-14-dev procps psmisc
+
+.DEFAULT_GOAL := all
+.PHONY: all deps deps-test test unit integration run bench asan valgrind fuzz \
+        check-symbols check-format format install clean
+
+# ---------------------------------------------------------------------------------------
+# Sources
+
+SHIM_OVERRIDE := shim/override.c
+SHIM_SRC      := $(filter-out $(SHIM_OVERRIDE),$(wildcard shim/*.c))
+# heapprof's control half lives in libmemshim (DESIGN: "control code is linked into
+# libmemshim.so"); everything else in heapprof/ is the offline analyser.
+HP_CTL_SRC    := $(wildcard heapprof/control.c heapprof/unwind.c)
+HP_SRC        := $(filter-out $(HP_CTL_SRC),$(wildcard heapprof/*.c))
+DEFRAG_SRC    := $(wildcard defrag/*.c)
+KV_MAIN       := kvcore/main.c
+KV_SRC        := $(filter-out $(KV_MAIN),$(wildcard kvcore/*.c))
+TOOL_MS_SRC   := $(wildcard tools/memshim*.c)
+TOOL_HP_SRC   := $(wildcard tools/heapprof*.c)
+# Shared by the memshim CLI: the control protocol codec (no jemalloc needed).
+TOOL_MS_EXTRA := $(wildcard shim/ctlproto.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+pic = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
+
+SHIM_PIC  := $(call pic,$(SHIM_SRC) $(HP_CTL_SRC))
+SHIM_OPIC := $(call pic,$(SHIM_OVERRIDE))
+SHIM_OBJ  := $(call obj,$(SHIM_SRC) $(HP_CTL_SRC))
+HP_OBJ    := $(call obj,$(HP_SRC))
+DEFRAG_OBJ:= $(call obj,$(DEFRAG_SRC))
+KV_OBJ    := $(call obj,$(KV_SRC))
+KV_MAIN_OBJ := $(call obj,$(KV_MAIN))
+TOOL_MS_OBJ := $(call obj,$(TOOL_MS_SRC) $(TOOL_MS_EXTRA))
+TOOL_HP_OBJ := $(call obj,$(TOOL_HP_SRC))
+
+SHIM_SO  := $(BUILD)/libmemshim.so
+SHIM_A   := $(BUILD)/libmemshim.a
+HP_A     := $(BUILD)/libheapprof.a
+DEFRAG_A := $(BUILD)/libdefrag.a
+KV_A     := $(BUILD)/libkvcore.a
+KV_BIN   := $(BUILD)/kvcore-server
+MS_BIN   := $(BUILD)/memshim
+HP_BIN   := $(BUILD)/heapprof
+
+# pprof's profile.proto, compiled by protobuf-c into build/gen (never hand-written wire format).
+PROTO_SRC := /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
+PROTO_C   := $(BUILD)/gen/profile.pb-c.c
+PROTO_OBJ := $(BUILD)/gen/profile.pb-c.o
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+HELPER_SRC:= $(wildcard tests/helpers/*.c)
+HELPER_BIN:= $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRC))
+HELPER_CXX:= $(patsubst tests/helpers/%.cc,$(BUILD)/tests/helpers/%,$(wildcard tests/helpers/*.cc))
+
+ALL_BINS := $(SHIM_SO) $(SHIM_A)
+ifneq ($(strip $(HP_SRC)),)
+ALL_BINS += $(HP_A)
+endif
+ifneq ($(strip $(DEFRAG_SRC)),)
+ALL_BINS += $(DEFRAG_A)
+endif
+ifneq ($(strip $(KV_SRC)),)
+ALL_BINS += $(KV_A) $(KV_BIN)
+endif
+ifneq ($(strip $(TOOL_MS_SRC)),)
+ALL_BINS += $(MS_BIN)
+endif
+ifneq ($(strip $(TOOL_HP_SRC)),)
+ALL_BINS += $(HP_BIN)
+endif
+
+all: $(ALL_BINS)
+
+# ---------------------------------------------------------------------------------------
+# Compilation
+
+$(SHIM_PIC) $(SHIM_OPIC): CFLAGS += -fPIC -fvisibility=hidden -ftls-model=initial-exec
+$(SHIM_OBJ): CFLAGS += -fvisibility=hidden -ftls-model=initial-exec
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(PROTO_C): $(PROTO_SRC)
+	@mkdir -p $(@D)
+	cp $< $(BUILD)/gen/profile.proto
+	cd $(BUILD)/gen && protoc-c --c_out=. profile.proto
+
+$(PROTO_OBJ): $(PROTO_C)
+	$(CC) $(CPPFLAGS) -std=c11 $(OPT) $(SAN) -w -c $< -o $@
+
+# The analyser's objects include the generated header.
+$(HP_OBJ) $(TOOL_HP_OBJ): | $(PROTO_C)
+
+# ---------------------------------------------------------------------------------------
+# Libraries and programs
+
+$(SHIM_SO): $(SHIM_PIC) $(SHIM_OPIC)
+	$(CC) -shared -Wl,-soname,libmemshim.so -Wl,-z,nodelete -o $@ $^ $(LDFLAGS) $(SYS_SHIM_LIBS)
+
+$(SHIM_A): $(SHIM_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(HP_A): $(HP_OBJ) $(PROTO_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(DEFRAG_A): $(DEFRAG_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(KV_A): $(KV_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# kvcore-server allocates through libmemshim.so (found next to it via $ORIGIN), except in
+# sanitizer builds, where the sanitizer owns malloc and the static, override-free archive
+# is linked instead.
+ifeq ($(NOSHIM),1)
+KV_SHIM := $(SHIM_A)
+KV_SHIM_DEP := $(SHIM_A)
+else
+KV_SHIM := -L$(BUILD) -lmemshim -Wl,-rpath,'$$ORIGIN'
+KV_SHIM_DEP := $(SHIM_SO)
+endif
+
+$(KV_BIN): $(KV_MAIN_OBJ) $(KV_A) $(DEFRAG_A) $(KV_SHIM_DEP)
+	$(CC) -o $@ $(KV_MAIN_OBJ) $(KV_A) $(DEFRAG_A) $(KV_SHIM) $(LDFLAGS) $(SYS_SHIM_LIBS) $(SYS_KV_LIBS)
+
+$(MS_BIN): $(TOOL_MS_OBJ)
+	$(CC) -o $@ $^ $(LDFLAGS) -lpthread
+
+$(HP_BIN): $(TOOL_HP_OBJ) $(HP_A)
+	$(CC) -o $@ $^ $(LDFLAGS) $(SYS_HP_LIBS)
+
+# ---------------------------------------------------------------------------------------
+# Tests: one binary per tests/unit/test_<module>_<unit>.c; the module picks the libraries.
+
+TEST_CFLAGS = $(CPPFLAGS) -Itests/unit $(CFLAGS) -Wno-missing-prototypes
+
+$(BUILD)/tests/test_shim_%: tests/unit/test_shim_%.c $(SHIM_A) tests/unit/test_common.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(SHIM_A) $(LDFLAGS) -lcmocka $(SYS_SHIM_LIBS)
+
+$(BUILD)/tests/test_hp_%: tests/unit/test_hp_%.c $(HP_A) $(SHIM_A) tests/unit/test_common.h | $(PROTO_C)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(HP_A) $(SHIM_A) $(LDFLAGS) -lcmocka $(SYS_HP_LIBS) $(SYS_SHIM_LIBS)
+
+$(BUILD)/tests/test_defrag_%: tests/unit/test_defrag_%.c $(DEFRAG_A) $(SHIM_A) tests/unit/test_common.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(DEFRAG_A) $(SHIM_A) $(LDFLAGS) -lcmocka $(SYS_SHIM_LIBS)
+
+$(BUILD)/tests/test_kv_%: tests/unit/test_kv_%.c $(KV_A) $(DEFRAG_A) $(SHIM_A) tests/unit/test_common.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(KV_A) $(DEFRAG_A) $(SHIM_A) $(LDFLAGS) -lcmocka $(SYS_SHIM_LIBS) $(SYS_KV_LIBS)
+
+$(BUILD)/tests/test_tools_%: tests/unit/test_tools_%.c $(filter-out $(BUILD)/tools/memshim.o,$(TOOL_MS_OBJ)) tests/unit/test_common.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(filter-out $(BUILD)/tools/memshim.o,$(TOOL_MS_OBJ)) $(LDFLAGS) -lcmocka -lpthread
+
+# Helper programs for integration tests (real programs that run under LD_PRELOAD).
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(SHIM_SO)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -std=c11 -O1 -g -fno-omit-frame-pointer -fno-inline -Wall -Wextra $(WERROR) \
+	    -o $@ $< $(LDFLAGS) -lpthread -ldl
+
+$(BUILD)/tests/helpers/%: tests/helpers/%.cc
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -O1 -g -Wall -Wextra $(WERROR) -o $@ $< $(LDFLAGS) -lpthread
+
+# ---------------------------------------------------------------------------------------
+# Entry points
+
+# Installs the Debian packages that are missing; `apt-get update` runs once, only when a
+# package cannot be found otherwise. Does nothing when all are present.
+deps:
+	@BUILD_PKGS="$(DEB_BUILD_PKGS)" TEST_PKGS="$(DEB_TEST_PKGS)" sh tests/deps.sh build
+
+deps-test:
+	@BUILD_PKGS="$(DEB_BUILD_PKGS)" TEST_PKGS="$(DEB_TEST_PKGS)" sh tests/deps.sh test
+
+test: deps-test
+	$(MAKE) --no-print-directory all unit-bins
+	BUILD=$(BUILD) sh tests/run.sh
+
+unit-bins: $(UNIT_BIN) $(HELPER_BIN) $(HELPER_CXX)
+.PHONY: unit-bins
+
+unit: unit-bins
+	BUILD=$(BUILD) sh tests/run.sh unit
+
+integration: all unit-bins
+	BUILD=$(BUILD) sh tests/run.sh integration
+
+RUN_PORT ?= 6379
+run: deps
+	$(MAKE) --no-print-directory all
+	@echo "kvcore-server on 127.0.0.1:$(RUN_PORT) under libmemshim (Ctrl-C stops it)"
+	$(MS_BIN) run -- $(KV_BIN) --bind 127.0.0.1 --port $(RUN_PORT)
+
+bench: deps-test
+	$(MAKE) --no-print-directory all unit-bins
+	BUILD=$(BUILD) sh tests/bench/run.sh
+
+# ASan+UBSan: the sanitizer owns malloc, so everything links libmemshim.a (no overrides)
+# and preload-only integration tests skip themselves (MEMSHIM_SAN=1).
+asan: deps-test
+	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" NOSHIM=1 CC=clang \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all unit-bins
+	MEMSHIM_SAN=1 BUILD=build-asan sh tests/run.sh
+
+valgrind: deps-test
+	$(MAKE) --no-print-directory BUILD=build-vg all unit-bins
+	MEMSHIM_VALGRIND=1 BUILD=build-vg sh tests/run.sh unit
+
+FUZZ_SECONDS ?= 30
+fuzz: deps-test
+	BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
+
+# Only memshim_* and the libc/C++ allocation names may be exported from libmemshim.so.
+check-symbols: $(SHIM_SO)
+	sh tests/check_symbols.sh $(SHIM_SO) tests/exported_symbols.txt
+
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+check-format:
+	clang-format --dry-run -Werror $(FORMAT_SRC)
+
+format:
+	clang-format -i $(FORMAT_SRC)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/include/memshim $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(SHIM_SO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(SHIM_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 shim/memshim.h shim/ms_defs.h $(DESTDIR)$(PREFIX)/include/memshim/
+	test ! -f heapprof/heapprof.h || install -m 0644 heapprof/heapprof.h $(DESTDIR)$(PREFIX)/include/memshim/
+	for b in $(MS_BIN) $(HP_BIN) $(KV_BIN); do test ! -f $$b || install -m 0755 $$b $(DESTDIR)$(PREFIX)/bin/; done
+	sed -e 's|@PREFIX@|$(PREFIX)|g' shim/memshim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/memshim.pc
+
+clean:
+	rm -rf build build-asan build-vg build-fuzz build-*
+
+-include $(SHIM_PIC:.o=.d) $(SHIM_OPIC:.o=.d) $(SHIM_OBJ:.o=.d) $(HP_OBJ:.o=.d) \
+         $(DEFRAG_OBJ:.o=.d) $(KV_OBJ:.o=.d) $(KV_MAIN_OBJ:.o=.d) $(TOOL_MS_OBJ:.o=.d) \
+         $(TOOL_HP_OBJ:.o=.d)

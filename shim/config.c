@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.c - start-up of libmemshim: jemalloc first, then MEMSHIM_* variables, then the
+ * fork handlers, then the child-process policy.
+ *
+ * Every MEMSHIM_* variable is an alias of a control name (the table in ctl.c), so the
+ * environment, MEMSHIM_CONF="name:value,..." and the control socket share one parser.
+ * A malformed value gets one warning line and the default; the host is never aborted
+ * over configuration. Fork order (shim-pitfalls.md 6): jemalloc is initialised before
+ * our pthread_atfork call, so our prepare handler runs first and takes the shim's lock
+ * before jemalloc takes its own.
+ */
+#include "memshim_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+ms_config_t ms_config = {.inherit = true};
+
+static const struct {
+    const char *env;
+    const char *ctl;
+} env_aliases[] = {
+    {"MEMSHIM_LOG_LEVEL", "log.level"},
+    {"MEMSHIM_INHERIT", "config.inherit"},
+    {"MEMSHIM_REPORT", "config.report"},
+    {"MEMSHIM_REPORT_FILE", "config.report_file"},
+    {"MEMSHIM_FAIL_AFTER", "inject.fail_after"},
+    {"MEMSHIM_FAIL_RATE", "inject.fail_rate"},
+    {"MEMSHIM_FAIL_SEED", "inject.seed"},
+    {"MEMSHIM_FAIL_MIN_SIZE", "inject.min_size"},
+};
+
+static const char *errname(int rc)
+{
+    switch (rc) {
+    case -ENOENT: return "unknown name";
+    case -EPERM: return "read-only";
+    case -EINVAL: return "malformed or out of range";
+    default: return "rejected";
+    }
+}
+
+/* MEMSHIM_CONF="inject.fail_rate:0.01,inject.seed:7": comma-separated name:value pairs. */
+static int apply_conf_string(const char *conf)
+{
+    int bad = 0;
+    char item[256];
+    const char *p = conf;
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == 0) {
+            p += end ? 1 : 0;
+            continue;
+        }
+        if (len >= sizeof(item)) {
+            ms_log(MS_LOG_WARN, "MEMSHIM_CONF: item too long, ignored");
+            bad++;
+        } else {
+            memcpy(item, p, len);
+            item[len] = '\0';
+            char *colon = strchr(item, ':');
+            int rc = -EINVAL;
+            if (colon != NULL) {
+                *colon = '\0';
+                rc = memshim_ctl_set_str(item, colon + 1);
+            }
+            if (rc != 0) {
+                ms_log(MS_LOG_WARN, "MEMSHIM_CONF: '%.*s' ignored (%s)", (int)len, p,
+                       colon ? errname(rc) : "expected name:value");
+                bad++;
+            }
+        }
+        p += len;
+        if (*p == ',') p++;
+    }
+    return bad;
+}
+
+int ms_config_apply_env(void)
+{
+    /* A child that inherits a bad value stays quiet: its parent already said so. */
+    int saved_level = ms_log_level;
+    bool quiet = getenv("MEMSHIM_WARNED") != NULL;
+    if (quiet) ms_log_level = -1;
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(env_aliases) / sizeof(env_aliases[0]); i++) {
+        const char *v = getenv(env_aliases[i].env);
+        if (v == NULL) continue;
+        int rc = memshim_ctl_set_str(env_aliases[i].ctl, v);
+        if (rc != 0) {
+            ms_log(MS_LOG_WARN, "%s='%s' ignored (%s); using the default", env_aliases[i].env, v,
+                   errname(rc));
+            bad++;
+        }
+    }
+    const char *conf = getenv("MEMSHIM_CONF");
+    if (conf != NULL) bad += apply_conf_string(conf);
+    if (quiet && ms_log_level == -1) ms_log_level = saved_level;
+    if (bad > 0 && !quiet) setenv("MEMSHIM_WARNED", "1", 1);
+    return bad;
+}
+
+/* MEMSHIM_INHERIT=0: take libmemshim out of LD_PRELOAD so children run without it. */
+static void strip_preload(void)
+{
+    const char *lp = getenv("LD_PRELOAD");
+    if (lp == NULL) return;
+    char out[4096];
+    size_t o = 0;
+    const char *p = lp;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ':') p++;
+        const char *s = p;
+        while (*p != '\0' && *p != ' ' && *p != ':') p++;
+        size_t len = (size_t)(p - s);
+        if (len == 0) continue;
+        if (memmem(s, len, "libmemshim", 10) != NULL) continue;
+        if (o + len + 2 >= sizeof(out)) return; /* leave an absurd value alone */
+        if (o > 0) out[o++] = ':';
+        memcpy(out + o, s, len);
+        o += len;
+    }
+    out[o] = '\0';
+    if (o == 0)
+        unsetenv("LD_PRELOAD");
+    else
+        setenv("LD_PRELOAD", out, 1);
+}
+
+static void fork_prepare(void)
+{
+    ms_ctl_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+    ms_ctl_fork_parent();
+}
+
+static void fork_child(void)
+{
+    ms_ctl_fork_child();
+}
+
+__attribute__((constructor(101))) static void ms_init(void)
+{
+    /* Initialise jemalloc now, so its atfork handlers are registered before ours. */
+    (void)ms_je_epoch();
+    ms_config_apply_env();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    if (!ms_config.inherit) strip_preload();
+}

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memshim_internal.h - names shared by the files of libmemshim (shim/ and the heapprof
+ * control half linked into it). Nothing here is exported from the .so: the prefix is
+ * ms_, and `make check-symbols` proves it.
+ *
+ * Rules for everything declared here (STYLE 2.4): nothing on the allocation path may
+ * allocate through malloc, take a stdio lock or log through stdio; the shim's own
+ * work allocates with mallocx/dallocx directly, never through the overridden names.
+ */
+#ifndef MEMSHIM_INTERNAL_H
+#define MEMSHIM_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memshim.h"
+
+/* --- Logging (write(2) on a stack buffer; safe on the allocation path) --- */
+
+enum { MS_LOG_ERROR = 0, MS_LOG_WARN = 1, MS_LOG_INFO = 2, MS_LOG_DEBUG = 3 };
+
+/* Formats "memshim[pid]: <msg>\n" into a stack buffer and writes it to stderr. */
+void ms_log(int level, const char *fmt, ...) MS_PRINTF(2, 3);
+
+/* The level at or below which ms_log writes (MEMSHIM_LOG_LEVEL, default MS_LOG_WARN). */
+extern int ms_log_level;
+
+/* --- The allocation API, with libc's exact semantics (alloc.c) --- */
+
+void *ms_malloc(size_t size);
+void ms_free(void *ptr);
+void ms_free_sized(void *ptr, size_t size);
+void *ms_calloc(size_t nmemb, size_t size);
+void *ms_realloc(void *ptr, size_t size);
+void *ms_reallocarray(void *ptr, size_t nmemb, size_t size);
+int ms_posix_memalign(void **memptr, size_t alignment, size_t size);
+void *ms_aligned_alloc(size_t alignment, size_t size);
+void *ms_memalign(size_t alignment, size_t size);
+void *ms_valloc(size_t size);
+void *ms_pvalloc(size_t size);
+size_t ms_usable_size(const void *ptr);
+
+/* --- Compatibility with glibc's introspection calls (compat.c) --- */
+
+struct mallinfo;
+struct mallinfo2;
+struct mallinfo2 ms_mallinfo2(void);
+struct mallinfo ms_mallinfo(void);
+int ms_malloc_trim(size_t pad);
+void ms_malloc_stats(void);
+
+/* --- Failure injection (inject.c) --- */
+
+/* Non-zero while any failure rule is armed; read on every allocation (relaxed). */
+extern atomic_int ms_inject_armed;
+
+/*
+ * Decides whether the allocation of `size` bytes now being made fails. Called only when
+ * ms_inject_armed is set. Allocations made while ms_tls_internal is set never count.
+ */
+bool ms_inject_should_fail(size_t size);
+
+/* Per-thread guard: set while the shim does its own work (control thread, dumps). */
+extern MS_TLS int ms_tls_internal;
+
+/* Counters for stats and `memshim run --report`. */
+uint64_t ms_inject_failures(void);
+uint64_t ms_inject_seen(void);
+
+/* --- Controls (ctl.c): one static table of dotted names --- */
+
+typedef enum ms_ctl_type {
+    MS_CTL_BOOL,   /* bool */
+    MS_CTL_U64,    /* uint64_t */
+    MS_CTL_SIZE,   /* size_t; text form accepts k/m/g suffixes */
+    MS_CTL_DOUBLE, /* double */
+    MS_CTL_STR,    /* const char * */
+    MS_CTL_ACTION, /* write-only trigger; newp may be NULL or a const char * argument */
+} ms_ctl_type_t;
+
+enum {
+    MS_CTL_R = 1u << 0, /* readable */
+    MS_CTL_W = 1u << 1, /* writable */
+};
+
+/*
+ * One control. get copies the current value into out (sized for the type); set takes a
+ * pointer to a value of the type (ACTION: a `const char *` argument, possibly NULL).
+ * Both return 0 or -errno.
+ */
+typedef struct ms_ctl_node {
+    const char *name;
+    ms_ctl_type_t type;
+    unsigned flags;
+    int (*get)(void *out);
+    int (*set)(const void *in);
+    const char *help;
+} ms_ctl_node_t;
+
+/* Finds a control by exact name; NULL when there is none. */
+const ms_ctl_node_t *ms_ctl_find(const char *name);
+
+/*
+ * Fork handlers of the control table's lock, which serialises every write: prepare
+ * takes it (before jemalloc's prepare takes jemalloc's locks), parent and child
+ * release it. Other shim modules with locks add theirs to config.c's handlers.
+ */
+void ms_ctl_fork_prepare(void);
+void ms_ctl_fork_parent(void);
+void ms_ctl_fork_child(void);
+
+/* Parses text for a control's type into *out (sized for the type). 0 or -EINVAL. */
+int ms_ctl_parse_value(ms_ctl_type_t type, const char *text, void *out, size_t outlen);
+
+/*
+ * Control handlers, defined next to the state they control and listed in ctl.c's table.
+ * A getter fills a value of the control's type; a setter takes one. 0 or -errno.
+ */
+int ms_ctl_inject_fail_after_get(void *out);
+int ms_ctl_inject_fail_after_set(const void *in);
+int ms_ctl_inject_fail_rate_get(void *out);
+int ms_ctl_inject_fail_rate_set(const void *in);
+int ms_ctl_inject_seed_get(void *out);
+int ms_ctl_inject_seed_set(const void *in);
+int ms_ctl_inject_min_size_get(void *out);
+int ms_ctl_inject_min_size_set(const void *in);
+int ms_ctl_inject_failures_get(void *out);
+int ms_ctl_inject_seen_get(void *out);
+int ms_ctl_inject_reset_set(const void *in);
+
+/* --- Configuration (config.c) --- */
+
+typedef struct ms_config {
+    bool inherit;          /* MEMSHIM_INHERIT: children keep the preload (default true) */
+    bool report;           /* MEMSHIM_REPORT: print a summary at exit */
+    char report_path[256]; /* MEMSHIM_REPORT_FILE: where the summary goes ("" = stderr) */
+} ms_config_t;
+
+extern ms_config_t ms_config;
+
+/*
+ * Applies every MEMSHIM_* variable and the MEMSHIM_CONF string. A malformed value gets
+ * one warning line on stderr and keeps the default; it never aborts the host.
+ * Returns the number of values rejected.
+ */
+int ms_config_apply_env(void);
+
+/* jemalloc read helpers: 0 or -errno (jemalloc's positive errno, negated once). */
+int ms_je_get_size(const char *name, size_t *out);
+int ms_je_get_u64(const char *name, uint64_t *out);
+int ms_je_get_bool(const char *name, bool *out);
+int ms_je_epoch(void);
+
+#endif /* MEMSHIM_INTERNAL_H */
