@@ -87,6 +87,109 @@ MS_EXPORT int memshim_ctl_foreach(int (*fn)(const char *name, const char *type,
 /* True when this process's malloc/free are libmemshim's (preloaded or linked .so). */
 MS_EXPORT bool memshim_is_active(void);
 
+/* --- Defragmentation (shim/hint.c) ---
+ * Fragmentation figures, per-pointer "move it?" hints and the relocation primitive an
+ * active defragmenter needs on stock jemalloc 5.3 (the design of Valkey 8.1). The
+ * figures read only jemalloc's statistics and always work. The pointer functions need
+ * pointers jemalloc owns: they work when this process's malloc is jemalloc's (the shim
+ * is active, or libjemalloc is linked directly); otherwise (a sanitizer owns malloc and
+ * libmemshim.a is linked) should_move answers false for every pointer, alloc_copy and
+ * move return NULL and free does nothing, so a defragmenter runs but moves nothing.
+ * Not on the allocation path; safe to call from any thread. */
+
+/* The fragmentation the defragmenter steers by: wasted small-bin bytes
+ * Σ (nregs·curslabs − curregs)·size over all bins and arenas. */
+typedef struct memshim_frag {
+    size_t frag_bytes; /* bytes in small-bin slabs that hold no live region */
+    size_t allocated;  /* stats.allocated at the same epoch */
+    double frag_pct;   /* frag_bytes * 100 / allocated (0 when nothing is allocated) */
+    uint64_t age_us;   /* how old the epoch behind these numbers is */
+} memshim_frag_t;
+
+/* One small size class and its current use (all arenas merged). */
+typedef struct memshim_bin_info {
+    size_t size;          /* region size (arenas.bin.<j>.size) */
+    uint32_t nregs;       /* regions per slab */
+    size_t slab_size;     /* bytes per slab */
+    size_t curregs;       /* live regions */
+    size_t curslabs;      /* slabs */
+    size_t nonfull_slabs; /* slabs with at least one free region */
+    double util;          /* curregs / (nregs * curslabs); 0 when there is no slab */
+    size_t wasted_bytes;  /* (nregs * curslabs - curregs) * size */
+} memshim_bin_info_t;
+
+/*
+ * Refreshes jemalloc's epoch and computes the fragmentation figure into *out (age_us 0).
+ * Costs an epoch plus three reads per bin (tens of microseconds).
+ * Returns 0, -EINVAL (out is NULL) or -EIO (jemalloc statistics unavailable).
+ */
+MS_EXPORT int memshim_defrag_frag_get(memshim_frag_t *out);
+
+/*
+ * As memshim_defrag_frag_get, but reuses the last figure when it is at most max_age_us
+ * old (computed by any defrag call of this process); for callers that ask often.
+ * Returns 0, -EINVAL or -EIO.
+ */
+MS_EXPORT int memshim_defrag_frag_get_cached(memshim_frag_t *out, uint64_t max_age_us);
+
+/*
+ * Re-reads the per-bin statistics memshim_defrag_should_move compares against (it also
+ * does so by itself when they are older than 10 ms). Returns 0 or -EIO.
+ */
+MS_EXPORT int memshim_defrag_refresh(void);
+
+/* The number of small bins (arenas.nbins), or 0 when jemalloc's tables are unreadable. */
+MS_EXPORT unsigned memshim_defrag_nbins(void);
+
+/*
+ * Refreshes the epoch and fills out[j] for the first min(cap, nbins) bins, in size
+ * order; *count (when not NULL) receives nbins. out may be NULL when cap is 0.
+ * Returns 0, -EINVAL or -EIO.
+ */
+MS_EXPORT int memshim_defrag_bins_get(memshim_bin_info_t *out, size_t cap, size_t *count);
+
+/*
+ * The index of the smallest bin whose region size is >= size (size 0 counts as 1).
+ * Returns the index (>= 0), -ENOENT when size is above the largest small class (a large
+ * allocation), or -EIO when jemalloc's tables are unreadable.
+ */
+MS_EXPORT int memshim_defrag_bin_index(size_t size);
+
+/*
+ * Batched hint (experimental.utilization.batch_query): out[i] = true when ptrs[i] is
+ * worth relocating: its slab is not full, its bin has at least two non-full slabs, and
+ * the slab's utilisation is at most the average over the bin's non-full slabs plus a
+ * 12.5% hysteresis. Large allocations and NULL entries are never hinted. The bin
+ * averages come from a snapshot at most 10 ms old. ptrs[i] must be live pointers from
+ * this process's malloc (or jemalloc's *allocx); interior pointers are allowed.
+ * Returns the number of true entries (0..n), or -EINVAL (NULL arrays with n > 0, or
+ * n > INT32_MAX), -EIO. Unsupported processes (see the banner) get all false and 0.
+ */
+MS_EXPORT int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out);
+
+/*
+ * Relocates a live allocation: a new block of the same usable size, allocated without
+ * the thread cache (so it lands in a fuller slab), receives a copy of all usable bytes,
+ * then ptr is freed, also bypassing the thread cache. Returns the new pointer, after
+ * which ptr is invalid; or NULL (out of memory, ptr NULL, or unsupported) and ptr is
+ * untouched. Never failed by failure injection (inject.*): jemalloc is called directly.
+ */
+MS_EXPORT void *memshim_defrag_move(void *ptr);
+
+/*
+ * The first half of a move, for structures that must fix other references before the
+ * old block goes: returns the copy (or NULL as memshim_defrag_move) and leaves ptr live.
+ * The caller later releases ptr with memshim_defrag_free.
+ */
+MS_EXPORT void *memshim_defrag_alloc_copy(void *ptr);
+
+/* Frees a block bypassing the thread cache (the second half of a move); NULL is a
+ * no-op, and so is any call in an unsupported process (alloc_copy never copied). */
+MS_EXPORT void memshim_defrag_free(void *ptr);
+
+/* True when the pointer functions above work in this process (see the banner). */
+MS_EXPORT bool memshim_defrag_supported(void);
+
 #ifdef __cplusplus
 }
 #endif
