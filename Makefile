@@ -27,7 +27,11 @@ CPPFLAGS += -D_GNU_SOURCE -Ishim -Iheapprof -Idefrag -Ikvcore -I$(BUILD)/gen
 CFLAGS   += -std=c11 $(OPT) $(WARN) $(SAN) -fno-omit-frame-pointer
 LDFLAGS  += $(SAN)
 
-SYS_SHIM_LIBS := -ljemalloc -lunwind -lpthread -ldl
+# libgcc_s is named before libunwind on purpose: libunwind.so.8 also exports the whole
+# _Unwind_* ABI, and whichever comes first in the global scope would own C++ exception
+# unwinding (and jemalloc's libgcc backtraces) in every process under the shim.
+SYS_SHIM_LIBS := -ljemalloc -Wl,--push-state,--no-as-needed -lgcc_s -Wl,--pop-state -lunwind \
+                 -lpthread -ldl
 SYS_HP_LIBS   := -ldw -lelf -lprotobuf-c -lz -lm
 SYS_KV_LIBS   := -lm
 

@@ -31,6 +31,13 @@ static const struct {
     {"MEMSHIM_FAIL_RATE", "inject.fail_rate"},
     {"MEMSHIM_FAIL_SEED", "inject.seed"},
     {"MEMSHIM_FAIL_MIN_SIZE", "inject.min_size"},
+    /* Profiling: the walker and the rate before activation, so no early sample uses
+     * another walker or rate. */
+    {"MEMSHIM_PROF_UNWINDER", "prof.unwinder"},
+    {"MEMSHIM_PROF_SAMPLE", "prof.lg_sample"},
+    {"MEMSHIM_DUMP_DIR", "prof.dump_dir"},
+    {"MEMSHIM_DUMP_AT_EXIT", "prof.dump_at_exit"},
+    {"MEMSHIM_PROF", "prof.active"},
 };
 
 static const char *errname(int rc)
@@ -134,15 +141,18 @@ static void strip_preload(void)
 static void fork_prepare(void)
 {
     ms_ctl_fork_prepare();
+    ms_hp_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    ms_hp_fork_parent();
     ms_ctl_fork_parent();
 }
 
 static void fork_child(void)
 {
+    ms_hp_fork_child();
     ms_ctl_fork_child();
 }
 

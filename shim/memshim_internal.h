@@ -132,6 +132,47 @@ int ms_ctl_inject_failures_get(void *out);
 int ms_ctl_inject_seen_get(void *out);
 int ms_ctl_inject_reset_set(const void *in);
 
+/* --- Heap-profile control (heapprof/control.c, heapprof/unwind.c) --- */
+
+/* Rows of the prof.* controls (API and semantics: heapprof/heapprof.h). */
+int ms_ctl_prof_available_get(void *out);
+int ms_ctl_prof_active_get(void *out);
+int ms_ctl_prof_active_set(const void *in);
+int ms_ctl_prof_lg_sample_get(void *out);
+int ms_ctl_prof_lg_sample_set(const void *in);
+int ms_ctl_prof_dump_set(const void *in);
+int ms_ctl_prof_reset_set(const void *in);
+int ms_ctl_prof_dump_dir_get(void *out);
+int ms_ctl_prof_dump_dir_set(const void *in);
+int ms_ctl_prof_dump_at_exit_get(void *out);
+int ms_ctl_prof_dump_at_exit_set(const void *in);
+int ms_ctl_prof_dumps_get(void *out);
+int ms_ctl_prof_last_dump_get(void *out);
+int ms_ctl_prof_last_error_get(void *out);
+int ms_ctl_prof_unwinder_get(void *out);
+int ms_ctl_prof_unwinder_set(const void *in);
+
+/* Fork handlers of the profile-control lock (called from config.c's, after ms_ctl_*'s
+ * prepare and before its parent/child): the child restarts dump numbering. */
+void ms_hp_fork_prepare(void);
+void ms_hp_fork_parent(void);
+void ms_hp_fork_child(void);
+
+/* Backtrace walkers jemalloc can call for a sampled allocation (unwind.c). */
+enum { MS_HP_UNWIND_LIBUNWIND = 0, MS_HP_UNWIND_LIBGCC = 1 };
+
+/* Finds the objects whose frames are skipped and reads jemalloc's own walker.
+ * Needs opt.prof. 0 or -errno. */
+int ms_hp_unwind_init(void);
+/* Installs a walker (MS_HP_UNWIND_*). 0, -EINVAL, -ENOENT (not initialised), -errno. */
+int ms_hp_unwinder_select(int which);
+/* The walker installed, or -1 before ms_hp_unwind_init. */
+int ms_hp_unwinder_current(void);
+/* "libunwind" / "libgcc" -> MS_HP_UNWIND_*, or -EINVAL. */
+int ms_hp_unwinder_parse(const char *name);
+/* MS_HP_UNWIND_* -> its name ("" when out of range). */
+const char *ms_hp_unwinder_name(int which);
+
 /* --- Configuration (config.c) --- */
 
 typedef struct ms_config {

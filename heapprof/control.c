@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * control.c - run-time control of jemalloc's heap profiler: enable, disable, dump, reset,
+ * status, the dump at exit, and the prof.* rows of the shim's control table.
+ *
+ * libmemshim's malloc_conf makes profiling ready but inactive (prof:true,
+ * prof_active:false); everything here is a thin, checked layer over jemalloc's prof.*
+ * mallctls. The one idea: a failure is reported, never swallowed. jemalloc's prof.dump
+ * answers EFAULT for every failure, so the target directory is checked first to give
+ * the caller a precise code (-ENOENT, -ENOTDIR, -EACCES) and a sentence in
+ * hp_prof_status().last_errstr.
+ *
+ * Locking: hp_lock serialises every call (the dump sequence, the last-dump and error
+ * texts). Order: the control table's lock, then hp_lock, then jemalloc's locks; the
+ * fork handlers (called from config.c) take hp_lock before jemalloc's prefork runs.
+ * Nothing here allocates through malloc or uses stdio streams; messages go to ms_log.
+ */
+#include "heapprof.h"
+#include "memshim_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jemalloc/jemalloc.h>
+
+/* Automatic dump names: <dir>/<DUMP_PREFIX>.<pid>.<seq>.heap */
+#define DUMP_PREFIX "memshim"
+
+/*
+ * The unwinder installed at start-up. libunwind measured faster than jemalloc's libgcc
+ * walker on tests/bench/prof_unwind.sh (README, "Heap-profile controls"), and it avoids
+ * libgcc's loader locks and allocations.
+ */
+#define DEFAULT_UNWINDER MS_HP_UNWIND_LIBUNWIND
+
+/* How long the exit dump waits for a dump another thread is writing. */
+#define EXIT_LOCK_WAIT_S 5
+
+static pthread_mutex_t hp_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t hp_once = PTHREAD_ONCE_INIT;
+
+static struct {
+    bool available;    /* opt.prof, read once */
+    bool dump_at_exit; /* MEMSHIM_DUMP_AT_EXIT */
+    unsigned seq;      /* next automatic dump number in this process */
+    uint64_t dumps;    /* dumps written by this process */
+    int last_error;
+    char last_errstr[256];
+    char last_dump[512];
+    char dump_dir[512];
+} hp;
+
+static const char unavailable_msg[] =
+    "heap profiling is not available: jemalloc's opt.prof is false "
+    "(MALLOC_CONF has prof:false, or libmemshim's malloc_conf is not in effect)";
+
+static void do_init(void) {
+    bool on = false;
+    hp.available = ms_je_get_bool("opt.prof", &on) == 0 && on;
+    if (!hp.available) return;
+    int rc = ms_hp_unwind_init();
+    if (rc == 0) rc = ms_hp_unwinder_select(DEFAULT_UNWINDER);
+    if (rc != 0)
+        ms_log(MS_LOG_WARN, "heap profiling: cannot install the %s unwinder (%d)",
+               ms_hp_unwinder_name(DEFAULT_UNWINDER), rc);
+}
+
+static bool ensure_init(void) {
+    pthread_once(&hp_once, do_init);
+    return hp.available;
+}
+
+/* Records a failure (hp_lock held) and returns rc. */
+MS_PRINTF(2, 3) static int fail(int rc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(hp.last_errstr, sizeof(hp.last_errstr), fmt, ap);
+    va_end(ap);
+    hp.last_error = rc;
+    ms_log(MS_LOG_INFO, "heap profiling: %s", hp.last_errstr);
+    return rc;
+}
+
+static int fail_unavailable(void) {
+    pthread_mutex_lock(&hp_lock);
+    int rc = fail(-ENOENT, "%s", unavailable_msg);
+    pthread_mutex_unlock(&hp_lock);
+    return rc;
+}
+
+static const char *errtext(int e) {
+    const char *s = strerrordesc_np(e); /* static, untranslated: no allocation */
+    return s != NULL ? s : "unknown error";
+}
+
+static bool prof_is_active(void) {
+    bool on = false;
+    return ms_je_get_bool("prof.active", &on) == 0 && on;
+}
+
+/* --- API --- */
+
+static int set_active(bool on) {
+    if (!ensure_init()) return fail_unavailable();
+    pthread_mutex_lock(&hp_lock);
+    int rc = mallctl("prof.active", NULL, NULL, &on, sizeof(on));
+    if (rc != 0) rc = fail(-rc, "prof.active: jemalloc refused the write (%s)", errtext(rc));
+    pthread_mutex_unlock(&hp_lock);
+    return rc;
+}
+
+int hp_prof_enable(void) {
+    return set_active(true);
+}
+
+int hp_prof_disable(void) {
+    return set_active(false);
+}
+
+/*
+ * Checks that `path` can be created: its directory exists, is a directory and is
+ * writable, and the file, if present, is a writable regular file. hp_lock held.
+ */
+static int check_target(const char *path) {
+    char dir[sizeof(hp.last_dump)];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        memcpy(dir, ".", 2);
+    } else if (slash == path) {
+        memcpy(dir, "/", 2);
+    } else {
+        size_t n = (size_t)(slash - path);
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        int e = errno;
+        if (e == ENOENT) return fail(-ENOENT, "dump directory '%s' does not exist", dir);
+        if (e == ENOTDIR) return fail(-ENOTDIR, "dump directory '%s': not a directory", dir);
+        if (e == EACCES) return fail(-EACCES, "dump directory '%s': permission denied", dir);
+        return fail(-EIO, "dump directory '%s': %s", dir, errtext(e));
+    }
+    if (!S_ISDIR(sb.st_mode)) return fail(-ENOTDIR, "dump directory '%s' is not a directory", dir);
+    if (access(dir, W_OK | X_OK) != 0) {
+        int e = errno;
+        return fail(-EACCES, "dump directory '%s' is not writable (%s)", dir, errtext(e));
+    }
+    if (lstat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) return fail(-EIO, "dump path '%s' is a directory", path);
+        if (access(path, W_OK) != 0)
+            return fail(-EACCES, "dump file '%s' exists and is not writable", path);
+    }
+    return 0;
+}
+
+/* Builds <dir>/<prefix>.<pid>.<seq>.heap into out. hp_lock held. */
+static int auto_name(const char *dir, char *out, size_t len) {
+    char cwd[sizeof(hp.dump_dir)];
+    if (dir == NULL || dir[0] == '\0') {
+        if (getcwd(cwd, sizeof(cwd)) == NULL)
+            return fail(-EIO, "cannot name a dump: getcwd failed (%s)", errtext(errno));
+        dir = cwd;
+    }
+    const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/";
+    int n = snprintf(out, len, "%s%s%s.%d.%u.heap", dir, sep, DUMP_PREFIX, (int)getpid(), hp.seq);
+    if (n < 0 || (size_t)n >= len) return fail(-EINVAL, "dump path in '%s' is too long", dir);
+    return 0;
+}
+
+/* The dump itself; path NULL = automatic name in dir (NULL = the dump dir). hp_lock held. */
+static int dump_locked(const char *path, const char *dir, char *out_path, size_t out_len) {
+    if (out_path != NULL && out_len == 0) return fail(-EINVAL, "dump: out_len is 0");
+    if (!prof_is_active())
+        return fail(-EAGAIN, "profiling is not active: enable it before dumping "
+                             "(hp_prof_enable, prof.active, MEMSHIM_PROF=1)");
+    char name[sizeof(hp.last_dump)];
+    bool automatic = path == NULL;
+    if (automatic) {
+        int rc = auto_name(dir != NULL ? dir : hp.dump_dir, name, sizeof(name));
+        if (rc != 0) return rc;
+    } else {
+        if (path[0] == '\0') return fail(-EINVAL, "dump: empty path");
+        if (strlen(path) >= sizeof(name)) return fail(-EINVAL, "dump path is too long");
+        memcpy(name, path, strlen(path) + 1);
+    }
+    size_t nlen = strlen(name);
+    if (out_path != NULL && nlen >= out_len)
+        return fail(-EINVAL, "dump: out_len %zu is too small for '%s'", out_len, name);
+    int rc = check_target(name);
+    if (rc != 0) return rc;
+
+    const char *arg = name;
+    int saved_internal = ms_tls_internal;
+    ms_tls_internal = 1;
+    errno = 0;
+    int je = mallctl("prof.dump", NULL, NULL, &arg, sizeof(arg));
+    int e = errno;
+    ms_tls_internal = saved_internal;
+    if (je != 0) {
+        /* jemalloc says EFAULT for everything; the errno of its open/write is the cause. */
+        if (je == ENOENT) return fail(-ENOENT, "%s", unavailable_msg);
+        if (e == EACCES || e == EPERM || e == EROFS)
+            return fail(-EACCES, "cannot write dump '%s': %s", name, errtext(e));
+        if (e == ENOENT || e == ENOTDIR)
+            return fail(-e, "cannot write dump '%s': %s", name, errtext(e));
+        return fail(-EIO, "jemalloc could not write dump '%s'%s%s", name, e ? ": " : "",
+                    e ? errtext(e) : "");
+    }
+    if (automatic) hp.seq++;
+    hp.dumps++;
+    memcpy(hp.last_dump, name, nlen + 1);
+    if (out_path != NULL) memcpy(out_path, name, nlen + 1);
+    return 0;
+}
+
+int hp_prof_dump(const char *path, char *out_path, size_t out_len) {
+    if (!ensure_init()) return fail_unavailable();
+    pthread_mutex_lock(&hp_lock);
+    int rc = dump_locked(path, NULL, out_path, out_len);
+    pthread_mutex_unlock(&hp_lock);
+    return rc;
+}
+
+int hp_prof_dump_in_dir(const char *dir, char *out_path, size_t out_len) {
+    if (!ensure_init()) return fail_unavailable();
+    pthread_mutex_lock(&hp_lock);
+    int rc = dir != NULL && dir[0] == '\0' ? fail(-EINVAL, "dump: empty directory name")
+                                           : dump_locked(NULL, dir, out_path, out_len);
+    pthread_mutex_unlock(&hp_lock);
+    return rc;
+}
+
+int hp_prof_reset(int lg_sample) {
+    if (!ensure_init()) return fail_unavailable();
+    pthread_mutex_lock(&hp_lock);
+    int rc = 0;
+    if (lg_sample < -1 || lg_sample > 62) {
+        rc = fail(-EINVAL, "reset: lg_sample %d is out of range (0..62, or -1 to keep)", lg_sample);
+    } else {
+        size_t lg = (size_t)lg_sample;
+        int je = lg_sample >= 0 ? mallctl("prof.reset", NULL, NULL, &lg, sizeof(lg))
+                                : mallctl("prof.reset", NULL, NULL, NULL, 0);
+        if (je != 0) rc = fail(-je, "prof.reset: jemalloc refused (%s)", errtext(je));
+    }
+    pthread_mutex_unlock(&hp_lock);
+    return rc;
+}
+
+int hp_prof_status(hp_prof_status_t *out) {
+    if (out == NULL) return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    out->available = ensure_init();
+    size_t lg = 0;
+    if (ms_je_get_size(out->available ? "prof.lg_sample" : "opt.lg_prof_sample", &lg) == 0)
+        out->lg_sample = (unsigned)lg;
+    out->active = out->available && prof_is_active();
+    pthread_mutex_lock(&hp_lock);
+    out->dumps = hp.dumps;
+    memcpy(out->last_dump, hp.last_dump, sizeof(out->last_dump));
+    out->last_error = hp.last_error;
+    memcpy(out->last_errstr, hp.last_errstr, sizeof(out->last_errstr));
+    memcpy(out->dump_dir, hp.dump_dir, sizeof(out->dump_dir));
+    pthread_mutex_unlock(&hp_lock);
+    int u = ms_hp_unwinder_current();
+    out->unwinder = ms_hp_unwinder_name(u >= 0 ? u : MS_HP_UNWIND_LIBGCC);
+    return 0;
+}
+
+/* --- Start-up, exit and fork --- */
+
+/* After config.c's constructor (101), which may already have run us through the env. */
+__attribute__((constructor(102))) static void hp_init(void) {
+    (void)ensure_init();
+}
+
+/*
+ * MEMSHIM_DUMP_AT_EXIT: a destructor, not atexit() (jemalloc's prof_final registers
+ * with atexit during its init, which the man page warns can deadlock). It runs after
+ * the program's own atexit handlers and destructors, so the dump shows what is still
+ * live at the very end. A dump in progress elsewhere is waited for, within a bound.
+ */
+__attribute__((destructor)) static void hp_exit_dump(void) {
+    if (!hp.dump_at_exit || !hp.available) return;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += EXIT_LOCK_WAIT_S;
+    if (pthread_mutex_timedlock(&hp_lock, &until) != 0) {
+        ms_log(MS_LOG_WARN, "heap dump at exit skipped: another dump did not finish");
+        return;
+    }
+    char path[sizeof(hp.last_dump)];
+    int rc = dump_locked(NULL, NULL, path, sizeof(path));
+    if (rc == 0)
+        ms_log(MS_LOG_INFO, "heap dump at exit: %s", path);
+    else
+        ms_log(MS_LOG_WARN, "heap dump at exit failed: %s", hp.last_errstr);
+    pthread_mutex_unlock(&hp_lock);
+}
+
+void ms_hp_fork_prepare(void) {
+    pthread_mutex_lock(&hp_lock);
+}
+
+void ms_hp_fork_parent(void) {
+    pthread_mutex_unlock(&hp_lock);
+}
+
+void ms_hp_fork_child(void) {
+    /* A new process: its own numbering and history (the pid in names is read per dump). */
+    pthread_mutex_init(&hp_lock, NULL);
+    hp.seq = 0;
+    hp.dumps = 0;
+    hp.last_dump[0] = '\0';
+    hp.last_error = 0;
+    hp.last_errstr[0] = '\0';
+}
+
+/* --- Control-table handlers (rows in shim/ctl.c) --- */
+
+int ms_ctl_prof_available_get(void *out) {
+    *(bool *)out = ensure_init();
+    return 0;
+}
+
+int ms_ctl_prof_active_get(void *out) {
+    *(bool *)out = ensure_init() && prof_is_active();
+    return 0;
+}
+
+int ms_ctl_prof_active_set(const void *in) {
+    return set_active(*(const bool *)in);
+}
+
+int ms_ctl_prof_lg_sample_get(void *out) {
+    hp_prof_status_t st;
+    hp_prof_status(&st);
+    *(uint64_t *)out = st.lg_sample;
+    return 0;
+}
+
+int ms_ctl_prof_lg_sample_set(const void *in) {
+    uint64_t v = *(const uint64_t *)in;
+    return hp_prof_reset(v > 62 ? 63 : (int)v);
+}
+
+int ms_ctl_prof_dump_set(const void *in) {
+    return hp_prof_dump(*(const char *const *)in, NULL, 0);
+}
+
+int ms_ctl_prof_reset_set(const void *in) {
+    const char *arg = *(const char *const *)in;
+    if (arg == NULL || arg[0] == '\0') return hp_prof_reset(-1);
+    uint64_t lg;
+    if (ms_ctl_parse_value(MS_CTL_U64, arg, &lg, sizeof(lg)) != 0 || lg > 62)
+        return hp_prof_reset(63); /* records the range error */
+    return hp_prof_reset((int)lg);
+}
+
+int ms_ctl_prof_dump_dir_get(void *out) {
+    *(const char **)out = hp.dump_dir;
+    return 0;
+}
+
+int ms_ctl_prof_dump_dir_set(const void *in) {
+    const char *s = *(const char *const *)in;
+    if (s == NULL) s = "";
+    size_t n = strlen(s);
+    while (n > 1 && s[n - 1] == '/')
+        n--;
+    if (n >= sizeof(hp.dump_dir)) return -EINVAL;
+    pthread_mutex_lock(&hp_lock);
+    memcpy(hp.dump_dir, s, n);
+    hp.dump_dir[n] = '\0';
+    pthread_mutex_unlock(&hp_lock);
+    return 0;
+}
+
+int ms_ctl_prof_dump_at_exit_get(void *out) {
+    *(bool *)out = hp.dump_at_exit;
+    return 0;
+}
+
+int ms_ctl_prof_dump_at_exit_set(const void *in) {
+    pthread_mutex_lock(&hp_lock);
+    hp.dump_at_exit = *(const bool *)in;
+    pthread_mutex_unlock(&hp_lock);
+    return 0;
+}
+
+int ms_ctl_prof_dumps_get(void *out) {
+    pthread_mutex_lock(&hp_lock);
+    *(uint64_t *)out = hp.dumps;
+    pthread_mutex_unlock(&hp_lock);
+    return 0;
+}
+
+int ms_ctl_prof_last_dump_get(void *out) {
+    *(const char **)out = hp.last_dump;
+    return 0;
+}
+
+int ms_ctl_prof_last_error_get(void *out) {
+    *(const char **)out = hp.last_errstr;
+    return 0;
+}
+
+int ms_ctl_prof_unwinder_get(void *out) {
+    hp_prof_status_t st;
+    hp_prof_status(&st);
+    *(const char **)out = st.unwinder;
+    return 0;
+}
+
+int ms_ctl_prof_unwinder_set(const void *in) {
+    int which = ms_hp_unwinder_parse(*(const char *const *)in);
+    if (which < 0) return -EINVAL;
+    if (!ensure_init()) return fail_unavailable();
+    pthread_mutex_lock(&hp_lock);
+    int rc = ms_hp_unwinder_select(which);
+    if (rc != 0) rc = fail(rc, "cannot install the %s unwinder", ms_hp_unwinder_name(which));
+    pthread_mutex_unlock(&hp_lock);
+    return rc;
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * prof_sites - a program with known allocation sites, for the heap-profile control tests
+ * (tests/integration/prof_*.sh). Run it under libmemshim with profiling active:
+ *
+ *   alloc_a keeps 8 MiB live  (2048 blocks of 4 KiB)
+ *   alloc_b keeps 2 MiB live  (32 blocks of 64 KiB)
+ *   leak_c  leaks 1 MiB in small blocks (16384 blocks of 64 B, never freed)
+ *   churn   allocates and frees 64 MiB, so nothing of it is live at exit
+ *
+ * Arguments (optional, any order):
+ *   dump        write a dump through the shim's control "prof.dump" (automatic name)
+ *               after the sites ran, and print the path it wrote ("dump: PATH")
+ *   fork        fork a child that writes a dump of its own, print its path and pid
+ *   exit        call exit(0) instead of returning from main
+ * The shim's controls are found with dlsym, so the program also runs without the shim
+ * (the dump then fails with "dump: unavailable"). Built with -fno-inline: every site is
+ * its own frame.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef int (*ctl_set_fn)(const char *, const char *);
+typedef int (*ctl_get_fn)(const char *, char *, size_t);
+
+static void *keep_a[2048];
+static void *keep_b[32];
+static void *leaked; /* leak_c's blocks, chained */
+
+void alloc_a(void);
+void alloc_b(void);
+void leak_c(void);
+void churn(void);
+
+void alloc_a(void) {
+    for (int i = 0; i < 2048; i++) {
+        keep_a[i] = malloc(4096);
+        memset(keep_a[i], 'a', 4096);
+    }
+}
+
+void alloc_b(void) {
+    for (int i = 0; i < 32; i++) {
+        keep_b[i] = malloc(64 * 1024);
+        memset(keep_b[i], 'b', 64 * 1024);
+    }
+}
+
+void leak_c(void) {
+    for (int i = 0; i < 16384; i++) {
+        void **p = malloc(64);
+        p[0] = leaked;
+        leaked = p;
+    }
+}
+
+void churn(void) {
+    for (int i = 0; i < 16384; i++) {
+        char *p = malloc(4096);
+        p[0] = (char)i;
+        free(p);
+    }
+}
+
+static int dump_now(const char *who) {
+    ctl_set_fn set = (ctl_set_fn)(void (*)(void))dlsym(RTLD_DEFAULT, "memshim_ctl_set_str");
+    ctl_get_fn get = (ctl_get_fn)(void (*)(void))dlsym(RTLD_DEFAULT, "memshim_ctl_get_str");
+    if (set == NULL || get == NULL) {
+        printf("%s: unavailable\n", who);
+        return 1;
+    }
+    int rc = set("prof.dump", "");
+    char buf[512];
+    if (rc != 0) {
+        if (get("prof.last_error", buf, sizeof(buf)) != 0) buf[0] = '\0';
+        printf("%s: error %d: %s\n", who, rc, buf);
+        return 1;
+    }
+    if (get("prof.last_dump", buf, sizeof(buf)) != 0) return 1;
+    printf("%s: %s\n", who, buf);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int want_dump = 0, want_fork = 0, want_exit = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "dump") == 0) want_dump = 1;
+        if (strcmp(argv[i], "fork") == 0) want_fork = 1;
+        if (strcmp(argv[i], "exit") == 0) want_exit = 1;
+    }
+    alloc_a();
+    alloc_b();
+    leak_c();
+    churn();
+    int rc = 0;
+    if (want_dump) rc |= dump_now("dump");
+    fflush(stdout);
+    if (want_fork) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            printf("child pid: %d\n", (int)getpid());
+            int crc = dump_now("child dump");
+            fflush(stdout);
+            _exit(crc);
+        }
+        int st = 0;
+        if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            rc |= 1;
+        if (want_dump) rc |= dump_now("dump after fork");
+    }
+    fflush(stdout);
+    if (want_exit) exit(rc);
+    return rc;
+}
