@@ -34,12 +34,12 @@ static inline bool is_pow2(size_t x)
 
 static size_t page_size(void)
 {
-    static size_t cached;
-    size_t p = cached;
+    static _Atomic size_t cached;
+    size_t p = atomic_load_explicit(&cached, memory_order_relaxed);
     if (MS_UNLIKELY(p == 0)) {
         long v = sysconf(_SC_PAGESIZE);
         p = v > 0 ? (size_t)v : 4096;
-        cached = p;
+        atomic_store_explicit(&cached, p, memory_order_relaxed);
     }
     return p;
 }
@@ -111,14 +111,20 @@ void *ms_reallocarray(void *ptr, size_t nmemb, size_t size)
     return ms_realloc(ptr, total);
 }
 
-/* Alignment as a power of two >= 1; jemalloc takes any power of two. */
+/*
+ * Alignment as a power of two >= 1; jemalloc takes any power of two. A plain mallocx is
+ * aligned to its size class: 8 for the 8-byte class, 16 for every other small class
+ * (multiples of the 16-byte quantum), a page for large ones. So flags 0 are enough for
+ * alignment <= 8, and for 16 once the request is above the 8-byte class; anything else
+ * asks jemalloc for the alignment (posix_memalign(&p, 16, 1) must not get an 8-byte slot).
+ */
 static void *aligned(size_t alignment, size_t size)
 {
     if (MS_UNLIKELY(alignment > ((size_t)1 << 62))) { /* no such extent can exist */
         errno = ENOMEM;
         return NULL;
     }
-    if (alignment <= 16) return alloc_flags(size, 0); /* jemalloc's quantum is 16 */
+    if (alignment <= 8 || (alignment == 16 && size > 8)) return alloc_flags(size, 0);
     return alloc_flags(size, MALLOCX_ALIGN(alignment));
 }
 
@@ -145,8 +151,9 @@ void *ms_aligned_alloc(size_t alignment, size_t size)
 
 void *ms_memalign(size_t alignment, size_t size)
 {
-    /* glibc: alignment below the minimum is raised; a non-power of two is rounded up. */
-    if (alignment > ((size_t)1 << 62)) {
+    /* glibc: alignment below the minimum is raised; a non-power of two is rounded up;
+     * above SIZE_MAX / 2 + 1 it is EINVAL (and 2^63 itself then fails with ENOMEM). */
+    if (alignment > SIZE_MAX / 2 + 1) {
         errno = EINVAL;
         return NULL;
     }

@@ -14,8 +14,10 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 ms_config_t ms_config = {.inherit = true};
 
@@ -111,12 +113,15 @@ int ms_config_apply_env(void)
     return bad;
 }
 
-/* MEMSHIM_INHERIT=0: take libmemshim out of LD_PRELOAD so children run without it. */
+/*
+ * MEMSHIM_INHERIT=0: take libmemshim out of LD_PRELOAD so children run without it. The
+ * value is edited in place (the kept entries never outgrow it), so nothing is allocated
+ * and the envp the program's main receives sees the change too.
+ */
 static void strip_preload(void)
 {
-    const char *lp = getenv("LD_PRELOAD");
+    char *lp = getenv("LD_PRELOAD");
     if (lp == NULL) return;
-    char out[4096];
     size_t o = 0;
     const char *p = lp;
     while (*p != '\0') {
@@ -126,16 +131,30 @@ static void strip_preload(void)
         size_t len = (size_t)(p - s);
         if (len == 0) continue;
         if (memmem(s, len, "libmemshim", 10) != NULL) continue;
-        if (o + len + 2 >= sizeof(out)) return; /* leave an absurd value alone */
-        if (o > 0) out[o++] = ':';
-        memcpy(out + o, s, len);
+        if (o > 0) lp[o++] = ':';
+        memmove(lp + o, s, len); /* o <= s - lp: a separator precedes every later entry */
         o += len;
     }
-    out[o] = '\0';
-    if (o == 0)
-        unsetenv("LD_PRELOAD");
-    else
-        setenv("LD_PRELOAD", out, 1);
+    lp[o] = '\0';
+    if (o == 0) unsetenv("LD_PRELOAD");
+}
+
+/*
+ * The exit report belongs to the process that was started with MEMSHIM_REPORT (and to
+ * whatever it execs, which keeps its pid), not to its children: the first process
+ * records its pid in MEMSHIM_REPORT_PID, and a process with another pid stays quiet.
+ */
+static void report_policy(void)
+{
+    if (!ms_config.report) return;
+    const char *rp = getenv("MEMSHIM_REPORT_PID");
+    char pid[24];
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    if (rp == NULL)
+        setenv("MEMSHIM_REPORT_PID", pid, 1);
+    else if (strcmp(rp, pid) != 0)
+        ms_config.report = false;
+    if (ms_config.report) (void)ms_report_start();
 }
 
 static void fork_prepare(void)
@@ -154,13 +173,21 @@ static void fork_child(void)
 {
     ms_hp_fork_child();
     ms_ctl_fork_child();
+    ms_report_fork_child();
 }
 
+/* Everything here is the shim's own work: failure injection never counts or fails it. */
 __attribute__((constructor(101))) static void ms_init(void)
 {
+    int saved = errno;
+    ms_tls_internal++;
     /* Initialise jemalloc now, so its atfork handlers are registered before ours. */
     (void)ms_je_epoch();
     ms_config_apply_env();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     if (!ms_config.inherit) strip_preload();
+    report_policy();
+    ms_config.ready = true;
+    ms_tls_internal--;
+    errno = saved;
 }

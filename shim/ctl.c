@@ -133,9 +133,11 @@ static int report_get(void *out)
     return 0;
 }
 
+/* At start-up the constructor decides (report_policy); later writes start the sampler. */
 static int report_set(const void *in)
 {
     ms_config.report = *(const bool *)in;
+    if (ms_config.report && ms_config.ready) return ms_report_start();
     return 0;
 }
 

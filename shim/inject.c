@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <string.h>
 
 #define FAIL_AFTER_OFF UINT64_MAX
 
@@ -22,7 +23,7 @@ MS_TLS int ms_tls_internal;
 
 static _Atomic uint64_t fail_after = FAIL_AFTER_OFF;
 static _Atomic uint64_t fail_threshold; /* P * 2^64, 0 = never */
-static double fail_rate;
+static _Atomic uint64_t fail_rate_bits; /* the double as set, for reading back */
 static _Atomic uint64_t fail_seed;
 static _Atomic size_t fail_min_size;
 static _Atomic uint64_t seen;
@@ -86,7 +87,8 @@ int ms_ctl_inject_fail_after_set(const void *in)
 
 int ms_ctl_inject_fail_rate_get(void *out)
 {
-    *(double *)out = fail_rate;
+    uint64_t bits = atomic_load(&fail_rate_bits);
+    memcpy(out, &bits, sizeof(double));
     return 0;
 }
 
@@ -94,7 +96,9 @@ int ms_ctl_inject_fail_rate_set(const void *in)
 {
     double p = *(const double *)in;
     if (!(p >= 0.0 && p <= 1.0)) return -EINVAL; /* also rejects NaN */
-    fail_rate = p;
+    uint64_t bits;
+    memcpy(&bits, &p, sizeof(bits));
+    atomic_store(&fail_rate_bits, bits);
     uint64_t thr = p >= 1.0 ? UINT64_MAX : (uint64_t)ldexp(p, 64);
     atomic_store(&fail_threshold, thr);
     rearm();
@@ -144,7 +148,7 @@ int ms_ctl_inject_reset_set(const void *in)
     (void)in;
     atomic_store(&fail_after, FAIL_AFTER_OFF);
     atomic_store(&fail_threshold, 0);
-    fail_rate = 0;
+    atomic_store(&fail_rate_bits, 0); /* +0.0 */
     atomic_store(&fail_min_size, 0);
     atomic_store(&seen, 0);
     atomic_store(&failures, 0);

@@ -15,7 +15,7 @@
 
 int ms_log_level = MS_LOG_WARN;
 
-static void write_all(int fd, const char *buf, size_t len)
+void ms_write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
@@ -42,7 +42,7 @@ void ms_log(int level, const char *fmt, ...)
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof(buf) - 2) len = sizeof(buf) - 2;
     buf[len++] = '\n';
-    write_all(STDERR_FILENO, buf, len);
+    ms_write_all(STDERR_FILENO, buf, len);
     errno = saved;
 }
 

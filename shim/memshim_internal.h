@@ -29,6 +29,9 @@ void ms_log(int level, const char *fmt, ...) MS_PRINTF(2, 3);
 /* The level at or below which ms_log writes (MEMSHIM_LOG_LEVEL, default MS_LOG_WARN). */
 extern int ms_log_level;
 
+/* write(2) all of buf to fd, retrying on EINTR; gives up silently on other errors. */
+void ms_write_all(int fd, const char *buf, size_t len);
+
 /* --- The allocation API, with libc's exact semantics (alloc.c) --- */
 
 void *ms_malloc(size_t size);
@@ -132,6 +135,33 @@ int ms_ctl_inject_failures_get(void *out);
 int ms_ctl_inject_seen_get(void *out);
 int ms_ctl_inject_reset_set(const void *in);
 
+/* --- Exit report (report.c): MEMSHIM_REPORT=1, `memshim run --report` --- */
+
+/*
+ * Starts the sampler thread that tracks peak allocated/active/resident (idempotent).
+ * Returns 0 or -errno from pthread_create (the report then shows exit values as peaks).
+ */
+int ms_report_start(void);
+
+/* Reads jemalloc's counters into *out (may be NULL) and raises the peaks. 0 or -EIO. */
+int ms_report_sample(memshim_stats_t *out);
+
+/* The peaks seen so far by ms_report_sample. */
+void ms_report_peaks(size_t *allocated, size_t *active, size_t *resident);
+
+/*
+ * Formats the summary for program `prog` into buf (several "memshim[pid]: " lines).
+ * Returns the length written, -ERANGE when buf is too small, or -EIO.
+ */
+int ms_report_format(char *buf, size_t len, const char *prog, const memshim_stats_t *fin,
+                     size_t peak_allocated, size_t peak_active, size_t peak_resident);
+
+/* Takes a last sample and writes the summary to MEMSHIM_REPORT_FILE or stderr. */
+void ms_report_write(void);
+
+/* In a forked child: no sampler thread, and the summary stays the parent's. */
+void ms_report_fork_child(void);
+
 /* --- Heap-profile control (heapprof/control.c, heapprof/unwind.c) --- */
 
 /* Rows of the prof.* controls (API and semantics: heapprof/heapprof.h). */
@@ -179,6 +209,7 @@ typedef struct ms_config {
     bool inherit;          /* MEMSHIM_INHERIT: children keep the preload (default true) */
     bool report;           /* MEMSHIM_REPORT: print a summary at exit */
     char report_path[256]; /* MEMSHIM_REPORT_FILE: where the summary goes ("" = stderr) */
+    bool ready;            /* the constructor has finished (threads may be started) */
 } ms_config_t;
 
 extern ms_config_t ms_config;

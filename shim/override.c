@@ -62,20 +62,27 @@ MS_EXPORT void malloc_stats(void) { ms_malloc_stats(); }
 
 /* --- C++ delete: every variant ends in jemalloc. ---
  * operator new is left to libstdc++ (it must throw std::bad_alloc and call the
- * new-handler, which needs C++); it allocates through malloc/aligned_alloc above. */
+ * new-handler, which needs C++); it allocates through malloc/aligned_alloc above.
+ * Only the two base deletes free directly. Every other variant calls its base form
+ * through the PLT, as libstdc++ does, so a program that replaces just
+ * operator new(size_t)/operator delete(void *) (a pool, a tracker) still gets its own
+ * delete for the sized, array and nothrow forms the compiler emits; calling ms_free
+ * there would hand the program's pointers to jemalloc. Sized forms ignore the size:
+ * libstdc++'s aligned new rounds the request up, so sdallocx with the caller's size
+ * could name the wrong size class. */
 
 MS_EXPORT void _ZdlPv(void *p) { ms_free(p); }
-MS_EXPORT void _ZdaPv(void *p) { ms_free(p); }
-MS_EXPORT void _ZdlPvm(void *p, size_t n) { ms_free_sized(p, n); }
-MS_EXPORT void _ZdaPvm(void *p, size_t n) { ms_free_sized(p, n); }
-MS_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; ms_free(p); }
-MS_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; ms_free(p); }
 MS_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) { (void)al; ms_free(p); }
-MS_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) { (void)al; ms_free(p); }
-MS_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)al; ms_free_sized(p, n); }
-MS_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)al; ms_free_sized(p, n); }
-MS_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { (void)al; (void)nt; ms_free(p); }
-MS_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { (void)al; (void)nt; ms_free(p); }
+MS_EXPORT void _ZdaPv(void *p) { _ZdlPv(p); }
+MS_EXPORT void _ZdlPvm(void *p, size_t n) { (void)n; _ZdlPv(p); }
+MS_EXPORT void _ZdaPvm(void *p, size_t n) { (void)n; _ZdaPv(p); }
+MS_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; _ZdlPv(p); }
+MS_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; _ZdaPv(p); }
+MS_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) { _ZdlPvSt11align_val_t(p, al); }
+MS_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; _ZdlPvSt11align_val_t(p, al); }
+MS_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; _ZdaPvSt11align_val_t(p, al); }
+MS_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { (void)nt; _ZdlPvSt11align_val_t(p, al); }
+MS_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { (void)nt; _ZdaPvSt11align_val_t(p, al); }
 
 /* --- dlopen: no RTLD_DEEPBIND (shim-pitfalls.md 9) ---
  * A library opened with RTLD_DEEPBIND binds to libc's malloc before ours and hands out

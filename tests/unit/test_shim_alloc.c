@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_shim_alloc.c - the contract of every overridden allocation name, checked on the
+ * ms_ functions override.c forwards to (libmemshim.a has no overrides): alignment rules
+ * and EINVAL, ENOMEM on failure with errno untouched on success, overflow, zero sizes,
+ * realloc's edge cases, usable size, page rounding.
+ */
+#include "test_common.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+#include "memshim_internal.h"
+
+#define SENTINEL_ERRNO 4242
+
+static size_t page(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static bool is_aligned(const void *p, size_t al)
+{
+    return ((uintptr_t)p & (al - 1)) == 0;
+}
+
+static void test_alloc_malloc_zero_returns_unique_freeable_pointers(void **state)
+{
+    (void)state;
+    void *a = ms_malloc(0);
+    void *b = ms_malloc(0);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
+    ms_free(a);
+    ms_free(b);
+}
+
+static void test_alloc_malloc_keeps_errno_on_success(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 16, 100, 4096, 70000, 5u << 20};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        errno = SENTINEL_ERRNO;
+        void *p = ms_malloc(sizes[i]);
+        assert_non_null(p);
+        assert_int_equal(errno, SENTINEL_ERRNO);
+        memset(p, 0xa5, sizes[i]);
+        ms_free(p);
+        assert_int_equal(errno, SENTINEL_ERRNO);
+    }
+}
+
+static void test_alloc_malloc_size_max_fails_with_enomem(void **state)
+{
+    (void)state;
+    errno = 0;
+    assert_null(ms_malloc(SIZE_MAX));
+    assert_int_equal(errno, ENOMEM);
+    errno = 0;
+    assert_null(ms_malloc(SIZE_MAX / 2));
+    assert_int_equal(errno, ENOMEM);
+}
+
+static void test_alloc_free_null_is_a_noop_that_keeps_errno(void **state)
+{
+    (void)state;
+    errno = SENTINEL_ERRNO;
+    ms_free(NULL);
+    ms_free_sized(NULL, 10);
+    assert_int_equal(errno, SENTINEL_ERRNO);
+}
+
+static void test_alloc_free_sized_releases_the_block(void **state)
+{
+    (void)state;
+    memshim_stats_t before, after;
+    void *p = ms_malloc(8u << 20);
+    assert_non_null(p);
+    assert_int_equal(memshim_stats_get(&before), 0);
+    ms_free_sized(p, 8u << 20);
+    assert_int_equal(memshim_stats_get(&after), 0);
+    assert_true(before.allocated - after.allocated >= (8u << 20));
+}
+
+static void test_alloc_calloc_overflow_fails_with_enomem(void **state)
+{
+    (void)state;
+    errno = 0;
+    assert_null(ms_calloc(SIZE_MAX / 2 + 1, 2));
+    assert_int_equal(errno, ENOMEM);
+    errno = 0;
+    assert_null(ms_calloc(2, SIZE_MAX));
+    assert_int_equal(errno, ENOMEM);
+    errno = 0;
+    assert_null(ms_calloc((size_t)1 << 33, (size_t)1 << 33));
+    assert_int_equal(errno, ENOMEM);
+}
+
+static void test_alloc_calloc_returns_zeroed_memory(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 24, 4000, 100000};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        /* Dirty a block of the same class first, so a zero is not an accident. */
+        unsigned char *d = ms_malloc(sizes[i]);
+        assert_non_null(d);
+        memset(d, 0xff, sizes[i]);
+        ms_free(d);
+        errno = SENTINEL_ERRNO;
+        unsigned char *p = ms_calloc(1, sizes[i]);
+        assert_non_null(p);
+        assert_int_equal(errno, SENTINEL_ERRNO);
+        for (size_t j = 0; j < sizes[i]; j++) assert_int_equal(p[j], 0);
+        ms_free(p);
+    }
+}
+
+static void test_alloc_calloc_zero_elements_returns_freeable_pointer(void **state)
+{
+    (void)state;
+    void *a = ms_calloc(0, 16);
+    void *b = ms_calloc(16, 0);
+    assert_non_null(a);
+    assert_non_null(b);
+    ms_free(a);
+    ms_free(b);
+}
+
+static void test_alloc_realloc_null_acts_as_malloc(void **state)
+{
+    (void)state;
+    errno = SENTINEL_ERRNO;
+    char *p = ms_realloc(NULL, 100);
+    assert_non_null(p);
+    assert_int_equal(errno, SENTINEL_ERRNO);
+    assert_true(ms_usable_size(p) >= 100);
+    ms_free(p);
+    p = ms_realloc(NULL, 0);
+    assert_non_null(p); /* realloc(NULL, 0) is malloc(0) */
+    ms_free(p);
+}
+
+static void test_alloc_realloc_to_zero_frees_and_returns_null(void **state)
+{
+    (void)state;
+    memshim_stats_t before, after;
+    char *p = ms_malloc(4u << 20);
+    assert_non_null(p);
+    assert_int_equal(memshim_stats_get(&before), 0);
+    errno = SENTINEL_ERRNO;
+    assert_null(ms_realloc(p, 0)); /* glibc: frees p, returns NULL, errno untouched */
+    assert_int_equal(errno, SENTINEL_ERRNO);
+    assert_int_equal(memshim_stats_get(&after), 0);
+    assert_true(before.allocated - after.allocated >= (4u << 20));
+}
+
+static void test_alloc_realloc_keeps_contents_when_growing_and_shrinking(void **state)
+{
+    (void)state;
+    unsigned char *p = ms_malloc(40);
+    assert_non_null(p);
+    for (int i = 0; i < 40; i++) p[i] = (unsigned char)i;
+    static const size_t steps[] = {100, 5000, 300000, 64, 40};
+    for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+        errno = SENTINEL_ERRNO;
+        p = ms_realloc(p, steps[s]);
+        assert_non_null(p);
+        assert_int_equal(errno, SENTINEL_ERRNO);
+        for (int i = 0; i < 40; i++) assert_int_equal(p[i], i);
+    }
+    ms_free(p);
+}
+
+static void test_alloc_realloc_failure_leaves_block_intact(void **state)
+{
+    (void)state;
+    char *p = ms_malloc(32);
+    assert_non_null(p);
+    strcpy(p, "still here");
+    errno = 0;
+    assert_null(ms_realloc(p, SIZE_MAX));
+    assert_int_equal(errno, ENOMEM);
+    assert_string_equal(p, "still here");
+    ms_free(p);
+}
+
+static void test_alloc_reallocarray_overflow_fails_and_keeps_block(void **state)
+{
+    (void)state;
+    char *p = ms_malloc(32);
+    assert_non_null(p);
+    strcpy(p, "kept");
+    errno = 0;
+    assert_null(ms_reallocarray(p, SIZE_MAX / 4, 8));
+    assert_int_equal(errno, ENOMEM);
+    assert_string_equal(p, "kept");
+    errno = SENTINEL_ERRNO;
+    p = ms_reallocarray(p, 1000, 8);
+    assert_non_null(p);
+    assert_int_equal(errno, SENTINEL_ERRNO);
+    assert_true(ms_usable_size(p) >= 8000);
+    assert_string_equal(p, "kept");
+    ms_free(p);
+}
+
+static void test_alloc_reallocarray_null_allocates(void **state)
+{
+    (void)state;
+    void *p = ms_reallocarray(NULL, 10, 10);
+    assert_non_null(p);
+    assert_true(ms_usable_size(p) >= 100);
+    ms_free(p);
+}
+
+static void test_alloc_usable_size_covers_every_request(void **state)
+{
+    (void)state;
+    assert_int_equal(ms_usable_size(NULL), 0);
+    for (size_t sz = 0; sz < 70000; sz += (sz < 512 ? 1 : 997)) {
+        char *p = ms_malloc(sz);
+        assert_non_null(p);
+        size_t u = ms_usable_size(p);
+        assert_true(u >= sz);
+        memset(p, 1, u); /* all of it is usable */
+        ms_free(p);
+    }
+}
+
+static void test_alloc_posix_memalign_rejects_bad_alignment_with_einval(void **state)
+{
+    (void)state;
+    static const size_t bad[] = {0, 1, 2, 4, 12, 24, 48, 100, 4097, SIZE_MAX};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        void *p = (void *)0x1;
+        errno = SENTINEL_ERRNO;
+        assert_int_equal(ms_posix_memalign(&p, bad[i], 16), EINVAL);
+        assert_int_equal(errno, SENTINEL_ERRNO); /* reported by the result only */
+        assert_ptr_equal(p, (void *)0x1);         /* *memptr untouched */
+    }
+}
+
+static void test_alloc_posix_memalign_aligns_every_size(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 7, 8, 9, 16, 100, 5000, 70000};
+    for (size_t al = sizeof(void *); al <= ((size_t)1 << 21); al <<= 1) {
+        for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+            void *p = NULL;
+            errno = SENTINEL_ERRNO;
+            assert_int_equal(ms_posix_memalign(&p, al, sizes[i]), 0);
+            assert_int_equal(errno, SENTINEL_ERRNO);
+            assert_non_null(p);
+            assert_true(is_aligned(p, al));
+            assert_true(ms_usable_size(p) >= sizes[i]);
+            ms_free(p);
+        }
+    }
+}
+
+static void test_alloc_posix_memalign_impossible_request_returns_enomem(void **state)
+{
+    (void)state;
+    void *p = (void *)0x1;
+    errno = SENTINEL_ERRNO;
+    assert_int_equal(ms_posix_memalign(&p, 64, SIZE_MAX - 10), ENOMEM);
+    assert_int_equal(ms_posix_memalign(&p, (size_t)1 << 63, 1), ENOMEM);
+    assert_int_equal(errno, SENTINEL_ERRNO);
+    assert_ptr_equal(p, (void *)0x1);
+}
+
+static void test_alloc_small_request_with_16_alignment_is_16_aligned(void **state)
+{
+    (void)state;
+    /* jemalloc's 8-byte class is only 8-aligned: a 16-aligned 1..8 byte request must not
+     * land there (the shim once returned p % 16 == 8 here). */
+    for (size_t sz = 0; sz <= 16; sz++) {
+        void *keep[64];
+        for (int i = 0; i < 64; i++) {
+            assert_int_equal(ms_posix_memalign(&keep[i], 16, sz), 0);
+            assert_true(is_aligned(keep[i], 16));
+        }
+        for (int i = 0; i < 64; i++) ms_free(keep[i]);
+        void *a = ms_aligned_alloc(16, sz);
+        void *m = ms_memalign(16, sz);
+        assert_true(is_aligned(a, 16));
+        assert_true(is_aligned(m, 16));
+        ms_free(a);
+        ms_free(m);
+    }
+}
+
+static void test_alloc_aligned_alloc_rejects_non_power_of_two_with_einval(void **state)
+{
+    (void)state;
+    static const size_t bad[] = {0, 3, 12, 24, 100, 4095, SIZE_MAX};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        errno = 0;
+        assert_null(ms_aligned_alloc(bad[i], 64));
+        assert_int_equal(errno, EINVAL);
+    }
+}
+
+static void test_alloc_aligned_alloc_accepts_every_power_of_two(void **state)
+{
+    (void)state;
+    for (size_t al = 1; al <= ((size_t)1 << 20); al <<= 1) {
+        errno = SENTINEL_ERRNO;
+        void *p = ms_aligned_alloc(al, 3 * al);
+        assert_non_null(p);
+        assert_int_equal(errno, SENTINEL_ERRNO);
+        assert_true(is_aligned(p, al));
+        ms_free(p);
+    }
+    errno = 0;
+    assert_null(ms_aligned_alloc(64, SIZE_MAX - 100));
+    assert_int_equal(errno, ENOMEM);
+}
+
+static void test_alloc_memalign_rounds_alignment_up_as_glibc_does(void **state)
+{
+    (void)state;
+    void *p = ms_memalign(24, 10); /* not a power of two: rounded up to 32 */
+    assert_non_null(p);
+    assert_true(is_aligned(p, 32));
+    ms_free(p);
+    p = ms_memalign(0, 10); /* below the minimum: plain malloc alignment */
+    assert_non_null(p);
+    assert_true(is_aligned(p, 8));
+    ms_free(p);
+    p = ms_memalign(3000, 10);
+    assert_non_null(p);
+    assert_true(is_aligned(p, 4096));
+    ms_free(p);
+}
+
+static void test_alloc_memalign_huge_alignment_is_einval_or_enomem(void **state)
+{
+    (void)state;
+    errno = 0;
+    assert_null(ms_memalign(SIZE_MAX / 2 + 2, 1)); /* above SIZE_MAX/2+1: EINVAL */
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(ms_memalign(SIZE_MAX / 2 + 1, 1)); /* 2^63: valid but impossible */
+    assert_int_equal(errno, ENOMEM);
+}
+
+static void test_alloc_valloc_is_page_aligned(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 100, 4096, 4097, 100000};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        void *p = ms_valloc(sizes[i]);
+        assert_non_null(p);
+        assert_true(is_aligned(p, page()));
+        assert_true(ms_usable_size(p) >= sizes[i]);
+        ms_free(p);
+    }
+}
+
+static void test_alloc_pvalloc_rounds_size_up_to_whole_pages(void **state)
+{
+    (void)state;
+    const size_t ps = page();
+    static const size_t sizes[] = {0, 1, 100, 4096, 4097, 100000};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        size_t want = sizes[i] == 0 ? ps : (sizes[i] + ps - 1) / ps * ps;
+        char *p = ms_pvalloc(sizes[i]);
+        assert_non_null(p);
+        assert_true(is_aligned(p, ps));
+        assert_true(ms_usable_size(p) >= want);
+        memset(p, 7, want); /* the whole rounded size is the caller's */
+        ms_free(p);
+    }
+}
+
+static void test_alloc_pvalloc_overflow_fails_with_enomem(void **state)
+{
+    (void)state;
+    errno = 0;
+    assert_null(ms_pvalloc(SIZE_MAX - 1));
+    assert_int_equal(errno, ENOMEM);
+    errno = 0;
+    assert_null(ms_valloc(SIZE_MAX - 1));
+    assert_int_equal(errno, ENOMEM);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_alloc_malloc_zero_returns_unique_freeable_pointers),
+        cmocka_unit_test(test_alloc_malloc_keeps_errno_on_success),
+        cmocka_unit_test(test_alloc_malloc_size_max_fails_with_enomem),
+        cmocka_unit_test(test_alloc_free_null_is_a_noop_that_keeps_errno),
+        cmocka_unit_test(test_alloc_free_sized_releases_the_block),
+        cmocka_unit_test(test_alloc_calloc_overflow_fails_with_enomem),
+        cmocka_unit_test(test_alloc_calloc_returns_zeroed_memory),
+        cmocka_unit_test(test_alloc_calloc_zero_elements_returns_freeable_pointer),
+        cmocka_unit_test(test_alloc_realloc_null_acts_as_malloc),
+        cmocka_unit_test(test_alloc_realloc_to_zero_frees_and_returns_null),
+        cmocka_unit_test(test_alloc_realloc_keeps_contents_when_growing_and_shrinking),
+        cmocka_unit_test(test_alloc_realloc_failure_leaves_block_intact),
+        cmocka_unit_test(test_alloc_reallocarray_overflow_fails_and_keeps_block),
+        cmocka_unit_test(test_alloc_reallocarray_null_allocates),
+        cmocka_unit_test(test_alloc_usable_size_covers_every_request),
+        cmocka_unit_test(test_alloc_posix_memalign_rejects_bad_alignment_with_einval),
+        cmocka_unit_test(test_alloc_posix_memalign_aligns_every_size),
+        cmocka_unit_test(test_alloc_posix_memalign_impossible_request_returns_enomem),
+        cmocka_unit_test(test_alloc_small_request_with_16_alignment_is_16_aligned),
+        cmocka_unit_test(test_alloc_aligned_alloc_rejects_non_power_of_two_with_einval),
+        cmocka_unit_test(test_alloc_aligned_alloc_accepts_every_power_of_two),
+        cmocka_unit_test(test_alloc_memalign_rounds_alignment_up_as_glibc_does),
+        cmocka_unit_test(test_alloc_memalign_huge_alignment_is_einval_or_enomem),
+        cmocka_unit_test(test_alloc_valloc_is_page_aligned),
+        cmocka_unit_test(test_alloc_pvalloc_rounds_size_up_to_whole_pages),
+        cmocka_unit_test(test_alloc_pvalloc_overflow_fails_with_enomem),
+    };
+    return cmocka_run_group_tests_name("shim_alloc", tests, NULL, NULL);
+}
