@@ -238,6 +238,21 @@ int hp_prof_dump_in_dir(const char *dir, char *out_path, size_t out_len) {
     return rc;
 }
 
+/*
+ * jemalloc 5.3's prof.reset changes the rate but not the byte count this thread still
+ * has to allocate before its next sample, which was drawn with the old rate (mean
+ * 2^old_lg: 512 KiB by default). Lowered from 19 to 12, the first ~128 4-KiB
+ * allocations after the reset would go unsampled, an under-count of varying size. One
+ * allocation larger than that wait (2^(old_lg+5), at most 1 GiB of untouched address
+ * space, freed at once) makes the sample event fire, and jemalloc draws the next wait
+ * with the new rate. Other threads pick the new rate at their next sample.
+ */
+static void redraw_sample_wait(size_t old_lg) {
+    size_t shift = old_lg + 5 < 30 ? old_lg + 5 : 30;
+    void *p = mallocx((size_t)1 << shift, MALLOCX_TCACHE_NONE);
+    if (p != NULL) dallocx(p, MALLOCX_TCACHE_NONE);
+}
+
 int hp_prof_reset(int lg_sample) {
     if (!ensure_init()) return fail_unavailable();
     pthread_mutex_lock(&hp_lock);
@@ -245,10 +260,14 @@ int hp_prof_reset(int lg_sample) {
     if (lg_sample < -1 || lg_sample > 62) {
         rc = fail(-EINVAL, "reset: lg_sample %d is out of range (0..62, or -1 to keep)", lg_sample);
     } else {
-        size_t lg = (size_t)lg_sample;
+        size_t old_lg = 0, lg = (size_t)lg_sample;
+        (void)ms_je_get_size("prof.lg_sample", &old_lg);
         int je = lg_sample >= 0 ? mallctl("prof.reset", NULL, NULL, &lg, sizeof(lg))
                                 : mallctl("prof.reset", NULL, NULL, NULL, 0);
-        if (je != 0) rc = fail(-je, "prof.reset: jemalloc refused (%s)", errtext(je));
+        if (je != 0)
+            rc = fail(-je, "prof.reset: jemalloc refused (%s)", errtext(je));
+        else if (lg_sample >= 0 && lg < old_lg)
+            redraw_sample_wait(old_lg);
     }
     pthread_mutex_unlock(&hp_lock);
     return rc;

@@ -67,12 +67,14 @@ static void bt_libunwind(void **vec, unsigned *len, unsigned max) {
     in_backtrace = 1;
     void *buf[BT_BUF];
     unsigned cap = max + BT_SKIP_MAX < BT_BUF ? max + BT_SKIP_MAX : BT_BUF;
-    int n = unw_backtrace(buf, (int)cap);
-    unsigned i = 0;
-    while (i < (unsigned)(n > 0 ? n : 0) && in_skip_range((uintptr_t)buf[i]))
+    int got = unw_backtrace(buf, (int)cap);
+    unsigned n = got > 0 ? (unsigned)got : 0;
+    /* buf[0] is this function: skipped even when the shim is linked into the program. */
+    unsigned i = 1;
+    while (i < n && in_skip_range((uintptr_t)buf[i]))
         i++;
     unsigned out = 0;
-    for (; i < (unsigned)n && out < max; i++)
+    for (; i < n && out < max; i++)
         vec[out++] = buf[i];
     if (out > 0) vec[0] = (char *)vec[0] - 1;
     *len = out;
