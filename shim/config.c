@@ -40,6 +40,10 @@ static const struct {
     {"MEMSHIM_DUMP_DIR", "prof.dump_dir"},
     {"MEMSHIM_DUMP_AT_EXIT", "prof.dump_at_exit"},
     {"MEMSHIM_PROF", "prof.active"},
+    /* The control socket: the constructor starts it after every value is applied. */
+    {"MEMSHIM_CTL_FORK", "ctl.fork"},
+    {"MEMSHIM_CTL_TIMEOUT_MS", "ctl.timeout_ms"},
+    {"MEMSHIM_CTL", "ctl.enable"},
 };
 
 static const char *errname(int rc)
@@ -161,10 +165,12 @@ static void fork_prepare(void)
 {
     ms_ctl_fork_prepare();
     ms_hp_fork_prepare();
+    ms_ctlsock_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    ms_ctlsock_fork_parent();
     ms_hp_fork_parent();
     ms_ctl_fork_parent();
 }
@@ -174,6 +180,7 @@ static void fork_child(void)
     ms_hp_fork_child();
     ms_ctl_fork_child();
     ms_report_fork_child();
+    ms_ctlsock_fork_child(); /* last: it may start the child's control thread */
 }
 
 /* Everything here is the shim's own work: failure injection never counts or fails it. */
@@ -188,6 +195,7 @@ __attribute__((constructor(101))) static void ms_init(void)
     if (!ms_config.inherit) strip_preload();
     report_policy();
     ms_config.ready = true;
+    ms_ctlsock_init();
     ms_tls_internal--;
     errno = saved;
 }

@@ -223,6 +223,20 @@ static const ms_ctl_node_t nodes[] = {
      "text of the last failed profiling call"},
     {"prof.unwinder", MS_CTL_STR, RW, ms_ctl_prof_unwinder_get, ms_ctl_prof_unwinder_set,
      "backtrace walker: libunwind or libgcc (MEMSHIM_PROF_UNWINDER)"},
+    {"ctl.enable", MS_CTL_BOOL, RW, ms_ctl_ctl_enable_get, ms_ctl_ctl_enable_set,
+     "control socket <dir>/<pid>.sock for `memshim ctl` (MEMSHIM_CTL)"},
+    {"ctl.socket", MS_CTL_STR, RO, ms_ctl_ctl_socket_get, NULL,
+     "path of this process's control socket; empty when there is none"},
+    {"ctl.fork", MS_CTL_BOOL, RW, ms_ctl_ctl_fork_get, ms_ctl_ctl_fork_set,
+     "a forked child opens its own control socket (MEMSHIM_CTL_FORK)"},
+    {"ctl.timeout_ms", MS_CTL_U64, RW, ms_ctl_ctl_timeout_ms_get, ms_ctl_ctl_timeout_ms_set,
+     "a client must send each request, and read each reply, within this time"},
+    {"ctl.refused", MS_CTL_U64, RO, ms_ctl_ctl_refused_get, NULL,
+     "control-socket peers refused (another uid, not root)"},
+    {"ctl.requests", MS_CTL_U64, RO, ms_ctl_ctl_requests_get, NULL,
+     "control-socket requests answered"},
+    {"ctl.clients", MS_CTL_U64, RO, ms_ctl_ctl_clients_get, NULL,
+     "control-socket connections accepted"},
 };
 
 #undef RO

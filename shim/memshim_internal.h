@@ -203,6 +203,37 @@ int ms_hp_unwinder_parse(const char *name);
 /* MS_HP_UNWIND_* -> its name ("" when out of range). */
 const char *ms_hp_unwinder_name(int which);
 
+/* --- Control socket (ctlsock.c, ctlcmd.c): MEMSHIM_CTL=1, `memshim ctl` --- */
+
+/* Called once at the end of the constructor: starts the control thread if ctl.enable. */
+void ms_ctlsock_init(void);
+
+/* Fork handlers: prepare takes the socket's lock (after ctl.c's), parent releases it,
+ * child drops the parent's descriptors and, with ctl.fork, re-arms for its own pid. */
+void ms_ctlsock_fork_prepare(void);
+void ms_ctlsock_fork_parent(void);
+void ms_ctlsock_fork_child(void);
+
+/*
+ * Runs one request line (without '\n') and frames its reply: the OK/ERR header goes to
+ * head (cap >= MS_CTLPROTO_MAX_HEAD), the body, if any, is *body[0..*body_len), static
+ * storage valid until the next call. Every failure becomes an ERR reply. Returns the
+ * header's length. Not reentrant: the control thread (or one test thread) only.
+ */
+size_t ms_ctlcmd_handle(const char *line, size_t len, char *head, size_t cap, const char **body,
+                        size_t *body_len);
+
+int ms_ctl_ctl_enable_get(void *out);
+int ms_ctl_ctl_enable_set(const void *in);
+int ms_ctl_ctl_socket_get(void *out);
+int ms_ctl_ctl_fork_get(void *out);
+int ms_ctl_ctl_fork_set(const void *in);
+int ms_ctl_ctl_timeout_ms_get(void *out);
+int ms_ctl_ctl_timeout_ms_set(const void *in);
+int ms_ctl_ctl_refused_get(void *out);
+int ms_ctl_ctl_requests_get(void *out);
+int ms_ctl_ctl_clients_get(void *out);
+
 /* --- Configuration (config.c) --- */
 
 typedef struct ms_config {
