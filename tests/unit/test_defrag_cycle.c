@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_defrag_cycle.c - the duty cycle of the defrag engine on a fake clock: the CPU
+ * share it takes, the longer slice after a starved timer, and the pay-back of overruns
+ * (the Valkey 8.1 scheme described in defrag/cycle.c).
+ */
+#include "defrag_fake.h"
+
+typedef struct rig {
+    fake_host_t h;
+    burn_stage_t b;
+    defrag_t *d;
+} rig_t;
+
+/* An engine whose fragmentation is far above threshold-upper, so the target is
+ * cycle-max, with one endless burn stage of the given chunk. */
+static void rig_start(rig_t *r, unsigned cpu, unsigned cycle_us, uint64_t chunk_us) {
+    memset(r, 0, sizeof(*r));
+    r->h.frag_pct = 500;
+    r->h.frag_bytes = (size_t)1 << 30;
+    defrag_config_t c;
+    defrag_config_init(&c);
+    c.enabled = true;
+    c.cycle_min = cpu;
+    c.cycle_max = cpu;
+    c.cycle_us = cycle_us;
+    defrag_host_t ops = fake_host_ops(&r->h);
+    r->d = defrag_new(&ops, &c);
+    assert_non_null(r->d);
+    r->b = (burn_stage_t){.h = &r->h, .tag = "b", .chunk_us = chunk_us, .units = UINT64_MAX};
+    assert_int_equal(defrag_stage_add(r->d, &burn_ops, &r->b), 0);
+    defrag_cron(r->d);
+    assert_true(defrag_is_running(r->d));
+}
+
+static void rig_stop(rig_t *r) {
+    defrag_free(r->d);
+}
+
+/* Runs slices until the fake clock has advanced by `span_us`; returns the share of that
+ * time spent inside stage steps, in percent. */
+static double run_for(rig_t *r, uint64_t span_us) {
+    uint64_t t0 = r->h.now, busy0 = r->b.busy_us;
+    while (r->h.now - t0 < span_us)
+        assert_true(fake_run_next(&r->h));
+    return 100.0 * (double)(r->b.busy_us - busy0) / (double)(r->h.now - t0);
+}
+
+static void test_cycle_first_slice_is_base_length_then_paced(void **state) {
+    (void)state;
+    rig_t r;
+    rig_start(&r, 25, 500, 1);
+    assert_true(fake_run_next(&r.h));
+    assert_int_equal(r.b.last_deadline - r.b.last_start, 500);
+    /* Total cycle 500*100/25 = 2000 us, so the delay is 1500 us. */
+    assert_int_equal(r.h.last_delay, 1500);
+    for (int i = 0; i < 10; i++) {
+        assert_true(fake_run_next(&r.h));
+        assert_int_equal(r.b.last_deadline - r.b.last_start, 500);
+        assert_int_equal(r.h.last_delay, 1500);
+    }
+    rig_stop(&r);
+}
+
+static void test_cycle_cpu_share_matches_target(void **state) {
+    (void)state;
+    static const unsigned targets[] = {1, 5, 10, 25, 50, 75, 99};
+    for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+        rig_t r;
+        /* 37 us chunks: every slice overshoots its deadline a little. */
+        rig_start(&r, targets[i], 500, 37);
+        run_for(&r, 100000); /* settle */
+        double share = run_for(&r, 5 * 1000 * 1000);
+        assert_true(share > targets[i] - 1.0 && share < targets[i] + 1.0);
+        rig_stop(&r);
+    }
+}
+
+static void test_cycle_cpu_share_holds_under_a_busy_host(void **state) {
+    (void)state;
+    rig_t r;
+    rig_start(&r, 25, 500, 37);
+    /* The host runs the timer 0..3 ms late (a busy event loop): compensation keeps
+     * the share within a few percent of the target. */
+    uint64_t x = 12345;
+    uint64_t t0 = r.h.now, busy0 = r.b.busy_us;
+    while (r.h.now - t0 < 5 * 1000 * 1000) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        r.h.late_once_us = (x >> 33) % 3000;
+        assert_true(fake_run_next(&r.h));
+    }
+    double share = 100.0 * (double)(r.b.busy_us - busy0) / (double)(r.h.now - t0);
+    assert_true(share > 23.0 && share < 27.0);
+    rig_stop(&r);
+}
+
+static void test_cycle_starved_timer_gets_proportionally_longer_slice(void **state) {
+    (void)state;
+    rig_t r;
+    rig_start(&r, 25, 500, 1);
+    for (int i = 0; i < 5; i++)
+        assert_true(fake_run_next(&r.h));
+    /* The host ran the timer 4.5 ms late: W = 1500 + 4500 = 6000 us, so
+     * D = 25 * 6000 / 75 = 2000 us. */
+    r.h.late_once_us = 4500;
+    assert_true(fake_run_next(&r.h));
+    assert_int_equal(r.b.last_deadline - r.b.last_start, 2000);
+    assert_int_equal(r.h.last_delay, 1500);
+    /* Back on time: back to the base slice. */
+    assert_true(fake_run_next(&r.h));
+    assert_int_equal(r.b.last_deadline - r.b.last_start, 500);
+    /* Twice the lateness, twice the extra slice: W = 1500 + 9000 -> D = 3500. */
+    r.h.late_once_us = 9000;
+    assert_true(fake_run_next(&r.h));
+    assert_int_equal(r.b.last_deadline - r.b.last_start, 3500);
+    rig_stop(&r);
+}
+
+static void test_cycle_starvation_slice_is_capped_at_ten_base_slices(void **state) {
+    (void)state;
+    rig_t r;
+    rig_start(&r, 25, 500, 1);
+    for (int i = 0; i < 3; i++)
+        assert_true(fake_run_next(&r.h));
+    r.h.late_once_us = 2 * 1000 * 1000; /* a 2 s slow command */
+    assert_true(fake_run_next(&r.h));
+    assert_int_equal(r.b.last_deadline - r.b.last_start, 5000);
+    rig_stop(&r);
+}
+
+static void test_cycle_overrun_is_paid_back_by_longer_delays(void **state) {
+    (void)state;
+    rig_t r;
+    rig_start(&r, 25, 500, 1);
+    for (int i = 0; i < 5; i++)
+        assert_true(fake_run_next(&r.h));
+    uint64_t t0 = r.h.now, busy0 = r.b.busy_us;
+    /* One step runs 2000 us past its deadline. */
+    r.b.overrun_once_us = 2000;
+    assert_true(fake_run_next(&r.h));
+    /* delay = 1500 + 2000 * 75 / 100 */
+    assert_int_equal(r.h.last_delay, 3000);
+    /* The next slice is not shortened below the base; the rest of the overage
+     * (2000 - (1000 - 500) = 1500) lengthens the next delay: 1500 + 1500 * 75 / 100. */
+    assert_true(fake_run_next(&r.h));
+    assert_int_equal(r.b.last_deadline - r.b.last_start, 500);
+    assert_int_equal(r.h.last_delay, 2625);
+    uint64_t extra = (3000 - 1500) + (2625 - 1500);
+    for (int i = 0; i < 60; i++) {
+        assert_true(fake_run_next(&r.h));
+        assert_true(r.h.last_delay >= 1500);
+        extra += (uint64_t)r.h.last_delay - 1500;
+    }
+    /* An overrun of 2000 us at 25% is paid by 2000 * 75 / 25 = 6000 us of extra wait
+     * (give or take integer truncation, about 1 us per slice), and the share over the
+     * window is back to 25%. */
+    assert_true(extra >= 5900 && extra <= 6100);
+    assert_true(r.h.last_delay >= 1500 && r.h.last_delay <= 1505); /* truncation residue */
+    double share = 100.0 * (double)(r.b.busy_us - busy0) / (double)(r.h.now - t0);
+    assert_true(share > 24.5 && share < 25.5);
+    rig_stop(&r);
+}
+
+static void test_cycle_pause_polls_without_work_and_forgets_the_wait(void **state) {
+    (void)state;
+    rig_t r;
+    rig_start(&r, 25, 500, 1);
+    for (int i = 0; i < 3; i++)
+        assert_true(fake_run_next(&r.h));
+    int steps = r.b.steps;
+    r.h.paused = true;
+    for (int i = 0; i < 3; i++) {
+        assert_true(fake_run_next(&r.h));
+        assert_int_equal(r.h.last_delay, 100000);
+    }
+    assert_int_equal(r.b.steps, steps);
+    assert_true(defrag_is_running(r.d));
+    /* Paused 300 ms is not starvation: the next slice is the base one. */
+    r.h.paused = false;
+    assert_true(fake_run_next(&r.h));
+    assert_int_equal(r.b.last_deadline - r.b.last_start, 500);
+    rig_stop(&r);
+}
+
+static void test_cycle_target_change_ignores_the_previous_wait(void **state) {
+    (void)state;
+    rig_t r;
+    rig_start(&r, 25, 500, 1);
+    for (int i = 0; i < 3; i++)
+        assert_true(fake_run_next(&r.h));
+    /* Raise the target to 50%: the wait was paced for 25%, so the slice is the base. */
+    assert_int_equal(defrag_config_set_num(r.d, "active-defrag-cycle-max", 50), 0);
+    assert_int_equal(defrag_config_set_num(r.d, "active-defrag-cycle-min", 50), 0);
+    defrag_cron(r.d);
+    defrag_metrics_t m;
+    defrag_metrics_get(r.d, &m);
+    assert_int_equal(m.running, 50);
+    r.h.late_once_us = 3000;
+    assert_true(fake_run_next(&r.h));
+    assert_int_equal(r.b.last_deadline - r.b.last_start, 500);
+    assert_int_equal(r.h.last_delay, 500); /* 500 * 100 / 50 - 500 */
+    rig_stop(&r);
+}
+
+static void test_cycle_starts_new_stages_only_with_a_full_base_slice_left(void **state) {
+    (void)state;
+    fake_host_t h = {.frag_pct = 500, .frag_bytes = (size_t)1 << 30};
+    defrag_config_t c;
+    defrag_config_init(&c);
+    c.enabled = true;
+    defrag_host_t ops = fake_host_ops(&h);
+    defrag_t *d = defrag_new(&ops, &c);
+    char trace[64] = "";
+    /* Three stages of 100 us each. Within a slice, another stage starts only while a
+     * whole base slice (500 us) is left before the deadline. */
+    burn_stage_t s[3];
+    for (int i = 0; i < 3; i++) {
+        s[i] =
+            (burn_stage_t){.h = &h, .tag = "abc" + i, .chunk_us = 100, .units = 1, .trace = trace};
+        assert_int_equal(defrag_stage_add(d, &burn_ops, &s[i]), 0);
+    }
+    defrag_cron(d);
+    assert_true(fake_run_next(&h)); /* slice 1: a (100 us), then 400 us left < 500: stop */
+    assert_string_equal(trace, "a");
+    /* The host starves the timer: W = 1500 + 7500 -> D = 3000 us, room for b and c.
+     * Fragmentation is low now, so no new cycle follows this one. */
+    h.late_once_us = 7500;
+    h.frag_pct = 1;
+    assert_true(fake_run_next(&h));
+    assert_string_equal(trace, "abc");
+    assert_false(defrag_is_running(d));
+    assert_int_equal(h.last_report.completed, true);
+    defrag_free(d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cycle_first_slice_is_base_length_then_paced),
+        cmocka_unit_test(test_cycle_cpu_share_matches_target),
+        cmocka_unit_test(test_cycle_cpu_share_holds_under_a_busy_host),
+        cmocka_unit_test(test_cycle_starved_timer_gets_proportionally_longer_slice),
+        cmocka_unit_test(test_cycle_starvation_slice_is_capped_at_ten_base_slices),
+        cmocka_unit_test(test_cycle_overrun_is_paid_back_by_longer_delays),
+        cmocka_unit_test(test_cycle_pause_polls_without_work_and_forgets_the_wait),
+        cmocka_unit_test(test_cycle_target_change_ignores_the_previous_wait),
+        cmocka_unit_test(test_cycle_starts_new_stages_only_with_a_full_base_slice_left),
+    };
+    return cmocka_run_group_tests_name("defrag_cycle", tests, NULL, NULL);
+}
