@@ -65,11 +65,13 @@ TOOL_MS_EXTRA := $(wildcard shim/ctlproto.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 pic = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
+# heapprof/'s objects go to $(BUILD)/hpobj/, because $(BUILD)/heapprof is the analyser binary.
+hpobj = $(patsubst heapprof/%.c,$(BUILD)/hpobj/%.o,$(1))
 
 SHIM_PIC  := $(call pic,$(SHIM_SRC) $(HP_CTL_SRC))
 SHIM_OPIC := $(call pic,$(SHIM_OVERRIDE))
-SHIM_OBJ  := $(call obj,$(SHIM_SRC) $(HP_CTL_SRC))
-HP_OBJ    := $(call obj,$(HP_SRC))
+SHIM_OBJ  := $(call obj,$(SHIM_SRC)) $(call hpobj,$(HP_CTL_SRC))
+HP_OBJ    := $(call hpobj,$(HP_SRC))
 DEFRAG_OBJ:= $(call obj,$(DEFRAG_SRC))
 KV_OBJ    := $(call obj,$(KV_SRC))
 KV_MAIN_OBJ := $(call obj,$(KV_MAIN))
@@ -122,6 +124,10 @@ $(SHIM_PIC) $(SHIM_OPIC): CFLAGS += -fPIC -fvisibility=hidden -ftls-model=initia
 $(SHIM_OBJ): CFLAGS += -fvisibility=hidden -ftls-model=initial-exec
 
 $(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/hpobj/%.o: heapprof/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -180,6 +186,7 @@ $(MS_BIN): $(TOOL_MS_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS) -lpthread
 
 $(HP_BIN): $(TOOL_HP_OBJ) $(HP_A)
+	@if [ -d $@ ]; then rm -rf $@; fi # object directory of the old layout
 	$(CC) -o $@ $^ $(LDFLAGS) $(SYS_HP_LIBS)
 
 # ---------------------------------------------------------------------------------------

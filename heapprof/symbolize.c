@@ -1,0 +1,708 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * symbolize.c - names for the PCs of a heap dump, through elfutils (libdwfl/libdw),
+ * never by spawning addr2line.
+ *
+ * A PC is mapped through the dump's MAPPED_LIBRARIES (a copy of /proc/<pid>/maps) to its
+ * executable mapping, then to a file offset (pc - start + offset), then through the
+ * object's PT_LOAD headers to an address in the ELF image: that handles PIE executables
+ * and ASLR without guessing load biases. Each object is opened once (its own Dwfl, placed
+ * at its link-time addresses) and cached by path; function names come from .symtab or
+ * .dynsym, file:line and inline chains from DWARF. When the object has no symbols or no
+ * DWARF, libdwfl asks find_debuginfo below, which looks only in the local debug store
+ * (<debug_dir>/.build-id/xx/rest.debug, then .gnu_debuglink next to the object and under
+ * <debug_dir>): no network, whatever DEBUGINFOD_URLS says. Results are cached per address.
+ */
+#include "heapprof_internal.h"
+
+#include <dlfcn.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct seg {
+    uint64_t off, filesz, vaddr;
+} seg_t;
+
+typedef struct sym_obj {
+    hp_sym_object_t pub;
+    struct hp_symbolizer *owner;
+    const char *file; // the file opened (the dump's path, or --binary)
+    char *build_id_hex;
+    char *debug_file;
+    Dwfl *dwfl;
+    Dwfl_Module *mod;
+    GElf_Addr bias; // dwfl address = ELF vaddr + bias
+    seg_t *segs;
+    size_t nsegs;
+    bool tried;
+} sym_obj_t;
+
+typedef char *(*demangle_fn)(const char *, char *, size_t *, int *);
+
+struct hp_symbolizer {
+    hp_sym_opts_t opts;
+    const char *debug_dir;
+    const hp_mapping_t *maps;
+    size_t nmaps;
+    size_t *xmaps; // executable mappings sorted by start
+    size_t nxmaps;
+    int32_t *map_obj; // dump mapping -> object, -1 if none
+    sym_obj_t *objs;
+    size_t nobjs;
+    hp_strtab_t strs;
+    hp_sym_frame_t *frames;
+    size_t nframes, frames_cap;
+    hp_sym_addr_t *addrs;
+    size_t naddrs, addrs_cap;
+    hp_u64map_t cache;
+    demangle_fn demangle;
+    void *libstdcxx;
+    char *scratch; // name buffer
+    size_t scratch_cap;
+};
+
+/* --- Allocator frames --- */
+
+/* jeprof's RemoveUninterestingFrames list for heap profiles, plus glibc's entry points. */
+static const char *const alloc_names[] = {"calloc",
+                                          "cfree",
+                                          "malloc",
+                                          "newImpl",
+                                          "void* newImpl",
+                                          "free",
+                                          "memalign",
+                                          "posix_memalign",
+                                          "aligned_alloc",
+                                          "pvalloc",
+                                          "valloc",
+                                          "realloc",
+                                          "reallocarray",
+                                          "mallocx",
+                                          "rallocx",
+                                          "xallocx",
+                                          "dallocx",
+                                          "sdallocx",
+                                          "sdallocx_noflags",
+                                          "tc_calloc",
+                                          "tc_cfree",
+                                          "tc_malloc",
+                                          "tc_free",
+                                          "tc_memalign",
+                                          "tc_posix_memalign",
+                                          "tc_pvalloc",
+                                          "tc_valloc",
+                                          "tc_realloc",
+                                          "tc_new",
+                                          "tc_delete",
+                                          "tc_newarray",
+                                          "tc_deletearray",
+                                          "tc_new_nothrow",
+                                          "tc_newarray_nothrow",
+                                          "do_malloc",
+                                          "::do_malloc",
+                                          "::do_malloc_or_cpp_alloc",
+                                          "DoSampledAllocation",
+                                          "simple_alloc::allocate",
+                                          "__malloc_alloc_template::allocate",
+                                          "__builtin_delete",
+                                          "__builtin_new",
+                                          "__builtin_vec_delete",
+                                          "__builtin_vec_new",
+                                          "operator new",
+                                          "operator new[]",
+                                          "__libc_malloc",
+                                          "__libc_calloc",
+                                          "__libc_realloc",
+                                          "__libc_memalign",
+                                          "__posix_memalign",
+                                          "malloc_zone_malloc",
+                                          "malloc_zone_calloc",
+                                          "malloc_zone_valloc",
+                                          "malloc_zone_realloc",
+                                          "malloc_zone_memalign",
+                                          "malloc_zone_free",
+                                          "__start_google_malloc",
+                                          "__stop_google_malloc",
+                                          "__start_malloc_hook",
+                                          "__stop_malloc_hook"};
+
+bool hp_sym_is_allocator_name(const char *name) {
+    if (name[0] == '_' && name[1] != '_' && name[1] != ':') name++; // Mach-O's "_" prefix
+    for (size_t i = 0; i < sizeof(alloc_names) / sizeof(alloc_names[0]); i++) {
+        if (strcmp(name, alloc_names[i]) == 0) return true;
+    }
+    return strncmp(name, "TCMalloc", 8) == 0 || strstr(name, "TCMalloc") != NULL ||
+           strncmp(name, "tcmalloc::", 10) == 0;
+}
+
+static bool is_allocator_object(const char *path) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    static const char *const libs[] = {"libjemalloc.", "libmemshim.", "libunwind.", "libunwind-"};
+    for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+        if (strncmp(base, libs[i], strlen(libs[i])) == 0) return true;
+    }
+    return false;
+}
+
+/* --- Names --- */
+
+static bool is_word(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/*
+ * Removes innermost open..close groups until none is left, like jeprof's
+ * `while (s/\([^()]*\)(\s*const)?//g) {}`; an unmatched close (operator->) stays.
+ */
+static void strip_groups(char *s, char open, char close) {
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        char *o = NULL;
+        for (char *p = s; *p; p++) {
+            if (*p == open) {
+                o = p;
+            } else if (*p == close && o != NULL) {
+                char *after = p + 1;
+                if (open == '(') {
+                    char *q = after;
+                    while (*q == ' ' || *q == '\t')
+                        q++;
+                    if (strncmp(q, "const", 5) == 0 && !is_word(q[5])) after = q + 5;
+                }
+                memmove(o, after, strlen(after) + 1);
+                changed = true;
+                break;
+            } else if (*p == close) {
+                o = NULL;
+            }
+        }
+    }
+}
+
+void hp_sym_short_name(char *name) {
+    strip_groups(name, '(', ')');
+    strip_groups(name, '<', '>');
+    /* jeprof: s/^.*\s+(\w+::)/$1/ (drops a leading return type). */
+    char *cut = NULL;
+    for (char *p = name; *p; p++) {
+        if (*p != ' ' && *p != '\t') continue;
+        char *w = p;
+        while (*w == ' ' || *w == '\t')
+            w++;
+        char *e = w;
+        while (is_word(*e))
+            e++;
+        if (e > w && e[0] == ':' && e[1] == ':') cut = w;
+    }
+    if (cut != NULL) memmove(name, cut, strlen(cut) + 1);
+}
+
+static int intern(hp_symbolizer_t *s, const char *str, uint32_t *id) {
+    return hp_strtab_intern(&s->strs, str, strlen(str), id);
+}
+
+/* The display name of a symbol: demangled, shortened. */
+static int intern_name(hp_symbolizer_t *s, const char *sym, uint32_t *id) {
+    char *dem = NULL;
+    if (sym[0] == '_' && sym[1] == 'Z' && s->demangle != NULL) {
+        int status = 0;
+        dem = s->demangle(sym, NULL, NULL, &status);
+        if (status != 0) {
+            free(dem);
+            dem = NULL;
+        }
+    }
+    const char *src = dem ? dem : sym;
+    size_t len = strlen(src);
+    if (hp_grow((void **)&s->scratch, &s->scratch_cap, len + 1, 1) != 0) {
+        free(dem);
+        return -ENOMEM;
+    }
+    memcpy(s->scratch, src, len + 1);
+    free(dem);
+    /* Versioned dynamic names ("foo@@GLIBC_2.2.5") read better without the version. */
+    char *at = strchr(s->scratch, '@');
+    if (at != NULL && at != s->scratch) *at = '\0';
+    hp_sym_short_name(s->scratch);
+    if (s->scratch[0] == '\0') return intern(s, sym, id);
+    return intern(s, s->scratch, id);
+}
+
+/* --- Objects --- */
+
+static char *hex_string(const unsigned char *bits, size_t len) {
+    char *out = malloc(len * 2 + 1);
+    if (out == NULL) return NULL;
+    for (size_t i = 0; i < len; i++)
+        snprintf(out + 2 * i, 3, "%02x", bits[i]);
+    out[len * 2] = '\0';
+    return out;
+}
+
+/* Opens path if its build-id is `want` (or want is NULL). fd or -1. */
+static int open_debug_candidate(const char *path, const void *want, size_t want_len) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    if (want == NULL) return fd;
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    const void *id = NULL;
+    ssize_t n = elf ? dwelf_elf_gnu_build_id(elf, &id) : -1;
+    bool ok = n == (ssize_t)want_len && memcmp(id, want, want_len) == 0;
+    if (elf) elf_end(elf);
+    if (!ok) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int find_elf_none(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+                         char **file_name, Elf **elfp) {
+    (void)mod, (void)userdata, (void)modname, (void)base, (void)file_name, (void)elfp;
+    return -1;
+}
+
+/* libdwfl's hook for separate debug info: the local store only. */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+                          const char *file_name, const char *debuglink, GElf_Word crc,
+                          char **debuginfo_file_name) {
+    (void)modname, (void)base, (void)crc;
+    sym_obj_t *o = *userdata;
+    if (o == NULL) return -1;
+    const char *dir = o->owner->debug_dir;
+    char path[4096];
+    const unsigned char *bits = NULL;
+    GElf_Addr vaddr;
+    int n = dwfl_module_build_id(mod, &bits, &vaddr);
+    if (n > 1) {
+        char *hex = hex_string(bits, (size_t)n);
+        if (hex == NULL) return -1;
+        snprintf(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", dir, hex, hex + 2);
+        free(hex);
+        int fd = open_debug_candidate(path, bits, (size_t)n);
+        if (fd >= 0) {
+            *debuginfo_file_name = strdup(path);
+            return fd;
+        }
+    }
+    if (debuglink == NULL || file_name == NULL || strchr(debuglink, '/') != NULL) return -1;
+    const char *slash = strrchr(file_name, '/');
+    int dlen = slash ? (int)(slash - file_name) : 1;
+    const char *d = slash ? file_name : ".";
+    for (int i = 0; i < 3; i++) {
+        if (i == 0)
+            snprintf(path, sizeof(path), "%.*s/%s", dlen, d, debuglink);
+        else if (i == 1)
+            snprintf(path, sizeof(path), "%.*s/.debug/%s", dlen, d, debuglink);
+        else
+            snprintf(path, sizeof(path), "%s%.*s/%s", dir, dlen, d, debuglink);
+        if (strcmp(path, file_name) == 0) continue;
+        int fd = open_debug_candidate(path, n > 1 ? bits : NULL, n > 1 ? (size_t)n : 0);
+        if (fd >= 0) {
+            *debuginfo_file_name = strdup(path);
+            return fd;
+        }
+    }
+    return -1;
+}
+
+static const Dwfl_Callbacks dwfl_callbacks = {
+    .find_elf = find_elf_none,
+    .find_debuginfo = find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+};
+
+static void object_open(hp_symbolizer_t *s, sym_obj_t *o) {
+    o->tried = true;
+    int fd = open(o->file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        o->pub.open_error = -errno;
+        return;
+    }
+    o->dwfl = dwfl_begin(&dwfl_callbacks);
+    if (o->dwfl == NULL) {
+        close(fd);
+        o->pub.open_error = -ENOMEM;
+        return;
+    }
+    const char *base = strrchr(o->file, '/');
+    o->mod = dwfl_report_elf(o->dwfl, base ? base + 1 : o->file, o->file, fd, 0, true);
+    dwfl_report_end(o->dwfl, NULL, NULL);
+    if (o->mod == NULL) {
+        close(fd); // not consumed on failure
+        o->pub.open_error = -ENOEXEC;
+        return;
+    }
+    void **ud = NULL;
+    dwfl_module_info(o->mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
+    if (ud != NULL) *ud = o;
+    Elf *elf = dwfl_module_getelf(o->mod, &o->bias);
+    if (elf == NULL) {
+        o->pub.open_error = -ENOEXEC;
+        o->mod = NULL;
+        return;
+    }
+    o->pub.opened = true;
+    size_t nph = 0;
+    if (elf_getphdrnum(elf, &nph) == 0 && nph > 0) {
+        o->segs = calloc(nph, sizeof(*o->segs));
+        for (size_t i = 0; o->segs != NULL && i < nph; i++) {
+            GElf_Phdr ph;
+            if (gelf_getphdr(elf, (int)i, &ph) == NULL || ph.p_type != PT_LOAD) continue;
+            o->segs[o->nsegs++] = (seg_t){ph.p_offset, ph.p_filesz, ph.p_vaddr};
+        }
+    }
+    const unsigned char *bits = NULL;
+    GElf_Addr vaddr;
+    int n = dwfl_module_build_id(o->mod, &bits, &vaddr);
+    if (n > 0) {
+        o->build_id_hex = hex_string(bits, (size_t)n);
+        if (o->build_id_hex != NULL) o->pub.build_id = o->build_id_hex;
+    }
+    o->pub.has_symbols = dwfl_module_getsymtab(o->mod) > 0;
+    Dwarf_Addr dwbias;
+    o->pub.has_lines = dwfl_module_getdwarf(o->mod, &dwbias) != NULL;
+    const char *mainfile = NULL, *debugfile = NULL;
+    dwfl_module_info(o->mod, NULL, NULL, NULL, NULL, NULL, &mainfile, &debugfile);
+    if (debugfile != NULL && (mainfile == NULL || strcmp(debugfile, mainfile) != 0)) {
+        o->debug_file = strdup(debugfile);
+        if (o->debug_file != NULL) o->pub.debug_file = o->debug_file;
+    }
+    (void)s;
+}
+
+/* --- Construction --- */
+
+static int cmp_map_start(const void *a, const void *b, void *ctx) {
+    const hp_mapping_t *maps = ctx;
+    uint64_t x = maps[*(const size_t *)a].start, y = maps[*(const size_t *)b].start;
+    return x < y ? -1 : x > y;
+}
+
+static bool is_file_mapping(const hp_mapping_t *m) {
+    return m->path[0] == '/';
+}
+
+static bool looks_like_library(const char *path) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *so = strstr(base, ".so");
+    return so != NULL && (so[3] == '\0' || so[3] == '.');
+}
+
+static bool same_file(const char *a, const char *b) {
+    if (strcmp(a, b) == 0) return true;
+    const char *ba = strrchr(a, '/'), *bb = strrchr(b, '/');
+    return strcmp(ba ? ba + 1 : a, bb ? bb + 1 : b) == 0;
+}
+
+/* Which mapping's path is the main program: --binary's name, else the first non-library. */
+static const char *main_program_path(const hp_mapping_t *maps, size_t n, const char *binary) {
+    const char *first = NULL, *first_exe = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_file_mapping(&maps[i])) continue;
+        if (binary != NULL && same_file(maps[i].path, binary)) return maps[i].path;
+        if (first == NULL) first = maps[i].path;
+        if (first_exe == NULL && !looks_like_library(maps[i].path)) first_exe = maps[i].path;
+    }
+    return first_exe ? first_exe : first;
+}
+
+hp_symbolizer_t *hp_symbolizer_new(const hp_dump_t *dump, const hp_sym_opts_t *opts) {
+    hp_symbolizer_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) return NULL;
+    if (opts != NULL) s->opts = *opts;
+    s->debug_dir = s->opts.debug_dir ? s->opts.debug_dir : "/usr/lib/debug";
+    hp_strtab_init(&s->strs);
+    hp_u64map_init(&s->cache);
+    s->maps = hp_dump_mappings(dump, &s->nmaps);
+    s->xmaps = calloc(s->nmaps + 1, sizeof(*s->xmaps));
+    s->map_obj = calloc(s->nmaps + 1, sizeof(*s->map_obj));
+    s->objs = calloc(s->nmaps + 1, sizeof(*s->objs));
+    if (s->xmaps == NULL || s->map_obj == NULL || s->objs == NULL) goto oom;
+    const char *main_path = main_program_path(s->maps, s->nmaps, s->opts.binary);
+    for (size_t i = 0; i < s->nmaps; i++) {
+        const hp_mapping_t *m = &s->maps[i];
+        s->map_obj[i] = -1;
+        if (m->perms[2] != 'x') continue;
+        s->xmaps[s->nxmaps++] = i;
+        if (!is_file_mapping(m) || s->opts.no_symbols) continue;
+        size_t j = 0;
+        while (j < s->nobjs && strcmp(s->objs[j].pub.path, m->path) != 0)
+            j++;
+        if (j == s->nobjs) {
+            sym_obj_t *o = &s->objs[s->nobjs++];
+            o->owner = s;
+            o->pub.path = m->path;
+            o->pub.build_id = "";
+            o->pub.debug_file = "";
+            o->pub.allocator = is_allocator_object(m->path);
+            o->pub.is_main = main_path != NULL && strcmp(m->path, main_path) == 0;
+            o->file = o->pub.is_main && s->opts.binary ? s->opts.binary : m->path;
+        }
+        s->map_obj[i] = (int32_t)j;
+    }
+    qsort_r(s->xmaps, s->nxmaps, sizeof(*s->xmaps), cmp_map_start, (void *)s->maps);
+    s->libstdcxx = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+    if (s->libstdcxx != NULL)
+        s->demangle = (demangle_fn)(uintptr_t)dlsym(s->libstdcxx, "__cxa_demangle");
+    return s;
+oom:
+    hp_symbolizer_free(s);
+    return NULL;
+}
+
+void hp_symbolizer_free(hp_symbolizer_t *s) {
+    if (s == NULL) return;
+    for (size_t i = 0; i < s->nobjs; i++) {
+        sym_obj_t *o = &s->objs[i];
+        if (o->dwfl) dwfl_end(o->dwfl);
+        free(o->segs);
+        free(o->build_id_hex);
+        free(o->debug_file);
+    }
+    free(s->objs);
+    free(s->xmaps);
+    free(s->map_obj);
+    free(s->frames);
+    free(s->addrs);
+    free(s->scratch);
+    hp_u64map_fini(&s->cache);
+    hp_strtab_fini(&s->strs);
+    if (s->libstdcxx) dlclose(s->libstdcxx);
+    free(s);
+}
+
+const hp_sym_frame_t *hp_symbolizer_frames(const hp_symbolizer_t *s) {
+    return s->frames;
+}
+
+const hp_strtab_t *hp_symbolizer_strings(const hp_symbolizer_t *s) {
+    return &s->strs;
+}
+
+size_t hp_symbolizer_object_count(const hp_symbolizer_t *s) {
+    return s->nobjs;
+}
+
+const hp_sym_object_t *hp_symbolizer_object(const hp_symbolizer_t *s, size_t i) {
+    sym_obj_t *o = &s->objs[i];
+    if (!o->tried) object_open(s->objs[i].owner, o);
+    return &o->pub;
+}
+
+int hp_symbolizer_map_object(const hp_symbolizer_t *s, size_t map_index) {
+    return map_index < s->nmaps ? s->map_obj[map_index] : -1;
+}
+
+/* --- Lookup --- */
+
+static int find_xmap(const hp_symbolizer_t *s, uint64_t addr) {
+    size_t lo = 0, hi = s->nxmaps;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->maps[s->xmaps[mid]].start <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0) return -1;
+    size_t i = s->xmaps[lo - 1];
+    return addr < s->maps[i].end ? (int)i : -1;
+}
+
+static uint64_t offset_to_vaddr(const sym_obj_t *o, uint64_t off) {
+    for (size_t i = 0; i < o->nsegs; i++) {
+        const seg_t *g = &o->segs[i];
+        if (off >= g->off && off - g->off < g->filesz) return g->vaddr + (off - g->off);
+    }
+    return off;
+}
+
+static int push_frame(hp_symbolizer_t *s, uint32_t func, uint32_t sysname, uint32_t file,
+                      uint32_t line) {
+    if (hp_grow((void **)&s->frames, &s->frames_cap, s->nframes + 1, sizeof(*s->frames)) != 0)
+        return -ENOMEM;
+    s->frames[s->nframes++] = (hp_sym_frame_t){func, sysname, file, line};
+    return 0;
+}
+
+static const char *die_linkage_name(Dwarf_Die *die) {
+    Dwarf_Attribute attr;
+    const char *n = NULL;
+    if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) != NULL ||
+        dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr) != NULL)
+        n = dwarf_formstring(&attr);
+    return n;
+}
+
+/* Name ids for a DWARF function DIE, or -ENOENT when it has no name. */
+static int die_names(hp_symbolizer_t *s, Dwarf_Die *die, uint32_t *func, uint32_t *sysname) {
+    const char *link = die_linkage_name(die);
+    const char *name = link ? link : dwarf_diename(die);
+    if (name == NULL) return -ENOENT;
+    int rc = intern_name(s, name, func);
+    if (rc == 0) rc = intern(s, name, sysname);
+    return rc;
+}
+
+/* Interns a source file name, joined to the CU's compilation directory when relative. */
+static int file_id(hp_symbolizer_t *s, const char *file, const char *comp_dir, uint32_t *id) {
+    if (file == NULL) {
+        *id = HP_NO_STR;
+        return 0;
+    }
+    if (file[0] == '/' || comp_dir == NULL || comp_dir[0] == '\0') return intern(s, file, id);
+    while (file[0] == '.' && file[1] == '/')
+        file += 2;
+    size_t need = strlen(comp_dir) + strlen(file) + 2;
+    if (hp_grow((void **)&s->scratch, &s->scratch_cap, need, 1) != 0) return -ENOMEM;
+    snprintf(s->scratch, s->scratch_cap, "%s/%s", comp_dir, file);
+    return intern(s, s->scratch, id);
+}
+
+static const char *cu_comp_dir(Dwarf_Die *cu) {
+    Dwarf_Attribute attr;
+    return dwarf_attr(cu, DW_AT_comp_dir, &attr) ? dwarf_formstring(&attr) : NULL;
+}
+
+/*
+ * Frames from DWARF: the inline chain at a (innermost first), each with the file:line
+ * where its code is (innermost: the line table; outer ones: the call site of the inlined
+ * callee below them). Returns the number of frames pushed (0: no DWARF function found).
+ */
+static int dwarf_frames(hp_symbolizer_t *s, sym_obj_t *o, Dwarf_Addr a, uint32_t sym_func,
+                        uint32_t sym_sys) {
+    Dwarf_Addr cubias = 0;
+    Dwarf_Die *cu = dwfl_module_addrdie(o->mod, a, &cubias);
+    if (cu == NULL) return 0;
+    const char *file = NULL;
+    int line = 0;
+    Dwfl_Line *l = dwfl_module_getsrc(o->mod, a);
+    if (l != NULL) file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+    const char *comp_dir = cu_comp_dir(cu);
+    Dwarf_Die *scopes = NULL;
+    int n = dwarf_getscopes(cu, a - cubias, &scopes);
+    Dwarf_Files *files = NULL;
+    size_t nfiles = 0;
+    int pushed = 0, rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
+        uint32_t func, sys, fid;
+        if (die_names(s, &scopes[i], &func, &sys) != 0) {
+            if (tag != DW_TAG_subprogram || sym_func == HP_NO_STR) continue;
+            func = sym_func;
+            sys = sym_sys;
+        }
+        if ((rc = file_id(s, file, comp_dir, &fid)) != 0) break;
+        if ((rc = push_frame(s, func, sys, fid, line > 0 ? (uint32_t)line : 0)) != 0) break;
+        pushed++;
+        if (tag == DW_TAG_subprogram) break;
+        /* The caller's position is this inlined call's call_file:call_line. */
+        Dwarf_Attribute attr;
+        Dwarf_Word cf = 0, cl = 0;
+        file = NULL;
+        line = 0;
+        if (dwarf_attr(&scopes[i], DW_AT_call_file, &attr) != NULL &&
+            dwarf_formudata(&attr, &cf) == 0) {
+            if (files == NULL && dwarf_getsrcfiles(cu, &files, &nfiles) != 0) files = NULL;
+            if (files != NULL && cf < nfiles) file = dwarf_filesrc(files, cf, NULL, NULL);
+        }
+        if (dwarf_attr(&scopes[i], DW_AT_call_line, &attr) != NULL &&
+            dwarf_formudata(&attr, &cl) == 0)
+            line = (int)cl;
+    }
+    free(scopes);
+    if (rc != 0) return rc;
+    if (pushed == 0 && sym_func != HP_NO_STR) {
+        uint32_t fid;
+        if ((rc = file_id(s, file, comp_dir, &fid)) != 0) return rc;
+        if ((rc = push_frame(s, sym_func, sym_sys, fid, line > 0 ? (uint32_t)line : 0)) != 0)
+            return rc;
+        pushed = 1;
+    }
+    return pushed;
+}
+
+static int resolve(hp_symbolizer_t *s, uint64_t addr, hp_sym_addr_t *r) {
+    char buf[600];
+    int mi = find_xmap(s, addr);
+    r->map = mi;
+    r->obj = mi >= 0 ? s->map_obj[mi] : -1;
+    r->first = (uint32_t)s->nframes;
+    sym_obj_t *o = r->obj >= 0 ? &s->objs[r->obj] : NULL;
+    if (o != NULL && !o->tried) object_open(s, o);
+    if (o != NULL) r->allocator = o->pub.allocator;
+    if (mi >= 0) {
+        const hp_mapping_t *m = &s->maps[mi];
+        uint64_t off = addr - m->start + m->offset;
+        r->rel = o != NULL && o->pub.opened ? offset_to_vaddr(o, off) : off;
+    }
+    if (o != NULL && o->mod != NULL) {
+        Dwarf_Addr a = r->rel + o->bias;
+        GElf_Off symoff;
+        GElf_Sym sym;
+        const char *name = dwfl_module_addrinfo(o->mod, a, &symoff, &sym, NULL, NULL, NULL);
+        uint32_t func = HP_NO_STR, sys = HP_NO_STR;
+        int rc;
+        if (name != NULL && name[0] != '\0') {
+            if ((rc = intern_name(s, name, &func)) != 0) return rc;
+            if ((rc = intern(s, name, &sys)) != 0) return rc;
+        }
+        int n = o->pub.has_lines ? dwarf_frames(s, o, a, func, sys) : 0;
+        if (n < 0) return n;
+        if (n == 0 && func != HP_NO_STR) {
+            if ((rc = push_frame(s, func, sys, HP_NO_STR, 0)) != 0) return rc;
+            n = 1;
+        }
+        if (n > 0) {
+            r->known = true;
+            r->nframes = (uint32_t)n;
+            return 0;
+        }
+    }
+    /* Unknown: name it by object and address, or by the bare address. */
+    if (mi >= 0 && s->maps[mi].path[0] != '\0') {
+        const char *p = s->maps[mi].path;
+        const char *base = strrchr(p, '/');
+        snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, base ? base + 1 : p, r->rel);
+    } else {
+        snprintf(buf, sizeof(buf), "0x%" PRIx64, addr);
+    }
+    uint32_t id;
+    int rc = intern(s, buf, &id);
+    if (rc == 0) rc = push_frame(s, id, id, HP_NO_STR, 0);
+    if (rc != 0) return rc;
+    r->nframes = 1;
+    return 0;
+}
+
+int hp_symbolizer_lookup(hp_symbolizer_t *s, uint64_t addr, hp_sym_addr_t *out) {
+    uint32_t idx;
+    if (hp_u64map_find(&s->cache, addr, &idx)) {
+        *out = s->addrs[idx];
+        return 0;
+    }
+    hp_sym_addr_t r = {0};
+    int rc = resolve(s, addr, &r);
+    if (rc != 0) return rc;
+    if (hp_grow((void **)&s->addrs, &s->addrs_cap, s->naddrs + 1, sizeof(*s->addrs)) != 0)
+        return -ENOMEM;
+    if ((rc = hp_u64map_put(&s->cache, addr, (uint32_t)s->naddrs)) != 0) return rc;
+    s->addrs[s->naddrs++] = r;
+    *out = r;
+    return 0;
+}
