@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memshim_cli.h - the `memshim` command line: one entry point per subcommand, listed in
+ * the static table of tools/memshim.c, and the pieces of each that unit tests call.
+ *
+ * A subcommand is `int mscli_<name>_main(int argc, char **argv)` with argv[0] the
+ * subcommand's name; it returns the process exit status (0 ok, 2 usage error, or what
+ * the subcommand documents). Adding one is a row in tools/memshim.c plus its file
+ * tools/memshim_<name>.c; main() stays in memshim.c so tests link everything else.
+ */
+#ifndef MEMSHIM_CLI_H
+#define MEMSHIM_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* --- memshim run (tools/memshim_run.c) --- */
+
+/* `memshim run [options] -- CMD [ARGS...]`: exit status of CMD, 128+N when signal N
+ * killed it, 127 when CMD was not found, 126 when it could not be executed, 2 for a
+ * usage error. */
+int mscli_run_main(int argc, char **argv);
+
+/*
+ * One option of `memshim run`: the long name (without "--"), the placeholder of its
+ * argument (NULL for a flag), the MEMSHIM_* variable it sets, the value a flag sets,
+ * a validator for an argument (0 or -EINVAL; NULL accepts anything), whether repeated
+ * uses join with ',' (MEMSHIM_CONF) instead of replacing, and a line of help.
+ */
+typedef struct mscli_run_option {
+    const char *name;
+    const char *metavar;
+    const char *env;
+    const char *flag_value;
+    int (*check)(const char *arg);
+    bool append;
+    const char *help;
+} mscli_run_option_t;
+
+/* The option table, in the order `memshim run --help` lists it; *count gets its size. */
+const mscli_run_option_t *mscli_run_options(size_t *count);
+
+#define MSCLI_RUN_MAX_ENV   32
+#define MSCLI_RUN_VALUE_MAX 1024
+
+/* What the command line asked for. env[] holds one entry per distinct variable. */
+typedef struct mscli_run_args {
+    size_t nenv;
+    struct {
+        const char *name;                /* static: from the option table */
+        char value[MSCLI_RUN_VALUE_MAX]; /* the value to set (appends already joined) */
+        bool append;                     /* join with an inherited value too */
+    } env[MSCLI_RUN_MAX_ENV];
+    char **cmd; /* CMD and its arguments, NULL-terminated (points into argv) */
+    bool help;  /* -h/--help was given: print usage, run nothing */
+    char err[256];
+} mscli_run_args_t;
+
+/*
+ * Parses `run` arguments (argv[0] is "run"): options ("--name value" or "--name=value"),
+ * then "--" or the first non-option word starts CMD. Fills *out.
+ * Returns 0; -EINVAL with out->err set (unknown option, missing or malformed value,
+ * no CMD, too many variables).
+ */
+int mscli_run_parse(int argc, char **argv, mscli_run_args_t *out);
+
+/* Validators used by the table: a decimal u64; a probability 0..1; a size with an
+ * optional k/m/g (KiB/MiB/GiB) suffix; a name:value[,name:value...] list. 0 or -EINVAL. */
+int mscli_check_u64(const char *s);
+int mscli_check_prob(const char *s);
+int mscli_check_size(const char *s);
+int mscli_check_conf(const char *s);
+
+/*
+ * Finds libmemshim.so for the memshim binary at self_exe: first in the same directory
+ * (the build tree), then in ../lib (an install prefix). Writes the absolute path to out.
+ * Returns 0, -ENOENT (in neither place) or -ERANGE (out too small).
+ */
+int mscli_run_find_lib(const char *self_exe, char *out, size_t len);
+
+/*
+ * The LD_PRELOAD value that runs the shim first: lib, then the entries of `existing`
+ * (may be NULL) that are not some libmemshim, separated by ':'.
+ * Returns 0 or -ERANGE (out too small).
+ */
+int mscli_run_preload_value(const char *lib, const char *existing, char *out, size_t len);
+
+/*
+ * Sets the variables of *args and LD_PRELOAD (with lib) in this process's environment,
+ * and drops a stale MEMSHIM_REPORT_PID. Returns 0 or -ENOMEM/-ERANGE.
+ */
+int mscli_run_setenv(const mscli_run_args_t *args, const char *lib);
+
+/*
+ * Why LD_PRELOAD cannot work for the program at path, or NULL when it can or when that
+ * cannot be told: a statically linked ELF (no PT_INTERP) or a set-user/group-ID file.
+ */
+const char *mscli_run_preload_blocker(const char *path);
+
+/* A wait status as a shell reports it: the exit code, or 128 + the signal number. */
+int mscli_exit_status(int wstatus);
+
+/* Prints `memshim run` usage (generated from the option table) to f. */
+void mscli_run_usage(FILE *f);
+
+#endif /* MEMSHIM_CLI_H */
