@@ -13,6 +13,7 @@
  *               after the sites ran, and print the path it wrote ("dump: PATH")
  *   fork        fork a child that writes a dump of its own, print its path and pid
  *   exit        call exit(0) instead of returning from main
+ *   status      print the prof.* controls first ("status: active=.. lg_sample=.. ...")
  * The shim's controls are found with dlsym, so the program also runs without the shim
  * (the dump then fails with "dump: unavailable"). Built with -fno-inline: every site is
  * its own frame.
@@ -85,12 +86,26 @@ static int dump_now(const char *who) {
     return 0;
 }
 
+static void print_status(void) {
+    ctl_get_fn get = (ctl_get_fn)(void (*)(void))dlsym(RTLD_DEFAULT, "memshim_ctl_get_str");
+    static const char *const names[] = {"prof.available", "prof.active",   "prof.lg_sample",
+                                        "prof.unwinder",  "prof.dump_dir", "prof.dump_at_exit"};
+    printf("status:");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char buf[512] = "?";
+        if (get == NULL || get(names[i], buf, sizeof(buf)) != 0) snprintf(buf, sizeof(buf), "?");
+        printf(" %s=%s", names[i] + 5, buf);
+    }
+    printf("\n");
+}
+
 int main(int argc, char **argv) {
     int want_dump = 0, want_fork = 0, want_exit = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "dump") == 0) want_dump = 1;
         if (strcmp(argv[i], "fork") == 0) want_fork = 1;
         if (strcmp(argv[i], "exit") == 0) want_exit = 1;
+        if (strcmp(argv[i], "status") == 0) print_status();
     }
     alloc_a();
     alloc_b();
