@@ -346,6 +346,10 @@ static void json_string(ms_ctlproto_body_t *out, const char *s, size_t n) {
 }
 
 static void json_value(ms_ctlproto_body_t *out, const char *s, size_t n) {
+    if (n == 1 && s[0] == '-') { /* the body builder's placeholder for an empty cell */
+        ms_ctlproto_body_add(out, "null", 4);
+        return;
+    }
     if (is_json_number(s, n) || (n == 4 && memcmp(s, "true", 4) == 0) ||
         (n == 5 && memcmp(s, "false", 5) == 0))
         ms_ctlproto_body_add(out, s, n);

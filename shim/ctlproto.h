@@ -153,7 +153,8 @@ void ms_ctlproto_body_kvf(ms_ctlproto_body_t *b, const char *key, const char *fm
 /*
  * Converts a text, kv or table body to JSON into out (a json-kind body): text becomes
  * {"text": "..."}, kv an object, table an array of objects keyed by the header. Cells
- * that are JSON numbers or true/false stay bare; everything else becomes a string.
+ * that are JSON numbers or true/false stay bare, "-" (an empty cell) becomes null, and
+ * everything else becomes a string.
  * Returns 0, -EPROTO (a table row has more cells than the header) or -ENOSPC.
  */
 int ms_ctlproto_to_json(ms_ctlproto_kind_t kind, const char *body, size_t len,

@@ -19,6 +19,8 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"run", mscli_run_main, "run a program under libmemshim (preloaded, options as MEMSHIM_*)"},
+    {"ctl", mscli_ctl_main, "control a running process: heap profiles, stats, frag, config"},
+    {"ps", mscli_ps_main, "list this user's processes that have a control socket"},
 };
 
 static void usage(FILE *f) {

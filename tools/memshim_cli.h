@@ -104,4 +104,31 @@ int mscli_exit_status(int wstatus);
 /* Prints `memshim run` usage (generated from the option table) to f. */
 void mscli_run_usage(FILE *f);
 
+/* --- memshim ctl / memshim ps (tools/memshim_ctl.c) --- */
+
+/* `memshim ctl [--json] [--timeout MS] [--socket PATH] PID COMMAND [ARGS...]`: 0 when the
+ * process answered OK, 1 when it answered ERR, 2 for a usage error, 3 no connection. */
+int mscli_ctl_main(int argc, char **argv);
+
+/* `memshim ps [--json]`: this user's processes with a live control socket; removes the
+ * sockets of dead processes. 0, or 1 when the socket directory is not ours. */
+int mscli_ps_main(int argc, char **argv);
+
+/*
+ * Joins the COMMAND words argv[0..argc) into one request line (no '\n') in out: a
+ * relative `heap dump PATH` is made absolute against cwd (may be NULL: left as is), and
+ * " --json" is appended when json. Returns 0; -EINVAL (no words, or a word that is empty
+ * or holds whitespace or control bytes) or -EMSGSIZE (longer than a request may be),
+ * with err set.
+ */
+int mscli_ctl_build_line(int argc, char **argv, bool json, const char *cwd, char *out, size_t len,
+                         char *err, size_t errlen);
+
+/*
+ * Prints a reply body of the given kind (ms_ctlproto_kind_t) for people: text and json
+ * as they are, kv as two aligned columns, table as aligned columns with numeric columns
+ * right-aligned. Returns 0, -ENOMEM or -EIO.
+ */
+int mscli_ctl_render(int kind, const char *body, size_t len, FILE *out);
+
 #endif /* MEMSHIM_CLI_H */

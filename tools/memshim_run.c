@@ -102,6 +102,8 @@ static const mscli_run_option_t options[] = {
      "children of CMD run without the shim"},
     {"log-level", "N", "MEMSHIM_LOG_LEVEL", NULL, mscli_check_u64, false,
      "0 error, 1 warn (default), 2 info, 3 debug"},
+    {"ctl", NULL, "MEMSHIM_CTL", "1", NULL, false,
+     "open a control socket for `memshim ctl` and `memshim ps`"},
     {"conf", "STR", "MEMSHIM_CONF", NULL, mscli_check_conf, true,
      "control settings name:value[,name:value...] (repeatable)"},
 };

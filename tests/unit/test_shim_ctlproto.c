@@ -378,10 +378,11 @@ static void test_json_kv_becomes_object_with_typed_values(void **state) {
     char buf[512];
     assert_string_equal(json_of(MS_CTLPROTO_KV,
                                 "allocated\t1024\nratio\t1.25\nactive\ttrue\npath\t/tmp/a\"b\n"
-                                "neg\t-3e5\nzero\t007\nhex\t0x10\n",
+                                "neg\t-3e5\nzero\t007\nhex\t0x10\nnone\t-\n",
                                 buf, sizeof(buf)),
                         "{\"allocated\": 1024, \"ratio\": 1.25, \"active\": true, \"path\": "
-                        "\"/tmp/a\\\"b\", \"neg\": -3e5, \"zero\": \"007\", \"hex\": \"0x10\"}\n");
+                        "\"/tmp/a\\\"b\", \"neg\": -3e5, \"zero\": \"007\", \"hex\": \"0x10\", "
+                        "\"none\": null}\n");
 }
 
 static void test_json_table_becomes_array_of_objects(void **state) {
