@@ -12,13 +12,12 @@
  *
  * The size-class table is read from arenas.bin.<j>.* once: Debian's jemalloc has a
  * 16-byte quantum, so no class is hard-coded. Pointer queries are only safe on pointers
- * jemalloc owns; when the process's malloc is someone else's (a sanitizer), every hint
+ * jemalloc owns; when the process's malloc is someone else's (ASan, valgrind), every hint
  * says "stay" and no move happens (see memshim.h). None of this is on the allocation
  * path; the snapshot is guarded by one mutex, handed over across fork.
  */
 #include "memshim_internal.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -34,6 +33,8 @@
 #define QUERY_BATCH 64
 /* should_move reuses bin averages this young; older ones are re-read after an epoch. */
 #define HINT_STATS_MAX_AGE_US 10000u
+/* The malloc that tells whose malloc it is (jemalloc_is_malloc). */
+#define PROBE_BYTES 3000u
 
 typedef struct bin_class {
     size_t size;      /* region size */
@@ -69,14 +70,25 @@ static uint64_t mono_us(void) {
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* True when the process's malloc is jemalloc's, through the shim or linked directly. */
+/*
+ * True when the process's malloc is jemalloc's, through the shim or linked directly.
+ * malloc's address is not proof: valgrind redirects calls to the very address dladdr
+ * attributes to libjemalloc. So, unless the shim itself is the malloc, one malloc on this
+ * thread must show up in jemalloc's per-thread counter (no epoch, no other thread's noise).
+ */
 static bool jemalloc_is_malloc(void) {
     if (memshim_is_active()) return true;
-    void *(*volatile m)(size_t) = malloc;
-    void *(*volatile mx)(size_t, int) = mallocx;
-    Dl_info a, b;
-    if (dladdr((void *)m, &a) == 0 || dladdr((void *)mx, &b) == 0) return false;
-    return a.dli_fbase == b.dli_fbase;
+    void *(*volatile m)(size_t) = malloc; /* volatile: the pair must not be elided */
+    void (*volatile f)(void *) = free;
+    uint64_t before = 0, after = 0;
+    size_t len = sizeof(before);
+    if (mallctl("thread.allocated", &before, &len, NULL, 0) != 0) return false;
+    void *p = m(PROBE_BYTES);
+    if (p == NULL) return false;
+    len = sizeof(after);
+    int rc = mallctl("thread.allocated", &after, &len, NULL, 0);
+    f(p);
+    return rc == 0 && after - before >= PROBE_BYTES;
 }
 
 static int je_bin_read(unsigned j, const char *field, void *out, size_t len) {

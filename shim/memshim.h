@@ -92,9 +92,10 @@ MS_EXPORT bool memshim_is_active(void);
  * active defragmenter needs on stock jemalloc 5.3 (the design of Valkey 8.1). The
  * figures read only jemalloc's statistics and always work. The pointer functions need
  * pointers jemalloc owns: they work when this process's malloc is jemalloc's (the shim
- * is active, or libjemalloc is linked directly); otherwise (a sanitizer owns malloc and
- * libmemshim.a is linked) should_move answers false for every pointer, alloc_copy and
- * move return NULL and free does nothing, so a defragmenter runs but moves nothing.
+ * is active, or libjemalloc is linked directly); otherwise (a sanitizer or valgrind owns
+ * malloc and libmemshim.a is linked) should_move answers false for every pointer,
+ * alloc_copy and move return NULL and free does nothing, so a defragmenter runs but
+ * moves nothing.
  * Not on the allocation path; safe to call from any thread. */
 
 /* The fragmentation the defragmenter steers by: wasted small-bin bytes

@@ -35,6 +35,7 @@ typedef struct fake_host {
     int64_t last_delay; /* what the last callback returned */
     double frag_pct;
     size_t frag_bytes;
+    int frag_rc; /* non-zero: the fragmentation source fails with it */
     bool paused;
     /* Notifications. */
     int slices, cycle_ends, targets;
@@ -69,6 +70,7 @@ static inline void fake_del_timer(void *arg, int64_t id) {
 
 static inline int fake_frag_get(void *arg, double *pct, size_t *bytes) {
     fake_host_t *h = arg;
+    if (h->frag_rc != 0) return h->frag_rc;
     *pct = h->frag_pct;
     *bytes = h->frag_bytes;
     return 0;

@@ -213,10 +213,10 @@ static void test_cycle_starts_new_stages_only_with_a_full_base_slice_left(void *
     char trace[64] = "";
     /* Three stages of 100 us each. Within a slice, another stage starts only while a
      * whole base slice (500 us) is left before the deadline. */
+    static const char *const tags[3] = {"a", "b", "c"};
     burn_stage_t s[3];
     for (int i = 0; i < 3; i++) {
-        s[i] =
-            (burn_stage_t){.h = &h, .tag = "abc" + i, .chunk_us = 100, .units = 1, .trace = trace};
+        s[i] = (burn_stage_t){.h = &h, .tag = tags[i], .chunk_us = 100, .units = 1, .trace = trace};
         assert_int_equal(defrag_stage_add(d, &burn_ops, &s[i]), 0);
     }
     defrag_cron(d);
