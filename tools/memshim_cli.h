@@ -104,6 +104,36 @@ int mscli_exit_status(int wstatus);
 /* Prints `memshim run` usage (generated from the option table) to f. */
 void mscli_run_usage(FILE *f);
 
+/* --- memshim run --prof --report: the leak report (tools/memshim_prof.c) --- */
+
+/* State of the leak report between the start of CMD and its exit. */
+typedef struct mscli_prof_leak {
+    bool enabled;   /* MEMSHIM_REPORT and MEMSHIM_PROF are both on */
+    bool temporary; /* dir was created for this run and is removed after the report */
+    char dir[4096]; /* where the dump at exit goes (MEMSHIM_DUMP_DIR) */
+} mscli_prof_leak_t;
+
+/*
+ * Called after the options are in the environment: when MEMSHIM_REPORT and MEMSHIM_PROF
+ * are on, sets MEMSHIM_DUMP_AT_EXIT=1 and, without MEMSHIM_DUMP_DIR, a new temporary
+ * directory as MEMSHIM_DUMP_DIR. Returns 0, or -errno (mkdtemp, setenv, -ERANGE).
+ */
+int mscli_prof_leak_prepare(mscli_prof_leak_t *lk);
+
+/*
+ * After CMD (pid) exited: prints to stderr the top live allocation sites of its last dump
+ * (`heapprof top`, found next to self_exe or on PATH), then removes a temporary
+ * directory. Does nothing unless prepare enabled it. Returns 0, -ENOENT (no dump) or
+ * -EIO (the analyser failed; the dump is kept and its path printed).
+ */
+int mscli_prof_leak_report(mscli_prof_leak_t *lk, long pid, const char *cmd, const char *self_exe);
+
+/*
+ * The newest automatic dump of process pid in dir (<dir>/memshim.<pid>.<seq>.heap with the
+ * highest seq) into out. Returns 0, -ENOENT (none), -ERANGE, or -errno of opendir.
+ */
+int mscli_prof_find_dump(const char *dir, long pid, char *out, size_t len);
+
 /* --- memshim ctl / memshim ps (tools/memshim_ctl.c) --- */
 
 /* `memshim ctl [--json] [--timeout MS] [--socket PATH] PID COMMAND [ARGS...]`: 0 when the

@@ -106,6 +106,16 @@ static const mscli_run_option_t options[] = {
      "open a control socket for `memshim ctl` and `memshim ps`"},
     {"conf", "STR", "MEMSHIM_CONF", NULL, mscli_check_conf, true,
      "control settings name:value[,name:value...] (repeatable)"},
+    {"prof", NULL, "MEMSHIM_PROF", "1", NULL, false,
+     "sample allocations for heap profiles from the start (with --report: leak report)"},
+    {"sample", "LG", "MEMSHIM_PROF_SAMPLE", NULL, mscli_check_u64, false,
+     "mean bytes between samples, log2 (default 19 = 512 KiB; 0..62)"},
+    {"dump-dir", "DIR", "MEMSHIM_DUMP_DIR", NULL, NULL, false,
+     "directory of heap dumps (memshim.<pid>.<seq>.heap); default: the cwd"},
+    {"dump-at-exit", NULL, "MEMSHIM_DUMP_AT_EXIT", "1", NULL, false,
+     "write a heap dump when CMD exits"},
+    {"unwinder", "NAME", "MEMSHIM_PROF_UNWINDER", NULL, NULL, false,
+     "backtraces of samples: libunwind (default) or libgcc"},
 };
 
 const mscli_run_option_t *mscli_run_options(size_t *count) {
@@ -329,7 +339,7 @@ static void forward(int sig) {
     if (child_pid > 0) kill((pid_t)child_pid, sig);
 }
 
-static int run_child(char **cmd) {
+static int run_child(char **cmd, long *pid_out) {
     struct sigaction ign = {.sa_handler = SIG_IGN}, fwd = {.sa_handler = forward}, oint, oquit,
                      oterm, ohup;
     sigemptyset(&fwd.sa_mask);
@@ -354,6 +364,7 @@ static int run_child(char **cmd) {
         _exit(e == ENOENT ? 127 : 126);
     }
     child_pid = pid;
+    *pid_out = pid;
     int st = 0;
     while (waitpid(pid, &st, 0) < 0) {
         if (errno != EINTR) {
@@ -392,6 +403,12 @@ int mscli_run_main(int argc, char **argv) {
         fprintf(stderr, "memshim run: cannot set the environment: %s\n", strerror(-rc));
         return 2;
     }
+    mscli_prof_leak_t leak;
+    rc = mscli_prof_leak_prepare(&leak);
+    if (rc != 0) {
+        fprintf(stderr, "memshim run: cannot prepare the leak report: %s\n", strerror(-rc));
+        return 2;
+    }
     char path[PATH_MAX];
     if (resolve(args.cmd[0], path, sizeof(path))) {
         const char *why = mscli_run_preload_blocker(path);
@@ -399,5 +416,8 @@ int mscli_run_main(int argc, char **argv) {
             fprintf(stderr, "memshim run: warning: %s runs without the shim: %s\n", args.cmd[0],
                     why);
     }
-    return run_child(args.cmd);
+    long pid = 0;
+    int status = run_child(args.cmd, &pid);
+    if (pid > 0) mscli_prof_leak_report(&leak, pid, args.cmd[0], self);
+    return status;
 }

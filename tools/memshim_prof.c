@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memshim_prof.c - the leak report of `memshim run --prof --report`: the top allocation
+ * sites still live when CMD exits, in one command.
+ *
+ * Before CMD starts, the launcher asks the shim for a heap dump at exit
+ * (MEMSHIM_DUMP_AT_EXIT=1) into MEMSHIM_DUMP_DIR, or into a private temporary directory
+ * when none was given. After CMD exits, the last dump CMD's pid wrote there
+ * (<dir>/memshim.<pid>.<seq>.heap, heapprof/control.c's names) is summarised by the
+ * analyser, `heapprof top` (next to this binary, else on PATH). A temporary directory is
+ * removed afterwards; a directory the user named keeps its dumps.
+ */
+#include "memshim_cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The shim's automatic dump names start with this (heapprof/control.c, DUMP_PREFIX). */
+#define DUMP_PREFIX "memshim."
+
+static bool env_true(const char *name) {
+    const char *v = getenv(name);
+    return v != NULL && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 ||
+                         strcasecmp(v, "yes") == 0 || strcasecmp(v, "on") == 0);
+}
+
+int mscli_prof_leak_prepare(mscli_prof_leak_t *lk) {
+    memset(lk, 0, sizeof(*lk));
+    if (!env_true("MEMSHIM_REPORT") || !env_true("MEMSHIM_PROF")) return 0;
+    const char *dir = getenv("MEMSHIM_DUMP_DIR");
+    if (dir != NULL && dir[0] != '\0') {
+        if (snprintf(lk->dir, sizeof(lk->dir), "%s", dir) >= (int)sizeof(lk->dir)) return -ERANGE;
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        if (tmp == NULL || tmp[0] == '\0') tmp = "/tmp";
+        if (snprintf(lk->dir, sizeof(lk->dir), "%s/memshim-run.XXXXXX", tmp) >=
+            (int)sizeof(lk->dir))
+            return -ERANGE;
+        if (mkdtemp(lk->dir) == NULL) return -errno;
+        lk->temporary = true;
+        if (setenv("MEMSHIM_DUMP_DIR", lk->dir, 1) != 0) return -ENOMEM;
+    }
+    if (setenv("MEMSHIM_DUMP_AT_EXIT", "1", 1) != 0) return -ENOMEM;
+    lk->enabled = true;
+    return 0;
+}
+
+int mscli_prof_find_dump(const char *dir, long pid, char *out, size_t len) {
+    DIR *d = opendir(dir);
+    if (d == NULL) return -errno;
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), DUMP_PREFIX "%ld.", pid);
+    size_t plen = strlen(prefix);
+    long best = -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, plen) != 0) continue;
+        char *end;
+        errno = 0;
+        long seq = strtol(e->d_name + plen, &end, 10);
+        if (errno != 0 || end == e->d_name + plen || strcmp(end, ".heap") != 0 || seq < 0) continue;
+        if (seq > best) best = seq;
+    }
+    closedir(d);
+    if (best < 0) return -ENOENT;
+    int n = snprintf(out, len, "%s/" DUMP_PREFIX "%ld.%ld.heap", dir, pid, best);
+    return n < 0 || (size_t)n >= len ? -ERANGE : 0;
+}
+
+/* The analyser: `heapprof` next to self_exe, else the one on PATH. */
+static void find_analyser(const char *self_exe, char *out, size_t len) {
+    const char *slash = self_exe ? strrchr(self_exe, '/') : NULL;
+    if (slash != NULL) {
+        snprintf(out, len, "%.*s/heapprof", (int)(slash - self_exe), self_exe);
+        if (access(out, X_OK) == 0) return;
+    }
+    snprintf(out, len, "heapprof");
+}
+
+/* Runs `heapprof top DUMP -n 10` with its output on stderr; its exit status or -errno. */
+static int run_top(const char *analyser, const char *dump) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -errno;
+    if (pid == 0) {
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+        unsetenv("LD_PRELOAD"); /* the analyser itself runs without the shim */
+        execlp(analyser, analyser, "top", dump, "-n", "10", (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -errno;
+    return mscli_exit_status(st);
+}
+
+static void remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char path[PATH_MAX];
+            if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
+                unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+int mscli_prof_leak_report(mscli_prof_leak_t *lk, long pid, const char *cmd, const char *self_exe) {
+    if (!lk->enabled) return 0;
+    int rc = 0;
+    char dump[PATH_MAX];
+    int frc = mscli_prof_find_dump(lk->dir, pid, dump, sizeof(dump));
+    if (frc != 0) {
+        fprintf(stderr,
+                "memshim run: no heap dump at exit from %s (pid %ld) in %s: it was killed, "
+                "ended with _exit(), or the dump failed (see above)\n",
+                cmd, pid, lk->dir);
+        rc = -ENOENT;
+        goto out;
+    }
+    char analyser[PATH_MAX];
+    find_analyser(self_exe, analyser, sizeof(analyser));
+    fprintf(stderr, "memshim run: heap still live when %s (pid %ld) exited, top sites:\n", cmd,
+            pid);
+    int trc = run_top(analyser, dump);
+    if (trc != 0) {
+        fprintf(stderr,
+                "memshim run: `%s top` could not summarise %s (status %d); the dump is kept\n",
+                analyser, dump, trc);
+        lk->temporary = false; /* keep the dump for the user */
+        rc = -EIO;
+    } else if (!lk->temporary) {
+        fprintf(stderr, "memshim run: dump: %s\n", dump);
+    }
+out:
+    if (lk->temporary) remove_dir(lk->dir);
+    return rc;
+}
