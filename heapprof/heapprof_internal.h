@@ -137,6 +137,7 @@ typedef struct hp_loc {
     int32_t map;   // dump mapping index, -1 if none
     uint32_t nframes;
     uint32_t first; // into the profile's frames
+    bool known;     // symbolized (else its one frame is named after the address)
 } hp_loc_t;
 
 /* A function as reports and pprof see it. */

@@ -94,6 +94,7 @@ static int loc_for(builder_t *b, uint64_t addr, uint32_t *out) {
     l->map = r.map;
     l->first = (uint32_t)p->nframes;
     l->nframes = r.nframes;
+    l->known = r.known;
     loc_info_t info = {.cut = r.allocator, .prefix = r.allocator};
     const hp_sym_frame_t *sf = hp_symbolizer_frames(b->sym) + r.first;
     const hp_strtab_t *ss = hp_symbolizer_strings(b->sym);

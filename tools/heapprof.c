@@ -215,6 +215,23 @@ static int cmd_collapsed(const args_t *a, progress_t *pr) {
     return close_output(a, f, rc);
 }
 
+static int cmd_pprof(const args_t *a, progress_t *pr) {
+    if (a->output == NULL || strcmp(a->output, "-") == 0) {
+        fprintf(stderr, "heapprof pprof: -o FILE is required (the output is gzipped binary)\n");
+        return EXIT_USAGE;
+    }
+    hp_profile_t *p;
+    int st = load_profile(a, pr, a->files[0], &p);
+    if (st != 0) return st;
+    int rc = hp_pprof_write_file(p, a->output);
+    hp_profile_free(p);
+    if (rc != 0) {
+        fprintf(stderr, "heapprof: %s: %s\n", a->output, strerror(-rc));
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
 static const command_t commands[] = {
     {"top", 1, OPT_COMMON | OPT_LIMIT | OPT_VALUES | OPT_LINES | OPT_JSON | OPT_CUM | OPT_OUTPUT,
      cmd_top, "top DUMP [--binary BIN] [-n N] [--inuse|--alloc] [--lines] [--cum] [--json]"},
@@ -222,6 +239,7 @@ static const command_t commands[] = {
      "diff BASE NEW [--binary BIN] [-n N] [--inuse|--alloc] [--lines] [--json]"},
     {"collapsed", 1, OPT_COMMON | OPT_VALUES | OPT_LINES | OPT_OUTPUT, cmd_collapsed,
      "collapsed DUMP [--binary BIN] [--inuse|--alloc] [--lines] [-o FILE]"},
+    {"pprof", 1, OPT_COMMON | OPT_OUTPUT, cmd_pprof, "pprof DUMP -o OUT.pb.gz [--binary BIN]"},
 };
 
 static void usage(FILE *out) {
