@@ -226,3 +226,13 @@ void defrag_metrics_reset(defrag_t *d) {
     d->cycle_start_hits = 0;
     d->counted_from_us = defrag_clock(d);
 }
+
+int defrag_check(const defrag_t *d) {
+    if (d->running && (d->cpu_pct < 1 || d->cpu_pct > 99)) return -EPROTO;
+    if (!d->running && (d->cpu_pct != 0 || d->cur_started || d->in_slice)) return -EPROTO;
+    if (d->cur > d->nstages || d->nstages > d->cap) return -EPROTO;
+    if (d->cur_started && d->cur == d->nstages) return -EPROTO;
+    if (d->overage_us < 0) return -EPROTO;
+    if (d->cycle_start_hits > d->hits) return -EPROTO;
+    return 0;
+}

@@ -303,6 +303,19 @@ void defrag_later_clear(defrag_later_t *l);
 /* The number of entries. */
 size_t defrag_later_count(const defrag_later_t *l);
 
+/* --- Invariant checks (STYLE 2.6; tests call them after each mutation) --- */
+
+/*
+ * Returns 0 when the engine's invariants hold: a running cycle has a CPU target in
+ * 1..99 and an idle engine none, the current stage index is within the queue and only
+ * a running cycle has a started stage, and the overage is never negative. Otherwise
+ * -EPROTO.
+ */
+int defrag_check(const defrag_t *d);
+
+/* Returns 0 when the list's links, tail and count agree, otherwise -EPROTO. */
+int defrag_later_check(const defrag_later_t *l);
+
 #ifdef __cplusplus
 }
 #endif

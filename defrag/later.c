@@ -77,3 +77,14 @@ void defrag_later_clear(defrag_later_t *l) {
 size_t defrag_later_count(const defrag_later_t *l) {
     return l->count;
 }
+
+int defrag_later_check(const defrag_later_t *l) {
+    size_t n = 0;
+    const later_node_t *last = NULL;
+    for (const later_node_t *p = l->head; p != NULL; p = p->next) {
+        last = p;
+        n++;
+    }
+    if (n != l->count || last != l->tail) return -EPROTO;
+    return 0;
+}

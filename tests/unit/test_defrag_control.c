@@ -41,6 +41,7 @@ static void cron_at(rig_t *r, double pct, size_t bytes) {
     r->h.frag_pct = pct;
     r->h.frag_bytes = bytes;
     defrag_cron(r->d);
+    assert_int_equal(defrag_check(r->d), 0);
 }
 
 static void test_control_defaults_are_valkeys(void **state) {

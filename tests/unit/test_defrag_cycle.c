@@ -41,8 +41,10 @@ static void rig_stop(rig_t *r) {
  * time spent inside stage steps, in percent. */
 static double run_for(rig_t *r, uint64_t span_us) {
     uint64_t t0 = r->h.now, busy0 = r->b.busy_us;
-    while (r->h.now - t0 < span_us)
+    while (r->h.now - t0 < span_us) {
         assert_true(fake_run_next(&r->h));
+        assert_int_equal(defrag_check(r->d), 0);
+    }
     return 100.0 * (double)(r->b.busy_us - busy0) / (double)(r->h.now - t0);
 }
 

@@ -110,6 +110,7 @@ static void test_stage_abort_moves_on_to_the_next_stage(void **state) {
     assert_int_equal(r.s[1].aborts, 0);
     /* ... of b's database: b aborts now, c runs next. */
     assert_true(defrag_stage_abort(r.d, &r.s[1]));
+    assert_int_equal(defrag_check(r.d), 0);
     assert_int_equal(r.s[1].aborts, 1);
     assert_null(defrag_stage_current(r.d)); /* c has not started yet */
     assert_false(defrag_stage_abort(r.d, NULL));
@@ -130,6 +131,7 @@ static void test_stage_abort_any_with_null(void **state) {
     assert_true(fake_run_next(&r.h));
     assert_true(fake_run_next(&r.h));
     assert_true(defrag_stage_abort(r.d, NULL));
+    assert_int_equal(defrag_check(r.d), 0);
     assert_int_equal(r.s[1].aborts, 1);
     defrag_free(r.d);
 }
@@ -163,6 +165,7 @@ static void test_stage_stop_cancels_the_timer_and_aborts(void **state) {
     assert_true(fake_run_next(&r.h));
     assert_true(fake_run_next(&r.h));
     defrag_stop(r.d);
+    assert_int_equal(defrag_check(r.d), 0);
     assert_false(defrag_is_running(r.d));
     assert_int_equal(r.h.del_calls, 1);
     assert_int_equal(fake_armed(&r.h), 0);
@@ -187,6 +190,7 @@ static void test_stage_stop_without_del_timer_reuses_the_stale_timer(void **stat
     defrag_cron(r.d);
     assert_true(fake_run_next(&r.h));
     defrag_stop(r.d);
+    assert_int_equal(defrag_check(r.d), 0);
     assert_int_equal(fake_armed(&r.h), 1); /* the host could not cancel it */
     /* A new cycle starts on the same timer: no second one. */
     defrag_cron(r.d);
@@ -197,6 +201,7 @@ static void test_stage_stop_without_del_timer_reuses_the_stale_timer(void **stat
     assert_int_equal(r.s[0].resets, 2);
     /* Stopped again and left alone, the stale timer ends itself. */
     defrag_stop(r.d);
+    assert_int_equal(defrag_check(r.d), 0);
     assert_true(fake_run_next(&r.h));
     assert_int_equal(r.h.last_delay, DEFRAG_TIMER_STOP);
     assert_int_equal(fake_armed(&r.h), 0);
@@ -211,6 +216,7 @@ static void test_stage_remove_of_the_current_stage_aborts_it(void **state) {
     assert_true(fake_run_next(&r.h));
     assert_true(fake_run_next(&r.h)); /* b in progress */
     assert_int_equal(defrag_stage_remove(r.d, &r.s[1]), 1);
+    assert_int_equal(defrag_check(r.d), 0);
     assert_int_equal(r.s[1].aborts, 1);
     assert_int_equal(defrag_stage_remove(r.d, &r.s[1]), 0);
     r.h.frag_pct = 1;
@@ -223,6 +229,7 @@ static void test_stage_remove_of_the_current_stage_aborts_it(void **state) {
     defrag_cron(r.d);
     assert_true(fake_run_next(&r.h)); /* a done, c next */
     assert_int_equal(defrag_stage_remove(r.d, &r.s[0]), 1);
+    assert_int_equal(defrag_check(r.d), 0);
     assert_int_equal(r.s[0].aborts, 0);
     r.h.frag_pct = 1;
     run_until_idle(&r, 10);
@@ -268,6 +275,7 @@ static void test_stage_metrics_count_time_and_reset(void **state) {
     defrag_count_key(r.d, false);
     defrag_count_key(r.d, false);
     defrag_stop(r.d);
+    assert_int_equal(defrag_check(r.d), 0);
     assert_int_equal(r.h.last_report.duration_ms, 7);
     assert_int_equal(r.h.last_report.reallocated, 5);
     defrag_metrics_get(r.d, &m);
@@ -285,6 +293,7 @@ static void test_stage_metrics_count_time_and_reset(void **state) {
     assert_int_equal(m.total_time_ms, 11);
     /* CONFIG RESETSTAT in mid-cycle: counters and total restart, the cycle goes on. */
     defrag_metrics_reset(r.d);
+    assert_int_equal(defrag_check(r.d), 0);
     r.h.now += 2000;
     defrag_metrics_get(r.d, &m);
     assert_int_equal(m.hits, 0);
@@ -293,6 +302,7 @@ static void test_stage_metrics_count_time_and_reset(void **state) {
     assert_int_equal(m.current_cycle_ms, 6);
     assert_int_equal(m.running, 25);
     defrag_stop(r.d);
+    assert_int_equal(defrag_check(r.d), 0);
     assert_int_equal(r.h.last_report.duration_ms, 6);
     defrag_free(r.d);
 }
@@ -323,6 +333,7 @@ static void test_later_is_a_fifo_of_names_with_cursors(void **state) {
     assert_int_equal(defrag_later_add(l, "a\0b", 3), 0); /* names are bytes */
     assert_int_equal(defrag_later_add(l, "", 0), 0);
     assert_int_equal(defrag_later_count(l), 3);
+    assert_int_equal(defrag_later_check(l), 0);
 
     assert_true(defrag_later_head(l, &name, &len, &cursor));
     assert_int_equal(len, 8);
@@ -335,14 +346,17 @@ static void test_later_is_a_fifo_of_names_with_cursors(void **state) {
     assert_int_equal(*again, 0xdeadbeefcafe);
 
     defrag_later_pop(l);
+    assert_int_equal(defrag_later_check(l), 0);
     assert_true(defrag_later_head(l, &name, &len, &cursor));
     assert_int_equal(len, 3);
     assert_memory_equal(name, "a\0b", 3);
     assert_int_equal(*cursor, 0);
     defrag_later_pop(l);
+    assert_int_equal(defrag_later_check(l), 0);
     assert_true(defrag_later_head(l, &name, &len, &cursor));
     assert_int_equal(len, 0);
     defrag_later_pop(l);
+    assert_int_equal(defrag_later_check(l), 0);
     assert_int_equal(defrag_later_count(l), 0);
     assert_false(defrag_later_head(l, &name, &len, &cursor));
     defrag_later_pop(l); /* empty: no-op */
@@ -356,6 +370,7 @@ static void test_later_is_a_fifo_of_names_with_cursors(void **state) {
     assert_true(defrag_later_head(l, &name, &len, &cursor));
     assert_memory_equal(name, "k0", 2);
     defrag_later_clear(l);
+    assert_int_equal(defrag_later_check(l), 0);
     assert_int_equal(defrag_later_count(l), 0);
     assert_int_equal(defrag_later_add(l, "z", 1), 0);
     assert_int_equal(defrag_later_count(l), 1);
