@@ -215,6 +215,25 @@ static int cmd_collapsed(const args_t *a, progress_t *pr) {
     return close_output(a, f, rc);
 }
 
+static int cmd_flame(const args_t *a, progress_t *pr) {
+    hp_profile_t *p;
+    int st = load_profile(a, pr, a->files[0], &p);
+    if (st != 0) return st;
+    FILE *f = open_output(a);
+    if (f == NULL) {
+        hp_profile_free(p);
+        return EXIT_USAGE;
+    }
+    const char *base = strrchr(a->files[0], '/');
+    hp_flame_opts_t fo = {.report = report_opts(a),
+                          .title = a->title,
+                          .subtitle = base ? base + 1 : a->files[0],
+                          .width = a->width};
+    int rc = hp_flame_write(p, &fo, f);
+    hp_profile_free(p);
+    return close_output(a, f, rc);
+}
+
 static int cmd_pprof(const args_t *a, progress_t *pr) {
     if (a->output == NULL || strcmp(a->output, "-") == 0) {
         fprintf(stderr, "heapprof pprof: -o FILE is required (the output is gzipped binary)\n");
@@ -239,6 +258,8 @@ static const command_t commands[] = {
      "diff BASE NEW [--binary BIN] [-n N] [--inuse|--alloc] [--lines] [--json]"},
     {"collapsed", 1, OPT_COMMON | OPT_VALUES | OPT_LINES | OPT_OUTPUT, cmd_collapsed,
      "collapsed DUMP [--binary BIN] [--inuse|--alloc] [--lines] [-o FILE]"},
+    {"flame", 1, OPT_COMMON | OPT_VALUES | OPT_LINES | OPT_OUTPUT | OPT_TITLE, cmd_flame,
+     "flame DUMP -o OUT.svg [--binary BIN] [--inuse|--alloc] [--lines] [--title T] [--width PX]"},
     {"pprof", 1, OPT_COMMON | OPT_OUTPUT, cmd_pprof, "pprof DUMP -o OUT.pb.gz [--binary BIN]"},
 };
 

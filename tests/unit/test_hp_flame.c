@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_hp_flame.c - the SVG flame graph: frames are as wide as their bytes, children are
+ * merged by name and laid out alphabetically from their parent's left edge, names are
+ * XML-escaped, and the zoom/search script is embedded (no external reference).
+ */
+#include "test_common.h"
+
+#include "heapprof.h"
+
+static const char dump[] = "heap_v2/1\n"
+                           "  t*: 7: 700 [0: 0]\n"
+                           "@ 0xa0 0xb1 0xc1\n"
+                           "  t*: 2: 200 [0: 0]\n"
+                           "@ 0xe0 0xb1 0xc1\n"
+                           "  t*: 4: 400 [0: 0]\n"
+                           "@ 0xa0 0xd1 0xc1\n"
+                           "  t*: 1: 100 [0: 0]\n"
+                           "\n"
+                           "MAPPED_LIBRARIES:\n";
+
+static char *flame_of(const char *text, const hp_flame_opts_t *fo) {
+    hp_dump_t *d = hp_dump_new();
+    assert_int_equal(hp_dump_parse(d, text, strlen(text)), 0);
+    hp_sym_opts_t so = {.no_symbols = 1};
+    hp_profile_t *p;
+    assert_int_equal(hp_profile_build(d, &so, &p), 0);
+    hp_dump_free(d);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(hp_flame_write(p, fo, f), 0);
+    fclose(f);
+    hp_profile_free(p);
+    return buf;
+}
+
+static void test_flame_frames_have_byte_widths_and_sorted_offsets(void **state) {
+    (void)state;
+    char *svg = flame_of(dump, NULL);
+    assert_non_null(strstr(svg, "<g id=\"frames\" data-total=\"700.00\">"));
+    assert_non_null(strstr(svg, "data-x=\"0.00\" data-v=\"700.00\" data-d=\"0\"><title>all "
+                                "(700 bytes, 100.00%)</title>"));
+    assert_non_null(strstr(svg, "data-x=\"0.00\" data-v=\"700.00\" data-d=\"1\"><title>0xc0 "));
+    /* Under 0xc0: 0xb0 (600) then 0xd0 (100), alphabetically. */
+    assert_non_null(strstr(svg, "data-x=\"0.00\" data-v=\"600.00\" data-d=\"2\"><title>0xb0 "));
+    assert_non_null(strstr(svg, "data-x=\"600.00\" data-v=\"100.00\" data-d=\"2\"><title>0xd0 "));
+    /* Under 0xb0: 0xa0 (200) merged across stacks, then 0xe0 (400). */
+    assert_non_null(strstr(svg, "data-x=\"0.00\" data-v=\"200.00\" data-d=\"3\"><title>0xa0 "));
+    assert_non_null(strstr(svg, "data-x=\"200.00\" data-v=\"400.00\" data-d=\"3\"><title>0xe0 "));
+    assert_non_null(strstr(svg, "data-x=\"600.00\" data-v=\"100.00\" data-d=\"3\"><title>0xa0 "));
+    assert_non_null(strstr(svg, "function zoom(node)"));
+    assert_non_null(strstr(svg, "function search(re)"));
+    assert_null(strstr(svg, "xlink:href")); // self-contained
+    assert_non_null(strstr(svg, "</svg>\n"));
+    free(svg);
+}
+
+static void test_flame_escapes_title_text(void **state) {
+    (void)state;
+    hp_flame_opts_t fo = {.title = "a<b & \"c\"", .subtitle = "x.heap", .width = 800};
+    char *svg = flame_of(dump, &fo);
+    assert_non_null(strstr(svg, ">a&lt;b &amp; &quot;c&quot;</text>"));
+    assert_non_null(strstr(svg, "width=\"800\""));
+    assert_non_null(strstr(svg, "x.heap: 700 bytes in use, sampling period 1 bytes"));
+    free(svg);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_flame_frames_have_byte_widths_and_sorted_offsets),
+        cmocka_unit_test(test_flame_escapes_title_text),
+    };
+    return cmocka_run_group_tests_name("hp_flame", tests, NULL, NULL);
+}
