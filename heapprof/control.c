@@ -116,11 +116,11 @@ static int set_active(bool on) {
     return rc;
 }
 
-int hp_prof_enable(void) {
+MS_EXPORT int hp_prof_enable(void) {
     return set_active(true);
 }
 
-int hp_prof_disable(void) {
+MS_EXPORT int hp_prof_disable(void) {
     return set_active(false);
 }
 
@@ -221,7 +221,7 @@ static int dump_locked(const char *path, const char *dir, char *out_path, size_t
     return 0;
 }
 
-int hp_prof_dump(const char *path, char *out_path, size_t out_len) {
+MS_EXPORT int hp_prof_dump(const char *path, char *out_path, size_t out_len) {
     if (!ensure_init()) return fail_unavailable();
     pthread_mutex_lock(&hp_lock);
     int rc = dump_locked(path, NULL, out_path, out_len);
@@ -229,7 +229,7 @@ int hp_prof_dump(const char *path, char *out_path, size_t out_len) {
     return rc;
 }
 
-int hp_prof_dump_in_dir(const char *dir, char *out_path, size_t out_len) {
+MS_EXPORT int hp_prof_dump_in_dir(const char *dir, char *out_path, size_t out_len) {
     if (!ensure_init()) return fail_unavailable();
     pthread_mutex_lock(&hp_lock);
     int rc = dir != NULL && dir[0] == '\0' ? fail(-EINVAL, "dump: empty directory name")
@@ -253,7 +253,7 @@ static void redraw_sample_wait(size_t old_lg) {
     if (p != NULL) dallocx(p, MALLOCX_TCACHE_NONE);
 }
 
-int hp_prof_reset(int lg_sample) {
+MS_EXPORT int hp_prof_reset(int lg_sample) {
     if (!ensure_init()) return fail_unavailable();
     pthread_mutex_lock(&hp_lock);
     int rc = 0;
@@ -273,7 +273,7 @@ int hp_prof_reset(int lg_sample) {
     return rc;
 }
 
-int hp_prof_status(hp_prof_status_t *out) {
+MS_EXPORT int hp_prof_status(hp_prof_status_t *out) {
     if (out == NULL) return -EINVAL;
     memset(out, 0, sizeof(*out));
     out->available = ensure_init();

@@ -14,6 +14,8 @@
  *   fork        fork a child that writes a dump of its own, print its path and pid
  *   exit        call exit(0) instead of returning from main
  *   status      print the prof.* controls first ("status: active=.. lg_sample=.. ...")
+ *   api DIR     dump with the C API exported by libmemshim.so (hp_prof_dump_in_dir) into
+ *               DIR and print "api dump: PATH (dumps=N)"
  * The shim's controls are found with dlsym, so the program also runs without the shim
  * (the dump then fails with "dump: unavailable"). Built with -fno-inline: every site is
  * its own frame.
@@ -27,6 +29,7 @@
 
 typedef int (*ctl_set_fn)(const char *, const char *);
 typedef int (*ctl_get_fn)(const char *, char *, size_t);
+typedef int (*dump_in_dir_fn)(const char *, char *, size_t);
 
 static void *keep_a[2048];
 static void *keep_b[32];
@@ -99,12 +102,32 @@ static void print_status(void) {
     printf("\n");
 }
 
+/* heapprof.h's hp_prof_dump_in_dir, as a program linked with -lmemshim would call it. */
+static int api_dump(const char *dir) {
+    dump_in_dir_fn fn = (dump_in_dir_fn)(void (*)(void))dlsym(RTLD_DEFAULT, "hp_prof_dump_in_dir");
+    ctl_get_fn get = (ctl_get_fn)(void (*)(void))dlsym(RTLD_DEFAULT, "memshim_ctl_get_str");
+    if (fn == NULL || get == NULL) {
+        printf("api dump: unavailable\n");
+        return 1;
+    }
+    char path[512], dumps[32];
+    int rc = fn(dir, path, sizeof(path));
+    if (rc != 0 || get("prof.dumps", dumps, sizeof(dumps)) != 0) {
+        printf("api dump: error %d\n", rc);
+        return 1;
+    }
+    printf("api dump: %s (dumps=%s)\n", path, dumps);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     int want_dump = 0, want_fork = 0, want_exit = 0;
+    const char *api_dir = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "dump") == 0) want_dump = 1;
         if (strcmp(argv[i], "fork") == 0) want_fork = 1;
         if (strcmp(argv[i], "exit") == 0) want_exit = 1;
+        if (strcmp(argv[i], "api") == 0 && i + 1 < argc) api_dir = argv[++i];
         if (strcmp(argv[i], "status") == 0) print_status();
     }
     alloc_a();
@@ -113,6 +136,7 @@ int main(int argc, char **argv) {
     churn();
     int rc = 0;
     if (want_dump) rc |= dump_now("dump");
+    if (api_dir != NULL) rc |= api_dump(api_dir);
     fflush(stdout);
     if (want_fork) {
         pid_t pid = fork();
