@@ -550,8 +550,11 @@ static const char *die_linkage_name(Dwarf_Die *die) {
 
 /* Name ids for a DWARF function DIE, or -ENOENT when it has no name. */
 static int die_names(hp_symbolizer_t *s, Dwarf_Die *die, uint32_t *func, uint32_t *sysname) {
+    /* C++ needs the mangled name for qualification; a C linkage name is an asm label
+     * (glibc's __GI_ aliases), so C functions go by their DWARF name. */
     const char *link = die_linkage_name(die);
-    const char *name = link ? link : dwarf_diename(die);
+    const char *name = link && link[0] == '_' && link[1] == 'Z' ? link : dwarf_diename(die);
+    if (name == NULL) name = link;
     if (name == NULL) return -ENOENT;
     int rc = intern_name(s, name, func);
     if (rc == 0) rc = intern(s, name, sysname);

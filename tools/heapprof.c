@@ -95,7 +95,11 @@ static int load_profile(const args_t *a, progress_t *pr, const char *path, hp_pr
     }
     int rc = hp_dump_load(d, path);
     if (rc != 0) {
-        fprintf(stderr, "heapprof: %s: %s\n", path, hp_dump_errstr(d));
+        const char *err = hp_dump_errstr(d);
+        if (strncmp(err, path, strlen(path)) == 0) // open errors already name the file
+            fprintf(stderr, "heapprof: %s\n", err);
+        else
+            fprintf(stderr, "heapprof: %s: %s\n", path, err);
         hp_dump_free(d);
         return EXIT_INPUT;
     }

@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# `heapprof pprof` writes a gzipped profile.proto that Go's pprof reads: `go tool pprof
+# -top` must report the same in-use total (bytes and objects) as `heapprof top`, name the
+# same top allocation site, and show the main binary's GNU build-id.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 2
+. tests/helpers/hp_lib.sh
+need_helper hp_sites
+need_cmd go
+export HOME="${HOME:-$TMP}" GOCACHE="$TMP/gocache" PPROF_TMPDIR="$TMP"
+
+jemalloc_run "$TMP/je" 12 "$HELPERS/hp_sites"
+"$HP" pprof "$DUMP" -o "$TMP/p.pb.gz" || fail "heapprof pprof exited $?"
+gzip -t "$TMP/p.pb.gz" || fail "not gzip"
+"$HP" top "$DUMP" >"$TMP/top.txt" || fail "heapprof top exited $?"
+go tool pprof -top -unit=B -symbolize=none "$TMP/p.pb.gz" >"$TMP/go.txt" 2>"$TMP/go.err" ||
+    fail "go tool pprof failed: $(cat "$TMP/go.err")"
+# "Showing nodes accounting for 12478285B, 100% of 12478285B total"
+gt=$(sed -n 's/.* of \([0-9]*\)B total$/\1/p' "$TMP/go.txt")
+ht=$(sed -n 's/^Total: \([0-9]*\) B in use in \([0-9]*\) objects.*/\1/p' "$TMP/top.txt")
+ho=$(sed -n 's/^Total: \([0-9]*\) B in use in \([0-9]*\) objects.*/\2/p' "$TMP/top.txt")
+# pprof sums per-stack values rounded to integers; heapprof rounds the sum: a few bytes apart
+within "$gt" "$ht" 0.001 || fail "total: pprof $gt B, heapprof $ht B
+$(head -n 6 "$TMP/go.txt")"
+go tool pprof -top -sample_index=inuse_objects -symbolize=none "$TMP/p.pb.gz" >"$TMP/go_obj.txt" 2>/dev/null ||
+    fail "go tool pprof (objects) failed"
+go_obj=$(sed -n 's/.* of \([0-9]*\) total$/\1/p' "$TMP/go_obj.txt")
+within "$go_obj" "$ho" 0.01 || fail "objects: pprof $go_obj, heapprof $ho"
+first=$(awk '/flat%/ { getline; print $NF; exit }' "$TMP/go.txt")
+[ "$first" = alloc_a ] || fail "pprof's top entry is '$first'"
+grep -q '^Type: inuse_space$' "$TMP/go.txt" || fail "default sample type is not inuse_space"
+bid=$(readelf -n "$HELPERS/hp_sites" 2>/dev/null | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
+if [ -n "$bid" ]; then
+    grep -q "^Build ID: $bid\$" "$TMP/go.txt" || fail "pprof does not show build-id $bid:
+$(head -n 3 "$TMP/go.txt")"
+fi
+echo "pprof total $gt B, $go_obj objects; heapprof $ht B, $ho objects"
+echo "ok"
