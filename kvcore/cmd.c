@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd.c - the command table and the dispatcher.
+ *
+ * Every command is a static row: name, handler, arity (negative = at least), flags, key
+ * positions, and what COMMAND INFO/DOCS report (group, ACL categories, summary, since;
+ * copied from Redis 7.0 so clients that introspect see the same). Container commands
+ * (CONFIG, CLIENT, OBJECT, MEMORY, COMMAND, LATENCY, FUNCTION) have a subcommand table.
+ * Lookup is an open-addressing table built at start-up over the lower-cased names.
+ *
+ * kv_cmd_process does what Redis's processCommand does before running a handler, in the
+ * same order and with the same texts: unknown command / unknown subcommand, arity, OOM
+ * for denyoom commands above maxmemory; then it runs the handler and counts it.
+ */
+#include "kv_internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static kv_cmd_t object_subcmds[] = {
+    {"idletime", kv_cmd_object_idletime, 3, KV_CMD_READONLY, 2, 2, 1, "generic",
+     "keyspace read slow", "Get the time since a Redis object was last accessed", "2.2.3"},
+    {"help", kv_cmd_object_help, 2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "generic",
+     "keyspace slow", "Show helpful text about the different subcommands", "6.2.0"},
+    {"freq", kv_cmd_object_freq, 3, KV_CMD_READONLY, 2, 2, 1, "generic", "keyspace read slow",
+     "Get the logarithmic access frequency counter of a Redis object", "4.0.0"},
+    {"encoding", kv_cmd_object_encoding, 3, KV_CMD_READONLY, 2, 2, 1, "generic",
+     "keyspace read slow", "Inspect the internal encoding of a Redis object", "2.2.3"},
+    {"refcount", kv_cmd_object_refcount, 3, KV_CMD_READONLY, 2, 2, 1, "generic",
+     "keyspace read slow", "Get the number of references to the value of the key", "2.2.3"},
+    {NULL}};
+
+static kv_cmd_t command_subcmds[] = {
+    {"getkeys", kv_cmd_command_getkeys, -4, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "slow connection", "Extract keys given a full Redis command", "2.8.13"},
+    {"count", kv_cmd_command_count, 2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "slow connection", "Get total number of Redis commands", "2.8.13"},
+    {"docs", kv_cmd_command_docs, -2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "slow connection", "Get array of specific Redis command documentation", "7.0.0"},
+    {"list", kv_cmd_command_list, -2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "slow connection", "Get an array of Redis command names", "7.0.0"},
+    {"help", kv_cmd_command_help, 2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "slow connection", "Show helpful text about the different subcommands", "5.0.0"},
+    {"info", kv_cmd_command_info, -2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "slow connection",
+     "Get array of specific Redis command details, or all when no argument is given.", "2.8.13"},
+    {NULL}};
+
+static kv_cmd_t latency_subcmds[] = {
+    {"help", kv_cmd_latency_help, 2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server", "slow",
+     "Show helpful text about the different subcommands.", "2.8.13"},
+    {"reset", kv_cmd_latency_reset, -2,
+     KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "admin slow dangerous", "Reset latency data for one or more events.", "2.8.13"},
+    {"latest", kv_cmd_latency_latest, 2,
+     KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "admin slow dangerous", "Return the latest latency samples for all events.", "2.8.13"},
+    {NULL}};
+
+static kv_cmd_t function_subcmds[] = {{"flush", kv_cmd_function_flush, -2,
+                                       KV_CMD_WRITE | KV_CMD_NOSCRIPT, 0, 0, 0, "scripting",
+                                       "write slow scripting", "Deleting all functions", "7.0.0"},
+                                      {NULL}};
+
+static kv_cmd_t client_subcmds[] = {
+    {"setname", kv_cmd_client_setname, 3, KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0,
+     "connection", "slow connection", "Set the current connection name", "2.6.9"},
+    {"getname", kv_cmd_client_getname, 2, KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0,
+     "connection", "slow connection", "Get the current connection name", "2.6.9"},
+    {"info", kv_cmd_client_info, 2, KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0,
+     "connection", "slow connection", "Returns information about the current client connection.",
+     "6.2.0"},
+    {"id", kv_cmd_client_id, 2, KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0,
+     "connection", "slow connection", "Returns the client ID for the current connection", "5.0.0"},
+    {"list", kv_cmd_client_list, -2, KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE,
+     0, 0, 0, "connection", "admin slow dangerous connection", "Get the list of client connections",
+     "2.4.0"},
+    {"help", kv_cmd_client_help, 2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "connection",
+     "slow connection", "Show helpful text about the different subcommands", "5.0.0"},
+    {"kill", kv_cmd_client_kill, -3, KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE,
+     0, 0, 0, "connection", "admin slow dangerous connection", "Kill the connection of a client",
+     "2.4.0"},
+    {NULL}};
+
+static kv_cmd_t config_subcmds[] = {
+    {"set", kv_cmd_config_set, -4, KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE,
+     0, 0, 0, "server", "admin slow dangerous", "Set configuration parameters to the given values",
+     "2.0.0"},
+    {"get", kv_cmd_config_get, -3, KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE,
+     0, 0, 0, "server", "admin slow dangerous", "Get the values of configuration parameters",
+     "2.0.0"},
+    {"help", kv_cmd_config_help, 2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server", "slow",
+     "Show helpful text about the different subcommands", "5.0.0"},
+    {"resetstat", kv_cmd_config_resetstat, 2,
+     KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "admin slow dangerous", "Reset the stats returned by INFO", "2.0.0"},
+    {NULL}};
+
+static kv_cmd_t memory_subcmds[] = {
+    {"purge", kv_cmd_memory_purge, 2, 0, 0, 0, 0, "server", "slow",
+     "Ask the allocator to release memory", "4.0.0"},
+    {"help", kv_cmd_memory_help, 2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server", "slow",
+     "Show helpful text about the different subcommands", "4.0.0"},
+    {"malloc-stats", kv_cmd_memory_malloc_stats, 2, 0, 0, 0, 0, "server", "slow",
+     "Show allocator internal stats", "4.0.0"},
+    {"stats", kv_cmd_memory_stats, 2, 0, 0, 0, 0, "server", "slow", "Show memory usage details",
+     "4.0.0"},
+    {"doctor", kv_cmd_memory_doctor, 2, 0, 0, 0, 0, "server", "slow",
+     "Outputs memory problems report", "4.0.0"},
+    {"heap", kv_cmd_memory_heap, -3, KV_CMD_ADMIN | KV_CMD_NOSCRIPT, 0, 0, 0, "server",
+     "admin slow dangerous",
+     "Control the jemalloc heap profiler: ENABLE, DISABLE, STATUS, DUMP [dir] (kvcore)",
+     "kvcore 0.1.0"},
+    {"usage", kv_cmd_memory_usage, -3, KV_CMD_READONLY, 2, 2, 1, "server", "read slow",
+     "Estimate the memory usage of a key", "4.0.0"},
+    {NULL}};
+
+static kv_cmd_t cmd_table[] = {
+    {"get", kv_cmd_get, 2, KV_CMD_READONLY | KV_CMD_FAST, 1, 1, 1, "string", "read string fast",
+     "Get the value of a key", "1.0.0"},
+    {"set", kv_cmd_set, -3, KV_CMD_WRITE | KV_CMD_DENYOOM, 1, 1, 1, "string", "write string slow",
+     "Set the string value of a key", "1.0.0"},
+    {"setnx", kv_cmd_setnx, 3, KV_CMD_WRITE | KV_CMD_DENYOOM | KV_CMD_FAST, 1, 1, 1, "string",
+     "write string fast", "Set the value of a key, only if the key does not exist", "1.0.0"},
+    {"setex", kv_cmd_setex, 4, KV_CMD_WRITE | KV_CMD_DENYOOM, 1, 1, 1, "string",
+     "write string slow", "Set the value and expiration of a key", "2.0.0"},
+    {"psetex", kv_cmd_psetex, 4, KV_CMD_WRITE | KV_CMD_DENYOOM, 1, 1, 1, "string",
+     "write string slow", "Set the value and expiration in milliseconds of a key", "2.6.0"},
+    {"getset", kv_cmd_getset, 3, KV_CMD_WRITE | KV_CMD_DENYOOM | KV_CMD_FAST, 1, 1, 1, "string",
+     "write string fast", "Set the string value of a key and return its old value", "1.0.0"},
+    {"getdel", kv_cmd_getdel, 2, KV_CMD_WRITE | KV_CMD_FAST, 1, 1, 1, "string", "write string fast",
+     "Get the value of a key and delete the key", "6.2.0"},
+    {"getex", kv_cmd_getex, -2, KV_CMD_WRITE | KV_CMD_FAST, 1, 1, 1, "string", "write string fast",
+     "Get the value of a key and optionally set its expiration", "6.2.0"},
+    {"mget", kv_cmd_mget, -2, KV_CMD_READONLY | KV_CMD_FAST, 1, -1, 1, "string", "read string fast",
+     "Get the values of all the given keys", "1.0.0"},
+    {"mset", kv_cmd_mset, -3, KV_CMD_WRITE | KV_CMD_DENYOOM, 1, -1, 2, "string",
+     "write string slow", "Set multiple keys to multiple values", "1.0.1"},
+    {"msetnx", kv_cmd_msetnx, -3, KV_CMD_WRITE | KV_CMD_DENYOOM, 1, -1, 2, "string",
+     "write string slow", "Set multiple keys to multiple values, only if none of the keys exist",
+     "1.0.1"},
+    {"incr", kv_cmd_incr, 2, KV_CMD_WRITE | KV_CMD_DENYOOM | KV_CMD_FAST, 1, 1, 1, "string",
+     "write string fast", "Increment the integer value of a key by one", "1.0.0"},
+    {"decr", kv_cmd_decr, 2, KV_CMD_WRITE | KV_CMD_DENYOOM | KV_CMD_FAST, 1, 1, 1, "string",
+     "write string fast", "Decrement the integer value of a key by one", "1.0.0"},
+    {"incrby", kv_cmd_incrby, 3, KV_CMD_WRITE | KV_CMD_DENYOOM | KV_CMD_FAST, 1, 1, 1, "string",
+     "write string fast", "Increment the integer value of a key by the given amount", "1.0.0"},
+    {"decrby", kv_cmd_decrby, 3, KV_CMD_WRITE | KV_CMD_DENYOOM | KV_CMD_FAST, 1, 1, 1, "string",
+     "write string fast", "Decrement the integer value of a key by the given number", "1.0.0"},
+    {"incrbyfloat", kv_cmd_incrbyfloat, 3, KV_CMD_WRITE | KV_CMD_DENYOOM | KV_CMD_FAST, 1, 1, 1,
+     "string", "write string fast", "Increment the float value of a key by the given amount",
+     "2.6.0"},
+    {"append", kv_cmd_append, 3, KV_CMD_WRITE | KV_CMD_DENYOOM | KV_CMD_FAST, 1, 1, 1, "string",
+     "write string fast", "Append a value to a key", "2.0.0"},
+    {"strlen", kv_cmd_strlen, 2, KV_CMD_READONLY | KV_CMD_FAST, 1, 1, 1, "string",
+     "read string fast", "Get the length of the value stored in a key", "2.2.0"},
+    {"getrange", kv_cmd_getrange, 4, KV_CMD_READONLY, 1, 1, 1, "string", "read string slow",
+     "Get a substring of the string stored at a key", "2.4.0"},
+    {"setrange", kv_cmd_setrange, 4, KV_CMD_WRITE | KV_CMD_DENYOOM, 1, 1, 1, "string",
+     "write string slow", "Overwrite part of a string at key starting at the specified offset",
+     "2.2.0"},
+    {"getbit", kv_cmd_getbit, 3, KV_CMD_READONLY | KV_CMD_FAST, 1, 1, 1, "bitmap",
+     "read bitmap fast", "Returns the bit value at offset in the string value stored at key",
+     "2.2.0"},
+    {"setbit", kv_cmd_setbit, 4, KV_CMD_WRITE | KV_CMD_DENYOOM, 1, 1, 1, "bitmap",
+     "write bitmap slow", "Sets or clears the bit at offset in the string value stored at key",
+     "2.2.0"},
+    {"bitcount", kv_cmd_bitcount, -2, KV_CMD_READONLY, 1, 1, 1, "bitmap", "read bitmap slow",
+     "Count set bits in a string", "2.6.0"},
+    {"bitpos", kv_cmd_bitpos, -3, KV_CMD_READONLY, 1, 1, 1, "bitmap", "read bitmap slow",
+     "Find first bit set or clear in a string", "2.8.7"},
+    {"substr", kv_cmd_substr, 4, KV_CMD_READONLY, 1, 1, 1, "string", "read string slow",
+     "Get a substring of the string stored at a key", "1.0.0"},
+    {"del", kv_cmd_del, -2, KV_CMD_WRITE, 1, -1, 1, "generic", "keyspace write slow",
+     "Delete a key", "1.0.0"},
+    {"unlink", kv_cmd_unlink, -2, KV_CMD_WRITE | KV_CMD_FAST, 1, -1, 1, "generic",
+     "keyspace write fast",
+     "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non "
+     "blocking.",
+     "4.0.0"},
+    {"exists", kv_cmd_exists, -2, KV_CMD_READONLY | KV_CMD_FAST, 1, -1, 1, "generic",
+     "keyspace read fast", "Determine if a key exists", "1.0.0"},
+    {"type", kv_cmd_type, 2, KV_CMD_READONLY | KV_CMD_FAST, 1, 1, 1, "generic",
+     "keyspace read fast", "Determine the type stored at key", "1.0.0"},
+    {"rename", kv_cmd_rename, 3, KV_CMD_WRITE, 1, 2, 1, "generic", "keyspace write slow",
+     "Rename a key", "1.0.0"},
+    {"renamenx", kv_cmd_renamenx, 3, KV_CMD_WRITE | KV_CMD_FAST, 1, 2, 1, "generic",
+     "keyspace write fast", "Rename a key, only if the new key does not exist", "1.0.0"},
+    {"keys", kv_cmd_keys, 2, KV_CMD_READONLY, 0, 0, 0, "generic", "keyspace read slow dangerous",
+     "Find all keys matching the given pattern", "1.0.0"},
+    {"scan", kv_cmd_scan, -2, KV_CMD_READONLY, 0, 0, 0, "generic", "keyspace read slow",
+     "Incrementally iterate the keys space", "2.8.0"},
+    {"randomkey", kv_cmd_randomkey, 1, KV_CMD_READONLY, 0, 0, 0, "generic", "keyspace read slow",
+     "Return a random key from the keyspace", "1.0.0"},
+    {"touch", kv_cmd_touch, -2, KV_CMD_READONLY | KV_CMD_FAST, 1, -1, 1, "generic",
+     "keyspace read fast",
+     "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+     "3.2.1"},
+    {"expire", kv_cmd_expire, -3, KV_CMD_WRITE | KV_CMD_FAST, 1, 1, 1, "generic",
+     "keyspace write fast", "Set a key's time to live in seconds", "1.0.0"},
+    {"pexpire", kv_cmd_pexpire, -3, KV_CMD_WRITE | KV_CMD_FAST, 1, 1, 1, "generic",
+     "keyspace write fast", "Set a key's time to live in milliseconds", "2.6.0"},
+    {"expireat", kv_cmd_expireat, -3, KV_CMD_WRITE | KV_CMD_FAST, 1, 1, 1, "generic",
+     "keyspace write fast", "Set the expiration for a key as a UNIX timestamp", "1.2.0"},
+    {"pexpireat", kv_cmd_pexpireat, -3, KV_CMD_WRITE | KV_CMD_FAST, 1, 1, 1, "generic",
+     "keyspace write fast",
+     "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0"},
+    {"ttl", kv_cmd_ttl, 2, KV_CMD_READONLY | KV_CMD_FAST, 1, 1, 1, "generic", "keyspace read fast",
+     "Get the time to live for a key in seconds", "1.0.0"},
+    {"pttl", kv_cmd_pttl, 2, KV_CMD_READONLY | KV_CMD_FAST, 1, 1, 1, "generic",
+     "keyspace read fast", "Get the time to live for a key in milliseconds", "2.6.0"},
+    {"expiretime", kv_cmd_expiretime, 2, KV_CMD_READONLY | KV_CMD_FAST, 1, 1, 1, "generic",
+     "keyspace read fast", "Get the expiration Unix timestamp for a key", "7.0.0"},
+    {"pexpiretime", kv_cmd_pexpiretime, 2, KV_CMD_READONLY | KV_CMD_FAST, 1, 1, 1, "generic",
+     "keyspace read fast", "Get the expiration Unix timestamp for a key in milliseconds", "7.0.0"},
+    {"persist", kv_cmd_persist, 2, KV_CMD_WRITE | KV_CMD_FAST, 1, 1, 1, "generic",
+     "keyspace write fast", "Remove the expiration from a key", "2.2.0"},
+    {"select", kv_cmd_select, 2, KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST, 0, 0, 0, "connection",
+     "fast connection", "Change the selected database for the current connection", "1.0.0"},
+    {"swapdb", kv_cmd_swapdb, 3, KV_CMD_WRITE | KV_CMD_FAST, 0, 0, 0, "server",
+     "keyspace write fast dangerous", "Swaps two Redis databases", "4.0.0"},
+    {"flushdb", kv_cmd_flushdb, -1, KV_CMD_WRITE, 0, 0, 0, "server",
+     "keyspace write slow dangerous", "Remove all keys from the current database", "1.0.0"},
+    {"flushall", kv_cmd_flushall, -1, KV_CMD_WRITE, 0, 0, 0, "server",
+     "keyspace write slow dangerous", "Remove all keys from all databases", "1.0.0"},
+    {"dbsize", kv_cmd_dbsize, 1, KV_CMD_READONLY | KV_CMD_FAST, 0, 0, 0, "server",
+     "keyspace read fast", "Return the number of keys in the selected database", "1.0.0"},
+    {"object", NULL, -2, 0, 0, 0, 0, "generic", "slow",
+     "A container for object introspection commands", "2.2.3", object_subcmds},
+    {"copy", kv_cmd_copy, -3, KV_CMD_WRITE | KV_CMD_DENYOOM, 1, 2, 1, "generic",
+     "keyspace write slow", "Copy a key", "6.2.0"},
+    {"ping", kv_cmd_ping, -1, KV_CMD_FAST, 0, 0, 0, "connection", "fast connection",
+     "Ping the server", "1.0.0"},
+    {"echo", kv_cmd_echo, 2, KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST, 0, 0, 0, "connection",
+     "fast connection", "Echo the given string", "1.0.0"},
+    {"quit", kv_cmd_quit, -1,
+     KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST | KV_CMD_NO_AUTH |
+         KV_CMD_ALLOW_BUSY,
+     0, 0, 0, "connection", "fast connection", "Close the connection", "1.0.0"},
+    {"shutdown", kv_cmd_shutdown, -1,
+     KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_NO_MULTI |
+         KV_CMD_ALLOW_BUSY,
+     0, 0, 0, "server", "admin slow dangerous",
+     "Synchronously save the dataset to disk and then shut down the server", "1.0.0"},
+    {"info", kv_cmd_info, -1, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server", "slow dangerous",
+     "Get information and statistics about the server", "1.0.0"},
+    {"time", kv_cmd_time, 1, KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST, 0, 0, 0, "server", "fast",
+     "Return the current server time", "2.6.0"},
+    {"hello", kv_cmd_hello, -1,
+     KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST | KV_CMD_NO_AUTH |
+         KV_CMD_ALLOW_BUSY,
+     0, 0, 0, "connection", "fast connection", "Handshake with Redis", "6.0.0"},
+    {"command", NULL, -1, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server", "slow connection",
+     "Get array of Redis command details", "2.8.13", command_subcmds},
+    {"debug", kv_cmd_debug, -2, KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0,
+     0, 0, "server", "admin slow dangerous", "A container for debugging commands", "1.0.0"},
+    {"latency", NULL, -2, 0, 0, 0, 0, "server", "slow",
+     "A container for latency diagnostics commands", "2.8.13", latency_subcmds},
+    {"function", NULL, -2, 0, 0, 0, 0, "scripting", "slow", "A container for function commands",
+     "7.0.0", function_subcmds},
+    {"client", NULL, -2, 0, 0, 0, 0, "connection", "slow",
+     "A container for client connection commands", "2.4.0", client_subcmds},
+    {"config", NULL, -2, 0, 0, 0, 0, "server", "slow",
+     "A container for server configuration commands", "2.0.0", config_subcmds},
+    {"memory", NULL, -2, 0, 0, 0, 0, "server", "slow",
+     "A container for memory diagnostics commands", "4.0.0", memory_subcmds},
+    {"kprofile", kv_cmd_kprofile, -3, KV_CMD_ADMIN | KV_CMD_NOSCRIPT, 0, 0, 0, "server",
+     "admin slow dangerous",
+     "Kvrocks-compatible heap profiler control: KPROFILE MEMORY ENABLE|DISABLE|STATUS|DUMP dir",
+     "kvcore 0.1.0"},
+    {NULL}};
+
+#define LOOKUP_SLOTS 512 /* power of two, > 2 x commands */
+static kv_cmd_t *lookup_slots[LOOKUP_SLOTS];
+static size_t ncommands;
+
+static uint32_t name_hash(const char *s, size_t len) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint32_t)tolower((unsigned char)s[i]);
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static void init_row(kv_cmd_t *cmd, const kv_cmd_t *parent) {
+    cmd->parent = parent;
+    if (parent)
+        snprintf(cmd->fullname, sizeof(cmd->fullname), "%s|%s", parent->name, cmd->name);
+    else
+        snprintf(cmd->fullname, sizeof(cmd->fullname), "%s", cmd->name);
+    if (cmd->subcmds) {
+        cmd->flags |= KV_CMD_CONTAINER;
+        for (kv_cmd_t *s = cmd->subcmds; s->name; s++)
+            init_row(s, cmd);
+    }
+}
+
+int kv_cmd_init(void) {
+    memset(lookup_slots, 0, sizeof(lookup_slots));
+    ncommands = 0;
+    for (kv_cmd_t *cmd = cmd_table; cmd->name; cmd++) {
+        init_row(cmd, NULL);
+        uint32_t i = name_hash(cmd->name, strlen(cmd->name)) & (LOOKUP_SLOTS - 1);
+        while (lookup_slots[i] != NULL)
+            i = (i + 1) & (LOOKUP_SLOTS - 1);
+        lookup_slots[i] = cmd;
+        ncommands++;
+    }
+    return 0;
+}
+
+kv_cmd_t *kv_cmd_lookup(const char *name, size_t len) {
+    if (len == 0 || len > 32) return NULL;
+    uint32_t i = name_hash(name, len) & (LOOKUP_SLOTS - 1);
+    while (lookup_slots[i] != NULL) {
+        kv_cmd_t *cmd = lookup_slots[i];
+        if (strncasecmp(cmd->name, name, len) == 0 && cmd->name[len] == '\0') return cmd;
+        i = (i + 1) & (LOOKUP_SLOTS - 1);
+    }
+    return NULL;
+}
+
+static kv_cmd_t *lookup_sub(kv_cmd_t *base, const kv_arg_t *a) {
+    for (kv_cmd_t *s = base->subcmds; s->name; s++)
+        if (a->len == strlen(s->name) && strncasecmp(s->name, a->ptr, a->len) == 0) return s;
+    return NULL;
+}
+
+kv_cmd_t *kv_cmd_lookup_argv(const kv_arg_t *argv, int argc) {
+    kv_cmd_t *base = kv_cmd_lookup(argv[0].ptr, argv[0].len);
+    if (base == NULL || argc == 1 || !(base->flags & KV_CMD_CONTAINER)) return base;
+    return lookup_sub(base, &argv[1]);
+}
+
+size_t kv_cmd_count(void) {
+    return ncommands;
+}
+
+void kv_cmd_foreach(void (*fn)(kv_cmd_t *cmd, void *priv), void *priv) {
+    for (kv_cmd_t *cmd = cmd_table; cmd->name; cmd++) {
+        fn(cmd, priv);
+        if (cmd->subcmds)
+            for (kv_cmd_t *s = cmd->subcmds; s->name; s++)
+                fn(s, priv);
+    }
+}
+
+static void reset_one(kv_cmd_t *cmd, void *priv) {
+    (void)priv;
+    cmd->calls = cmd->usec = cmd->rejected_calls = cmd->failed_calls = 0;
+}
+
+void kv_cmd_reset_stats(void) {
+    kv_cmd_foreach(reset_one, NULL);
+}
+
+/* "%.128s" of an argument: stops at a NUL byte like Redis's printf. */
+static int arglen128(const kv_arg_t *a, size_t cap) {
+    size_t n = a->len > cap ? cap : a->len;
+    const char *z = memchr(a->ptr, '\0', n);
+    return (int)(z ? (size_t)(z - a->ptr) : n);
+}
+
+static void reject_unknown(kv_client_t *c) {
+    kv_cmd_t *base = kv_cmd_lookup(c->argv[0].ptr, c->argv[0].len);
+    if (base != NULL && (base->flags & KV_CMD_CONTAINER)) {
+        char up[40];
+        size_t n = strlen(base->name);
+        for (size_t i = 0; i <= n; i++)
+            up[i] = (char)toupper((unsigned char)base->name[i]);
+        kv_reply_errorf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                        arglen128(&c->argv[1], 128), c->argv[1].ptr, up);
+        return;
+    }
+    char args[512];
+    size_t len = 0;
+    args[0] = '\0';
+    for (int i = 1; i < c->argc && len < 128; i++) {
+        int w = snprintf(args + len, sizeof(args) - len, "'%.*s' ",
+                         arglen128(&c->argv[i], 128 - len), c->argv[i].ptr);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+    kv_reply_errorf(c, "ERR unknown command '%.*s', with args beginning with: %s",
+                    arglen128(&c->argv[0], 128), c->argv[0].ptr, args);
+}
+
+void kv_cmd_process(kv_client_t *c) {
+    kv_srv.mstime = kv_mstime();
+    kv_cmd_t *cmd = kv_cmd_lookup_argv(c->argv, c->argc);
+    if (cmd == NULL) {
+        reject_unknown(c);
+        return;
+    }
+    if ((cmd->arity > 0 && cmd->arity != c->argc) || c->argc < -cmd->arity) {
+        cmd->rejected_calls++;
+        kv_reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd->fullname);
+        return;
+    }
+    if (kv_srv.cfg.maxmemory && (cmd->flags & KV_CMD_DENYOOM) &&
+        kv_srv.mem.allocated > kv_srv.cfg.maxmemory) {
+        kv_server_update_mem_stats();
+        if (kv_srv.mem.allocated > kv_srv.cfg.maxmemory) {
+            cmd->rejected_calls++;
+            kv_reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
+            return;
+        }
+    }
+    uint64_t start = kv_monotonic_us();
+    c->cmd = cmd;
+    cmd->fn(c);
+    c->cmd = NULL;
+    uint64_t dur = kv_monotonic_us() - start;
+    cmd->calls++;
+    cmd->usec += dur;
+    c->lastcmd = cmd;
+    kv_srv.stat_numcommands++;
+    if (dur >= 1000) kv_latency_add("command", dur / 1000);
+}

@@ -1,0 +1,948 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_server.c - connection and server commands: PING ECHO QUIT SHUTDOWN INFO TIME HELLO,
+ * COMMAND (COUNT INFO DOCS LIST GETKEYS HELP), DEBUG (SLEEP OBJECT POPULATE
+ * SET-ACTIVE-EXPIRE), LATENCY (LATEST RESET HELP), FUNCTION FLUSH, CLIENT (SETNAME GETNAME
+ * ID INFO LIST KILL HELP) and CONFIG (GET SET RESETSTAT HELP).
+ *
+ * Replies follow Redis 7.0 (RESP2 only: HELLO 3 answers NOPROTO). CONFIG SET with several
+ * pairs is atomic as in Redis: every name is checked first, then values are applied and
+ * rolled back if one fails. DEBUG obeys enable-debug-command like Redis 7.
+ */
+#include "kv_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* --- PING ECHO QUIT SHUTDOWN TIME INFO --- */
+
+void kv_cmd_ping(kv_client_t *c) {
+    if (c->argc > 2) {
+        kv_reply_arity_err(c);
+        return;
+    }
+    if (c->argc == 1)
+        kv_reply_raw(c, "+PONG\r\n", 7);
+    else
+        kv_reply_bulk(c, c->argv[1].ptr, c->argv[1].len);
+}
+
+void kv_cmd_echo(kv_client_t *c) {
+    kv_reply_bulk(c, c->argv[1].ptr, c->argv[1].len);
+}
+
+void kv_cmd_quit(kv_client_t *c) {
+    kv_reply_ok(c);
+    c->flags |= KV_CLIENT_CLOSE_AFTER_REPLY;
+}
+
+void kv_cmd_shutdown(kv_client_t *c) {
+    bool nosave = false, save = false, abort_ = false, other = false;
+    for (int i = 1; i < c->argc; i++) {
+        const kv_arg_t *a = &c->argv[i];
+        if (kv_arg_is(a, "nosave"))
+            nosave = true;
+        else if (kv_arg_is(a, "save"))
+            save = true;
+        else if (kv_arg_is(a, "now") || kv_arg_is(a, "force"))
+            other = true;
+        else if (kv_arg_is(a, "abort"))
+            abort_ = true;
+        else {
+            kv_reply_syntax_err(c);
+            return;
+        }
+    }
+    if ((abort_ && (nosave || save || other)) || (nosave && save)) {
+        kv_reply_syntax_err(c);
+        return;
+    }
+    if (abort_) {
+        kv_reply_error(c, "ERR No shutdown in progress.");
+        return;
+    }
+    /* No persistence to write: shut down at once; the connection closes without a reply. */
+    kv_server_request_shutdown();
+}
+
+void kv_cmd_time(kv_client_t *c) {
+    int64_t us = kv_ustime();
+    kv_reply_array_len(c, 2);
+    kv_reply_bulk_ll(c, us / 1000000);
+    kv_reply_bulk_ll(c, us % 1000000);
+}
+
+void kv_cmd_info(kv_client_t *c) {
+    size_t len;
+    kv_server_update_mem_stats();
+    char *s = kv_info_string(c->argv + 1, c->argc - 1, &len);
+    if (s == NULL) {
+        kv_reply_error(c, "ERR out of memory");
+        return;
+    }
+    kv_reply_verbatim(c, s, len);
+    free(s);
+}
+
+/* --- HELLO --- */
+
+static int set_name_or_reply(kv_client_t *c, const kv_arg_t *name) {
+    if (name->len == 0) {
+        free(c->name);
+        c->name = NULL;
+        return 0;
+    }
+    for (size_t j = 0; j < name->len; j++) {
+        if (name->ptr[j] < '!' || name->ptr[j] > '~') {
+            kv_reply_error(
+                c, "ERR Client names cannot contain spaces, newlines or special characters.");
+            return -EINVAL;
+        }
+    }
+    char *n = strndup(name->ptr, name->len);
+    if (n == NULL) {
+        kv_reply_error(c, "ERR out of memory");
+        return -ENOMEM;
+    }
+    free(c->name);
+    c->name = n;
+    return 0;
+}
+
+void kv_cmd_hello(kv_client_t *c) {
+    long long ver = 0;
+    int next = 1;
+    if (c->argc >= 2) {
+        if (kv_arg_ll_or_reply(c, &c->argv[next++], &ver,
+                               "ERR Protocol version is not an integer or out of range") != 0)
+            return;
+        /* RESP3 is not spoken: 3 is refused like an unknown version. */
+        if (ver != 2) {
+            kv_reply_error(c, "NOPROTO unsupported protocol version");
+            return;
+        }
+    }
+    for (int j = next; j < c->argc; j++) {
+        int more = c->argc - 1 - j;
+        const kv_arg_t *o = &c->argv[j];
+        if (kv_arg_is(o, "auth") && more >= 2) {
+            if (!kv_arg_is(&c->argv[j + 1], "default")) {
+                kv_reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+                return;
+            }
+            j += 2;
+        } else if (kv_arg_is(o, "setname") && more) {
+            if (set_name_or_reply(c, &c->argv[j + 1]) != 0) return;
+            j++;
+        } else {
+            kv_reply_errorf(c, "ERR Syntax error in HELLO option '%.*s'", (int)o->len, o->ptr);
+            return;
+        }
+    }
+    kv_reply_map_len(c, 7);
+    kv_reply_bulk_cstr(c, "server");
+    kv_reply_bulk_cstr(c, "redis");
+    kv_reply_bulk_cstr(c, "version");
+    kv_reply_bulk_cstr(c, KV_REDIS_VERSION);
+    kv_reply_bulk_cstr(c, "proto");
+    kv_reply_int(c, c->resp);
+    kv_reply_bulk_cstr(c, "id");
+    kv_reply_int(c, (long long)c->id);
+    kv_reply_bulk_cstr(c, "mode");
+    kv_reply_bulk_cstr(c, "standalone");
+    kv_reply_bulk_cstr(c, "role");
+    kv_reply_bulk_cstr(c, "master");
+    kv_reply_bulk_cstr(c, "modules");
+    kv_reply_array_len(c, 0);
+}
+
+/* --- COMMAND --- */
+
+static const struct {
+    uint32_t bit;
+    const char *name;
+} cmd_flag_names[] = {
+    {KV_CMD_WRITE, "write"},
+    {KV_CMD_READONLY, "readonly"},
+    {KV_CMD_DENYOOM, "denyoom"},
+    {KV_CMD_ADMIN, "admin"},
+    {KV_CMD_PUBSUB, "pubsub"},
+    {KV_CMD_NOSCRIPT, "noscript"},
+    {KV_CMD_BLOCKING, "blocking"},
+    {KV_CMD_LOADING, "loading"},
+    {KV_CMD_STALE, "stale"},
+    {KV_CMD_SKIP_MONITOR, "skip_monitor"},
+    {KV_CMD_SKIP_SLOWLOG, "skip_slowlog"},
+    {KV_CMD_FAST, "fast"},
+    {KV_CMD_NO_AUTH, "no_auth"},
+    {KV_CMD_MAY_REPLICATE, "may_replicate"},
+    {KV_CMD_NO_MULTI, "no_multi"},
+    {KV_CMD_ALLOW_BUSY, "allow_busy"},
+};
+
+static void reply_words_as_status(kv_client_t *c, const char *words, const char *prefix) {
+    void *lenp = kv_reply_deferred(c);
+    long n = 0;
+    const char *p = words ? words : "";
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if (e > p) {
+            char buf[64];
+            snprintf(buf, sizeof(buf), "%s%.*s", prefix, (int)(e - p), p);
+            kv_reply_status(c, buf);
+            n++;
+        }
+        p = e;
+    }
+    kv_reply_set_deferred(c, lenp, n);
+}
+
+void kv_cmd_reply_info(kv_client_t *c, const kv_cmd_t *cmd) {
+    kv_reply_array_len(c, 10);
+    kv_reply_bulk_cstr(c, cmd->fullname);
+    kv_reply_int(c, cmd->arity);
+    void *lenp = kv_reply_deferred(c);
+    long n = 0;
+    for (size_t i = 0; i < sizeof(cmd_flag_names) / sizeof(cmd_flag_names[0]); i++) {
+        if (cmd->flags & cmd_flag_names[i].bit) {
+            kv_reply_status(c, cmd_flag_names[i].name);
+            n++;
+        }
+    }
+    kv_reply_set_deferred(c, lenp, n);
+    kv_reply_int(c, cmd->first_key);
+    kv_reply_int(c, cmd->last_key);
+    kv_reply_int(c, cmd->key_step);
+    reply_words_as_status(c, cmd->acl, "@");
+    kv_reply_array_len(c, 0); /* tips */
+    kv_reply_array_len(c, 0); /* key specs */
+    if (cmd->subcmds) {
+        long ns = 0;
+        for (const kv_cmd_t *s = cmd->subcmds; s->name; s++)
+            ns++;
+        kv_reply_array_len(c, ns);
+        for (const kv_cmd_t *s = cmd->subcmds; s->name; s++)
+            kv_cmd_reply_info(c, s);
+    } else {
+        kv_reply_array_len(c, 0);
+    }
+}
+
+void kv_cmd_reply_docs(kv_client_t *c, const kv_cmd_t *cmd) {
+    long ns = 0;
+    if (cmd->subcmds)
+        for (const kv_cmd_t *s = cmd->subcmds; s->name; s++)
+            ns++;
+    kv_reply_map_len(c, ns ? 4 : 3);
+    kv_reply_bulk_cstr(c, "summary");
+    kv_reply_bulk_cstr(c, cmd->summary ? cmd->summary : "");
+    kv_reply_bulk_cstr(c, "since");
+    kv_reply_bulk_cstr(c, cmd->since ? cmd->since : "");
+    kv_reply_bulk_cstr(c, "group");
+    kv_reply_bulk_cstr(c, cmd->group ? cmd->group : "");
+    if (ns) {
+        kv_reply_bulk_cstr(c, "subcommands");
+        kv_reply_map_len(c, ns);
+        for (const kv_cmd_t *s = cmd->subcmds; s->name; s++) {
+            kv_reply_bulk_cstr(c, s->fullname);
+            kv_cmd_reply_docs(c, s);
+        }
+    }
+}
+
+typedef struct each_ctx {
+    kv_client_t *c;
+    long n;
+    int mode; /* 0 info, 1 docs, 2 list */
+} each_ctx_t;
+
+static void each_top(kv_cmd_t *cmd, void *priv) {
+    each_ctx_t *e = priv;
+    if (e->mode == 2) {
+        kv_reply_bulk_cstr(e->c, cmd->fullname);
+        e->n++;
+        return;
+    }
+    if (cmd->parent) return;
+    if (e->mode == 0) {
+        kv_cmd_reply_info(e->c, cmd);
+    } else {
+        kv_reply_bulk_cstr(e->c, cmd->name);
+        kv_cmd_reply_docs(e->c, cmd);
+    }
+    e->n++;
+}
+
+static void reply_all(kv_client_t *c, int mode) {
+    each_ctx_t e = {c, 0, mode};
+    void *lenp = kv_reply_deferred(c);
+    kv_cmd_foreach(each_top, &e);
+    kv_reply_set_deferred(c, lenp, mode == 1 ? e.n * 2 : e.n);
+}
+
+void kv_cmd_command(kv_client_t *c) {
+    reply_all(c, 0);
+}
+
+void kv_cmd_command_count(kv_client_t *c) {
+    kv_reply_int(c, (long long)kv_cmd_count());
+}
+
+/* "get" or "config|get" */
+static const kv_cmd_t *lookup_fullname(const kv_arg_t *a) {
+    const char *bar = memchr(a->ptr, '|', a->len);
+    if (bar == NULL) return kv_cmd_lookup(a->ptr, a->len);
+    kv_cmd_t *base = kv_cmd_lookup(a->ptr, (size_t)(bar - a->ptr));
+    if (base == NULL || base->subcmds == NULL) return NULL;
+    kv_arg_t sub = {bar + 1, a->len - (size_t)(bar - a->ptr) - 1};
+    for (const kv_cmd_t *s = base->subcmds; s->name; s++)
+        if (kv_arg_is(&sub, s->name)) return s;
+    return NULL;
+}
+
+void kv_cmd_command_info(kv_client_t *c) {
+    if (c->argc == 2) {
+        reply_all(c, 0);
+        return;
+    }
+    kv_reply_array_len(c, c->argc - 2);
+    for (int i = 2; i < c->argc; i++) {
+        const kv_cmd_t *cmd = lookup_fullname(&c->argv[i]);
+        if (cmd)
+            kv_cmd_reply_info(c, cmd);
+        else
+            kv_reply_null_array(c);
+    }
+}
+
+void kv_cmd_command_docs(kv_client_t *c) {
+    if (c->argc == 2) {
+        reply_all(c, 1);
+        return;
+    }
+    void *lenp = kv_reply_deferred(c);
+    long n = 0;
+    for (int i = 2; i < c->argc; i++) {
+        const kv_cmd_t *cmd = lookup_fullname(&c->argv[i]);
+        if (cmd == NULL) continue;
+        kv_reply_bulk_cstr(c, cmd->fullname);
+        kv_cmd_reply_docs(c, cmd);
+        n += 2;
+    }
+    kv_reply_set_deferred(c, lenp, n);
+}
+
+void kv_cmd_command_list(kv_client_t *c) {
+    if (c->argc > 2) {
+        kv_reply_syntax_err(c);
+        return;
+    }
+    reply_all(c, 2);
+}
+
+void kv_cmd_command_getkeys(kv_client_t *c) {
+    kv_cmd_t *cmd = kv_cmd_lookup_argv(c->argv + 2, c->argc - 2);
+    if (cmd == NULL) {
+        kv_reply_error(c, "ERR Invalid command specified");
+        return;
+    }
+    int argc = c->argc - 2;
+    if ((cmd->arity > 0 && cmd->arity != argc) || argc < -cmd->arity) {
+        kv_reply_error(c, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    if (cmd->first_key == 0) {
+        kv_reply_error(c, "ERR The command has no key arguments");
+        return;
+    }
+    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
+    void *lenp = kv_reply_deferred(c);
+    long n = 0;
+    for (int i = cmd->first_key; i <= last && i < argc; i += cmd->key_step) {
+        kv_reply_bulk(c, c->argv[2 + i].ptr, c->argv[2 + i].len);
+        n++;
+    }
+    kv_reply_set_deferred(c, lenp, n);
+}
+
+void kv_cmd_command_help(kv_client_t *c) {
+    static const char *const help[] = {
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        NULL};
+    kv_reply_help(c, help);
+}
+
+/* --- DEBUG --- */
+
+static bool debug_allowed(kv_client_t *c) {
+    int mode = kv_srv.cfg.enable_debug_command;
+    if (mode == 1) return true;
+    if (mode == 2 && (strncmp(c->addr, "127.", 4) == 0 || strncmp(c->addr, "[::1]", 5) == 0))
+        return true;
+    kv_reply_error(c, "ERR DEBUG command not allowed. If the enable-debug-command option is set "
+                      "to \"local\", you can run it from a local connection, otherwise you need "
+                      "to set this option in the configuration file, and then restart the "
+                      "server.");
+    return false;
+}
+
+static size_t rdb_len_size(size_t len) {
+    return len < 64 ? 1 : len < 16384 ? 2 : len <= UINT32_MAX ? 5 : 9;
+}
+
+static size_t serialized_len(const kv_obj_t *o) {
+    long long v;
+    if (o->type != KV_TYPE_STRING) return 0;
+    if (o->encoding == KV_ENC_INT && kv_obj_get_ll(o, &v)) {
+        if (v >= -(1 << 7) && v <= (1 << 7) - 1) return 2;
+        if (v >= -(1 << 15) && v <= (1 << 15) - 1) return 3;
+        if (v >= -(1LL << 31) && v <= (1LL << 31) - 1) return 5;
+    }
+    size_t len = kv_obj_strlen(o);
+    return rdb_len_size(len) + len;
+}
+
+static void debug_populate(kv_client_t *c) {
+    long long count, size = 0;
+    if (!kv_str2ll(c->argv[2].ptr, c->argv[2].len, &count) || count < 0) {
+        kv_reply_error(c, "ERR value is out of range, must be positive");
+        return;
+    }
+    const char *prefix = "key";
+    size_t plen = 3;
+    if (c->argc >= 4) {
+        prefix = c->argv[3].ptr;
+        plen = c->argv[3].len;
+    }
+    if (c->argc == 5 && (!kv_str2ll(c->argv[4].ptr, c->argv[4].len, &size) || size < 0)) {
+        kv_reply_error(c, "ERR value is out of range, must be positive");
+        return;
+    }
+    char *val = size > 0 ? calloc(1, (size_t)size) : NULL;
+    if (size > 0 && val == NULL) {
+        kv_reply_error(c, "ERR out of memory");
+        return;
+    }
+    char key[1024], vbuf[64];
+    for (long long j = 0; j < count; j++) {
+        int kl = snprintf(key, sizeof(key), "%.*s:%lld", (int)(plen > 900 ? 900 : plen), prefix, j);
+        if (kv_db_lookup(c->db, key, (size_t)kl, KV_LOOKUP_NOSTATS | KV_LOOKUP_NOTOUCH)) continue;
+        int vl = snprintf(vbuf, sizeof(vbuf), "value:%lld", j);
+        kv_obj_t *o;
+        if (size == 0) {
+            o = kv_obj_new_string(key, (size_t)kl, vbuf, (size_t)vl, -1);
+        } else {
+            size_t n = (size_t)vl < (size_t)size ? (size_t)vl : (size_t)size;
+            memset(val, 0, (size_t)size);
+            memcpy(val, vbuf, n);
+            o = kv_obj_new_raw_string(key, (size_t)kl, val, (size_t)size, -1);
+        }
+        if (o == NULL || kv_db_add(c->db, o) != 0) {
+            free(val);
+            kv_reply_error(c, "ERR out of memory");
+            return;
+        }
+    }
+    free(val);
+    kv_reply_ok(c);
+}
+
+void kv_cmd_debug(kv_client_t *c) {
+    if (!debug_allowed(c)) return;
+    const kv_arg_t *sub = &c->argv[1];
+    if (kv_arg_is(sub, "help") && c->argc == 2) {
+        static const char *const help[] = {
+            "OBJECT <key>",
+            "    Show low level info about `key` and associated value.",
+            "POPULATE <count> [<prefix>] [<size>]",
+            "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+            "    it is used instead of the 'key' prefix. These are not propagated to",
+            "    replicas. Cluster slots are not respected so keys not belonging to the",
+            "    current node can be created in cluster mode.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+            NULL};
+        kv_reply_help(c, help);
+    } else if (kv_arg_is(sub, "sleep") && c->argc == 3) {
+        char buf[64];
+        size_t n = c->argv[2].len < sizeof(buf) - 1 ? c->argv[2].len : sizeof(buf) - 1;
+        memcpy(buf, c->argv[2].ptr, n);
+        buf[n] = '\0';
+        double secs = strtod(buf, NULL);
+        long long us = (long long)(secs * 1000000);
+        if (us > 0) {
+            struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+            nanosleep(&ts, NULL);
+        }
+        kv_reply_ok(c);
+    } else if (kv_arg_is(sub, "object") && c->argc == 3) {
+        kv_obj_t *o = kv_db_lookup(c->db, c->argv[2].ptr, c->argv[2].len,
+                                   KV_LOOKUP_NOTOUCH | KV_LOOKUP_NOSTATS);
+        if (o == NULL) {
+            kv_reply_error(c, "ERR no such key");
+            return;
+        }
+        char buf[256];
+        snprintf(buf, sizeof(buf),
+                 "Value at:%p refcount:%u encoding:%s serializedlength:%zu lru:%u "
+                 "lru_seconds_idle:%llu",
+                 (void *)o, (unsigned)o->refcount, kv_obj_encoding_name((int)o->encoding),
+                 serialized_len(o), (unsigned)o->lru,
+                 (unsigned long long)(kv_obj_idle_ms(o) / 1000));
+        kv_reply_status(c, buf);
+    } else if (kv_arg_is(sub, "populate") && c->argc >= 3 && c->argc <= 5) {
+        debug_populate(c);
+    } else if (kv_arg_is(sub, "set-active-expire") && c->argc == 3) {
+        kv_srv.active_expire_enabled = atoi(c->argv[2].ptr) != 0;
+        kv_reply_ok(c);
+    } else {
+        kv_reply_subcmd_err(c);
+    }
+}
+
+/* --- LATENCY --- */
+
+void kv_cmd_latency_latest(kv_client_t *c) {
+    kv_reply_array_len(c, kv_srv.nlatency);
+    for (int i = 0; i < kv_srv.nlatency; i++) {
+        const kv_latency_event_t *e = &kv_srv.latency[i];
+        kv_reply_array_len(c, 4);
+        kv_reply_bulk_cstr(c, e->name);
+        kv_reply_int(c, e->time_s);
+        kv_reply_int(c, e->latest_ms);
+        kv_reply_int(c, e->max_ms);
+    }
+}
+
+void kv_cmd_latency_reset(kv_client_t *c) {
+    long long n = 0;
+    if (c->argc == 2) {
+        n = kv_srv.nlatency;
+        kv_srv.nlatency = 0;
+    } else {
+        for (int j = 2; j < c->argc; j++) {
+            for (int i = 0; i < kv_srv.nlatency; i++) {
+                if (kv_arg_is(&c->argv[j], kv_srv.latency[i].name)) {
+                    kv_srv.latency[i] = kv_srv.latency[--kv_srv.nlatency];
+                    n++;
+                    break;
+                }
+            }
+        }
+    }
+    kv_reply_int(c, n);
+}
+
+void kv_cmd_latency_help(kv_client_t *c) {
+    static const char *const help[] = {"LATEST",
+                                       "    Return the latest latency samples for all events.",
+                                       "RESET [<event> ...]",
+                                       "    Reset latency data of one or more <event> classes.",
+                                       "    (default: reset all data for all event classes)",
+                                       NULL};
+    kv_reply_help(c, help);
+}
+
+/* --- FUNCTION FLUSH (no scripting: a successful no-op, as test harnesses need) --- */
+
+void kv_cmd_function_flush(kv_client_t *c) {
+    if (c->argc > 3) {
+        kv_reply_subcmd_err(c);
+        return;
+    }
+    if (c->argc == 3 && !kv_arg_is(&c->argv[2], "sync") && !kv_arg_is(&c->argv[2], "async")) {
+        kv_reply_error(c, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+        return;
+    }
+    kv_reply_ok(c);
+}
+
+/* --- CLIENT --- */
+
+void kv_cmd_client_setname(kv_client_t *c) {
+    if (set_name_or_reply(c, &c->argv[2]) == 0) kv_reply_ok(c);
+}
+
+void kv_cmd_client_getname(kv_client_t *c) {
+    if (c->name)
+        kv_reply_bulk_cstr(c, c->name);
+    else
+        kv_reply_null(c);
+}
+
+void kv_cmd_client_id(kv_client_t *c) {
+    kv_reply_int(c, (long long)c->id);
+}
+
+void kv_cmd_client_info(kv_client_t *c) {
+    char *line = kv_client_info_line(c);
+    if (line == NULL) {
+        kv_reply_error(c, "ERR out of memory");
+        return;
+    }
+    size_t n = strlen(line);
+    char *out = realloc(line, n + 2);
+    if (out == NULL) {
+        free(line);
+        kv_reply_error(c, "ERR out of memory");
+        return;
+    }
+    out[n] = '\n';
+    kv_reply_verbatim(c, out, n + 1);
+    free(out);
+}
+
+void kv_cmd_client_list(kv_client_t *c) {
+    bool only_ids = false;
+    unsigned long long ids[64];
+    int nids = 0;
+    if (c->argc == 4 && kv_arg_is(&c->argv[2], "type")) {
+        if (!kv_arg_is(&c->argv[3], "normal") && !kv_arg_is(&c->argv[3], "master") &&
+            !kv_arg_is(&c->argv[3], "replica") && !kv_arg_is(&c->argv[3], "slave") &&
+            !kv_arg_is(&c->argv[3], "pubsub")) {
+            kv_reply_errorf(c, "ERR Unknown client type '%.*s'", (int)c->argv[3].len,
+                            c->argv[3].ptr);
+            return;
+        }
+        if (!kv_arg_is(&c->argv[3], "normal")) {
+            kv_reply_verbatim(c, "", 0);
+            return;
+        }
+    } else if (c->argc > 3 && kv_arg_is(&c->argv[2], "id")) {
+        only_ids = true;
+        for (int j = 3; j < c->argc && nids < 64; j++) {
+            long long id;
+            if (!kv_str2ll(c->argv[j].ptr, c->argv[j].len, &id) || id <= 0) {
+                kv_reply_error(c, "ERR Invalid client ID");
+                return;
+            }
+            ids[nids++] = (unsigned long long)id;
+        }
+    } else if (c->argc != 2) {
+        kv_reply_syntax_err(c);
+        return;
+    }
+    size_t cap = 4096, len = 0;
+    char *out = malloc(cap);
+    for (kv_client_t *cl = kv_srv.clients; cl && out; cl = cl->next) {
+        if (only_ids) {
+            bool hit = false;
+            for (int i = 0; i < nids; i++)
+                hit |= ids[i] == cl->id;
+            if (!hit) continue;
+        }
+        char *line = kv_client_info_line(cl);
+        if (line == NULL) continue;
+        size_t n = strlen(line);
+        if (len + n + 2 > cap) {
+            cap = (len + n + 2) * 2;
+            char *no = realloc(out, cap);
+            if (no == NULL) {
+                free(line);
+                free(out);
+                out = NULL;
+                break;
+            }
+            out = no;
+        }
+        memcpy(out + len, line, n);
+        len += n;
+        out[len++] = '\n';
+        free(line);
+    }
+    if (out == NULL) {
+        kv_reply_error(c, "ERR out of memory");
+        return;
+    }
+    kv_reply_verbatim(c, out, len);
+    free(out);
+}
+
+void kv_cmd_client_kill(kv_client_t *c) {
+    const kv_arg_t *addr = NULL, *laddr = NULL;
+    unsigned long long id = 0;
+    bool skipme = true, type_normal_only = false, type_none = false;
+    if (c->argc == 3) {
+        addr = &c->argv[2];
+        skipme = false;
+    } else if (c->argc > 3 && c->argc % 2 == 0) {
+        for (int i = 2; i < c->argc; i += 2) {
+            const kv_arg_t *o = &c->argv[i], *v = &c->argv[i + 1];
+            if (kv_arg_is(o, "id")) {
+                long long x;
+                if (!kv_str2ll(v->ptr, v->len, &x)) {
+                    kv_reply_error(c, "ERR client-id should be greater than 0");
+                    return;
+                }
+                if (x < 1) {
+                    kv_reply_error(c, "ERR client-id should be greater than 0");
+                    return;
+                }
+                id = (unsigned long long)x;
+            } else if (kv_arg_is(o, "type")) {
+                if (kv_arg_is(v, "normal"))
+                    type_normal_only = true;
+                else if (kv_arg_is(v, "master") || kv_arg_is(v, "replica") ||
+                         kv_arg_is(v, "slave") || kv_arg_is(v, "pubsub"))
+                    type_none = true;
+                else {
+                    kv_reply_errorf(c, "ERR Unknown client type '%.*s'", (int)v->len, v->ptr);
+                    return;
+                }
+            } else if (kv_arg_is(o, "addr")) {
+                addr = v;
+            } else if (kv_arg_is(o, "laddr")) {
+                laddr = v;
+            } else if (kv_arg_is(o, "user")) {
+                if (!kv_arg_is(v, "default")) {
+                    kv_reply_errorf(c, "ERR No such user '%.*s'", (int)v->len, v->ptr);
+                    return;
+                }
+            } else if (kv_arg_is(o, "skipme")) {
+                if (kv_arg_is(v, "yes"))
+                    skipme = true;
+                else if (kv_arg_is(v, "no"))
+                    skipme = false;
+                else {
+                    kv_reply_syntax_err(c);
+                    return;
+                }
+            } else {
+                kv_reply_syntax_err(c);
+                return;
+            }
+        }
+    } else {
+        kv_reply_syntax_err(c);
+        return;
+    }
+    (void)type_normal_only;
+    long long killed = 0;
+    bool close_self = false;
+    kv_client_t *next;
+    for (kv_client_t *cl = kv_srv.clients; cl && !type_none; cl = next) {
+        next = cl->next;
+        if (addr && !(strlen(cl->addr) == addr->len && !memcmp(cl->addr, addr->ptr, addr->len)))
+            continue;
+        if (laddr &&
+            !(strlen(cl->laddr) == laddr->len && !memcmp(cl->laddr, laddr->ptr, laddr->len)))
+            continue;
+        if (id && cl->id != id) continue;
+        if (cl == c && skipme) continue;
+        if (cl == c)
+            close_self = true;
+        else
+            kv_client_close_async(cl);
+        killed++;
+    }
+    if (c->argc == 3) {
+        if (killed == 0)
+            kv_reply_error(c, "ERR No such client");
+        else
+            kv_reply_ok(c);
+    } else {
+        kv_reply_int(c, killed);
+    }
+    if (close_self) c->flags |= KV_CLIENT_CLOSE_AFTER_REPLY;
+}
+
+void kv_cmd_client_help(kv_client_t *c) {
+    static const char *const help[] = {
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are:",
+        "    * ADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made to specified local address",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Kill connections by type.",
+        "    * USER <username>",
+        "      Kill connections authenticated by <username>.",
+        "    * SKIPME (YES|NO)",
+        "      Skip killing current connection (default: yes).",
+        "LIST [options ...]",
+        "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Return clients of specified type.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        NULL};
+    kv_reply_help(c, help);
+}
+
+/* --- CONFIG --- */
+
+static char *arg_dup(const kv_arg_t *a) {
+    return strndup(a->ptr, a->len);
+}
+
+static bool name_taken(kv_arg_t *names, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (names[i].len == strlen(name) && !strncasecmp(names[i].ptr, name, names[i].len))
+            return true;
+    return false;
+}
+
+void kv_cmd_config_get(kv_client_t *c) {
+    kv_arg_t names[256];
+    int n = 0;
+    for (int i = 2; i < c->argc; i++) {
+        const kv_arg_t *p = &c->argv[i];
+        char *pat = arg_dup(p);
+        if (pat == NULL) continue;
+        if (strpbrk(pat, "[*?") == NULL) {
+            if (kv_config_canonical(pat) && !name_taken(names, n, pat) && n < 256) {
+                names[n].ptr = p->ptr;
+                names[n].len = p->len;
+                n++;
+            }
+            free(pat);
+            continue;
+        }
+        free(pat);
+        for (size_t r = 0; r < kv_config_count(); r++) {
+            const char *alias;
+            const char *name = kv_config_name_at(r, &alias);
+            const char *cand[2] = {name, alias};
+            for (int k = 0; k < 2; k++) {
+                if (cand[k] == NULL || name_taken(names, n, cand[k]) || n >= 256) continue;
+                if (kv_glob_match(p->ptr, p->len, cand[k], strlen(cand[k]), true)) {
+                    names[n].ptr = cand[k];
+                    names[n].len = strlen(cand[k]);
+                    n++;
+                }
+            }
+        }
+    }
+    kv_reply_map_len(c, n);
+    char value[1024];
+    for (int i = 0; i < n; i++) {
+        char name[128];
+        snprintf(name, sizeof(name), "%.*s", (int)names[i].len, names[i].ptr);
+        kv_config_get(&kv_srv.cfg, name, value, sizeof(value));
+        kv_reply_bulk(c, names[i].ptr, names[i].len);
+        kv_reply_bulk_cstr(c, value);
+    }
+}
+
+void kv_cmd_config_set(kv_client_t *c) {
+    if (c->argc % 2 != 0) {
+        kv_reply_arity_err(c);
+        return;
+    }
+    int npairs = (c->argc - 2) / 2;
+    char *names[64], *values[64], *olds[64];
+    const char *canon[64];
+    if (npairs > 64) {
+        kv_reply_error(c, "ERR too many parameters");
+        return;
+    }
+    int i, done = 0;
+    for (i = 0; i < npairs; i++)
+        names[i] = values[i] = olds[i] = NULL;
+    for (i = 0; i < npairs; i++) {
+        names[i] = arg_dup(&c->argv[2 + 2 * i]);
+        values[i] = arg_dup(&c->argv[3 + 2 * i]);
+        if (names[i] == NULL || values[i] == NULL) {
+            kv_reply_error(c, "ERR out of memory");
+            goto out;
+        }
+        canon[i] = kv_config_canonical(names[i]);
+        if (canon[i] == NULL) {
+            kv_reply_errorf(c, "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
+                            names[i]);
+            goto out;
+        }
+        if (kv_config_is_immutable(names[i])) {
+            kv_reply_errorf(c,
+                            "ERR CONFIG SET failed (possibly related to argument '%s') - can't "
+                            "set immutable config",
+                            names[i]);
+            goto out;
+        }
+        for (int j = 0; j < i; j++) {
+            if (canon[j] == canon[i]) {
+                kv_reply_errorf(c,
+                                "ERR CONFIG SET failed (possibly related to argument '%s') - "
+                                "duplicate parameter",
+                                names[i]);
+                goto out;
+            }
+        }
+    }
+    for (i = 0; i < npairs; i++) {
+        char old[1024];
+        kv_config_get(&kv_srv.cfg, canon[i], old, sizeof(old));
+        olds[i] = strdup(old);
+    }
+    for (done = 0; done < npairs; done++) {
+        char err[512];
+        if (kv_config_set(&kv_srv.cfg, canon[done], values[done], err, sizeof(err)) != 0) {
+            for (int j = done - 1; j >= 0; j--)
+                if (olds[j]) kv_config_set(&kv_srv.cfg, canon[j], olds[j], err, sizeof(err));
+            kv_reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                            names[done], err);
+            goto out;
+        }
+    }
+    kv_reply_ok(c);
+out:
+    for (i = 0; i < npairs; i++) {
+        free(names[i]);
+        free(values[i]);
+        free(olds[i]);
+    }
+}
+
+void kv_cmd_config_resetstat(kv_client_t *c) {
+    kv_server_reset_stats();
+    kv_reply_ok(c);
+}
+
+void kv_cmd_config_help(kv_client_t *c) {
+    static const char *const help[] = {
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        NULL};
+    kv_reply_help(c, help);
+}

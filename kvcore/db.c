@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * db.c - the keyspace: 16 (config `databases`) tables of object pointers, each with a
+ * TTL index holding the same pointers for the keys that have an expire time.
+ *
+ * Both tables are kv_ht (ht.h) keyed by the key embedded in the object, so there is no
+ * per-entry node: a key costs its object plus one slot in each table it is in. When an
+ * object is reallocated (TTL added to an object without an expire slot, value changed
+ * size), kv_db_replaced stores the new pointer in both tables by pointer identity.
+ *
+ * Expiry is lazy here: every lookup checks the expire time and deletes an expired key
+ * (counted in expired_keys) before answering; expire.c adds the active cycle.
+ */
+#include "kv_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const void *obj_key(const void *entry, size_t *len) {
+    return kv_obj_key(entry, len);
+}
+
+static void obj_free(void *entry) {
+    kv_obj_free(entry);
+}
+
+static const kv_ht_type_t keys_type = {.entry_key = obj_key, .entry_free = obj_free};
+static const kv_ht_type_t expires_type = {.entry_key = obj_key, .entry_free = NULL};
+
+int kv_db_init_all(kv_server_t *srv) {
+    int n = srv->cfg.databases;
+    srv->dbs = calloc((size_t)n, sizeof(kv_db_t));
+    if (srv->dbs == NULL) return -ENOMEM;
+    srv->ndbs = n;
+    for (int i = 0; i < n; i++) {
+        srv->dbs[i].id = i;
+        srv->dbs[i].keys = kv_ht_new(&keys_type);
+        srv->dbs[i].expires = kv_ht_new(&expires_type);
+        if (srv->dbs[i].keys == NULL || srv->dbs[i].expires == NULL) return -ENOMEM;
+    }
+    return 0;
+}
+
+void kv_db_free_all(kv_server_t *srv) {
+    for (int i = 0; i < srv->ndbs; i++) {
+        kv_ht_free(srv->dbs[i].expires);
+        kv_ht_free(srv->dbs[i].keys);
+    }
+    free(srv->dbs);
+    srv->dbs = NULL;
+    srv->ndbs = 0;
+}
+
+kv_db_t *kv_db_get(int id) {
+    if (id < 0 || id >= kv_srv.ndbs) return NULL;
+    return &kv_srv.dbs[id];
+}
+
+static int64_t now_ms(void) {
+    return kv_srv.mstime ? kv_srv.mstime : kv_mstime();
+}
+
+bool kv_db_key_is_expired(const kv_obj_t *o) {
+    int64_t when = kv_obj_expire(o);
+    if (when < 0) return false;
+    return now_ms() > when;
+}
+
+void kv_db_expire_obj(kv_db_t *db, kv_obj_t *o) {
+    size_t klen;
+    const char *key = kv_obj_key(o, &klen);
+    kv_ht_pop(db->expires, key, klen);
+    kv_ht_pop(db->keys, key, klen);
+    kv_obj_free(o);
+    kv_srv.stat_expiredkeys++;
+}
+
+kv_obj_t *kv_db_lookup(kv_db_t *db, const char *key, size_t klen, unsigned flags) {
+    kv_obj_t *o = kv_ht_find(db->keys, key, klen);
+    if (o != NULL && o->hasexpire && kv_db_key_is_expired(o)) {
+        kv_db_expire_obj(db, o);
+        o = NULL;
+    }
+    if (!(flags & KV_LOOKUP_NOSTATS)) {
+        if (o)
+            kv_srv.stat_keyspace_hits++;
+        else
+            kv_srv.stat_keyspace_misses++;
+    }
+    if (o != NULL && !(flags & KV_LOOKUP_NOTOUCH)) kv_obj_touch(o);
+    return o;
+}
+
+kv_obj_t *kv_db_lookup_read(kv_db_t *db, const kv_arg_t *key) {
+    return kv_db_lookup(db, key->ptr, key->len, 0);
+}
+
+kv_obj_t *kv_db_lookup_write(kv_db_t *db, const kv_arg_t *key) {
+    return kv_db_lookup(db, key->ptr, key->len, KV_LOOKUP_NOSTATS);
+}
+
+int kv_db_add(kv_db_t *db, kv_obj_t *o) {
+    int rc = kv_ht_add(db->keys, o);
+    if (rc != 0) {
+        kv_obj_free(o);
+        return rc;
+    }
+    if (kv_obj_expire(o) >= 0 && kv_ht_add(db->expires, o) != 0) {
+        size_t klen;
+        const char *key = kv_obj_key(o, &klen);
+        kv_ht_del(db->keys, key, klen);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl) {
+    size_t klen;
+    const char *key = kv_obj_key(o, &klen);
+    void **ref = kv_ht_find_ref(db->keys, key, klen);
+    if (ref == NULL) return kv_db_add(db, o);
+    kv_obj_t *old = *ref;
+    int64_t old_exp = kv_obj_expire(old);
+    if (keep_ttl && old_exp >= 0) {
+        kv_obj_t *n = kv_obj_set_expire(o, old_exp);
+        if (n == NULL) {
+            kv_obj_free(o);
+            return -ENOMEM;
+        }
+        o = n;
+        ref = kv_ht_find_ref(db->keys, key, klen);
+        key = kv_obj_key(o, &klen);
+    }
+    int64_t new_exp = kv_obj_expire(o);
+    *ref = o;
+    if (old_exp >= 0) {
+        if (new_exp >= 0)
+            kv_ht_replace_reallocated(db->expires, old, o);
+        else
+            kv_ht_pop(db->expires, key, klen);
+    } else if (new_exp >= 0 && kv_ht_add(db->expires, o) != 0) {
+        /* Could not index the TTL: keep the key without one rather than lose it. */
+        kv_obj_set_expire(o, -1);
+    }
+    kv_obj_free(old);
+    return 0;
+}
+
+bool kv_db_delete(kv_db_t *db, const char *key, size_t klen) {
+    kv_obj_t *o = kv_ht_pop(db->keys, key, klen);
+    if (o == NULL) return false;
+    if (kv_obj_expire(o) >= 0) kv_ht_pop(db->expires, key, klen);
+    kv_obj_free(o);
+    return true;
+}
+
+void kv_db_replaced(kv_db_t *db, const kv_obj_t *old, kv_obj_t *new_o) {
+    if (old == new_o) return;
+    kv_ht_replace_reallocated(db->keys, old, new_o);
+    if (kv_obj_expire(new_o) >= 0) kv_ht_replace_reallocated(db->expires, old, new_o);
+}
+
+kv_obj_t *kv_db_set_expire(kv_db_t *db, kv_obj_t *o, int64_t when_ms) {
+    int64_t old_exp = kv_obj_expire(o);
+    kv_obj_t *n = kv_obj_set_expire(o, when_ms);
+    if (n == NULL) return NULL;
+    size_t klen;
+    const char *key = kv_obj_key(n, &klen);
+    if (n != o) kv_ht_replace_reallocated(db->keys, o, n);
+    if (old_exp >= 0 && when_ms >= 0) {
+        if (n != o) kv_ht_replace_reallocated(db->expires, o, n);
+    } else if (old_exp >= 0) {
+        kv_ht_pop(db->expires, key, klen);
+    } else if (when_ms >= 0 && kv_ht_add(db->expires, n) != 0) {
+        kv_obj_set_expire(n, -1);
+        return NULL;
+    }
+    return n;
+}
+
+bool kv_db_persist(kv_db_t *db, kv_obj_t *o) {
+    if (kv_obj_expire(o) < 0) return false;
+    kv_db_set_expire(db, o, -1);
+    return true;
+}
+
+size_t kv_db_size(const kv_db_t *db) {
+    return kv_ht_size(db->keys);
+}
+
+size_t kv_db_expires_size(const kv_db_t *db) {
+    return kv_ht_size(db->expires);
+}
+
+size_t kv_db_flush(kv_db_t *db) {
+    size_t n = kv_ht_size(db->keys);
+    kv_ht_clear(db->expires);
+    kv_ht_clear(db->keys);
+    db->avg_ttl = 0;
+    db->expire_cursor = 0;
+    return n;
+}
+
+void kv_db_swap(kv_db_t *a, kv_db_t *b) {
+    kv_ht_t *k = a->keys, *e = a->expires;
+    long long avg = a->avg_ttl;
+    a->keys = b->keys;
+    a->expires = b->expires;
+    a->avg_ttl = b->avg_ttl;
+    b->keys = k;
+    b->expires = e;
+    b->avg_ttl = avg;
+    a->expire_cursor = b->expire_cursor = 0;
+}
+
+void kv_db_cron(kv_server_t *srv) {
+    if (!srv->cfg.activerehashing) return;
+    /* 1 ms per cron tick at hz 10, as Redis's databasesCron budget (1s/hz/100). */
+    uint64_t budget = 1000000u / (uint64_t)(srv->effective_hz ? srv->effective_hz : 10) / 100;
+    for (int i = 0; i < srv->ndbs && budget > 0; i++) {
+        kv_db_t *db = &srv->dbs[i];
+        uint64_t start = kv_monotonic_us();
+        if (kv_ht_is_rehashing(db->keys))
+            kv_ht_rehash_us(db->keys, budget);
+        else if (kv_ht_is_rehashing(db->expires))
+            kv_ht_rehash_us(db->expires, budget);
+        else
+            continue;
+        uint64_t spent = kv_monotonic_us() - start;
+        budget = spent >= budget ? 0 : budget - spent;
+    }
+}
+
+size_t kv_db_overhead_bytes(const kv_db_t *db, bool expires) {
+    return kv_ht_mem_bytes(expires ? db->expires : db->keys);
+}

@@ -1,0 +1,862 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kv_internal.h - kvcore's internal declarations, shared by the files of kvcore/ only.
+ *
+ * Glossary:
+ *   loop    the epoll event loop with microsecond timers (loop.c)
+ *   client  one connection: query buffer, parsed argv (pointing into the query buffer),
+ *           reply buffer + overflow blocks (net.c, resp.c)
+ *   obj     one allocation per key: header, optional expire, key, value (obj.c)
+ *   db      one of the 16 keyspaces: a kv_ht of objects plus a TTL index of the same
+ *           object pointers (db.c, expire.c)
+ *   cmd     a row of the static command table (cmd.c), handlers kv_cmd_<name>
+ *
+ * Invariants: an object in a db's keyspace has refcount 1 and an embedded key; an object
+ * is in the TTL index iff its expire field holds a time (>= 0). A handler may keep argv
+ * pointers only for the duration of its call.
+ */
+#ifndef KV_INTERNAL_H
+#define KV_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "kv.h"
+#include "ht.h"
+#include "ms_defs.h"
+
+#define KV_VERSION       "0.1.0"
+#define KV_REDIS_VERSION "7.0.15" /* what INFO/HELLO report for client feature checks */
+
+/* --- Small utilities (util.c) --- */
+
+/* A byte string that something else owns. */
+typedef struct kv_arg {
+    const char *ptr;
+    size_t len;
+} kv_arg_t;
+
+/*
+ * Strict decimal conversion as Redis's string2ll: optional '-', no spaces, no '+', no
+ * leading zeros, no overflow. Returns true and stores *out on success.
+ */
+bool kv_str2ll(const char *s, size_t len, long long *out);
+/* Like kv_str2ll for unsigned values. */
+bool kv_str2ull(const char *s, size_t len, unsigned long long *out);
+/* Writes v in decimal to buf (at least 21 bytes), NUL-terminated; returns the length. */
+size_t kv_ll2str(char *buf, long long v);
+/* Parses a long double as INCRBYFLOAT does (no spaces, not NaN). True on success. */
+bool kv_str2ld(const char *s, size_t len, long double *out);
+/* Parses a double (strtod, whole string, not NaN). True on success. */
+bool kv_str2d(const char *s, size_t len, double *out);
+/* Formats a long double as Redis's ld2string in "human friendly" mode; returns length. */
+size_t kv_ld2str(char *buf, size_t cap, long double v);
+/* Glob match as Redis's stringmatchlen (*, ?, [a-z], [^x], \\ escapes). */
+bool kv_glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool nocase);
+/* "1.50M"-style size as INFO's *_human fields; buf needs 32 bytes. */
+void kv_bytes_human(char *buf, size_t cap, unsigned long long n);
+/*
+ * Parses "100", "10kb", "1gb", "5m"... as Redis's memtoull. Returns true on success.
+ */
+bool kv_memtoull(const char *s, size_t len, unsigned long long *out);
+/* Case-insensitive equality of an argument with a NUL-terminated lowercase word. */
+bool kv_arg_is(const kv_arg_t *a, const char *word);
+/* Wall-clock time in milliseconds / microseconds. */
+int64_t kv_mstime(void);
+int64_t kv_ustime(void);
+
+/*
+ * Splits a line as Redis's sdssplitargs (spaces separate, "..." with \n \r \t \b \a \\ \"
+ * \xHH escapes, '...' with \' only; a closing quote must be followed by a space or the
+ * end). The unescaped bytes go to *scratch (grown with realloc, owned by the caller);
+ * argv gets up to max_args pointers into it. Returns the number of arguments, -EPROTO
+ * for unbalanced quotes, -E2BIG when there are more than max_args, -ENOMEM.
+ */
+int kv_split_args(const char *line, size_t len, char **scratch, size_t *scratch_cap, kv_arg_t *argv,
+                  int max_args);
+
+/* --- Event loop (loop.c) --- */
+
+#define KV_READABLE 1
+#define KV_WRITABLE 2
+
+typedef void (*kv_file_fn)(kv_loop_t *loop, int fd, void *priv, int mask);
+
+/* A loop for fds below setsize; NULL on OOM or when epoll cannot be created. */
+kv_loop_t *kv_loop_new(int setsize);
+void kv_loop_free(kv_loop_t *loop);
+/* Adds mask to the fd's watched events with fn as its handler. 0, -ERANGE, -errno. */
+int kv_loop_add_file(kv_loop_t *loop, int fd, int mask, kv_file_fn fn, void *priv);
+/* Removes mask from the fd's watched events. */
+void kv_loop_del_file(kv_loop_t *loop, int fd, int mask);
+int kv_loop_file_mask(const kv_loop_t *loop, int fd);
+/* Called before every wait (writes pending replies, fast expire cycle). */
+void kv_loop_set_before_sleep(kv_loop_t *loop, void (*fn)(kv_loop_t *, void *), void *priv);
+/* Runs until kv_loop_stop. */
+void kv_loop_run(kv_loop_t *loop);
+void kv_loop_stop(kv_loop_t *loop);
+/* One iteration: waits at most until the next timer (or forever with none). */
+void kv_loop_process(kv_loop_t *loop);
+/* Number of registered timers. */
+size_t kv_loop_timer_count(const kv_loop_t *loop);
+
+/* --- RESP request parser (resp.c) --- */
+
+#define KV_PROTO_INLINE_MAX 65536 /* Redis PROTO_INLINE_MAX_SIZE */
+#define KV_PROTO_MBULK_BIG  32768 /* a bulk this long gets its buffer reserved at once */
+
+/*
+ * Parser state for one connection. Arguments point into the parsed buffer (multibulk) or
+ * into the parser's scratch (inline). An incomplete multibulk command's progress is kept
+ * as offsets from its first byte: pass the same command start again (the buffer may have
+ * moved). Sticky error: once err is set every call fails with it; errstr holds the exact
+ * text Redis replies ("Protocol error: ...").
+ */
+typedef struct kv_req {
+    long long max_bulk; /* proto-max-bulk-len */
+    int argc;
+    int argv_cap;
+    kv_arg_t *argv;
+    char *scratch; /* inline arguments' unescaped bytes */
+    size_t scratch_cap;
+    size_t need; /* when incomplete: bytes of the command known to be needed (>= len) */
+    bool is_inline;
+    long long mb_left; /* multibulk: arguments still to parse (0 = at a command start) */
+    size_t mb_pos;     /* multibulk: offset of the next argument's header */
+    int mb_argc;       /* multibulk: arguments parsed so far (argv holds offsets) */
+    int err;
+    char errstr[128];
+} kv_req_t;
+
+void kv_req_init(kv_req_t *r, long long max_bulk);
+void kv_req_fini(kv_req_t *r);
+/*
+ * Parses one command from buf[0..len). Returns the bytes it used (> 0) with argc/argv
+ * set (argc may be 0: an empty inline line or "*0"/"*-1", nothing to run), 0 when the
+ * command is incomplete (r->need tells how many bytes are known to be needed), -EPROTO
+ * (malformed: errstr has the reply text) or -ENOMEM.
+ */
+ssize_t kv_req_parse(kv_req_t *r, const char *buf, size_t len);
+
+/* --- Clients and replies (net.c, resp.c) --- */
+
+#define KV_REPLY_BUF 16384
+
+typedef struct kv_reply_block {
+    struct kv_reply_block *next;
+    size_t size; /* capacity of data */
+    size_t used;
+    char data[];
+} kv_reply_block_t;
+
+enum {
+    KV_CLIENT_CLOSE_AFTER_REPLY = 1u << 0,
+    KV_CLIENT_CLOSE_ASAP = 1u << 1,
+    KV_CLIENT_PENDING_WRITE = 1u << 2,
+    KV_CLIENT_PROTOCOL_ERROR = 1u << 3,
+    KV_CLIENT_IN_CMD = 1u << 4,
+    KV_CLIENT_FAKE = 1u << 5, /* no socket (unit tests, DEBUG POPULATE helpers) */
+};
+
+typedef struct kv_db kv_db_t;
+typedef struct kv_cmd kv_cmd_t;
+
+typedef struct kv_client {
+    uint64_t id;
+    int fd;
+    uint32_t flags;
+    int dbid;
+    kv_db_t *db;
+    int resp;   /* protocol version (2) */
+    char *name; /* CLIENT SETNAME, NULL if none */
+    char addr[64];
+    char laddr[64];
+    int64_t ctime_ms;    /* connection time */
+    int64_t last_ms;     /* last interaction */
+    const kv_cmd_t *cmd; /* the command being run */
+    const kv_cmd_t *lastcmd;
+    /* query buffer: bytes [qpos, qlen) are not parsed yet */
+    char *qbuf;
+    size_t qlen, qcap, qpos;
+    size_t qbuf_peak;
+    kv_req_t req;
+    int argc;
+    kv_arg_t *argv;
+    /* replies: buf first, then the block list */
+    char *buf;
+    size_t bufpos, bufsize;
+    size_t sentlen; /* bytes of buf or of the head block already written */
+    kv_reply_block_t *rhead, *rtail;
+    size_t reply_bytes; /* bytes held in blocks */
+    size_t nblocks;
+    int64_t obuf_soft_since_ms; /* when the soft output limit was first exceeded, 0 = not */
+    /* list links */
+    struct kv_client *prev, *next;
+    struct kv_client *pw_next; /* pending-write list */
+} kv_client_t;
+
+/* Appends raw protocol bytes to the client's output. */
+void kv_reply_raw(kv_client_t *c, const char *p, size_t len);
+void kv_reply_ok(kv_client_t *c);
+/* "+<s>\r\n" */
+void kv_reply_status(kv_client_t *c, const char *s);
+/*
+ * "-ERR <msg>\r\n", or "-<msg>\r\n" when msg starts with an error code in capitals
+ * followed by a space ("WRONGTYPE ...", "OOM ...") is NOT assumed: callers pass the full
+ * text with its code, e.g. kv_reply_error(c, "ERR syntax error"). CR/LF in the text
+ * become spaces (as Redis does) so the reply stays valid protocol.
+ */
+void kv_reply_error(kv_client_t *c, const char *msg);
+void kv_reply_errorf(kv_client_t *c, const char *fmt, ...) MS_PRINTF(2, 3);
+void kv_reply_int(kv_client_t *c, long long v);
+void kv_reply_bulk(kv_client_t *c, const void *p, size_t len);
+void kv_reply_bulk_cstr(kv_client_t *c, const char *s);
+void kv_reply_bulk_ll(kv_client_t *c, long long v);
+/* A double as Redis's addReplyDouble in RESP2: bulk "%.17g" (inf as "inf"). */
+void kv_reply_double(kv_client_t *c, double d);
+void kv_reply_null(kv_client_t *c);       /* $-1 */
+void kv_reply_null_array(kv_client_t *c); /* *-1 */
+void kv_reply_array_len(kv_client_t *c, long len);
+/* RESP2 maps are flat arrays of 2*len. */
+void kv_reply_map_len(kv_client_t *c, long len);
+/* Deferred array length: a placeholder filled in later with kv_reply_set_deferred. */
+void *kv_reply_deferred(kv_client_t *c);
+void kv_reply_set_deferred(kv_client_t *c, void *node, long len);
+/* A "verbatim" text (RESP2: a bulk string). */
+void kv_reply_verbatim(kv_client_t *c, const char *p, size_t len);
+/* The standard subcommand help: an array of status lines, then the HELP line. */
+void kv_reply_help(kv_client_t *c, const char *const *lines);
+/* The common errors, byte for byte as Redis. */
+void kv_reply_syntax_err(kv_client_t *c);
+void kv_reply_wrongtype(kv_client_t *c);
+void kv_reply_not_int(kv_client_t *c);
+void kv_reply_subcmd_err(kv_client_t *c);
+void kv_reply_arity_err(kv_client_t *c);
+/* Bytes queued for the client and not yet written. */
+size_t kv_client_pending_bytes(const kv_client_t *c);
+
+/* Client lifecycle (net.c). */
+kv_client_t *kv_client_new(int fd);
+void kv_client_free(kv_client_t *c);
+/* Frees the client after the current command (or at once when safe). */
+void kv_client_close_async(kv_client_t *c);
+/* Runs every complete command in the query buffer. */
+void kv_client_process_input(kv_client_t *c);
+/* Writes what it can; returns -1 when the client was freed. */
+int kv_client_write(kv_client_t *c);
+/* "id=.. addr=.. ..." as CLIENT LIST; returns a malloc'd string (NULL on OOM). */
+char *kv_client_info_line(const kv_client_t *c);
+kv_client_t *kv_client_by_id(uint64_t id);
+/* Binds and listens on every configured address. 0 or -errno (logged). */
+int kv_net_listen(kv_server_t *srv);
+/* Writes every client's pending replies (before the loop sleeps). */
+void kv_net_flush_pending(kv_server_t *srv);
+/* Closes clients idle longer than `timeout` and enforces output-buffer soft limits. */
+void kv_net_cron(kv_server_t *srv);
+
+/* --- Objects (obj.c) --- */
+
+enum { KV_TYPE_STRING = 0, KV_TYPE_LIST = 1, KV_TYPE_SET = 2, KV_TYPE_ZSET = 3, KV_TYPE_HASH = 4 };
+enum {
+    KV_ENC_RAW = 0,    /* value: pointer to a kv_rstr_t */
+    KV_ENC_INT = 1,    /* value: 1-byte width + 1/2/4/8-byte little-endian integer */
+    KV_ENC_EMBSTR = 2, /* value: length header + bytes, inside the object */
+    KV_ENC_HASHTABLE = 3,
+    KV_ENC_QUICKLIST = 4,
+    KV_ENC_LISTPACK = 5,
+    KV_ENC_INTSET = 6,
+    KV_ENC_SKIPLIST = 7,
+};
+
+/*
+ * One allocation per key (see obj.c for the layout):
+ *   [header 8][expire 8, iff hasexpire][key length 1 (or 5)][key][value section]
+ * The header packs type, encoding, 24 LRU/LFU bits, the two flags and the refcount.
+ */
+typedef struct kv_obj {
+    uint32_t type : 4;
+    uint32_t encoding : 4;
+    uint32_t lru : 24;
+    uint32_t hasexpire : 1; /* an 8-byte expire field follows the header (-1 = no TTL) */
+    uint32_t hasembkey : 1; /* a key follows (always for keyspace objects) */
+    uint32_t refcount : 30;
+    unsigned char data[];
+} kv_obj_t;
+
+/* A growable string value (RAW encoding): capacity is malloc_usable_size - header. */
+typedef struct kv_rstr {
+    size_t len;
+    char data[];
+} kv_rstr_t;
+
+#define KV_OBJ_EMBED_LINE    64 /* embed when the whole object fits one cache line */
+#define KV_OBJ_INT_MAX_CHARS 20 /* longest string that may be stored as an integer */
+#define KV_LRU_BITS          24
+#define KV_LRU_CLOCK_MAX     ((1u << KV_LRU_BITS) - 1)
+#define KV_LRU_RESOLUTION_MS 1000
+
+/*
+ * A string object for key with value val. Chooses INT (a canonical integer of at most 20
+ * characters), EMBSTR (the object fits 64 bytes, or its size class has room for the value)
+ * or RAW (a separate kv_rstr_t). expire_ms is an absolute unix time in ms, or -1. The
+ * caller owns the result (kv_obj_free). NULL on out-of-memory.
+ */
+kv_obj_t *kv_obj_new_string(const char *key, size_t klen, const char *val, size_t vlen,
+                            int64_t expire_ms);
+/* Like kv_obj_new_string with an integer value (always INT encoding). */
+kv_obj_t *kv_obj_new_int(const char *key, size_t klen, long long v, int64_t expire_ms);
+/* Like kv_obj_new_string but never INT, and RAW unless the value is embedded. */
+kv_obj_t *kv_obj_new_raw_string(const char *key, size_t klen, const char *val, size_t vlen,
+                                int64_t expire_ms);
+/*
+ * An object whose value is a pointer the object takes ownership of (RAW string or an
+ * aggregate type's structure, freed by the type's free hook). NULL on out-of-memory.
+ */
+kv_obj_t *kv_obj_new_ptr(const char *key, size_t klen, int type, int encoding, void *ptr,
+                         int64_t expire_ms);
+/* Frees the object and its value. NULL is a no-op. */
+void kv_obj_free(kv_obj_t *o);
+/* Releases one reference; frees at zero. */
+void kv_obj_decref(kv_obj_t *o);
+
+/* The embedded key (not NUL-terminated) and its length. */
+const char *kv_obj_key(const kv_obj_t *o, size_t *len);
+/* The expire time in ms, or -1 when the key has no TTL. */
+int64_t kv_obj_expire(const kv_obj_t *o);
+/*
+ * Sets the expire time (>= 0) or clears it (-1). Writes in place when the object has an
+ * expire field; otherwise returns a reallocated object (the old pointer is invalid; the
+ * caller must update every table holding it). Returns NULL on out-of-memory (o unchanged).
+ */
+kv_obj_t *kv_obj_set_expire(kv_obj_t *o, int64_t expire_ms);
+/* A copy of o with another key (RENAME); NULL on out-of-memory. The value moves to the
+ * new object (o's pointer value, if any, is no longer owned by o: free o with
+ * kv_obj_free_shell). */
+kv_obj_t *kv_obj_rekey(const kv_obj_t *o, const char *key, size_t klen, int64_t expire_ms);
+/* Frees only the object's allocation, not a pointer value it carries. */
+void kv_obj_free_shell(kv_obj_t *o);
+
+/*
+ * The string value: returns a pointer to its bytes and stores the length. For INT the
+ * decimal text is written to ibuf (at least 24 bytes) and that is returned.
+ */
+const char *kv_obj_str(const kv_obj_t *o, char *ibuf, size_t *len);
+/* Length of the string value (INT: its decimal length). */
+size_t kv_obj_strlen(const kv_obj_t *o);
+/* True if the value is (or reads as) an integer; stores it. */
+bool kv_obj_get_ll(const kv_obj_t *o, long long *v);
+/* The pointer value of a RAW or aggregate object. */
+void *kv_obj_ptr(const kv_obj_t *o);
+void kv_obj_set_ptr(kv_obj_t *o, void *ptr);
+/*
+ * Makes the value a RAW kv_rstr_t with room for at least min_cap bytes (for APPEND,
+ * SETRANGE, SETBIT) and returns it; may reallocate the object (*op updated; the caller
+ * must update tables when *op changes). NULL on out-of-memory (nothing changed).
+ */
+kv_rstr_t *kv_obj_str_make_raw(kv_obj_t **op, size_t min_cap);
+/* Grows a RAW value's buffer to hold at least cap bytes; returns it or NULL (unchanged). */
+kv_rstr_t *kv_obj_rstr_reserve(kv_obj_t *o, size_t cap);
+/* Capacity of a kv_rstr_t. */
+size_t kv_rstr_cap(const kv_rstr_t *s);
+/* Bytes the object occupies (its allocation, plus its value's for RAW strings). */
+size_t kv_obj_mem_bytes(const kv_obj_t *o);
+/* Name of the encoding as OBJECT ENCODING replies it. */
+const char *kv_obj_encoding_name(int encoding);
+const char *kv_obj_type_name(int type);
+/* Size (bytes) of the allocation an object with these parts needs (tests). */
+size_t kv_obj_layout_size(size_t klen, bool with_expire, int encoding, size_t vlen);
+/* Checks the object's invariants: 0 or -EPROTO. */
+int kv_obj_check(const kv_obj_t *o);
+
+/*
+ * Hook for aggregate types (added by later code): frees a pointer value of type `type`
+ * and reports its bytes. kvcore's string type is built in.
+ */
+typedef struct kv_type_ops {
+    void (*free_value)(void *ptr);
+    size_t (*mem_bytes)(const void *ptr);
+    void *(*dup_value)(const void *ptr); /* COPY; NULL on out-of-memory */
+} kv_type_ops_t;
+void kv_obj_register_type(int type, const kv_type_ops_t *ops);
+/* A copy of o (value deep-copied) under another key; NULL on out-of-memory. */
+kv_obj_t *kv_obj_dup(const kv_obj_t *o, const char *key, size_t klen, int64_t expire_ms);
+
+/* LRU/LFU helpers. */
+uint32_t kv_lru_clock(void);
+void kv_obj_touch(kv_obj_t *o);
+/* Seconds (ms) since the object was last accessed. */
+uint64_t kv_obj_idle_ms(const kv_obj_t *o);
+/* LFU counter after decay (OBJECT FREQ). */
+unsigned kv_obj_lfu_freq(const kv_obj_t *o);
+void kv_obj_init_lru(kv_obj_t *o);
+
+/* --- Keyspace (db.c) --- */
+
+struct kv_db {
+    kv_ht_t *keys;
+    kv_ht_t *expires; /* the same object pointers, for keys with a TTL */
+    int id;
+    long long avg_ttl;
+    size_t expire_cursor;
+};
+
+/* Creates the configured number of databases. 0 or -ENOMEM. */
+int kv_db_init_all(kv_server_t *srv);
+void kv_db_free_all(kv_server_t *srv);
+kv_db_t *kv_db_get(int id);
+
+/* Lookups: expired keys are deleted lazily (and counted) and NULL returned. */
+#define KV_LOOKUP_NOTOUCH 1u /* don't update LRU/LFU */
+#define KV_LOOKUP_NOSTATS 2u /* don't count hits/misses */
+kv_obj_t *kv_db_lookup(kv_db_t *db, const char *key, size_t klen, unsigned flags);
+/* For reads: counts keyspace_hits/misses. */
+kv_obj_t *kv_db_lookup_read(kv_db_t *db, const kv_arg_t *key);
+/* For writes: no stats. */
+kv_obj_t *kv_db_lookup_write(kv_db_t *db, const kv_arg_t *key);
+/* True if the key exists and is expired (not deleted here). */
+bool kv_db_key_is_expired(const kv_obj_t *o);
+/*
+ * Adds o (a new object with its key embedded; must not exist). Takes ownership and
+ * registers its TTL, if any. 0 or -ENOMEM (o freed).
+ */
+int kv_db_add(kv_db_t *db, kv_obj_t *o);
+/*
+ * Stores o under its key, replacing any previous object (freed). With keep_ttl the old
+ * object's TTL carries over (o is updated, may be reallocated). Takes ownership.
+ * 0 or -ENOMEM.
+ */
+int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl);
+/* Deletes the key; true if it existed. */
+bool kv_db_delete(kv_db_t *db, const char *key, size_t klen);
+/*
+ * After an object in db was reallocated (old pointer freed or not), stores new_o where
+ * old was, in the keyspace and the TTL index. old is not dereferenced.
+ */
+void kv_db_replaced(kv_db_t *db, const kv_obj_t *old, kv_obj_t *new_o);
+/*
+ * Sets or clears (-1) the TTL of o (in db). Returns the object, which may have moved,
+ * or NULL on out-of-memory (nothing changed).
+ */
+kv_obj_t *kv_db_set_expire(kv_db_t *db, kv_obj_t *o, int64_t when_ms);
+/* Removes the TTL; true if there was one. */
+bool kv_db_persist(kv_db_t *db, kv_obj_t *o);
+size_t kv_db_size(const kv_db_t *db);
+size_t kv_db_expires_size(const kv_db_t *db);
+/* Removes every key; returns how many there were. */
+size_t kv_db_flush(kv_db_t *db);
+void kv_db_swap(kv_db_t *a, kv_db_t *b);
+/* Deletes o because it expired: counts expired_keys. */
+void kv_db_expire_obj(kv_db_t *db, kv_obj_t *o);
+/* Cron: incremental rehashing of every db. */
+void kv_db_cron(kv_server_t *srv);
+/* Bytes of hashtable overhead (keys, expires) for MEMORY STATS / INFO. */
+size_t kv_db_overhead_bytes(const kv_db_t *db, bool expires);
+
+/* Active expiry (expire.c). */
+void kv_expire_cycle_slow(kv_server_t *srv);
+void kv_expire_cycle_fast(kv_server_t *srv);
+
+/* --- Commands (cmd.c) --- */
+
+enum {
+    KV_CMD_WRITE = 1u << 0,
+    KV_CMD_READONLY = 1u << 1,
+    KV_CMD_DENYOOM = 1u << 2,
+    KV_CMD_ADMIN = 1u << 3,
+    KV_CMD_NOSCRIPT = 1u << 4,
+    KV_CMD_LOADING = 1u << 5,
+    KV_CMD_STALE = 1u << 6,
+    KV_CMD_FAST = 1u << 7,
+    KV_CMD_NO_AUTH = 1u << 8,
+    KV_CMD_SKIP_SLOWLOG = 1u << 9,
+    KV_CMD_MAY_REPLICATE = 1u << 10,
+    KV_CMD_SENTINEL = 1u << 11,
+    KV_CMD_NO_MULTI = 1u << 12,
+    KV_CMD_BLOCKING = 1u << 13,
+    KV_CMD_PUBSUB = 1u << 14,
+    KV_CMD_SKIP_MONITOR = 1u << 15,
+    KV_CMD_ALLOW_BUSY = 1u << 16,
+    KV_CMD_CONTAINER = 1u << 30, /* has subcommands */
+};
+
+typedef void (*kv_cmd_fn)(kv_client_t *c);
+
+struct kv_cmd {
+    const char *name;
+    kv_cmd_fn fn;
+    int arity; /* negative: at least -arity arguments */
+    uint32_t flags;
+    int first_key, last_key, key_step;
+    const char *group;   /* COMMAND DOCS: "string", "keyspace", "server", ... */
+    const char *acl;     /* ACL categories without '@', space separated, e.g. "read string" */
+    const char *summary; /* COMMAND DOCS */
+    const char *since;
+    kv_cmd_t *subcmds; /* terminated by a row with name NULL */
+    /* mutable statistics */
+    const kv_cmd_t *parent;
+    char fullname[48];
+    uint64_t calls;
+    uint64_t usec;
+    uint64_t rejected_calls;
+    uint64_t failed_calls;
+};
+
+/* Builds the lookup table. 0 or -ENOMEM. */
+int kv_cmd_init(void);
+/* Looks up by name (case-insensitive); NULL if unknown. */
+kv_cmd_t *kv_cmd_lookup(const char *name, size_t len);
+/* The command for argv (subcommand resolved), NULL if unknown. */
+kv_cmd_t *kv_cmd_lookup_argv(const kv_arg_t *argv, int argc);
+/* Runs the client's parsed command with every check Redis does first. */
+void kv_cmd_process(kv_client_t *c);
+/* Calls fn for every command and subcommand. */
+void kv_cmd_foreach(void (*fn)(kv_cmd_t *cmd, void *priv), void *priv);
+size_t kv_cmd_count(void);
+void kv_cmd_reset_stats(void);
+/* Writes one COMMAND INFO entry. */
+void kv_cmd_reply_info(kv_client_t *c, const kv_cmd_t *cmd);
+void kv_cmd_reply_docs(kv_client_t *c, const kv_cmd_t *cmd);
+
+/* Handlers (cmd_string.c) */
+void kv_cmd_get(kv_client_t *c);
+void kv_cmd_set(kv_client_t *c);
+void kv_cmd_setnx(kv_client_t *c);
+void kv_cmd_setex(kv_client_t *c);
+void kv_cmd_psetex(kv_client_t *c);
+void kv_cmd_getset(kv_client_t *c);
+void kv_cmd_getdel(kv_client_t *c);
+void kv_cmd_getex(kv_client_t *c);
+void kv_cmd_mget(kv_client_t *c);
+void kv_cmd_mset(kv_client_t *c);
+void kv_cmd_msetnx(kv_client_t *c);
+void kv_cmd_incr(kv_client_t *c);
+void kv_cmd_decr(kv_client_t *c);
+void kv_cmd_incrby(kv_client_t *c);
+void kv_cmd_decrby(kv_client_t *c);
+void kv_cmd_incrbyfloat(kv_client_t *c);
+void kv_cmd_append(kv_client_t *c);
+void kv_cmd_strlen(kv_client_t *c);
+void kv_cmd_getrange(kv_client_t *c);
+void kv_cmd_setrange(kv_client_t *c);
+void kv_cmd_getbit(kv_client_t *c);
+void kv_cmd_setbit(kv_client_t *c);
+void kv_cmd_bitcount(kv_client_t *c);
+void kv_cmd_bitpos(kv_client_t *c);
+void kv_cmd_substr(kv_client_t *c);
+
+/* Handlers (cmd_keys.c) */
+void kv_cmd_del(kv_client_t *c);
+void kv_cmd_unlink(kv_client_t *c);
+void kv_cmd_exists(kv_client_t *c);
+void kv_cmd_type(kv_client_t *c);
+void kv_cmd_rename(kv_client_t *c);
+void kv_cmd_renamenx(kv_client_t *c);
+void kv_cmd_keys(kv_client_t *c);
+void kv_cmd_scan(kv_client_t *c);
+void kv_cmd_randomkey(kv_client_t *c);
+void kv_cmd_touch(kv_client_t *c);
+void kv_cmd_expire(kv_client_t *c);
+void kv_cmd_pexpire(kv_client_t *c);
+void kv_cmd_expireat(kv_client_t *c);
+void kv_cmd_pexpireat(kv_client_t *c);
+void kv_cmd_ttl(kv_client_t *c);
+void kv_cmd_pttl(kv_client_t *c);
+void kv_cmd_expiretime(kv_client_t *c);
+void kv_cmd_pexpiretime(kv_client_t *c);
+void kv_cmd_persist(kv_client_t *c);
+void kv_cmd_select(kv_client_t *c);
+void kv_cmd_swapdb(kv_client_t *c);
+void kv_cmd_flushdb(kv_client_t *c);
+void kv_cmd_flushall(kv_client_t *c);
+void kv_cmd_dbsize(kv_client_t *c);
+void kv_cmd_object_encoding(kv_client_t *c);
+void kv_cmd_object_refcount(kv_client_t *c);
+void kv_cmd_object_idletime(kv_client_t *c);
+void kv_cmd_object_freq(kv_client_t *c);
+void kv_cmd_object_help(kv_client_t *c);
+void kv_cmd_copy(kv_client_t *c);
+
+/* Handlers (cmd_server.c) */
+void kv_cmd_ping(kv_client_t *c);
+void kv_cmd_echo(kv_client_t *c);
+void kv_cmd_quit(kv_client_t *c);
+void kv_cmd_shutdown(kv_client_t *c);
+void kv_cmd_info(kv_client_t *c);
+void kv_cmd_time(kv_client_t *c);
+void kv_cmd_hello(kv_client_t *c);
+void kv_cmd_command(kv_client_t *c);
+void kv_cmd_command_count(kv_client_t *c);
+void kv_cmd_command_info(kv_client_t *c);
+void kv_cmd_command_docs(kv_client_t *c);
+void kv_cmd_command_list(kv_client_t *c);
+void kv_cmd_command_help(kv_client_t *c);
+void kv_cmd_command_getkeys(kv_client_t *c);
+void kv_cmd_debug(kv_client_t *c);
+void kv_cmd_latency_latest(kv_client_t *c);
+void kv_cmd_latency_reset(kv_client_t *c);
+void kv_cmd_latency_help(kv_client_t *c);
+void kv_cmd_function_flush(kv_client_t *c);
+void kv_cmd_client_setname(kv_client_t *c);
+void kv_cmd_client_getname(kv_client_t *c);
+void kv_cmd_client_id(kv_client_t *c);
+void kv_cmd_client_list(kv_client_t *c);
+void kv_cmd_client_info(kv_client_t *c);
+void kv_cmd_client_kill(kv_client_t *c);
+void kv_cmd_client_help(kv_client_t *c);
+void kv_cmd_config_get(kv_client_t *c);
+void kv_cmd_config_set(kv_client_t *c);
+void kv_cmd_config_resetstat(kv_client_t *c);
+void kv_cmd_config_help(kv_client_t *c);
+
+/* Handlers (cmd_memory.c) */
+void kv_cmd_memory_usage(kv_client_t *c);
+void kv_cmd_memory_stats(kv_client_t *c);
+void kv_cmd_memory_doctor(kv_client_t *c);
+void kv_cmd_memory_malloc_stats(kv_client_t *c);
+void kv_cmd_memory_purge(kv_client_t *c);
+void kv_cmd_memory_heap(kv_client_t *c);
+void kv_cmd_memory_help(kv_client_t *c);
+void kv_cmd_kprofile(kv_client_t *c);
+
+/* Shared by handlers */
+/* Parses argv as a long long, replying the Redis error on failure. 0 or -EINVAL. */
+int kv_arg_ll_or_reply(kv_client_t *c, const kv_arg_t *a, long long *out, const char *msg);
+
+/* --- Configuration (config.c) --- */
+
+enum {
+    KV_POLICY_VOLATILE_LRU,
+    KV_POLICY_VOLATILE_LFU,
+    KV_POLICY_VOLATILE_RANDOM,
+    KV_POLICY_VOLATILE_TTL,
+    KV_POLICY_ALLKEYS_LRU,
+    KV_POLICY_ALLKEYS_LFU,
+    KV_POLICY_ALLKEYS_RANDOM,
+    KV_POLICY_NOEVICTION
+};
+
+typedef struct kv_obuf_limit {
+    unsigned long long hard, soft;
+    long long soft_seconds;
+} kv_obuf_limit_t;
+
+typedef struct kv_config_values {
+    char *bind; /* space-separated addresses */
+    int port;
+    int tcp_backlog;
+    long long timeout; /* seconds, 0 = never */
+    int tcp_keepalive;
+    int databases;
+    int maxclients;
+    unsigned long long maxmemory;
+    int maxmemory_policy;
+    int maxmemory_samples;
+    int maxmemory_eviction_tenacity;
+    int lfu_log_factor;
+    int lfu_decay_time;
+    int hz;
+    bool dynamic_hz;
+    bool activerehashing;
+    long long proto_max_bulk_len;
+    unsigned long long client_query_buffer_limit;
+    kv_obuf_limit_t obuf_limits[3]; /* normal, replica, pubsub */
+    int active_expire_effort;
+    char *heap_dump_dir;
+    char *logfile;
+    int loglevel;
+    char *pidfile;
+    char *dir;
+    char *save;
+    char *dbfilename;
+    bool appendonly;
+    bool daemonize;
+    bool protected_mode;
+    bool lazyfree_lazy_eviction, lazyfree_lazy_expire, lazyfree_lazy_server_del;
+    bool lazyfree_lazy_user_del, lazyfree_lazy_user_flush;
+    long long latency_monitor_threshold;
+    long long slowlog_log_slower_than;
+    long long slowlog_max_len;
+    /* active defragmentation (used by defrag/; here so CONFIG and the file accept them) */
+    bool activedefrag;
+    unsigned long long active_defrag_ignore_bytes;
+    int active_defrag_threshold_lower;
+    int active_defrag_threshold_upper;
+    int active_defrag_cycle_min;
+    int active_defrag_cycle_max;
+    int active_defrag_cycle_us;
+    long long active_defrag_max_scan_fields;
+    /* small-aggregate encodings (used by the aggregate types) */
+    long long hash_max_listpack_entries, hash_max_listpack_value;
+    long long list_max_listpack_size;
+    int list_compress_depth;
+    long long set_max_intset_entries, set_max_listpack_entries, set_max_listpack_value;
+    long long zset_max_listpack_entries, zset_max_listpack_value;
+    bool jemalloc_bg_thread;
+    char *unixsocket;
+    int io_threads;
+    bool always_show_logo;
+    int enable_debug_command; /* 0 no, 1 yes, 2 local */
+} kv_config_values_t;
+
+/* Sets every config to its default. 0 or -ENOMEM. */
+int kv_config_defaults(kv_config_values_t *cfg);
+void kv_config_fini(kv_config_values_t *cfg);
+/*
+ * Loads configuration text (a file's contents followed by "--name value" arguments
+ * turned into lines). On error returns -EINVAL and writes a message naming the line to
+ * err (e.g. "line 3: 'foo bar': Bad directive or wrong number of arguments").
+ */
+int kv_config_load_string(kv_config_values_t *cfg, const char *text, char *err, size_t errlen);
+/*
+ * Builds the configuration from argv as `kvcore-server [file] [--name value ...]`.
+ * 0, or -EINVAL with a message in err. *want_exit is set for --version/--help (message in
+ * err, exit status 0).
+ */
+int kv_config_from_args(kv_config_values_t *cfg, int argc, char **argv, char *err, size_t errlen,
+                        bool *want_exit, char **config_file);
+/* Sets one config by name at run time (CONFIG SET semantics). 0 or -errno with err. */
+int kv_config_set(kv_config_values_t *cfg, const char *name, const char *value, char *err,
+                  size_t errlen);
+/* Formats a config's value (CONFIG GET). Returns false for an unknown name. */
+bool kv_config_get(const kv_config_values_t *cfg, const char *name, char *buf, size_t len);
+const char *kv_policy_name(int policy);
+/* The table's rows, for CONFIG GET patterns: name (and alias) of row i, NULL past the end. */
+size_t kv_config_count(void);
+const char *kv_config_name_at(size_t i, const char **alias);
+bool kv_config_is_immutable(const char *name);
+/* The row's name for a name or alias, NULL if unknown. */
+const char *kv_config_canonical(const char *name);
+
+/* --- Server (server.c) --- */
+
+#define KV_MAX_CRON_HOOKS 16
+#define KV_LOG_DEBUG      0
+#define KV_LOG_VERBOSE    1
+#define KV_LOG_NOTICE     2
+#define KV_LOG_WARNING    3
+
+typedef struct kv_mem_stats {
+    size_t allocated, active, resident, mapped, retained, metadata;
+    size_t rss;
+    size_t peak;
+    size_t frag_smallbins;
+    int64_t sampled_us;
+} kv_mem_stats_t;
+
+typedef struct kv_latency_event {
+    char name[48];
+    int64_t time_s;
+    uint32_t latest_ms;
+    uint32_t max_ms;
+} kv_latency_event_t;
+
+struct kv_server {
+    kv_config_values_t cfg;
+    char *config_file;
+    char *executable;
+    kv_loop_t *loop;
+    int listen_fds[16];
+    int nlisten;
+    kv_db_t *dbs;
+    int ndbs;
+    /* clients */
+    kv_client_t *clients; /* doubly linked */
+    kv_client_t *pending_write;
+    kv_client_t *current_client;
+    size_t nclients;
+    uint64_t next_client_id;
+    /* time */
+    int64_t start_ms;
+    int64_t mstime; /* cached at each command / cron */
+    uint64_t lruclock;
+    int64_t cron_timer;
+    uint64_t cronloops;
+    int effective_hz;
+    /* stats */
+    uint64_t stat_numcommands;
+    uint64_t stat_numconnections;
+    uint64_t stat_rejected_conn;
+    uint64_t stat_expiredkeys;
+    uint64_t stat_expired_stale_perc_x100;
+    uint64_t stat_expired_time_cap_reached;
+    uint64_t stat_evictedkeys;
+    uint64_t stat_keyspace_hits;
+    uint64_t stat_keyspace_misses;
+    uint64_t stat_net_input_bytes;
+    uint64_t stat_net_output_bytes;
+    uint64_t stat_total_error_replies;
+    uint64_t stat_unexpected_error_replies;
+    uint64_t stat_client_qbuf_limit_disconnections;
+    uint64_t stat_client_outbuf_limit_disconnections;
+    uint64_t stat_expire_cycle_us;
+    /* instantaneous ops: samples taken every 100 ms */
+    uint64_t inst_samples[16];
+    int inst_idx;
+    uint64_t inst_last_cmds;
+    int64_t inst_last_ms;
+    /* memory */
+    kv_mem_stats_t mem;
+    size_t startup_allocated;
+    /* active expire */
+    bool active_expire_enabled;
+    int expire_db_cursor;
+    bool expire_timelimit_exit;
+    int64_t expire_fast_last_us;
+    /* latency monitor */
+    kv_latency_event_t latency[32];
+    int nlatency;
+    /* heap profiling: the resolved heap-dump-dir (absolute), "" if unset */
+    char heap_dump_dir_real[4096];
+    /* cron hooks */
+    struct {
+        kv_cron_fn fn;
+        void *priv;
+    } cron_hooks[KV_MAX_CRON_HOOKS];
+    int ncron_hooks;
+    /* shutdown */
+    bool shutdown_asap;
+    int exit_code;
+    /* active defragmentation: written by the defragmenter, shown by INFO */
+    int active_defrag_running; /* target CPU %, 0 = idle */
+    uint64_t stat_active_defrag_hits, stat_active_defrag_misses;
+    uint64_t stat_active_defrag_key_hits, stat_active_defrag_key_misses;
+    uint64_t stat_total_active_defrag_time_ms, stat_current_active_defrag_time_ms;
+    /* INFO errorstats: replies by error code */
+    struct {
+        char code[32];
+        uint64_t count;
+    } errorstats[32];
+    int nerrorstats;
+    unsigned char run_id[41];
+};
+
+/* The one server (a global: handlers reach it without plumbing). */
+extern kv_server_t kv_srv;
+
+/* Logs "pid:M dd Mon yyyy hh:mm:ss.mmm * msg" like Redis, to logfile or stdout. */
+void kv_log(int level, const char *fmt, ...) MS_PRINTF(2, 3);
+/* Refreshes kv_srv.mem from jemalloc (memshim_stats_get) and /proc RSS. */
+void kv_server_update_mem_stats(void);
+/* Records a latency sample when latency-monitor-threshold allows it. */
+void kv_latency_add(const char *event, uint64_t ms);
+/* Requests a clean shutdown at the next loop iteration. */
+void kv_server_request_shutdown(void);
+/* Ops per second over the last 1.6 s. */
+long long kv_server_inst_ops(void);
+/* Counts an error reply under its code (first word) for INFO errorstats. */
+void kv_server_count_error(const char *msg);
+/* Resets the statistics CONFIG RESETSTAT resets. */
+void kv_server_reset_stats(void);
+
+/* --- INFO (info.c) --- */
+
+/*
+ * The INFO text for the requested sections (argv of INFO after the command name; none =
+ * "default"), CRLF line endings. Returns a malloc'd string (NULL on out-of-memory).
+ */
+char *kv_info_string(const kv_arg_t *sections, int nsections, size_t *len);
+
+#endif /* KV_INTERNAL_H */

@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * resp.c - RESP2 in both directions: the request parser (multibulk and inline) and the
+ * reply writer.
+ *
+ * Each call parses one whole command from the start of the unparsed bytes, or reports how
+ * many bytes it knows it needs. An incomplete multibulk command keeps its progress as
+ * offsets from the command's start (the caller may move or grow its buffer between
+ * calls, but must pass the same command start again), so a command arriving in many
+ * reads is parsed once. Arguments point into the caller's buffer: a command is run
+ * without copying it. The checks and
+ * error texts are Redis 7.0's processMultibulkBuffer/processInlineBuffer, including what
+ * they do not check (the CRLF after a bulk payload is skipped, not verified).
+ *
+ * The writer appends to the client's 16 KB buffer, then to a list of blocks; a deferred
+ * length is a placeholder block filled in when the length is known.
+ */
+#include "kv_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- Request parser --- */
+
+void kv_req_init(kv_req_t *r, long long max_bulk) {
+    memset(r, 0, sizeof(*r));
+    r->max_bulk = max_bulk;
+}
+
+void kv_req_fini(kv_req_t *r) {
+    free(r->argv);
+    free(r->scratch);
+    r->argv = NULL;
+    r->scratch = NULL;
+    r->argv_cap = 0;
+    r->scratch_cap = 0;
+}
+
+static ssize_t req_fail(kv_req_t *r, int err, const char *fmt, ...) MS_PRINTF(3, 4);
+static ssize_t req_fail(kv_req_t *r, int err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->errstr, sizeof(r->errstr), fmt, ap);
+    va_end(ap);
+    r->err = err;
+    r->argc = 0;
+    return err;
+}
+
+static int req_reserve(kv_req_t *r, long long n) {
+    if (n <= r->argv_cap) return 0;
+    /* Grow to what the header announces, but never trust it for more than 1024 slots at
+     * once: a client announcing 1M arguments and sending none must not cost 16 MB. */
+    long long want = r->argv_cap ? (long long)r->argv_cap * 2 : 16;
+    if (want < n && n <= 1024) want = n;
+    if (want < n) want = r->argv_cap + 1024 > n ? n : r->argv_cap + 1024;
+    kv_arg_t *a = realloc(r->argv, (size_t)want * sizeof(*a));
+    if (a == NULL) return -ENOMEM;
+    r->argv = a;
+    r->argv_cap = (int)want;
+    return 0;
+}
+
+static ssize_t parse_inline(kv_req_t *r, const char *buf, size_t len) {
+    const char *nl = memchr(buf, '\n', len);
+    if (nl == NULL) {
+        if (len > KV_PROTO_INLINE_MAX)
+            return req_fail(r, -EPROTO, "Protocol error: too big inline request");
+        r->need = len + 1;
+        return 0;
+    }
+    size_t linelen = (size_t)(nl - buf);
+    size_t used = linelen + 1;
+    if (linelen > 0 && buf[linelen - 1] == '\r') linelen--;
+    r->is_inline = true;
+    /* Arguments cannot outnumber half the line (plus one). */
+    if (req_reserve(r, (long long)linelen / 2 + 2) != 0) return -ENOMEM;
+    int argc = kv_split_args(buf, linelen, &r->scratch, &r->scratch_cap, r->argv, r->argv_cap);
+    if (argc == -ENOMEM) return -ENOMEM;
+    if (argc < 0) return req_fail(r, -EPROTO, "Protocol error: unbalanced quotes in request");
+    r->argc = argc;
+    return (ssize_t)used;
+}
+
+/* Finds "\r" with at least one byte after it in [pos, len); -1 if there is none yet. */
+static ssize_t find_line(const char *buf, size_t pos, size_t len) {
+    const char *cr = memchr(buf + pos, '\r', len - pos);
+    if (cr == NULL) return -1;
+    if ((size_t)(cr - buf) + 1 >= len) return -1;
+    return cr - buf;
+}
+
+static ssize_t parse_multibulk(kv_req_t *r, const char *buf, size_t len) {
+    size_t pos;
+    int argc;
+    if (r->mb_left == 0) {
+        ssize_t cr = find_line(buf, 0, len);
+        long long n;
+        if (cr < 0) {
+            if (len > KV_PROTO_INLINE_MAX)
+                return req_fail(r, -EPROTO, "Protocol error: too big mbulk count string");
+            r->need = len + 1;
+            return 0;
+        }
+        if (!kv_str2ll(buf + 1, (size_t)cr - 1, &n) || n > INT_MAX)
+            return req_fail(r, -EPROTO, "Protocol error: invalid multibulk length");
+        pos = (size_t)cr + 2;
+        if (n <= 0) return (ssize_t)pos; /* argc 0: nothing to run */
+        r->mb_left = n;
+        argc = 0;
+    } else {
+        /* Resume after the arguments parsed by an earlier call (kept as offsets). */
+        pos = r->mb_pos;
+        argc = r->mb_argc;
+    }
+    while (r->mb_left > 0) {
+        ssize_t cr;
+        if (pos >= len || (cr = find_line(buf, pos, len)) < 0) {
+            if (pos < len && len - pos > KV_PROTO_INLINE_MAX)
+                return req_fail(r, -EPROTO, "Protocol error: too big bulk count string");
+            r->need = len + 1;
+            goto incomplete;
+        }
+        if (buf[pos] != '$')
+            return req_fail(r, -EPROTO, "Protocol error: expected '$', got '%c'", buf[pos]);
+        long long bl;
+        if (!kv_str2ll(buf + pos + 1, (size_t)cr - pos - 1, &bl) || bl < 0 || bl > r->max_bulk)
+            return req_fail(r, -EPROTO, "Protocol error: invalid bulk length");
+        size_t data = (size_t)cr + 2;
+        if ((unsigned long long)(len - data) < (unsigned long long)bl + 2) {
+            /* The payload is not all here: tell the caller how much it needs. */
+            r->need = data + (size_t)bl + 2;
+            goto incomplete;
+        }
+        if (req_reserve(r, (long long)argc + 1) != 0) return -ENOMEM;
+        r->argv[argc].ptr = (const char *)(uintptr_t)data;
+        r->argv[argc].len = (size_t)bl;
+        argc++;
+        r->mb_left--;
+        pos = data + (size_t)bl + 2;
+    }
+    for (int i = 0; i < argc; i++)
+        r->argv[i].ptr = buf + (uintptr_t)r->argv[i].ptr;
+    r->argc = argc;
+    r->mb_argc = 0;
+    r->mb_pos = 0;
+    return (ssize_t)pos;
+incomplete:
+    r->mb_pos = pos;
+    r->mb_argc = argc;
+    r->argc = 0;
+    return 0;
+}
+
+ssize_t kv_req_parse(kv_req_t *r, const char *buf, size_t len) {
+    if (r->err != 0) return r->err;
+    r->argc = 0;
+    r->need = 0;
+    r->is_inline = false;
+    if (r->mb_left > 0) return parse_multibulk(r, buf, len);
+    if (len == 0) {
+        r->need = 1;
+        return 0;
+    }
+    if (buf[0] == '*') return parse_multibulk(r, buf, len);
+    return parse_inline(r, buf, len);
+}
+
+/* --- Reply writer --- */
+
+static void client_mark_pending(kv_client_t *c) {
+    if (c->flags & (KV_CLIENT_PENDING_WRITE | KV_CLIENT_FAKE)) return;
+    c->flags |= KV_CLIENT_PENDING_WRITE;
+    c->pw_next = kv_srv.pending_write;
+    kv_srv.pending_write = c;
+}
+
+static kv_reply_block_t *block_new(size_t size) {
+    kv_reply_block_t *b = malloc(sizeof(*b) + size);
+    if (b == NULL) return NULL;
+    b->next = NULL;
+    b->size = size;
+    b->used = 0;
+    return b;
+}
+
+static void block_append(kv_client_t *c, kv_reply_block_t *b) {
+    if (c->rtail)
+        c->rtail->next = b;
+    else
+        c->rhead = b;
+    c->rtail = b;
+    c->nblocks++;
+}
+
+static void check_obuf_limits(kv_client_t *c) {
+    const kv_obuf_limit_t *l = &kv_srv.cfg.obuf_limits[0];
+    size_t used = c->reply_bytes;
+    if (l->hard && used >= l->hard) goto close;
+    if (l->soft && used >= l->soft) {
+        int64_t now = kv_srv.mstime;
+        if (c->obuf_soft_since_ms == 0) {
+            c->obuf_soft_since_ms = now;
+        } else if ((now - c->obuf_soft_since_ms) / 1000 > l->soft_seconds) {
+            goto close;
+        }
+    } else {
+        c->obuf_soft_since_ms = 0;
+    }
+    return;
+close:
+    if (!(c->flags & KV_CLIENT_CLOSE_ASAP)) {
+        kv_srv.stat_client_outbuf_limit_disconnections++;
+        kv_log(KV_LOG_WARNING,
+               "Client id=%llu addr=%s scheduled to be closed ASAP for overcoming of output "
+               "buffer limits.",
+               (unsigned long long)c->id, c->addr);
+        kv_client_close_async(c);
+    }
+}
+
+void kv_reply_raw(kv_client_t *c, const char *p, size_t len) {
+    if (c->flags & KV_CLIENT_CLOSE_ASAP) return;
+    client_mark_pending(c);
+    if (c->rhead == NULL) {
+        size_t room = c->bufsize - c->bufpos;
+        size_t n = len < room ? len : room;
+        memcpy(c->buf + c->bufpos, p, n);
+        c->bufpos += n;
+        p += n;
+        len -= n;
+        if (len == 0) return;
+    }
+    kv_reply_block_t *t = c->rtail;
+    if (t != NULL && t->size > t->used) {
+        size_t n = t->size - t->used;
+        if (n > len) n = len;
+        memcpy(t->data + t->used, p, n);
+        t->used += n;
+        c->reply_bytes += n;
+        p += n;
+        len -= n;
+    }
+    if (len > 0) {
+        size_t size = len > KV_REPLY_BUF ? len : KV_REPLY_BUF;
+        kv_reply_block_t *b = block_new(size);
+        if (b == NULL) {
+            /* Out of memory for a reply: the client cannot get a consistent stream. */
+            kv_client_close_async(c);
+            return;
+        }
+        memcpy(b->data, p, len);
+        b->used = len;
+        c->reply_bytes += len;
+        block_append(c, b);
+    }
+    check_obuf_limits(c);
+}
+
+void kv_reply_ok(kv_client_t *c) {
+    kv_reply_raw(c, "+OK\r\n", 5);
+}
+
+void kv_reply_status(kv_client_t *c, const char *s) {
+    size_t n = strlen(s);
+    char small[128];
+    if (n + 3 <= sizeof(small)) {
+        small[0] = '+';
+        memcpy(small + 1, s, n);
+        memcpy(small + 1 + n, "\r\n", 2);
+        kv_reply_raw(c, small, n + 3);
+        return;
+    }
+    kv_reply_raw(c, "+", 1);
+    kv_reply_raw(c, s, n);
+    kv_reply_raw(c, "\r\n", 2);
+}
+
+void kv_reply_error(kv_client_t *c, const char *msg) {
+    size_t n = strlen(msg);
+    char small[512];
+    char *out = n + 3 <= sizeof(small) ? small : malloc(n + 3);
+    if (out == NULL) {
+        kv_client_close_async(c);
+        return;
+    }
+    out[0] = '-';
+    for (size_t i = 0; i < n; i++)
+        out[i + 1] = (msg[i] == '\r' || msg[i] == '\n') ? ' ' : msg[i];
+    memcpy(out + 1 + n, "\r\n", 2);
+    kv_reply_raw(c, out, n + 3);
+    if (out != small) free(out);
+    kv_srv.stat_total_error_replies++;
+    kv_server_count_error(msg);
+    if (c->cmd != NULL) ((kv_cmd_t *)c->cmd)->failed_calls++;
+}
+
+void kv_reply_errorf(kv_client_t *c, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    kv_reply_error(c, buf);
+}
+
+static void reply_prefixed_len(kv_client_t *c, char prefix, long long v) {
+    char buf[32];
+    buf[0] = prefix;
+    size_t n = kv_ll2str(buf + 1, v) + 1;
+    buf[n++] = '\r';
+    buf[n++] = '\n';
+    kv_reply_raw(c, buf, n);
+}
+
+void kv_reply_int(kv_client_t *c, long long v) {
+    if (v == 0)
+        kv_reply_raw(c, ":0\r\n", 4);
+    else if (v == 1)
+        kv_reply_raw(c, ":1\r\n", 4);
+    else
+        reply_prefixed_len(c, ':', v);
+}
+
+void kv_reply_bulk(kv_client_t *c, const void *p, size_t len) {
+    char hdr[32];
+    if (len < 1024 && c->rhead == NULL && c->bufsize - c->bufpos >= len + 32) {
+        /* Fast path: header, payload and CRLF straight into the buffer. */
+        char *d = c->buf + c->bufpos;
+        d[0] = '$';
+        size_t n = kv_ll2str(d + 1, (long long)len) + 1;
+        d[n++] = '\r';
+        d[n++] = '\n';
+        memcpy(d + n, p, len);
+        n += len;
+        d[n++] = '\r';
+        d[n++] = '\n';
+        if (!(c->flags & KV_CLIENT_CLOSE_ASAP)) {
+            client_mark_pending(c);
+            c->bufpos += n;
+        }
+        return;
+    }
+    hdr[0] = '$';
+    size_t n = kv_ll2str(hdr + 1, (long long)len) + 1;
+    hdr[n++] = '\r';
+    hdr[n++] = '\n';
+    kv_reply_raw(c, hdr, n);
+    kv_reply_raw(c, p, len);
+    kv_reply_raw(c, "\r\n", 2);
+}
+
+void kv_reply_bulk_cstr(kv_client_t *c, const char *s) {
+    if (s == NULL)
+        kv_reply_null(c);
+    else
+        kv_reply_bulk(c, s, strlen(s));
+}
+
+void kv_reply_bulk_ll(kv_client_t *c, long long v) {
+    char buf[32];
+    size_t n = kv_ll2str(buf, v);
+    kv_reply_bulk(c, buf, n);
+}
+
+void kv_reply_double(kv_client_t *c, double d) {
+    if (isinf(d)) {
+        kv_reply_bulk_cstr(c, d > 0 ? "inf" : "-inf");
+        return;
+    }
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "%.17g", d);
+    kv_reply_bulk(c, buf, (size_t)n);
+}
+
+void kv_reply_null(kv_client_t *c) {
+    kv_reply_raw(c, "$-1\r\n", 5);
+}
+
+void kv_reply_null_array(kv_client_t *c) {
+    kv_reply_raw(c, "*-1\r\n", 5);
+}
+
+void kv_reply_array_len(kv_client_t *c, long len) {
+    reply_prefixed_len(c, '*', len);
+}
+
+void kv_reply_map_len(kv_client_t *c, long len) {
+    reply_prefixed_len(c, '*', len * 2);
+}
+
+void *kv_reply_deferred(kv_client_t *c) {
+    if (c->flags & KV_CLIENT_CLOSE_ASAP) return NULL;
+    client_mark_pending(c);
+    kv_reply_block_t *b = block_new(24);
+    if (b == NULL) {
+        kv_client_close_async(c);
+        return NULL;
+    }
+    b->size = 0; /* full: later replies go to the next block */
+    block_append(c, b);
+    return b;
+}
+
+void kv_reply_set_deferred(kv_client_t *c, void *node, long len) {
+    kv_reply_block_t *b = node;
+    if (b == NULL || (c->flags & KV_CLIENT_CLOSE_ASAP)) return;
+    b->data[0] = '*';
+    size_t n = kv_ll2str(b->data + 1, len) + 1;
+    b->data[n++] = '\r';
+    b->data[n++] = '\n';
+    b->used = n;
+    b->size = n;
+    c->reply_bytes += n;
+}
+
+void kv_reply_verbatim(kv_client_t *c, const char *p, size_t len) {
+    kv_reply_bulk(c, p, len);
+}
+
+static void upper_copy(char *dst, size_t cap, const kv_arg_t *a) {
+    size_t n = a->len < cap - 1 ? a->len : cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = a->ptr[i];
+        dst[i] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
+    }
+    dst[n] = '\0';
+}
+
+void kv_reply_help(kv_client_t *c, const char *const *lines) {
+    char cmd[64], head[160];
+    upper_copy(cmd, sizeof(cmd), &c->argv[0]);
+    long n = 0;
+    while (lines[n] != NULL)
+        n++;
+    kv_reply_array_len(c, n + 3);
+    snprintf(head, sizeof(head),
+             "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", cmd);
+    kv_reply_status(c, head);
+    for (long i = 0; i < n; i++)
+        kv_reply_status(c, lines[i]);
+    kv_reply_status(c, "HELP");
+    kv_reply_status(c, "    Prints this help.");
+}
+
+void kv_reply_syntax_err(kv_client_t *c) {
+    kv_reply_error(c, "ERR syntax error");
+}
+
+void kv_reply_wrongtype(kv_client_t *c) {
+    kv_reply_error(c, "WRONGTYPE Operation against a key holding the wrong kind of value");
+}
+
+void kv_reply_not_int(kv_client_t *c) {
+    kv_reply_error(c, "ERR value is not an integer or out of range");
+}
+
+/* "%.128s" stops at a NUL byte, as in Redis. */
+static int arg128(const kv_arg_t *a) {
+    size_t n = a->len > 128 ? 128 : a->len;
+    const char *z = memchr(a->ptr, '\0', n);
+    return (int)(z ? (size_t)(z - a->ptr) : n);
+}
+
+void kv_reply_subcmd_err(kv_client_t *c) {
+    char cmd[64];
+    upper_copy(cmd, sizeof(cmd), &c->argv[0]);
+    kv_reply_errorf(c,
+                    "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try %s HELP.",
+                    arg128(&c->argv[1]), c->argv[1].ptr, cmd);
+}
+
+void kv_reply_arity_err(kv_client_t *c) {
+    kv_reply_errorf(c, "ERR wrong number of arguments for '%s' command", c->cmd->fullname);
+}
+
+size_t kv_client_pending_bytes(const kv_client_t *c) {
+    size_t n = c->bufpos + c->reply_bytes;
+    return n > c->sentlen ? n - c->sentlen : 0;
+}
+
+int kv_arg_ll_or_reply(kv_client_t *c, const kv_arg_t *a, long long *out, const char *msg) {
+    if (kv_str2ll(a->ptr, a->len, out)) return 0;
+    if (msg)
+        kv_reply_error(c, msg);
+    else
+        kv_reply_not_int(c);
+    return -EINVAL;
+}
