@@ -863,7 +863,7 @@ void kv_cmd_config_get(kv_client_t *c) {
 
 void kv_cmd_config_set(kv_client_t *c) {
     if (c->argc % 2 != 0) {
-        kv_reply_arity_err(c);
+        kv_reply_syntax_err(c);
         return;
     }
     int npairs = (c->argc - 2) / 2;

@@ -214,7 +214,7 @@ void kv_client_process_input(kv_client_t *c) {
             if (n == -EPROTO) {
                 kv_log(KV_LOG_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s",
                        c->req.errstr, (unsigned long long)c->id, c->addr);
-                kv_reply_error(c, c->req.errstr[0] ? c->req.errstr : "Protocol error");
+                kv_reply_errorf(c, "ERR %s", c->req.errstr[0] ? c->req.errstr : "Protocol error");
                 c->flags |= KV_CLIENT_CLOSE_AFTER_REPLY | KV_CLIENT_PROTOCOL_ERROR;
             } else {
                 kv_client_close_async(c);

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""kvdiff.py - differential test: send the same command corpus to two RESP servers
+(kvcore-server and Debian's redis-server) and require byte-identical replies.
+
+usage: kvdiff.py PORT_A PORT_B corpus.txt [corpus.txt ...]
+
+Corpus lines (one command each, shell-like quoting via shlex):
+  SET foo bar              send on the session connection, compare the raw reply bytes
+  # text                   comment; blank lines are ignored
+  ~TIME                    compare only the shape (RESP type, array length)
+  @sort KEYS *             reply is an array: compare its elements sorted
+  @scan MATCH k*           run SCAN to completion (args appended), compare the key sets
+  @near 5 TTL k            integer replies may differ by at most 5
+  @sleep 1.2               wait (e.g. for keys to expire)
+  @raw b"*1\\r\\n$4\\r\\nPING\\r\\n"
+                           on a fresh connection, send these bytes (a Python bytes
+                           literal), read until the server closes or 0.3 s of silence,
+                           compare everything received
+  @reconnect               new session connections (e.g. after QUIT or SELECT)
+Exit status: 0 when every reply matched, 1 otherwise (each mismatch is printed).
+"""
+import ast
+import shlex
+import socket
+import sys
+import time
+
+
+class Conn:
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def send(self, args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            if isinstance(a, str):
+                a = a.encode("utf-8", "surrogateescape")
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.sock.sendall(out)
+
+    def _fill(self):
+        d = self.sock.recv(1 << 20)
+        if not d:
+            raise EOFError("connection closed")
+        self.buf += d
+
+    def _line(self, pos):
+        while True:
+            i = self.buf.find(b"\r\n", pos)
+            if i >= 0:
+                return i
+            self._fill()
+
+    def _parse(self, pos):
+        """Returns (end position, value) of the reply starting at pos."""
+        i = self._line(pos)
+        t, rest = self.buf[pos:pos + 1], self.buf[pos + 1:i]
+        if t in (b"+", b"-", b":"):
+            return i + 2, (t, rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return i + 2, (t, None)
+            while len(self.buf) < i + 2 + n + 2:
+                self._fill()
+            return i + 2 + n + 2, (t, self.buf[i + 2:i + 2 + n])
+        if t == b"*":
+            n = int(rest)
+            items, p = [], i + 2
+            for _ in range(max(n, 0)):
+                p, v = self._parse(p)
+                items.append(v)
+            return p, (t, items if n >= 0 else None)
+        raise ValueError("bad reply type %r" % t)
+
+    def read(self):
+        """Returns (raw bytes, parsed value) of one reply."""
+        end, val = self._parse(0)
+        raw, self.buf = self.buf[:end], self.buf[end:]
+        return raw, val
+
+    def close(self):
+        self.sock.close()
+
+
+def shape(v):
+    t, x = v
+    if t == b"*" and x is not None:
+        return (t, len(x))
+    return (t,)
+
+
+def raw_exchange(port, data):
+    s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    s.sendall(data)
+    s.settimeout(0.3)
+    got = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                got += b"<closed>"
+                break
+            got += d
+    except socket.timeout:
+        pass
+    s.close()
+    return got
+
+
+def scan_all(conn, extra):
+    keys, cursor = set(), "0"
+    for _ in range(100000):
+        conn.send(["SCAN", cursor] + extra)
+        _, (t, v) = conn.read()
+        if t != b"*":
+            return ("error", v)
+        cursor = v[0][1].decode()
+        keys.update(x[1] for x in v[1][1])
+        if cursor == "0":
+            return ("keys", sorted(keys))
+    return ("runaway", None)
+
+
+def main():
+    if len(sys.argv) < 4:
+        print(__doc__)
+        return 2
+    pa, pb = int(sys.argv[1]), int(sys.argv[2])
+    a, b = Conn(pa), Conn(pb)
+    failures = checked = 0
+    for path in sys.argv[3:]:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        for lineno, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            where = "%s:%d: %s" % (path, lineno, line)
+            mode, arg = "exact", None
+            if line.startswith("@sleep "):
+                time.sleep(float(line.split()[1]))
+                continue
+            if line == "@reconnect":
+                a.close()
+                b.close()
+                a, b = Conn(pa), Conn(pb)
+                continue
+            if line.startswith("@raw "):
+                data = ast.literal_eval(line[5:].strip())
+                ra, rb = raw_exchange(pa, data), raw_exchange(pb, data)
+                checked += 1
+                if ra != rb:
+                    failures += 1
+                    print("MISMATCH %s\n  kvcore: %r\n  redis:  %r" % (where, ra, rb))
+                continue
+            if line.startswith("~"):
+                mode, line = "shape", line[1:]
+            elif line.startswith("@sort "):
+                mode, line = "sort", line[6:]
+            elif line.startswith("@scan"):
+                mode, line = "scan", line[5:]
+            elif line.startswith("@near "):
+                _, n, line = line.split(" ", 2)
+                mode, arg = "near", int(n)
+            args = shlex.split(line)
+            checked += 1
+            if mode == "scan":
+                ra, rb = scan_all(a, args), scan_all(b, args)
+                same = ra == rb
+            else:
+                a.send(args)
+                b.send(args)
+                (raw_a, va), (raw_b, vb) = a.read(), b.read()
+                if mode == "exact":
+                    same = raw_a == raw_b
+                elif mode == "shape":
+                    same = shape(va) == shape(vb)
+                elif mode == "sort":
+                    same = va[0] == vb[0] == b"*" and sorted(map(repr, va[1])) == sorted(
+                        map(repr, vb[1]))
+                else:
+                    same = (va[0] == vb[0] == b":" and abs(int(va[1]) - int(vb[1])) <= arg) or \
+                        raw_a == raw_b
+                ra, rb = raw_a, raw_b
+            if not same:
+                failures += 1
+                print("MISMATCH %s\n  kvcore: %r\n  redis:  %r" % (where, ra, rb))
+    print("%d commands compared, %d mismatches" % (checked, failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

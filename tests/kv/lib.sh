@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for the kvcore integration tests and benchmarks (sourced, POSIX sh).
+# Servers listen on free loopback ports and are stopped by PID when the script exits.
+#
+#   kv_require_tools redis-cli ...   exit 77 (skip) when a tool is missing
+#   kv_start_kvcore [--name value]   start build/kvcore-server; sets KV_PORT, KV_PID
+#   kv_start_redis [--name value]    start Debian's redis-server; sets REDIS_PORT, REDIS_PID
+#   kv_wait_ready PORT PID           wait until PING answers (exit 1 after ~10 s)
+#   kv_cleanup                       stop every server started here (trap EXIT)
+
+BUILD=${BUILD:-build}
+KV_BIN=${KV_BIN:-$BUILD/kvcore-server}
+KV_TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvtest.XXXXXX")
+KV_PIDS=""
+
+kv_cleanup() {
+    for p in $KV_PIDS; do
+        kill "$p" 2>/dev/null
+    done
+    for p in $KV_PIDS; do
+        i=0
+        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -9 "$p" 2>/dev/null
+    done
+    rm -rf "$KV_TMP"
+}
+trap kv_cleanup EXIT INT TERM
+
+kv_skip() {
+    echo "$1"
+    exit 77
+}
+
+kv_require_tools() {
+    for t in "$@"; do
+        command -v "$t" >/dev/null 2>&1 || kv_skip "skipped: $t not installed"
+    done
+}
+
+kv_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+kv_wait_ready() {
+    i=0
+    while [ $i -lt 100 ]; do
+        if ! kill -0 "$2" 2>/dev/null; then
+            echo "server on port $1 exited during start-up"
+            return 1
+        fi
+        [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "server on port $1 not ready"
+    return 1
+}
+
+kv_start_kvcore() {
+    [ -x "$KV_BIN" ] || kv_skip "skipped: $KV_BIN not built"
+    KV_PORT=$(kv_free_port)
+    "$KV_BIN" --bind 127.0.0.1 --port "$KV_PORT" "$@" >"$KV_TMP/kvcore.$KV_PORT.log" 2>&1 &
+    KV_PID=$!
+    KV_PIDS="$KV_PIDS $KV_PID"
+    kv_wait_ready "$KV_PORT" "$KV_PID" || { cat "$KV_TMP/kvcore.$KV_PORT.log"; exit 1; }
+}
+
+kv_start_redis() {
+    command -v redis-server >/dev/null 2>&1 || kv_skip "skipped: redis-server not installed"
+    REDIS_PORT=$(kv_free_port)
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+        --daemonize no --dir "$KV_TMP" "$@" >"$KV_TMP/redis.$REDIS_PORT.log" 2>&1 &
+    REDIS_PID=$!
+    KV_PIDS="$KV_PIDS $REDIS_PID"
+    kv_wait_ready "$REDIS_PORT" "$REDIS_PID" || { cat "$KV_TMP/redis.$REDIS_PORT.log"; exit 1; }
+}
