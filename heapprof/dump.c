@@ -116,7 +116,8 @@ int hp_dump_stack(const hp_dump_t *d, size_t i, hp_stack_t *out) {
     out->pcs = d->pcs + r->pc_off;
     out->depth = r->depth;
     out->counts = r->counts;
-    out->threads = d->tcounts + r->thr_off;
+    /* A stack without t<N> lines may come before any exist: tcounts is still NULL. */
+    out->threads = r->nthr != 0 ? d->tcounts + r->thr_off : NULL;
     out->nthreads = r->nthr;
     return 0;
 }
