@@ -18,6 +18,7 @@ Corpus lines (one command each, shell-like quoting via shlex):
                            literal), read until the server closes or 0.3 s of silence,
                            compare everything received
   @reconnect               new session connections (e.g. after QUIT or SELECT)
+Each file starts on new connections.
 Exit status: 0 when every reply matched, 1 otherwise (each mismatch is printed).
 """
 import ast
@@ -132,6 +133,10 @@ def main():
     a, b = Conn(pa), Conn(pb)
     failures = checked = 0
     for path in sys.argv[3:]:
+        # Each corpus file starts on fresh connections (a file may end with QUIT).
+        a.close()
+        b.close()
+        a, b = Conn(pa), Conn(pb)
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
         for lineno, line in enumerate(lines, 1):
@@ -171,9 +176,17 @@ def main():
                 ra, rb = scan_all(a, args), scan_all(b, args)
                 same = ra == rb
             else:
-                a.send(args)
-                b.send(args)
-                (raw_a, va), (raw_b, vb) = a.read(), b.read()
+                try:
+                    a.send(args)
+                    b.send(args)
+                    (raw_a, va), (raw_b, vb) = a.read(), b.read()
+                except (EOFError, OSError) as e:
+                    failures += 1
+                    print("FAILED %s: %s" % (where, e))
+                    a.close()
+                    b.close()
+                    a, b = Conn(pa), Conn(pb)
+                    continue
                 if mode == "exact":
                     same = raw_a == raw_b
                 elif mode == "shape":
