@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: MIT
+# tests/fuzz/lib.sh - shared by tests/fuzz/run.sh (make fuzz) and
+# tests/integration/fuzz_replay.sh (make test); sourced, POSIX sh, run from the repo top.
+#
+# A target is tests/fuzz/fuzz_<parser>.c; its header comment names the project sources it
+# links on a line " * fuzz-sources: a.c b.c" (without one, the module .c files its
+# header comment names, e.g. in a build command) and may add libFuzzer flags on a line
+# " * fuzz-options: -max_len=N". Its seed corpus is tests/fuzz/corpus/<parser>/ and an
+# optional dictionary tests/fuzz/fuzz_<parser>.dict. Two builds of each:
+#   fuzz    clang -fsanitize=fuzzer,address,undefined      -> $BUILD/fuzz/<target>
+#   replay  <cc> -fsanitize=address,undefined replay_main.c -> $BUILD/fuzz-replay/<target>
+
+FUZZ_INC="-Ishim -Iheapprof -Idefrag -Ikvcore -Itests/fuzz"
+FUZZ_CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
+-Wno-missing-field-initializers -fno-sanitize-recover=all"
+
+# The target names, one per line (fuzz_hp_dump ...).
+fuzz_targets() {
+    for f in tests/fuzz/fuzz_*.c; do
+        [ -f "$f" ] && basename "$f" .c
+    done
+}
+
+# The sources a target links (its "fuzz-sources:" line, else its header's clang line).
+fuzz_sources() {
+    src=$(sed -n 's/^ \* fuzz-sources: *//p' "tests/fuzz/$1.c" | head -n 1)
+    if [ -z "$src" ]; then
+        src=$(sed -n '/^ \*\/$/q; p' "tests/fuzz/$1.c" | tr ' \t' '\n\n' |
+            grep -E '^(shim|heapprof|defrag|kvcore)/[a-z0-9_]+\.c$' | tr '\n' ' ')
+    fi
+    echo "$src"
+}
+
+# The committed seed corpus of a target.
+fuzz_corpus() {
+    echo "tests/fuzz/corpus/${1#fuzz_}"
+}
+
+# Extra libFuzzer flags of a target (its "fuzz-options:" line), possibly empty.
+fuzz_options() {
+    sed -n 's/^ \* fuzz-options: *//p' "tests/fuzz/$1.c" | head -n 1
+}
+
+# Prints the sources of a target that do not exist (e.g. a parser not written yet).
+fuzz_missing() {
+    for s in $(fuzz_sources "$1"); do
+        [ -f "$s" ] || printf '%s ' "$s"
+    done
+}
+
+# A compiler that takes the given sanitizer flags, or nothing (status 1).
+# usage: fuzz_pick_cc "<flags>"; FUZZ_CC, when set, is tried first.
+fuzz_pick_cc() {
+    tmp=$(mktemp -d)
+    cat >"$tmp/t.c" <<'PROBE'
+#include <stddef.h>
+#include <stdint.h>
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    return data != NULL && size > 0 ? 0 : 0;
+}
+PROBE
+    case "$1" in
+    *fuzzer*) ;;
+    *) echo 'int main(void) { return LLVMFuzzerTestOneInput(NULL, 0); }' >>"$tmp/t.c" ;;
+    esac
+    for c in ${FUZZ_CC:-} clang clang-14 cc; do
+        # shellcheck disable=SC2086
+        if command -v "$c" >/dev/null 2>&1 && "$c" $1 -o "$tmp/t" "$tmp/t.c" >/dev/null 2>&1 &&
+            "$tmp/t" -runs=0 >/dev/null 2>&1; then
+            rm -rf "$tmp"
+            echo "$c"
+            return 0
+        fi
+    done
+    rm -rf "$tmp"
+    return 1
+}
+
+# Builds one target when a dependency is newer than the binary.
+# usage: fuzz_build <target> fuzz|replay <cc> <out>
+fuzz_build() {
+    t=$1 mode=$2 cc=$3 out=$4
+    srcs=$(fuzz_sources "$t")
+    deps="tests/fuzz/$t.c tests/fuzz/fuzz_common.h tests/fuzz/replay_main.c tests/fuzz/lib.sh"
+    for s in $srcs; do
+        deps="$deps $s $(ls "$(dirname "$s")"/*.h 2>/dev/null)"
+    done
+    if [ -x "$out" ]; then
+        stale=no
+        for d in $deps; do
+            [ "$d" -nt "$out" ] && stale=yes && break
+        done
+        [ $stale = no ] && return 0
+    fi
+    mkdir -p "$(dirname "$out")"
+    if [ "$mode" = fuzz ]; then
+        san="-fsanitize=fuzzer,address,undefined"
+        extra=
+    else
+        san="-fsanitize=address,undefined"
+        extra=tests/fuzz/replay_main.c
+    fi
+    # shellcheck disable=SC2086 # word splitting of the flag lists is intended
+    "$cc" $FUZZ_CFLAGS $san $FUZZ_INC -o "$out" "tests/fuzz/$t.c" $extra $srcs -lm
+}
