@@ -148,3 +148,64 @@ put("kv_intset", "w8-small-values", intset(8, [1, 2, 3]))
 put("kv_intset", "unsorted", intset(2, [3, 1, 2]))
 put("kv_intset", "bad-width", struct.pack("<II", 3, 1) + b"\x01\x00\x00")
 put("kv_intset", "short", intset(4, [1, 2])[:-1])
+
+# --- RESP requests (kvcore/resp.c): data[0] = chunk size, data[1] bit 0 = small max bulk ---
+
+put("kv_resp", "multibulk", b"\x05\x00*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n"
+    b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n")
+put("kv_resp", "inline", b"\x03\x00PING\r\nset k \"a b\\x41\\n\" 'it\\'s'\nGET k\n\r\n   \n")
+put("kv_resp", "pipeline", b"\x20\x00" + b"*1\r\n$4\r\nPING\r\n" * 40 + b"*0\r\n*-1\r\n")
+put("kv_resp", "empty-bulk", b"\x01\x00*2\r\n$4\r\nECHO\r\n$0\r\n\r\n")
+put("kv_resp", "binary-bulk", b"\x07\x00*2\r\n$4\r\nECHO\r\n$6\r\n\x00\r\n\xff\n\x01\r\n")
+put("kv_resp", "bulk-too-long", b"\x09\x01*2\r\n$3\r\nSET\r\n$65\r\n" + b"x" * 65 + b"\r\n")
+put("kv_resp", "bulk-huge-header", b"\x09\x00*1\r\n$536870913\r\n")
+put("kv_resp", "bad-count", b"\x02\x00*x\r\n")
+put("kv_resp", "bad-dollar", b"\x02\x00*1\r\n:1\r\n")
+put("kv_resp", "negative-bulk", b"\x02\x00*1\r\n$-1\r\n")
+put("kv_resp", "unbalanced-quotes", b"\x04\x00SET \"k v\r\n")
+put("kv_resp", "incomplete", b"\x03\x00*2\r\n$3\r\nGET\r\n$10\r\nabc")
+
+# --- config files (kvcore/config.c) ---
+
+put("kv_config", "redis-conf", """# kvcore configuration
+bind 127.0.0.1 -::1
+port 6380
+timeout 0
+tcp-keepalive 300
+databases 16
+maxmemory 100mb
+maxmemory-policy allkeys-lru
+maxmemory-samples 5
+hz 10
+dynamic-hz yes
+proto-max-bulk-len 512mb
+client-query-buffer-limit 1gb
+client-output-buffer-limit normal 0 0 0
+client-output-buffer-limit replica 256mb 64mb 60
+client-output-buffer-limit pubsub 32mb 8mb 60
+save 3600 1 300 100
+save ""
+loglevel notice
+logfile ""
+dbfilename dump.rdb
+appendonly no
+protected-mode yes
+activedefrag yes
+active-defrag-ignore-bytes 100mb
+active-defrag-threshold-lower 10
+active-defrag-cycle-min 1
+active-defrag-cycle-max 25
+hash-max-listpack-entries 128
+list-max-listpack-size -2
+latency-monitor-threshold 0
+slowlog-log-slower-than -1
+""")
+put("kv_config", "quotes-crlf", "  maxmemory-policy \"volatile-ttl\"  \r\n\tlogfile 'a b'\r\n"
+    "unixsocket \"/tmp/x\\x41y\"\n# comment\n\n")
+put("kv_config", "hz-clamp", "hz 0\nhz 1000\nio-threads 4\n")
+put("kv_config", "bad-directive", "port 6379\nnot-a-directive yes\n")
+put("kv_config", "bad-range", "databases 0\n")
+put("kv_config", "bad-quotes", "logfile \"unterminated\n")
+put("kv_config", "bad-obuf", "client-output-buffer-limit normal 1 2\n")
+put("kv_config", "bad-enum", "maxmemory-policy sometimes\n")
+put("kv_config", "bad-bool", "appendonly maybe\n")

@@ -15,6 +15,8 @@ SECS=${FUZZ_SECONDS:-30}
 FILTER=${FUZZ_TARGETS:-}
 cd "$(dirname "$0")/../.." || exit 2
 . tests/fuzz/lib.sh
+# Absolute: a target may change directory (a config file's "dir" line does).
+case "$BUILD" in /*) ;; *) BUILD="$(pwd)/$BUILD" ;; esac
 unset LD_PRELOAD
 
 cc=$(fuzz_pick_cc "-fsanitize=fuzzer,address,undefined") || {
