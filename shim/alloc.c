@@ -1,18 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * alloc.c - the C allocation API with glibc's exact semantics, on jemalloc's
- * non-standard entry points (mallocx, rallocx, dallocx, sallocx).
+ * alloc.c - the C allocation API with glibc's exact semantics, on jemalloc.
  *
  * override.c forwards every libc name here in one line. The invariants:
  *  - nothing here calls an overridden name (no malloc/free), so jemalloc never
- *    recurses into the shim and there is no dlsym at start-up;
+ *    recurses into the shim;
  *  - errno is set to ENOMEM on every failure and left untouched on success;
  *    free preserves errno;
  *  - failure injection is one relaxed load and a predicted-not-taken branch when
  *    nothing is armed.
+ *
+ * Two ways into jemalloc. Its non-standard entry points (mallocx, rallocx, dallocx,
+ * sallocx) are linked by symbol and always work, from the very first allocation. But in
+ * jemalloc 5.3 mallocx/dallocx take the generic path, while malloc/free have a
+ * thread-cache fast path: on tests/bench/alloc_mt.sh the *x-only shim ran ~50% slower
+ * than bare jemalloc. So the constructor (ms_alloc_init) looks up jemalloc's own
+ * malloc, calloc, realloc and free *in libjemalloc's object* (the handle of the object
+ * that defines mallocx, never RTLD_NEXT, whose answer depends on the preload order) and
+ * checks each address lies in that object; the four hot calls then go there. Until then,
+ * or if the lookup fails, everything takes the *x path. Both paths allocate from the
+ * same jemalloc, so a block may be freed by either.
  */
 #include "memshim_internal.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -20,20 +31,67 @@
 
 #include <jemalloc/jemalloc.h>
 
-static inline bool inject_fails(size_t size)
-{
-    if (MS_LIKELY(atomic_load_explicit(&ms_inject_armed, memory_order_relaxed) == 0))
-        return false;
+typedef void *(*malloc_fn)(size_t);
+typedef void *(*calloc_fn)(size_t, size_t);
+typedef void *(*realloc_fn)(void *, size_t);
+typedef void (*free_fn)(void *);
+
+/* jemalloc's own entry points once ms_alloc_init found them, NULL before. */
+static _Atomic(malloc_fn) je_malloc;
+static _Atomic(calloc_fn) je_calloc;
+static _Atomic(realloc_fn) je_realloc;
+static _Atomic(free_fn) je_free;
+
+static void *malloc_slow(size_t size);
+static void *calloc_slow(size_t nmemb, size_t size);
+static void *realloc_slow(void *ptr, size_t size);
+static void free_x(void *ptr);
+
+/*
+ * Where the hot calls go: jemalloc's own function while it is known and no failure
+ * rule is armed, the slow functions below otherwise (failure injection, the *x path).
+ * Never NULL, so ms_malloc is a single indirect jump (ms_alloc_refresh keeps them in
+ * step with je_* and ms_inject_armed).
+ */
+static _Atomic(malloc_fn) malloc_entry = malloc_slow;
+static _Atomic(calloc_fn) calloc_entry = calloc_slow;
+static _Atomic(realloc_fn) realloc_entry = realloc_slow;
+static _Atomic(free_fn) free_entry = free_x;
+
+#define ENTRY(f) atomic_load_explicit(&(f), memory_order_relaxed)
+
+/*
+ * This thread's errno, found once: free must preserve errno, and asking libc for its
+ * address (__errno_location through the PLT) on every free was a measurable share of
+ * the shim's cost. The address is fixed for a thread's lifetime; initial-exec TLS
+ * reads it with one %fs-relative load. The saved value also lives in TLS rather than
+ * in callee-saved registers (jemalloc's free never calls back into the shim, so the
+ * slot cannot be reused before it is restored), which keeps ms_free's frame tiny.
+ */
+static MS_TLS struct {
+    int *loc;
+    int saved;
+} tls_errno;
+
+static MS_NOINLINE int *errno_ptr_init(void) {
+    return tls_errno.loc = &errno;
+}
+
+static inline int *errno_ptr(void) {
+    int *e = tls_errno.loc;
+    return MS_LIKELY(e != NULL) ? e : errno_ptr_init();
+}
+
+static inline bool inject_fails(size_t size) {
+    if (MS_LIKELY(atomic_load_explicit(&ms_inject_armed, memory_order_relaxed) == 0)) return false;
     return ms_inject_should_fail(size);
 }
 
-static inline bool is_pow2(size_t x)
-{
+static inline bool is_pow2(size_t x) {
     return x != 0 && (x & (x - 1)) == 0;
 }
 
-static size_t page_size(void)
-{
+static size_t page_size(void) {
     static _Atomic size_t cached;
     size_t p = atomic_load_explicit(&cached, memory_order_relaxed);
     if (MS_UNLIKELY(p == 0)) {
@@ -45,8 +103,7 @@ static size_t page_size(void)
 }
 
 /* jemalloc requires a non-zero size; malloc(0) returns a unique, freeable pointer. */
-static inline void *alloc_flags(size_t size, int flags)
-{
+static inline void *alloc_flags(size_t size, int flags) {
     if (MS_UNLIKELY(inject_fails(size))) {
         errno = ENOMEM;
         return NULL;
@@ -56,53 +113,89 @@ static inline void *alloc_flags(size_t size, int flags)
     return p;
 }
 
-void *ms_malloc(size_t size)
-{
-    return alloc_flags(size, 0);
+/* --- The slow paths: failure injection, or jemalloc's *x entry points --- */
+
+/* jemalloc's malloc and calloc set ENOMEM themselves and accept size 0. */
+static void *malloc_slow(size_t size) {
+    malloc_fn fn = ENTRY(je_malloc);
+    if (fn == NULL) return alloc_flags(size, 0);
+    if (MS_UNLIKELY(inject_fails(size))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return fn(size);
 }
 
-void ms_free(void *ptr)
-{
-    if (ptr == NULL) return;
-    int saved = errno; /* preserves errno (glibc manual) */
-    dallocx(ptr, 0);
-    errno = saved;
-}
-
-void ms_free_sized(void *ptr, size_t size)
-{
-    (void)size; /* the size a caller claims is not trusted: dallocx looks it up */
-    ms_free(ptr);
-}
-
-void *ms_calloc(size_t nmemb, size_t size)
-{
+static void *calloc_slow(size_t nmemb, size_t size) {
     size_t total;
     if (MS_UNLIKELY(__builtin_mul_overflow(nmemb, size, &total))) {
         errno = ENOMEM;
         return NULL;
     }
-    return alloc_flags(total, MALLOCX_ZERO);
-}
-
-void *ms_realloc(void *ptr, size_t size)
-{
-    if (ptr == NULL) return alloc_flags(size, 0);
-    if (size == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
-        ms_free(ptr);
+    calloc_fn fn = ENTRY(je_calloc);
+    if (fn == NULL) return alloc_flags(total, MALLOCX_ZERO);
+    if (MS_UNLIKELY(inject_fails(total))) {
+        errno = ENOMEM;
         return NULL;
     }
+    return fn(nmemb, size);
+}
+
+/* ptr is not NULL and size is not 0 here; ptr stays intact on failure. */
+static void *realloc_slow(void *ptr, size_t size) {
     if (MS_UNLIKELY(inject_fails(size))) {
         errno = ENOMEM;
         return NULL;
     }
+    realloc_fn fn = ENTRY(je_realloc);
+    if (fn != NULL) return fn(ptr, size);
     void *p = rallocx(ptr, size, 0);
-    if (MS_UNLIKELY(p == NULL)) errno = ENOMEM; /* ptr is left intact */
+    if (MS_UNLIKELY(p == NULL)) errno = ENOMEM;
     return p;
 }
 
-void *ms_reallocarray(void *ptr, size_t nmemb, size_t size)
+static void free_x(void *ptr) {
+    if (ptr != NULL) dallocx(ptr, 0);
+}
+
+/* --- The API --- */
+
+void *ms_malloc(size_t size) {
+    return ENTRY(malloc_entry)(size);
+}
+
+/* The hottest wrapper: no frame pointer (GCC; a leaf-like trampoline needs none). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("omit-frame-pointer")))
+#endif
+void ms_free(void *ptr)
 {
+    tls_errno.saved = *errno_ptr(); /* preserves errno (glibc manual) */
+    ENTRY(free_entry)(ptr);         /* jemalloc's free takes NULL */
+    *tls_errno.loc = tls_errno.saved;
+}
+
+void ms_free_sized(void *ptr, size_t size) {
+    (void)size; /* the size a caller claims is not trusted: dallocx looks it up */
+    ms_free(ptr);
+}
+
+void *ms_calloc(size_t nmemb, size_t size) {
+    return ENTRY(calloc_entry)(nmemb, size); /* both check nmemb * size for overflow */
+}
+
+void *ms_realloc(void *ptr, size_t size) {
+    if (ptr == NULL) return ms_malloc(size);
+    if (size == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
+        ms_free(ptr);
+        return NULL;
+    }
+    void *p = ENTRY(realloc_entry)(ptr, size);
+    if (MS_UNLIKELY(p == NULL)) errno = ENOMEM; /* jemalloc 5.3's realloc does not set it */
+    return p;
+}
+
+void *ms_reallocarray(void *ptr, size_t nmemb, size_t size) {
     size_t total;
     if (MS_UNLIKELY(__builtin_mul_overflow(nmemb, size, &total))) {
         errno = ENOMEM;
@@ -118,8 +211,7 @@ void *ms_reallocarray(void *ptr, size_t nmemb, size_t size)
  * alignment <= 8, and for 16 once the request is above the 8-byte class; anything else
  * asks jemalloc for the alignment (posix_memalign(&p, 16, 1) must not get an 8-byte slot).
  */
-static void *aligned(size_t alignment, size_t size)
-{
+static void *aligned(size_t alignment, size_t size) {
     if (MS_UNLIKELY(alignment > ((size_t)1 << 62))) { /* no such extent can exist */
         errno = ENOMEM;
         return NULL;
@@ -128,8 +220,7 @@ static void *aligned(size_t alignment, size_t size)
     return alloc_flags(size, MALLOCX_ALIGN(alignment));
 }
 
-int ms_posix_memalign(void **memptr, size_t alignment, size_t size)
-{
+int ms_posix_memalign(void **memptr, size_t alignment, size_t size) {
     if (!is_pow2(alignment) || alignment % sizeof(void *) != 0) return EINVAL;
     int saved = errno; /* posix_memalign reports through its result, never errno */
     void *p = aligned(alignment, size);
@@ -139,8 +230,7 @@ int ms_posix_memalign(void **memptr, size_t alignment, size_t size)
     return 0;
 }
 
-void *ms_aligned_alloc(size_t alignment, size_t size)
-{
+void *ms_aligned_alloc(size_t alignment, size_t size) {
     /* C11/C17 and glibc >= 2.38: an alignment that is not a power of two is invalid. */
     if (!is_pow2(alignment)) {
         errno = EINVAL;
@@ -149,8 +239,7 @@ void *ms_aligned_alloc(size_t alignment, size_t size)
     return aligned(alignment, size);
 }
 
-void *ms_memalign(size_t alignment, size_t size)
-{
+void *ms_memalign(size_t alignment, size_t size) {
     /* glibc: alignment below the minimum is raised; a non-power of two is rounded up;
      * above SIZE_MAX / 2 + 1 it is EINVAL (and 2^63 itself then fails with ENOMEM). */
     if (alignment > SIZE_MAX / 2 + 1) {
@@ -159,19 +248,18 @@ void *ms_memalign(size_t alignment, size_t size)
     }
     if (!is_pow2(alignment)) {
         size_t a = 1;
-        while (a < alignment) a <<= 1;
+        while (a < alignment)
+            a <<= 1;
         alignment = a;
     }
     return aligned(alignment, size);
 }
 
-void *ms_valloc(size_t size)
-{
+void *ms_valloc(size_t size) {
     return aligned(page_size(), size);
 }
 
-void *ms_pvalloc(size_t size)
-{
+void *ms_pvalloc(size_t size) {
     size_t ps = page_size();
     size_t rounded;
     if (MS_UNLIKELY(__builtin_add_overflow(size, ps - 1, &rounded))) {
@@ -183,8 +271,54 @@ void *ms_pvalloc(size_t size)
     return aligned(ps, rounded);
 }
 
-size_t ms_usable_size(const void *ptr)
-{
+size_t ms_usable_size(const void *ptr) {
     if (ptr == NULL) return 0;
     return sallocx(ptr, 0);
+}
+
+/* The address of `name` in the object `h`, if it really lies in that object. */
+static void *lookup_in(void *h, const void *base, const char *name) {
+    void *f = dlsym(h, name);
+    Dl_info info;
+    if (f == NULL || dladdr(f, &info) == 0 || info.dli_fbase != base) return NULL;
+    return f;
+}
+
+int ms_alloc_init(void) {
+    Dl_info info;
+    if (dladdr((void *)&mallocx, &info) == 0 || info.dli_fname == NULL) return -ENOENT;
+    void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    if (h == NULL) return -ENOENT;
+    void *m = lookup_in(h, info.dli_fbase, "malloc");
+    void *c = lookup_in(h, info.dli_fbase, "calloc");
+    void *r = lookup_in(h, info.dli_fbase, "realloc");
+    void *f = lookup_in(h, info.dli_fbase, "free");
+    dlclose(h); /* libjemalloc stays: it is our DT_NEEDED dependency */
+    if (m == NULL || c == NULL || r == NULL || f == NULL) return -ENOENT;
+    atomic_store(&je_malloc, (malloc_fn)m);
+    atomic_store(&je_calloc, (calloc_fn)c);
+    atomic_store(&je_realloc, (realloc_fn)r);
+    atomic_store(&je_free, (free_fn)f);
+    ms_alloc_refresh();
+    return 0;
+}
+
+void ms_alloc_use_xpath(void) {
+    atomic_store(&je_malloc, NULL);
+    atomic_store(&je_calloc, NULL);
+    atomic_store(&je_realloc, NULL);
+    atomic_store(&je_free, NULL);
+    ms_alloc_refresh();
+}
+
+void ms_alloc_refresh(void) {
+    bool armed = atomic_load(&ms_inject_armed) != 0;
+    malloc_fn m = atomic_load(&je_malloc);
+    calloc_fn c = atomic_load(&je_calloc);
+    realloc_fn r = atomic_load(&je_realloc);
+    free_fn f = atomic_load(&je_free);
+    atomic_store(&malloc_entry, m != NULL && !armed ? m : malloc_slow);
+    atomic_store(&calloc_entry, c != NULL && !armed ? c : calloc_slow);
+    atomic_store(&realloc_entry, r != NULL && !armed ? r : realloc_slow);
+    atomic_store(&free_entry, f != NULL ? f : free_x);
 }

@@ -17,8 +17,7 @@
 
 #include <jemalloc/jemalloc.h>
 
-struct mallinfo2 ms_mallinfo2(void)
-{
+struct mallinfo2 ms_mallinfo2(void) {
     struct mallinfo2 mi;
     memset(&mi, 0, sizeof(mi));
     memshim_stats_t st;
@@ -31,13 +30,11 @@ struct mallinfo2 ms_mallinfo2(void)
     return mi;
 }
 
-static int clamp_int(size_t v)
-{
+static int clamp_int(size_t v) {
     return v > (size_t)__INT_MAX__ ? __INT_MAX__ : (int)v;
 }
 
-struct mallinfo ms_mallinfo(void)
-{
+struct mallinfo ms_mallinfo(void) {
     struct mallinfo2 m2 = ms_mallinfo2();
     struct mallinfo mi;
     memset(&mi, 0, sizeof(mi));
@@ -50,8 +47,7 @@ struct mallinfo ms_mallinfo(void)
 }
 
 /* glibc returns 1 when memory was released; we return 1 when resident bytes fell. */
-int ms_malloc_trim(size_t pad)
-{
+int ms_malloc_trim(size_t pad) {
     (void)pad;
     size_t before = 0, after = 0;
     if (ms_je_epoch() == 0) ms_je_get_size("stats.resident", &before);
@@ -60,8 +56,7 @@ int ms_malloc_trim(size_t pad)
     return after < before;
 }
 
-static void write_cb(void *opaque, const char *s)
-{
+static void write_cb(void *opaque, const char *s) {
     (void)opaque;
     size_t len = strlen(s);
     while (len > 0) {
@@ -72,7 +67,6 @@ static void write_cb(void *opaque, const char *s)
     }
 }
 
-void ms_malloc_stats(void)
-{
+void ms_malloc_stats(void) {
     malloc_stats_print(write_cb, NULL, NULL);
 }

@@ -46,8 +46,7 @@ static const struct {
     {"MEMSHIM_CTL", "ctl.enable"},
 };
 
-static const char *errname(int rc)
-{
+static const char *errname(int rc) {
     switch (rc) {
     case -ENOENT: return "unknown name";
     case -EPERM: return "read-only";
@@ -57,8 +56,7 @@ static const char *errname(int rc)
 }
 
 /* MEMSHIM_CONF="inject.fail_rate:0.01,inject.seed:7": comma-separated name:value pairs. */
-static int apply_conf_string(const char *conf)
-{
+static int apply_conf_string(const char *conf) {
     int bad = 0;
     char item[256];
     const char *p = conf;
@@ -93,8 +91,7 @@ static int apply_conf_string(const char *conf)
     return bad;
 }
 
-int ms_config_apply_env(void)
-{
+int ms_config_apply_env(void) {
     /* A child that inherits a bad value stays quiet: its parent already said so. */
     int saved_level = ms_log_level;
     bool quiet = getenv("MEMSHIM_WARNED") != NULL;
@@ -122,16 +119,17 @@ int ms_config_apply_env(void)
  * value is edited in place (the kept entries never outgrow it), so nothing is allocated
  * and the envp the program's main receives sees the change too.
  */
-static void strip_preload(void)
-{
+static void strip_preload(void) {
     char *lp = getenv("LD_PRELOAD");
     if (lp == NULL) return;
     size_t o = 0;
     const char *p = lp;
     while (*p != '\0') {
-        while (*p == ' ' || *p == ':') p++;
+        while (*p == ' ' || *p == ':')
+            p++;
         const char *s = p;
-        while (*p != '\0' && *p != ' ' && *p != ':') p++;
+        while (*p != '\0' && *p != ' ' && *p != ':')
+            p++;
         size_t len = (size_t)(p - s);
         if (len == 0) continue;
         if (memmem(s, len, "libmemshim", 10) != NULL) continue;
@@ -148,8 +146,7 @@ static void strip_preload(void)
  * whatever it execs, which keeps its pid), not to its children: the first process
  * records its pid in MEMSHIM_REPORT_PID, and a process with another pid stays quiet.
  */
-static void report_policy(void)
-{
+static void report_policy(void) {
     if (!ms_config.report) return;
     const char *rp = getenv("MEMSHIM_REPORT_PID");
     char pid[24];
@@ -161,22 +158,19 @@ static void report_policy(void)
     if (ms_config.report) (void)ms_report_start();
 }
 
-static void fork_prepare(void)
-{
+static void fork_prepare(void) {
     ms_ctl_fork_prepare();
     ms_hp_fork_prepare();
     ms_ctlsock_fork_prepare();
 }
 
-static void fork_parent(void)
-{
+static void fork_parent(void) {
     ms_ctlsock_fork_parent();
     ms_hp_fork_parent();
     ms_ctl_fork_parent();
 }
 
-static void fork_child(void)
-{
+static void fork_child(void) {
     ms_hp_fork_child();
     ms_ctl_fork_child();
     ms_report_fork_child();
@@ -184,12 +178,13 @@ static void fork_child(void)
 }
 
 /* Everything here is the shim's own work: failure injection never counts or fails it. */
-__attribute__((constructor(101))) static void ms_init(void)
-{
+__attribute__((constructor(101))) static void ms_init(void) {
     int saved = errno;
     ms_tls_internal++;
     /* Initialise jemalloc now, so its atfork handlers are registered before ours. */
     (void)ms_je_epoch();
+    if (ms_alloc_init() != 0)
+        ms_log(MS_LOG_INFO, "jemalloc's malloc/free not found; using mallocx/dallocx only");
     ms_config_apply_env();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     if (!ms_config.inherit) strip_preload();

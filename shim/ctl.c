@@ -23,31 +23,26 @@
 /* Serialises control writes; fork handlers below keep it consistent in the child. */
 static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void ms_ctl_fork_prepare(void)
-{
+void ms_ctl_fork_prepare(void) {
     pthread_mutex_lock(&ctl_lock);
 }
 
-void ms_ctl_fork_parent(void)
-{
+void ms_ctl_fork_parent(void) {
     pthread_mutex_unlock(&ctl_lock);
 }
 
-void ms_ctl_fork_child(void)
-{
+void ms_ctl_fork_child(void) {
     pthread_mutex_init(&ctl_lock, NULL);
 }
 
 /* --- Rows whose state lives here --- */
 
-static int version_get(void *out)
-{
+static int version_get(void *out) {
     *(const char **)out = MEMSHIM_VERSION;
     return 0;
 }
 
-static int je_version_get(void *out)
-{
+static int je_version_get(void *out) {
     const char *v = NULL;
     size_t len = sizeof(v);
     if (mallctl("version", &v, &len, NULL, 0) != 0) return -EIO;
@@ -55,39 +50,31 @@ static int je_version_get(void *out)
     return 0;
 }
 
-static int stat_read(const char *je_name, void *out)
-{
+static int stat_read(const char *je_name, void *out) {
     if (ms_je_epoch() != 0) return -EIO;
     return ms_je_get_size(je_name, (size_t *)out) == 0 ? 0 : -EIO;
 }
 
-static int stats_allocated_get(void *out)
-{
+static int stats_allocated_get(void *out) {
     return stat_read("stats.allocated", out);
 }
-static int stats_active_get(void *out)
-{
+static int stats_active_get(void *out) {
     return stat_read("stats.active", out);
 }
-static int stats_resident_get(void *out)
-{
+static int stats_resident_get(void *out) {
     return stat_read("stats.resident", out);
 }
-static int stats_mapped_get(void *out)
-{
+static int stats_mapped_get(void *out) {
     return stat_read("stats.mapped", out);
 }
-static int stats_retained_get(void *out)
-{
+static int stats_retained_get(void *out) {
     return stat_read("stats.retained", out);
 }
-static int stats_metadata_get(void *out)
-{
+static int stats_metadata_get(void *out) {
     return stat_read("stats.metadata", out);
 }
 
-static int stats_frag_ratio_get(void *out)
-{
+static int stats_frag_ratio_get(void *out) {
     memshim_stats_t st;
     int rc = memshim_stats_get(&st);
     if (rc != 0) return rc;
@@ -95,60 +82,51 @@ static int stats_frag_ratio_get(void *out)
     return 0;
 }
 
-static int purge_set(const void *in)
-{
+static int purge_set(const void *in) {
     (void)in;
     return memshim_purge();
 }
 
-static int log_level_get(void *out)
-{
+static int log_level_get(void *out) {
     *(uint64_t *)out = (uint64_t)ms_log_level;
     return 0;
 }
 
-static int log_level_set(const void *in)
-{
+static int log_level_set(const void *in) {
     uint64_t v = *(const uint64_t *)in;
     if (v > MS_LOG_DEBUG) return -EINVAL;
     ms_log_level = (int)v;
     return 0;
 }
 
-static int inherit_get(void *out)
-{
+static int inherit_get(void *out) {
     *(bool *)out = ms_config.inherit;
     return 0;
 }
 
-static int inherit_set(const void *in)
-{
+static int inherit_set(const void *in) {
     ms_config.inherit = *(const bool *)in;
     return 0;
 }
 
-static int report_get(void *out)
-{
+static int report_get(void *out) {
     *(bool *)out = ms_config.report;
     return 0;
 }
 
 /* At start-up the constructor decides (report_policy); later writes start the sampler. */
-static int report_set(const void *in)
-{
+static int report_set(const void *in) {
     ms_config.report = *(const bool *)in;
     if (ms_config.report && ms_config.ready) return ms_report_start();
     return 0;
 }
 
-static int report_file_get(void *out)
-{
+static int report_file_get(void *out) {
     *(const char **)out = ms_config.report_path;
     return 0;
 }
 
-static int report_file_set(const void *in)
-{
+static int report_file_set(const void *in) {
     const char *s = *(const char *const *)in;
     if (s == NULL) s = "";
     if (strlen(s) >= sizeof(ms_config.report_path)) return -EINVAL;
@@ -156,8 +134,7 @@ static int report_file_set(const void *in)
     return 0;
 }
 
-static int active_get(void *out)
-{
+static int active_get(void *out) {
     *(bool *)out = memshim_is_active();
     return 0;
 }
@@ -186,8 +163,8 @@ static const ms_ctl_node_t nodes[] = {
      ms_ctl_inject_fail_rate_set, "probability 0..1 that an allocation fails"},
     {"inject.seed", MS_CTL_U64, RW, ms_ctl_inject_seed_get, ms_ctl_inject_seed_set,
      "seed of the reproducible failure sequence"},
-    {"inject.min_size", MS_CTL_SIZE, RW, ms_ctl_inject_min_size_get,
-     ms_ctl_inject_min_size_set, "only requests of at least this many bytes may fail"},
+    {"inject.min_size", MS_CTL_SIZE, RW, ms_ctl_inject_min_size_get, ms_ctl_inject_min_size_set,
+     "only requests of at least this many bytes may fail"},
     {"inject.failures", MS_CTL_U64, RO, ms_ctl_inject_failures_get, NULL,
      "allocations failed on purpose"},
     {"inject.seen", MS_CTL_U64, RO, ms_ctl_inject_seen_get, NULL,
@@ -247,8 +224,7 @@ static const size_t nnodes = sizeof(nodes) / sizeof(nodes[0]);
 
 static const char *const type_names[] = {"bool", "u64", "size", "double", "string", "action"};
 
-static size_t type_size(ms_ctl_type_t t)
-{
+static size_t type_size(ms_ctl_type_t t) {
     switch (t) {
     case MS_CTL_BOOL: return sizeof(bool);
     case MS_CTL_U64: return sizeof(uint64_t);
@@ -260,16 +236,14 @@ static size_t type_size(ms_ctl_type_t t)
     return 0;
 }
 
-const ms_ctl_node_t *ms_ctl_find(const char *name)
-{
+const ms_ctl_node_t *ms_ctl_find(const char *name) {
     if (name == NULL) return NULL;
     for (size_t i = 0; i < nnodes; i++)
         if (strcmp(nodes[i].name, name) == 0) return &nodes[i];
     return NULL;
 }
 
-int memshim_ctl(const char *name, void *oldp, size_t *oldlenp, const void *newp, size_t newlen)
-{
+int memshim_ctl(const char *name, void *oldp, size_t *oldlenp, const void *newp, size_t newlen) {
     const ms_ctl_node_t *n = ms_ctl_find(name);
     if (n == NULL) return -ENOENT;
     size_t sz = type_size(n->type);
@@ -305,8 +279,7 @@ int memshim_ctl(const char *name, void *oldp, size_t *oldlenp, const void *newp,
     return rc;
 }
 
-static int parse_bool(const char *s, bool *out)
-{
+static int parse_bool(const char *s, bool *out) {
     static const char *const yes[] = {"1", "true", "yes", "on"};
     static const char *const no[] = {"0", "false", "no", "off"};
     for (size_t i = 0; i < 4; i++) {
@@ -316,8 +289,7 @@ static int parse_bool(const char *s, bool *out)
     return -EINVAL;
 }
 
-static int parse_u64(const char *s, uint64_t *out, bool suffixes)
-{
+static int parse_u64(const char *s, uint64_t *out, bool suffixes) {
     if (*s == '\0' || *s == '-' || *s == '+' || isspace((unsigned char)*s)) return -EINVAL;
     errno = 0;
     char *end;
@@ -340,8 +312,7 @@ static int parse_u64(const char *s, uint64_t *out, bool suffixes)
     return 0;
 }
 
-int ms_ctl_parse_value(ms_ctl_type_t type, const char *text, void *out, size_t outlen)
-{
+int ms_ctl_parse_value(ms_ctl_type_t type, const char *text, void *out, size_t outlen) {
     if (text == NULL || out == NULL || outlen != type_size(type)) return -EINVAL;
     switch (type) {
     case MS_CTL_BOOL: return parse_bool(text, (bool *)out);
@@ -369,8 +340,7 @@ int ms_ctl_parse_value(ms_ctl_type_t type, const char *text, void *out, size_t o
     return -EINVAL;
 }
 
-int memshim_ctl_set_str(const char *name, const char *value)
-{
+int memshim_ctl_set_str(const char *name, const char *value) {
     const ms_ctl_node_t *n = ms_ctl_find(name);
     if (n == NULL) return -ENOENT;
     if (!(n->flags & MS_CTL_W)) return -EPERM;
@@ -391,8 +361,7 @@ int memshim_ctl_set_str(const char *name, const char *value)
     return memshim_ctl(name, NULL, NULL, &v, sz);
 }
 
-int memshim_ctl_get_str(const char *name, char *buf, size_t len)
-{
+int memshim_ctl_get_str(const char *name, char *buf, size_t len) {
     const ms_ctl_node_t *n = ms_ctl_find(name);
     if (n == NULL) return -ENOENT;
     if (buf == NULL || len == 0) return -EINVAL;
@@ -420,10 +389,8 @@ int memshim_ctl_get_str(const char *name, char *buf, size_t len)
     return (size_t)w >= len ? -ERANGE : 0;
 }
 
-int memshim_ctl_foreach(int (*fn)(const char *name, const char *type, const char *help,
-                                  void *arg),
-                        void *arg)
-{
+int memshim_ctl_foreach(int (*fn)(const char *name, const char *type, const char *help, void *arg),
+                        void *arg) {
     if (fn == NULL) return -EINVAL;
     for (size_t i = 0; i < nnodes; i++) {
         int rc = fn(nodes[i].name, type_names[nodes[i].type], nodes[i].help, arg);

@@ -29,22 +29,20 @@ static _Atomic size_t fail_min_size;
 static _Atomic uint64_t seen;
 static _Atomic uint64_t failures;
 
-static uint64_t splitmix64(uint64_t x)
-{
+static uint64_t splitmix64(uint64_t x) {
     x += 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
     return x ^ (x >> 31);
 }
 
-static void rearm(void)
-{
+static void rearm(void) {
     int armed = atomic_load(&fail_after) != FAIL_AFTER_OFF || atomic_load(&fail_threshold) != 0;
     atomic_store(&ms_inject_armed, armed);
+    ms_alloc_refresh();
 }
 
-bool ms_inject_should_fail(size_t size)
-{
+bool ms_inject_should_fail(size_t size) {
     if (ms_tls_internal) return false;
     if (size < atomic_load_explicit(&fail_min_size, memory_order_relaxed)) return false;
     uint64_t k = atomic_fetch_add_explicit(&seen, 1, memory_order_relaxed) + 1;
@@ -56,28 +54,24 @@ bool ms_inject_should_fail(size_t size)
     return fail;
 }
 
-uint64_t ms_inject_failures(void)
-{
+uint64_t ms_inject_failures(void) {
     return atomic_load(&failures);
 }
 
-uint64_t ms_inject_seen(void)
-{
+uint64_t ms_inject_seen(void) {
     return atomic_load(&seen);
 }
 
 /* --- Control handlers (rows of the table in ctl.c) --- */
 
-int ms_ctl_inject_fail_after_get(void *out)
-{
+int ms_ctl_inject_fail_after_get(void *out) {
     uint64_t v = atomic_load(&fail_after);
     *(uint64_t *)out = v == FAIL_AFTER_OFF ? 0 : v;
     return 0;
 }
 
 /* 0 turns the rule off; N > 0 lets N allocations through, then fails every one. */
-int ms_ctl_inject_fail_after_set(const void *in)
-{
+int ms_ctl_inject_fail_after_set(const void *in) {
     uint64_t v = *(const uint64_t *)in;
     atomic_store(&seen, 0);
     atomic_store(&fail_after, v == 0 ? FAIL_AFTER_OFF : v);
@@ -85,15 +79,13 @@ int ms_ctl_inject_fail_after_set(const void *in)
     return 0;
 }
 
-int ms_ctl_inject_fail_rate_get(void *out)
-{
+int ms_ctl_inject_fail_rate_get(void *out) {
     uint64_t bits = atomic_load(&fail_rate_bits);
     memcpy(out, &bits, sizeof(double));
     return 0;
 }
 
-int ms_ctl_inject_fail_rate_set(const void *in)
-{
+int ms_ctl_inject_fail_rate_set(const void *in) {
     double p = *(const double *)in;
     if (!(p >= 0.0 && p <= 1.0)) return -EINVAL; /* also rejects NaN */
     uint64_t bits;
@@ -105,46 +97,39 @@ int ms_ctl_inject_fail_rate_set(const void *in)
     return 0;
 }
 
-int ms_ctl_inject_seed_get(void *out)
-{
+int ms_ctl_inject_seed_get(void *out) {
     *(uint64_t *)out = atomic_load(&fail_seed);
     return 0;
 }
 
-int ms_ctl_inject_seed_set(const void *in)
-{
+int ms_ctl_inject_seed_set(const void *in) {
     atomic_store(&fail_seed, *(const uint64_t *)in);
     atomic_store(&seen, 0);
     return 0;
 }
 
-int ms_ctl_inject_min_size_get(void *out)
-{
+int ms_ctl_inject_min_size_get(void *out) {
     *(size_t *)out = atomic_load(&fail_min_size);
     return 0;
 }
 
-int ms_ctl_inject_min_size_set(const void *in)
-{
+int ms_ctl_inject_min_size_set(const void *in) {
     atomic_store(&fail_min_size, *(const size_t *)in);
     return 0;
 }
 
-int ms_ctl_inject_failures_get(void *out)
-{
+int ms_ctl_inject_failures_get(void *out) {
     *(uint64_t *)out = atomic_load(&failures);
     return 0;
 }
 
-int ms_ctl_inject_seen_get(void *out)
-{
+int ms_ctl_inject_seen_get(void *out) {
     *(uint64_t *)out = atomic_load(&seen);
     return 0;
 }
 
 /* Disarms every rule and zeroes the counters. */
-int ms_ctl_inject_reset_set(const void *in)
-{
+int ms_ctl_inject_reset_set(const void *in) {
     (void)in;
     atomic_store(&fail_after, FAIL_AFTER_OFF);
     atomic_store(&fail_threshold, 0);

@@ -15,8 +15,7 @@
 
 int ms_log_level = MS_LOG_WARN;
 
-void ms_write_all(int fd, const char *buf, size_t len)
-{
+void ms_write_all(int fd, const char *buf, size_t len) {
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
         if (n < 0) {
@@ -28,8 +27,7 @@ void ms_write_all(int fd, const char *buf, size_t len)
     }
 }
 
-void ms_log(int level, const char *fmt, ...)
-{
+void ms_log(int level, const char *fmt, ...) {
     if (level > ms_log_level) return;
     int saved = errno; /* preserves errno */
     char buf[512];
@@ -46,8 +44,7 @@ void ms_log(int level, const char *fmt, ...)
     errno = saved;
 }
 
-void ms_assert_fail(const char *file, int line, const char *expr)
-{
+void ms_assert_fail(const char *file, int line, const char *expr) {
     ms_log(MS_LOG_ERROR, "%s:%d: assertion failed: %s", file, line, expr);
     abort();
 }

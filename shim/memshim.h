@@ -26,17 +26,17 @@ extern "C" {
 
 /* A snapshot of jemalloc's process-wide counters, in bytes unless named otherwise. */
 typedef struct memshim_stats {
-    size_t allocated; /* stats.allocated: bytes the program holds */
-    size_t active;    /* stats.active: bytes in active pages (>= allocated) */
-    size_t resident;  /* stats.resident: allocator pages resident in memory */
-    size_t mapped;    /* stats.mapped: bytes in active extents */
-    size_t retained;  /* stats.retained: virtual memory kept for reuse, not resident */
-    size_t metadata;  /* stats.metadata: jemalloc's own bookkeeping */
-    size_t frag_bytes;          /* active - allocated */
-    double frag_ratio;          /* active / allocated (1.0 when nothing is allocated) */
-    size_t rss_overhead_bytes;  /* resident - active: pages held but not in use */
-    uint64_t fail_injected;     /* allocations failed on purpose (failure injection) */
-    uint64_t fail_countable;    /* allocations seen while failure injection was armed */
+    size_t allocated;          /* stats.allocated: bytes the program holds */
+    size_t active;             /* stats.active: bytes in active pages (>= allocated) */
+    size_t resident;           /* stats.resident: allocator pages resident in memory */
+    size_t mapped;             /* stats.mapped: bytes in active extents */
+    size_t retained;           /* stats.retained: virtual memory kept for reuse, not resident */
+    size_t metadata;           /* stats.metadata: jemalloc's own bookkeeping */
+    size_t frag_bytes;         /* active - allocated */
+    double frag_ratio;         /* active / allocated (1.0 when nothing is allocated) */
+    size_t rss_overhead_bytes; /* resident - active: pages held but not in use */
+    uint64_t fail_injected;    /* allocations failed on purpose (failure injection) */
+    uint64_t fail_countable;   /* allocations seen while failure injection was armed */
 } memshim_stats_t;
 
 /*
@@ -80,8 +80,8 @@ MS_EXPORT int memshim_ctl_get_str(const char *name, char *buf, size_t len);
  * "u64", "size", "double", "string", "action") and its help text. Stops early and
  * returns fn's value when fn returns non-zero; otherwise returns 0.
  */
-MS_EXPORT int memshim_ctl_foreach(int (*fn)(const char *name, const char *type,
-                                            const char *help, void *arg),
+MS_EXPORT int memshim_ctl_foreach(int (*fn)(const char *name, const char *type, const char *help,
+                                            void *arg),
                                   void *arg);
 
 /* True when this process's malloc/free are libmemshim's (preloaded or linked .so). */

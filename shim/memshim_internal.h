@@ -47,6 +47,20 @@ void *ms_valloc(size_t size);
 void *ms_pvalloc(size_t size);
 size_t ms_usable_size(const void *ptr);
 
+/*
+ * Called once by the constructor: routes malloc/calloc/realloc/free to jemalloc's own
+ * entry points (its thread-cache fast path) instead of mallocx/dallocx. 0, or -ENOENT
+ * when they cannot be found in libjemalloc's object (the *x path stays in use).
+ */
+int ms_alloc_init(void);
+
+/* Goes back to the mallocx/rallocx/dallocx path (tests use it to cover both paths). */
+void ms_alloc_use_xpath(void);
+
+/* Re-reads ms_inject_armed: the direct fast path is only taken while nothing is armed.
+ * inject.c calls it whenever a rule is armed or disarmed. */
+void ms_alloc_refresh(void);
+
 /* --- Compatibility with glibc's introspection calls (compat.c) --- */
 
 struct mallinfo;

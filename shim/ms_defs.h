@@ -12,12 +12,12 @@
 
 #include <stdbool.h>
 
-#define MS_EXPORT     __attribute__((visibility("default")))
-#define MS_LIKELY(x)  __builtin_expect(!!(x), 1)
-#define MS_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define MS_UNUSED     __attribute__((unused))
-#define MS_NOINLINE   __attribute__((noinline))
-#define MS_TLS        __thread __attribute__((tls_model("initial-exec")))
+#define MS_EXPORT       __attribute__((visibility("default")))
+#define MS_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define MS_UNLIKELY(x)  __builtin_expect(!!(x), 0)
+#define MS_UNUSED       __attribute__((unused))
+#define MS_NOINLINE     __attribute__((noinline))
+#define MS_TLS          __thread __attribute__((tls_model("initial-exec")))
 #define MS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 #ifndef MEMSHIM_DEBUG
@@ -29,13 +29,13 @@ static const bool ms_config_debug_expensive MS_UNUSED = MEMSHIM_DEBUG >= 2;
 /* Reports "file:line: assertion failed: expr" through write(2), then abort(). */
 void ms_assert_fail(const char *file, int line, const char *expr);
 
-#define ms_assert(e)                                                                              \
-    do {                                                                                          \
-        if (ms_config_debug && !(e)) ms_assert_fail(__FILE__, __LINE__, #e);                      \
+#define ms_assert(e)                                                                               \
+    do {                                                                                           \
+        if (ms_config_debug && !(e)) ms_assert_fail(__FILE__, __LINE__, #e);                       \
     } while (0)
-#define ms_assert_expensive(e)                                                                    \
-    do {                                                                                          \
-        if (ms_config_debug_expensive && !(e)) ms_assert_fail(__FILE__, __LINE__, #e);            \
+#define ms_assert_expensive(e)                                                                     \
+    do {                                                                                           \
+        if (ms_config_debug_expensive && !(e)) ms_assert_fail(__FILE__, __LINE__, #e);             \
     } while (0)
 
 #endif /* MS_DEFS_H */

@@ -28,37 +28,92 @@ MS_EXPORT const char *malloc_conf = "prof:true,prof_active:false";
 
 /* --- C --- */
 
-MS_EXPORT void *malloc(size_t size) { return ms_malloc(size); }
-MS_EXPORT void free(void *ptr) { ms_free(ptr); }
-MS_EXPORT void cfree(void *ptr) { ms_free(ptr); }
-MS_EXPORT void free_sized(void *ptr, size_t size) { ms_free_sized(ptr, size); }
-MS_EXPORT void free_aligned_sized(void *ptr, size_t al, size_t size) { (void)al; ms_free_sized(ptr, size); }
-MS_EXPORT void *calloc(size_t n, size_t size) { return ms_calloc(n, size); }
-MS_EXPORT void *realloc(void *ptr, size_t size) { return ms_realloc(ptr, size); }
-MS_EXPORT void *reallocarray(void *ptr, size_t n, size_t size) { return ms_reallocarray(ptr, n, size); }
-MS_EXPORT int posix_memalign(void **p, size_t al, size_t size) { return ms_posix_memalign(p, al, size); }
-MS_EXPORT void *aligned_alloc(size_t al, size_t size) { return ms_aligned_alloc(al, size); }
-MS_EXPORT void *memalign(size_t al, size_t size) { return ms_memalign(al, size); }
-MS_EXPORT void *valloc(size_t size) { return ms_valloc(size); }
-MS_EXPORT void *pvalloc(size_t size) { return ms_pvalloc(size); }
-MS_EXPORT size_t malloc_usable_size(void *ptr) { return ms_usable_size(ptr); }
+MS_EXPORT void *malloc(size_t size) {
+    return ms_malloc(size);
+}
+MS_EXPORT void free(void *ptr) {
+    ms_free(ptr);
+}
+MS_EXPORT void cfree(void *ptr) {
+    ms_free(ptr);
+}
+MS_EXPORT void free_sized(void *ptr, size_t size) {
+    ms_free_sized(ptr, size);
+}
+MS_EXPORT void free_aligned_sized(void *ptr, size_t al, size_t size) {
+    (void)al;
+    ms_free_sized(ptr, size);
+}
+MS_EXPORT void *calloc(size_t n, size_t size) {
+    return ms_calloc(n, size);
+}
+MS_EXPORT void *realloc(void *ptr, size_t size) {
+    return ms_realloc(ptr, size);
+}
+MS_EXPORT void *reallocarray(void *ptr, size_t n, size_t size) {
+    return ms_reallocarray(ptr, n, size);
+}
+MS_EXPORT int posix_memalign(void **p, size_t al, size_t size) {
+    return ms_posix_memalign(p, al, size);
+}
+MS_EXPORT void *aligned_alloc(size_t al, size_t size) {
+    return ms_aligned_alloc(al, size);
+}
+MS_EXPORT void *memalign(size_t al, size_t size) {
+    return ms_memalign(al, size);
+}
+MS_EXPORT void *valloc(size_t size) {
+    return ms_valloc(size);
+}
+MS_EXPORT void *pvalloc(size_t size) {
+    return ms_pvalloc(size);
+}
+MS_EXPORT size_t malloc_usable_size(void *ptr) {
+    return ms_usable_size(ptr);
+}
 
 /* glibc's internal aliases, which some programs and libraries call directly. */
-MS_EXPORT void *__libc_malloc(size_t size) { return ms_malloc(size); }
-MS_EXPORT void __libc_free(void *ptr) { ms_free(ptr); }
-MS_EXPORT void __libc_cfree(void *ptr) { ms_free(ptr); }
-MS_EXPORT void *__libc_calloc(size_t n, size_t size) { return ms_calloc(n, size); }
-MS_EXPORT void *__libc_realloc(void *ptr, size_t size) { return ms_realloc(ptr, size); }
-MS_EXPORT void *__libc_memalign(size_t al, size_t size) { return ms_memalign(al, size); }
-MS_EXPORT void *__libc_valloc(size_t size) { return ms_valloc(size); }
-MS_EXPORT void *__libc_pvalloc(size_t size) { return ms_pvalloc(size); }
-MS_EXPORT int __posix_memalign(void **p, size_t al, size_t size) { return ms_posix_memalign(p, al, size); }
+MS_EXPORT void *__libc_malloc(size_t size) {
+    return ms_malloc(size);
+}
+MS_EXPORT void __libc_free(void *ptr) {
+    ms_free(ptr);
+}
+MS_EXPORT void __libc_cfree(void *ptr) {
+    ms_free(ptr);
+}
+MS_EXPORT void *__libc_calloc(size_t n, size_t size) {
+    return ms_calloc(n, size);
+}
+MS_EXPORT void *__libc_realloc(void *ptr, size_t size) {
+    return ms_realloc(ptr, size);
+}
+MS_EXPORT void *__libc_memalign(size_t al, size_t size) {
+    return ms_memalign(al, size);
+}
+MS_EXPORT void *__libc_valloc(size_t size) {
+    return ms_valloc(size);
+}
+MS_EXPORT void *__libc_pvalloc(size_t size) {
+    return ms_pvalloc(size);
+}
+MS_EXPORT int __posix_memalign(void **p, size_t al, size_t size) {
+    return ms_posix_memalign(p, al, size);
+}
 
 /* glibc's heap introspection, answered from jemalloc (compat.c). */
-MS_EXPORT struct mallinfo2 mallinfo2(void) { return ms_mallinfo2(); }
-MS_EXPORT struct mallinfo mallinfo(void) { return ms_mallinfo(); }
-MS_EXPORT int malloc_trim(size_t pad) { return ms_malloc_trim(pad); }
-MS_EXPORT void malloc_stats(void) { ms_malloc_stats(); }
+MS_EXPORT struct mallinfo2 mallinfo2(void) {
+    return ms_mallinfo2();
+}
+MS_EXPORT struct mallinfo mallinfo(void) {
+    return ms_mallinfo();
+}
+MS_EXPORT int malloc_trim(size_t pad) {
+    return ms_malloc_trim(pad);
+}
+MS_EXPORT void malloc_stats(void) {
+    ms_malloc_stats();
+}
 
 /* --- C++ delete: every variant ends in jemalloc. ---
  * operator new is left to libstdc++ (it must throw std::bad_alloc and call the
@@ -71,18 +126,51 @@ MS_EXPORT void malloc_stats(void) { ms_malloc_stats(); }
  * libstdc++'s aligned new rounds the request up, so sdallocx with the caller's size
  * could name the wrong size class. */
 
-MS_EXPORT void _ZdlPv(void *p) { ms_free(p); }
-MS_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) { (void)al; ms_free(p); }
-MS_EXPORT void _ZdaPv(void *p) { _ZdlPv(p); }
-MS_EXPORT void _ZdlPvm(void *p, size_t n) { (void)n; _ZdlPv(p); }
-MS_EXPORT void _ZdaPvm(void *p, size_t n) { (void)n; _ZdaPv(p); }
-MS_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; _ZdlPv(p); }
-MS_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; _ZdaPv(p); }
-MS_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) { _ZdlPvSt11align_val_t(p, al); }
-MS_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; _ZdlPvSt11align_val_t(p, al); }
-MS_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; _ZdaPvSt11align_val_t(p, al); }
-MS_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { (void)nt; _ZdlPvSt11align_val_t(p, al); }
-MS_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { (void)nt; _ZdaPvSt11align_val_t(p, al); }
+MS_EXPORT void _ZdlPv(void *p) {
+    ms_free(p);
+}
+MS_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) {
+    (void)al;
+    ms_free(p);
+}
+MS_EXPORT void _ZdaPv(void *p) {
+    _ZdlPv(p);
+}
+MS_EXPORT void _ZdlPvm(void *p, size_t n) {
+    (void)n;
+    _ZdlPv(p);
+}
+MS_EXPORT void _ZdaPvm(void *p, size_t n) {
+    (void)n;
+    _ZdaPv(p);
+}
+MS_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) {
+    (void)nt;
+    _ZdlPv(p);
+}
+MS_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) {
+    (void)nt;
+    _ZdaPv(p);
+}
+MS_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) {
+    _ZdlPvSt11align_val_t(p, al);
+}
+MS_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) {
+    (void)n;
+    _ZdlPvSt11align_val_t(p, al);
+}
+MS_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) {
+    (void)n;
+    _ZdaPvSt11align_val_t(p, al);
+}
+MS_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) {
+    (void)nt;
+    _ZdlPvSt11align_val_t(p, al);
+}
+MS_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) {
+    (void)nt;
+    _ZdaPvSt11align_val_t(p, al);
+}
 
 /* --- dlopen: no RTLD_DEEPBIND (shim-pitfalls.md 9) ---
  * A library opened with RTLD_DEEPBIND binds to libc's malloc before ours and hands out
@@ -90,11 +178,17 @@ MS_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const voi
  * dlopen is a tail call, so glibc still sees the original caller's return address (it
  * uses it for $ORIGIN and the namespace); tests/check_symbols.sh verifies the jump. */
 
+/* GCC: keep the tail call even where -O settings would not (clang makes it at -O1+). */
+#if defined(__GNUC__) && !defined(__clang__)
+#    define MS_SIBLING_CALLS __attribute__((optimize("optimize-sibling-calls")))
+#else
+#    define MS_SIBLING_CALLS
+#endif
+
 typedef void *(*dlopen_fn)(const char *, int);
 static _Atomic(dlopen_fn) real_dlopen;
 
-MS_EXPORT __attribute__((optimize("optimize-sibling-calls"))) void *dlopen(const char *file, int flags)
-{
+MS_EXPORT MS_SIBLING_CALLS void *dlopen(const char *file, int flags) {
     dlopen_fn fn = atomic_load_explicit(&real_dlopen, memory_order_acquire);
     if (MS_UNLIKELY(fn == NULL)) {
         fn = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
@@ -105,8 +199,7 @@ MS_EXPORT __attribute__((optimize("optimize-sibling-calls"))) void *dlopen(const
 
 /* True when the process's malloc is this file's: the interposable reference to malloc
  * (through the GOT) lands in the same loaded object as this function. */
-MS_EXPORT bool memshim_is_active(void)
-{
+MS_EXPORT bool memshim_is_active(void) {
     void *(*volatile global)(size_t) = malloc;
     Dl_info a, b;
     if (dladdr((void *)global, &a) == 0 || dladdr((void *)&memshim_is_active, &b) == 0)

@@ -39,8 +39,7 @@ static int report_fd = -1;
 static dev_t report_dev;
 static ino_t report_ino;
 
-static void keep_stderr(void)
-{
+static void keep_stderr(void) {
     struct stat st;
     if (report_fd >= 0 || fstat(STDERR_FILENO, &st) != 0) return;
     report_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
@@ -48,31 +47,26 @@ static void keep_stderr(void)
     report_ino = st.st_ino;
 }
 
-static bool same_file(int fd)
-{
+static bool same_file(int fd) {
     struct stat st;
     return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == report_dev && st.st_ino == report_ino;
 }
 
 /* The descriptor the summary goes to on stderr's behalf, or -1 when there is none. */
-static int stderr_fd(void)
-{
+static int stderr_fd(void) {
     if (same_file(report_fd)) return report_fd;
     if (report_fd < 0 || same_file(STDERR_FILENO)) return STDERR_FILENO;
     return -1;
 }
 
-static void raise_to(_Atomic size_t *peak, size_t v)
-{
+static void raise_to(_Atomic size_t *peak, size_t v) {
     size_t cur = atomic_load_explicit(peak, memory_order_relaxed);
-    while (v > cur &&
-           !atomic_compare_exchange_weak_explicit(peak, &cur, v, memory_order_relaxed,
-                                                  memory_order_relaxed)) {
+    while (v > cur && !atomic_compare_exchange_weak_explicit(peak, &cur, v, memory_order_relaxed,
+                                                             memory_order_relaxed)) {
     }
 }
 
-int ms_report_sample(memshim_stats_t *out)
-{
+int ms_report_sample(memshim_stats_t *out) {
     memshim_stats_t st;
     int rc = memshim_stats_get(&st);
     if (rc != 0) return rc;
@@ -83,15 +77,13 @@ int ms_report_sample(memshim_stats_t *out)
     return 0;
 }
 
-void ms_report_peaks(size_t *allocated, size_t *active, size_t *resident)
-{
+void ms_report_peaks(size_t *allocated, size_t *active, size_t *resident) {
     *allocated = atomic_load(&peak_allocated);
     *active = atomic_load(&peak_active);
     *resident = atomic_load(&peak_resident);
 }
 
-static void *sampler_main(void *arg)
-{
+static void *sampler_main(void *arg) {
     (void)arg;
     ms_tls_internal = 1;
     const struct timespec interval = {0, MS_REPORT_INTERVAL_MS * 1000000L};
@@ -102,8 +94,7 @@ static void *sampler_main(void *arg)
     return NULL;
 }
 
-int ms_report_start(void)
-{
+int ms_report_start(void) {
     if (atomic_exchange(&sampler_started, true)) return 0;
     keep_stderr();
     (void)ms_report_sample(NULL);
@@ -124,16 +115,14 @@ int ms_report_start(void)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         atomic_store(&sampler_started, false);
-        ms_log(MS_LOG_WARN, "report: no sampler thread (%s); peaks are exit values",
-               strerror(rc));
+        ms_log(MS_LOG_WARN, "report: no sampler thread (%s); peaks are exit values", strerror(rc));
         return -rc;
     }
     pthread_setname_np(tid, "memshim-report");
     return 0;
 }
 
-void ms_report_fork_child(void)
-{
+void ms_report_fork_child(void) {
     atomic_store(&sampler_started, false);
     ms_config.report = false;
     if (report_fd >= 0) close(report_fd);
@@ -141,8 +130,7 @@ void ms_report_fork_child(void)
 }
 
 /* 1536 -> "1.5 KiB"; exact bytes below 1 KiB. */
-static void human(char *buf, size_t len, size_t v)
-{
+static void human(char *buf, size_t len, size_t v) {
     static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
     if (v < 1024) {
         snprintf(buf, len, "%zu B", v);
@@ -158,8 +146,7 @@ static void human(char *buf, size_t len, size_t v)
 }
 
 int ms_report_format(char *buf, size_t len, const char *prog, const memshim_stats_t *fin,
-                     size_t peak_alloc, size_t peak_act, size_t peak_res)
-{
+                     size_t peak_alloc, size_t peak_act, size_t peak_res) {
     char pa[32], fa[32], pc[32], fc[32], pr[32], fr[32], fb[32];
     human(pa, sizeof(pa), peak_alloc);
     human(fa, sizeof(fa), fin->allocated);
@@ -169,23 +156,22 @@ int ms_report_format(char *buf, size_t len, const char *prog, const memshim_stat
     human(fr, sizeof(fr), fin->resident);
     human(fb, sizeof(fb), fin->frag_bytes);
     int pid = (int)getpid();
-    int n = snprintf(buf, len,
-                     "memshim[%d]: report for %s\n"
-                     "memshim[%d]:   allocated  peak %12s  final %12s\n"
-                     "memshim[%d]:   active     peak %12s  final %12s\n"
-                     "memshim[%d]:   resident   peak %12s  final %12s\n"
-                     "memshim[%d]:   fragmentation  %.3f (active/allocated), %s in partly "
-                     "used pages\n"
-                     "memshim[%d]:   failures injected  %llu of %llu counted allocations\n",
-                     pid, prog, pid, pa, fa, pid, pc, fc, pid, pr, fr, pid, fin->frag_ratio, fb,
-                     pid, (unsigned long long)fin->fail_injected,
-                     (unsigned long long)fin->fail_countable);
+    int n =
+        snprintf(buf, len,
+                 "memshim[%d]: report for %s\n"
+                 "memshim[%d]:   allocated  peak %12s  final %12s\n"
+                 "memshim[%d]:   active     peak %12s  final %12s\n"
+                 "memshim[%d]:   resident   peak %12s  final %12s\n"
+                 "memshim[%d]:   fragmentation  %.3f (active/allocated), %s in partly "
+                 "used pages\n"
+                 "memshim[%d]:   failures injected  %llu of %llu counted allocations\n",
+                 pid, prog, pid, pa, fa, pid, pc, fc, pid, pr, fr, pid, fin->frag_ratio, fb, pid,
+                 (unsigned long long)fin->fail_injected, (unsigned long long)fin->fail_countable);
     if (n < 0) return -EIO;
     return (size_t)n >= len ? -ERANGE : n;
 }
 
-void ms_report_write(void)
-{
+void ms_report_write(void) {
     memshim_stats_t fin;
     if (ms_report_sample(&fin) != 0) {
         ms_log(MS_LOG_WARN, "report: jemalloc statistics unavailable");
@@ -213,8 +199,7 @@ void ms_report_write(void)
 }
 
 /* Runs at exit() (not at _exit or a fatal signal), after the program's own destructors. */
-__attribute__((destructor)) static void report_at_exit(void)
-{
+__attribute__((destructor)) static void report_at_exit(void) {
     if (!ms_config.report) return;
     int saved = errno;
     ms_tls_internal++;

@@ -11,37 +11,32 @@
 
 #include <jemalloc/jemalloc.h>
 
-int ms_je_get_size(const char *name, size_t *out)
-{
+int ms_je_get_size(const char *name, size_t *out) {
     size_t len = sizeof(*out);
     int rc = mallctl(name, out, &len, NULL, 0);
     return rc != 0 ? -rc : 0;
 }
 
-int ms_je_get_u64(const char *name, uint64_t *out)
-{
+int ms_je_get_u64(const char *name, uint64_t *out) {
     size_t len = sizeof(*out);
     int rc = mallctl(name, out, &len, NULL, 0);
     return rc != 0 ? -rc : 0;
 }
 
-int ms_je_get_bool(const char *name, bool *out)
-{
+int ms_je_get_bool(const char *name, bool *out) {
     size_t len = sizeof(*out);
     int rc = mallctl(name, out, &len, NULL, 0);
     return rc != 0 ? -rc : 0;
 }
 
-int ms_je_epoch(void)
-{
+int ms_je_epoch(void) {
     uint64_t epoch = 1;
     size_t len = sizeof(epoch);
     int rc = mallctl("epoch", &epoch, &len, &epoch, len);
     return rc != 0 ? -rc : 0;
 }
 
-int memshim_stats_get(memshim_stats_t *out)
-{
+int memshim_stats_get(memshim_stats_t *out) {
     if (out == NULL) return -EINVAL;
     memset(out, 0, sizeof(*out));
     if (ms_je_epoch() != 0) return -EIO;
@@ -68,8 +63,7 @@ int memshim_stats_get(memshim_stats_t *out)
     return 0;
 }
 
-int memshim_purge(void)
-{
+int memshim_purge(void) {
     char name[64];
     snprintf(name, sizeof(name), "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
     int rc = mallctl(name, NULL, NULL, NULL, 0);
@@ -77,7 +71,6 @@ int memshim_purge(void)
 }
 
 /* libmemshim.a has no overrides; override.c's strong definition wins in the .so. */
-__attribute__((weak)) bool memshim_is_active(void)
-{
+__attribute__((weak)) bool memshim_is_active(void) {
     return false;
 }

@@ -15,8 +15,7 @@ typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
 static mallctl_fn mc;
 static const size_t BIG = 8u << 20; // large enough to stand out of the noise
 
-static size_t allocated()
-{
+static size_t allocated() {
     if (mc == nullptr) return 0;
     uint64_t epoch = 1;
     size_t len = sizeof(epoch), v = 0;
@@ -34,8 +33,7 @@ static int failures;
 static void *volatile sink; // the pointers escape, so no new/delete pair can be elided
 
 static void check(const char *what, size_t before, size_t during, size_t after, uintptr_t addr,
-                  size_t align)
-{
+                  size_t align) {
     bool aligned = addr % align == 0;
     bool in_je = mc == nullptr || (during >= before + BIG && after + BIG <= during);
     if (!aligned || !in_je) failures++;
@@ -43,21 +41,20 @@ static void check(const char *what, size_t before, size_t during, size_t after, 
                 aligned ? "" : " MISALIGNED");
 }
 
-#define VARIANT(name, align, alloc, release)                                                      \
-    do {                                                                                          \
-        size_t b0 = allocated();                                                                  \
-        auto *p = alloc;                                                                          \
-        sink = p;                                                                                 \
-        uintptr_t addr = reinterpret_cast<uintptr_t>(p);                                          \
-        std::memset(static_cast<void *>(p), 1, BIG);                                              \
-        size_t b1 = allocated();                                                                  \
-        release;                                                                                  \
-        size_t b2 = allocated();                                                                  \
-        check(name, b0, b1, b2, addr, align);                                                        \
+#define VARIANT(name, align, alloc, release)                                                       \
+    do {                                                                                           \
+        size_t b0 = allocated();                                                                   \
+        auto *p = alloc;                                                                           \
+        sink = p;                                                                                  \
+        uintptr_t addr = reinterpret_cast<uintptr_t>(p);                                           \
+        std::memset(static_cast<void *>(p), 1, BIG);                                               \
+        size_t b1 = allocated();                                                                   \
+        release;                                                                                   \
+        size_t b2 = allocated();                                                                   \
+        check(name, b0, b1, b2, addr, align);                                                      \
     } while (0)
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     mc = reinterpret_cast<mallctl_fn>(dlsym(RTLD_DEFAULT, "mallctl"));
     if (argc > 1 && std::strcmp(argv[1], "--require-jemalloc") == 0 && mc == nullptr) {
         std::printf("mallctl not found: not running on jemalloc\n");
@@ -84,10 +81,9 @@ int main(int argc, char **argv)
             ::operator delete(p, al));
     VARIANT("aligned sized delete", 256, static_cast<unsigned char *>(::operator new(BIG, al)),
             ::operator delete(p, BIG, al));
-    VARIANT("aligned new[]/delete[]", 256,
-            static_cast<unsigned char *>(::operator new[](BIG, al)), ::operator delete[](p, al));
-    VARIANT("aligned sized delete[]", 256,
-            static_cast<unsigned char *>(::operator new[](BIG, al)),
+    VARIANT("aligned new[]/delete[]", 256, static_cast<unsigned char *>(::operator new[](BIG, al)),
+            ::operator delete[](p, al));
+    VARIANT("aligned sized delete[]", 256, static_cast<unsigned char *>(::operator new[](BIG, al)),
             ::operator delete[](p, BIG, al));
     VARIANT("aligned nothrow", 256,
             static_cast<unsigned char *>(::operator new(BIG, al, std::nothrow)),

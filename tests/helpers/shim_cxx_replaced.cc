@@ -14,16 +14,14 @@
 
 static long live;
 
-void *operator new(std::size_t n)
-{
+void *operator new(std::size_t n) {
     char *p = static_cast<char *>(std::malloc(n + 16));
     if (p == nullptr) throw std::bad_alloc();
     live++;
     return p + 16;
 }
 
-void operator delete(void *p) noexcept
-{
+void operator delete(void *p) noexcept {
     if (p == nullptr) return;
     live--;
     std::free(static_cast<char *>(p) - 16);
@@ -34,12 +32,12 @@ struct Node {
     Node *next;
 };
 
-int main()
-{
+int main() {
     long sum = 0;
     for (int round = 0; round < 100; round++) {
         Node *head = nullptr;
-        for (long i = 0; i < 1000; i++) head = new Node{i, head};
+        for (long i = 0; i < 1000; i++)
+            head = new Node{i, head};
         while (head != nullptr) {
             Node *n = head->next;
             sum += head->v;

@@ -16,8 +16,7 @@
 
 typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
 
-static size_t allocated(mallctl_fn mc)
-{
+static size_t allocated(mallctl_fn mc) {
     uint64_t epoch = 1;
     size_t len = sizeof(epoch), v = 0;
     mc("epoch", &epoch, &len, &epoch, len);
@@ -26,8 +25,7 @@ static size_t allocated(mallctl_fn mc)
     return v;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2) return 2;
     void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
     if (h == NULL) {

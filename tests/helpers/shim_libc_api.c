@@ -15,18 +15,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CHECK(c)                                                                                  \
-    do {                                                                                          \
-        if (!(c)) {                                                                               \
-            printf("FAILED: %s (line %d)\n", #c, __LINE__);                                       \
-            return 1;                                                                             \
-        }                                                                                         \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            printf("FAILED: %s (line %d)\n", #c, __LINE__);                                        \
+            return 1;                                                                              \
+        }                                                                                          \
     } while (0)
 
 enum { BIG = 32 << 20 };
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     const size_t ps = (size_t)sysconf(_SC_PAGESIZE);
     if (argc > 1 && strcmp(argv[1], "pvalloc") == 0) {
         /* Only pvalloc + free: what crashes under plain libjemalloc preload. */
@@ -89,7 +88,8 @@ int main(int argc, char **argv)
         CHECK(blk[i] != NULL);
         memset(blk[i], 3, SZ);
     }
-    for (int i = 0; i < N; i++) free(blk[i]);
+    for (int i = 0; i < N; i++)
+        free(blk[i]);
     CHECK(malloc_trim(0) == 1);
     malloc_stats(); /* jemalloc's report, on stderr */
     printf("libc api ok\n");

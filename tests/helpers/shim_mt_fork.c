@@ -17,8 +17,7 @@ enum { THREADS = 4, ROUNDS = 20000, SLOTS = 256 };
 
 static volatile int stop;
 
-static uint64_t churn(unsigned seed, int rounds)
-{
+static uint64_t churn(unsigned seed, int rounds) {
     void *slot[SLOTS] = {0};
     uint64_t sum = 0;
     for (int i = 0; i < rounds; i++) {
@@ -36,19 +35,19 @@ static uint64_t churn(unsigned seed, int rounds)
             slot[k] = r;
         }
     }
-    for (int k = 0; k < SLOTS; k++) free(slot[k]);
+    for (int k = 0; k < SLOTS; k++)
+        free(slot[k]);
     return sum;
 }
 
-static void *background(void *arg)
-{
+static void *background(void *arg) {
     unsigned seed = (unsigned)(uintptr_t)arg;
-    while (!stop) churn(seed++, 2000);
+    while (!stop)
+        churn(seed++, 2000);
     return NULL;
 }
 
-static void *forker(void *arg)
-{
+static void *forker(void *arg) {
     (void)arg;
     int *status = malloc(sizeof(int));
     for (int round = 0; round < 3; round++) {
@@ -58,7 +57,8 @@ static void *forker(void *arg)
             uint64_t sum = churn(1000u + (unsigned)round, ROUNDS);
             char *s = calloc(1000, 1000);
             if (s == NULL) _exit(3);
-            for (int i = 0; i < 1000000; i += 4096) sum += (unsigned char)s[i];
+            for (int i = 0; i < 1000000; i += 4096)
+                sum += (unsigned char)s[i];
             free(s);
             printf("child %d sum %llu\n", round, (unsigned long long)sum);
             fflush(stdout);
@@ -74,15 +74,15 @@ static void *forker(void *arg)
     return NULL;
 }
 
-int main(void)
-{
+int main(void) {
     pthread_t bg[THREADS], fk;
     for (int i = 0; i < THREADS; i++)
         pthread_create(&bg[i], NULL, background, (void *)(uintptr_t)(i + 1));
     pthread_create(&fk, NULL, forker, NULL);
     pthread_join(fk, NULL);
     stop = 1;
-    for (int i = 0; i < THREADS; i++) pthread_join(bg[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(bg[i], NULL);
     printf("parent sum %llu\n", (unsigned long long)churn(7, ROUNDS));
     return 0;
 }

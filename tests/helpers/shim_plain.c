@@ -10,8 +10,7 @@
 
 enum { CHUNK = 1 << 20, CHUNKS = 64 };
 
-int main(void)
-{
+int main(void) {
     static char *keep[CHUNKS];
     unsigned long sum = 0;
     for (int i = 0; i < CHUNKS; i++) {

@@ -11,16 +11,14 @@
 
 typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
 
-static const char *je_bool(mallctl_fn mc, const char *name)
-{
+static const char *je_bool(mallctl_fn mc, const char *name) {
     bool v = false;
     size_t len = sizeof(v);
     if (mc == NULL || mc(name, &v, &len, NULL, 0) != 0) return "n/a";
     return v ? "true" : "false";
 }
 
-int main(void)
-{
+int main(void) {
     mallctl_fn mc = (mallctl_fn)dlsym(RTLD_DEFAULT, "mallctl");
     bool (*active)(void) = (bool (*)(void))dlsym(RTLD_DEFAULT, "memshim_is_active");
     printf("mallctl: %s\n", mc ? "yes" : "no");

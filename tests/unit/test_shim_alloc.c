@@ -14,18 +14,15 @@
 
 #define SENTINEL_ERRNO 4242
 
-static size_t page(void)
-{
+static size_t page(void) {
     return (size_t)sysconf(_SC_PAGESIZE);
 }
 
-static bool is_aligned(const void *p, size_t al)
-{
+static bool is_aligned(const void *p, size_t al) {
     return ((uintptr_t)p & (al - 1)) == 0;
 }
 
-static void test_alloc_malloc_zero_returns_unique_freeable_pointers(void **state)
-{
+static void test_alloc_malloc_zero_returns_unique_freeable_pointers(void **state) {
     (void)state;
     void *a = ms_malloc(0);
     void *b = ms_malloc(0);
@@ -36,8 +33,7 @@ static void test_alloc_malloc_zero_returns_unique_freeable_pointers(void **state
     ms_free(b);
 }
 
-static void test_alloc_malloc_keeps_errno_on_success(void **state)
-{
+static void test_alloc_malloc_keeps_errno_on_success(void **state) {
     (void)state;
     static const size_t sizes[] = {1, 16, 100, 4096, 70000, 5u << 20};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -51,8 +47,7 @@ static void test_alloc_malloc_keeps_errno_on_success(void **state)
     }
 }
 
-static void test_alloc_malloc_size_max_fails_with_enomem(void **state)
-{
+static void test_alloc_malloc_size_max_fails_with_enomem(void **state) {
     (void)state;
     errno = 0;
     assert_null(ms_malloc(SIZE_MAX));
@@ -62,8 +57,7 @@ static void test_alloc_malloc_size_max_fails_with_enomem(void **state)
     assert_int_equal(errno, ENOMEM);
 }
 
-static void test_alloc_free_null_is_a_noop_that_keeps_errno(void **state)
-{
+static void test_alloc_free_null_is_a_noop_that_keeps_errno(void **state) {
     (void)state;
     errno = SENTINEL_ERRNO;
     ms_free(NULL);
@@ -71,8 +65,7 @@ static void test_alloc_free_null_is_a_noop_that_keeps_errno(void **state)
     assert_int_equal(errno, SENTINEL_ERRNO);
 }
 
-static void test_alloc_free_sized_releases_the_block(void **state)
-{
+static void test_alloc_free_sized_releases_the_block(void **state) {
     (void)state;
     memshim_stats_t before, after;
     void *p = ms_malloc(8u << 20);
@@ -83,8 +76,7 @@ static void test_alloc_free_sized_releases_the_block(void **state)
     assert_true(before.allocated - after.allocated >= (8u << 20));
 }
 
-static void test_alloc_calloc_overflow_fails_with_enomem(void **state)
-{
+static void test_alloc_calloc_overflow_fails_with_enomem(void **state) {
     (void)state;
     errno = 0;
     assert_null(ms_calloc(SIZE_MAX / 2 + 1, 2));
@@ -97,8 +89,7 @@ static void test_alloc_calloc_overflow_fails_with_enomem(void **state)
     assert_int_equal(errno, ENOMEM);
 }
 
-static void test_alloc_calloc_returns_zeroed_memory(void **state)
-{
+static void test_alloc_calloc_returns_zeroed_memory(void **state) {
     (void)state;
     static const size_t sizes[] = {1, 24, 4000, 100000};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -111,13 +102,13 @@ static void test_alloc_calloc_returns_zeroed_memory(void **state)
         unsigned char *p = ms_calloc(1, sizes[i]);
         assert_non_null(p);
         assert_int_equal(errno, SENTINEL_ERRNO);
-        for (size_t j = 0; j < sizes[i]; j++) assert_int_equal(p[j], 0);
+        for (size_t j = 0; j < sizes[i]; j++)
+            assert_int_equal(p[j], 0);
         ms_free(p);
     }
 }
 
-static void test_alloc_calloc_zero_elements_returns_freeable_pointer(void **state)
-{
+static void test_alloc_calloc_zero_elements_returns_freeable_pointer(void **state) {
     (void)state;
     void *a = ms_calloc(0, 16);
     void *b = ms_calloc(16, 0);
@@ -127,8 +118,7 @@ static void test_alloc_calloc_zero_elements_returns_freeable_pointer(void **stat
     ms_free(b);
 }
 
-static void test_alloc_realloc_null_acts_as_malloc(void **state)
-{
+static void test_alloc_realloc_null_acts_as_malloc(void **state) {
     (void)state;
     errno = SENTINEL_ERRNO;
     char *p = ms_realloc(NULL, 100);
@@ -141,8 +131,7 @@ static void test_alloc_realloc_null_acts_as_malloc(void **state)
     ms_free(p);
 }
 
-static void test_alloc_realloc_to_zero_frees_and_returns_null(void **state)
-{
+static void test_alloc_realloc_to_zero_frees_and_returns_null(void **state) {
     (void)state;
     memshim_stats_t before, after;
     char *p = ms_malloc(4u << 20);
@@ -155,25 +144,25 @@ static void test_alloc_realloc_to_zero_frees_and_returns_null(void **state)
     assert_true(before.allocated - after.allocated >= (4u << 20));
 }
 
-static void test_alloc_realloc_keeps_contents_when_growing_and_shrinking(void **state)
-{
+static void test_alloc_realloc_keeps_contents_when_growing_and_shrinking(void **state) {
     (void)state;
     unsigned char *p = ms_malloc(40);
     assert_non_null(p);
-    for (int i = 0; i < 40; i++) p[i] = (unsigned char)i;
+    for (int i = 0; i < 40; i++)
+        p[i] = (unsigned char)i;
     static const size_t steps[] = {100, 5000, 300000, 64, 40};
     for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
         errno = SENTINEL_ERRNO;
         p = ms_realloc(p, steps[s]);
         assert_non_null(p);
         assert_int_equal(errno, SENTINEL_ERRNO);
-        for (int i = 0; i < 40; i++) assert_int_equal(p[i], i);
+        for (int i = 0; i < 40; i++)
+            assert_int_equal(p[i], i);
     }
     ms_free(p);
 }
 
-static void test_alloc_realloc_failure_leaves_block_intact(void **state)
-{
+static void test_alloc_realloc_failure_leaves_block_intact(void **state) {
     (void)state;
     char *p = ms_malloc(32);
     assert_non_null(p);
@@ -185,8 +174,7 @@ static void test_alloc_realloc_failure_leaves_block_intact(void **state)
     ms_free(p);
 }
 
-static void test_alloc_reallocarray_overflow_fails_and_keeps_block(void **state)
-{
+static void test_alloc_reallocarray_overflow_fails_and_keeps_block(void **state) {
     (void)state;
     char *p = ms_malloc(32);
     assert_non_null(p);
@@ -204,8 +192,7 @@ static void test_alloc_reallocarray_overflow_fails_and_keeps_block(void **state)
     ms_free(p);
 }
 
-static void test_alloc_reallocarray_null_allocates(void **state)
-{
+static void test_alloc_reallocarray_null_allocates(void **state) {
     (void)state;
     void *p = ms_reallocarray(NULL, 10, 10);
     assert_non_null(p);
@@ -213,8 +200,7 @@ static void test_alloc_reallocarray_null_allocates(void **state)
     ms_free(p);
 }
 
-static void test_alloc_usable_size_covers_every_request(void **state)
-{
+static void test_alloc_usable_size_covers_every_request(void **state) {
     (void)state;
     assert_int_equal(ms_usable_size(NULL), 0);
     for (size_t sz = 0; sz < 70000; sz += (sz < 512 ? 1 : 997)) {
@@ -227,8 +213,7 @@ static void test_alloc_usable_size_covers_every_request(void **state)
     }
 }
 
-static void test_alloc_posix_memalign_rejects_bad_alignment_with_einval(void **state)
-{
+static void test_alloc_posix_memalign_rejects_bad_alignment_with_einval(void **state) {
     (void)state;
     static const size_t bad[] = {0, 1, 2, 4, 12, 24, 48, 100, 4097, SIZE_MAX};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -236,12 +221,11 @@ static void test_alloc_posix_memalign_rejects_bad_alignment_with_einval(void **s
         errno = SENTINEL_ERRNO;
         assert_int_equal(ms_posix_memalign(&p, bad[i], 16), EINVAL);
         assert_int_equal(errno, SENTINEL_ERRNO); /* reported by the result only */
-        assert_ptr_equal(p, (void *)0x1);         /* *memptr untouched */
+        assert_ptr_equal(p, (void *)0x1);        /* *memptr untouched */
     }
 }
 
-static void test_alloc_posix_memalign_aligns_every_size(void **state)
-{
+static void test_alloc_posix_memalign_aligns_every_size(void **state) {
     (void)state;
     static const size_t sizes[] = {0, 1, 7, 8, 9, 16, 100, 5000, 70000};
     for (size_t al = sizeof(void *); al <= ((size_t)1 << 21); al <<= 1) {
@@ -258,8 +242,7 @@ static void test_alloc_posix_memalign_aligns_every_size(void **state)
     }
 }
 
-static void test_alloc_posix_memalign_impossible_request_returns_enomem(void **state)
-{
+static void test_alloc_posix_memalign_impossible_request_returns_enomem(void **state) {
     (void)state;
     void *p = (void *)0x1;
     errno = SENTINEL_ERRNO;
@@ -269,8 +252,7 @@ static void test_alloc_posix_memalign_impossible_request_returns_enomem(void **s
     assert_ptr_equal(p, (void *)0x1);
 }
 
-static void test_alloc_small_request_with_16_alignment_is_16_aligned(void **state)
-{
+static void test_alloc_small_request_with_16_alignment_is_16_aligned(void **state) {
     (void)state;
     /* jemalloc's 8-byte class is only 8-aligned: a 16-aligned 1..8 byte request must not
      * land there (the shim once returned p % 16 == 8 here). */
@@ -280,7 +262,8 @@ static void test_alloc_small_request_with_16_alignment_is_16_aligned(void **stat
             assert_int_equal(ms_posix_memalign(&keep[i], 16, sz), 0);
             assert_true(is_aligned(keep[i], 16));
         }
-        for (int i = 0; i < 64; i++) ms_free(keep[i]);
+        for (int i = 0; i < 64; i++)
+            ms_free(keep[i]);
         void *a = ms_aligned_alloc(16, sz);
         void *m = ms_memalign(16, sz);
         assert_true(is_aligned(a, 16));
@@ -290,8 +273,7 @@ static void test_alloc_small_request_with_16_alignment_is_16_aligned(void **stat
     }
 }
 
-static void test_alloc_aligned_alloc_rejects_non_power_of_two_with_einval(void **state)
-{
+static void test_alloc_aligned_alloc_rejects_non_power_of_two_with_einval(void **state) {
     (void)state;
     static const size_t bad[] = {0, 3, 12, 24, 100, 4095, SIZE_MAX};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -301,8 +283,7 @@ static void test_alloc_aligned_alloc_rejects_non_power_of_two_with_einval(void *
     }
 }
 
-static void test_alloc_aligned_alloc_accepts_every_power_of_two(void **state)
-{
+static void test_alloc_aligned_alloc_accepts_every_power_of_two(void **state) {
     (void)state;
     for (size_t al = 1; al <= ((size_t)1 << 20); al <<= 1) {
         errno = SENTINEL_ERRNO;
@@ -317,8 +298,7 @@ static void test_alloc_aligned_alloc_accepts_every_power_of_two(void **state)
     assert_int_equal(errno, ENOMEM);
 }
 
-static void test_alloc_memalign_rounds_alignment_up_as_glibc_does(void **state)
-{
+static void test_alloc_memalign_rounds_alignment_up_as_glibc_does(void **state) {
     (void)state;
     void *p = ms_memalign(24, 10); /* not a power of two: rounded up to 32 */
     assert_non_null(p);
@@ -334,8 +314,7 @@ static void test_alloc_memalign_rounds_alignment_up_as_glibc_does(void **state)
     ms_free(p);
 }
 
-static void test_alloc_memalign_huge_alignment_is_einval_or_enomem(void **state)
-{
+static void test_alloc_memalign_huge_alignment_is_einval_or_enomem(void **state) {
     (void)state;
     errno = 0;
     assert_null(ms_memalign(SIZE_MAX / 2 + 2, 1)); /* above SIZE_MAX/2+1: EINVAL */
@@ -345,8 +324,7 @@ static void test_alloc_memalign_huge_alignment_is_einval_or_enomem(void **state)
     assert_int_equal(errno, ENOMEM);
 }
 
-static void test_alloc_valloc_is_page_aligned(void **state)
-{
+static void test_alloc_valloc_is_page_aligned(void **state) {
     (void)state;
     static const size_t sizes[] = {0, 1, 100, 4096, 4097, 100000};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -358,8 +336,7 @@ static void test_alloc_valloc_is_page_aligned(void **state)
     }
 }
 
-static void test_alloc_pvalloc_rounds_size_up_to_whole_pages(void **state)
-{
+static void test_alloc_pvalloc_rounds_size_up_to_whole_pages(void **state) {
     (void)state;
     const size_t ps = page();
     static const size_t sizes[] = {0, 1, 100, 4096, 4097, 100000};
@@ -374,8 +351,7 @@ static void test_alloc_pvalloc_rounds_size_up_to_whole_pages(void **state)
     }
 }
 
-static void test_alloc_pvalloc_overflow_fails_with_enomem(void **state)
-{
+static void test_alloc_pvalloc_overflow_fails_with_enomem(void **state) {
     (void)state;
     errno = 0;
     assert_null(ms_pvalloc(SIZE_MAX - 1));
@@ -385,8 +361,34 @@ static void test_alloc_pvalloc_overflow_fails_with_enomem(void **state)
     assert_int_equal(errno, ENOMEM);
 }
 
-int main(void)
-{
+/* The same contract on both ways into jemalloc (see alloc.c). */
+static int use_direct_path(void **state) {
+    (void)state;
+    return ms_alloc_init(); /* 0: jemalloc's own malloc/free were found */
+}
+
+static int use_x_path(void **state) {
+    (void)state;
+    ms_alloc_use_xpath();
+    return 0;
+}
+
+static void test_alloc_blocks_cross_between_the_two_paths(void **state) {
+    (void)state;
+    assert_int_equal(ms_alloc_init(), 0);
+    void *direct = ms_malloc(100);
+    void *direct_big = ms_calloc(1, 1u << 20);
+    ms_alloc_use_xpath();
+    void *x = ms_malloc(100);
+    ms_free(direct); /* allocated by jemalloc's malloc, freed by dallocx */
+    direct_big = ms_realloc(direct_big, 2u << 20);
+    assert_non_null(direct_big);
+    assert_int_equal(ms_alloc_init(), 0);
+    ms_free(x); /* allocated by mallocx, freed by jemalloc's free */
+    ms_free(direct_big);
+}
+
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc_malloc_zero_returns_unique_freeable_pointers),
         cmocka_unit_test(test_alloc_malloc_keeps_errno_on_success),
@@ -415,5 +417,11 @@ int main(void)
         cmocka_unit_test(test_alloc_pvalloc_rounds_size_up_to_whole_pages),
         cmocka_unit_test(test_alloc_pvalloc_overflow_fails_with_enomem),
     };
-    return cmocka_run_group_tests_name("shim_alloc", tests, NULL, NULL);
+    const struct CMUnitTest mixed[] = {
+        cmocka_unit_test(test_alloc_blocks_cross_between_the_two_paths),
+    };
+    int failed = cmocka_run_group_tests_name("shim_alloc", tests, use_direct_path, NULL);
+    failed += cmocka_run_group_tests_name("shim_alloc_xpath", tests, use_x_path, use_direct_path);
+    failed += cmocka_run_group_tests_name("shim_alloc_mixed", mixed, NULL, NULL);
+    return failed;
 }

@@ -12,15 +12,15 @@
 #include "memshim_internal.h"
 
 static const char *const vars[] = {
-    "MEMSHIM_LOG_LEVEL",   "MEMSHIM_INHERIT",   "MEMSHIM_REPORT",        "MEMSHIM_REPORT_FILE",
-    "MEMSHIM_FAIL_AFTER",  "MEMSHIM_FAIL_RATE", "MEMSHIM_FAIL_SEED",     "MEMSHIM_FAIL_MIN_SIZE",
-    "MEMSHIM_CONF",        "MEMSHIM_WARNED",
+    "MEMSHIM_LOG_LEVEL",  "MEMSHIM_INHERIT",   "MEMSHIM_REPORT",    "MEMSHIM_REPORT_FILE",
+    "MEMSHIM_FAIL_AFTER", "MEMSHIM_FAIL_RATE", "MEMSHIM_FAIL_SEED", "MEMSHIM_FAIL_MIN_SIZE",
+    "MEMSHIM_CONF",       "MEMSHIM_WARNED",
 };
 
-static int clean_env(void **state)
-{
+static int clean_env(void **state) {
     (void)state;
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) unsetenv(vars[i]);
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
     memshim_ctl("inject.reset", NULL, NULL, NULL, 0);
     uint64_t seed = 0; /* not a rule: inject.reset keeps it */
     memshim_ctl("inject.seed", NULL, NULL, &seed, sizeof(seed));
@@ -29,8 +29,7 @@ static int clean_env(void **state)
 }
 
 /* Runs ms_config_apply_env with stderr captured into buf; returns its result. */
-static int apply_captured(char *buf, size_t len)
-{
+static int apply_captured(char *buf, size_t len) {
     char path[] = "/tmp/test_shim_config.XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -46,23 +45,21 @@ static int apply_captured(char *buf, size_t len)
     return bad;
 }
 
-static int count_lines(const char *s)
-{
+static int count_lines(const char *s) {
     int n = 0;
-    for (; *s != '\0'; s++) n += *s == '\n';
+    for (; *s != '\0'; s++)
+        n += *s == '\n';
     return n;
 }
 
-static uint64_t get_u64(const char *name)
-{
+static uint64_t get_u64(const char *name) {
     uint64_t v = 0;
     size_t len = sizeof(v);
     assert_int_equal(memshim_ctl(name, &v, &len, NULL, 0), 0);
     return v;
 }
 
-static void test_config_valid_variables_set_their_controls(void **state)
-{
+static void test_config_valid_variables_set_their_controls(void **state) {
     (void)state;
     setenv("MEMSHIM_FAIL_AFTER", "500", 1);
     setenv("MEMSHIM_FAIL_SEED", "99", 1);
@@ -83,8 +80,7 @@ static void test_config_valid_variables_set_their_controls(void **state)
     ms_config.inherit = true;
 }
 
-static void test_config_bad_value_warns_once_and_keeps_default(void **state)
-{
+static void test_config_bad_value_warns_once_and_keeps_default(void **state) {
     (void)state;
     setenv("MEMSHIM_FAIL_RATE", "lots", 1);
     char err[512];
@@ -99,12 +95,11 @@ static void test_config_bad_value_warns_once_and_keeps_default(void **state)
     assert_true(r == 0.0);
 }
 
-static void test_config_each_bad_variable_gets_its_own_line(void **state)
-{
+static void test_config_each_bad_variable_gets_its_own_line(void **state) {
     (void)state;
     setenv("MEMSHIM_FAIL_AFTER", "-3", 1);
-    setenv("MEMSHIM_FAIL_RATE", "1.5", 1);       /* out of range */
-    setenv("MEMSHIM_FAIL_MIN_SIZE", "12q", 1);   /* bad suffix */
+    setenv("MEMSHIM_FAIL_RATE", "1.5", 1);     /* out of range */
+    setenv("MEMSHIM_FAIL_MIN_SIZE", "12q", 1); /* bad suffix */
     setenv("MEMSHIM_INHERIT", "maybe", 1);
     setenv("MEMSHIM_LOG_LEVEL", "9", 1);
     setenv("MEMSHIM_FAIL_SEED", "99999999999999999999999", 1); /* overflows u64 */
@@ -119,8 +114,7 @@ static void test_config_each_bad_variable_gets_its_own_line(void **state)
     assert_string_equal(getenv("MEMSHIM_WARNED"), "1");
 }
 
-static void test_config_inherited_warning_is_not_repeated(void **state)
-{
+static void test_config_inherited_warning_is_not_repeated(void **state) {
     (void)state;
     setenv("MEMSHIM_WARNED", "1", 1);
     setenv("MEMSHIM_FAIL_AFTER", "x", 1);
@@ -130,8 +124,7 @@ static void test_config_inherited_warning_is_not_repeated(void **state)
     assert_int_equal(ms_log_level, MS_LOG_WARN); /* restored after the quiet pass */
 }
 
-static void test_config_empty_values_are_rejected(void **state)
-{
+static void test_config_empty_values_are_rejected(void **state) {
     (void)state;
     setenv("MEMSHIM_FAIL_AFTER", "", 1);
     setenv("MEMSHIM_FAIL_RATE", "", 1);
@@ -140,8 +133,7 @@ static void test_config_empty_values_are_rejected(void **state)
     assert_int_equal(count_lines(err), 2);
 }
 
-static void test_config_conf_string_sets_several_controls(void **state)
-{
+static void test_config_conf_string_sets_several_controls(void **state) {
     (void)state;
     setenv("MEMSHIM_CONF", "inject.seed:7,inject.min_size:1m,,log.level:2", 1);
     char err[512];
@@ -155,8 +147,7 @@ static void test_config_conf_string_sets_several_controls(void **state)
     assert_int_equal(ms_log_level, 2);
 }
 
-static void test_config_conf_string_bad_items_warn_and_good_ones_apply(void **state)
-{
+static void test_config_conf_string_bad_items_warn_and_good_ones_apply(void **state) {
     (void)state;
     setenv("MEMSHIM_CONF", "nosuch.name:1,inject.seed:5,stats.allocated:3,noval,inject.fail_rate:x",
            1);
@@ -170,8 +161,7 @@ static void test_config_conf_string_bad_items_warn_and_good_ones_apply(void **st
     assert_int_equal(get_u64("inject.seed"), 5);
 }
 
-static void test_config_overlong_conf_item_is_ignored(void **state)
-{
+static void test_config_overlong_conf_item_is_ignored(void **state) {
     (void)state;
     char conf[1200];
     memset(conf, 'a', sizeof(conf) - 1);
@@ -185,23 +175,22 @@ static void test_config_overlong_conf_item_is_ignored(void **state)
     assert_int_equal(get_u64("inject.seed"), 3);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_config_valid_variables_set_their_controls,
-                                        clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_config_valid_variables_set_their_controls, clean_env,
+                                        clean_env),
         cmocka_unit_test_setup_teardown(test_config_bad_value_warns_once_and_keeps_default,
                                         clean_env, clean_env),
-        cmocka_unit_test_setup_teardown(test_config_each_bad_variable_gets_its_own_line,
-                                        clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_config_each_bad_variable_gets_its_own_line, clean_env,
+                                        clean_env),
         cmocka_unit_test_setup_teardown(test_config_inherited_warning_is_not_repeated, clean_env,
                                         clean_env),
         cmocka_unit_test_setup_teardown(test_config_empty_values_are_rejected, clean_env,
                                         clean_env),
         cmocka_unit_test_setup_teardown(test_config_conf_string_sets_several_controls, clean_env,
                                         clean_env),
-        cmocka_unit_test_setup_teardown(
-            test_config_conf_string_bad_items_warn_and_good_ones_apply, clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_config_conf_string_bad_items_warn_and_good_ones_apply,
+                                        clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_config_overlong_conf_item_is_ignored, clean_env,
                                         clean_env),
     };

@@ -8,15 +8,13 @@
 
 #include "memshim_internal.h"
 
-static int reset(void **state)
-{
+static int reset(void **state) {
     (void)state;
     memshim_ctl("inject.reset", NULL, NULL, NULL, 0);
     return 0;
 }
 
-static void test_ctl_unknown_name_is_enoent(void **state)
-{
+static void test_ctl_unknown_name_is_enoent(void **state) {
     (void)state;
     uint64_t v = 0;
     size_t len = sizeof(v);
@@ -31,8 +29,7 @@ static void test_ctl_unknown_name_is_enoent(void **state)
     assert_null(ms_ctl_find("INJECT.SEED")); /* names are case-sensitive */
 }
 
-static void test_ctl_wrong_size_is_einval(void **state)
-{
+static void test_ctl_wrong_size_is_einval(void **state) {
     (void)state;
     uint32_t small = 0;
     size_t len = sizeof(small);
@@ -49,8 +46,7 @@ static void test_ctl_wrong_size_is_einval(void **state)
     assert_int_equal(len, sizeof(uint64_t));
 }
 
-static void test_ctl_read_only_control_refuses_writes_with_eperm(void **state)
-{
+static void test_ctl_read_only_control_refuses_writes_with_eperm(void **state) {
     (void)state;
     size_t v = 1;
     assert_int_equal(memshim_ctl("stats.allocated", NULL, NULL, &v, sizeof(v)), -EPERM);
@@ -60,8 +56,7 @@ static void test_ctl_read_only_control_refuses_writes_with_eperm(void **state)
     assert_int_equal(memshim_ctl("inject.failures", NULL, NULL, &u, sizeof(u)), -EPERM);
 }
 
-static void test_ctl_action_cannot_be_read(void **state)
-{
+static void test_ctl_action_cannot_be_read(void **state) {
     (void)state;
     const char *s = NULL;
     size_t len = sizeof(s);
@@ -70,8 +65,7 @@ static void test_ctl_action_cannot_be_read(void **state)
     assert_int_equal(memshim_ctl_get_str("inject.reset", buf, sizeof(buf)), -EPERM);
 }
 
-static void test_ctl_actions_run_with_or_without_argument(void **state)
-{
+static void test_ctl_actions_run_with_or_without_argument(void **state) {
     (void)state;
     assert_int_equal(memshim_ctl("purge", NULL, NULL, NULL, 0), 0);
     const char *arg = NULL;
@@ -80,8 +74,7 @@ static void test_ctl_actions_run_with_or_without_argument(void **state)
     assert_int_equal(memshim_ctl_set_str("inject.reset", ""), 0);
 }
 
-static void test_ctl_value_round_trips_through_memshim_ctl(void **state)
-{
+static void test_ctl_value_round_trips_through_memshim_ctl(void **state) {
     (void)state;
     uint64_t in = 123456789, out = 0, old = 0;
     size_t len = sizeof(old);
@@ -100,13 +93,12 @@ static void test_ctl_value_round_trips_through_memshim_ctl(void **state)
     assert_int_equal(memshim_ctl("config.inherit", NULL, NULL, &inherit, sizeof(inherit)), 0);
 }
 
-static void test_ctl_text_forms_parse_each_type(void **state)
-{
+static void test_ctl_text_forms_parse_each_type(void **state) {
     (void)state;
     char buf[64];
     static const struct {
         const char *in, *out;
-    } bools[] = {{"1", "true"}, {"yes", "true"}, {"ON", "true"}, {"True", "true"},
+    } bools[] = {{"1", "true"},  {"yes", "true"}, {"ON", "true"},   {"True", "true"},
                  {"0", "false"}, {"no", "false"}, {"off", "false"}, {"FALSE", "false"}};
     for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
         assert_int_equal(memshim_ctl_set_str("config.inherit", bools[i].in), 0);
@@ -115,7 +107,7 @@ static void test_ctl_text_forms_parse_each_type(void **state)
     }
     static const struct {
         const char *in, *out;
-    } sizes[] = {{"0", "0"}, {"4k", "4096"}, {"4K", "4096"}, {"4kb", "4096"},
+    } sizes[] = {{"0", "0"},        {"4k", "4096"},       {"4K", "4096"}, {"4kb", "4096"},
                  {"3m", "3145728"}, {"1g", "1073741824"}, {"123", "123"}};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         assert_int_equal(memshim_ctl_set_str("inject.min_size", sizes[i].in), 0);
@@ -134,19 +126,27 @@ static void test_ctl_text_forms_parse_each_type(void **state)
     assert_int_equal(memshim_ctl_set_str("config.report_file", ""), 0);
 }
 
-static void test_ctl_text_forms_reject_malformed_values(void **state)
-{
+static void test_ctl_text_forms_reject_malformed_values(void **state) {
     (void)state;
     static const struct {
         const char *name, *value;
     } bad[] = {
-        {"inject.seed", "-1"},          {"inject.seed", "+1"},    {"inject.seed", " 1"},
-        {"inject.seed", "12abc"},       {"inject.seed", ""},      {"inject.seed", "4k"},
-        {"inject.seed", "18446744073709551616"},                  {"inject.min_size", "1t"},
-        {"inject.min_size", "99999999999g"},                      {"config.inherit", "2"},
-        {"config.inherit", "truthy"},   {"inject.fail_rate", "nan"},
-        {"inject.fail_rate", "inf"},    {"inject.fail_rate", "0.5x"},
-        {"inject.fail_rate", "-0.5"},   {"log.level", "4"},
+        {"inject.seed", "-1"},
+        {"inject.seed", "+1"},
+        {"inject.seed", " 1"},
+        {"inject.seed", "12abc"},
+        {"inject.seed", ""},
+        {"inject.seed", "4k"},
+        {"inject.seed", "18446744073709551616"},
+        {"inject.min_size", "1t"},
+        {"inject.min_size", "99999999999g"},
+        {"config.inherit", "2"},
+        {"config.inherit", "truthy"},
+        {"inject.fail_rate", "nan"},
+        {"inject.fail_rate", "inf"},
+        {"inject.fail_rate", "0.5x"},
+        {"inject.fail_rate", "-0.5"},
+        {"log.level", "4"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(memshim_ctl_set_str(bad[i].name, bad[i].value), -EINVAL);
@@ -157,8 +157,7 @@ static void test_ctl_text_forms_reject_malformed_values(void **state)
     assert_int_equal(memshim_ctl_set_str("config.report_file", longpath), -EINVAL);
 }
 
-static void test_ctl_get_str_reports_a_short_buffer(void **state)
-{
+static void test_ctl_get_str_reports_a_short_buffer(void **state) {
     (void)state;
     char buf[4];
     assert_int_equal(memshim_ctl_set_str("inject.seed", "123456"), 0);
@@ -167,8 +166,7 @@ static void test_ctl_get_str_reports_a_short_buffer(void **state)
     assert_int_equal(memshim_ctl_get_str("inject.seed", buf, 0), -EINVAL);
 }
 
-static void test_ctl_version_and_stats_are_readable(void **state)
-{
+static void test_ctl_version_and_stats_are_readable(void **state) {
     (void)state;
     char buf[128];
     assert_int_equal(memshim_ctl_get_str("version", buf, sizeof(buf)), 0);
@@ -200,21 +198,19 @@ struct listing {
     bool types_ok;
 };
 
-static int list_fn(const char *name, const char *type, const char *help, void *arg)
-{
+static int list_fn(const char *name, const char *type, const char *help, void *arg) {
     struct listing *l = arg;
     l->rows++;
     if (strcmp(name, "inject.seed") == 0) l->saw_inject_seed = strcmp(type, "u64") == 0;
     static const char *const types[] = {"bool", "u64", "size", "double", "string", "action"};
     bool known = false;
-    for (size_t i = 0; i < 6; i++) known |= strcmp(type, types[i]) == 0;
-    if (!known || help == NULL || help[0] == '\0' || ms_ctl_find(name) == NULL)
-        l->types_ok = false;
+    for (size_t i = 0; i < 6; i++)
+        known |= strcmp(type, types[i]) == 0;
+    if (!known || help == NULL || help[0] == '\0' || ms_ctl_find(name) == NULL) l->types_ok = false;
     return l->rows == l->stop_at ? 77 : 0;
 }
 
-static void test_ctl_foreach_lists_every_row_and_stops_early(void **state)
-{
+static void test_ctl_foreach_lists_every_row_and_stops_early(void **state) {
     (void)state;
     struct listing l = {0, -1, false, true};
     assert_int_equal(memshim_ctl_foreach(list_fn, &l), 0);
@@ -227,8 +223,7 @@ static void test_ctl_foreach_lists_every_row_and_stops_early(void **state)
     assert_int_equal(memshim_ctl_foreach(NULL, NULL), -EINVAL);
 }
 
-static void test_ctl_parse_value_checks_the_output_size(void **state)
-{
+static void test_ctl_parse_value_checks_the_output_size(void **state) {
     (void)state;
     uint64_t v;
     assert_int_equal(ms_ctl_parse_value(MS_CTL_U64, "5", &v, 4), -EINVAL);
@@ -237,8 +232,7 @@ static void test_ctl_parse_value_checks_the_output_size(void **state)
     assert_int_equal(v, 5);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ctl_unknown_name_is_enoent),
         cmocka_unit_test(test_ctl_wrong_size_is_einval),

@@ -12,24 +12,20 @@
 
 #include "memshim_internal.h"
 
-static int reset(void **state)
-{
+static int reset(void **state) {
     (void)state;
     return memshim_ctl("inject.reset", NULL, NULL, NULL, 0);
 }
 
-static void set_u64(const char *name, uint64_t v)
-{
+static void set_u64(const char *name, uint64_t v) {
     assert_int_equal(memshim_ctl(name, NULL, NULL, &v, sizeof(v)), 0);
 }
 
-static void set_double(const char *name, double v)
-{
+static void set_double(const char *name, double v) {
     assert_int_equal(memshim_ctl(name, NULL, NULL, &v, sizeof(v)), 0);
 }
 
-static uint64_t get_u64(const char *name)
-{
+static uint64_t get_u64(const char *name) {
     uint64_t v = 0;
     size_t len = sizeof(v);
     assert_int_equal(memshim_ctl(name, &v, &len, NULL, 0), 0);
@@ -37,8 +33,7 @@ static uint64_t get_u64(const char *name)
 }
 
 /* Makes n allocations of `size` bytes; bit i of the result is set when the i-th failed. */
-static void failure_pattern(size_t n, size_t size, bool *failed)
-{
+static void failure_pattern(size_t n, size_t size, bool *failed) {
     for (size_t i = 0; i < n; i++) {
         void *p = ms_malloc(size);
         failed[i] = p == NULL;
@@ -46,8 +41,7 @@ static void failure_pattern(size_t n, size_t size, bool *failed)
     }
 }
 
-static void test_inject_fail_after_lets_exactly_n_through(void **state)
-{
+static void test_inject_fail_after_lets_exactly_n_through(void **state) {
     (void)state;
     set_u64("inject.fail_after", 10);
     void *p[10];
@@ -60,14 +54,14 @@ static void test_inject_fail_after_lets_exactly_n_through(void **state)
         assert_null(ms_malloc(32));
         assert_int_equal(errno, ENOMEM);
     }
-    for (int i = 0; i < 10; i++) ms_free(p[i]); /* frees are never counted */
+    for (int i = 0; i < 10; i++)
+        ms_free(p[i]); /* frees are never counted */
     assert_int_equal(get_u64("inject.failures"), 5);
     assert_int_equal(get_u64("inject.seen"), 15);
     assert_int_equal(get_u64("inject.fail_after"), 10);
 }
 
-static void test_inject_fail_after_zero_disarms(void **state)
-{
+static void test_inject_fail_after_zero_disarms(void **state) {
     (void)state;
     set_u64("inject.fail_after", 1);
     set_u64("inject.fail_after", 0);
@@ -80,8 +74,7 @@ static void test_inject_fail_after_zero_disarms(void **state)
     assert_int_equal(atomic_load(&ms_inject_armed), 0);
 }
 
-static void test_inject_every_entry_point_fails_with_enomem(void **state)
-{
+static void test_inject_every_entry_point_fails_with_enomem(void **state) {
     (void)state;
     char *keep = ms_malloc(16);
     assert_non_null(keep);
@@ -120,8 +113,7 @@ static void test_inject_every_entry_point_fails_with_enomem(void **state)
     ms_free(keep);
 }
 
-static void test_inject_same_seed_fails_the_same_allocations(void **state)
-{
+static void test_inject_same_seed_fails_the_same_allocations(void **state) {
     (void)state;
     enum { N = 2000 };
     static bool a[N], b[N], c[N];
@@ -142,12 +134,12 @@ static void test_inject_same_seed_fails_the_same_allocations(void **state)
     assert_int_equal(fa, fb);
     assert_memory_not_equal(a, c, sizeof(a));
     size_t n = 0;
-    for (size_t i = 0; i < N; i++) n += a[i];
+    for (size_t i = 0; i < N; i++)
+        n += a[i];
     assert_int_equal(n, fa);
 }
 
-static void test_inject_fail_rate_is_close_to_the_probability(void **state)
-{
+static void test_inject_fail_rate_is_close_to_the_probability(void **state) {
     (void)state;
     enum { N = 20000 };
     static bool f[N];
@@ -159,8 +151,7 @@ static void test_inject_fail_rate_is_close_to_the_probability(void **state)
     assert_int_equal(get_u64("inject.seen"), N);
 }
 
-static void test_inject_fail_rate_rejects_out_of_range(void **state)
-{
+static void test_inject_fail_rate_rejects_out_of_range(void **state) {
     (void)state;
     static const double bad[] = {-0.01, 1.01, 2.0};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -176,8 +167,7 @@ static void test_inject_fail_rate_rejects_out_of_range(void **state)
     assert_int_equal(atomic_load(&ms_inject_armed), 0);
 }
 
-static void test_inject_min_size_spares_and_does_not_count_small_requests(void **state)
-{
+static void test_inject_min_size_spares_and_does_not_count_small_requests(void **state) {
     (void)state;
     size_t min = 1024;
     assert_int_equal(memshim_ctl("inject.min_size", NULL, NULL, &min, sizeof(min)), 0);
@@ -202,8 +192,7 @@ static void test_inject_min_size_spares_and_does_not_count_small_requests(void *
     ms_free(c);
 }
 
-static void test_inject_shim_internal_work_is_never_counted_or_failed(void **state)
-{
+static void test_inject_shim_internal_work_is_never_counted_or_failed(void **state) {
     (void)state;
     set_double("inject.fail_rate", 1.0);
     ms_tls_internal++;
@@ -218,8 +207,7 @@ static void test_inject_shim_internal_work_is_never_counted_or_failed(void **sta
     assert_null(ms_malloc(128)); /* and the rule is still armed for the program */
 }
 
-static void test_inject_reset_disarms_and_zeroes_counters(void **state)
-{
+static void test_inject_reset_disarms_and_zeroes_counters(void **state) {
     (void)state;
     set_u64("inject.fail_after", 1);
     set_double("inject.fail_rate", 0.5);
@@ -239,8 +227,7 @@ static void test_inject_reset_disarms_and_zeroes_counters(void **state)
     assert_int_equal(got, 0);
 }
 
-static void test_inject_stats_report_failures(void **state)
-{
+static void test_inject_stats_report_failures(void **state) {
     (void)state;
     set_u64("inject.fail_after", 1);
     void *p = ms_malloc(8);
@@ -254,8 +241,7 @@ static void test_inject_stats_report_failures(void **state)
     assert_int_equal(st.fail_countable, 3);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_inject_fail_after_lets_exactly_n_through, reset,
                                         reset),
@@ -269,8 +255,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inject_fail_rate_rejects_out_of_range, reset, reset),
         cmocka_unit_test_setup_teardown(
             test_inject_min_size_spares_and_does_not_count_small_requests, reset, reset),
-        cmocka_unit_test_setup_teardown(
-            test_inject_shim_internal_work_is_never_counted_or_failed, reset, reset),
+        cmocka_unit_test_setup_teardown(test_inject_shim_internal_work_is_never_counted_or_failed,
+                                        reset, reset),
         cmocka_unit_test_setup_teardown(test_inject_reset_disarms_and_zeroes_counters, reset,
                                         reset),
         cmocka_unit_test_setup_teardown(test_inject_stats_report_failures, reset, reset),

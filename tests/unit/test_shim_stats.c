@@ -14,8 +14,7 @@
 enum { BIG = 32u << 20 };
 
 /* Runs fn with stderr captured into buf (NUL-terminated, truncated to len). */
-static void capture_stderr(void (*fn)(void), char *buf, size_t len)
-{
+static void capture_stderr(void (*fn)(void), char *buf, size_t len) {
     char path[] = "/tmp/test_shim_stats.XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -30,14 +29,12 @@ static void capture_stderr(void (*fn)(void), char *buf, size_t len)
     buf[n > 0 ? n : 0] = '\0';
 }
 
-static void test_stats_get_rejects_null(void **state)
-{
+static void test_stats_get_rejects_null(void **state) {
     (void)state;
     assert_int_equal(memshim_stats_get(NULL), -EINVAL);
 }
 
-static void test_stats_follow_an_allocation_and_its_free(void **state)
-{
+static void test_stats_follow_an_allocation_and_its_free(void **state) {
     (void)state;
     memshim_stats_t a, b, c;
     assert_int_equal(memshim_stats_get(&a), 0);
@@ -57,8 +54,7 @@ static void test_stats_follow_an_allocation_and_its_free(void **state)
     assert_true(b.frag_ratio >= 1.0);
 }
 
-static void test_stats_mallinfo2_reports_jemalloc_not_glibc(void **state)
-{
+static void test_stats_mallinfo2_reports_jemalloc_not_glibc(void **state) {
     (void)state;
     char *p = ms_malloc(BIG);
     assert_non_null(p);
@@ -76,8 +72,7 @@ static void test_stats_mallinfo2_reports_jemalloc_not_glibc(void **state)
     assert_true(after.uordblks + BIG <= mi.uordblks);
 }
 
-static void test_stats_malloc_trim_purges_freed_pages(void **state)
-{
+static void test_stats_malloc_trim_purges_freed_pages(void **state) {
     (void)state;
     /* Many mid-size blocks: freed, their dirty pages stay resident until purged. */
     enum { N = 512, SZ = 64 * 1024 };
@@ -87,7 +82,8 @@ static void test_stats_malloc_trim_purges_freed_pages(void **state)
         assert_non_null(blocks[i]);
         memset(blocks[i], 3, SZ);
     }
-    for (int i = 0; i < N; i++) ms_free(blocks[i]);
+    for (int i = 0; i < N; i++)
+        ms_free(blocks[i]);
     memshim_stats_t before, after;
     assert_int_equal(memshim_stats_get(&before), 0);
     assert_int_equal(ms_malloc_trim(0), 1);
@@ -97,13 +93,11 @@ static void test_stats_malloc_trim_purges_freed_pages(void **state)
     assert_int_equal(memshim_purge(), 0);
 }
 
-static void stats_print(void)
-{
+static void stats_print(void) {
     ms_malloc_stats();
 }
 
-static void test_stats_malloc_stats_prints_jemalloc_report_to_stderr(void **state)
-{
+static void test_stats_malloc_stats_prints_jemalloc_report_to_stderr(void **state) {
     (void)state;
     static char buf[1 << 16];
     capture_stderr(stats_print, buf, sizeof(buf));
@@ -111,8 +105,7 @@ static void test_stats_malloc_stats_prints_jemalloc_report_to_stderr(void **stat
     assert_non_null(strstr(buf, "Version: \"5."));
 }
 
-static void test_report_sample_raises_peaks_only_upwards(void **state)
-{
+static void test_report_sample_raises_peaks_only_upwards(void **state) {
     (void)state;
     char *p = ms_malloc(BIG);
     assert_non_null(p);
@@ -129,8 +122,7 @@ static void test_report_sample_raises_peaks_only_upwards(void **state)
     assert_true(pr >= st.resident);
 }
 
-static void test_report_format_names_every_figure(void **state)
-{
+static void test_report_format_names_every_figure(void **state) {
     (void)state;
     memshim_stats_t fin = {0};
     fin.allocated = 1536;
@@ -157,13 +149,11 @@ static void test_report_format_names_every_figure(void **state)
     assert_int_equal(ms_report_format(tiny, sizeof(tiny), "prog", &fin, 1, 1, 1), -ERANGE);
 }
 
-static void report_write(void)
-{
+static void report_write(void) {
     ms_report_write();
 }
 
-static void test_report_write_goes_to_stderr_or_the_report_file(void **state)
-{
+static void test_report_write_goes_to_stderr_or_the_report_file(void **state) {
     (void)state;
     char buf[2048];
     capture_stderr(report_write, buf, sizeof(buf));
@@ -184,8 +174,7 @@ static void test_report_write_goes_to_stderr_or_the_report_file(void **state)
     assert_int_equal(memshim_ctl_set_str("config.report_file", ""), 0);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stats_get_rejects_null),
         cmocka_unit_test(test_stats_follow_an_allocation_and_its_free),
