@@ -339,7 +339,8 @@ static int parse_mapping(hp_dump_t *d, const char *p, const char *end) {
     if (end - p < 4) return fail(d, -EPROTO, "bad mapping line");
     memcpy(m.perms, p, 4);
     for (int i = 0; i < 4; i++) {
-        if (strchr("rwxps-", m.perms[i]) == NULL) return fail(d, -EPROTO, "bad mapping line");
+        if (m.perms[i] == '\0' || strchr("rwxps-", m.perms[i]) == NULL)
+            return fail(d, -EPROTO, "bad mapping line");
     }
     p += 4;
     if (p >= end || !is_ws(*p)) return fail(d, -EPROTO, "bad mapping line");
