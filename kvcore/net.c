@@ -205,6 +205,9 @@ kv_client_t *kv_client_by_id(uint64_t id) {
 /* --- Reading and running commands --- */
 
 void kv_client_process_input(kv_client_t *c) {
+    /* The time commands of this batch see (Redis 7.2's command time snapshot, per batch). */
+    kv_srv.mstime = kv_mstime();
+    kv_srv.cmd_clock_us = kv_monotonic_us();
     while (c->qpos < c->qlen) {
         if (c->flags & (KV_CLIENT_CLOSE_AFTER_REPLY | KV_CLIENT_CLOSE_ASAP)) break;
         c->req.max_bulk = kv_srv.cfg.proto_max_bulk_len; /* CONFIG SET applies at once */

@@ -470,7 +470,8 @@ uint32_t kv_lru_clock(void) {
 }
 
 static unsigned long lfu_time_minutes(void) {
-    return (unsigned long)((kv_mstime() / 1000 / 60) & 65535);
+    int64_t ms = kv_srv.mstime ? kv_srv.mstime : kv_mstime();
+    return (unsigned long)((ms / 1000 / 60) & 65535);
 }
 
 void kv_obj_init_lru(kv_obj_t *o) {
