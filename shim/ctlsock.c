@@ -42,6 +42,7 @@
 #define FORK_GRACE_MS      100
 #define STACK_BYTES        (512u * 1024)
 #define STOP_WAIT_S        10
+#define CLOSE_DRAIN_MS     200
 
 static pthread_mutex_t sock_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sock_exited = PTHREAD_COND_INITIALIZER;
@@ -156,6 +157,26 @@ static void send_err(int fd, const char *reason) {
     if (n > 0) (void)send_all(fd, head, (size_t)n, now_ms() + 1000);
 }
 
+/*
+ * Closes a connection we are giving up on so the peer still reads our last reply: a Unix
+ * socket closed with unread input resets the connection and the reply is lost. So: no
+ * more output, then discard the peer's input until it closes or CLOSE_DRAIN_MS pass.
+ */
+static void close_draining(int fd) {
+    char sink[4096];
+    uint64_t deadline = now_ms() + CLOSE_DRAIN_MS;
+    (void)shutdown(fd, SHUT_WR);
+    for (;;) {
+        ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
+        if (n > 0) continue;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int left = ms_left(deadline);
+        if (left == 0 || poll(&p, 1, left) <= 0) break;
+    }
+    close(fd);
+}
+
 static bool peer_allowed(int fd, struct ucred *cred) {
     socklen_t len = sizeof(*cred);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) != 0 || len != sizeof(*cred))
@@ -228,14 +249,14 @@ static void accept_one(void) {
         ms_log(MS_LOG_INFO, "control socket: refused peer pid %d uid %u", (int)cred.pid,
                (unsigned)cred.uid);
         send_err(fd, "permission denied");
-        close(fd);
+        close_draining(fd);
         return;
     }
     atomic_fetch_add(&n_clients, 1);
     atomic_store(&client_fd, fd);
     serve(fd);
     atomic_store(&client_fd, -1);
-    close(fd);
+    close_draining(fd);
 }
 
 /* --- The thread --- */
