@@ -26,6 +26,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -284,7 +285,18 @@ static void *lookup_in(void *h, const void *base, const char *name) {
     return f;
 }
 
+/*
+ * Valgrind's memcheck replaces every malloc/free it finds, jemalloc's included, but not
+ * mallocx/dallocx: the direct path would then mix memcheck's heap with jemalloc's, so
+ * under valgrind (its preload library is in LD_PRELOAD) the *x path stays in use.
+ */
+static bool under_valgrind(void) {
+    const char *lp = getenv("LD_PRELOAD");
+    return lp != NULL && strstr(lp, "vgpreload") != NULL;
+}
+
 int ms_alloc_init(void) {
+    if (under_valgrind()) return -ENOTSUP;
     Dl_info info;
     if (dladdr((void *)&mallocx, &info) == 0 || info.dli_fname == NULL) return -ENOENT;
     void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);

@@ -49,8 +49,9 @@ size_t ms_usable_size(const void *ptr);
 
 /*
  * Called once by the constructor: routes malloc/calloc/realloc/free to jemalloc's own
- * entry points (its thread-cache fast path) instead of mallocx/dallocx. 0, or -ENOENT
- * when they cannot be found in libjemalloc's object (the *x path stays in use).
+ * entry points (its thread-cache fast path) instead of mallocx/dallocx. 0; -ENOENT
+ * when they cannot be found in libjemalloc's object; -ENOTSUP under valgrind (memcheck
+ * replaces them). The *x path then stays in use.
  */
 int ms_alloc_init(void);
 
