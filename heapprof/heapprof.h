@@ -163,6 +163,14 @@ typedef struct hp_sym_opts {
     const char *binary;    /* main program file, instead of the path the dump names */
     const char *debug_dir; /* the debug store (.build-id/xx/rest.debug), NULL = /usr/lib/debug */
     int no_symbols;        /* nonzero: open no object, frames are named by address */
+    /*
+     * nonzero: also read DWARF (file:line, inline frames) from the separate debug files of
+     * system libraries (under /lib, /usr/lib, ...), e.g. libc6-dbg's. Their symbol tables
+     * are always read; their DWARF costs tens of milliseconds to decompress, so by default
+     * it is read only for --lines. Objects with DWARF in the file itself and non-system
+     * objects always get file:line and inline frames.
+     */
+    int system_lines;
     hp_progress_fn progress; /* NULL = none */
     void *progress_ctx;
 } hp_sym_opts_t;

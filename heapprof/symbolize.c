@@ -231,10 +231,16 @@ static int intern_name(hp_symbolizer_t *s, const char *sym, uint32_t *id) {
         return -ENOMEM;
     }
     memcpy(s->scratch, src, len + 1);
+    bool demangled = dem != NULL;
     free(dem);
-    /* Versioned dynamic names ("foo@@GLIBC_2.2.5") read better without the version. */
+    /* Versioned dynamic names ("foo@@GLIBC_2.2.5") read better without the version, and
+     * GCC's clones ("foo.part.0", "foo.cold", demangled "foo() [clone .cold]") are foo. */
     char *at = strchr(s->scratch, '@');
     if (at != NULL && at != s->scratch) *at = '\0';
+    char *clone = strstr(s->scratch, " [clone ");
+    if (clone != NULL) *clone = '\0';
+    char *dot = demangled ? NULL : strchr(s->scratch + 1, '.');
+    if (dot != NULL) *dot = '\0';
     hp_sym_short_name(s->scratch);
     if (s->scratch[0] == '\0') return intern(s, sym, id);
     return intern(s, s->scratch, id);
@@ -324,6 +330,30 @@ static const Dwfl_Callbacks dwfl_callbacks = {
     .section_address = dwfl_offline_section_address,
 };
 
+/* The object carries its own DWARF (no separate debug file to decompress). */
+static bool has_own_dwarf(Elf *elf) {
+    size_t shstrndx;
+    if (elf_getshdrstrndx(elf, &shstrndx) != 0) return false;
+    for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn != NULL; scn = elf_nextscn(elf, scn)) {
+        GElf_Shdr sh;
+        if (gelf_getshdr(scn, &sh) == NULL) continue;
+        const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
+        if (name && (strcmp(name, ".debug_info") == 0 || strcmp(name, ".zdebug_info") == 0))
+            return sh.sh_type != SHT_NOBITS;
+    }
+    return false;
+}
+
+/* A library the system installed (whose debug files come from the distribution). */
+static bool is_system_path(const char *path) {
+    static const char *const dirs[] = {"/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/",
+                                       "/usr/libexec/"};
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        if (strncmp(path, dirs[i], strlen(dirs[i])) == 0) return true;
+    }
+    return false;
+}
+
 static void object_open(hp_symbolizer_t *s, sym_obj_t *o) {
     o->tried = true;
     int fd = open(o->file, O_RDONLY | O_CLOEXEC);
@@ -372,15 +402,16 @@ static void object_open(hp_symbolizer_t *s, sym_obj_t *o) {
         if (o->build_id_hex != NULL) o->pub.build_id = o->build_id_hex;
     }
     o->pub.has_symbols = dwfl_module_getsymtab(o->mod) > 0;
-    Dwarf_Addr dwbias;
-    o->pub.has_lines = dwfl_module_getdwarf(o->mod, &dwbias) != NULL;
+    if (s->opts.system_lines || has_own_dwarf(elf) || !is_system_path(o->file)) {
+        Dwarf_Addr dwbias;
+        o->pub.has_lines = dwfl_module_getdwarf(o->mod, &dwbias) != NULL;
+    }
     const char *mainfile = NULL, *debugfile = NULL;
     dwfl_module_info(o->mod, NULL, NULL, NULL, NULL, NULL, &mainfile, &debugfile);
     if (debugfile != NULL && (mainfile == NULL || strcmp(debugfile, mainfile) != 0)) {
         o->debug_file = strdup(debugfile);
         if (o->debug_file != NULL) o->pub.debug_file = o->debug_file;
     }
-    (void)s;
 }
 
 /* --- Construction --- */

@@ -106,6 +106,7 @@ static int load_profile(const args_t *a, progress_t *pr, const char *path, hp_pr
     hp_sym_opts_t so = {.binary = a->binary,
                         .debug_dir = a->debug_dir,
                         .no_symbols = a->no_symbols,
+                        .system_lines = a->lines,
                         .progress = on_progress,
                         .progress_ctx = pr};
     rc = hp_profile_build(d, &so, out);
