@@ -168,14 +168,14 @@ $(KV_A): $(KV_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-# kvcore-server allocates through libmemshim.so (found next to it via $ORIGIN), except in
-# sanitizer builds, where the sanitizer owns malloc and the static, override-free archive
-# is linked instead.
+# kvcore-server allocates through libmemshim.so (found next to it via $ORIGIN, or in
+# $ORIGIN/../lib once installed), except in sanitizer builds, where the sanitizer owns
+# malloc and the static, override-free archive is linked instead.
 ifeq ($(NOSHIM),1)
 KV_SHIM := $(SHIM_A)
 KV_SHIM_DEP := $(SHIM_A)
 else
-KV_SHIM := -L$(BUILD) -lmemshim -Wl,-rpath,'$$ORIGIN'
+KV_SHIM := -L$(BUILD) -lmemshim -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib'
 KV_SHIM_DEP := $(SHIM_SO)
 endif
 
