@@ -9,15 +9,20 @@
  *   free_half      free every other block                                  -> "ok N"
  *   free_all       free every block                                        -> "ok 0"
  *   fork           fork a child that sleeps until killed                   -> "child PID"
+ *   forkexec       fork a child that execs /bin/sleep 1 without the shim at once, and
+ *                  wait for it                                      -> "exec PID STATUS"
+ *   exec           exec this program again (same pid; it prints "ready PID" anew)
  *   signals        SIGINT/SIGTERM/SIGPIPE dispositions and the main thread's blocked
  *                  set                       -> "signals dfl dfl dfl blocked 0"
  *   quit / EOF     exit(0) (destructors run: the shim removes its socket)
  * The first line is "ready PID". Built with -fno-inline: holder_alloc_site is a frame.
  */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void **blocks;
@@ -85,14 +90,36 @@ int main(void) {
             fflush(stdout);
             pid_t pid = fork();
             if (pid == 0) {
-                for (;;) pause();
+                for (;;)
+                    pause();
             }
             printf("child %d\n", (int)pid);
+        } else if (strcmp(line, "forkexec\n") == 0) {
+            fflush(stdout);
+            pid_t pid = fork();
+            if (pid == 0) {
+                unsetenv("LD_PRELOAD");
+                execl("/bin/sleep", "sleep", "1", (char *)NULL);
+                _exit(127);
+            }
+            int st = 0;
+            waitpid(pid, &st, 0);
+            printf("exec %d %d\n", (int)pid, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        } else if (strcmp(line, "exec\n") == 0) {
+            char self[PATH_MAX];
+            ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+            if (n > 0) {
+                self[n] = '\0';
+                fflush(stdout);
+                execl(self, self, (char *)NULL);
+            }
+            printf("error exec\n");
         } else if (strcmp(line, "signals\n") == 0) {
             sigset_t cur;
             sigprocmask(SIG_BLOCK, NULL, &cur);
             int blocked = 0;
-            for (int s = 1; s < NSIG; s++) blocked += sigismember(&cur, s) == 1;
+            for (int s = 1; s < NSIG; s++)
+                blocked += sigismember(&cur, s) == 1;
             printf("signals %s %s %s blocked %d\n", disposition(SIGINT), disposition(SIGTERM),
                    disposition(SIGPIPE), blocked);
         } else if (strcmp(line, "quit\n") == 0) {
