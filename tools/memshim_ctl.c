@@ -512,6 +512,21 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* Gone, or a zombie nobody has reaped yet: either way nothing serves its socket. */
+static bool pid_is_dead(pid_t pid) {
+    if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) return false;
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')'); /* the command name may contain anything */
+    return paren != NULL && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 static int pid_cmp(const void *a, const void *b) {
     const ps_row_t *x = a, *y = b;
     return (x->pid > y->pid) - (x->pid < y->pid);
@@ -564,7 +579,7 @@ int mscli_ps_main(int argc, char **argv) {
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
         struct stat st;
         if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-        bool dead = kill(pid, 0) != 0 && errno == ESRCH;
+        bool dead = pid_is_dead(pid);
         ms_ctlproto_reply_t reply;
         char *body = NULL, err[256];
         int rc = dead ? -ECONNREFUSED

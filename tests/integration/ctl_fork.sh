@@ -27,7 +27,12 @@ grep -Eq "^ *$hpid " "$tmp/ps" && grep -Eq "^ *$cpid " "$tmp/ps" || fail "ps: $(
 # --- a killed process leaves a stale socket; ps removes it ---
 kill -9 "$cpid"
 i=0
-while kill -0 "$cpid" 2>/dev/null && [ $i -lt 250 ]; do sleep 0.02; i=$((i + 1)); done
+# The holder does not reap it: it stays a zombie, which ps must count as dead.
+until [ "$(awk '{ print $3 }' "/proc/$cpid/stat" 2>/dev/null)" = Z ] || ! kill -0 "$cpid" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -gt 250 ] && fail "killed child still running"
+    sleep 0.02
+done
 [ -S "$sockdir/$cpid.sock" ] || fail "expected the killed child's socket to be left behind"
 "$M" ctl "$cpid" stats 2>"$tmp/e"
 [ $? -eq 3 ] || fail "ctl to a dead pid must exit 3: $(cat "$tmp/e")"
