@@ -70,7 +70,15 @@ struct hp_dump {
 
     char *text; // thread names and mapping paths, NUL-separated
     size_t text_len, text_cap;
+
+    hp_progress_fn progress;
+    void *progress_ctx;
 };
+
+void hp_dump_set_progress(hp_dump_t *d, hp_progress_fn fn, void *ctx) {
+    d->progress = fn;
+    d->progress_ctx = ctx;
+}
 
 hp_dump_t *hp_dump_new(void) {
     return calloc(1, sizeof(hp_dump_t));
@@ -402,7 +410,12 @@ int hp_dump_parse(hp_dump_t *d, const char *buf, size_t len) {
     if (len == 0) return fail(d, -EPROTO, "empty file, not a heap profile");
     enum state st = ST_HEADER;
     const char *p = buf, *bufend = buf + len;
+    const char *next_report = buf + (4u << 20);
     while (p < bufend) {
+        if (d->progress != NULL && p >= next_report) {
+            d->progress(d->progress_ctx, "reading", (size_t)(p - buf), len);
+            next_report = p + (4u << 20);
+        }
         const char *nl = memchr(p, '\n', (size_t)(bufend - p));
         if (nl == NULL) {
             if (st == ST_HEADER && parse_header(d, p, bufend) != 0) return d->err;

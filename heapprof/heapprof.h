@@ -127,6 +127,13 @@ void hp_dump_free(hp_dump_t *d);
 int hp_dump_parse(hp_dump_t *d, const char *buf, size_t len);
 /* Reads and parses the file at path. As hp_dump_parse, plus -errno of open/read. */
 int hp_dump_load(hp_dump_t *d, const char *path);
+/*
+ * Called now and then during long steps: what is "reading" (done/total in bytes) or
+ * "symbolizing" (done/total in stacks). ctx is the caller's.
+ */
+typedef void (*hp_progress_fn)(void *ctx, const char *what, size_t done, size_t total);
+/* Reports parsing progress (every few MB) to fn; fn NULL turns it off. */
+void hp_dump_set_progress(hp_dump_t *d, hp_progress_fn fn, void *ctx);
 /* The sticky error's text ("dump line 7: bad counts"), "" when there is none. */
 const char *hp_dump_errstr(const hp_dump_t *d);
 /* The mean sample interval in bytes (the N of "heap_v2/N"). */
@@ -155,9 +162,6 @@ void hp_scale(uint64_t period, uint64_t objs, uint64_t bytes, double *objs_out,
 
 /* Sample value indexes, in pprof's order for heap profiles. */
 enum { HP_ALLOC_OBJECTS, HP_ALLOC_SPACE, HP_INUSE_OBJECTS, HP_INUSE_SPACE, HP_NVALUES };
-
-/* Called now and then during long steps; what is "reading", "symbolizing", ... */
-typedef void (*hp_progress_fn)(void *ctx, const char *what, size_t done, size_t total);
 
 typedef struct hp_sym_opts {
     const char *binary;    /* main program file, instead of the path the dump names */

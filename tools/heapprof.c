@@ -77,7 +77,10 @@ static void on_progress(void *ctx, const char *what, size_t done, size_t total) 
     if (!pr->tty || secs_since(&pr->start) < 0.5) return;
     if (pr->shown && secs_since(&pr->last) < 0.1 && done != total) return;
     clock_gettime(CLOCK_MONOTONIC, &pr->last);
-    fprintf(stderr, "\rheapprof: %s %zu/%zu stacks\033[K", what, done, total);
+    if (strcmp(what, "reading") == 0)
+        fprintf(stderr, "\rheapprof: reading %zu/%zu MB\033[K", done >> 20, total >> 20);
+    else
+        fprintf(stderr, "\rheapprof: %s %zu/%zu stacks\033[K", what, done, total);
     pr->shown = true;
 }
 
@@ -93,6 +96,7 @@ static int load_profile(const args_t *a, progress_t *pr, const char *path, hp_pr
         fprintf(stderr, "heapprof: out of memory\n");
         return EXIT_INPUT;
     }
+    hp_dump_set_progress(d, on_progress, pr);
     int rc = hp_dump_load(d, path);
     if (rc != 0) {
         const char *err = hp_dump_errstr(d);
