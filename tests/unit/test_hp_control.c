@@ -18,12 +18,19 @@
 
 static char tmpdir[256];
 
+/*
+ * The walker the tests run with. Under `make valgrind` (MEMSHIM_VALGRIND) it is libgcc:
+ * libunwind probes stack memory by write(2)-ing it to a pipe, which memcheck reports as
+ * "points to uninitialised byte(s)" (a false positive), and the libunwind-only test skips.
+ */
+static const char *walker = "libunwind";
+
 static int reset_state(void **state) {
     (void)state;
     hp_prof_disable();
     hp_prof_reset(19);
     memshim_ctl_set_str("prof.dump_dir", "");
-    memshim_ctl_set_str("prof.unwinder", "libunwind");
+    memshim_ctl_set_str("prof.unwinder", walker);
     return 0;
 }
 
@@ -66,7 +73,7 @@ static void test_control_status_starts_available_inactive_with_libunwind(void **
     assert_int_equal(st.dumps, 0);
     assert_string_equal(st.last_dump, "");
     assert_string_equal(st.dump_dir, "");
-    assert_string_equal(st.unwinder, "libunwind");
+    assert_string_equal(st.unwinder, walker);
 }
 
 static void test_control_status_rejects_null(void **state) {
@@ -258,19 +265,37 @@ static unsigned count_stacks(const char *path) {
     return n;
 }
 
-/* The first PC of every stack: is any of them inside [lo, lo + span)? */
-static bool some_stack_starts_in(const char *path, uintptr_t lo, uintptr_t span) {
+/*
+ * Is some stack's PC inside [lo, lo + span)? Only each stack's first PC when first_only,
+ * else any of its PCs.
+ */
+static bool some_stack_has(const char *path, uintptr_t lo, uintptr_t span, bool first_only) {
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     char line[4096];
     bool found = false;
     while (fgets(line, sizeof(line), f) != NULL) {
         if (line[0] != '@') continue;
-        uintptr_t pc = (uintptr_t)strtoull(line + 2, NULL, 16);
-        if (pc >= lo && pc < lo + span) found = true;
+        char *p = line + 1;
+        while (*p == ' ') {
+            char *end;
+            uintptr_t pc = (uintptr_t)strtoull(p + 1, &end, 16);
+            if (end == p + 1) break;
+            if (pc >= lo && pc < lo + span) found = true;
+            if (first_only) break;
+            p = end;
+        }
     }
     fclose(f);
     return found;
+}
+
+static bool some_stack_starts_in(const char *path, uintptr_t lo, uintptr_t span) {
+    return some_stack_has(path, lo, span, true);
+}
+
+static bool some_stack_passes(const char *path, uintptr_t lo, uintptr_t span) {
+    return some_stack_has(path, lo, span, false);
 }
 
 static void *volatile sink;
@@ -289,18 +314,19 @@ static void test_control_reset_discards_samples(void **state) {
     sink = alloc_site(1 << 20);
     snprintf(path, sizeof(path), "%s/before-reset.heap", tmpdir);
     assert_int_equal(hp_prof_dump(path, NULL, 0), 0);
-    assert_true(some_stack_starts_in(path, (uintptr_t)alloc_site, 64));
+    assert_true(some_stack_passes(path, (uintptr_t)alloc_site, 64));
     assert_int_equal(hp_prof_reset(-1), 0);
     assert_int_equal(hp_prof_disable(), 0); /* nothing new is sampled */
     assert_int_equal(hp_prof_enable(), 0);
     snprintf(path, sizeof(path), "%s/after-reset.heap", tmpdir);
     assert_int_equal(hp_prof_dump(path, NULL, 0), 0);
-    assert_false(some_stack_starts_in(path, (uintptr_t)alloc_site, 64));
+    assert_false(some_stack_passes(path, (uintptr_t)alloc_site, 64));
     dallocx(sink, 0);
 }
 
 static void test_control_libunwind_stacks_start_at_the_allocators_caller(void **state) {
     (void)state;
+    if (strcmp(walker, "libunwind") != 0) skip();
     char path[512];
     assert_int_equal(hp_prof_reset(0), 0);
     assert_int_equal(hp_prof_enable(), 0);
@@ -404,6 +430,7 @@ static void test_control_fork_child_restarts_dump_numbering(void **state) {
 }
 
 int main(void) {
+    if (getenv("MEMSHIM_VALGRIND") != NULL) walker = "libgcc";
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_control_status_starts_available_inactive_with_libunwind,
                                reset_state),
