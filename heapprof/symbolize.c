@@ -45,7 +45,18 @@ typedef struct sym_obj {
     seg_t *segs;
     size_t nsegs;
     bool tried;
+    /* CU address ranges, built when libdw's lookup (which relies on .debug_aranges, which
+     * clang does not emit) finds no CU for an address. */
+    struct cu_range *cus;
+    size_t ncus;
+    bool cus_built;
 } sym_obj_t;
+
+typedef struct cu_range {
+    Dwarf_Addr lo, hi; // [lo, hi) in DWARF addresses
+    Dwarf_Addr bias;   // dwfl address - DWARF address
+    Dwarf_Die die;
+} cu_range_t;
 
 typedef char *(*demangle_fn)(const char *, char *, size_t *, int *);
 
@@ -501,6 +512,7 @@ void hp_symbolizer_free(hp_symbolizer_t *s) {
         sym_obj_t *o = &s->objs[i];
         if (o->dwfl) dwfl_end(o->dwfl);
         free(o->segs);
+        free(o->cus);
         free(o->build_id_hex);
         free(o->debug_file);
     }
@@ -617,15 +629,63 @@ static const char *cu_comp_dir(Dwarf_Die *cu) {
  * where its code is (innermost: the line table; outer ones: the call site of the inlined
  * callee below them). Returns the number of frames pushed (0: no DWARF function found).
  */
+static int cmp_cu_range(const void *a, const void *b) {
+    const cu_range_t *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static void build_cu_table(sym_obj_t *o) {
+    o->cus_built = true;
+    size_t cap = 0;
+    Dwarf_Addr bias;
+    for (Dwarf_Die *cu = dwfl_module_nextcu(o->mod, NULL, &bias); cu != NULL;
+         cu = dwfl_module_nextcu(o->mod, cu, &bias)) {
+        Dwarf_Addr base, lo, hi;
+        for (ptrdiff_t off = 0; (off = dwarf_ranges(cu, off, &base, &lo, &hi)) > 0;) {
+            if (hi <= lo) continue;
+            if (hp_grow((void **)&o->cus, &cap, o->ncus + 1, sizeof(*o->cus)) != 0) return;
+            o->cus[o->ncus++] = (cu_range_t){lo, hi, bias, *cu};
+        }
+    }
+    if (o->ncus > 1) qsort(o->cus, o->ncus, sizeof(*o->cus), cmp_cu_range);
+}
+
+/* The CU DIE holding dwfl address a (bias in *bias), or NULL. */
+static Dwarf_Die *find_cu(sym_obj_t *o, Dwarf_Addr a, Dwarf_Addr *bias) {
+    Dwarf_Die *cu = dwfl_module_addrdie(o->mod, a, bias);
+    if (cu != NULL) return cu;
+    if (!o->cus_built) build_cu_table(o);
+    size_t lo = 0, hi = o->ncus;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (o->cus[mid].lo + o->cus[mid].bias <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* Ranges of different CUs do not overlap; look back a little for nested ones. */
+    for (size_t i = lo; i-- > 0 && lo - i <= 4;) {
+        cu_range_t *r = &o->cus[i];
+        if (a >= r->lo + r->bias && a < r->hi + r->bias) {
+            *bias = r->bias;
+            return &r->die;
+        }
+    }
+    return NULL;
+}
+
 static int dwarf_frames(hp_symbolizer_t *s, sym_obj_t *o, Dwarf_Addr a, uint32_t sym_func,
                         uint32_t sym_sys) {
     Dwarf_Addr cubias = 0;
-    Dwarf_Die *cu = dwfl_module_addrdie(o->mod, a, &cubias);
+    Dwarf_Die *cu = find_cu(o, a, &cubias);
     if (cu == NULL) return 0;
     const char *file = NULL;
     int line = 0;
-    Dwfl_Line *l = dwfl_module_getsrc(o->mod, a);
-    if (l != NULL) file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+    Dwarf_Line *l = dwarf_getsrc_die(cu, a - cubias);
+    if (l != NULL) {
+        file = dwarf_linesrc(l, NULL, NULL);
+        if (dwarf_lineno(l, &line) != 0) line = 0;
+    }
     const char *comp_dir = cu_comp_dir(cu);
     Dwarf_Die *scopes = NULL;
     int n = dwarf_getscopes(cu, a - cubias, &scopes);
