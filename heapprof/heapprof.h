@@ -91,8 +91,8 @@ typedef struct hp_counts {
 
 /* A per-thread line: in the header (thread totals) or under a stack. */
 typedef struct hp_thread_counts {
-    uint64_t thread;   /* jemalloc's thread uid */
-    const char *name;  /* thread name, "" if the thread was not named */
+    uint64_t thread;  /* jemalloc's thread uid */
+    const char *name; /* thread name, "" if the thread was not named */
     hp_counts_t counts;
 } hp_thread_counts_t;
 
@@ -100,7 +100,7 @@ typedef struct hp_thread_counts {
 typedef struct hp_stack {
     const uint64_t *pcs; /* leaf first; return addresses except pcs[0] */
     size_t depth;
-    hp_counts_t counts;  /* the stack's t* line */
+    hp_counts_t counts;                /* the stack's t* line */
     const hp_thread_counts_t *threads; /* its t<N> lines */
     size_t nthreads;
 } hp_stack_t;
@@ -110,8 +110,8 @@ typedef struct hp_mapping {
     uint64_t start, end; /* [start, end) in the process */
     uint64_t offset;     /* file offset of start */
     uint64_t inode;
-    char perms[5];       /* "r-xp" */
-    const char *path;    /* "" for anonymous mappings; " (deleted)" is removed */
+    char perms[5];    /* "r-xp" */
+    const char *path; /* "" for anonymous mappings; " (deleted)" is removed */
 } hp_mapping_t;
 
 typedef struct hp_dump hp_dump_t;
@@ -155,8 +155,7 @@ const hp_mapping_t *hp_dump_mappings(const hp_dump_t *d, size_t *count);
  * both counts multiplied by scale. objs == 0 or period == 0 leave the counts as they are
  * (as jeprof does); bytes == 0 with objs > 0 uses scale 1.
  */
-void hp_scale(uint64_t period, uint64_t objs, uint64_t bytes, double *objs_out,
-              double *bytes_out);
+void hp_scale(uint64_t period, uint64_t objs, uint64_t bytes, double *objs_out, double *bytes_out);
 
 /* --- Symbolized profile (heapprof/profile.c, heapprof/symbolize.c) --- */
 
@@ -218,7 +217,7 @@ typedef struct hp_report_opts {
 
 /* One row of top/diff. In a diff the values are new - base. */
 typedef struct hp_top_entry {
-    const char *name; /* "function" or "function file:line" */
+    const char *name;             /* "function" or "function file:line" */
     double flat_bytes, flat_objs; /* where the stack ends (the allocation site) */
     double cum_bytes, cum_objs;   /* anywhere on the stack (counted once per stack) */
 } hp_top_entry_t;
@@ -249,9 +248,9 @@ int hp_collapsed_write(const hp_profile_t *p, const hp_report_opts_t *opts, FILE
 
 typedef struct hp_flame_opts {
     hp_report_opts_t report;
-    const char *title; /* NULL = "Heap flame graph" */
+    const char *title;    /* NULL = "Heap flame graph" */
     const char *subtitle; /* NULL = none (e.g. the dump's name) */
-    int width;         /* pixels, 0 = 1200 */
+    int width;            /* pixels, 0 = 1200 */
 } hp_flame_opts_t;
 
 /* A self-contained SVG flame graph with click-to-zoom and search. 0, -ENOMEM, -EIO. */
