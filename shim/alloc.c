@@ -286,17 +286,20 @@ static void *lookup_in(void *h, const void *base, const char *name) {
 }
 
 /*
- * Valgrind's memcheck replaces every malloc/free it finds, jemalloc's included, but not
- * mallocx/dallocx: the direct path would then mix memcheck's heap with jemalloc's, so
- * under valgrind (its preload library is in LD_PRELOAD) the *x path stays in use.
+ * Valgrind tools with their own heap (memcheck, helgrind, drd, massif, dhat) replace every
+ * malloc/free they find, jemalloc's included, but not mallocx/dallocx: the direct path
+ * would then mix their heap with jemalloc's. They preload vgpreload_<tool>.so (callgrind
+ * and cachegrind have only vgpreload_core and keep the direct path).
  */
-static bool under_valgrind(void) {
+static bool under_valgrind_heap(void) {
     const char *lp = getenv("LD_PRELOAD");
-    return lp != NULL && strstr(lp, "vgpreload") != NULL;
+    for (const char *p = lp; p != NULL && (p = strstr(p, "vgpreload_")) != NULL; p += 10)
+        if (strncmp(p + 10, "core", 4) != 0) return true;
+    return false;
 }
 
 int ms_alloc_init(void) {
-    if (under_valgrind()) return -ENOTSUP;
+    if (under_valgrind_heap()) return -ENOTSUP;
     Dl_info info;
     if (dladdr((void *)&mallocx, &info) == 0 || info.dli_fname == NULL) return -ENOENT;
     void *h = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);

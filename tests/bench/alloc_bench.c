@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 enum { WINDOW = 4096, BATCH = 256, RING = 1 << 16, MAX_THREADS = 64 };
@@ -135,7 +136,11 @@ int main(int argc, char **argv) {
         drain(i);
     double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     double ops = (double)nthreads * (double)ops_per_thread;
-    printf("threads %d ops %.0f seconds %.4f mops_per_sec %.3f\n", nthreads, ops, secs,
-           ops / secs / 1e6);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    printf("threads %d ops %.0f seconds %.4f mops_per_sec %.3f cpu_seconds %.4f\n", nthreads, ops,
+           secs, ops / secs / 1e6, cpu);
     return 0;
 }

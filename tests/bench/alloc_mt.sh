@@ -57,31 +57,58 @@ for touch in 0 1; do
             k=$((k + 1))
         done
         for v in "$@"; do
-            secs=$(run_variant "$v" $touch | awk '{ print $6 }')
-            [ -n "$secs" ] || { echo "alloc_bench failed for $v"; exit 1; }
-            echo "$v $secs" >>"$out"
+            line=$(run_variant "$v" $touch)
+            set -- $line
+            [ "$#" -ge 10 ] || { echo "alloc_bench failed for $v"; exit 1; }
+            echo "$v $6 ${10}" >>"$out"
         done
         r=$((r + 1))
     done
     echo
-    echo "workload $wl (seconds for $THREADS x $OPS operations; lower is better)"
-    sort -k1,1 -k2,2n "$out" | awk -v ops="$((THREADS * OPS))" '
-        { n[$1]++; v[$1, n[$1]] = $2 }
+    echo "workload $wl: $THREADS x $OPS operations; wall and CPU (user+sys) seconds, lower is better"
+    awk -v ops="$((THREADS * OPS))" '
+        function sort_(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t } }
+        { n[$1]++; w[$1, n[$1]] = $2; c[$1, n[$1]] = $3 }
         END {
             split("glibc jemalloc jemalloc+prof-ready memshim memshim+prof-active", order, " ")
             for (i = 1; i <= 5; i++) {
-                k = order[i]
-                med[k] = v[k, int((n[k] + 1) / 2)]
-                best[k] = v[k, 1]
+                k = order[i]; m = n[k]
+                for (j = 1; j <= m; j++) { ww[j] = w[k, j]; cc[j] = c[k, j] }
+                sort_(ww, m); sort_(cc, m)
+                wmed[k] = ww[int((m + 1) / 2)]; wbest[k] = ww[1]
+                cmed[k] = cc[int((m + 1) / 2)]; cbest[k] = cc[1]
             }
-            printf "  %-22s %9s %9s %9s %12s\n", "variant", "median s", "best s", "Mops/s", "vs jemalloc"
+            printf "  %-20s %9s %9s %9s %9s %8s %9s\n", "variant", "wall med", "wall best", "cpu med", "cpu best", "Mops/s", "cpu vs je"
             for (i = 1; i <= 5; i++) {
                 k = order[i]
-                printf "  %-22s %9.4f %9.4f %9.2f %11.3fx\n", k, med[k], best[k], ops / med[k] / 1e6, med[k] / med["jemalloc"]
+                printf "  %-20s %9.4f %9.4f %9.4f %9.4f %8.2f %8.3fx\n", k, wmed[k], wbest[k], cmed[k], cbest[k], ops / wmed[k] / 1e6, cmed[k] / cmed["jemalloc"]
             }
-            printf "  ratio memshim / jemalloc:             %.3f median, %.3f best (target <= 1.03)\n", med["memshim"] / med["jemalloc"], best["memshim"] / best["jemalloc"]
-            printf "  cost of prof ready (jemalloc):        %+.1f%% median, %+.1f%% best\n", (med["jemalloc+prof-ready"] / med["jemalloc"] - 1) * 100, (best["jemalloc+prof-ready"] / best["jemalloc"] - 1) * 100
-            printf "  cost of prof active (memshim):        %+.1f%% median, %+.1f%% best\n", (med["memshim+prof-active"] / med["memshim"] - 1) * 100, (best["memshim+prof-active"] / best["memshim"] - 1) * 100
-            printf "  glibc / jemalloc:                     %.3f median\n", med["glibc"] / med["jemalloc"]
-        }'
+            printf "  memshim / jemalloc:          cpu %.3f median, %.3f best; wall %.3f median (target <= 1.03)\n", cmed["memshim"] / cmed["jemalloc"], cbest["memshim"] / cbest["jemalloc"], wmed["memshim"] / wmed["jemalloc"]
+            printf "  prof ready (jemalloc):       cpu %+.1f%% median, %+.1f%% best\n", (cmed["jemalloc+prof-ready"] / cmed["jemalloc"] - 1) * 100, (cbest["jemalloc+prof-ready"] / cbest["jemalloc"] - 1) * 100
+            printf "  prof active (memshim):       cpu %+.1f%% median, %+.1f%% best\n", (cmed["memshim+prof-active"] / cmed["memshim"] - 1) * 100, (cbest["memshim+prof-active"] / cbest["memshim"] - 1) * 100
+            printf "  glibc / jemalloc:            cpu %.3f median\n", cmed["glibc"] / cmed["jemalloc"]
+        }' "$out"
 done
+
+# Instructions executed do not depend on the machine's load: count them per variant
+# (callgrind, one thread), at two operation counts, so start-up costs cancel out and what
+# remains is instructions per malloc+free pair.
+if command -v valgrind >/dev/null 2>&1 && [ "${IR:-1}" = 1 ]; then
+    echo
+    echo "instructions per operation (callgrind, 1 thread, churn; (Ir(400k) - Ir(100k)) / 300k)"
+    for v in jemalloc jemalloc+prof-ready memshim; do
+        case $v in
+        jemalloc) pre=$JE; conf= ;;
+        jemalloc+prof-ready) pre=$JE; conf=prof:true,prof_active:false ;;
+        memshim) pre=$SHIM; conf= ;;
+        esac
+        for n in 100000 400000; do
+            LD_PRELOAD="$pre" MALLOC_CONF="$conf" valgrind --tool=callgrind \
+                --callgrind-out-file=/dev/null "$bin" 1 $n 0 2>&1 >/dev/null |
+                awk '/Collected/ { printf "%s ", $4 }'
+        done
+        echo "$v"
+    done | awk '{ per[$3] = ($2 - $1) / 300000; printf "  %-20s %8.1f\n", $3, per[$3] } END {
+        printf "  memshim - jemalloc:          %+.1f instructions per malloc+free (%.3fx)\n", per["memshim"] - per["jemalloc"], per["memshim"] / per["jemalloc"]
+        printf "  prof ready - plain jemalloc: %+.1f instructions (%.3fx)\n", per["jemalloc+prof-ready"] - per["jemalloc"], per["jemalloc+prof-ready"] / per["jemalloc"] }'
+fi
