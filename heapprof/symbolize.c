@@ -687,8 +687,20 @@ static int dwarf_frames(hp_symbolizer_t *s, sym_obj_t *o, Dwarf_Addr a, uint32_t
         if (dwarf_lineno(l, &line) != 0) line = 0;
     }
     const char *comp_dir = cu_comp_dir(cu);
+    /* The innermost scope at the address, then its concrete parents (as eu-addr2line -i
+     * does): dwarf_getscopes alone continues an inlined call into the inlined function's
+     * abstract definition (its class, namespace), not into its caller. */
     Dwarf_Die *scopes = NULL;
     int n = dwarf_getscopes(cu, a - cubias, &scopes);
+    if (n > 0) {
+        Dwarf_Addr dwbias;
+        Dwarf *dw = dwfl_module_getdwarf(o->mod, &dwbias);
+        Dwarf_Die inner;
+        bool ok = dw != NULL && dwarf_offdie(dw, dwarf_dieoffset(&scopes[0]), &inner) != NULL;
+        free(scopes);
+        scopes = NULL;
+        n = ok ? dwarf_getscopes_die(&inner, &scopes) : 0;
+    }
     Dwarf_Files *files = NULL;
     size_t nfiles = 0;
     int pushed = 0, rc = 0;
@@ -696,14 +708,17 @@ static int dwarf_frames(hp_symbolizer_t *s, sym_obj_t *o, Dwarf_Addr a, uint32_t
         int tag = dwarf_tag(&scopes[i]);
         if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
         uint32_t func, sys, fid;
-        if (die_names(s, &scopes[i], &func, &sys) != 0) {
-            if (tag != DW_TAG_subprogram || sym_func == HP_NO_STR) continue;
+        bool named = die_names(s, &scopes[i], &func, &sys) == 0;
+        if (!named && tag == DW_TAG_subprogram && sym_func != HP_NO_STR) {
             func = sym_func;
             sys = sym_sys;
+            named = true;
         }
-        if ((rc = file_id(s, file, comp_dir, &fid)) != 0) break;
-        if ((rc = push_frame(s, func, sys, fid, line > 0 ? (uint32_t)line : 0)) != 0) break;
-        pushed++;
+        if (named) {
+            if ((rc = file_id(s, file, comp_dir, &fid)) != 0) break;
+            if ((rc = push_frame(s, func, sys, fid, line > 0 ? (uint32_t)line : 0)) != 0) break;
+            pushed++;
+        }
         if (tag == DW_TAG_subprogram) break;
         /* The caller's position is this inlined call's call_file:call_line. */
         Dwarf_Attribute attr;

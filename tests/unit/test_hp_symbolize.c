@@ -34,6 +34,24 @@ __attribute__((noinline)) void caller_fn(void) {
     BODY;
 }
 
+/* A return address inside code inlined into outer_fn, for the inline-chain test. */
+__attribute__((noinline)) uintptr_t capture_pc(void) {
+    sink++;
+    return (uintptr_t)__builtin_return_address(0);
+}
+static inline __attribute__((always_inline)) uintptr_t inlined_helper(void) {
+    sink += 5;
+    uintptr_t pc = capture_pc();
+    sink += 7;
+    return pc;
+}
+__attribute__((noinline)) uintptr_t outer_fn(void) {
+    sink += 2;
+    uintptr_t pc = inlined_helper();
+    sink += 3;
+    return pc;
+}
+
 static uintptr_t heap_addr; // the leaf of the third stack: not in any executable mapping
 
 static char *self_dump(void) {
@@ -45,7 +63,7 @@ static char *self_dump(void) {
     uintptr_t us = (uintptr_t)user_site, ca = (uintptr_t)caller_fn;
     void *heap = malloc(16);
     heap_addr = (uintptr_t)heap;
-    fprintf(f, "heap_v2/1\n  t*: 6: 600 [0: 0]\n");
+    fprintf(f, "heap_v2/1\n  t*: 10: 1000 [0: 0]\n");
     fprintf(f, "@ 0x%" PRIxPTR " 0x%" PRIxPTR " 0x%" PRIxPTR " 0x%" PRIxPTR "\n", je + 8, tc + 9,
             us + 9, ca + 9);
     fprintf(f, "  t*: 1: 100 [0: 0]\n");
@@ -53,6 +71,8 @@ static char *self_dump(void) {
     fprintf(f, "  t*: 2: 200 [0: 0]\n");
     fprintf(f, "@ 0x%" PRIxPTR " 0x%" PRIxPTR "\n", (uintptr_t)heap, ca + 9);
     fprintf(f, "  t*: 3: 300 [0: 0]\n");
+    fprintf(f, "@ 0x%" PRIxPTR " 0x%" PRIxPTR " 0x%" PRIxPTR "\n", us + 8, outer_fn(), ca + 9);
+    fprintf(f, "  t*: 4: 400 [0: 0]\n");
     fprintf(f, "\nMAPPED_LIBRARIES:\n");
     FILE *maps = fopen("/proc/self/maps", "r");
     assert_non_null(maps);
@@ -90,18 +110,34 @@ static void test_symbolize_names_own_functions_and_drops_allocator_frames(void *
     assert_int_equal(hp_top(p, NULL, &t), 0);
     const hp_top_entry_t *us = find(t, "user_site");
     assert_non_null(us);
-    assert_true(us->flat_bytes == 300); // both stacks: the first lost its allocator frames
+    assert_true(us->flat_bytes == 700); // the first stack lost its allocator frames
     const hp_top_entry_t *ca = find(t, "caller_fn");
     assert_non_null(ca);
-    assert_true(ca->cum_bytes == 600 && ca->flat_bytes == 0);
+    assert_true(ca->cum_bytes == 1000 && ca->flat_bytes == 0);
     assert_null(find(t, "tc_malloc"));
     assert_null(find(t, "je_test_internal"));
     /* An address outside every executable mapping is named by itself. */
     char want[32];
     snprintf(want, sizeof(want), "0x%" PRIxPTR, heap_addr);
-    assert_string_equal(t->entries[0].name, want);
-    assert_true(t->entries[0].flat_bytes == 300);
+    const hp_top_entry_t *heap = find(t, want);
+    assert_non_null(heap);
+    assert_string_equal(heap->name, want);
+    assert_true(heap->flat_bytes == 300);
     hp_table_free(t);
+    hp_profile_free(p);
+}
+
+static void test_symbolize_expands_inlined_calls_into_frames(void **state) {
+    (void)state;
+    hp_profile_t *p = self_profile();
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(hp_collapsed_write(p, NULL, f), 0);
+    fclose(f);
+    /* Root first: the caller, the function, the inlined helper (its own frame), the leaf. */
+    assert_non_null(strstr(buf, "caller_fn;outer_fn;inlined_helper;user_site 400\n"));
+    free(buf);
     hp_profile_free(p);
 }
 
@@ -167,6 +203,7 @@ static void test_allocator_names_are_jeprofs(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_symbolize_names_own_functions_and_drops_allocator_frames),
+        cmocka_unit_test(test_symbolize_expands_inlined_calls_into_frames),
         cmocka_unit_test(test_symbolize_gives_file_and_line),
         cmocka_unit_test(test_symbolize_lists_main_program_mapping_with_build_id),
         cmocka_unit_test(test_short_name_follows_jeprof),
