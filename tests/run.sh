@@ -53,7 +53,7 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
         [ -f "$s" ] || continue
         name=$(basename "$s" .sh)
         case "$name" in *"$filter"*) ;; *) continue ;; esac
-        run_one integration "$name" timeout 600 sh "$s"
+        run_one integration "$name" timeout "${MEMSHIM_TEST_TIMEOUT:-180}" sh "$s"
     done
 fi
 
