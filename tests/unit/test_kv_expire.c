@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_kv_expire.c - the keyspace and its TTL index (kvcore/db.c) and active expiry
+ * (kvcore/expire.c): lazy deletion on lookup, the index holding the same object pointers
+ * as the keyspace (also after an object is reallocated to gain an expire field),
+ * KEEPTTL-style replacement, persist, flush/swap, and the active cycle removing expired
+ * keys while leaving live ones.
+ */
+#include "test_common.h"
+
+#include "kv_internal.h"
+
+static kv_db_t *db;
+
+static int setup(void **state) {
+    (void)state;
+    memset(&kv_srv, 0, sizeof(kv_srv));
+    if (kv_config_defaults(&kv_srv.cfg) != 0) return -1;
+    if (kv_db_init_all(&kv_srv) != 0) return -1;
+    kv_srv.active_expire_enabled = true;
+    kv_srv.effective_hz = 10;
+    db = kv_db_get(0);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    kv_db_free_all(&kv_srv);
+    kv_config_fini(&kv_srv.cfg);
+    return 0;
+}
+
+static int reset(void **state) {
+    (void)state;
+    for (int i = 0; i < kv_srv.ndbs; i++)
+        kv_db_flush(&kv_srv.dbs[i]);
+    kv_srv.stat_expiredkeys = 0;
+    kv_srv.stat_keyspace_hits = kv_srv.stat_keyspace_misses = 0;
+    kv_srv.mstime = kv_mstime();
+    return 0;
+}
+
+static kv_obj_t *add(const char *key, const char *val, int64_t exp) {
+    kv_obj_t *o = kv_obj_new_string(key, strlen(key), val, strlen(val), exp);
+    assert_non_null(o);
+    assert_int_equal(kv_db_add(db, o), 0);
+    return o;
+}
+
+static kv_obj_t *find(kv_ht_t *ht, const char *key) {
+    return kv_ht_find(ht, key, strlen(key));
+}
+
+static void check_tables(void) {
+    assert_int_equal(kv_ht_check(db->keys), 0);
+    assert_int_equal(kv_ht_check(db->expires), 0);
+}
+
+static void test_expire_lazy_lookup_deletes_and_counts(void **state) {
+    (void)state;
+    add("gone", "v", kv_srv.mstime - 1);
+    add("live", "v", kv_srv.mstime + 100000);
+    assert_int_equal(kv_db_size(db), 2);
+    assert_int_equal(kv_db_expires_size(db), 2);
+    assert_null(kv_db_lookup(db, "gone", 4, 0));
+    assert_int_equal(kv_srv.stat_expiredkeys, 1);
+    assert_int_equal(kv_srv.stat_keyspace_misses, 1);
+    assert_int_equal(kv_db_size(db), 1);
+    assert_int_equal(kv_db_expires_size(db), 1);
+    assert_non_null(kv_db_lookup(db, "live", 4, 0));
+    assert_int_equal(kv_srv.stat_keyspace_hits, 1);
+    check_tables();
+}
+
+static void test_expire_index_holds_same_pointer_as_keyspace(void **state) {
+    (void)state;
+    kv_obj_t *o = add("k", "v", kv_srv.mstime + 5000);
+    assert_ptr_equal(find(db->keys, "k"), o);
+    assert_ptr_equal(find(db->expires, "k"), o);
+    check_tables();
+}
+
+static void test_expire_set_on_object_without_slot_updates_both_tables(void **state) {
+    (void)state;
+    kv_obj_t *o = add("foo", "bar", -1); /* exactly 16 bytes: no free expire slot */
+    assert_false(o->hasexpire);
+    assert_int_equal(kv_db_expires_size(db), 0);
+    kv_obj_t *n = kv_db_set_expire(db, o, kv_srv.mstime + 10000);
+    assert_non_null(n);
+    assert_ptr_equal(find(db->keys, "foo"), n);
+    assert_ptr_equal(find(db->expires, "foo"), n);
+    assert_int_equal(kv_obj_expire(n), kv_srv.mstime + 10000);
+    assert_int_equal(kv_obj_check(n), 0);
+    check_tables();
+    /* Persist removes it from the index, in place. */
+    assert_true(kv_db_persist(db, n));
+    assert_ptr_equal(find(db->keys, "foo"), n);
+    assert_null(find(db->expires, "foo"));
+    assert_false(kv_db_persist(db, n));
+    check_tables();
+}
+
+static void test_expire_set_replaces_and_keeps_or_drops_ttl(void **state) {
+    (void)state;
+    int64_t when = kv_srv.mstime + 7000;
+    add("k", "old", when);
+    /* KEEPTTL: the new object inherits the old expire and replaces it in the index. */
+    kv_obj_t *n = kv_obj_new_string("k", 1, "new", 3, -1);
+    assert_int_equal(kv_db_set(db, n, true), 0);
+    kv_obj_t *cur = find(db->keys, "k");
+    assert_int_equal(kv_obj_expire(cur), when);
+    assert_ptr_equal(find(db->expires, "k"), cur);
+    /* Plain SET: the TTL goes away. */
+    n = kv_obj_new_string("k", 1, "newer", 5, -1);
+    assert_int_equal(kv_db_set(db, n, false), 0);
+    cur = find(db->keys, "k");
+    assert_int_equal(kv_obj_expire(cur), -1);
+    assert_null(find(db->expires, "k"));
+    check_tables();
+}
+
+static void test_expire_delete_removes_from_both_tables(void **state) {
+    (void)state;
+    add("a", "v", kv_srv.mstime + 1000);
+    assert_true(kv_db_delete(db, "a", 1));
+    assert_false(kv_db_delete(db, "a", 1));
+    assert_int_equal(kv_db_size(db), 0);
+    assert_int_equal(kv_db_expires_size(db), 0);
+}
+
+static void test_expire_flush_and_swap_move_both_tables(void **state) {
+    (void)state;
+    add("x", "v", kv_srv.mstime + 1000);
+    add("y", "v", -1);
+    kv_db_t *other = kv_db_get(1);
+    kv_db_swap(db, other);
+    assert_int_equal(kv_db_size(db), 0);
+    assert_int_equal(kv_db_size(other), 2);
+    assert_int_equal(kv_db_expires_size(other), 1);
+    kv_db_swap(db, other);
+    assert_int_equal(kv_db_flush(db), 2);
+    assert_int_equal(kv_db_size(db), 0);
+    assert_int_equal(kv_db_expires_size(db), 0);
+}
+
+static void test_expire_active_cycle_removes_only_expired_keys(void **state) {
+    (void)state;
+    char key[32];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(key, sizeof(key), "dead:%d", i);
+        add(key, "v", kv_srv.mstime - 10);
+        snprintf(key, sizeof(key), "live:%d", i);
+        add(key, "v", kv_srv.mstime + 1000000);
+        snprintf(key, sizeof(key), "plain:%d", i);
+        add(key, "v", -1);
+    }
+    assert_int_equal(kv_db_size(db), 6000);
+    /* Each cycle stops when a sample is mostly live; a handful of cycles reach every
+     * bucket of the index through the per-db cursor. */
+    for (int cycle = 0; cycle < 200 && kv_db_size(db) > 4000; cycle++)
+        kv_expire_cycle_slow(&kv_srv);
+    assert_int_equal(kv_db_size(db), 4000);
+    assert_int_equal(kv_db_expires_size(db), 2000);
+    assert_int_equal(kv_srv.stat_expiredkeys, 2000);
+    assert_non_null(kv_db_lookup(db, "live:0", 6, KV_LOOKUP_NOSTATS));
+    assert_non_null(kv_db_lookup(db, "plain:1999", 10, KV_LOOKUP_NOSTATS));
+    check_tables();
+}
+
+static void test_expire_active_cycle_off_leaves_keys(void **state) {
+    (void)state;
+    add("dead", "v", kv_srv.mstime - 10);
+    kv_srv.active_expire_enabled = false;
+    kv_expire_cycle_slow(&kv_srv);
+    kv_srv.active_expire_enabled = true;
+    assert_int_equal(kv_db_size(db), 1);
+    assert_true(kv_db_key_is_expired(find(db->keys, "dead")));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_expire_lazy_lookup_deletes_and_counts, reset),
+        cmocka_unit_test_setup(test_expire_index_holds_same_pointer_as_keyspace, reset),
+        cmocka_unit_test_setup(test_expire_set_on_object_without_slot_updates_both_tables, reset),
+        cmocka_unit_test_setup(test_expire_set_replaces_and_keeps_or_drops_ttl, reset),
+        cmocka_unit_test_setup(test_expire_delete_removes_from_both_tables, reset),
+        cmocka_unit_test_setup(test_expire_flush_and_swap_move_both_tables, reset),
+        cmocka_unit_test_setup(test_expire_active_cycle_removes_only_expired_keys, reset),
+        cmocka_unit_test_setup(test_expire_active_cycle_off_leaves_keys, reset),
+    };
+    return cmocka_run_group_tests_name("kv_expire", tests, setup, teardown);
+}
