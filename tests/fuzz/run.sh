@@ -58,9 +58,10 @@ for t in $(fuzz_targets); do
     [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
     marker="$BUILD/fuzz/.start-$p"
     : >"$marker"
-    # -timeout: one input taking 10 s is a finding; -rss_limit_mb bounds a runaway parser.
+    # -timeout: one input taking 60 s is a finding (generous: on a loaded 2-core machine a
+    # 10 s limit reported inputs that take 40 ms); -rss_limit_mb bounds a runaway parser.
     # shellcheck disable=SC2086 # dict/options/seeds may be empty
-    "$bin" -max_total_time="$SECS" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+    "$bin" -max_total_time="$SECS" -print_final_stats=1 -timeout=60 -rss_limit_mb=2048 \
         -artifact_prefix="$art/" $dict $(fuzz_options "$t") "$work" $seeds >"$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
