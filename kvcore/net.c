@@ -250,10 +250,14 @@ static void client_read(kv_loop_t *loop, int fd, void *priv, int mask) {
     kv_client_t *c = priv;
     size_t want = READ_CHUNK;
     size_t pending = c->qlen - c->qpos;
-    /* A big argument: read up to exactly what the command still needs. */
-    if (c->req.need > pending && c->req.need - pending > want &&
-        c->req.need - pending <= (size_t)kv_srv.cfg.proto_max_bulk_len + 64)
+    /* A big argument: read up to what the command still needs, but grow the buffer at
+     * most to twice what actually arrived, so announcing a 512 MB bulk and sending
+     * nothing costs nothing (memory follows the bytes received). */
+    if (c->req.need > pending && c->req.need - pending > want) {
         want = c->req.need - pending;
+        if (want > pending && pending > READ_CHUNK) want = pending;
+        else if (want > pending) want = READ_CHUNK;
+    }
     if (c->qpos > 0 && c->qcap - c->qlen < want) {
         memmove(c->qbuf, c->qbuf + c->qpos, pending);
         c->qlen = pending;
