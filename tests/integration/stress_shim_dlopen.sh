@@ -58,6 +58,7 @@ ${CC:-cc} -shared -fPIC -O1 -Wall -Werror -o "$TMP/liballoc.so" "$TMP/alloclib.c
 
 same_output dlopen timeout 60 "$bin" "$TMP/liballoc.so" 2000 4
 grep -q ' unloads 2000 .* failures 0$' "$TMP/dlopen.shim" || fail "$(cat "$TMP/dlopen.shim")"
+echo "ok: dlopen under the shim: $(cat "$TMP/dlopen.shim")"
 
 MEMSHIM_PROF=1 MEMSHIM_PROF_SAMPLE=10 LD_PRELOAD="$SHIM" timeout 60 "$bin" "$TMP/liballoc.so" \
     1000 4 >"$TMP/prof.out" 2>"$TMP/prof.err"

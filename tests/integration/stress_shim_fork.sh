@@ -12,6 +12,7 @@ bin="$HELPERS/stress_fork"
 
 same_output fork timeout 120 "$bin" 100 6
 grep -qx 'forks 200 ok 200 failed 0 hung 0' "$TMP/fork.shim" || fail "$(cat "$TMP/fork.shim")"
+echo "ok: fork under the shim: $(cat "$TMP/fork.shim")"
 
 MEMSHIM_PROF=1 MEMSHIM_PROF_SAMPLE=12 MEMSHIM_CTL=1 LD_PRELOAD="$SHIM" \
     timeout 120 "$bin" 60 4 >"$TMP/fork2.out" 2>"$TMP/fork2.err"
