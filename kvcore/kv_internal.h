@@ -375,12 +375,30 @@ int kv_obj_check(const kv_obj_t *o);
  * Hook for aggregate types (added by later code): frees a pointer value of type `type`
  * and reports its bytes. kvcore's string type is built in.
  */
+/*
+ * The active defragmenter's relocation primitive: returns the new address of ptr (the
+ * bytes copied, the old block freed) or NULL to leave ptr where it is.
+ */
+typedef void *(*kv_defrag_move_fn)(void *ptr);
+
 typedef struct kv_type_ops {
     void (*free_value)(void *ptr);
     size_t (*mem_bytes)(const void *ptr);
     void *(*dup_value)(const void *ptr); /* COPY; NULL on out-of-memory */
+    /*
+     * Active defrag (optional; kvcore/defrag_types.c has built-in versions for the types
+     * it knows). defrag_len: the value's element count (active-defrag-max-scan-fields).
+     * defrag_value: relocates the value's allocations through move, starting at *cursor
+     * (0 = the start) and stopping after about `budget` elements; returns true when the
+     * value is done, or false with *cursor set (below 2^56, never 0) to resume from. A
+     * moved top-level pointer is stored with kv_obj_set_ptr. pre: nothing iterates o.
+     */
+    size_t (*defrag_len)(const struct kv_obj *o);
+    bool (*defrag_value)(struct kv_obj *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move);
 } kv_type_ops_t;
 void kv_obj_register_type(int type, const kv_type_ops_t *ops);
+/* The hooks registered for type, or NULL when none were. */
+const kv_type_ops_t *kv_obj_type_ops(int type);
 /* A copy of o (value deep-copied) under another key; NULL on out-of-memory. */
 kv_obj_t *kv_obj_dup(const kv_obj_t *o, const char *key, size_t klen, int64_t expire_ms);
 

@@ -37,6 +37,13 @@ void kv_obj_register_type(int type, const kv_type_ops_t *ops) {
     if (type >= 0 && type < 16) type_ops[type] = *ops;
 }
 
+const kv_type_ops_t *kv_obj_type_ops(int type) {
+    if (type < 0 || type >= 16) return NULL;
+    const kv_type_ops_t *t = &type_ops[type];
+    bool any = t->free_value || t->mem_bytes || t->dup_value || t->defrag_len || t->defrag_value;
+    return any ? t : NULL;
+}
+
 /* --- Layout helpers --- */
 
 static size_t len_hdr(size_t len) {
