@@ -382,9 +382,10 @@ int kv_obj_check(const kv_obj_t *o);
 typedef void *(*kv_defrag_move_fn)(void *ptr);
 
 typedef struct kv_type_ops {
-    void (*free_value)(void *ptr);
-    size_t (*mem_bytes)(const void *ptr);
-    void *(*dup_value)(const void *ptr); /* COPY; NULL on out-of-memory */
+    /* encoding: the object's KV_ENC_*, so one type can hold several structures. */
+    void (*free_value)(void *ptr, int encoding);
+    size_t (*mem_bytes)(const void *ptr, int encoding);
+    void *(*dup_value)(const void *ptr, int encoding); /* COPY; NULL on out-of-memory */
     /*
      * Active defrag (optional; kvcore/defrag_types.c has built-in versions for the types
      * it knows). defrag_len: the value's element count (active-defrag-max-scan-fields).

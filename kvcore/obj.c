@@ -207,7 +207,7 @@ void kv_obj_free(kv_obj_t *o) {
         if (o->type == KV_TYPE_STRING)
             free(p);
         else if (type_ops[o->type].free_value)
-            type_ops[o->type].free_value(p);
+            type_ops[o->type].free_value(p, (int)o->encoding);
     }
     free(o);
 }
@@ -286,7 +286,7 @@ kv_obj_t *kv_obj_dup(const kv_obj_t *o, const char *key, size_t klen, int64_t ex
         const kv_rstr_t *s = p;
         copy = rstr_new(s->data, s->len, s->len);
     } else if (type_ops[o->type].dup_value) {
-        copy = type_ops[o->type].dup_value(p);
+        copy = type_ops[o->type].dup_value(p, (int)o->encoding);
     } else {
         return NULL;
     }
@@ -296,7 +296,7 @@ kv_obj_t *kv_obj_dup(const kv_obj_t *o, const char *key, size_t klen, int64_t ex
         if (o->type == KV_TYPE_STRING)
             free(copy);
         else if (type_ops[o->type].free_value)
-            type_ops[o->type].free_value(copy);
+            type_ops[o->type].free_value(copy, (int)o->encoding);
     }
     return n;
 }
@@ -409,7 +409,7 @@ size_t kv_obj_mem_bytes(const kv_obj_t *o) {
         if (o->type == KV_TYPE_STRING)
             n += malloc_usable_size(p);
         else if (type_ops[o->type].mem_bytes)
-            n += type_ops[o->type].mem_bytes(p);
+            n += type_ops[o->type].mem_bytes(p, (int)o->encoding);
     }
     return n;
 }
