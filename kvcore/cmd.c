@@ -414,6 +414,7 @@ void kv_cmd_process(kv_client_t *c) {
      * input batch sets it first). Clock reads were 11% of a pipelined SET profile. */
     uint64_t start = kv_srv.cmd_clock_us;
     c->cmd = cmd;
+    c->lastcmd = cmd; /* CLIENT LIST shows the running command, as Redis */
     cmd->fn(c);
     c->cmd = NULL;
     uint64_t now = kv_monotonic_us();
@@ -421,7 +422,6 @@ void kv_cmd_process(kv_client_t *c) {
     kv_srv.cmd_clock_us = now;
     cmd->calls++;
     cmd->usec += dur;
-    c->lastcmd = cmd;
     kv_srv.stat_numcommands++;
     if (dur >= 1000) kv_latency_add("command", dur / 1000);
 }
