@@ -419,10 +419,10 @@ static const section_t sections[] = {
     {"replication", section_replication, true},
     {"cpu", section_cpu, true},
     {"modules", NULL, true},
+    {"commandstats", section_commandstats, false},
     {"errorstats", section_errorstats, true},
     {"cluster", NULL, true},
     {"keyspace", section_keyspace, true},
-    {"commandstats", section_commandstats, false},
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 

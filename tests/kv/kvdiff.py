@@ -12,6 +12,9 @@ Corpus lines (one command each, shell-like quoting via shlex):
   @sort KEYS *             reply is an array: compare its elements sorted
   @scan MATCH k*           run SCAN to completion (args appended), compare the key sets
   @near 5 TTL k            integer replies may differ by at most 5
+  @fields INFO             "name:value" text: every field name the reference (second
+                           server) prints must also be printed by the first, and the
+                           "# Section" headers must come in the same order
   @sleep 1.2               wait (e.g. for keys to expire)
   @raw b"*1\\r\\n$4\\r\\nPING\\r\\n"
                            on a fresh connection, send these bytes (a Python bytes
@@ -93,6 +96,16 @@ def shape(v):
     return (t,)
 
 
+def info_fields(text):
+    sections, names = [], []
+    for line in text.decode("latin1").split("\r\n"):
+        if line.startswith("# "):
+            sections.append(line)
+        elif ":" in line:
+            names.append(line.split(":", 1)[0])
+    return sections, names
+
+
 def raw_exchange(port, data):
     s = socket.create_connection(("127.0.0.1", port), timeout=2)
     s.sendall(data)
@@ -167,6 +180,8 @@ def main():
                 mode, line = "sort", line[6:]
             elif line.startswith("@scan"):
                 mode, line = "scan", line[5:]
+            elif line.startswith("@fields "):
+                mode, line = "fields", line[8:]
             elif line.startswith("@near "):
                 _, n, line = line.split(" ", 2)
                 mode, arg = "near", int(n)
@@ -191,6 +206,13 @@ def main():
                     same = raw_a == raw_b
                 elif mode == "shape":
                     same = shape(va) == shape(vb)
+                elif mode == "fields":
+                    fa, fb = info_fields(va[1] or b""), info_fields(vb[1] or b"")
+                    missing = [f for f in fb[1] if f not in fa[1]]
+                    same = fa[0] == fb[0] and not missing
+                    if not same:
+                        raw_a = ("sections %r missing %r" % (fa[0], missing)).encode()
+                        raw_b = ("sections %r" % (fb[0],)).encode()
                 elif mode == "sort":
                     same = va[0] == vb[0] == b"*" and sorted(map(repr, va[1])) == sorted(
                         map(repr, vb[1]))
