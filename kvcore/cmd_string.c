@@ -156,7 +156,8 @@ static void set_generic(kv_client_t *c, unsigned flags, const kv_arg_t *key, con
         else
             reply_obj_str(c, o);
     }
-    bool found = kv_db_lookup_write(c->db, key) != NULL;
+    /* Without NX/XX the existence test is kv_db_set's own lookup (one probe per SET). */
+    bool found = (flags & (F_NX | F_XX)) && kv_db_lookup_write(c->db, key) != NULL;
     if (((flags & F_NX) && found) || ((flags & F_XX) && !found)) {
         if (!(flags & F_GET)) {
             if (abort_reply)
@@ -312,6 +313,11 @@ static void incr_decr(kv_client_t *c, long long incr) {
         return;
     }
     value += incr;
+    /* Same integer width: update in place, no allocation (the common counter case). */
+    if (o != NULL && kv_obj_int_set_inplace(o, value)) {
+        kv_reply_int(c, value);
+        return;
+    }
     int64_t exp = o ? kv_obj_expire(o) : -1;
     kv_obj_t *n = kv_obj_new_int(c->argv[1].ptr, c->argv[1].len, value, exp);
     if (n == NULL || kv_db_set(c->db, n, false) != 0) {

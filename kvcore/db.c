@@ -122,6 +122,8 @@ int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl) {
     if (ref == NULL) return kv_db_add(db, o);
     kv_obj_t *old = *ref;
     int64_t old_exp = kv_obj_expire(old);
+    /* Redis's lookupKeyWrite would have expired it before the overwrite: count it. */
+    if (old_exp >= 0 && now_ms() > old_exp) kv_srv.stat_expiredkeys++;
     if (keep_ttl && old_exp >= 0) {
         kv_obj_t *n = kv_obj_set_expire(o, old_exp);
         if (n == NULL) {

@@ -348,6 +348,8 @@ const char *kv_obj_str(const kv_obj_t *o, char *ibuf, size_t *len);
 size_t kv_obj_strlen(const kv_obj_t *o);
 /* True if the value is (or reads as) an integer; stores it. */
 bool kv_obj_get_ll(const kv_obj_t *o, long long *v);
+/* Stores v in an INT object when it has the same width; false (unchanged) otherwise. */
+bool kv_obj_int_set_inplace(kv_obj_t *o, long long v);
 /* The pointer value of a RAW or aggregate object. */
 void *kv_obj_ptr(const kv_obj_t *o);
 void kv_obj_set_ptr(kv_obj_t *o, void *ptr);

@@ -364,6 +364,14 @@ bool kv_obj_get_ll(const kv_obj_t *o, long long *v) {
     return kv_str2ll(s, len, v);
 }
 
+bool kv_obj_int_set_inplace(kv_obj_t *o, long long v) {
+    if (o->encoding != KV_ENC_INT) return false;
+    unsigned char *vp = value_section(o);
+    if (vp[0] != int_width(v)) return false;
+    memcpy(vp + 1, &v, vp[0]);
+    return true;
+}
+
 size_t kv_rstr_cap(const kv_rstr_t *s) {
     return malloc_usable_size((void *)s) - sizeof(*s);
 }

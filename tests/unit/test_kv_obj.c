@@ -242,6 +242,22 @@ static void test_obj_rekey_moves_value_and_keeps_ttl(void **state) {
     kv_obj_free(d);
 }
 
+static void test_obj_int_updates_in_place_only_at_same_width(void **state) {
+    (void)state;
+    kv_obj_t *o = mk("ctr", "100", -1);
+    assert_true(kv_obj_int_set_inplace(o, 127));
+    assert_value(o, "127");
+    assert_int_equal(kv_obj_check(o), 0);
+    assert_false(kv_obj_int_set_inplace(o, 128)); /* needs 2 bytes */
+    assert_value(o, "127");
+    assert_true(kv_obj_int_set_inplace(o, -128));
+    assert_value(o, "-128");
+    kv_obj_free(o);
+    kv_obj_t *s = mk("str", "abc", -1);
+    assert_false(kv_obj_int_set_inplace(s, 1));
+    kv_obj_free(s);
+}
+
 static void test_obj_check_detects_bad_int_width(void **state) {
     (void)state;
     kv_obj_t *o = mk("k", "1000", -1);
@@ -299,6 +315,7 @@ int main(void) {
         cmocka_unit_test(test_obj_raw_value_is_growable_and_checked),
         cmocka_unit_test(test_obj_int_becomes_raw_string_on_make_raw),
         cmocka_unit_test(test_obj_rekey_moves_value_and_keeps_ttl),
+        cmocka_unit_test(test_obj_int_updates_in_place_only_at_same_width),
         cmocka_unit_test(test_obj_check_detects_bad_int_width),
         cmocka_unit_test(test_obj_embedding_never_exceeds_its_allocation),
     };
