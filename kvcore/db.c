@@ -131,8 +131,8 @@ int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl) {
             return -ENOMEM;
         }
         o = n;
+        key = kv_obj_key(o, &klen); /* the old key bytes went with the old allocation */
         ref = kv_ht_find_ref(db->keys, key, klen);
-        key = kv_obj_key(o, &klen);
     }
     int64_t new_exp = kv_obj_expire(o);
     *ref = o;

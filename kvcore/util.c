@@ -210,7 +210,7 @@ static bool glob_impl(const char *p, size_t plen, const char *s, size_t slen, bo
                 p++;
                 plen--;
             }
-            /* fall through */
+            __attribute__((fallthrough));
         default:
             if (!nocase ? p[0] != s[0] : lower(p[0]) != lower(s[0])) return false;
             s++;

@@ -3,7 +3,9 @@
  * test_kv_obj.c - the one-allocation object layout (kvcore/obj.c): which values are
  * embedded (64-byte line, size-class slack) and which go RAW, integer encoding widths,
  * the opportunistic expire slot, TTL set/clear in place or by reallocation, alignment of
- * the expire field, and conversions. kv_obj_check runs after every mutation.
+ * the expire field, and conversions. kv_obj_check runs after every mutation. Size classes
+ * are asserted through nallocx (jemalloc's answer), so the tests also hold when ASan owns
+ * malloc.
  */
 #include "test_common.h"
 
@@ -44,10 +46,12 @@ static void test_obj_benchmark_key_lands_in_48_byte_class(void **state) {
     /* The sizing target: an 11-byte key, 16-byte value, with and without TTL. */
     kv_obj_t *o = mk("key:1234567", "v000000000000001", -1);
     assert_int_equal(o->encoding, KV_ENC_EMBSTR);
-    assert_int_equal(malloc_usable_size(o), 48);
+    assert_int_equal(kv_obj_layout_size(11, false, KV_ENC_EMBSTR, 16), 37);
+    assert_int_equal(nallocx(37, 0), 48);
     kv_obj_t *t = mk("key:1234567", "v000000000000001", 1700000000000);
     assert_int_equal(t->encoding, KV_ENC_EMBSTR);
-    assert_int_equal(malloc_usable_size(t), 48);
+    assert_int_equal(kv_obj_layout_size(11, true, KV_ENC_EMBSTR, 16), 45);
+    assert_int_equal(nallocx(45, 0), 48);
     assert_int_equal(kv_obj_expire(t), 1700000000000);
     assert_key(t, "key:1234567");
     assert_value(t, "v000000000000001");
@@ -63,7 +67,7 @@ static void test_obj_reserves_expire_slot_when_class_has_room(void **state) {
     assert_int_equal(kv_obj_expire(o), -1);
     /* "foo"/"bar" is exactly 16 bytes: no room, no slot. */
     kv_obj_t *f = mk("foo", "bar", -1);
-    assert_int_equal(malloc_usable_size(f), 16);
+    assert_int_equal(nallocx(kv_obj_layout_size(3, false, KV_ENC_EMBSTR, 3), 0), 16);
     assert_false(f->hasexpire);
     kv_obj_free(o);
     kv_obj_free(f);
@@ -99,7 +103,7 @@ static void test_obj_embeds_value_that_fits_size_class_slack(void **state) {
     val[10] = '\0'; /* 8 + 1 + 100 + 1 + 10 = 120 <= 128: fits the slack */
     kv_obj_t *o = mk(key, val, -1);
     assert_int_equal(o->encoding, KV_ENC_EMBSTR);
-    assert_int_equal(malloc_usable_size(o), 128);
+    assert_int_equal(nallocx(kv_obj_layout_size(100, o->hasexpire, KV_ENC_EMBSTR, 10), 0), 128);
     kv_obj_free(o);
     val[10] = 'v';
     val[20] = '\0'; /* 130 > 128 */
