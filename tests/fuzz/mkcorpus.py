@@ -47,6 +47,9 @@ put("hp_dump", "no-maps", "heap_v2/256\n  t*: 2: 64 [0: 0]\n  t0: 2: 64 [0: 0] m
 # UBSan found hp_dump_stack computing NULL + 0 for a stack without t<N> lines (fixed).
 put("hp_dump", "regress-stack-without-thread-lines",
     "heap_v2/512\n  t*: 1: 16 [0: 0]\n@ 0x400000\n  t*: 1: 16 [0: 0]\n")
+# A NUL among the mapping permissions passed strchr("rwxps-", c) (fixed in 6c69b53).
+put("hp_dump", "regress-nul-in-perms", "heap_v2/1\n  t*: 1: 1 [0: 0]\n\nMAPPED_LIBRARIES:\n"
+    "0-1000 r\0xp 00000000 00:00 0 /a\n")
 put("hp_dump", "bad-counts", "heap_v2/4096\n  t*: 18446744073709551616: 2 [0: 0]\n")
 put("hp_dump", "truncated-stack", "heap_v2/4096\n  t*: 1: 2 [0: 0]\n@ 0x1 0x2")
 put("hp_dump", "not-a-dump", "heap profile: 1: 2 [3: 4] @ heap_v2/524288\n")
