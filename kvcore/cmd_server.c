@@ -476,6 +476,10 @@ void kv_cmd_debug(kv_client_t *c) {
     const kv_arg_t *sub = &c->argv[1];
     if (kv_arg_is(sub, "help") && c->argc == 2) {
         static const char *const help[] = {
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
             "POPULATE <count> [<prefix>] [<size>]",
@@ -520,6 +524,23 @@ void kv_cmd_debug(kv_client_t *c) {
         kv_reply_status(c, buf);
     } else if (kv_arg_is(sub, "populate") && c->argc >= 3 && c->argc <= 5) {
         debug_populate(c);
+    } else if (kv_arg_is(sub, "digest") && c->argc == 2) {
+        unsigned char d[20];
+        char hex[41];
+        kv_digest_dataset(d);
+        kv_digest_hex(d, hex);
+        kv_reply_status(c, hex);
+    } else if (kv_arg_is(sub, "digest-value")) {
+        kv_reply_array_len(c, c->argc - 2);
+        for (int j = 2; j < c->argc; j++) {
+            kv_obj_t *o = kv_db_lookup(c->db, c->argv[j].ptr, c->argv[j].len,
+                                       KV_LOOKUP_NOTOUCH | KV_LOOKUP_NOSTATS);
+            unsigned char d[20] = {0};
+            char hex[41];
+            if (o != NULL) kv_digest_value(o, d);
+            kv_digest_hex(d, hex);
+            kv_reply_status(c, hex);
+        }
     } else if (kv_arg_is(sub, "set-active-expire") && c->argc == 3) {
         kv_srv.active_expire_enabled = atoi(c->argv[2].ptr) != 0;
         kv_reply_ok(c);
@@ -921,6 +942,7 @@ void kv_cmd_config_set(kv_client_t *c) {
             goto out;
         }
     }
+    kv_defrag_config_apply();
     kv_reply_ok(c);
 out:
     for (i = 0; i < npairs; i++) {

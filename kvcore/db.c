@@ -201,6 +201,7 @@ size_t kv_db_flush(kv_db_t *db) {
     kv_ht_clear(db->keys);
     db->avg_ttl = 0;
     db->expire_cursor = 0;
+    kv_defrag_db_changed(db);
     return n;
 }
 
@@ -214,6 +215,8 @@ void kv_db_swap(kv_db_t *a, kv_db_t *b) {
     b->expires = e;
     b->avg_ttl = avg;
     a->expire_cursor = b->expire_cursor = 0;
+    kv_defrag_db_changed(a);
+    kv_defrag_db_changed(b);
 }
 
 void kv_db_cron(kv_server_t *srv) {

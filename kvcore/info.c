@@ -428,6 +428,7 @@ static const section_t sections[] = {
 
 char *kv_info_string(const kv_arg_t *args, int nargs, size_t *len) {
     bool want[NSECTIONS] = {false};
+    kv_defrag_metrics_sync();
     if (nargs == 0) {
         for (size_t i = 0; i < NSECTIONS; i++)
             want[i] = sections[i].in_default;

@@ -881,4 +881,47 @@ void kv_server_reset_stats(void);
  */
 char *kv_info_string(const kv_arg_t *sections, int nsections, size_t *len);
 
+/* --- Active defragmentation (defrag_kv.c, defrag_types.c) --- */
+
+/*
+ * Creates the engine (defrag/defrag.h) with the configured settings, registers two
+ * stages per database (keys, then expires) and the cron hook. pre: srv's loop and dbs
+ * exist. 0 or -ENOMEM (nothing left registered).
+ */
+int kv_defrag_init(kv_server_t *srv);
+/* Stops a running cycle and frees everything kv_defrag_init made; safe when not made. */
+void kv_defrag_fini(void);
+/* The cron hook: the engine's control decision (start a cycle, raise its CPU target). */
+void kv_defrag_cron(kv_server_t *srv, void *priv);
+/* Applies the active-defrag-* settings of kv_srv.cfg (after CONFIG SET). 0 or -ERANGE. */
+int kv_defrag_config_apply(void);
+/* FLUSHDB/FLUSHALL/SWAPDB changed db's tables: aborts its stage if it is running. */
+void kv_defrag_db_changed(const kv_db_t *db);
+bool kv_defrag_is_running(void);
+/* Copies the engine's metrics into kv_srv's INFO fields. */
+void kv_defrag_metrics_sync(void);
+/* CONFIG RESETSTAT: zeroes the engine's counters. */
+void kv_defrag_reset_stats(void);
+/* The element count of o's value, for active-defrag-max-scan-fields (1 for strings). */
+size_t kv_defrag_value_len(const kv_obj_t *o);
+/*
+ * Relocates the allocations o's value owns (not o itself) through move, resuming at
+ * *cursor (0 = the start) for about `budget` elements. Returns true when done (*cursor
+ * 0), false with *cursor (below 2^56, not 0) to resume from. pre: nothing iterates o.
+ */
+bool kv_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move);
+
+/* --- Dataset digest (digest.c) --- */
+
+/* SHA-1 of data[0..len) into out. */
+void kv_sha1(const void *data, size_t len, unsigned char out[20]);
+/* DEBUG DIGEST: order-independent digest of every db (20 zero bytes when empty). */
+void kv_digest_dataset(unsigned char out[20]);
+/* The digest of one key: its name, type, value and expire time. */
+void kv_digest_key(const kv_obj_t *o, unsigned char out[20]);
+/* DEBUG DIGEST-VALUE: the digest of o's type and value only. */
+void kv_digest_value(const kv_obj_t *o, unsigned char out[20]);
+/* 40 lowercase hex digits and a NUL. */
+void kv_digest_hex(const unsigned char d[20], char out[41]);
+
 #endif /* KV_INTERNAL_H */

@@ -123,6 +123,7 @@ void kv_server_reset_stats(void) {
     s->stat_active_defrag_hits = s->stat_active_defrag_misses = 0;
     s->stat_active_defrag_key_hits = s->stat_active_defrag_key_misses = 0;
     s->stat_total_active_defrag_time_ms = 0;
+    kv_defrag_reset_stats();
     s->nerrorstats = 0;
     memset(s->inst_samples, 0, sizeof(s->inst_samples));
     s->inst_last_cmds = 0;
@@ -145,42 +146,6 @@ static size_t read_rss(void) {
     return resident * (size_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Bytes of free regions in non-full small-bin slabs (Valkey 8.1's frag_smallbins). */
-static size_t frag_smallbins(void) {
-    static unsigned nbins;
-    static size_t reg_size[64], nregs[64];
-    size_t sz;
-    if (nbins == 0) {
-        sz = sizeof(nbins);
-        if (mallctl("arenas.nbins", &nbins, &sz, NULL, 0) != 0) return 0;
-        if (nbins > 64) nbins = 64;
-        for (unsigned j = 0; j < nbins; j++) {
-            char name[64];
-            uint32_t nr;
-            snprintf(name, sizeof(name), "arenas.bin.%u.size", j);
-            sz = sizeof(size_t);
-            mallctl(name, &reg_size[j], &sz, NULL, 0);
-            snprintf(name, sizeof(name), "arenas.bin.%u.nregs", j);
-            sz = sizeof(nr);
-            if (mallctl(name, &nr, &sz, NULL, 0) == 0) nregs[j] = nr;
-        }
-    }
-    size_t total = 0;
-    for (unsigned j = 0; j < nbins; j++) {
-        char name[96];
-        size_t curregs = 0, curslabs = 0;
-        snprintf(name, sizeof(name), "stats.arenas.%d.bins.%u.curregs", 4096, j);
-        sz = sizeof(size_t);
-        if (mallctl(name, &curregs, &sz, NULL, 0) != 0) return 0;
-        snprintf(name, sizeof(name), "stats.arenas.%d.bins.%u.curslabs", 4096, j);
-        sz = sizeof(size_t);
-        if (mallctl(name, &curslabs, &sz, NULL, 0) != 0) return 0;
-        size_t regs = nregs[j] * curslabs;
-        if (regs > curregs) total += (regs - curregs) * reg_size[j];
-    }
-    return total;
-}
-
 void kv_server_update_mem_stats(void) {
     memshim_stats_t st;
     kv_mem_stats_t *m = &kv_srv.mem;
@@ -191,8 +156,10 @@ void kv_server_update_mem_stats(void) {
         m->mapped = st.mapped;
         m->retained = st.retained;
         m->metadata = st.metadata;
-        m->frag_smallbins = frag_smallbins();
     }
+    /* Valkey 8.1's frag_smallbins: the same figure the defragmenter steers by. */
+    memshim_frag_t f;
+    if (memshim_defrag_frag_get(&f) == 0) m->frag_smallbins = f.frag_bytes;
     m->rss = read_rss();
     if (m->allocated > m->peak) m->peak = m->allocated;
     m->sampled_us = (int64_t)kv_monotonic_us();
@@ -389,6 +356,10 @@ int kv_server_main(int argc, char **argv) {
     write_pidfile();
     kv_server_update_mem_stats();
     kv_srv.startup_allocated = kv_srv.mem.allocated;
+    if (kv_defrag_init(&kv_srv) != 0) {
+        kv_log(KV_LOG_WARNING, "Out of memory at start-up");
+        goto out;
+    }
     kv_srv.cron_timer = kv_timer_add(kv_srv.loop, 1, cron, NULL);
     kv_loop_set_before_sleep(kv_srv.loop, before_sleep, NULL);
     kv_log(KV_LOG_NOTICE, "Server initialized");
@@ -407,6 +378,7 @@ out:
         close(kv_srv.listen_fds[i]);
     free_all_clients();
     if (kv_srv.loop) kv_net_flush_pending(&kv_srv);
+    kv_defrag_fini();
     kv_db_free_all(&kv_srv);
     kv_loop_free(kv_srv.loop);
     kv_srv.loop = NULL;

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * defrag_kv.c - kvcore's side of active defragmentation: the host adapter that lends
+ * the generic engine (defrag/defrag.h) the event loop's clock and timers, the settings
+ * from the config table, the metrics INFO shows, and one pair of stages per database.
+ *
+ * Stages, per db, in Valkey 8.1's order (kv-reference.md 2(a)):
+ *  - keys: the keyspace table's struct and bucket arrays, then a scan of its buckets
+ *    (child buckets moved as it goes) that relocates every object with its embedded
+ *    key, TTL and value, and then the value's own allocations;
+ *  - expires: the TTL index's struct, bucket arrays and child buckets (its entries are
+ *    the keyspace's objects, already moved).
+ * Objects are gathered 64 slot references at a time from the scan and moved with one
+ * hint query per batch. A moved object is stored through its keyspace slot reference
+ * and, when it has a TTL, replaced in the TTL index by pointer identity, so the old
+ * memory is never read after the move. Slot references stay valid for the whole batch:
+ * nothing adds to, deletes from or looks up in the keyspace between the scan steps that
+ * gathered them and the moves (a lookup may do a rehash step; a scan only moves child
+ * buckets whose slots it has not emitted yet).
+ * Values with more than active-defrag-max-scan-fields elements go to the db's later
+ * list by key name; the stage drains it before scanning on, looking each name up again,
+ * so a key deleted or retyped meanwhile is skipped. FLUSHDB, FLUSHALL and SWAPDB abort
+ * the db's running stage (kv_defrag_db_changed).
+ */
+#include "kv_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "defrag.h"
+#include "memshim.h"
+
+/* Slot references gathered before one round of moves, and hint queries per round. */
+#define BATCH 64
+/* Scan steps per batch at most (sparse tables emit few entries per step). */
+#define MAX_STEPS_PER_BATCH 512
+/* Elements per call when resuming a deferred value. */
+#define LATER_BUDGET 128
+/* The type and encoding of a deferred value, kept in its cursor's top byte. */
+#define CURSOR_TAG_SHIFT 56
+#define CURSOR_MASK      ((UINT64_C(1) << CURSOR_TAG_SHIFT) - 1)
+
+typedef struct db_stage {
+    int dbid;
+    defrag_later_t *later;
+    /* keys stage */
+    bool keys_tables_done;
+    bool keys_scan_done;
+    size_t keys_cursor;
+    /* expires stage */
+    bool exp_tables_done;
+    size_t exp_cursor;
+} db_stage_t;
+
+typedef struct batch {
+    void ***refs;
+    size_t n, cap;
+} batch_t;
+
+static struct {
+    defrag_t *d;
+    db_stage_t *stages;
+    int nstages;
+    batch_t batch;
+    defrag_timer_fn timer_fn;
+    void *timer_priv;
+    uint64_t moved_now; /* moves made through move_cb since the caller zeroed it */
+} g;
+
+/* --- The host adapter --- */
+
+static uint64_t host_now_us(void *arg) {
+    (void)arg;
+    return kv_monotonic_us();
+}
+
+static int64_t timer_trampoline(kv_loop_t *loop, int64_t id, void *priv) {
+    (void)loop;
+    (void)id;
+    (void)priv;
+    int64_t next = g.timer_fn(g.timer_priv);
+    return next == DEFRAG_TIMER_STOP ? -1 : next;
+}
+
+/* The engine arms one timer at a time, always with the same fn and priv; a callback
+ * may arm the next one just before its own timer stops. */
+static int64_t host_add_timer(void *arg, uint64_t delay_us, defrag_timer_fn fn, void *priv) {
+    (void)arg;
+    g.timer_fn = fn;
+    g.timer_priv = priv;
+    return kv_timer_add(kv_srv.loop, (int64_t)delay_us, timer_trampoline, NULL);
+}
+
+static void host_del_timer(void *arg, int64_t id) {
+    (void)arg;
+    kv_timer_del(kv_srv.loop, id);
+}
+
+static void host_on_target(void *arg, bool starting, double frag_pct, size_t frag_bytes,
+                           unsigned cpu_pct) {
+    (void)arg;
+    kv_log(KV_LOG_VERBOSE, "%s active defrag%s, frag=%.0f%%, frag_bytes=%zu, cpu=%u%%",
+           starting ? "Starting" : "Changing", starting ? "" : " CPU", frag_pct, frag_bytes,
+           cpu_pct);
+    kv_srv.active_defrag_running = (int)cpu_pct;
+}
+
+static void host_on_slice(void *arg, uint64_t duration_us) {
+    (void)arg;
+    kv_latency_add("active-defrag-cycle", duration_us / 1000);
+}
+
+static void host_on_cycle_end(void *arg, const defrag_cycle_report_t *r) {
+    (void)arg;
+    kv_srv.active_defrag_running = 0;
+    kv_log(r->completed ? KV_LOG_NOTICE : KV_LOG_VERBOSE,
+           "Active defrag %s in %dms, reallocated=%d, frag=%.0f%%, frag_bytes=%zu",
+           r->completed ? "done" : "stopped", (int)r->duration_ms, (int)r->reallocated, r->frag_pct,
+           r->frag_bytes);
+    kv_defrag_metrics_sync();
+}
+
+static void *move_cb(void *ptr) {
+    void *n = defrag_move(g.d, ptr);
+    if (n != NULL) g.moved_now++;
+    return n;
+}
+
+/* --- Values --- */
+
+static bool is_aggregate(const kv_obj_t *o) {
+    return o->type != KV_TYPE_STRING;
+}
+
+static uint64_t cursor_tag(const kv_obj_t *o) {
+    return (uint64_t)((o->type << 4) | o->encoding) << CURSOR_TAG_SHIFT;
+}
+
+/* Defers o's value to the later list, or relocates it now; true when something moved. */
+static bool value_now_or_later(db_stage_t *st, kv_obj_t *o, bool defer) {
+    if (!defer && !defrag_should_defer(g.d, kv_defrag_value_len(o))) {
+        uint64_t cursor = 0;
+        g.moved_now = 0;
+        kv_defrag_value(o, &cursor, SIZE_MAX, move_cb);
+        return g.moved_now > 0;
+    }
+    size_t klen;
+    const char *key = kv_obj_key(o, &klen);
+    /* Cursor 0 (start) carries no tag: the first resume takes whatever value is there. */
+    (void)defrag_later_add(st->later, key, klen);
+    return false;
+}
+
+/*
+ * Resumes deferred values until the list is empty (true) or the deadline passes
+ * (false). pre: no slot references are held (lookups may step the rehash).
+ */
+static bool later_drain(db_stage_t *st, kv_db_t *db, uint64_t deadline) {
+    const void *name;
+    size_t len;
+    uint64_t *cursor;
+    while (defrag_later_head(st->later, &name, &len, &cursor)) {
+        kv_obj_t *o = kv_ht_find(db->keys, name, len);
+        if (o == NULL || !is_aggregate(o) ||
+            (*cursor != 0 && (*cursor & ~CURSOR_MASK) != cursor_tag(o))) {
+            defrag_later_pop(st->later); /* deleted or retyped: nothing to resume */
+            continue;
+        }
+        uint64_t c = *cursor & CURSOR_MASK;
+        bool done = kv_defrag_value(o, &c, LATER_BUDGET, move_cb);
+        if (done) {
+            defrag_later_pop(st->later);
+        } else {
+            *cursor = cursor_tag(o) | (c & CURSOR_MASK);
+        }
+        if (defrag_now_us(g.d) >= deadline) return defrag_later_count(st->later) == 0;
+    }
+    return true;
+}
+
+/* --- The keys stage --- */
+
+static void collect_ref(void *priv, void **entry_ref) {
+    batch_t *b = priv;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        void ***r = realloc(b->refs, cap * sizeof(*r));
+        if (r == NULL) return; /* this entry is simply not defragged in this cycle */
+        b->refs = r;
+        b->cap = cap;
+    }
+    b->refs[b->n++] = entry_ref;
+}
+
+/* Moves up to BATCH objects whose slot references start at refs, then their values. */
+static void process_chunk(db_stage_t *st, kv_db_t *db, void ***refs, size_t m, uint64_t deadline,
+                          bool *late) {
+    void *old[BATCH], *cur[BATCH], *vals[BATCH];
+    size_t owner[BATCH];
+    bool moved[BATCH];
+    for (size_t k = 0; k < m; k++) {
+        old[k] = cur[k] = *refs[k];
+        moved[k] = false;
+    }
+    defrag_move_batch(g.d, cur, m);
+    for (size_t k = 0; k < m; k++) {
+        if (cur[k] == old[k]) continue;
+        moved[k] = true;
+        *refs[k] = cur[k];
+        if (kv_obj_expire(cur[k]) >= 0) kv_ht_replace_reallocated(db->expires, old[k], cur[k]);
+    }
+    /* RAW string values: one more batched hint query. */
+    size_t nv = 0;
+    for (size_t k = 0; k < m; k++) {
+        kv_obj_t *o = cur[k];
+        if (o->type == KV_TYPE_STRING && o->encoding == KV_ENC_RAW) {
+            owner[nv] = k;
+            vals[nv++] = kv_obj_ptr(o);
+        }
+    }
+    if (nv > 0) {
+        void *before[BATCH];
+        memcpy(before, vals, nv * sizeof(void *));
+        defrag_move_batch(g.d, vals, nv);
+        for (size_t j = 0; j < nv; j++) {
+            if (vals[j] == before[j]) continue;
+            kv_obj_set_ptr(cur[owner[j]], vals[j]);
+            moved[owner[j]] = true;
+        }
+    }
+    /* Aggregates: small ones now, big ones (and all once the slice is over) later. */
+    for (size_t k = 0; k < m; k++) {
+        kv_obj_t *o = cur[k];
+        if (is_aggregate(o)) {
+            if (value_now_or_later(st, o, *late)) moved[k] = true;
+            if (!*late && defrag_now_us(g.d) >= deadline) *late = true;
+        }
+        defrag_count_key(g.d, moved[k]);
+    }
+}
+
+static void keys_reset(void *priv) {
+    db_stage_t *st = priv;
+    st->keys_tables_done = false;
+    st->keys_scan_done = false;
+    st->keys_cursor = 0;
+    defrag_later_clear(st->later);
+}
+
+static defrag_status_t keys_step(void *priv, uint64_t deadline) {
+    db_stage_t *st = priv;
+    kv_db_t *db = kv_db_get(st->dbid);
+    if (db == NULL) return DEFRAG_DONE;
+    if (!st->keys_tables_done) {
+        kv_ht_defrag_tables(&db->keys, move_cb);
+        st->keys_tables_done = true;
+    }
+    batch_t *b = &g.batch;
+    for (;;) {
+        if (!later_drain(st, db, deadline)) return DEFRAG_NOT_DONE;
+        if (st->keys_scan_done) return DEFRAG_DONE;
+        b->n = 0;
+        int steps = 0;
+        do {
+            st->keys_cursor = kv_ht_scan_defrag(db->keys, st->keys_cursor, collect_ref, b, move_cb);
+            steps++;
+        } while (st->keys_cursor != 0 && b->n < BATCH && steps < MAX_STEPS_PER_BATCH);
+        if (st->keys_cursor == 0) st->keys_scan_done = true;
+        bool late = false;
+        for (size_t base = 0; base < b->n; base += BATCH) {
+            size_t m = b->n - base < BATCH ? b->n - base : BATCH;
+            process_chunk(st, db, b->refs + base, m, deadline, &late);
+        }
+        b->n = 0;
+        if (late || defrag_now_us(g.d) >= deadline) {
+            bool done = st->keys_scan_done && defrag_later_count(st->later) == 0;
+            return done ? DEFRAG_DONE : DEFRAG_NOT_DONE;
+        }
+    }
+}
+
+/* --- The expires stage --- */
+
+static void exp_reset(void *priv) {
+    db_stage_t *st = priv;
+    st->exp_tables_done = false;
+    st->exp_cursor = 0;
+}
+
+static defrag_status_t exp_step(void *priv, uint64_t deadline) {
+    db_stage_t *st = priv;
+    kv_db_t *db = kv_db_get(st->dbid);
+    if (db == NULL) return DEFRAG_DONE;
+    if (!st->exp_tables_done) {
+        kv_ht_defrag_tables(&db->expires, move_cb);
+        st->exp_tables_done = true;
+    }
+    for (;;) {
+        for (int i = 0; i < 64; i++) {
+            st->exp_cursor = kv_ht_scan_defrag(db->expires, st->exp_cursor, NULL, NULL, move_cb);
+            if (st->exp_cursor == 0) return DEFRAG_DONE;
+        }
+        if (defrag_now_us(g.d) >= deadline) return DEFRAG_NOT_DONE;
+    }
+}
+
+/* A started stage of this db will not finish: drop cursors and deferred names. */
+static void db_abort(void *priv) {
+    db_stage_t *st = priv;
+    keys_reset(st);
+    exp_reset(st);
+}
+
+static const defrag_stage_ops_t keys_ops = {
+    .name = "keys", .reset = keys_reset, .step = keys_step, .abort = db_abort};
+static const defrag_stage_ops_t exp_ops = {
+    .name = "expires", .reset = exp_reset, .step = exp_step, .abort = db_abort};
+
+/* --- Life cycle, settings, metrics --- */
+
+static void config_from_kv(defrag_config_t *c) {
+    const kv_config_values_t *v = &kv_srv.cfg;
+    defrag_config_init(c);
+    c->enabled = v->activedefrag;
+    c->ignore_bytes = v->active_defrag_ignore_bytes;
+    c->threshold_lower = (unsigned)v->active_defrag_threshold_lower;
+    c->threshold_upper = (unsigned)v->active_defrag_threshold_upper;
+    c->cycle_min = (unsigned)v->active_defrag_cycle_min;
+    c->cycle_max = (unsigned)v->active_defrag_cycle_max;
+    c->cycle_us = (unsigned)v->active_defrag_cycle_us;
+    c->max_scan_fields = (uint64_t)v->active_defrag_max_scan_fields;
+}
+
+void kv_defrag_cron(kv_server_t *srv, void *priv) {
+    (void)srv;
+    (void)priv;
+    if (g.d == NULL) return;
+    defrag_cron(g.d);
+    if (!defrag_is_running(g.d)) kv_srv.active_defrag_running = 0;
+}
+
+int kv_defrag_init(kv_server_t *srv) {
+    defrag_config_t cfg;
+    config_from_kv(&cfg);
+    if (defrag_config_check(&cfg) != 0) defrag_config_init(&cfg);
+    defrag_host_t host = {
+        .now_us = host_now_us,
+        .add_timer = host_add_timer,
+        .del_timer = host_del_timer,
+        .on_target = host_on_target,
+        .on_slice = host_on_slice,
+        .on_cycle_end = host_on_cycle_end,
+    };
+    g.d = defrag_new(&host, &cfg);
+    g.stages = calloc((size_t)srv->ndbs, sizeof(*g.stages));
+    if (g.d == NULL || g.stages == NULL) goto oom;
+    g.nstages = srv->ndbs;
+    for (int i = 0; i < srv->ndbs; i++) {
+        db_stage_t *st = &g.stages[i];
+        st->dbid = i;
+        st->later = defrag_later_new();
+        if (st->later == NULL) goto oom;
+        if (defrag_stage_add(g.d, &keys_ops, st) != 0) goto oom;
+        if (defrag_stage_add(g.d, &exp_ops, st) != 0) goto oom;
+    }
+    if (kv_cron_hook_add(srv, kv_defrag_cron, NULL) != 0) goto oom;
+    return 0;
+oom:
+    kv_defrag_fini();
+    return -ENOMEM;
+}
+
+void kv_defrag_fini(void) {
+    defrag_free(g.d);
+    for (int i = 0; i < g.nstages; i++)
+        defrag_later_free(g.stages[i].later);
+    free(g.stages);
+    free(g.batch.refs);
+    memset(&g, 0, sizeof(g));
+}
+
+int kv_defrag_config_apply(void) {
+    if (g.d == NULL) return 0;
+    defrag_config_t cfg;
+    config_from_kv(&cfg);
+    return defrag_config_set(g.d, &cfg);
+}
+
+void kv_defrag_db_changed(const kv_db_t *db) {
+    if (g.d == NULL || db == NULL || db->id < 0 || db->id >= g.nstages) return;
+    db_stage_t *st = &g.stages[db->id];
+    if (!defrag_stage_abort(g.d, st)) db_abort(st);
+}
+
+bool kv_defrag_is_running(void) {
+    return g.d != NULL && defrag_is_running(g.d);
+}
+
+void kv_defrag_metrics_sync(void) {
+    if (g.d == NULL) return;
+    defrag_metrics_t m;
+    defrag_metrics_get(g.d, &m);
+    kv_srv.active_defrag_running = (int)m.running;
+    kv_srv.stat_active_defrag_hits = m.hits;
+    kv_srv.stat_active_defrag_misses = m.misses;
+    kv_srv.stat_active_defrag_key_hits = m.key_hits;
+    kv_srv.stat_active_defrag_key_misses = m.key_misses;
+    kv_srv.stat_total_active_defrag_time_ms = m.total_time_ms;
+    kv_srv.stat_current_active_defrag_time_ms = m.current_cycle_ms;
+}
+
+void kv_defrag_reset_stats(void) {
+    if (g.d != NULL) defrag_metrics_reset(g.d);
+    kv_defrag_metrics_sync();
+}

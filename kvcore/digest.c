@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * digest.c - DEBUG DIGEST and DEBUG DIGEST-VALUE: an order-independent SHA-1 digest of
+ * the dataset, as Redis computes it (debug.c computeDatasetDigest), so tests can prove
+ * that relocating objects (the active defragmenter) or changing encodings left every
+ * key, type, value and TTL as it was.
+ *
+ * A key's digest mixes its name, then its type, then its value's elements (in order
+ * for lists; XORed per element for sets, hashes and sorted sets, whose order is not
+ * part of their value), then its expire time; the dataset's digest XORs the key digests
+ * of each non-empty db after mixing in the db's number. "mix" chains (d = SHA1(d ^
+ * SHA1(x))), "xor" accumulates (d ^= SHA1(x)). An empty dataset digests to 20 zero
+ * bytes. Unlike Redis, the expire time itself is mixed in, not only its presence.
+ * SHA-1 follows FIPS 180-4; it is a fingerprint here, not a security measure.
+ */
+#include "kv_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "intset.h"
+#include "listpack.h"
+#include "quicklist.h"
+
+/* --- SHA-1 (FIPS 180-4) --- */
+
+typedef struct sha1 {
+    uint32_t h[5];
+    uint64_t nbytes;
+    unsigned char buf[64];
+    size_t nbuf;
+} sha1_t;
+
+static uint32_t rol(uint32_t x, int n) {
+    return (x << n) | (x >> (32 - n));
+}
+
+static void sha1_block(sha1_t *s, const unsigned char *p) {
+    uint32_t w[80];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+    for (int i = 16; i < 80; i++)
+        w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    uint32_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3], e = s->h[4];
+    for (int i = 0; i < 80; i++) {
+        uint32_t f, k;
+        if (i < 20) {
+            f = (b & c) | (~b & d);
+            k = 0x5A827999;
+        } else if (i < 40) {
+            f = b ^ c ^ d;
+            k = 0x6ED9EBA1;
+        } else if (i < 60) {
+            f = (b & c) | (b & d) | (c & d);
+            k = 0x8F1BBCDC;
+        } else {
+            f = b ^ c ^ d;
+            k = 0xCA62C1D6;
+        }
+        uint32_t t = rol(a, 5) + f + e + k + w[i];
+        e = d;
+        d = c;
+        c = rol(b, 30);
+        b = a;
+        a = t;
+    }
+    s->h[0] += a;
+    s->h[1] += b;
+    s->h[2] += c;
+    s->h[3] += d;
+    s->h[4] += e;
+}
+
+static void sha1_init(sha1_t *s) {
+    static const uint32_t iv[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    memcpy(s->h, iv, sizeof(iv));
+    s->nbytes = 0;
+    s->nbuf = 0;
+}
+
+static void sha1_update(sha1_t *s, const void *data, size_t len) {
+    const unsigned char *p = data;
+    s->nbytes += len;
+    if (s->nbuf > 0) {
+        size_t take = 64 - s->nbuf < len ? 64 - s->nbuf : len;
+        memcpy(s->buf + s->nbuf, p, take);
+        s->nbuf += take;
+        p += take;
+        len -= take;
+        if (s->nbuf < 64) return;
+        sha1_block(s, s->buf);
+        s->nbuf = 0;
+    }
+    for (; len >= 64; p += 64, len -= 64)
+        sha1_block(s, p);
+    memcpy(s->buf, p, len);
+    s->nbuf = len;
+}
+
+static void sha1_final(sha1_t *s, unsigned char out[20]) {
+    uint64_t bits = s->nbytes * 8;
+    unsigned char pad = 0x80, zero = 0, len[8];
+    sha1_update(s, &pad, 1);
+    while (s->nbuf != 56)
+        sha1_update(s, &zero, 1);
+    for (int i = 0; i < 8; i++)
+        len[i] = (unsigned char)(bits >> (56 - 8 * i));
+    sha1_update(s, len, 8);
+    for (int i = 0; i < 5; i++) {
+        out[4 * i] = (unsigned char)(s->h[i] >> 24);
+        out[4 * i + 1] = (unsigned char)(s->h[i] >> 16);
+        out[4 * i + 2] = (unsigned char)(s->h[i] >> 8);
+        out[4 * i + 3] = (unsigned char)s->h[i];
+    }
+}
+
+void kv_sha1(const void *data, size_t len, unsigned char out[20]) {
+    sha1_t s;
+    sha1_init(&s);
+    sha1_update(&s, data, len);
+    sha1_final(&s, out);
+}
+
+/* --- Redis's digest operations --- */
+
+/* d ^= SHA1(p[0..len)) */
+static void xor_digest(unsigned char d[20], const void *p, size_t len) {
+    unsigned char h[20];
+    kv_sha1(p, len, h);
+    for (int i = 0; i < 20; i++)
+        d[i] ^= h[i];
+}
+
+/* d = SHA1(d ^ SHA1(p[0..len))) */
+static void mix_digest(unsigned char d[20], const void *p, size_t len) {
+    xor_digest(d, p, len);
+    kv_sha1(d, 20, d);
+}
+
+/* One listpack entry, as the bytes a client would read. */
+static void mix_lp_entry(unsigned char d[20], const uint8_t *p) {
+    char buf[KV_LP_INTBUF];
+    size_t len;
+    const uint8_t *s = kv_lp_get_bytes(p, buf, &len);
+    mix_digest(d, s, len);
+}
+
+/* Elements of a listpack: a list mixes them in order; a set XORs each member; a hash
+ * XORs each field+value, a sorted set each member+score ("%.17g", as Redis). */
+static void digest_listpack(unsigned char d[20], int type, uint8_t *lp) {
+    for (uint8_t *p = kv_lp_first(lp); p != NULL; p = kv_lp_next(lp, p)) {
+        if (type == KV_TYPE_LIST) {
+            mix_lp_entry(d, p);
+            continue;
+        }
+        unsigned char e[20] = {0};
+        mix_lp_entry(e, p);
+        if (type == KV_TYPE_HASH || type == KV_TYPE_ZSET) {
+            p = kv_lp_next(lp, p);
+            if (p == NULL) break;
+            if (type == KV_TYPE_HASH) {
+                mix_lp_entry(e, p);
+            } else {
+                kv_lp_val_t v;
+                kv_lp_get(p, &v);
+                double score = v.str ? 0 : (double)v.ival;
+                if (v.str != NULL) {
+                    char tmp[64];
+                    size_t n = v.len < sizeof(tmp) - 1 ? v.len : sizeof(tmp) - 1;
+                    memcpy(tmp, v.str, n);
+                    tmp[n] = '\0';
+                    kv_str2d(tmp, n, &score);
+                }
+                char buf[64];
+                int n = snprintf(buf, sizeof(buf), "%.17g", score);
+                mix_digest(e, buf, (size_t)n);
+            }
+        }
+        for (int i = 0; i < 20; i++)
+            d[i] ^= e[i];
+    }
+}
+
+void kv_digest_value(const kv_obj_t *o, unsigned char out[20]) {
+    memset(out, 0, 20);
+    uint32_t type = o->type;
+    unsigned char be[4] = {(unsigned char)(type >> 24), (unsigned char)(type >> 16),
+                           (unsigned char)(type >> 8), (unsigned char)type};
+    mix_digest(out, be, sizeof(be));
+    if (o->type == KV_TYPE_STRING) {
+        char ibuf[24];
+        size_t len;
+        const char *s = kv_obj_str(o, ibuf, &len);
+        mix_digest(out, s, len);
+    } else {
+        switch (o->encoding) {
+        case KV_ENC_LISTPACK: digest_listpack(out, (int)o->type, kv_obj_ptr(o)); break;
+        case KV_ENC_QUICKLIST: {
+            kv_ql_t *ql = kv_obj_ptr(o);
+            for (kv_ql_node_t *n = ql->head; n != NULL; n = n->next)
+                digest_listpack(out, KV_TYPE_LIST, n->lp);
+            break;
+        }
+        case KV_ENC_INTSET: {
+            const kv_intset_t *is = kv_obj_ptr(o);
+            for (size_t i = 0; i < kv_is_len(is); i++) {
+                int64_t v = 0;
+                kv_is_get(is, i, &v);
+                char buf[24];
+                size_t n = kv_ll2str(buf, v);
+                xor_digest(out, buf, n);
+            }
+            break;
+        }
+        default: break;
+        }
+    }
+}
+
+void kv_digest_key(const kv_obj_t *o, unsigned char out[20]) {
+    unsigned char v[20];
+    size_t klen;
+    const char *key = kv_obj_key(o, &klen);
+    memset(out, 0, 20);
+    mix_digest(out, key, klen);
+    kv_digest_value(o, v);
+    for (int i = 0; i < 20; i++)
+        out[i] ^= v[i];
+    int64_t exp = kv_obj_expire(o);
+    if (exp >= 0) {
+        unsigned char buf[18];
+        memcpy(buf, "!!expire!!", 10);
+        for (int i = 0; i < 8; i++)
+            buf[10 + i] = (unsigned char)((uint64_t)exp >> (56 - 8 * i));
+        xor_digest(out, buf, sizeof(buf));
+    }
+}
+
+void kv_digest_dataset(unsigned char out[20]) {
+    memset(out, 0, 20);
+    for (int j = 0; j < kv_srv.ndbs; j++) {
+        kv_db_t *db = &kv_srv.dbs[j];
+        if (kv_db_size(db) == 0) continue;
+        unsigned char be[4] = {(unsigned char)(j >> 24), (unsigned char)(j >> 16),
+                               (unsigned char)(j >> 8), (unsigned char)j};
+        mix_digest(out, be, sizeof(be));
+        kv_ht_iter_t it;
+        void *e;
+        kv_ht_iter_init(&it, db->keys);
+        while (kv_ht_iter_next(&it, &e)) {
+            unsigned char k[20];
+            kv_digest_key(e, k);
+            for (int i = 0; i < 20; i++)
+                out[i] ^= k[i];
+        }
+        kv_ht_iter_fini(&it);
+    }
+}
+
+void kv_digest_hex(const unsigned char d[20], char out[41]) {
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 20; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[40] = '\0';
+}
