@@ -3,7 +3,8 @@
 # kvcore memory benchmark, side by side with Debian's redis-server in one run:
 # used_memory per key for N string keys key:<n> with 16-byte values, without and with a
 # TTL, plus RSS. Both servers get the same pipelined SET stream (redis-cli --pipe) and
-# are measured once used_memory has settled (incremental rehashing finished).
+# are measured once incremental rehashing has finished (MEMORY STATS for kvcore, DEBUG
+# HTSTATS for redis) and used_memory is stable.
 # Reference (issue, 2-core Debian 12): Redis 7.0.15 104.5 B/key, 144.9 with TTL.
 # Floor: kvcore <= 0.75x Redis in both cases. Aim: 64 and 84 B/key.
 # usage: BUILD=build sh tests/bench/kv_memory.sh   (KV_BENCH_KEYS=N to change N)
@@ -28,14 +29,28 @@ field() { # port name
     redis-cli -p "$1" info memory | tr -d '\r' | sed -n "s/^$2://p"
 }
 
-settle() { # port: wait until used_memory stops changing (rehashing done), max ~10 s
+rehashing() { # port: prints 1 while a keyspace table is still rehashing
+    if [ "$1" = "$KV_PORT" ]; then
+        redis-cli -p "$1" memory stats | grep -A1 -x 'db.dict.rehashing.count' | tail -1 |
+            grep -qvx 0 && echo 1
+    else
+        redis-cli -p "$1" debug htstats 0 | grep -q 'rehashing target' && echo 1
+    fi
+}
+
+settle() { # port: wait until no table is rehashing and used_memory is stable (max ~30 s)
+    i=0
+    while [ $i -lt 120 ] && [ -n "$(rehashing "$1")" ]; do
+        sleep 0.25
+        i=$((i + 1))
+    done
     last=0
     i=0
-    while [ $i -lt 40 ]; do
-        sleep 0.25
+    while [ $i -lt 20 ]; do
         cur=$(field "$1" used_memory)
         [ "$cur" = "$last" ] && break
         last=$cur
+        sleep 0.25
         i=$((i + 1))
     done
 }
@@ -53,7 +68,7 @@ measure() { # port file -> "bytes_per_key rss_mb"
 }
 
 kv_start_kvcore --save ''
-kv_start_redis
+kv_start_redis --enable-debug-command yes
 gen "$KV_TMP/plain.resp" plain
 gen "$KV_TMP/ttl.resp" ttl
 echo "kv_memory: $N keys key:<n>, 16-byte values; used_memory delta per key, RSS after load"
