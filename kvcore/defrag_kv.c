@@ -393,6 +393,10 @@ void kv_defrag_db_changed(const kv_db_t *db) {
     if (!defrag_stage_abort(g.d, st)) db_abort(st);
 }
 
+struct defrag *kv_defrag_engine(void) {
+    return g.d;
+}
+
 bool kv_defrag_is_running(void) {
     return g.d != NULL && defrag_is_running(g.d);
 }

@@ -898,6 +898,8 @@ int kv_defrag_config_apply(void);
 /* FLUSHDB/FLUSHALL/SWAPDB changed db's tables: aborts its stage if it is running. */
 void kv_defrag_db_changed(const kv_db_t *db);
 bool kv_defrag_is_running(void);
+/* The engine (defrag/defrag.h), for tests and tools; NULL before kv_defrag_init. */
+struct defrag *kv_defrag_engine(void);
 /* Copies the engine's metrics into kv_srv's INFO fields. */
 void kv_defrag_metrics_sync(void);
 /* CONFIG RESETSTAT: zeroes the engine's counters. */

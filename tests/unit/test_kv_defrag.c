@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_kv_defrag.c - kvcore's active defragmentation (kvcore/defrag_kv.c,
+ * defrag_types.c) and the dataset digest (kvcore/digest.c): a real cycle on a
+ * fragmented keyspace, driven by the real event loop and engine, keeps the keyspace and
+ * the TTL index consistent (same object pointers, kv_ht_check) and the digest equal;
+ * FLUSHDB and SWAPDB mid-cycle abort the stage cleanly; a quicklist value is relocated
+ * in bounded, resumable steps with every node and link fixed; SHA-1 and the digest's
+ * order independence.
+ */
+#include "test_common.h"
+
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "defrag.h"
+#include "kv_internal.h"
+#include "memshim.h"
+#include "quicklist.h"
+
+static kv_db_t *db;
+static int64_t far_ms; /* an expire time an hour ahead, fixed for the whole run */
+
+static int setup(void **state) {
+    (void)state;
+    memset(&kv_srv, 0, sizeof(kv_srv));
+    if (kv_config_defaults(&kv_srv.cfg) != 0) return -1;
+    kv_srv.cfg.loglevel = KV_LOG_WARNING;
+    if (kv_db_init_all(&kv_srv) != 0) return -1;
+    kv_srv.loop = kv_loop_new(64);
+    if (kv_srv.loop == NULL) return -1;
+    kv_srv.effective_hz = 10;
+    if (kv_defrag_init(&kv_srv) != 0) return -1;
+    db = kv_db_get(0);
+    far_ms = kv_mstime() + 3600 * 1000;
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    kv_defrag_fini();
+    kv_db_free_all(&kv_srv);
+    kv_loop_free(kv_srv.loop);
+    kv_srv.loop = NULL;
+    kv_config_fini(&kv_srv.cfg);
+    return 0;
+}
+
+static int reset(void **state) {
+    (void)state;
+    kv_srv.cfg.activedefrag = false;
+    kv_defrag_config_apply();
+    defrag_stop(kv_defrag_engine());
+    for (int i = 0; i < kv_srv.ndbs; i++)
+        kv_db_flush(&kv_srv.dbs[i]);
+    kv_srv.mstime = kv_mstime();
+    return 0;
+}
+
+/* --- Helpers --- */
+
+static void fill_strings(kv_db_t *d, const char *prefix, int n, unsigned seed) {
+    char key[64], val[256];
+    srand(seed);
+    for (int i = 0; i < n; i++) {
+        int kl = snprintf(key, sizeof(key), "%s:%d", prefix, i);
+        size_t vl = 20 + (size_t)(rand() % 181);
+        for (size_t j = 0; j < vl; j++)
+            val[j] = (char)('a' + (i + (int)j) % 26);
+        if (i % 11 == 0) vl = (size_t)snprintf(val, sizeof(val), "%d", i); /* INT */
+        int64_t exp = i % 3 == 0 ? far_ms + i : -1;
+        kv_obj_t *o = kv_obj_new_string(key, (size_t)kl, val, vl, exp);
+        assert_non_null(o);
+        assert_int_equal(kv_db_add(d, o), 0);
+    }
+}
+
+/* Deletes about two thirds of the keys, at random. */
+static void delete_two_thirds(kv_db_t *d, const char *prefix, int n, unsigned seed) {
+    char key[64];
+    srand(seed);
+    for (int i = 0; i < n; i++) {
+        if (rand() % 3 == 0) continue;
+        int kl = snprintf(key, sizeof(key), "%s:%d", prefix, i);
+        assert_true(kv_db_delete(d, key, (size_t)kl));
+    }
+}
+
+/* Every TTL-index entry is the keyspace's object for that key, and every keyspace object
+ * with an expire time is in the index. */
+static void check_db(kv_db_t *d) {
+    assert_int_equal(kv_ht_check(d->keys), 0);
+    assert_int_equal(kv_ht_check(d->expires), 0);
+    size_t with_ttl = 0;
+    kv_ht_iter_t it;
+    void *e;
+    kv_ht_iter_init(&it, d->keys);
+    while (kv_ht_iter_next(&it, &e)) {
+        kv_obj_t *o = e;
+        assert_int_equal(kv_obj_check(o), 0);
+        size_t klen;
+        const char *key = kv_obj_key(o, &klen);
+        if (kv_obj_expire(o) >= 0) {
+            with_ttl++;
+            assert_ptr_equal(kv_ht_find(d->expires, key, klen), o);
+        } else {
+            assert_null(kv_ht_find(d->expires, key, klen));
+        }
+    }
+    kv_ht_iter_fini(&it);
+    assert_int_equal(with_ttl, kv_ht_size(d->expires));
+}
+
+static void enable_defrag(void) {
+    kv_srv.cfg.activedefrag = true;
+    kv_srv.cfg.active_defrag_ignore_bytes = 1;
+    kv_srv.cfg.active_defrag_threshold_lower = 0;
+    kv_srv.cfg.active_defrag_cycle_min = 50;
+    kv_srv.cfg.active_defrag_cycle_max = 50;
+    assert_int_equal(kv_defrag_config_apply(), 0);
+}
+
+/* Runs the loop until the engine has ended `cycles` cycles in all (10 s at most). */
+static void run_until_cycles(uint64_t cycles) {
+    defrag_metrics_t m;
+    int64_t until = kv_mstime() + 10000;
+    do {
+        kv_loop_process(kv_srv.loop);
+        defrag_metrics_get(kv_defrag_engine(), &m);
+    } while (m.cycles < cycles && kv_mstime() < until);
+    assert_true(m.cycles >= cycles);
+}
+
+static void digest(unsigned char out[20]) {
+    kv_digest_dataset(out);
+}
+
+/* A move that always relocates (malloc + copy + free), for deterministic fix-up tests. */
+static size_t forced_moves;
+static void *move_always(void *p) {
+    size_t n = malloc_usable_size(p);
+    void *q = malloc(n);
+    assert_non_null(q);
+    memcpy(q, p, n);
+    free(p);
+    forced_moves++;
+    return q;
+}
+
+/* --- Cycles on the keyspace --- */
+
+static void test_defrag_cycle_keeps_keyspace_ttl_index_and_digest(void **state) {
+    (void)state;
+    const int n = 60000;
+    fill_strings(db, "k", n, 7);
+    delete_two_thirds(db, "k", n, 8);
+    check_db(db);
+    unsigned char before[20], after[20];
+    digest(before);
+    defrag_metrics_t m0, m1;
+    defrag_metrics_get(kv_defrag_engine(), &m0);
+    enable_defrag();
+    kv_defrag_cron(&kv_srv, NULL);
+    assert_true(kv_defrag_is_running());
+    assert_true(kv_srv.active_defrag_running >= 1);
+    run_until_cycles(m0.cycles + 1);
+    kv_srv.cfg.activedefrag = false;
+    kv_defrag_config_apply();
+    defrag_stop(kv_defrag_engine());
+    check_db(db);
+    digest(after);
+    assert_memory_equal(before, after, 20);
+    defrag_metrics_get(kv_defrag_engine(), &m1);
+    assert_true(m1.key_hits + m1.key_misses >= m0.key_hits + m0.key_misses + (uint64_t)n / 4);
+    if (memshim_defrag_supported()) {
+        assert_true(m1.hits > m0.hits);
+        assert_true(m1.key_hits > m0.key_hits);
+    }
+    kv_defrag_metrics_sync();
+    assert_int_equal(kv_srv.stat_active_defrag_hits, m1.hits);
+    assert_int_equal(kv_srv.stat_active_defrag_key_misses, m1.key_misses);
+}
+
+static void test_defrag_flushdb_mid_cycle_aborts_the_stage(void **state) {
+    (void)state;
+    fill_strings(db, "f", 40000, 1);
+    delete_two_thirds(db, "f", 40000, 2);
+    kv_db_t *db1 = kv_db_get(1);
+    fill_strings(db1, "g", 3000, 3);
+    kv_srv.cfg.active_defrag_cycle_us = 100;
+    enable_defrag();
+    defrag_metrics_t m0;
+    defrag_metrics_get(kv_defrag_engine(), &m0);
+    kv_defrag_cron(&kv_srv, NULL);
+    /* Run until the keys stage of db 0 is under way, then flush db 0. */
+    int64_t until = kv_mstime() + 5000;
+    while (kv_mstime() < until) {
+        kv_loop_process(kv_srv.loop);
+        const char *cur = defrag_stage_current(kv_defrag_engine());
+        if (cur != NULL && strcmp(cur, "keys") == 0) break;
+    }
+    assert_string_equal(defrag_stage_current(kv_defrag_engine()), "keys");
+    kv_db_flush(db);
+    assert_int_equal(defrag_check(kv_defrag_engine()), 0);
+    run_until_cycles(m0.cycles + 1);
+    check_db(db);
+    check_db(db1);
+    assert_int_equal(kv_db_size(db), 0);
+    assert_int_equal(kv_db_size(db1), 3000);
+    kv_srv.cfg.active_defrag_cycle_us = 500;
+}
+
+static void test_defrag_swapdb_mid_cycle_keeps_both_dbs_consistent(void **state) {
+    (void)state;
+    kv_db_t *db1 = kv_db_get(1);
+    fill_strings(db, "s", 40000, 4);
+    delete_two_thirds(db, "s", 40000, 5);
+    fill_strings(db1, "t", 20000, 6);
+    delete_two_thirds(db1, "t", 20000, 7);
+    unsigned char before[20], after[20];
+    kv_srv.cfg.active_defrag_cycle_us = 100;
+    enable_defrag();
+    defrag_metrics_t m0;
+    defrag_metrics_get(kv_defrag_engine(), &m0);
+    kv_defrag_cron(&kv_srv, NULL);
+    for (int i = 0; i < 3; i++)
+        kv_loop_process(kv_srv.loop);
+    kv_db_swap(db, db1);
+    digest(before);
+    run_until_cycles(m0.cycles + 1);
+    digest(after);
+    assert_memory_equal(before, after, 20);
+    check_db(db);
+    check_db(db1);
+    kv_srv.cfg.active_defrag_cycle_us = 500;
+}
+
+/* --- Values --- */
+
+static void ql_free_value(void *p, int encoding) {
+    (void)encoding;
+    kv_ql_free(p);
+}
+
+static void test_defrag_quicklist_value_moves_in_resumable_steps(void **state) {
+    (void)state;
+    const kv_type_ops_t *prev = kv_obj_type_ops(KV_TYPE_LIST);
+    kv_type_ops_t saved = prev ? *prev : (kv_type_ops_t){0};
+    if (prev == NULL || prev->free_value == NULL) {
+        kv_type_ops_t ops = {.free_value = ql_free_value};
+        kv_obj_register_type(KV_TYPE_LIST, &ops);
+    }
+    kv_ql_t *ql = kv_ql_new(4); /* 4 entries per node: many nodes */
+    assert_non_null(ql);
+    char buf[32];
+    for (int i = 0; i < 1000; i++) {
+        int len = snprintf(buf, sizeof(buf), "element-%d", i);
+        assert_int_equal(kv_ql_push(ql, KV_QL_TAIL, buf, (size_t)len), 0);
+    }
+    kv_obj_t *o = kv_obj_new_ptr("list", 4, KV_TYPE_LIST, KV_ENC_QUICKLIST, ql, -1);
+    assert_non_null(o);
+    assert_int_equal(kv_db_add(db, o), 0);
+    unsigned char before[20], after[20];
+    kv_digest_value(o, before);
+    assert_int_equal(kv_defrag_value_len(o), 1000);
+
+    forced_moves = 0;
+    uint64_t cursor = 0;
+    int calls = 0;
+    bool done;
+    do {
+        done = kv_defrag_value(o, &cursor, 40, move_always);
+        calls++;
+        if (!done) {
+            assert_true(cursor != 0);
+            assert_true(cursor < (UINT64_C(1) << 56));
+        }
+    } while (!done && calls < 1000);
+    assert_true(done);
+    assert_int_equal(cursor, 0);
+    assert_true(calls >= 1000 / 40);
+    /* The struct, then 250 nodes and their listpacks. */
+    assert_int_equal(forced_moves, 1 + 2 * 250);
+    ql = kv_obj_ptr(o);
+    assert_int_equal(kv_ql_check(ql), 0);
+    assert_int_equal(kv_ql_len(ql), 1000);
+    kv_digest_value(o, after);
+    assert_memory_equal(before, after, 20);
+    kv_ql_entry_t e;
+    assert_int_equal(kv_ql_index(ql, 777, &e), 0);
+    assert_true(kv_ql_entry_equals(&e, "element-777", 11));
+    kv_db_flush(db);
+    if (prev == NULL)
+        kv_obj_register_type(KV_TYPE_LIST, &(kv_type_ops_t){0});
+    else
+        kv_obj_register_type(KV_TYPE_LIST, &saved);
+}
+
+static void test_defrag_raw_string_value_moves_and_keeps_bytes(void **state) {
+    (void)state;
+    char val[300];
+    memset(val, 'x', sizeof(val));
+    kv_obj_t *o = kv_obj_new_raw_string("raw", 3, val, sizeof(val), -1);
+    assert_non_null(o);
+    assert_int_equal(o->encoding, KV_ENC_RAW);
+    const void *old = kv_obj_ptr(o);
+    uint64_t cursor = 0;
+    forced_moves = 0;
+    assert_true(kv_defrag_value(o, &cursor, SIZE_MAX, move_always));
+    assert_int_equal(forced_moves, 1);
+    assert_ptr_not_equal(kv_obj_ptr(o), NULL);
+    (void)old;
+    char ibuf[24];
+    size_t len;
+    const char *s = kv_obj_str(o, ibuf, &len);
+    assert_int_equal(len, sizeof(val));
+    assert_memory_equal(s, val, sizeof(val));
+    assert_int_equal(kv_obj_check(o), 0);
+    kv_obj_free(o);
+}
+
+/* --- Digest --- */
+
+static void hex(const unsigned char d[20], char out[41]) {
+    kv_digest_hex(d, out);
+}
+
+static void test_digest_sha1_matches_fips_vectors(void **state) {
+    (void)state;
+    unsigned char d[20];
+    char h[41];
+    kv_sha1("", 0, d);
+    hex(d, h);
+    assert_string_equal(h, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    kv_sha1("abc", 3, d);
+    hex(d, h);
+    assert_string_equal(h, "a9993e364706816aba3e25717850c26c9cd0d89d");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    kv_sha1(two, strlen(two), d);
+    hex(d, h);
+    assert_string_equal(h, "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+    char *million = malloc(1000000);
+    assert_non_null(million);
+    memset(million, 'a', 1000000);
+    kv_sha1(million, 1000000, d);
+    free(million);
+    hex(d, h);
+    assert_string_equal(h, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+}
+
+static void test_digest_is_zero_when_empty_and_order_independent(void **state) {
+    (void)state;
+    unsigned char d0[20], d1[20], d2[20], zero[20] = {0};
+    digest(d0);
+    assert_memory_equal(d0, zero, 20);
+    fill_strings(db, "o", 500, 9);
+    digest(d1);
+    assert_memory_not_equal(d1, zero, 20);
+    kv_db_flush(db);
+    /* The same keys added in the opposite order. */
+    char key[64], val[256];
+    srand(9);
+    kv_obj_t *objs[500];
+    for (int i = 0; i < 500; i++) {
+        int kl = snprintf(key, sizeof(key), "o:%d", i);
+        size_t vl = 20 + (size_t)(rand() % 181);
+        for (size_t j = 0; j < vl; j++)
+            val[j] = (char)('a' + (i + (int)j) % 26);
+        if (i % 11 == 0) vl = (size_t)snprintf(val, sizeof(val), "%d", i);
+        objs[i] = kv_obj_new_string(key, (size_t)kl, val, vl, i % 3 == 0 ? far_ms + i : -1);
+        assert_non_null(objs[i]);
+    }
+    for (int i = 499; i >= 0; i--)
+        assert_int_equal(kv_db_add(db, objs[i]), 0);
+    digest(d2);
+    assert_memory_equal(d1, d2, 20);
+}
+
+static void test_digest_changes_with_value_ttl_and_db(void **state) {
+    (void)state;
+    unsigned char a[20], b[20], c[20], v1[20], v2[20];
+    kv_obj_t *o = kv_obj_new_string("x", 1, "hello", 5, -1);
+    assert_int_equal(kv_db_add(db, o), 0);
+    digest(a);
+    kv_digest_value(o, v1);
+    o = kv_db_set_expire(db, o, kv_mstime() + 100000);
+    assert_non_null(o);
+    digest(b);
+    assert_memory_not_equal(a, b, 20);
+    kv_digest_value(o, v2);
+    assert_memory_equal(v1, v2, 20); /* DIGEST-VALUE ignores the TTL */
+    kv_db_swap(db, kv_db_get(1));
+    digest(c);
+    assert_memory_not_equal(b, c, 20);
+    kv_db_swap(db, kv_db_get(1));
+    /* An integer and the same digits as a string digest alike (encoding-blind). */
+    kv_obj_t *i1 = kv_obj_new_string("n", 1, "12345", 5, -1);
+    kv_obj_t *i2 = kv_obj_new_raw_string("n", 1, "12345", 5, -1);
+    assert_int_equal(i1->encoding, KV_ENC_INT);
+    assert_int_not_equal(i2->encoding, KV_ENC_INT);
+    kv_digest_value(i1, v1);
+    kv_digest_value(i2, v2);
+    assert_memory_equal(v1, v2, 20);
+    kv_obj_free(i1);
+    kv_obj_free(i2);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_defrag_cycle_keeps_keyspace_ttl_index_and_digest, reset),
+        cmocka_unit_test_setup(test_defrag_flushdb_mid_cycle_aborts_the_stage, reset),
+        cmocka_unit_test_setup(test_defrag_swapdb_mid_cycle_keeps_both_dbs_consistent, reset),
+        cmocka_unit_test_setup(test_defrag_quicklist_value_moves_in_resumable_steps, reset),
+        cmocka_unit_test_setup(test_defrag_raw_string_value_moves_and_keeps_bytes, reset),
+        cmocka_unit_test_setup(test_digest_sha1_matches_fips_vectors, reset),
+        cmocka_unit_test_setup(test_digest_is_zero_when_empty_and_order_independent, reset),
+        cmocka_unit_test_setup(test_digest_changes_with_value_ttl_and_db, reset),
+    };
+    return cmocka_run_group_tests_name("kv_defrag", tests, setup, teardown);
+}
