@@ -642,6 +642,24 @@ void kv_cmd_memory_heap(kv_client_t *c);
 void kv_cmd_memory_help(kv_client_t *c);
 void kv_cmd_kprofile(kv_client_t *c);
 
+/* Handlers (cmd_list.c) */
+void kv_cmd_lpush(kv_client_t *c);
+void kv_cmd_rpush(kv_client_t *c);
+void kv_cmd_lpushx(kv_client_t *c);
+void kv_cmd_rpushx(kv_client_t *c);
+void kv_cmd_lpop(kv_client_t *c);
+void kv_cmd_rpop(kv_client_t *c);
+void kv_cmd_llen(kv_client_t *c);
+void kv_cmd_lindex(kv_client_t *c);
+void kv_cmd_lset(kv_client_t *c);
+void kv_cmd_lrange(kv_client_t *c);
+void kv_cmd_lrem(kv_client_t *c);
+void kv_cmd_ltrim(kv_client_t *c);
+void kv_cmd_linsert(kv_client_t *c);
+void kv_cmd_lpos(kv_client_t *c);
+void kv_cmd_lmove(kv_client_t *c);
+void kv_cmd_rpoplpush(kv_client_t *c);
+
 /* Shared by handlers */
 /* Parses argv as a long long, replying the Redis error on failure. 0 or -EINVAL. */
 int kv_arg_ll_or_reply(kv_client_t *c, const kv_arg_t *a, long long *out, const char *msg);
