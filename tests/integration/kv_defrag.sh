@@ -1,0 +1,79 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Active defragmentation in kvcore-server (issue 7): fill N keys of mixed types and sizes
+# (values 20-200 bytes, a quarter of the strings with a TTL), delete a pseudo-random two
+# thirds, then CONFIG SET activedefrag yes with active-defrag-ignore-bytes lowered while
+# a client keeps writing and reading (and verifying what it reads). Passes when
+# allocator_frag_ratio falls from above 1.4 to below 1.1, hits and key hits are counted,
+# the cycle is logged, INFO shows the defrag fields, and DEBUG DIGEST is identical
+# before and after. KV_DEFRAG_KEYS sets N (default 400000; the benchmark uses 1.5M).
+. "$(dirname "$0")/../kv/lib.sh"
+kv_require_tools redis-cli python3
+N=${KV_DEFRAG_KEYS:-400000}
+LOAD="python3 tests/kv/defrag_load.py"
+kv_start_kvcore --enable-debug-command yes --save '' --loglevel notice
+LOG="$KV_TMP/kvcore.$KV_PORT.log"
+cli() { redis-cli -p "$KV_PORT" "$@"; }
+field() { cli info "$1" | tr -d '\r' | sed -n "s/^$2://p"; }
+fail() { echo "FAIL: $*"; tail -n 20 "$LOG"; exit 1; }
+
+[ "$(field memory active_defrag_running)" = 0 ] || fail "active_defrag_running not 0 at start"
+[ "$(cli config get activedefrag | tail -n 1)" = no ] || fail "activedefrag default is not no"
+[ "$(cli debug digest)" = 0000000000000000000000000000000000000000 ] ||
+    fail "empty dataset digest is not all zeros"
+
+$LOAD fill "$KV_PORT" "$N" || fail "fill"
+$LOAD delete "$KV_PORT" "$N" || fail "delete"
+sleep 0.3 # INFO's memory figures are sampled every 100 ms
+before=$(field memory allocator_frag_ratio)
+echo "after deleting: allocator_frag_ratio=$before allocator_frag_bytes=$(field memory allocator_frag_bytes)"
+awk -v r="$before" 'BEGIN { exit !(r > 1.4) }' || fail "ratio $before is not above 1.4"
+d1=$(cli debug digest)
+[ ${#d1} -eq 40 ] || fail "DEBUG DIGEST gave '$d1'"
+
+stop="$KV_TMP/stop"
+$LOAD client "$KV_PORT" "$N" "$stop" >"$KV_TMP/client.out" 2>&1 &
+cpid=$!
+KV_PIDS="$KV_PIDS $cpid"
+cli config set active-defrag-ignore-bytes 1mb >/dev/null
+cli config set activedefrag yes >/dev/null
+start=$(date +%s%N)
+i=0
+ratio=$before
+seen_running=0
+while [ $i -lt 300 ]; do
+    sleep 0.1
+    i=$((i + 1))
+    ratio=$(field memory allocator_frag_ratio)
+    [ "$(field memory active_defrag_running)" != 0 ] && seen_running=1
+    awk -v r="$ratio" 'BEGIN { exit !(r < 1.1) }' && break
+done
+secs=$(awk -v a="$start" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+echo "allocator_frag_ratio $before -> $ratio in ${secs}s"
+awk -v r="$ratio" 'BEGIN { exit !(r < 1.1) }' || fail "ratio still $ratio after 30 s"
+sleep 0.5 # let the client run on past the end of the cycle
+touch "$stop"
+wait $cpid
+crc=$?
+cat "$KV_TMP/client.out"
+[ $crc -eq 0 ] || fail "the client saw wrong replies"
+cli config set activedefrag no >/dev/null
+
+hits=$(field stats active_defrag_hits)
+khits=$(field stats active_defrag_key_hits)
+echo "active_defrag_hits=$hits active_defrag_misses=$(field stats active_defrag_misses)" \
+    "active_defrag_key_hits=$khits active_defrag_key_misses=$(field stats active_defrag_key_misses)" \
+    "total_active_defrag_time=$(field stats total_active_defrag_time)"
+[ "${hits:-0}" -gt 0 ] || fail "no active_defrag_hits"
+[ "${khits:-0}" -gt 0 ] || fail "no active_defrag_key_hits"
+[ "$seen_running" = 1 ] || [ "$(field stats total_active_defrag_time)" -ge 0 ] || fail "never saw active_defrag_running"
+for f in active_defrag_misses active_defrag_key_misses total_active_defrag_time current_active_defrag_time; do
+    [ -n "$(field stats $f)" ] || fail "INFO stats lacks $f"
+done
+grep -q 'Active defrag done in [0-9]*ms, reallocated=[0-9]*, frag=[0-9]*%, frag_bytes=[0-9]*' "$LOG" ||
+    fail "no 'Active defrag done' log line"
+d2=$(cli debug digest)
+echo "DEBUG DIGEST before $d1 after $d2"
+[ "$d1" = "$d2" ] || fail "the dataset changed"
+[ "$(cli dbsize)" -gt 0 ] || fail "empty dataset"
+echo "ok"

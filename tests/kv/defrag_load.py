@@ -1,0 +1,252 @@
+# SPDX-License-Identifier: MIT
+"""The fragmenting workload of the active-defrag test and benchmark (kvcore-server).
+
+  defrag_load.py fill   PORT N         N keys "key:<i>" of mixed types, values 20-200 bytes
+  defrag_load.py delete PORT N         delete a pseudo-random two thirds of them
+  defrag_load.py client PORT N STOP    write and read (verifying) until the file STOP
+                                       exists, then delete what it wrote
+  defrag_load.py sample PORT OUT STOP  append "t_ms ratio rss_bytes running hits" to OUT
+                                       every 100 ms until the file STOP exists
+
+Everything is a function of the key's index, so any process can tell a key's type, its
+value and whether it survived the deletion. Strings dominate; when the server knows the
+aggregate commands (probed with HSET/RPUSH/SADD/ZADD), small hashes, lists, sets and
+sorted sets are mixed in, and every 20000th key is a big aggregate (more than
+active-defrag-max-scan-fields elements) that the defragmenter has to defer.
+Standard library only; talks RESP over a loopback socket with pipelining.
+"""
+import os
+import random
+import socket
+import sys
+import time
+
+
+def enc(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if not isinstance(a, bytes):
+            a = str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class Conn:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def _fill(self):
+        d = self.s.recv(1 << 20)
+        if not d:
+            raise EOFError("server closed the connection")
+        self.buf += d
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        i = self.buf.index(b"\r\n")
+        ln, self.buf = self.buf[:i], self.buf[i + 2:]
+        return ln
+
+    def reply(self):
+        ln = self._line()
+        t, rest = ln[:1], ln[1:]
+        if t in (b"+", b":"):
+            return rest if t == b"+" else int(rest)
+        if t == b"-":
+            return Exception(rest.decode(errors="replace"))
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self._fill()
+            v, self.buf = self.buf[:n], self.buf[n + 2:]
+            return v
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        raise ValueError("bad reply %r" % ln)
+
+    def pipeline(self, cmds):
+        self.s.sendall(b"".join(cmds))
+        return [self.reply() for _ in cmds]
+
+    def call(self, *args):
+        return self.pipeline([enc(*args)])[0]
+
+
+def mix(i):
+    return (i * 2654435761) & 0xFFFFFFFF
+
+
+def survives(i):
+    return (mix(i) >> 7) % 3 == 0
+
+
+def kind(i, aggregates):
+    if aggregates and i % 20000 == 19999:
+        return "big-" + ("hash", "list", "set", "zset")[(i // 20000) % 4]
+    r = (mix(i) >> 11) % 100
+    if not aggregates or r < 70:
+        return "string"
+    return "hash" if r < 80 else "list" if r < 87 else "set" if r < 94 else "zset"
+
+
+def value(i, salt=0):
+    n = 20 + (mix(i + salt) >> 5) % 181
+    unit = b"v%d-%d|" % (i, salt)
+    return (unit * (n // len(unit) + 1))[:n]
+
+
+def fill_cmds(i, aggregates):
+    k = b"key:%d" % i
+    t = kind(i, aggregates)
+    if t == "string":
+        if i % 13 == 0:
+            return [enc(b"SET", k, i * 7)]  # an integer
+        if i % 4 == 0:
+            return [enc(b"SET", k, value(i), b"EX", 100000)]
+        return [enc(b"SET", k, value(i))]
+    if t.startswith("big-"):
+        t, n = t[4:], 1500
+    else:
+        n = 2 + (mix(i) >> 3) % 6
+    if t == "hash":
+        args = [b"HSET", k]
+        for j in range(n):
+            args += [b"f%d" % j, value(i, j)[: 20 + j % 40]]
+        return [enc(*args)]
+    if t == "list":
+        return [enc(b"RPUSH", k, *[value(i, j) for j in range(n)])]
+    if t == "set":
+        return [enc(b"SADD", k, *[value(i, j)[:30] for j in range(n)])]
+    args = [b"ZADD", k]
+    for j in range(n):
+        args += [b"%d.5" % (j * 3), value(i, j)[:30]]
+    return [enc(*args)]
+
+
+def probe_aggregates(c):
+    ok = True
+    for cmd in (("HSET", "__probe:h", "f", "v"), ("RPUSH", "__probe:l", "x"),
+                ("SADD", "__probe:s", "x"), ("ZADD", "__probe:z", "1", "x")):
+        if isinstance(c.call(*cmd), Exception):
+            ok = False
+    c.call("DEL", "__probe:h", "__probe:l", "__probe:s", "__probe:z")
+    return ok
+
+
+def run_batches(c, cmds, size=2000):
+    errors = 0
+    for b in range(0, len(cmds), size):
+        for r in c.pipeline(cmds[b:b + size]):
+            if isinstance(r, Exception):
+                errors += 1
+                if errors < 5:
+                    print("error:", r, file=sys.stderr)
+    return errors
+
+
+def fill(port, n):
+    c = Conn(port)
+    aggregates = probe_aggregates(c)
+    errors = 0
+    step = 50000
+    for base in range(0, n, step):
+        cmds = []
+        for i in range(base, min(n, base + step)):
+            cmds += fill_cmds(i, aggregates)
+        errors += run_batches(c, cmds)
+    print("filled %d keys (aggregates: %s), %d errors" % (n, "yes" if aggregates else "no", errors))
+    return 1 if errors else 0
+
+
+def delete(port, n):
+    c = Conn(port)
+    cmds = [enc(b"DEL", b"key:%d" % i) for i in range(n) if not survives(i)]
+    errors = run_batches(c, cmds)
+    print("deleted %d keys, %d errors" % (len(cmds), errors))
+    return 1 if errors else 0
+
+
+def client(port, n, stop):
+    """Writes its own keys and reads them back, and reads surviving strings of the fill,
+    until `stop` exists; every read must return what was written."""
+    c = Conn(port)
+    rnd = random.Random(42)
+    mine = {}
+    survivors = [i for i in range(0, n, 7) if survives(i) and kind(i, True) == "string"]
+    ops = bad = seq = 0
+    latency_max = 0.0
+    while not os.path.exists(stop):
+        seq += 1
+        k = b"bg:%d" % (seq % 5000)
+        v = value(seq, 7)
+        i = rnd.choice(survivors)
+        j = rnd.choice(list(mine)) if mine else None
+        cmds = [enc(b"SET", k, v), enc(b"GET", b"key:%d" % i)]
+        if j is not None:
+            cmds.append(enc(b"GET", j))
+        t0 = time.monotonic()
+        r = c.pipeline(cmds)
+        latency_max = max(latency_max, time.monotonic() - t0)
+        mine[k] = v
+        want = str(i * 7).encode() if i % 13 == 0 else value(i)
+        if r[0] != b"OK" or r[1] != want or (j is not None and r[2] != mine[j]):
+            bad += 1
+            if bad < 5:
+                print("mismatch: key:%d or %r: %r" % (i, j, r), file=sys.stderr)
+        ops += len(cmds)
+    run_batches(c, [enc(b"DEL", k) for k in mine])
+    print("client: %d operations, %d wrong replies, slowest round trip %.1f ms"
+          % (ops, bad, latency_max * 1000))
+    return 1 if bad else 0
+
+
+def info_fields(c, section):
+    text = c.call("INFO", section).decode()
+    out = {}
+    for ln in text.split("\r\n"):
+        if ":" in ln:
+            a, b = ln.split(":", 1)
+            out[a] = b
+    return out
+
+
+def sample(port, out, stop):
+    c = Conn(port)
+    t0 = time.monotonic()
+    with open(out, "a") as f:
+        while not os.path.exists(stop):
+            m = info_fields(c, "memory")
+            s = info_fields(c, "stats")
+            f.write("%d %s %s %s %s\n" % ((time.monotonic() - t0) * 1000,
+                                          m["allocator_frag_ratio"], m["used_memory_rss"],
+                                          m["active_defrag_running"], s["active_defrag_hits"]))
+            f.flush()
+            time.sleep(0.1)
+    return 0
+
+
+def main(argv):
+    if len(argv) < 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    what, port = argv[1], int(argv[2])
+    if what == "fill":
+        return fill(port, int(argv[3]))
+    if what == "delete":
+        return delete(port, int(argv[3]))
+    if what == "client":
+        return client(port, int(argv[3]), argv[4])
+    if what == "sample":
+        return sample(port, argv[3], argv[4])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
