@@ -660,6 +660,62 @@ void kv_cmd_lpos(kv_client_t *c);
 void kv_cmd_lmove(kv_client_t *c);
 void kv_cmd_rpoplpush(kv_client_t *c);
 
+/* Handlers (cmd_hash.c) */
+void kv_cmd_hset(kv_client_t *c);
+void kv_cmd_hsetnx(kv_client_t *c);
+void kv_cmd_hget(kv_client_t *c);
+void kv_cmd_hmget(kv_client_t *c);
+void kv_cmd_hmset(kv_client_t *c);
+void kv_cmd_hdel(kv_client_t *c);
+void kv_cmd_hlen(kv_client_t *c);
+void kv_cmd_hstrlen(kv_client_t *c);
+void kv_cmd_hexists(kv_client_t *c);
+void kv_cmd_hgetall(kv_client_t *c);
+void kv_cmd_hkeys(kv_client_t *c);
+void kv_cmd_hvals(kv_client_t *c);
+void kv_cmd_hincrby(kv_client_t *c);
+void kv_cmd_hincrbyfloat(kv_client_t *c);
+void kv_cmd_hrandfield(kv_client_t *c);
+void kv_cmd_hscan(kv_client_t *c);
+
+/* Handlers (cmd_set.c) */
+void kv_cmd_sadd(kv_client_t *c);
+void kv_cmd_srem(kv_client_t *c);
+void kv_cmd_scard(kv_client_t *c);
+void kv_cmd_sismember(kv_client_t *c);
+void kv_cmd_smismember(kv_client_t *c);
+void kv_cmd_smembers(kv_client_t *c);
+void kv_cmd_spop(kv_client_t *c);
+void kv_cmd_srandmember(kv_client_t *c);
+void kv_cmd_smove(kv_client_t *c);
+void kv_cmd_sinter(kv_client_t *c);
+void kv_cmd_sintercard(kv_client_t *c);
+void kv_cmd_sunion(kv_client_t *c);
+void kv_cmd_sdiff(kv_client_t *c);
+void kv_cmd_sinterstore(kv_client_t *c);
+void kv_cmd_sunionstore(kv_client_t *c);
+void kv_cmd_sdiffstore(kv_client_t *c);
+void kv_cmd_sscan(kv_client_t *c);
+
+/* The SCAN family of aggregates (HSCAN, SSCAN, ZSCAN; cmd_hash.c). */
+typedef struct kv_scan_opts {
+    long long count;     /* COUNT, default 10 */
+    const kv_arg_t *pat; /* MATCH pattern, NULL for none (or "*") */
+} kv_scan_opts_t;
+/* Parses a cursor as Redis does (strict decimal, then strtoull). True on success. */
+bool kv_scan_parse_cursor(const kv_arg_t *a, unsigned long long *out);
+/* Parses COUNT/MATCH from argv[first]; replies the Redis error. 0 or -EINVAL. */
+int kv_scan_parse_opts(kv_client_t *c, int first, kv_scan_opts_t *opts);
+/* True when s matches the MATCH pattern (or there is none). */
+bool kv_scan_match(const kv_scan_opts_t *opts, const char *s, size_t len);
+/*
+ * One SCAN step over a kv_ht as Redis's scanGenericCommand: bucket steps from cursor
+ * until count entries (or count*10 steps) were seen. *out gets a malloc'd array of the
+ * *n entries (free it; NULL when none); returns the next cursor (0 = done).
+ */
+size_t kv_scan_ht_collect(kv_ht_t *ht, unsigned long long cursor, long long count, void ***out,
+                          size_t *n);
+
 /* Shared by handlers */
 /* Parses argv as a long long, replying the Redis error on failure. 0 or -EINVAL. */
 int kv_arg_ll_or_reply(kv_client_t *c, const kv_arg_t *a, long long *out, const char *msg);
