@@ -49,6 +49,15 @@ static kv_arg_t arg(const char *s) {
     return a;
 }
 
+/* The number after the first byte of a (not NUL-terminated) string: "f12" -> 12. */
+static int num_after_first(const kv_arg_t *a) {
+    char buf[32];
+    assert_true(a->len >= 2 && a->len < sizeof(buf));
+    memcpy(buf, a->ptr + 1, a->len - 1);
+    buf[a->len - 1] = '\0';
+    return atoi(buf);
+}
+
 static kv_obj_t *new_hash(void) {
     kv_obj_t *o = kv_hash_new("h", 1, -1);
     assert_non_null(o);
@@ -239,10 +248,11 @@ static void test_hash_iterates_every_field_in_hashtable(void **state) {
     kv_arg_t f, v;
     kv_hash_iter_init(&it, o);
     while (kv_hash_iter_next(&it, &f, &v)) {
-        int idx = atoi(f.ptr + 1);
+        int idx = num_after_first(&f);
+        assert_true(idx >= 0 && idx < 100);
         assert_false(seen[idx]);
         seen[idx] = true;
-        assert_int_equal(atoi(v.ptr + 1), idx);
+        assert_int_equal(num_after_first(&v), idx);
     }
     kv_hash_iter_fini(&it);
     for (int i = 0; i < 100; i++)
