@@ -255,8 +255,10 @@ static void client_read(kv_loop_t *loop, int fd, void *priv, int mask) {
      * nothing costs nothing (memory follows the bytes received). */
     if (c->req.need > pending && c->req.need - pending > want) {
         want = c->req.need - pending;
-        if (want > pending && pending > READ_CHUNK) want = pending;
-        else if (want > pending) want = READ_CHUNK;
+        if (want > pending && pending > READ_CHUNK)
+            want = pending;
+        else if (want > pending)
+            want = READ_CHUNK;
     }
     if (c->qpos > 0 && c->qcap - c->qlen < want) {
         memmove(c->qbuf, c->qbuf + c->qpos, pending);
@@ -343,7 +345,9 @@ int kv_client_write(kv_client_t *c) {
         }
         for (int i = 0; i < cnt; i++)
             total += iov[i].iov_len;
-        ssize_t n = writev(c->fd, iov, cnt);
+        /* The common case is one small reply buffer: plain write() skips the iovec copy. */
+        ssize_t n =
+            cnt == 1 ? write(c->fd, iov[0].iov_base, iov[0].iov_len) : writev(c->fd, iov, cnt);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) break;
             kv_log(KV_LOG_VERBOSE, "Error writing to client: %s", strerror(errno));
