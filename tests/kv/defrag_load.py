@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: MIT
 """The fragmenting workload of the active-defrag test and benchmark (kvcore-server).
 
-  defrag_load.py fill   PORT N         N keys "key:<i>" of mixed types, values 20-200 bytes
+  defrag_load.py fill   PORT N         N keys "key:<i, 12 digits>" of mixed types, values
+                                       of 20-200 bytes
   defrag_load.py delete PORT N         delete a pseudo-random two thirds of them
   defrag_load.py client PORT N STOP    write and read (verifying) until the file STOP
                                        exists, then delete what it wrote
-  defrag_load.py sample PORT OUT STOP  append "t_ms ratio rss_bytes running hits" to OUT
+  defrag_load.py sample PORT OUT STOP  append "unix_ms ratio rss_bytes running hits" to OUT
                                        every 100 ms until the file STOP exists
 
 Everything is a function of the key's index, so any process can tell a key's type, its
@@ -78,6 +79,11 @@ class Conn:
         return self.pipeline([enc(*args)])[0]
 
 
+def kname(i):
+    """As redis-benchmark's key:__rand_int__ (12 digits), so -r N GETs hit these keys."""
+    return b"key:%012d" % i
+
+
 def mix(i):
     return (i * 2654435761) & 0xFFFFFFFF
 
@@ -102,7 +108,7 @@ def value(i, salt=0):
 
 
 def fill_cmds(i, aggregates):
-    k = b"key:%d" % i
+    k = kname(i)
     t = kind(i, aggregates)
     if t == "string":
         if i % 13 == 0:
@@ -166,7 +172,7 @@ def fill(port, n):
 
 def delete(port, n):
     c = Conn(port)
-    cmds = [enc(b"DEL", b"key:%d" % i) for i in range(n) if not survives(i)]
+    cmds = [enc(b"DEL", kname(i)) for i in range(n) if not survives(i)]
     errors = run_batches(c, cmds)
     print("deleted %d keys, %d errors" % (len(cmds), errors))
     return 1 if errors else 0
@@ -187,7 +193,7 @@ def client(port, n, stop):
         v = value(seq, 7)
         i = rnd.choice(survivors)
         j = rnd.choice(list(mine)) if mine else None
-        cmds = [enc(b"SET", k, v), enc(b"GET", b"key:%d" % i)]
+        cmds = [enc(b"SET", k, v), enc(b"GET", kname(i))]
         if j is not None:
             cmds.append(enc(b"GET", j))
         t0 = time.monotonic()
@@ -218,12 +224,11 @@ def info_fields(c, section):
 
 def sample(port, out, stop):
     c = Conn(port)
-    t0 = time.monotonic()
     with open(out, "a") as f:
         while not os.path.exists(stop):
             m = info_fields(c, "memory")
             s = info_fields(c, "stats")
-            f.write("%d %s %s %s %s\n" % ((time.monotonic() - t0) * 1000,
+            f.write("%d %s %s %s %s\n" % (time.time() * 1000,
                                           m["allocator_frag_ratio"], m["used_memory_rss"],
                                           m["active_defrag_running"], s["active_defrag_hits"]))
             f.flush()
