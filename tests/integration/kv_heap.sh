@@ -6,6 +6,7 @@
 # refused with an error, never OK.
 . "$(dirname "$0")/../kv/lib.sh"
 kv_require_tools redis-cli python3
+[ -z "${MEMSHIM_SAN:-}" ] || kv_skip "skipped: heap profiling needs jemalloc's malloc (sanitizer build)"
 fail() { echo "FAIL: $*"; exit 1; }
 
 dir="$KV_TMP/dumps"

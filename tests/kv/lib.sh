@@ -22,9 +22,20 @@ kv_cleanup() {
         while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
         kill -9 "$p" 2>/dev/null
     done
+    # Sanitizer builds: a report in any server log fails the test.
+    san=$(grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$KV_TMP"/*.log 2>/dev/null)
+    if [ -n "$san" ]; then
+        for f in $san; do
+            echo "sanitizer report in $f:"
+            sed -n '1,60p' "$f"
+        done
+        rm -rf "$KV_TMP"
+        exit 1
+    fi
     rm -rf "$KV_TMP"
 }
-trap kv_cleanup EXIT INT TERM
+trap kv_cleanup EXIT
+trap 'exit 130' INT TERM
 
 kv_skip() {
     echo "$1"
