@@ -18,9 +18,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "intset.h"
 #include "listpack.h"
 #include "quicklist.h"
+#include "t_hash.h"
+#include "t_set.h"
 
 /* --- SHA-1 (FIPS 180-4) --- */
 
@@ -182,39 +183,65 @@ static void digest_listpack(unsigned char d[20], int type, uint8_t *lp) {
     }
 }
 
+static void xor_into(unsigned char d[20], const unsigned char e[20]) {
+    for (int i = 0; i < 20; i++)
+        d[i] ^= e[i];
+}
+
+/* Sets: each member XORed in (a set's order is not part of its value). */
+static void digest_set(unsigned char d[20], kv_obj_t *o) {
+    kv_set_iter_t it;
+    kv_arg_t m;
+    kv_set_iter_init(&it, o);
+    while (kv_set_iter_next(&it, &m))
+        xor_digest(d, m.ptr, m.len);
+    kv_set_iter_fini(&it);
+}
+
+/* Hashes: each field mixed with its value, then XORed in. */
+static void digest_hash(unsigned char d[20], kv_obj_t *o) {
+    kv_hash_iter_t it;
+    kv_arg_t f, v;
+    kv_hash_iter_init(&it, o);
+    while (kv_hash_iter_next(&it, &f, &v)) {
+        unsigned char e[20] = {0};
+        mix_digest(e, f.ptr, f.len);
+        mix_digest(e, v.ptr, v.len);
+        xor_into(d, e);
+    }
+    kv_hash_iter_fini(&it);
+}
+
 void kv_digest_value(const kv_obj_t *o, unsigned char out[20]) {
     memset(out, 0, 20);
     uint32_t type = o->type;
     unsigned char be[4] = {(unsigned char)(type >> 24), (unsigned char)(type >> 16),
                            (unsigned char)(type >> 8), (unsigned char)type};
     mix_digest(out, be, sizeof(be));
-    if (o->type == KV_TYPE_STRING) {
+    kv_obj_t *w = (kv_obj_t *)o; /* the iterators take a mutable object; nothing changes */
+    switch (o->type) {
+    case KV_TYPE_STRING: {
         char ibuf[24];
         size_t len;
         const char *s = kv_obj_str(o, ibuf, &len);
         mix_digest(out, s, len);
-    } else {
-        switch (o->encoding) {
-        case KV_ENC_LISTPACK: digest_listpack(out, (int)o->type, kv_obj_ptr(o)); break;
-        case KV_ENC_QUICKLIST: {
+        break;
+    }
+    case KV_TYPE_SET: digest_set(out, w); break;
+    case KV_TYPE_HASH: digest_hash(out, w); break;
+    case KV_TYPE_LIST:
+        if (o->encoding == KV_ENC_QUICKLIST) {
             kv_ql_t *ql = kv_obj_ptr(o);
             for (kv_ql_node_t *n = ql->head; n != NULL; n = n->next)
                 digest_listpack(out, KV_TYPE_LIST, n->lp);
-            break;
+        } else {
+            digest_listpack(out, KV_TYPE_LIST, kv_obj_ptr(o));
         }
-        case KV_ENC_INTSET: {
-            const kv_intset_t *is = kv_obj_ptr(o);
-            for (size_t i = 0; i < kv_is_len(is); i++) {
-                int64_t v = 0;
-                kv_is_get(is, i, &v);
-                char buf[24];
-                size_t n = kv_ll2str(buf, v);
-                xor_digest(out, buf, n);
-            }
-            break;
-        }
-        default: break;
-        }
+        break;
+    case KV_TYPE_ZSET:
+        if (o->encoding == KV_ENC_LISTPACK) digest_listpack(out, KV_TYPE_ZSET, kv_obj_ptr(o));
+        break;
+    default: break;
     }
 }
 

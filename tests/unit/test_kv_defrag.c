@@ -19,6 +19,8 @@
 #include "kv_internal.h"
 #include "memshim.h"
 #include "quicklist.h"
+#include "t_hash.h"
+#include "t_set.h"
 
 static kv_db_t *db;
 static int64_t far_ms; /* an expire time an hour ahead, fixed for the whole run */
@@ -321,6 +323,92 @@ static void test_defrag_raw_string_value_moves_and_keeps_bytes(void **state) {
     kv_obj_free(o);
 }
 
+static kv_arg_t arg(const char *s) {
+    return (kv_arg_t){s, strlen(s)};
+}
+
+static kv_obj_t *make_hash(const char *key, int n, bool table) {
+    kv_obj_t *o = kv_hash_new(key, strlen(key), -1);
+    assert_non_null(o);
+    char f[32], v[64];
+    for (int i = 0; i < n; i++) {
+        snprintf(f, sizeof(f), "field-%d", i);
+        snprintf(v, sizeof(v), "value-%d-%d", i, i * 31);
+        kv_arg_t fa = arg(f), va = arg(v);
+        assert_int_equal(kv_hash_set(o, &fa, &va), 1);
+    }
+    if (table) assert_int_equal(kv_hash_convert(o), 0);
+    return o;
+}
+
+static kv_obj_t *make_set(const char *key, int n, int encoding) {
+    kv_arg_t first = arg("1");
+    kv_obj_t *o = kv_set_new(key, strlen(key), &first, 1);
+    assert_non_null(o);
+    char m[32];
+    for (int i = n; i >= 1; i--) { /* descending: insertion order differs from sorted */
+        snprintf(m, sizeof(m), "%d", i);
+        kv_arg_t ma = arg(m);
+        assert_true(kv_set_add(o, &ma) >= 0);
+    }
+    if (encoding != KV_ENC_INTSET) assert_int_equal(kv_set_convert(o, encoding), 0);
+    assert_int_equal(o->encoding, encoding);
+    return o;
+}
+
+static void test_defrag_hashtable_values_move_with_entries_and_keep_content(void **state) {
+    (void)state;
+    kv_obj_t *h = make_hash("h", 300, true);
+    kv_obj_t *st = make_set("s", 300, KV_ENC_HASHTABLE);
+    assert_int_equal(h->encoding, KV_ENC_HASHTABLE);
+    kv_obj_t *objs[2] = {h, st};
+    for (int k = 0; k < 2; k++) {
+        kv_obj_t *o = objs[k];
+        unsigned char before[20], after[20];
+        kv_digest_value(o, before);
+        assert_int_equal(kv_defrag_value_len(o), 300);
+        forced_moves = 0;
+        uint64_t cursor = 0;
+        int calls = 0;
+        while (!kv_defrag_value(o, &cursor, 50, move_always))
+            calls++;
+        assert_true(calls >= 300 / 50 - 1);
+        /* the table struct, its bucket array, and each of the 300 entries at least */
+        assert_true(forced_moves >= 302);
+        kv_digest_value(o, after);
+        assert_memory_equal(before, after, 20);
+        assert_int_equal(o->type == KV_TYPE_HASH ? kv_hash_check(o) : kv_set_check(o), 0);
+        kv_obj_free(o);
+    }
+}
+
+static void test_digest_value_is_blind_to_encoding_and_insertion_order(void **state) {
+    (void)state;
+    unsigned char a[20], b[20], c[20];
+    kv_obj_t *s1 = make_set("s1", 40, KV_ENC_INTSET);
+    kv_obj_t *s2 = make_set("s2", 40, KV_ENC_LISTPACK);
+    kv_obj_t *s3 = make_set("s3", 40, KV_ENC_HASHTABLE);
+    kv_digest_value(s1, a);
+    kv_digest_value(s2, b);
+    kv_digest_value(s3, c);
+    assert_memory_equal(a, b, 20);
+    assert_memory_equal(a, c, 20);
+    kv_obj_t *h1 = make_hash("h1", 20, false), *h2 = make_hash("h2", 20, true);
+    kv_digest_value(h1, a);
+    kv_digest_value(h2, b);
+    assert_memory_equal(a, b, 20);
+    /* One value more and the digest differs. */
+    kv_arg_t f = arg("extra"), v = arg("x");
+    assert_int_equal(kv_hash_set(h2, &f, &v), 1);
+    kv_digest_value(h2, c);
+    assert_memory_not_equal(a, c, 20);
+    kv_obj_free(s1);
+    kv_obj_free(s2);
+    kv_obj_free(s3);
+    kv_obj_free(h1);
+    kv_obj_free(h2);
+}
+
 /* --- Digest --- */
 
 static void hex(const unsigned char d[20], char out[41]) {
@@ -414,7 +502,10 @@ int main(void) {
         cmocka_unit_test_setup(test_defrag_swapdb_mid_cycle_keeps_both_dbs_consistent, reset),
         cmocka_unit_test_setup(test_defrag_quicklist_value_moves_in_resumable_steps, reset),
         cmocka_unit_test_setup(test_defrag_raw_string_value_moves_and_keeps_bytes, reset),
+        cmocka_unit_test_setup(test_defrag_hashtable_values_move_with_entries_and_keep_content,
+                               reset),
         cmocka_unit_test_setup(test_digest_sha1_matches_fips_vectors, reset),
+        cmocka_unit_test_setup(test_digest_value_is_blind_to_encoding_and_insertion_order, reset),
         cmocka_unit_test_setup(test_digest_is_zero_when_empty_and_order_independent, reset),
         cmocka_unit_test_setup(test_digest_changes_with_value_ttl_and_db, reset),
     };
