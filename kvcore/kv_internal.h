@@ -660,6 +660,30 @@ void kv_cmd_lpos(kv_client_t *c);
 void kv_cmd_lmove(kv_client_t *c);
 void kv_cmd_rpoplpush(kv_client_t *c);
 
+/* Handlers (cmd_zset.c) */
+void kv_cmd_zadd(kv_client_t *c);
+void kv_cmd_zincrby(kv_client_t *c);
+void kv_cmd_zrem(kv_client_t *c);
+void kv_cmd_zcard(kv_client_t *c);
+void kv_cmd_zscore(kv_client_t *c);
+void kv_cmd_zmscore(kv_client_t *c);
+void kv_cmd_zrank(kv_client_t *c);
+void kv_cmd_zrevrank(kv_client_t *c);
+void kv_cmd_zrange(kv_client_t *c);
+void kv_cmd_zrevrange(kv_client_t *c);
+void kv_cmd_zrangebyscore(kv_client_t *c);
+void kv_cmd_zrevrangebyscore(kv_client_t *c);
+void kv_cmd_zrangebylex(kv_client_t *c);
+void kv_cmd_zrevrangebylex(kv_client_t *c);
+void kv_cmd_zcount(kv_client_t *c);
+void kv_cmd_zlexcount(kv_client_t *c);
+void kv_cmd_zpopmin(kv_client_t *c);
+void kv_cmd_zpopmax(kv_client_t *c);
+void kv_cmd_zremrangebyrank(kv_client_t *c);
+void kv_cmd_zremrangebyscore(kv_client_t *c);
+void kv_cmd_zremrangebylex(kv_client_t *c);
+void kv_cmd_zscan(kv_client_t *c);
+
 /* Handlers (cmd_hash.c) */
 void kv_cmd_hset(kv_client_t *c);
 void kv_cmd_hsetnx(kv_client_t *c);

@@ -11,6 +11,8 @@ Corpus lines (one command each, shell-like quoting via shlex):
   ~TIME                    compare only the shape (RESP type, array length)
   @sort KEYS *             reply is an array: compare its elements sorted
   @scan MATCH k*           run SCAN to completion (args appended), compare the key sets
+  @kscan ZSCAN z MATCH m*  run an HSCAN/SSCAN/ZSCAN to completion (cursor inserted after
+                           the key), compare the sets of elements (pairs for H/Z)
   @near 5 TTL k            integer replies may differ by at most 5
   @fields INFO             "name:value" text: every field name the reference (second
                            server) prints must also be printed by the first, and the
@@ -138,6 +140,27 @@ def scan_all(conn, extra):
     return ("runaway", None)
 
 
+def kscan_all(conn, args):
+    """Runs CMD key <cursor> opts... until cursor 0; returns the set of elements."""
+    cmd, key, extra = args[0], args[1], args[2:]
+    pairs = cmd.upper() in ("HSCAN", "ZSCAN")
+    got, cursor = set(), "0"
+    for _ in range(100000):
+        conn.send([cmd, key, cursor] + extra)
+        _, (t, v) = conn.read()
+        if t != b"*":
+            return ("error", v)
+        cursor = v[0][1].decode()
+        items = [x[1] for x in v[1][1]]
+        if pairs:
+            got.update(zip(items[0::2], items[1::2]))
+        else:
+            got.update(items)
+        if cursor == "0":
+            return ("elements", sorted(got))
+    return ("runaway", None)
+
+
 def main():
     if len(sys.argv) < 4:
         print(__doc__)
@@ -178,6 +201,8 @@ def main():
                 mode, line = "shape", line[1:]
             elif line.startswith("@sort "):
                 mode, line = "sort", line[6:]
+            elif line.startswith("@kscan "):
+                mode, line = "kscan", line[7:]
             elif line.startswith("@scan"):
                 mode, line = "scan", line[5:]
             elif line.startswith("@fields "):
@@ -189,6 +214,9 @@ def main():
             checked += 1
             if mode == "scan":
                 ra, rb = scan_all(a, args), scan_all(b, args)
+                same = ra == rb
+            elif mode == "kscan":
+                ra, rb = kscan_all(a, args), kscan_all(b, args)
                 same = ra == rb
             else:
                 try:
