@@ -38,14 +38,14 @@ static int agg_reset(void **state) {
 /* Runs one command line; returns its reply as RESP text (valid until the next call). */
 static const char *agg_run(const char *line) {
     static char copy[1 << 16];
-    kv_arg_t argv[512];
+    static kv_arg_t argv[4096];
     int argc = 0;
     size_t n = strlen(line);
     assert_true(n < sizeof(copy));
     memcpy(copy, line, n + 1);
     char *save = NULL;
     for (char *t = strtok_r(copy, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save)) {
-        assert_true(argc < 512);
+        assert_true(argc < 4096);
         argv[argc].ptr = t;
         argv[argc].len = strlen(t);
         argc++;

@@ -226,6 +226,60 @@ static void test_zset_copy_duplicates_both_encodings(void **state) {
                "*6\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$3\r\n2.5\r\n$1\r\nc\r\n$1\r\n3\r\n");
 }
 
+/* Always moves: a copy of the block's usable bytes, the old block freed. */
+static size_t moves;
+
+static void *move_always(void *ptr) {
+    size_t n = malloc_usable_size(ptr);
+    void *p = malloc(n);
+    assert_non_null(p);
+    memcpy(p, ptr, n);
+    free(ptr);
+    moves++;
+    return p;
+}
+
+static void test_zset_defrag_moves_every_allocation_in_slices(void **state) {
+    (void)state;
+    agg_config("zset-max-listpack-entries", "0");
+    static char line[8192];
+    int n = snprintf(line, sizeof(line), "ZADD z");
+    for (int i = 0; i < 500; i++)
+        n += snprintf(line + n, sizeof(line) - (size_t)n, " %d.5 member:%d", i % 50, i);
+    AGG_EXPECT(line, ":500\r\n");
+    kv_obj_t *o = agg_obj("z");
+    const kv_type_ops_t *ops = kv_obj_type_ops(KV_TYPE_ZSET);
+    assert_non_null(ops);
+    assert_int_equal(ops->defrag_len(o), 500);
+    const void *before = kv_obj_ptr(o);
+    uint64_t cursor = 0;
+    int slices = 0;
+    moves = 0;
+    while (!ops->defrag_value(o, &cursor, 64, move_always)) {
+        assert_true(cursor != 0 && cursor < (1ULL << 56));
+        assert_int_equal(kv_zset_check(o), 0);
+        slices++;
+    }
+    assert_int_equal(cursor, 0);
+    assert_true(slices >= 5);      /* 500 nodes in slices of about 64 */
+    assert_true(moves >= 500 + 4); /* every node, the structs, header and tables */
+    assert_ptr_not_equal(kv_obj_ptr(o), before);
+    assert_int_equal(kv_zset_check(o), 0);
+    AGG_EXPECT("ZSCORE z member:499", "$4\r\n49.5\r\n");
+    AGG_EXPECT("ZRANK z member:0", ":0\r\n");
+    AGG_EXPECT("ZCARD z", ":500\r\n");
+    /* A listpack is one block. */
+    agg_config("zset-max-listpack-entries", "128");
+    AGG_EXPECT("ZADD l 1 a 2 b", ":2\r\n");
+    o = agg_obj("l");
+    assert_int_equal(ops->defrag_len(o), 1);
+    moves = 0;
+    assert_true(ops->defrag_value(o, &cursor, 64, move_always));
+    assert_int_equal(moves, 1);
+    assert_int_equal(kv_zset_check(o), 0);
+    AGG_EXPECT("ZRANGE l 0 -1", "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+}
+
 /* --- Random walk against a model --- */
 
 #define NMEMBERS 300
@@ -389,6 +443,7 @@ int main(void) {
         cmocka_unit_test_setup(test_zset_emptied_set_is_deleted, agg_reset),
         cmocka_unit_test_setup(test_zset_commands_reject_other_types, agg_reset),
         cmocka_unit_test_setup(test_zset_copy_duplicates_both_encodings, agg_reset),
+        cmocka_unit_test_setup(test_zset_defrag_moves_every_allocation_in_slices, agg_reset),
         cmocka_unit_test_setup(test_zset_random_walk_matches_a_model, agg_reset),
     };
     return cmocka_run_group_tests_name("kv_zset", tests, agg_setup, agg_teardown);
