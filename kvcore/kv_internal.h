@@ -744,6 +744,21 @@ size_t kv_scan_ht_collect(kv_ht_t *ht, unsigned long long cursor, long long coun
 /* Parses argv as a long long, replying the Redis error on failure. 0 or -EINVAL. */
 int kv_arg_ll_or_reply(kv_client_t *c, const kv_arg_t *a, long long *out, const char *msg);
 
+/* --- maxmemory and eviction (evict.c) --- */
+
+/*
+ * Used memory as maxmemory judges it: jemalloc's stats.allocated (INFO's used_memory),
+ * kept fresh between real reads by this thread's allocation counters (evict.c).
+ */
+size_t kv_evict_used_memory(void);
+/*
+ * Before a command when maxmemory is set: when used memory is above it, evicts keys by
+ * maxmemory-policy until enough was freed (or the call's time budget is spent; the next
+ * command continues). Returns 0, or -ENOMEM when still over the limit with nothing the
+ * policy may evict (always so for noeviction): the caller refuses denyoom commands.
+ */
+int kv_evict_perform(void);
+
 /* --- Configuration (config.c) --- */
 
 enum {
