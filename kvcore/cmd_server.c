@@ -320,7 +320,7 @@ void kv_cmd_command_info(kv_client_t *c) {
         if (cmd)
             kv_cmd_reply_info(c, cmd);
         else
-            kv_reply_null_array(c);
+            kv_reply_null(c); /* Redis 7.0: $-1 for an unknown name */
     }
 }
 
@@ -673,7 +673,10 @@ void kv_cmd_client_list(kv_client_t *c) {
     }
     size_t cap = 4096, len = 0;
     char *out = malloc(cap);
-    for (kv_client_t *cl = kv_srv.clients; cl && out; cl = cl->next) {
+    /* Oldest first, as Redis (new clients are linked at the head). */
+    kv_client_t *last = kv_srv.clients;
+    while (last && last->next) last = last->next;
+    for (kv_client_t *cl = last; cl && out; cl = cl->prev) {
         if (only_ids) {
             bool hit = false;
             for (int i = 0; i < nids; i++)
