@@ -29,6 +29,7 @@ ctl_setup() {
     sockdir="$XDG_RUNTIME_DIR/memshim"
     hpid=
     trap ctl_cleanup EXIT
+    trap 'exit 143' INT TERM # e.g. the runner's timeout: still clean up through EXIT
 }
 
 ctl_cleanup() {
