@@ -14,9 +14,15 @@ N16=${KV_BENCH_N16:-3000000}
 
 kv_start_kvcore --save ''
 kv_start_redis
+# Two or more CPUs: servers on CPU 1, the client on CPU 0, so neither server shares a
+# core with redis-benchmark (the same placement for both).
+PIN=""
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+    taskset -pc 1 "$KV_PID" >/dev/null && taskset -apc 1 "$REDIS_PID" >/dev/null && PIN="taskset -c 0"
+fi
 
 run() { # port pipeline requests -> "set_rps get_rps"
-    redis-benchmark -h 127.0.0.1 -p "$1" -t set,get -P "$2" -c 50 -n "$3" --csv 2>/dev/null |
+    $PIN redis-benchmark -h 127.0.0.1 -p "$1" -t set,get -P "$2" -c 50 -n "$3" --csv 2>/dev/null |
         tr -d '"' | awk -F, '$1=="SET"{s=$2} $1=="GET"{g=$2} END{printf "%s %s\n", s, g}'
 }
 
@@ -32,7 +38,7 @@ while [ $r -le "$ROUNDS" ]; do
     r=$((r + 1))
 done
 
-echo "kv_throughput: redis-benchmark -t set,get -c 50, $ROUNDS interleaved rounds, median rps"
+echo "kv_throughput: redis-benchmark -t set,get -c 50, $ROUNDS interleaved rounds, median rps${PIN:+ (servers on CPU 1, client on CPU 0)}"
 python3 - "$KV_TMP/results" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
