@@ -5,8 +5,10 @@
  *
  * A type may register its own hooks (kv_type_ops_t.defrag_len / defrag_value); the
  * built-in versions here cover the encodings whose layout kvcore's shared structures
- * fix: RAW strings (one kv_rstr_t), listpacks and intsets (one block each), and
- * quicklists (struct, then every node with its listpack, resumable by node index).
+ * fix: RAW strings (one kv_rstr_t), listpacks and intsets (one block each), quicklists
+ * (struct, then every node with its listpack, resumable by node index) and sorted sets
+ * in skiplist form (struct, table, skiplist, then nodes by rank, then table buckets).
+ * Hashes and sets register their own hook (kv_agg_defrag_value, t_hash.c).
  * Embedded strings and integers have nothing of their own. Work is bounded by a budget
  * of elements and resumable through a cursor below 2^56 that is never 0 when work is
  * left, so a value too big for one slice is finished over several.
@@ -16,12 +18,18 @@
 #include <stdint.h>
 
 #include "quicklist.h"
+#include "t_zset.h"
+
+/* A sorted set's cursor: the 1-based rank of the next node, or, with this bit set, the
+ * scan cursor of its table's buckets (moved after the nodes). */
+#define ZSET_BUCKETS (UINT64_C(1) << 55)
 
 size_t kv_defrag_value_len(const kv_obj_t *o) {
     const kv_type_ops_t *ops = kv_obj_type_ops((int)o->type);
     if (ops != NULL && ops->defrag_len != NULL) return ops->defrag_len(o);
     switch (o->encoding) {
     case KV_ENC_QUICKLIST: return kv_ql_len(kv_obj_ptr(o));
+    case KV_ENC_SKIPLIST: return kv_zsl_len(((const kv_zset_t *)kv_obj_ptr(o))->zsl);
     default: return 1; /* strings, and single-block encodings */
     }
 }
@@ -50,6 +58,49 @@ static bool defrag_quicklist(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_de
     return true;
 }
 
+/*
+ * Sorted set (skiplist form): the kv_zset_t, its table's struct and arrays, the skiplist
+ * struct and header on the first call; then every node in rank order, each moved with
+ * its links fixed and its table slot repointed by identity; then the table's buckets.
+ */
+static bool defrag_zset(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move) {
+    kv_zset_t *zs = kv_obj_ptr(o);
+    if (*cursor == 0) {
+        kv_zset_t *n = move(zs);
+        if (n != NULL) {
+            zs = n;
+            kv_obj_set_ptr(o, zs);
+        }
+        kv_ht_defrag_tables(&zs->ht, move);
+        kv_zsl_defrag_struct(&zs->zsl, move);
+        *cursor = 1;
+    }
+    size_t done = 0;
+    if (!(*cursor & ZSET_BUCKETS)) {
+        size_t rank = (size_t)*cursor;
+        kv_zsl_node_t *x = kv_zsl_by_rank(zs->zsl, rank);
+        while (x != NULL) {
+            kv_zsl_node_t *old = x;
+            x = kv_zsl_defrag_node(zs->zsl, x, move);
+            if (x != old) kv_ht_replace_reallocated(zs->ht, old, x);
+            x = kv_zsl_node_next(x);
+            rank++;
+            if (x != NULL && ++done >= budget) {
+                *cursor = rank;
+                return false;
+            }
+        }
+        *cursor = ZSET_BUCKETS;
+    }
+    size_t c = (size_t)(*cursor & ~ZSET_BUCKETS);
+    do {
+        c = kv_ht_scan_defrag(zs->ht, c, NULL, NULL, move);
+        done += 7;
+    } while (c != 0 && done < budget);
+    *cursor = c == 0 ? 0 : (ZSET_BUCKETS | c);
+    return c == 0;
+}
+
 bool kv_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move) {
     const kv_type_ops_t *ops = kv_obj_type_ops((int)o->type);
     if (o->type != KV_TYPE_STRING && ops != NULL && ops->defrag_value != NULL)
@@ -58,6 +109,7 @@ bool kv_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_mov
     case KV_ENC_EMBSTR:
     case KV_ENC_INT: break; /* inside the object */
     case KV_ENC_QUICKLIST: return defrag_quicklist(o, cursor, budget, move);
+    case KV_ENC_SKIPLIST: return defrag_zset(o, cursor, budget, move);
     case KV_ENC_RAW:
     case KV_ENC_LISTPACK:
     case KV_ENC_INTSET: {

@@ -22,6 +22,7 @@
 #include "quicklist.h"
 #include "t_hash.h"
 #include "t_set.h"
+#include "t_zset.h"
 
 /* --- SHA-1 (FIPS 180-4) --- */
 
@@ -147,45 +148,15 @@ static void mix_lp_entry(unsigned char d[20], const uint8_t *p) {
     mix_digest(d, s, len);
 }
 
-/* Elements of a listpack: a list mixes them in order; a set XORs each member; a hash
- * XORs each field+value, a sorted set each member+score ("%.17g", as Redis). */
-static void digest_listpack(unsigned char d[20], int type, uint8_t *lp) {
-    for (uint8_t *p = kv_lp_first(lp); p != NULL; p = kv_lp_next(lp, p)) {
-        if (type == KV_TYPE_LIST) {
-            mix_lp_entry(d, p);
-            continue;
-        }
-        unsigned char e[20] = {0};
-        mix_lp_entry(e, p);
-        if (type == KV_TYPE_HASH || type == KV_TYPE_ZSET) {
-            p = kv_lp_next(lp, p);
-            if (p == NULL) break;
-            if (type == KV_TYPE_HASH) {
-                mix_lp_entry(e, p);
-            } else {
-                kv_lp_val_t v;
-                kv_lp_get(p, &v);
-                double score = v.str ? 0 : (double)v.ival;
-                if (v.str != NULL) {
-                    char tmp[64];
-                    size_t n = v.len < sizeof(tmp) - 1 ? v.len : sizeof(tmp) - 1;
-                    memcpy(tmp, v.str, n);
-                    tmp[n] = '\0';
-                    kv_str2d(tmp, n, &score);
-                }
-                char buf[64];
-                int n = snprintf(buf, sizeof(buf), "%.17g", score);
-                mix_digest(e, buf, (size_t)n);
-            }
-        }
-        for (int i = 0; i < 20; i++)
-            d[i] ^= e[i];
-    }
-}
-
 static void xor_into(unsigned char d[20], const unsigned char e[20]) {
     for (int i = 0; i < 20; i++)
         d[i] ^= e[i];
+}
+
+/* A list's listpack: its elements mixed in order. */
+static void digest_listpack(unsigned char d[20], uint8_t *lp) {
+    for (uint8_t *p = kv_lp_first(lp); p != NULL; p = kv_lp_next(lp, p))
+        mix_lp_entry(d, p);
 }
 
 /* Sets: each member XORed in (a set's order is not part of its value). */
@@ -212,6 +183,21 @@ static void digest_hash(unsigned char d[20], kv_obj_t *o) {
     kv_hash_iter_fini(&it);
 }
 
+/* Sorted sets: each member mixed with its score ("%.17g", as Redis), then XORed in. */
+static void digest_zset(unsigned char d[20], const kv_obj_t *o) {
+    kv_zset_iter_t it;
+    kv_zset_elem_t e;
+    kv_zset_iter_rank(&it, o, 0, false);
+    while (kv_zset_iter_next(&it, &e)) {
+        unsigned char x[20] = {0};
+        char buf[64];
+        int n = snprintf(buf, sizeof(buf), "%.17g", e.score);
+        mix_digest(x, e.member, e.len);
+        mix_digest(x, buf, (size_t)n);
+        xor_into(d, x);
+    }
+}
+
 void kv_digest_value(const kv_obj_t *o, unsigned char out[20]) {
     memset(out, 0, 20);
     uint32_t type = o->type;
@@ -233,14 +219,12 @@ void kv_digest_value(const kv_obj_t *o, unsigned char out[20]) {
         if (o->encoding == KV_ENC_QUICKLIST) {
             kv_ql_t *ql = kv_obj_ptr(o);
             for (kv_ql_node_t *n = ql->head; n != NULL; n = n->next)
-                digest_listpack(out, KV_TYPE_LIST, n->lp);
+                digest_listpack(out, n->lp);
         } else {
-            digest_listpack(out, KV_TYPE_LIST, kv_obj_ptr(o));
+            digest_listpack(out, kv_obj_ptr(o));
         }
         break;
-    case KV_TYPE_ZSET:
-        if (o->encoding == KV_ENC_LISTPACK) digest_listpack(out, KV_TYPE_ZSET, kv_obj_ptr(o));
-        break;
+    case KV_TYPE_ZSET: digest_zset(out, o); break;
     default: break;
     }
 }

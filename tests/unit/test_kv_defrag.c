@@ -20,7 +20,9 @@
 #include "memshim.h"
 #include "quicklist.h"
 #include "t_hash.h"
+#include "t_list.h"
 #include "t_set.h"
+#include "t_zset.h"
 
 static kv_db_t *db;
 static int64_t far_ms; /* an expire time an hour ahead, fixed for the whole run */
@@ -239,6 +241,84 @@ static void test_defrag_swapdb_mid_cycle_keeps_both_dbs_consistent(void **state)
     kv_srv.cfg.active_defrag_cycle_us = 500;
 }
 
+/* The n-th change: list:i with i % 3 == 0 deleted, with i % 3 == 1 made a string. */
+static void change_list(int n) {
+    char key[32];
+    int i = n % 2 == 0 ? n / 2 * 3 : n / 2 * 3 + 1;
+    int kl = snprintf(key, sizeof(key), "list:%d", i);
+    if (i % 3 == 0) {
+        assert_true(kv_db_delete(db, key, (size_t)kl));
+    } else {
+        kv_obj_t *o = kv_obj_new_string(key, (size_t)kl, "now a string", 12, -1);
+        assert_int_equal(kv_db_set(db, o, false), 0);
+    }
+}
+
+static void test_defrag_deferred_values_survive_deleted_and_retyped_keys(void **state) {
+    (void)state;
+    /* 60 quicklists of 1000 elements of about 100 bytes: above max-scan-fields 10, so each
+     * is deferred and resumed by name over several slices of 50 us. */
+    enum { NLISTS = 60, NELEMS = 1000 };
+    char key[32], el[128];
+    for (int i = 0; i < NLISTS; i++) {
+        int kl = snprintf(key, sizeof(key), "list:%d", i);
+        kv_obj_t *o = kv_list_new(key, (size_t)kl, -1);
+        assert_non_null(o);
+        for (int j = 0; j < NELEMS; j++) {
+            int len = snprintf(el, sizeof(el), "element-%d-%d-%080d", i, j, j);
+            assert_int_equal(kv_list_grow(o, (size_t)len, 1), 0);
+            assert_int_equal(kv_list_push(o, KV_LIST_TAIL, el, (size_t)len), 0);
+        }
+        assert_int_equal(o->encoding, KV_ENC_QUICKLIST);
+        assert_int_equal(kv_db_add(db, o), 0);
+    }
+    fill_strings(db, "d", 20000, 11);
+    delete_two_thirds(db, "d", 20000, 12);
+    kv_srv.cfg.active_defrag_max_scan_fields = 10;
+    kv_srv.cfg.active_defrag_cycle_us = 50;
+    enable_defrag();
+    defrag_metrics_t m0, m;
+    defrag_metrics_get(kv_defrag_engine(), &m0);
+    kv_defrag_cron(&kv_srv, NULL);
+    /* Between every two slices, delete a list or turn one into a string (three at a
+     * time, the rest after the cycle if it ends first). */
+    int next = 0, during = 0;
+    int64_t until = kv_mstime() + 10000;
+    do {
+        kv_loop_process(kv_srv.loop);
+        defrag_metrics_get(kv_defrag_engine(), &m);
+        for (int k = 0; k < 3 && next < 2 * NLISTS / 3; k++, next++) {
+            change_list(next);
+            if (m.cycles == m0.cycles) during++;
+        }
+    } while (m.cycles == m0.cycles && kv_mstime() < until);
+    assert_true(m.cycles > m0.cycles);
+    assert_true(during > 0);
+    for (; next < 2 * NLISTS / 3; next++)
+        change_list(next);
+    check_db(db);
+    for (int i = 0; i < NLISTS; i++) {
+        int kl = snprintf(key, sizeof(key), "list:%d", i);
+        kv_obj_t *o = kv_ht_find(db->keys, key, (size_t)kl);
+        if (i % 3 == 0) {
+            assert_null(o);
+        } else if (i % 3 == 1) {
+            assert_non_null(o);
+            assert_int_equal(o->type, KV_TYPE_STRING);
+        } else {
+            assert_non_null(o);
+            assert_int_equal(kv_list_len(o), NELEMS);
+            assert_int_equal(kv_ql_check(kv_obj_ptr(o)), 0);
+            kv_ql_entry_t e;
+            assert_int_equal(kv_ql_index(kv_obj_ptr(o), 500, &e), 0);
+            int len = snprintf(el, sizeof(el), "element-%d-%d-%080d", i, 500, 500);
+            assert_true(kv_ql_entry_equals(&e, el, (size_t)len));
+        }
+    }
+    kv_srv.cfg.active_defrag_max_scan_fields = 1000;
+    kv_srv.cfg.active_defrag_cycle_us = 500;
+}
+
 /* --- Values --- */
 
 static void ql_free_value(void *p, int encoding) {
@@ -382,6 +462,45 @@ static void test_defrag_hashtable_values_move_with_entries_and_keep_content(void
     }
 }
 
+static kv_obj_t *make_zset(const char *key, int n, bool skiplist) {
+    kv_obj_t *o = kv_zset_new(key, strlen(key), skiplist, -1);
+    assert_non_null(o);
+    char m[32];
+    for (int i = n - 1; i >= 0; i--) {
+        int len = snprintf(m, sizeof(m), "member-%d", i);
+        unsigned out = 0;
+        assert_int_equal(kv_zset_add(o, i * 1.5, m, (size_t)len, 0, &out, NULL), 0);
+    }
+    return o;
+}
+
+static void test_defrag_zset_moves_nodes_table_and_skiplist_in_steps(void **state) {
+    (void)state;
+    kv_obj_t *o = make_zset("z", 300, true);
+    assert_int_equal(o->encoding, KV_ENC_SKIPLIST);
+    unsigned char before[20], after[20];
+    kv_digest_value(o, before);
+    assert_int_equal(kv_defrag_value_len(o), 300);
+    forced_moves = 0;
+    uint64_t cursor = 0;
+    int calls = 0;
+    while (!kv_defrag_value(o, &cursor, 40, move_always)) {
+        assert_true(cursor != 0 && cursor < (UINT64_C(1) << 56));
+        calls++;
+    }
+    assert_true(calls >= 300 / 40);
+    /* kv_zset_t, table struct and array, skiplist struct and header, 300 nodes */
+    assert_true(forced_moves >= 305);
+    assert_int_equal(kv_zset_check(o), 0);
+    kv_digest_value(o, after);
+    assert_memory_equal(before, after, 20);
+    double score = 0;
+    assert_true(kv_zset_score(o, "member-123", 10, &score));
+    assert_true(score == 123 * 1.5);
+    assert_int_equal(kv_zset_rank(o, "member-200", 10, false), 200);
+    kv_obj_free(o);
+}
+
 static void test_digest_value_is_blind_to_encoding_and_insertion_order(void **state) {
     (void)state;
     unsigned char a[20], b[20], c[20];
@@ -393,6 +512,13 @@ static void test_digest_value_is_blind_to_encoding_and_insertion_order(void **st
     kv_digest_value(s3, c);
     assert_memory_equal(a, b, 20);
     assert_memory_equal(a, c, 20);
+    kv_obj_t *z1 = make_zset("z1", 30, false), *z2 = make_zset("z2", 30, true);
+    assert_int_equal(z1->encoding, KV_ENC_LISTPACK);
+    kv_digest_value(z1, a);
+    kv_digest_value(z2, b);
+    assert_memory_equal(a, b, 20);
+    kv_obj_free(z1);
+    kv_obj_free(z2);
     kv_obj_t *h1 = make_hash("h1", 20, false), *h2 = make_hash("h2", 20, true);
     kv_digest_value(h1, a);
     kv_digest_value(h2, b);
@@ -500,10 +626,12 @@ int main(void) {
         cmocka_unit_test_setup(test_defrag_cycle_keeps_keyspace_ttl_index_and_digest, reset),
         cmocka_unit_test_setup(test_defrag_flushdb_mid_cycle_aborts_the_stage, reset),
         cmocka_unit_test_setup(test_defrag_swapdb_mid_cycle_keeps_both_dbs_consistent, reset),
+        cmocka_unit_test_setup(test_defrag_deferred_values_survive_deleted_and_retyped_keys, reset),
         cmocka_unit_test_setup(test_defrag_quicklist_value_moves_in_resumable_steps, reset),
         cmocka_unit_test_setup(test_defrag_raw_string_value_moves_and_keeps_bytes, reset),
         cmocka_unit_test_setup(test_defrag_hashtable_values_move_with_entries_and_keep_content,
                                reset),
+        cmocka_unit_test_setup(test_defrag_zset_moves_nodes_table_and_skiplist_in_steps, reset),
         cmocka_unit_test_setup(test_digest_sha1_matches_fips_vectors, reset),
         cmocka_unit_test_setup(test_digest_value_is_blind_to_encoding_and_insertion_order, reset),
         cmocka_unit_test_setup(test_digest_is_zero_when_empty_and_order_independent, reset),
