@@ -415,6 +415,10 @@ static kv_cmd_t cmd_table[] = {
      "Get information and statistics about the server", "1.0.0"},
     {"time", kv_cmd_time, 1, KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST, 0, 0, 0, "server", "fast",
      "Return the current server time", "2.6.0"},
+    {"auth", kv_cmd_auth, -2,
+     KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST | KV_CMD_NO_AUTH |
+         KV_CMD_SENTINEL | KV_CMD_ALLOW_BUSY,
+     0, 0, 0, "connection", "fast connection", "Authenticate to the server", "1.0.0"},
     {"hello", kv_cmd_hello, -1,
      KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST | KV_CMD_NO_AUTH |
          KV_CMD_ALLOW_BUSY,
@@ -566,6 +570,7 @@ void kv_cmd_process(kv_client_t *c) {
         kv_reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd->fullname);
         return;
     }
+    if (!kv_auth_gate(c, cmd)) return; /* NOAUTH (auth.c) */
     /* As Redis: evict before any command; refuse denyoom ones while still over. */
     if (kv_srv.cfg.maxmemory && kv_evict_perform() != 0 && (cmd->flags & KV_CMD_DENYOOM)) {
         cmd->rejected_calls++;

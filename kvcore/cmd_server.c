@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_server.c - connection and server commands: PING ECHO QUIT SHUTDOWN INFO TIME HELLO,
- * COMMAND (COUNT INFO DOCS LIST GETKEYS HELP), DEBUG (SLEEP OBJECT POPULATE
+ * COMMAND (COUNT INFO DOCS LIST GETKEYS HELP), DEBUG (SLEEP OBJECT POPULATE SEGFAULT
  * SET-ACTIVE-EXPIRE), LATENCY (LATEST RESET HELP), FUNCTION FLUSH, CLIENT (SETNAME GETNAME
  * ID INFO LIST KILL HELP) and CONFIG (GET SET RESETSTAT HELP).
  *
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 
 /* --- PING ECHO QUIT SHUTDOWN TIME INFO --- */
@@ -91,19 +92,24 @@ void kv_cmd_info(kv_client_t *c) {
 
 /* --- HELLO --- */
 
+static bool client_name_is_valid(kv_client_t *c, const kv_arg_t *name) {
+    for (size_t j = 0; j < name->len; j++) {
+        if (name->ptr[j] < '!' || name->ptr[j] > '~') {
+            kv_reply_error(
+                c, "ERR Client names cannot contain spaces, newlines or special characters.");
+            return false;
+        }
+    }
+    return true;
+}
+
 static int set_name_or_reply(kv_client_t *c, const kv_arg_t *name) {
     if (name->len == 0) {
         free(c->name);
         c->name = NULL;
         return 0;
     }
-    for (size_t j = 0; j < name->len; j++) {
-        if (name->ptr[j] < '!' || name->ptr[j] > '~') {
-            kv_reply_error(
-                c, "ERR Client names cannot contain spaces, newlines or special characters.");
-            return -EINVAL;
-        }
-    }
+    if (!client_name_is_valid(c, name)) return -EINVAL;
     char *n = strndup(name->ptr, name->len);
     if (n == NULL) {
         kv_reply_error(c, "ERR out of memory");
@@ -127,23 +133,34 @@ void kv_cmd_hello(kv_client_t *c) {
             return;
         }
     }
+    /* Redis 7.0's order: options act as they are parsed (AUTH authenticates at once, a
+     * bad SETNAME fails at once), then authentication is required. The name is set only
+     * once authenticated (7.0 also set it when replying NOAUTH or WRONGPASS). */
+    const kv_arg_t *name = NULL;
     for (int j = next; j < c->argc; j++) {
         int more = c->argc - 1 - j;
         const kv_arg_t *o = &c->argv[j];
         if (kv_arg_is(o, "auth") && more >= 2) {
-            if (!kv_arg_is(&c->argv[j + 1], "default")) {
-                kv_reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
-                return;
-            }
+            if (kv_auth_attempt(c, &c->argv[j + 1], &c->argv[j + 2]) != 0)
+                return; /* WRONGPASS, delayed (auth.c) */
             j += 2;
         } else if (kv_arg_is(o, "setname") && more) {
-            if (set_name_or_reply(c, &c->argv[j + 1]) != 0) return;
+            name = &c->argv[j + 1];
+            if (!client_name_is_valid(c, name)) return;
             j++;
         } else {
             kv_reply_errorf(c, "ERR Syntax error in HELLO option '%.*s'", (int)o->len, o->ptr);
             return;
         }
     }
+    if (kv_auth_required(c)) {
+        kv_reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, "
+                          "otherwise the HELLO AUTH <user> <pass> option can be used to "
+                          "authenticate the client and select the RESP protocol version at the "
+                          "same time");
+        return;
+    }
+    if (name != NULL && set_name_or_reply(c, name) != 0) return;
     kv_reply_map_len(c, 7);
     kv_reply_bulk_cstr(c, "server");
     kv_reply_bulk_cstr(c, "redis");
@@ -487,6 +504,8 @@ void kv_cmd_debug(kv_client_t *c) {
             "    it is used instead of the 'key' prefix. These are not propagated to",
             "    replicas. Cluster slots are not respected so keys not belonging to the",
             "    current node can be created in cluster mode.",
+            "SEGFAULT",
+            "    Crash the server with sigsegv.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -541,6 +560,11 @@ void kv_cmd_debug(kv_client_t *c) {
             kv_digest_hex(d, hex);
             kv_reply_status(c, hex);
         }
+    } else if (kv_arg_is(sub, "segfault") && c->argc == 2) {
+        /* As Redis: write to a read-only page, so the crash report (crash.c) can be tested. */
+        volatile char *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED) *p = 'x';
+        kv_reply_error(c, "ERR DEBUG SEGFAULT did not crash");
     } else if (kv_arg_is(sub, "set-active-expire") && c->argc == 3) {
         kv_srv.active_expire_enabled = atoi(c->argv[2].ptr) != 0;
         kv_reply_ok(c);

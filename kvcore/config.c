@@ -142,6 +142,7 @@ static const cfg_row_t cfg_rows[] = {
     INT("io-threads", NULL, IMMUTABLE, io_threads, 1, 128, 1),
     BOOL("always-show-logo", NULL, IMMUTABLE, always_show_logo, 0),
     ENUM("enable-debug-command", IMMUTABLE, enable_debug_command, debug_enum, 0),
+    STR("requirepass", 0, requirepass, ""),
 };
 #define NROWS (sizeof(cfg_rows) / sizeof(cfg_rows[0]))
 

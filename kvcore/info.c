@@ -315,7 +315,11 @@ static void section_stats(buf_t *b) {
          "reply_buffer_shrinks:0\r\n"
          "reply_buffer_expands:0\r\n"
          "client_query_buffer_limit_disconnections:%llu\r\n"
-         "client_output_buffer_limit_disconnections:%llu\r\n",
+         "client_output_buffer_limit_disconnections:%llu\r\n"
+         "acl_access_denied_auth:%llu\r\n"
+         "acl_access_denied_cmd:0\r\n"
+         "acl_access_denied_key:0\r\n"
+         "acl_access_denied_channel:0\r\n",
          (unsigned long long)s->stat_numconnections, (unsigned long long)s->stat_numcommands,
          kv_server_inst_ops(), (unsigned long long)s->stat_net_input_bytes,
          (unsigned long long)s->stat_net_output_bytes, (unsigned long long)s->stat_rejected_conn,
@@ -333,7 +337,8 @@ static void section_stats(buf_t *b) {
          (unsigned long long)s->stat_unexpected_error_replies,
          (unsigned long long)s->stat_total_error_replies,
          (unsigned long long)s->stat_client_qbuf_limit_disconnections,
-         (unsigned long long)s->stat_client_outbuf_limit_disconnections);
+         (unsigned long long)s->stat_client_outbuf_limit_disconnections,
+         (unsigned long long)s->stat_acl_denied_auth);
 }
 
 static void section_replication(buf_t *b) {

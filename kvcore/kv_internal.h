@@ -158,7 +158,9 @@ enum {
     KV_CLIENT_PENDING_WRITE = 1u << 2,
     KV_CLIENT_PROTOCOL_ERROR = 1u << 3,
     KV_CLIENT_IN_CMD = 1u << 4,
-    KV_CLIENT_FAKE = 1u << 5, /* no socket (unit tests, DEBUG POPULATE helpers) */
+    KV_CLIENT_FAKE = 1u << 5,          /* no socket (unit tests, DEBUG POPULATE helpers) */
+    KV_CLIENT_AUTHENTICATED = 1u << 6, /* may run commands when requirepass is set */
+    KV_CLIENT_AUTH_PAUSED = 1u << 7,   /* a wrong password's reply is being delayed */
 };
 
 typedef struct kv_db kv_db_t;
@@ -193,6 +195,7 @@ typedef struct kv_client {
     size_t reply_bytes; /* bytes held in blocks */
     size_t nblocks;
     int64_t obuf_soft_since_ms; /* when the soft output limit was first exceeded, 0 = not */
+    uint32_t auth_fails;        /* consecutive wrong passwords (auth.c) */
     /* list links */
     struct kv_client *prev, *next;
     struct kv_client *pw_next; /* pending-write list */
@@ -833,6 +836,7 @@ typedef struct kv_config_values {
     int io_threads;
     bool always_show_logo;
     int enable_debug_command; /* 0 no, 1 yes, 2 local */
+    char *requirepass;        /* the default user's password, "" = none */
 } kv_config_values_t;
 
 /* Sets every config to its default. 0 or -ENOMEM. */
@@ -926,6 +930,7 @@ struct kv_server {
     uint64_t stat_unexpected_error_replies;
     uint64_t stat_client_qbuf_limit_disconnections;
     uint64_t stat_client_outbuf_limit_disconnections;
+    uint64_t stat_acl_denied_auth; /* wrong passwords (AUTH, HELLO AUTH) */
     uint64_t stat_expire_cycle_us;
     /* instantaneous ops: samples taken every 100 ms */
     uint64_t inst_samples[16];
@@ -993,6 +998,53 @@ void kv_server_reset_stats(void);
  * "default"), CRLF line endings. Returns a malloc'd string (NULL on out-of-memory).
  */
 char *kv_info_string(const kv_arg_t *sections, int nsections, size_t *len);
+
+/* --- Access control (auth.c) --- */
+
+struct sockaddr;
+
+/* True when requirepass is set (not ""). */
+bool kv_auth_password_set(void);
+/* True when a password is set and c has not authenticated (NOAUTH applies). */
+bool kv_auth_required(const kv_client_t *c);
+/* Marks a new client authenticated when no password is set (or it is a fake client). */
+void kv_auth_client_init(kv_client_t *c);
+/* Compares pass with requirepass in constant time (through their SHA-1 digests). */
+bool kv_auth_password_matches(const char *pass, size_t len);
+/*
+ * Authenticates c as user (only "default" exists) with pass. 0 on success (c is
+ * authenticated). On failure counts it, delays c's WRONGPASS reply (the client is
+ * paused, its later commands wait) and returns -EACCES; the caller replies nothing.
+ */
+int kv_auth_attempt(kv_client_t *c, const kv_arg_t *user, const kv_arg_t *pass);
+/*
+ * processCommand's NOAUTH gate: true when cmd may run; otherwise replies
+ * "-NOAUTH Authentication required." and returns false.
+ */
+bool kv_auth_gate(kv_client_t *c, kv_cmd_t *cmd);
+/* Protected mode's rule: AF_UNIX, 127.0.0.1 and ::1 are local, nothing else. */
+bool kv_auth_peer_is_local(const struct sockaddr *sa, size_t len);
+/* True when protected mode refuses this peer (protected-mode yes, no password, not local). */
+bool kv_auth_protected_refuses(const struct sockaddr *sa, size_t len);
+/*
+ * At accept: when protected mode refuses the socket's peer, writes Redis's -DENIED text,
+ * counts a rejected connection and returns true (the caller closes fd).
+ */
+bool kv_auth_refuse_connection(int fd);
+/* Clients waiting for a delayed WRONGPASS. */
+size_t kv_auth_paused_count(void);
+/* Frees the pause table (shutdown). */
+void kv_auth_fini(void);
+void kv_cmd_auth(kv_client_t *c);
+
+/* --- Crash report (crash.c) --- */
+
+/*
+ * Installs the handler for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT that writes a
+ * Redis-style bug report (stack trace through libunwind, registers, INFO, clients) to
+ * the log and then re-raises the signal with its default action. 0 or -errno.
+ */
+int kv_crash_handler_install(void);
 
 /* --- Active defragmentation (defrag_kv.c, defrag_types.c) --- */
 

@@ -78,6 +78,7 @@ kv_client_t *kv_client_new(int fd) {
     kv_req_init(&c->req, kv_srv.cfg.proto_max_bulk_len);
     if (fd < 0) {
         c->flags |= KV_CLIENT_FAKE;
+        kv_auth_client_init(c);
         snprintf(c->addr, sizeof(c->addr), "?:0");
         snprintf(c->laddr, sizeof(c->laddr), "?:0");
         return c;
@@ -89,6 +90,7 @@ kv_client_t *kv_client_new(int fd) {
     sl = sizeof(sa);
     if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
         format_addr(c->laddr, sizeof(c->laddr), &sa);
+    kv_auth_client_init(c);
     /* Link first so kv_client_free can always unlink. */
     c->next = kv_srv.clients;
     if (kv_srv.clients) kv_srv.clients->prev = c;
@@ -209,7 +211,9 @@ void kv_client_process_input(kv_client_t *c) {
     kv_srv.mstime = kv_mstime();
     kv_srv.cmd_clock_us = kv_monotonic_us();
     while (c->qpos < c->qlen) {
-        if (c->flags & (KV_CLIENT_CLOSE_AFTER_REPLY | KV_CLIENT_CLOSE_ASAP)) break;
+        /* A paused client (delayed WRONGPASS, auth.c) runs the rest when released. */
+        if (c->flags & (KV_CLIENT_CLOSE_AFTER_REPLY | KV_CLIENT_CLOSE_ASAP | KV_CLIENT_AUTH_PAUSED))
+            break;
         c->req.max_bulk = kv_srv.cfg.proto_max_bulk_len; /* CONFIG SET applies at once */
         ssize_t n = kv_req_parse(&c->req, c->qbuf + c->qpos, c->qlen - c->qpos);
         if (n == 0) break;
@@ -441,6 +445,10 @@ static void accept_handler(kv_loop_t *loop, int lfd, void *priv, int mask) {
             if (write(fd, msg, sizeof(msg) - 1) < 0) { /* best effort, as Redis */
             }
             kv_srv.stat_rejected_conn++;
+            close(fd);
+            continue;
+        }
+        if (kv_auth_refuse_connection(fd)) { /* protected mode: -DENIED was sent */
             close(fd);
             continue;
         }

@@ -119,6 +119,7 @@ void kv_server_reset_stats(void) {
     s->stat_net_input_bytes = s->stat_net_output_bytes = 0;
     s->stat_total_error_replies = s->stat_unexpected_error_replies = 0;
     s->stat_client_qbuf_limit_disconnections = s->stat_client_outbuf_limit_disconnections = 0;
+    s->stat_acl_denied_auth = 0;
     s->stat_expire_cycle_us = 0;
     s->stat_active_defrag_hits = s->stat_active_defrag_misses = 0;
     s->stat_active_defrag_key_hits = s->stat_active_defrag_key_misses = 0;
@@ -336,6 +337,8 @@ int kv_server_main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (kv_crash_handler_install() != 0)
+        kv_log(KV_LOG_WARNING, "Could not install the crash report handler: %s", strerror(errno));
 
     int rc = 1;
     if (kv_cmd_init() != 0 || kv_db_init_all(&kv_srv) != 0) {
@@ -379,6 +382,7 @@ out:
     free_all_clients();
     if (kv_srv.loop) kv_net_flush_pending(&kv_srv);
     kv_defrag_fini();
+    kv_auth_fini();
     kv_db_free_all(&kv_srv);
     kv_loop_free(kv_srv.loop);
     kv_srv.loop = NULL;
