@@ -168,16 +168,9 @@ static inline uint64_t siphash(const uint8_t *in, size_t len, uint64_t k0, uint6
         v0 ^= m;
     }
     uint64_t b = (uint64_t)len << 56;
-    switch (len & 7) {
-    case 7: b |= (uint64_t)in[6] << 48; /* fall through */
-    case 6: b |= (uint64_t)in[5] << 40; /* fall through */
-    case 5: b |= (uint64_t)in[4] << 32; /* fall through */
-    case 4: b |= (uint64_t)in[3] << 24; /* fall through */
-    case 3: b |= (uint64_t)in[2] << 16; /* fall through */
-    case 2: b |= (uint64_t)in[1] << 8;  /* fall through */
-    case 1: b |= (uint64_t)in[0]; break;
-    default: break;
-    }
+    /* The tail bytes, last first: a loop rather than a fall-through switch. */
+    for (size_t t = len & 7; t > 0; t--)
+        b |= (uint64_t)in[t - 1] << (8 * (t - 1));
     v3 ^= b;
     for (int i = 0; i < c; i++)
         SIP_ROUND(v0, v1, v2, v3);
