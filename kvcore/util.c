@@ -78,7 +78,8 @@ bool kv_str2ld(const char *s, size_t len, long double *out) {
     buf[len] = '\0';
     errno = 0;
     long double v = strtold(buf, &end);
-    if (isspace((unsigned char)buf[0]) || *end != '\0' ||
+    /* end == buf + len also refuses an embedded NUL ("\0z" is not 0), as Redis does. */
+    if (isspace((unsigned char)buf[0]) || *end != '\0' || end != buf + len ||
         (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO)) ||
         errno == EINVAL || isnan(v))
         return false;
@@ -94,7 +95,7 @@ bool kv_str2d(const char *s, size_t len, double *out) {
     buf[len] = '\0';
     errno = 0;
     double v = strtod(buf, &end);
-    if (isspace((unsigned char)buf[0]) || *end != '\0' ||
+    if (isspace((unsigned char)buf[0]) || *end != '\0' || end != buf + len ||
         (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL || fpclassify(v) == FP_ZERO)) ||
         isnan(v))
         return false;
