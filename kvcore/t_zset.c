@@ -128,64 +128,10 @@ size_t kv_zset_value_bytes(const void *ptr, int encoding) {
     return n;
 }
 
-/* --- Active defragmentation hooks --- */
-
-static size_t zset_defrag_len(const kv_obj_t *o) {
-    return o->encoding == KV_ENC_SKIPLIST ? kv_zset_len(o) : 1;
-}
-
-typedef struct defrag_ctx {
-    kv_zsl_t *zsl;
-    kv_defrag_move_fn move;
-    size_t done;
-} defrag_ctx_t;
-
-/* A table slot holds a node: move the node, fix the skiplist's links, store it back. */
-static void defrag_node(void *priv, void **entry_ref) {
-    defrag_ctx_t *d = priv;
-    *entry_ref = kv_zsl_defrag_node(d->zsl, *entry_ref, d->move);
-    d->done++;
-}
-
-/*
- * A listpack is one block. The skiplist form moves its struct, the skiplist's struct and
- * header and the table's arrays first (cursor 0), then every node and child bucket by a
- * scan of the table, resumable at the table's scan cursor (never 0 while work is left):
- * the table hands each node's slot to defrag_node, so no lookup is needed to repoint it.
- */
-static bool zset_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget,
-                              kv_defrag_move_fn move) {
-    if (o->encoding != KV_ENC_SKIPLIST) {
-        void *n = move(kv_obj_ptr(o));
-        if (n != NULL) kv_obj_set_ptr(o, n);
-        *cursor = 0;
-        return true;
-    }
-    kv_zset_t *zs = kv_obj_ptr(o);
-    if (*cursor == 0) {
-        kv_zset_t *n = move(zs);
-        if (n != NULL) {
-            zs = n;
-            kv_obj_set_ptr(o, zs);
-        }
-        kv_zsl_defrag_struct(&zs->zsl, move);
-        kv_ht_defrag_tables(&zs->ht, move);
-    }
-    defrag_ctx_t d = {zs->zsl, move, 0};
-    size_t c = (size_t)*cursor;
-    do {
-        c = kv_ht_scan_defrag(zs->ht, c, defrag_node, &d, move);
-    } while (c != 0 && d.done < budget);
-    *cursor = c;
-    return c == 0;
-}
-
 static const kv_type_ops_t zset_ops = {
     .free_value = zset_free_value,
     .mem_bytes = kv_zset_value_bytes,
     .dup_value = zset_dup_value,
-    .defrag_len = zset_defrag_len,
-    .defrag_value = zset_defrag_value,
 };
 
 static bool ops_registered;

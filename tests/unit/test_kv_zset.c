@@ -248,14 +248,12 @@ static void test_zset_defrag_moves_every_allocation_in_slices(void **state) {
         n += snprintf(line + n, sizeof(line) - (size_t)n, " %d.5 member:%d", i % 50, i);
     AGG_EXPECT(line, ":500\r\n");
     kv_obj_t *o = agg_obj("z");
-    const kv_type_ops_t *ops = kv_obj_type_ops(KV_TYPE_ZSET);
-    assert_non_null(ops);
-    assert_int_equal(ops->defrag_len(o), 500);
+    assert_int_equal(kv_defrag_value_len(o), 500);
     const void *before = kv_obj_ptr(o);
     uint64_t cursor = 0;
     int slices = 0;
     moves = 0;
-    while (!ops->defrag_value(o, &cursor, 64, move_always)) {
+    while (!kv_defrag_value(o, &cursor, 64, move_always)) {
         assert_true(cursor != 0 && cursor < (1ULL << 56));
         assert_int_equal(kv_zset_check(o), 0);
         slices++;
@@ -272,9 +270,9 @@ static void test_zset_defrag_moves_every_allocation_in_slices(void **state) {
     agg_config("zset-max-listpack-entries", "128");
     AGG_EXPECT("ZADD l 1 a 2 b", ":2\r\n");
     o = agg_obj("l");
-    assert_int_equal(ops->defrag_len(o), 1);
+    assert_int_equal(kv_defrag_value_len(o), 1);
     moves = 0;
-    assert_true(ops->defrag_value(o, &cursor, 64, move_always));
+    assert_true(kv_defrag_value(o, &cursor, 64, move_always));
     assert_int_equal(moves, 1);
     assert_int_equal(kv_zset_check(o), 0);
     AGG_EXPECT("ZRANGE l 0 -1", "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
