@@ -10,6 +10,7 @@
 # before and after. KV_DEFRAG_KEYS sets N (default 400000; the benchmark uses 1.5M).
 . "$(dirname "$0")/../kv/lib.sh"
 kv_require_tools redis-cli python3
+[ -z "${MEMSHIM_SAN:-}" ] || kv_skip "skipped: fragmentation is jemalloc's, and a sanitizer owns malloc"
 N=${KV_DEFRAG_KEYS:-400000}
 LOAD="python3 tests/kv/defrag_load.py"
 kv_start_kvcore --enable-debug-command yes --save '' --loglevel notice
