@@ -260,6 +260,7 @@ static defrag_status_t keys_step(void *priv, uint64_t deadline) {
     for (;;) {
         if (!later_drain(st, db, deadline)) return DEFRAG_NOT_DONE;
         if (st->keys_scan_done) return DEFRAG_DONE;
+        if (defrag_now_us(g.d) >= deadline) return DEFRAG_NOT_DONE;
         b->n = 0;
         int steps = 0;
         do {
@@ -273,10 +274,7 @@ static defrag_status_t keys_step(void *priv, uint64_t deadline) {
             process_chunk(st, db, b->refs + base, m, deadline, &late);
         }
         b->n = 0;
-        if (late || defrag_now_us(g.d) >= deadline) {
-            bool done = st->keys_scan_done && defrag_later_count(st->later) == 0;
-            return done ? DEFRAG_DONE : DEFRAG_NOT_DONE;
-        }
+        if (late) return DEFRAG_NOT_DONE; /* the deferred values come first next time */
     }
 }
 
