@@ -133,13 +133,22 @@ static int expire_ms_or_reply(kv_client_t *c, const kv_arg_t *exp, unsigned flag
     return 0;
 }
 
-static void store_string(kv_client_t *c, const kv_arg_t *key, const kv_arg_t *val, int64_t exp,
-                         bool keepttl) {
+/* Stores key = val; replies nothing. 0 or -ENOMEM (nothing stored). */
+static int store_string(kv_client_t *c, const kv_arg_t *key, const kv_arg_t *val, int64_t exp,
+                        bool keepttl) {
     kv_obj_t *o = kv_obj_new_string(key->ptr, key->len, val->ptr, val->len, exp);
-    if (o == NULL || kv_db_set(c->db, o, keepttl) != 0) {
-        kv_reply_error(c, "ERR out of memory");
-        return;
-    }
+    if (o == NULL || kv_db_set(c->db, o, keepttl) != 0) return -ENOMEM;
+    return 0;
+}
+
+/*
+ * A store failed after the old value was already replied (SET ... GET, GETSET): one
+ * command must not get two replies, so the connection is closed instead.
+ */
+static void store_failed_after_reply(kv_client_t *c) {
+    kv_log(KV_LOG_WARNING, "Out of memory storing a value; closing client id=%llu addr=%s",
+           (unsigned long long)c->id, c->addr);
+    kv_client_close_async(c);
 }
 
 static void set_generic(kv_client_t *c, unsigned flags, const kv_arg_t *key, const kv_arg_t *val,
@@ -167,7 +176,13 @@ static void set_generic(kv_client_t *c, unsigned flags, const kv_arg_t *key, con
         }
         return;
     }
-    store_string(c, key, val, exp ? ms : -1, (flags & F_KEEPTTL) != 0);
+    if (store_string(c, key, val, exp ? ms : -1, (flags & F_KEEPTTL) != 0) != 0) {
+        if (flags & F_GET)
+            store_failed_after_reply(c);
+        else
+            kv_reply_error(c, "ERR out of memory");
+        return;
+    }
     if (!(flags & F_GET)) {
         if (ok_reply)
             kv_reply_raw(c, ok_reply, strlen(ok_reply));
@@ -215,7 +230,7 @@ void kv_cmd_getset(kv_client_t *c) {
         kv_reply_null(c);
     else
         reply_obj_str(c, o);
-    store_string(c, &c->argv[1], &c->argv[2], -1, false);
+    if (store_string(c, &c->argv[1], &c->argv[2], -1, false) != 0) store_failed_after_reply(c);
 }
 
 void kv_cmd_getdel(kv_client_t *c) {
@@ -278,8 +293,12 @@ static void mset_generic(kv_client_t *c, bool nx) {
             }
         }
     }
-    for (int j = 1; j < c->argc; j += 2)
-        store_string(c, &c->argv[j], &c->argv[j + 1], -1, false);
+    for (int j = 1; j < c->argc; j += 2) {
+        if (store_string(c, &c->argv[j], &c->argv[j + 1], -1, false) != 0) {
+            kv_reply_error(c, "ERR out of memory");
+            return;
+        }
+    }
     if (nx)
         kv_reply_int(c, 1);
     else
@@ -410,8 +429,10 @@ void kv_cmd_append(kv_client_t *c) {
     const kv_arg_t *key = &c->argv[1], *val = &c->argv[2];
     kv_obj_t *o = kv_db_lookup_write(c->db, key);
     if (o == NULL) {
-        store_string(c, key, val, -1, false);
-        kv_reply_int(c, (long long)val->len);
+        if (store_string(c, key, val, -1, false) != 0)
+            kv_reply_error(c, "ERR out of memory");
+        else
+            kv_reply_int(c, (long long)val->len);
         return;
     }
     if (o->type != KV_TYPE_STRING) {
