@@ -294,6 +294,12 @@ def read_key(name):
         if not TOLERANT:
             fail("%r -> error %r" % (cmd, r[1]))
         return
+    if r[0] != ("$" if kind == "string" else "*"):
+        fail("%r -> %r: a reply of the wrong type (the reply stream is out of step)" % (cmd, r))
+        conn.s.close()
+        stats["reconnects"] += 1
+        conn.open()
+        return
     if kind == "string":
         got = r[1]
     else:
