@@ -7,7 +7,8 @@
 # reopened) and tests/kv/checker.py --tolerant verifies its own keys. The server must
 # answer errors or drop a connection, never crash, hang or return a value that was never
 # written; after the faults stop, every key the checker saw acknowledged reads back
-# exactly, and so does DEBUG DIGEST-VALUE.
+# exactly, and so does DEBUG DIGEST-VALUE. Finally every command of the differential
+# corpus runs under 3% failures and must get exactly one reply (tests/kv/one_reply.py).
 . "$(dirname "$0")/../kv/lib.sh"
 . "$(dirname "$0")/../kv/stress_lib.sh"
 kv_require_tools redis-cli python3
@@ -57,6 +58,16 @@ for phase in "0.001 11 0" "0.01 12 0" "0.05 13 0" "0.01 14 4096" "0.2 15 2048" "
         exit 1
     fi
 done
+# Every command of the differential corpus, each followed by a sentinel PING: exactly one
+# reply per command while 3% of allocations fail.
+ctl_set inject.reset 1 && ctl_set inject.seed 17 && ctl_set inject.min_size 0 &&
+    ctl_set inject.fail_rate 0.03 || fail=1
+python3 tests/kv/one_reply.py "$KV_PORT" 3 tests/kv_corpus/*.txt || fail=1
+ctl_set inject.fail_rate 0 || fail=1
+failed=$(ctl_get inject.failures)
+total_failed=$((total_failed + ${failed:-0}))
+echo "corpus under 3% failures: $failed allocations failed"
+kv_alive "$KV_PORT" || { echo "FAIL: server gone after the corpus"; exit 1; }
 checker_stop || fail=1
 echo "allocations failed on purpose: $total_failed; server alive: yes"
 [ "$total_failed" -gt 0 ] || { echo "FAIL: no allocation failed"; fail=1; }
