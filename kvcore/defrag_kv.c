@@ -21,10 +21,14 @@
  * list by key name; the stage drains it before scanning on, looking each name up again,
  * so a key deleted or retyped meanwhile is skipped. FLUSHDB, FLUSHALL and SWAPDB abort
  * the db's running stage (kv_defrag_db_changed).
+ * The settings are applied here too, jemalloc-bg-thread included: without jemalloc's
+ * background threads, the frees of a defrag slice purge emptied pages inline and
+ * stretch the slice by a millisecond or more (measured with tests/bench/kv_defrag.sh).
  */
 #include "kv_internal.h"
 
 #include <errno.h>
+#include <jemalloc/jemalloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -330,6 +334,15 @@ static void config_from_kv(defrag_config_t *c) {
     c->max_scan_fields = (uint64_t)v->active_defrag_max_scan_fields;
 }
 
+/* jemalloc-bg-thread, as Redis's set_jemalloc_bg_thread: purging in jemalloc's own
+ * threads instead of inline in frees. Only a change is applied. */
+static void apply_bg_thread(void) {
+    static int applied = -1;
+    bool on = kv_srv.cfg.jemalloc_bg_thread;
+    if (applied == (int)on) return;
+    if (mallctl("background_thread", NULL, NULL, &on, sizeof(on)) == 0) applied = on;
+}
+
 void kv_defrag_cron(kv_server_t *srv, void *priv) {
     (void)srv;
     (void)priv;
@@ -363,6 +376,7 @@ int kv_defrag_init(kv_server_t *srv) {
         if (defrag_stage_add(g.d, &exp_ops, st) != 0) goto oom;
     }
     if (kv_cron_hook_add(srv, kv_defrag_cron, NULL) != 0) goto oom;
+    apply_bg_thread();
     return 0;
 oom:
     kv_defrag_fini();
@@ -380,6 +394,7 @@ void kv_defrag_fini(void) {
 
 int kv_defrag_config_apply(void) {
     if (g.d == NULL) return 0;
+    apply_bg_thread();
     defrag_config_t cfg;
     config_from_kv(&cfg);
     return defrag_config_set(g.d, &cfg);

@@ -1058,7 +1058,8 @@ int kv_defrag_init(kv_server_t *srv);
 void kv_defrag_fini(void);
 /* The cron hook: the engine's control decision (start a cycle, raise its CPU target). */
 void kv_defrag_cron(kv_server_t *srv, void *priv);
-/* Applies the active-defrag-* settings of kv_srv.cfg (after CONFIG SET). 0 or -ERANGE. */
+/* Applies the active-defrag-* and jemalloc-bg-thread settings of kv_srv.cfg (after
+ * CONFIG SET). 0 or -ERANGE. */
 int kv_defrag_config_apply(void);
 /* FLUSHDB/FLUSHALL/SWAPDB changed db's tables: aborts its stage if it is running. */
 void kv_defrag_db_changed(const kv_db_t *db);
