@@ -2,11 +2,14 @@
 /*
  * alloc.c - the C allocation API with glibc's exact semantics, on jemalloc.
  *
- * override.c forwards every libc name here in one line. The invariants:
+ * override.c forwards every libc name here in one line (malloc and free through the
+ * inline ms_malloc/ms_free of memshim_internal.h: one indirect jump each). The
+ * invariants:
  *  - nothing here calls an overridden name (no malloc/free), so jemalloc never
  *    recurses into the shim;
  *  - errno is set to ENOMEM on every failure and left untouched on success;
- *    free preserves errno;
+ *    free preserves errno (unless config.free_keeps_errno is false: see
+ *    free_keep_errno);
  *  - failure injection is one relaxed load and a predicted-not-taken branch when
  *    nothing is armed.
  *
@@ -32,16 +35,17 @@
 
 #include <jemalloc/jemalloc.h>
 
-typedef void *(*malloc_fn)(size_t);
 typedef void *(*calloc_fn)(size_t, size_t);
 typedef void *(*realloc_fn)(void *, size_t);
-typedef void (*free_fn)(void *);
 
 /* jemalloc's own entry points once ms_alloc_init found them, NULL before. */
-static _Atomic(malloc_fn) je_malloc;
+static _Atomic(ms_malloc_fn) je_malloc;
 static _Atomic(calloc_fn) je_calloc;
 static _Atomic(realloc_fn) je_realloc;
-static _Atomic(free_fn) je_free;
+static _Atomic(ms_free_fn) je_free;
+
+/* config.free_keeps_errno (MEMSHIM_FREE_KEEPS_ERRNO): glibc's free semantics, default. */
+static atomic_bool free_keeps_errno = true;
 
 static void *malloc_slow(size_t size);
 static void *calloc_slow(size_t nmemb, size_t size);
@@ -51,36 +55,77 @@ static void free_x(void *ptr);
 /*
  * Where the hot calls go: jemalloc's own function while it is known and no failure
  * rule is armed, the slow functions below otherwise (failure injection, the *x path).
- * Never NULL, so ms_malloc is a single indirect jump (ms_alloc_refresh keeps them in
- * step with je_* and ms_inject_armed).
+ * Never NULL, so malloc and free are a single indirect jump (ms_alloc_refresh keeps
+ * them in step with je_*, ms_inject_armed and free_keeps_errno).
  */
-static _Atomic(malloc_fn) malloc_entry = malloc_slow;
+_Atomic(ms_malloc_fn) ms_malloc_entry = malloc_slow;
+_Atomic(ms_free_fn) ms_free_entry = free_x;
 static _Atomic(calloc_fn) calloc_entry = calloc_slow;
 static _Atomic(realloc_fn) realloc_entry = realloc_slow;
-static _Atomic(free_fn) free_entry = free_x;
 
 #define ENTRY(f) atomic_load_explicit(&(f), memory_order_relaxed)
 
 /*
- * This thread's errno, found once: free must preserve errno, and asking libc for its
- * address (__errno_location through the PLT) on every free was a measurable share of
- * the shim's cost. The address is fixed for a thread's lifetime; initial-exec TLS
- * reads it with one %fs-relative load. The saved value also lives in TLS rather than
- * in callee-saved registers (jemalloc's free never calls back into the shim, so the
- * slot cannot be reused before it is restored), which keeps ms_free's frame tiny.
+ * free must preserve errno (glibc manual; POSIX 2024), and jemalloc's free does not
+ * promise to: its purge path calls madvise, whose failure sets errno (tests/helpers/
+ * shim_free_errno.c makes that happen). Saving and restoring errno around jemalloc's
+ * free is what the direct path's free costs; this keeps it small.
+ *
+ * On x86-64, glibc's errno is an initial-exec TLS variable of libc.so.6, which is always
+ * in the static TLS block: its address is the thread pointer (%fs:0, the first word of
+ * every thread's TCB by the x86-64 TLS ABI) plus a constant fixed when libc was loaded.
+ * That is exactly how glibc's own __errno_location computes it, so the constant is the
+ * same for every thread, whether it was created before the shim was loaded or after,
+ * and in a forked child (same layout, same thread pointer). It is computed once, before
+ * free_keep_errno is installed, and errno is then one %fs-relative load and store with
+ * no call and no per-thread cache. Elsewhere the errno macro does the same job.
  */
-static MS_TLS struct {
-    int *loc;
-    int saved;
-} tls_errno;
+#if defined(__x86_64__)
+static _Atomic(intptr_t) errno_tpoff;
 
-static MS_NOINLINE int *errno_ptr_init(void) {
-    return tls_errno.loc = &errno;
+static inline intptr_t thread_pointer(void) {
+    intptr_t tp;
+    __asm__("movq %%fs:0, %0" : "=r"(tp));
+    return tp;
 }
 
-static inline int *errno_ptr(void) {
-    int *e = tls_errno.loc;
-    return MS_LIKELY(e != NULL) ? e : errno_ptr_init();
+static void errno_tpoff_init(void) {
+    atomic_store(&errno_tpoff, (intptr_t)&errno - thread_pointer());
+}
+
+/* volatile and "memory": never moved across jemalloc's free. */
+static inline int errno_load(void) {
+    int v;
+    __asm__ volatile("movl %%fs:(%1), %0"
+                     : "=r"(v)
+                     : "r"(atomic_load_explicit(&errno_tpoff, memory_order_relaxed))
+                     : "memory");
+    return v;
+}
+
+static inline void errno_store(int v) {
+    __asm__ volatile("movl %0, %%fs:(%1)"
+                     :
+                     : "r"(v), "r"(atomic_load_explicit(&errno_tpoff, memory_order_relaxed))
+                     : "memory");
+}
+#else
+static void errno_tpoff_init(void) {
+}
+static inline int errno_load(void) {
+    return errno;
+}
+static inline void errno_store(int v) {
+    errno = v;
+}
+#endif
+
+int *ms_alloc_errno_location(void) {
+#if defined(__x86_64__)
+    return (int *)(thread_pointer() + atomic_load_explicit(&errno_tpoff, memory_order_relaxed));
+#else
+    return &errno;
+#endif
 }
 
 static inline bool inject_fails(size_t size) {
@@ -118,7 +163,7 @@ static inline void *alloc_flags(size_t size, int flags) {
 
 /* jemalloc's malloc and calloc set ENOMEM themselves and accept size 0. */
 static void *malloc_slow(size_t size) {
-    malloc_fn fn = ENTRY(je_malloc);
+    ms_malloc_fn fn = ENTRY(je_malloc);
     if (fn == NULL) return alloc_flags(size, 0);
     if (MS_UNLIKELY(inject_fails(size))) {
         errno = ENOMEM;
@@ -155,29 +200,35 @@ static void *realloc_slow(void *ptr, size_t size) {
     return p;
 }
 
-static void free_x(void *ptr) {
-    if (ptr != NULL) dallocx(ptr, 0);
-}
-
-/* --- The API --- */
-
-void *ms_malloc(size_t size) {
-    return ENTRY(malloc_entry)(size);
-}
-
-/* The hottest wrapper: no frame pointer (GCC; a leaf-like trampoline needs none). */
 #if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("omit-frame-pointer")))
+#    define MS_NO_FRAME_POINTER __attribute__((optimize("omit-frame-pointer")))
+#else
+#    define MS_NO_FRAME_POINTER
 #endif
-void ms_free(void *ptr)
-{
-    tls_errno.saved = *errno_ptr(); /* preserves errno (glibc manual) */
-    ENTRY(free_entry)(ptr);         /* jemalloc's free takes NULL */
-    *tls_errno.loc = tls_errno.saved;
+
+/* Before ms_alloc_init, under valgrind, or when jemalloc's free was not found. */
+static void free_x(void *ptr) {
+    int saved = errno; /* preserves errno */
+    if (ptr != NULL) dallocx(ptr, 0);
+    errno = saved;
 }
+
+/*
+ * The default direct free: jemalloc's free between a save and a restore of errno. The
+ * knob config.free_keeps_errno=false installs jemalloc's free itself instead (a pure
+ * tail jump; errno then is whatever jemalloc leaves). No frame pointer (GCC): it is a
+ * leaf-like trampoline, and with one the frame would be 4 instructions longer.
+ */
+static MS_NO_FRAME_POINTER void free_keep_errno(void *ptr) {
+    int saved = errno_load(); /* preserves errno */
+    ENTRY(je_free)(ptr);      /* jemalloc's free takes NULL */
+    errno_store(saved);
+}
+
+/* --- The API (ms_malloc and ms_free are inline in memshim_internal.h) --- */
 
 void ms_free_sized(void *ptr, size_t size) {
-    (void)size; /* the size a caller claims is not trusted: dallocx looks it up */
+    (void)size; /* the size a caller claims is not trusted: jemalloc looks it up */
     ms_free(ptr);
 }
 
@@ -299,6 +350,7 @@ static bool under_valgrind_heap(void) {
 }
 
 int ms_alloc_init(void) {
+    errno_tpoff_init();
     if (under_valgrind_heap()) return -ENOTSUP;
     Dl_info info;
     if (dladdr((void *)&mallocx, &info) == 0 || info.dli_fname == NULL) return -ENOENT;
@@ -310,12 +362,18 @@ int ms_alloc_init(void) {
     void *f = lookup_in(h, info.dli_fbase, "free");
     dlclose(h); /* libjemalloc stays: it is our DT_NEEDED dependency */
     if (m == NULL || c == NULL || r == NULL || f == NULL) return -ENOENT;
-    atomic_store(&je_malloc, (malloc_fn)m);
-    atomic_store(&je_calloc, (calloc_fn)c);
-    atomic_store(&je_realloc, (realloc_fn)r);
-    atomic_store(&je_free, (free_fn)f);
-    ms_alloc_refresh();
+    ms_alloc_use_direct((ms_malloc_fn)m, (calloc_fn)c, (realloc_fn)r, (ms_free_fn)f);
     return 0;
+}
+
+void ms_alloc_use_direct(void *(*m)(size_t), void *(*c)(size_t, size_t), void *(*r)(void *, size_t),
+                         void (*f)(void *)) {
+    errno_tpoff_init(); /* before free_keep_errno can be installed */
+    atomic_store(&je_malloc, m);
+    atomic_store(&je_calloc, c);
+    atomic_store(&je_realloc, r);
+    atomic_store(&je_free, f);
+    ms_alloc_refresh();
 }
 
 void ms_alloc_use_xpath(void) {
@@ -328,12 +386,25 @@ void ms_alloc_use_xpath(void) {
 
 void ms_alloc_refresh(void) {
     bool armed = atomic_load(&ms_inject_armed) != 0;
-    malloc_fn m = atomic_load(&je_malloc);
+    ms_malloc_fn m = atomic_load(&je_malloc);
     calloc_fn c = atomic_load(&je_calloc);
     realloc_fn r = atomic_load(&je_realloc);
-    free_fn f = atomic_load(&je_free);
-    atomic_store(&malloc_entry, m != NULL && !armed ? m : malloc_slow);
+    ms_free_fn f = atomic_load(&je_free);
+    atomic_store(&ms_malloc_entry, m != NULL && !armed ? m : malloc_slow);
     atomic_store(&calloc_entry, c != NULL && !armed ? c : calloc_slow);
     atomic_store(&realloc_entry, r != NULL && !armed ? r : realloc_slow);
-    atomic_store(&free_entry, f != NULL ? f : free_x);
+    ms_free_fn fe = free_x;
+    if (f != NULL) fe = atomic_load(&free_keeps_errno) ? free_keep_errno : f;
+    atomic_store(&ms_free_entry, fe);
+}
+
+int ms_ctl_free_keeps_errno_get(void *out) {
+    *(bool *)out = atomic_load(&free_keeps_errno);
+    return 0;
+}
+
+int ms_ctl_free_keeps_errno_set(const void *in) {
+    atomic_store(&free_keeps_errno, *(const bool *)in);
+    ms_alloc_refresh();
+    return 0;
 }

@@ -29,6 +29,7 @@ static const struct {
     {"MEMSHIM_INHERIT", "config.inherit"},
     {"MEMSHIM_REPORT", "config.report"},
     {"MEMSHIM_REPORT_FILE", "config.report_file"},
+    {"MEMSHIM_FREE_KEEPS_ERRNO", "config.free_keeps_errno"},
     {"MEMSHIM_FAIL_AFTER", "inject.fail_after"},
     {"MEMSHIM_FAIL_RATE", "inject.fail_rate"},
     {"MEMSHIM_FAIL_SEED", "inject.seed"},

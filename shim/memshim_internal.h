@@ -34,8 +34,29 @@ void ms_write_all(int fd, const char *buf, size_t len);
 
 /* --- The allocation API, with libc's exact semantics (alloc.c) --- */
 
-void *ms_malloc(size_t size);
-void ms_free(void *ptr);
+typedef void *(*ms_malloc_fn)(size_t);
+typedef void (*ms_free_fn)(void *);
+
+/*
+ * Where malloc and free go right now, never NULL: jemalloc's own malloc, and its free
+ * wrapped in an errno save/restore (or bare with config.free_keeps_errno=false), once
+ * ms_alloc_init found them; the *x path or the failure-injection path otherwise.
+ * ms_alloc_refresh keeps them in step. Read relaxed: every target is valid at any time.
+ */
+#define MS_HIDDEN_DECL __attribute__((visibility("hidden"))) /* jmp *x(%rip), no GOT */
+extern MS_HIDDEN_DECL _Atomic(ms_malloc_fn) ms_malloc_entry;
+extern MS_HIDDEN_DECL _Atomic(ms_free_fn) ms_free_entry;
+
+/* Inline, so override.c's malloc and free are one indirect jump each. */
+static inline void *ms_malloc(size_t size) {
+    return atomic_load_explicit(&ms_malloc_entry, memory_order_relaxed)(size);
+}
+
+/* Takes NULL; preserves errno unless config.free_keeps_errno is false. */
+static inline void ms_free(void *ptr) {
+    atomic_load_explicit(&ms_free_entry, memory_order_relaxed)(ptr);
+}
+
 void ms_free_sized(void *ptr, size_t size);
 void *ms_calloc(size_t nmemb, size_t size);
 void *ms_realloc(void *ptr, size_t size);
@@ -57,6 +78,21 @@ int ms_alloc_init(void);
 
 /* Goes back to the mallocx/rallocx/dallocx path (tests use it to cover both paths). */
 void ms_alloc_use_xpath(void);
+
+/* Routes the hot calls to these functions, as ms_alloc_init does with jemalloc's own
+ * (tests pass wrappers, e.g. a free that clobbers errno). Each must be non-NULL and
+ * allocate from / release to jemalloc. */
+void ms_alloc_use_direct(void *(*m)(size_t), void *(*c)(size_t, size_t), void *(*r)(void *, size_t),
+                         void (*f)(void *));
+
+/* This thread's errno as the direct free finds it (thread pointer + a constant fixed at
+ * ms_alloc_init on x86-64; &errno elsewhere). Tests compare it with &errno. */
+int *ms_alloc_errno_location(void);
+
+/* config.free_keeps_errno (MEMSHIM_FREE_KEEPS_ERRNO): whether free preserves errno
+ * around jemalloc's free (true, glibc's semantics) or jumps straight to it. 0. */
+int ms_ctl_free_keeps_errno_get(void *out);
+int ms_ctl_free_keeps_errno_set(const void *in);
 
 /* Re-reads ms_inject_armed: the direct fast path is only taken while nothing is armed.
  * inject.c calls it whenever a rule is armed or disarmed. */

@@ -7,8 +7,12 @@
  */
 #include "test_common.h"
 
+#include <pthread.h>
 #include <stdint.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <jemalloc/jemalloc.h>
 
 #include "memshim_internal.h"
 
@@ -390,6 +394,153 @@ static void test_alloc_blocks_cross_between_the_two_paths(void **state) {
     ms_free(direct_big);
 }
 
+/* --- free and errno: a jemalloc whose free changes errno (as its purge path can) --- */
+
+static void *je_like_malloc(size_t size) {
+    return mallocx(size != 0 ? size : 1, 0);
+}
+
+static void *je_like_calloc(size_t n, size_t size) {
+    return mallocx(n * size != 0 ? n * size : 1, MALLOCX_ZERO);
+}
+
+static void *je_like_realloc(void *p, size_t size) {
+    return rallocx(p, size, 0);
+}
+
+static void clobbering_free(void *p) {
+    if (p != NULL) dallocx(p, 0);
+    errno = EIO;
+}
+
+static int use_clobbering_free(void **state) {
+    (void)state;
+    ms_alloc_use_direct(je_like_malloc, je_like_calloc, je_like_realloc, clobbering_free);
+    return 0;
+}
+
+static int back_to_jemalloc(void **state) {
+    (void)state;
+    bool on = true;
+    (void)memshim_ctl("config.free_keeps_errno", NULL, NULL, &on, sizeof(on));
+    (void)ms_alloc_init(); /* -ENOTSUP under valgrind: the *x path again */
+    return 0;
+}
+
+/* 0 when errno survived every free of this thread, else the errno seen. */
+static int frees_keep_errno(void) {
+    for (int i = 0; i < 100; i++) {
+        void *p = ms_malloc((size_t)16 << (i % 16));
+        if (p == NULL) return ENOMEM;
+        errno = SENTINEL_ERRNO;
+        ms_free(i % 10 == 0 ? NULL : p);
+        if (i % 10 == 0) ms_free(p);
+        if (errno != SENTINEL_ERRNO) return errno;
+    }
+    return 0;
+}
+
+static void *thread_frees(void *arg) {
+    if (arg != NULL) pthread_barrier_wait(arg);
+    return (void *)(intptr_t)frees_keep_errno();
+}
+
+static void test_alloc_free_keeps_errno_when_jemallocs_free_changes_it(void **state) {
+    (void)state;
+    assert_int_equal(frees_keep_errno(), 0);
+    pthread_t t;
+    void *r;
+    assert_int_equal(pthread_create(&t, NULL, thread_frees, NULL), 0);
+    assert_int_equal(pthread_join(t, &r), 0);
+    assert_int_equal((intptr_t)r, 0);
+}
+
+/* A thread that exists before the routing is (re)installed keeps errno as well. */
+static void test_alloc_free_keeps_errno_in_threads_started_before_init(void **state) {
+    (void)state;
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    ms_alloc_use_xpath();
+    pthread_t t;
+    void *r;
+    assert_int_equal(pthread_create(&t, NULL, thread_frees, &go), 0);
+    use_clobbering_free(NULL);
+    pthread_barrier_wait(&go);
+    assert_int_equal(pthread_join(t, &r), 0);
+    assert_int_equal((intptr_t)r, 0);
+    pthread_barrier_destroy(&go);
+}
+
+static void *fork_and_free(void *arg) {
+    (void)arg;
+    pid_t pid = fork();
+    if (pid == 0) _exit(frees_keep_errno() == 0 ? 0 : 1);
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid) return (void *)(intptr_t)-1;
+    return (void *)(intptr_t)(WIFEXITED(st) ? WEXITSTATUS(st) : 128);
+}
+
+static void test_alloc_free_keeps_errno_in_a_child_forked_from_a_thread(void **state) {
+    (void)state;
+    pthread_t t;
+    void *r;
+    assert_int_equal(pthread_create(&t, NULL, fork_and_free, NULL), 0);
+    assert_int_equal(pthread_join(t, &r), 0);
+    assert_int_equal((intptr_t)r, 0);
+    assert_int_equal((intptr_t)fork_and_free(NULL), 0);
+}
+
+static void *errno_location_matches(void *arg) {
+    (void)arg;
+    return (void *)(intptr_t)(ms_alloc_errno_location() == &errno);
+}
+
+static void test_alloc_errno_location_is_this_threads_errno(void **state) {
+    (void)state;
+    assert_ptr_equal(ms_alloc_errno_location(), &errno);
+    pthread_t t[4];
+    void *r;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, errno_location_matches, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], &r), 0);
+        assert_int_equal((intptr_t)r, 1);
+    }
+    pid_t pid = fork();
+    if (pid == 0) _exit(ms_alloc_errno_location() == &errno ? 0 : 1);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void test_alloc_free_keeps_errno_false_jumps_to_jemallocs_free(void **state) {
+    (void)state;
+    bool on = true, off = false;
+    size_t len = sizeof(on);
+    assert_int_equal(memshim_ctl("config.free_keeps_errno", &on, &len, NULL, 0), 0);
+    assert_true(on);
+    assert_int_equal(memshim_ctl("config.free_keeps_errno", NULL, NULL, &off, sizeof(off)), 0);
+    assert_ptr_equal(atomic_load(&ms_free_entry), clobbering_free);
+    void *p = ms_malloc(32);
+    errno = SENTINEL_ERRNO;
+    ms_free(p);
+    assert_int_equal(errno, EIO); /* jemalloc's semantics, by request */
+    assert_int_equal(memshim_ctl("config.free_keeps_errno", NULL, NULL, &on, sizeof(on)), 0);
+    assert_ptr_not_equal(atomic_load(&ms_free_entry), clobbering_free);
+    assert_int_equal(frees_keep_errno(), 0);
+}
+
+/* Before ms_alloc_init (and under valgrind) the *x path's free keeps errno itself. */
+static void test_alloc_xpath_free_keeps_errno_whatever_the_knob(void **state) {
+    (void)state;
+    bool off = false, on = true;
+    ms_alloc_use_xpath();
+    assert_int_equal(memshim_ctl("config.free_keeps_errno", NULL, NULL, &off, sizeof(off)), 0);
+    assert_int_equal(frees_keep_errno(), 0);
+    assert_int_equal(memshim_ctl("config.free_keeps_errno", NULL, NULL, &on, sizeof(on)), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc_malloc_zero_returns_unique_freeable_pointers),
@@ -425,5 +576,18 @@ int main(void) {
     int failed = cmocka_run_group_tests_name("shim_alloc", tests, use_direct_path, NULL);
     failed += cmocka_run_group_tests_name("shim_alloc_xpath", tests, use_x_path, use_direct_path);
     failed += cmocka_run_group_tests_name("shim_alloc_mixed", mixed, NULL, NULL);
+    const struct CMUnitTest errno_tests[] = {
+        cmocka_unit_test_setup(test_alloc_free_keeps_errno_when_jemallocs_free_changes_it,
+                               use_clobbering_free),
+        cmocka_unit_test(test_alloc_free_keeps_errno_in_threads_started_before_init),
+        cmocka_unit_test_setup(test_alloc_free_keeps_errno_in_a_child_forked_from_a_thread,
+                               use_clobbering_free),
+        cmocka_unit_test(test_alloc_errno_location_is_this_threads_errno),
+        cmocka_unit_test_setup(test_alloc_free_keeps_errno_false_jumps_to_jemallocs_free,
+                               use_clobbering_free),
+        cmocka_unit_test(test_alloc_xpath_free_keeps_errno_whatever_the_knob),
+    };
+    failed +=
+        cmocka_run_group_tests_name("shim_alloc_free_errno", errno_tests, NULL, back_to_jemalloc);
     return failed;
 }
