@@ -6,7 +6,10 @@
  * fail each allocation with probability P (inject.fail_rate) from a reproducible
  * sequence (inject.seed), and apply both only to requests of at least B bytes
  * (inject.min_size). The k-th countable allocation fails at random iff
- * splitmix64(seed + k) < P * 2^64, so a given seed fails the same allocations in a
+ * splitmix64(splitmix64(seed) + k * GOLDEN) < P * 2^64: each seed picks its own
+ * starting point of the SplitMix64 sequence (splitmix64(seed), a random 64-bit offset),
+ * so different seeds, even consecutive ones, give independent patterns rather than one
+ * pattern shifted by an allocation, and a given seed fails the same allocations in a
  * single-threaded program run after run. Allocations made by the shim's own threads
  * (ms_tls_internal) are never counted and never failed.
  */
@@ -25,12 +28,15 @@ static _Atomic uint64_t fail_after = FAIL_AFTER_OFF;
 static _Atomic uint64_t fail_threshold; /* P * 2^64, 0 = never */
 static _Atomic uint64_t fail_rate_bits; /* the double as set, for reading back */
 static _Atomic uint64_t fail_seed;
+static _Atomic uint64_t fail_stream = 0xe220a8397b1dcdafull; /* splitmix64(fail_seed) */
 static _Atomic size_t fail_min_size;
 static _Atomic uint64_t seen;
 static _Atomic uint64_t failures;
 
+#define GOLDEN 0x9e3779b97f4a7c15ull /* SplitMix64's increment, 2^64 / phi */
+
 static uint64_t splitmix64(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
+    x += GOLDEN;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
     return x ^ (x >> 31);
@@ -49,7 +55,8 @@ bool ms_inject_should_fail(size_t size) {
     bool fail = k > atomic_load_explicit(&fail_after, memory_order_relaxed);
     uint64_t thr = atomic_load_explicit(&fail_threshold, memory_order_relaxed);
     if (!fail && thr != 0)
-        fail = splitmix64(atomic_load_explicit(&fail_seed, memory_order_relaxed) + k) < thr;
+        fail =
+            splitmix64(atomic_load_explicit(&fail_stream, memory_order_relaxed) + k * GOLDEN) < thr;
     if (fail) atomic_fetch_add_explicit(&failures, 1, memory_order_relaxed);
     return fail;
 }
@@ -103,7 +110,9 @@ int ms_ctl_inject_seed_get(void *out) {
 }
 
 int ms_ctl_inject_seed_set(const void *in) {
-    atomic_store(&fail_seed, *(const uint64_t *)in);
+    uint64_t seed = *(const uint64_t *)in;
+    atomic_store(&fail_seed, seed);
+    atomic_store(&fail_stream, splitmix64(seed));
     atomic_store(&seen, 0);
     return 0;
 }

@@ -13,8 +13,10 @@
 # each run's exit report).
 . "$(dirname "$0")/../helpers/shim_test_lib.sh"
 ok=0 errors=0 aborts=0 runs=0 injected=0
-# Far-apart seeds: the k-th allocation fails iff splitmix64(seed + k) < rate * 2^64, so
-# seeds 1, 2, 3 would fail the same allocations shifted by one.
+# Each seed has its own stream (the k-th allocation fails iff
+# splitmix64(splitmix64(seed) + k * golden) < rate * 2^64), so any distinct seeds give
+# independent runs; these far-apart ones date from when seeds 1, 2, 3 were one sequence
+# shifted by an allocation.
 SEEDS="11 1000000007 2000000011 3000000019"
 
 # classify NAME RC: checks one finished run whose files are $TMP/NAME.{out,err,rep}.

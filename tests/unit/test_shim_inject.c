@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_shim_inject.c - failure injection: exact counts for fail_after, a reproducible
- * sequence per seed for fail_rate, the min_size filter, ENOMEM from every allocation
+ * sequence per seed for fail_rate (the documented formula; neighbouring seeds
+ * independent), the min_size filter, ENOMEM from every allocation
  * entry point, and the shim's own work (ms_tls_internal) never counted or failed.
  * cmocka's own allocations use glibc's malloc (libmemshim.a has no overrides), so only
  * the ms_ calls below are ever counted.
@@ -241,8 +242,93 @@ static void test_inject_stats_report_failures(void **state) {
     assert_int_equal(st.fail_countable, 3);
 }
 
+/* The documented rule, computed here independently of inject.c. */
+static uint64_t ref_splitmix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* Allocation k (from 1) fails iff splitmix64(splitmix64(S) + k * 0x9e37...) < P * 2^64. */
+static void reference_pattern(uint64_t seed, double p, size_t n, bool *failed) {
+    uint64_t thr = (uint64_t)ldexp(p, 64);
+    uint64_t stream = ref_splitmix64(seed);
+    for (size_t i = 0; i < n; i++)
+        failed[i] = ref_splitmix64(stream + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull) < thr;
+}
+
+/* Runs first, in a fresh process: no seed was ever set, so the seed is 0. */
+static void test_inject_default_seed_is_seed_zero(void **state) {
+    (void)state;
+    enum { N = 512 };
+    static bool got[N], want[N];
+    assert_int_equal(get_u64("inject.seed"), 0);
+    set_double("inject.fail_rate", 0.5);
+    failure_pattern(N, 32, got);
+    reference_pattern(0, 0.5, N, want);
+    assert_memory_equal(got, want, sizeof(got));
+}
+
+static void test_inject_fail_rate_follows_the_documented_sequence(void **state) {
+    (void)state;
+    enum { N = 1000 };
+    static bool got[N], want[N];
+    const uint64_t seeds[] = {0, 1, 2, 3, 12345, UINT64_MAX};
+    for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+        reset(NULL);
+        set_double("inject.fail_rate", 0.3);
+        set_u64("inject.seed", seeds[i]);
+        failure_pattern(N, 32, got);
+        reference_pattern(seeds[i], 0.3, N, want);
+        assert_memory_equal(got, want, sizeof(got));
+    }
+}
+
+/* Fraction (in 1/1000) of positions where a[k] == b[k + shift], over the overlap. */
+static int agreement_permille(const bool *a, const bool *b, size_t n, int shift) {
+    size_t same = 0, total = 0;
+    for (size_t k = 0; k < n; k++) {
+        long j = (long)k + shift;
+        if (j < 0 || (size_t)j >= n) continue;
+        same += a[k] == b[j];
+        total++;
+    }
+    return (int)(same * 1000 / total);
+}
+
+/*
+ * Seeds 1 and 2 must not be one pattern shifted by an allocation (the old rule,
+ * splitmix64(seed + k), made seed 2's pattern seed 1's moved by one): at P = 0.5 two
+ * independent patterns agree on about half the positions at every shift.
+ */
+static void test_inject_neighbouring_seeds_give_independent_patterns(void **state) {
+    (void)state;
+    enum { N = 4096, MAX_SHIFT = 64 };
+    static bool s1[N], s2[N], s3[N];
+    bool *pat[] = {s1, s2, s3};
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        reset(NULL);
+        set_double("inject.fail_rate", 0.5);
+        set_u64("inject.seed", seed);
+        failure_pattern(N, 32, pat[seed - 1]);
+    }
+    for (int a = 0; a < 3; a++)
+        for (int b = a + 1; b < 3; b++)
+            for (int shift = -MAX_SHIFT; shift <= MAX_SHIFT; shift++) {
+                int pm = agreement_permille(pat[a], pat[b], N, shift);
+                /* 1 sigma is 8 permille at N = 4096: 430..570 is about 9 sigma wide. */
+                assert_in_range(pm, 430, 570);
+            }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_inject_default_seed_is_seed_zero, reset, reset),
+        cmocka_unit_test_setup_teardown(test_inject_fail_rate_follows_the_documented_sequence,
+                                        reset, reset),
+        cmocka_unit_test_setup_teardown(test_inject_neighbouring_seeds_give_independent_patterns,
+                                        reset, reset),
         cmocka_unit_test_setup_teardown(test_inject_fail_after_lets_exactly_n_through, reset,
                                         reset),
         cmocka_unit_test_setup_teardown(test_inject_fail_after_zero_disarms, reset, reset),
