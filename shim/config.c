@@ -47,9 +47,15 @@ static const struct {
     {"MEMSHIM_CTL", "ctl.enable"},
 };
 
-static const char *errname(int rc) {
+/*
+ * Why setting control `name` failed. -ENOENT means two things: memshim_ctl found no such
+ * name, or the name exists and its setter found what it needs missing (prof.active
+ * with MALLOC_CONF=prof:false): the table tells them apart.
+ */
+static const char *errname(const char *name, int rc) {
     switch (rc) {
-    case -ENOENT: return "unknown name";
+    case -ENOENT:
+        return ms_ctl_find(name) == NULL ? "unknown name" : "not available in this process";
     case -EPERM: return "read-only";
     case -EINVAL: return "malformed or out of range";
     default: return "rejected";
@@ -82,7 +88,7 @@ static int apply_conf_string(const char *conf) {
             }
             if (rc != 0) {
                 ms_log(MS_LOG_WARN, "MEMSHIM_CONF: '%.*s' ignored (%s)", (int)len, p,
-                       colon ? errname(rc) : "expected name:value");
+                       colon ? errname(item, rc) : "expected name:value");
                 bad++;
             }
         }
@@ -104,7 +110,7 @@ int ms_config_apply_env(void) {
         int rc = memshim_ctl_set_str(env_aliases[i].ctl, v);
         if (rc != 0) {
             ms_log(MS_LOG_WARN, "%s='%s' ignored (%s); using the default", env_aliases[i].env, v,
-                   errname(rc));
+                   errname(env_aliases[i].ctl, rc));
             bad++;
         }
     }

@@ -14,7 +14,7 @@
 static const char *const vars[] = {
     "MEMSHIM_LOG_LEVEL",  "MEMSHIM_INHERIT",   "MEMSHIM_REPORT",    "MEMSHIM_REPORT_FILE",
     "MEMSHIM_FAIL_AFTER", "MEMSHIM_FAIL_RATE", "MEMSHIM_FAIL_SEED", "MEMSHIM_FAIL_MIN_SIZE",
-    "MEMSHIM_CONF",       "MEMSHIM_WARNED",
+    "MEMSHIM_CONF",       "MEMSHIM_WARNED",    "MEMSHIM_PROF",      "MEMSHIM_FREE_KEEPS_ERRNO",
 };
 
 static int clean_env(void **state) {
@@ -175,6 +175,50 @@ static void test_config_overlong_conf_item_is_ignored(void **state) {
     assert_int_equal(get_u64("inject.seed"), 3);
 }
 
+/*
+ * -ENOENT from a name that exists (profiling with jemalloc's opt.prof false, as in this
+ * binary: libmemshim.a carries no malloc_conf) is not an unknown name.
+ */
+static void test_config_unavailable_feature_is_not_reported_as_unknown_name(void **state) {
+    (void)state;
+    bool avail = true;
+    size_t len = sizeof(avail);
+    assert_int_equal(memshim_ctl("prof.available", &avail, &len, NULL, 0), 0);
+    if (avail) skip(); /* MALLOC_CONF=prof:true in the environment: nothing is unavailable */
+    setenv("MEMSHIM_PROF", "1", 1);
+    setenv("MEMSHIM_CONF", "prof.active:true,no.such:1", 1);
+    char err[2048];
+    assert_int_equal(apply_captured(err, sizeof(err)), 3);
+    assert_int_equal(count_lines(err), 3);
+    assert_non_null(strstr(err, "MEMSHIM_PROF='1' ignored (not available in this process)"));
+    assert_non_null(strstr(err, "'prof.active:true' ignored (not available in this process)"));
+    assert_non_null(strstr(err, "'no.such:1' ignored (unknown name)"));
+    assert_null(strstr(err, "prof.active:true' ignored (unknown name)"));
+}
+
+static bool free_keeps_errno(void) {
+    bool v = false;
+    size_t len = sizeof(v);
+    assert_int_equal(memshim_ctl("config.free_keeps_errno", &v, &len, NULL, 0), 0);
+    return v;
+}
+
+static void test_config_free_keeps_errno_variable_sets_the_control(void **state) {
+    (void)state;
+    char err[512];
+    assert_true(free_keeps_errno()); /* glibc's semantics by default */
+    setenv("MEMSHIM_FREE_KEEPS_ERRNO", "0", 1);
+    assert_int_equal(apply_captured(err, sizeof(err)), 0);
+    assert_false(free_keeps_errno());
+    setenv("MEMSHIM_FREE_KEEPS_ERRNO", "sometimes", 1);
+    assert_int_equal(apply_captured(err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "MEMSHIM_FREE_KEEPS_ERRNO='sometimes' ignored (malformed"));
+    assert_false(free_keeps_errno()); /* a bad value changes nothing */
+    setenv("MEMSHIM_FREE_KEEPS_ERRNO", "yes", 1);
+    assert_int_equal(apply_captured(err, sizeof(err)), 0);
+    assert_true(free_keeps_errno());
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_config_valid_variables_set_their_controls, clean_env,
@@ -193,6 +237,10 @@ int main(void) {
                                         clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_config_overlong_conf_item_is_ignored, clean_env,
                                         clean_env),
+        cmocka_unit_test_setup_teardown(
+            test_config_unavailable_feature_is_not_reported_as_unknown_name, clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_config_free_keeps_errno_variable_sets_the_control,
+                                        clean_env, clean_env),
     };
     return cmocka_run_group_tests_name("shim_config", tests, NULL, NULL);
 }
