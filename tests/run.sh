@@ -41,7 +41,8 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
         envf="tests/unit/$name.env"
         if [ -n "${MEMSHIM_VALGRIND:-}" ]; then
             run_one unit "$name" env $( [ -f "$envf" ] && grep -v '^#' "$envf" ) \
-                valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite "$t"
+                valgrind -q --error-exitcode=9 --suppressions="$top/tests/valgrind.supp" \
+                --leak-check=full --errors-for-leak-kinds=definite "$t"
         else
             run_one unit "$name" env $( [ -f "$envf" ] && grep -v '^#' "$envf" ) "$t"
         fi
