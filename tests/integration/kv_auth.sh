@@ -90,6 +90,7 @@ check "acl_access_denied_auth counts 2 failures" 2 $((after - before))
 kv_stop_one() {
     kill "$1" 2>/dev/null
     wait "$1" 2>/dev/null
+    [ $? != 99 ] || { echo "FAIL: the server under $KV_SERVER_WRAPPER reported errors"; fail=1; }
     KV_PIDS=$(echo " $KV_PIDS " | sed "s/ $1 / /")
 }
 kv_stop_one "$KV_PID"

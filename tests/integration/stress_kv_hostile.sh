@@ -8,6 +8,7 @@
 . "$(dirname "$0")/../kv/lib.sh"
 . "$(dirname "$0")/../kv/stress_lib.sh"
 kv_require_tools redis-cli python3
+stress_need_load
 kv_start_kvcore --enable-debug-command yes
 checker_start
 fail=0

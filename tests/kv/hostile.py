@@ -17,7 +17,7 @@ slowreader  client-output-buffer-limit "normal 4mb 0 0": 8 clients pipeline 400 
             in INFO. With "normal 64mb 8mb 2", a client reading slowly above the soft
             limit for longer than 2 s is dropped too.
 vanish      2,000 connections that close mid-command (in the header, in a bulk, in a
-            pipeline), 500 that pipeline 20 GETs of a 256 KB value and close without
+            pipeline), 500 that pipeline 10 GETs of a 256 KB value and close without
             reading, 500 that read part of a reply and reset the connection (SO_LINGER 0):
             afterwards connected_clients is back to where it was and used_memory returns
             to its level before (within 4 MB).
@@ -261,10 +261,10 @@ def case_vanish():
         s.close()
     for i in range(500):  # pipeline big replies and vanish without reading
         s = conn()
-        s.sendall(enc("GET", "bigval") * 20)
+        s.sendall(enc("GET", "bigval") * 10)
         s.close()
     for i in range(500):  # read part of a reply, then reset the connection
-        s = conn()
+        s = conn(60)
         s.sendall(enc("GET", "bigval") * 4)
         s.recv(1000)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

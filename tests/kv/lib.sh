@@ -7,6 +7,11 @@
 #   kv_start_redis [--name value]    start Debian's redis-server; sets REDIS_PORT, REDIS_PID
 #   kv_wait_ready PORT PID           wait until PING answers (exit 1 after ~10 s)
 #   kv_cleanup                       stop every server started here (trap EXIT)
+#
+# KV_SERVER_WRAPPER (set by `make valgrind`): a command kvcore-server runs under, e.g.
+# "valgrind --error-exitcode=99 ...". kv_cleanup then gives each server time to shut down
+# and fails the test when one exits with status 99 (errors or definite leaks), printing
+# its log.
 
 BUILD=${BUILD:-build}
 KV_BIN=${KV_BIN:-$BUILD/kvcore-server}
@@ -17,11 +22,25 @@ kv_cleanup() {
     for p in $KV_PIDS; do
         kill "$p" 2>/dev/null
     done
+    wrapped_bad=""
     for p in $KV_PIDS; do
         i=0
-        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        # Under a wrapper (valgrind) shutdown and the leak check take longer.
+        limit=50
+        [ -z "${KV_SERVER_WRAPPER:-}" ] || limit=600
+        while kill -0 "$p" 2>/dev/null && [ $i -lt $limit ]; do sleep 0.1; i=$((i + 1)); done
         kill -9 "$p" 2>/dev/null
+        if [ -n "${KV_SERVER_WRAPPER:-}" ]; then
+            wait "$p" 2>/dev/null
+            [ $? = 99 ] && wrapped_bad="$wrapped_bad $p"
+        fi
     done
+    if [ -n "$wrapped_bad" ]; then
+        echo "kvcore-server under '$KV_SERVER_WRAPPER' reported errors (pid$wrapped_bad):"
+        sed -n '1,80p' "$KV_TMP"/kvcore.*.log
+        rm -rf "$KV_TMP"
+        exit 1
+    fi
     # Sanitizer builds: a report in any server log fails the test.
     san=$(grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$KV_TMP"/*.log 2>/dev/null)
     if [ -n "$san" ]; then
@@ -54,7 +73,9 @@ kv_free_port() {
 
 kv_wait_ready() {
     i=0
-    while [ $i -lt 100 ]; do
+    limit=100
+    [ -z "${KV_SERVER_WRAPPER:-}" ] || limit=600
+    while [ $i -lt $limit ]; do
         if ! kill -0 "$2" 2>/dev/null; then
             echo "server on port $1 exited during start-up"
             return 1
@@ -70,7 +91,9 @@ kv_wait_ready() {
 kv_start_kvcore() {
     [ -x "$KV_BIN" ] || kv_skip "skipped: $KV_BIN not built"
     KV_PORT=$(kv_free_port)
-    "$KV_BIN" --bind 127.0.0.1 --port "$KV_PORT" "$@" >"$KV_TMP/kvcore.$KV_PORT.log" 2>&1 &
+    # shellcheck disable=SC2086
+    ${KV_SERVER_WRAPPER:-} "$KV_BIN" --bind 127.0.0.1 --port "$KV_PORT" "$@" \
+        >"$KV_TMP/kvcore.$KV_PORT.log" 2>&1 &
     KV_PID=$!
     KV_PIDS="$KV_PIDS $KV_PID"
     kv_wait_ready "$KV_PORT" "$KV_PID" || { cat "$KV_TMP/kvcore.$KV_PORT.log"; exit 1; }

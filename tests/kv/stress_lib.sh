@@ -11,6 +11,8 @@
 KV_LOAD=$BUILD/tests/helpers/kv_load
 
 stress_need_load() {
+    [ -z "${KV_SERVER_WRAPPER:-}" ] ||
+        kv_skip "skipped: stress and soak run natively and under ASan, too slow under valgrind"
     [ -x "$KV_LOAD" ] || kv_skip "skipped: $KV_LOAD not built (make unit-bins)"
 }
 
