@@ -447,13 +447,27 @@ static kv_cmd_t cmd_table[] = {
 static kv_cmd_t *lookup_slots[LOOKUP_SLOTS];
 static size_t ncommands;
 
+/* Command names are ASCII: fold case without the locale tables tolower() consults. */
+static inline unsigned char ascii_lower(unsigned char ch) {
+    return (unsigned)(ch - 'A') < 26u ? (unsigned char)(ch | 0x20) : ch;
+}
+
 static uint32_t name_hash(const char *s, size_t len) {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < len; i++) {
-        h ^= (uint32_t)tolower((unsigned char)s[i]);
+        h ^= ascii_lower((unsigned char)s[i]);
         h *= 16777619u;
     }
     return h;
+}
+
+/* The table's names are lower case: compare the argument folded, byte by byte. */
+static inline bool name_is(const char *lower_name, const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (lower_name[i] == '\0' ||
+            (unsigned char)lower_name[i] != ascii_lower((unsigned char)s[i]))
+            return false;
+    return lower_name[len] == '\0';
 }
 
 static void init_row(kv_cmd_t *cmd, const kv_cmd_t *parent) {
@@ -488,7 +502,7 @@ kv_cmd_t *kv_cmd_lookup(const char *name, size_t len) {
     uint32_t i = name_hash(name, len) & (LOOKUP_SLOTS - 1);
     while (lookup_slots[i] != NULL) {
         kv_cmd_t *cmd = lookup_slots[i];
-        if (strncasecmp(cmd->name, name, len) == 0 && cmd->name[len] == '\0') return cmd;
+        if (name_is(cmd->name, name, len)) return cmd;
         i = (i + 1) & (LOOKUP_SLOTS - 1);
     }
     return NULL;

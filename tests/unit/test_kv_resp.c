@@ -179,6 +179,34 @@ static void test_resp_rejects_invalid_multibulk_count(void **state) {
     expect_proto_error("*\r\n", 3, "Protocol error: invalid multibulk length");
 }
 
+/* Count lines follow Redis's string2ll on every path the parser takes (fast and general). */
+static void test_resp_count_lines_follow_string2ll_rules(void **state) {
+    (void)state;
+    expect_proto_error("*01\r\n", 5, "Protocol error: invalid multibulk length");
+    expect_proto_error("*1\r\n$01\r\nx\r\n", 13, "Protocol error: invalid bulk length");
+    expect_proto_error("*1\r\n$-0\r\n", 9, "Protocol error: invalid bulk length");
+    kv_req_t r;
+    kv_req_init(&r, LLONG_MAX);
+    /* A lone zero is a valid length: an empty argument. */
+    assert_int_equal(parse(&r, "*1\r\n$0\r\n\r\n"), 10);
+    assert_int_equal(r.argc, 1);
+    assert_int_equal(r.argv[0].len, 0);
+    /* 18 and 19 digits: read exactly, then the command waits for its payload. */
+    assert_int_equal(parse(&r, "*1\r\n$123456789012345678\r\n"), 0);
+    assert_int_equal(r.need, 4 + 21 + 123456789012345678ULL + 2);
+    kv_req_fini(&r);
+    kv_req_init(&r, LLONG_MAX);
+    assert_int_equal(parse(&r, "*1\r\n$1234567890123456789\r\n"), 0);
+    assert_int_equal(r.need, 4 + 22 + 1234567890123456789ULL + 2);
+    kv_req_fini(&r);
+    /* A '\r' as the last byte received is not a line end yet. */
+    kv_req_init(&r, MAXBULK);
+    assert_int_equal(parse(&r, "*1\r\n$3\r"), 0);
+    assert_int_equal(parse(&r, "*1\r\n$3\r\nGET\r\n"), 13);
+    assert_arg(&r, 0, "GET");
+    kv_req_fini(&r);
+}
+
 static void test_resp_rejects_argument_not_starting_with_dollar(void **state) {
     (void)state;
     expect_proto_error("*1\r\n+PING\r\n", 11, "Protocol error: expected '$', got '+'");
@@ -333,6 +361,7 @@ int main(void) {
         cmocka_unit_test(test_resp_rejects_non_numeric_bulk_len),
         cmocka_unit_test(test_resp_rejects_bulk_len_above_proto_max_bulk_len),
         cmocka_unit_test(test_resp_rejects_invalid_multibulk_count),
+        cmocka_unit_test(test_resp_count_lines_follow_string2ll_rules),
         cmocka_unit_test(test_resp_rejects_argument_not_starting_with_dollar),
         cmocka_unit_test(test_resp_rejects_too_big_inline_request),
         cmocka_unit_test(test_resp_rejects_too_big_count_strings),
