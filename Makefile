@@ -265,9 +265,16 @@ asan: deps-test
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all unit-bins
 	MEMSHIM_SAN=1 BUILD=build-asan sh tests/run.sh
 
+# memcheck: every unit test, then kvcore-server's integration tests with the server under
+# valgrind (tests/kv/lib.sh's KV_SERVER_WRAPPER; exit status 99 = errors or definite leaks
+# at its SIGTERM shutdown). The server links libmemshim.a there (NOSHIM=1, relinked each
+# time) so memcheck sees every allocation; tests that need the shim's malloc skip.
+VG_SERVER := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 valgrind: deps-test
-	$(MAKE) --no-print-directory BUILD=build-vg all unit-bins
+	rm -f build-vg/kvcore-server
+	$(MAKE) --no-print-directory BUILD=build-vg NOSHIM=1 all unit-bins
 	MEMSHIM_VALGRIND=1 BUILD=build-vg sh tests/run.sh unit
+	MEMSHIM_SAN=1 KV_SERVER_WRAPPER="$(VG_SERVER)" BUILD=build-vg sh tests/run.sh integration kv_
 
 FUZZ_SECONDS ?= 30
 fuzz: deps-test

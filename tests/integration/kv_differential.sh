@@ -7,4 +7,15 @@
 kv_require_tools redis-cli redis-server python3
 kv_start_kvcore --enable-debug-command yes --save ''
 kv_start_redis --enable-debug-command yes
-python3 tests/kv/kvdiff.py "$KV_PORT" "$REDIS_PORT" tests/kv_corpus/*.txt
+corpus=tests/kv_corpus
+if [ -n "${KV_SERVER_WRAPPER:-}" ]; then
+    # Under valgrind (make valgrind) long double arithmetic has 64 bits, not x87's 80, so
+    # INCRBYFLOAT/HINCRBYFLOAT results differ from Redis's: both servers get the corpus
+    # without them.
+    mkdir -p "$KV_TMP/corpus"
+    for f in tests/kv_corpus/*.txt; do
+        grep -v -i 'INCRBYFLOAT' "$f" >"$KV_TMP/corpus/$(basename "$f")"
+    done
+    corpus=$KV_TMP/corpus
+fi
+python3 tests/kv/kvdiff.py "$KV_PORT" "$REDIS_PORT" "$corpus"/*.txt

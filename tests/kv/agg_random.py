@@ -11,6 +11,7 @@ encoding's (HGETALL pairs, HKEYS, HVALS, SMEMBERS, SINTER, SUNION, SDIFF), or by
 for random ones (HRANDFIELD, SPOP, SRANDMEMBER). Small conversion limits make keys cross
 encodings often. A final pass compares every key's full content. Exit 0 when all match.
 """
+import os
 import random
 import socket
 import sys
@@ -108,6 +109,10 @@ def gen(rng):
     if c == 11:
         return ["HINCRBY", h, f, rng.choice(["1", "-3", "100", "x", "9223372036854775807"])]
     if c == 12:
+        # Under valgrind (make valgrind sets KV_SERVER_WRAPPER) long double has only 64
+        # bits, not x87's 80, so kvcore's results differ from Redis's: no float there.
+        if os.environ.get("KV_SERVER_WRAPPER"):
+            return ["HINCRBY", h, f, "2"]
         return ["HINCRBYFLOAT", h, f, rng.choice(["1.5", "-0.25", "3", "abc", "1e400"])]
     if c == 13:
         return ["HRANDFIELD", h] + rng.choice([[], ["0"], ["100"], ["-2"], ["3", "WITHVALUES"]])
