@@ -236,8 +236,18 @@ void kv_cmd_auth(kv_client_t *c) {
 
 /* --- The command gate --- */
 
+/* DEBUG's enable-debug-command rule, as cmd_server.c applies it (yes, or local). */
+static bool debug_enabled_for(const kv_client_t *c) {
+    int mode = kv_srv.cfg.enable_debug_command;
+    return mode == 1 ||
+           (mode == 2 && (strncmp(c->addr, "127.", 4) == 0 || strncmp(c->addr, "[::1]", 5) == 0));
+}
+
 bool kv_auth_gate(kv_client_t *c, kv_cmd_t *cmd) {
     if (!kv_auth_required(c) || (cmd->flags & KV_CMD_NO_AUTH)) return true;
+    /* Redis checks a protected command (DEBUG while enable-debug-command refuses it)
+     * before authentication: its handler replies that refusal and runs nothing. */
+    if (cmd->fn == kv_cmd_debug && !debug_enabled_for(c)) return true;
     cmd->rejected_calls++;
     kv_reply_error(c, "NOAUTH Authentication required.");
     return false;

@@ -184,6 +184,16 @@ static void test_auth_gate_allows_only_auth_hello_quit_before_authenticating(voi
     feed(c, "NOPE\r\nGET\r\n");
     assert_output(c, "-ERR unknown command 'NOPE', with args beginning with: \r\n"
                      "-ERR wrong number of arguments for 'get' command\r\n");
+    /* So does DEBUG refused by enable-debug-command; allowed, it needs authentication. */
+    kv_srv.cfg.enable_debug_command = 0;
+    feed(c, "DEBUG HELP\r\n");
+    char *out = take_output(c);
+    assert_memory_equal(out, "-ERR DEBUG command not allowed.", 31);
+    free(out);
+    kv_srv.cfg.enable_debug_command = 1;
+    feed(c, "DEBUG HELP\r\n");
+    assert_output(c, "-NOAUTH Authentication required.\r\n");
+    kv_srv.cfg.enable_debug_command = 0;
     feed(c, "AUTH pw\r\nPING\r\n");
     assert_output(c, "+OK\r\n+PONG\r\n");
     feed(c, "QUIT\r\n");
