@@ -5,21 +5,34 @@
 # deleted (tests/kv/defrag_load.py). Two identical servers in turn: one gets
 # CONFIG SET activedefrag yes (active-defrag-ignore-bytes 1mb, everything else default),
 # the other keeps activedefrag no. On each, redis-benchmark GETs surviving and deleted
-# keys (-r N over the same key names) from the moment defrag is enabled, while INFO is
-# sampled every 100 ms. Reports the time until allocator_frag_ratio < 1.1, GET latency
+# string keys (-r N over the same key names) from the moment defrag is enabled, while
+# INFO is sampled every 100 ms. KV_BENCH_ROUNDS rounds (default 3) alternate the two
+# servers and medians are reported. KV_BENCH_PIN=1 puts the server on CPU 1 and the
+# clients on CPU 0 (taskset), which helps on an idle machine and hurts on a shared one.
+# The server's verbose log gives each cycle's slices: count, longest (wall and CPU
+# time: a slice's wall time includes any time the thread was descheduled), and how many
+# took longer than 2 ms. Reports the time until allocator_frag_ratio < 1.1, GET latency
 # p50/p99/p99.9/max with and without defrag, the longest defrag slice (LATENCY
 # "active-defrag-cycle", threshold 1 ms), and draws ratio and RSS over time as an SVG.
 # Targets (issue): ratio < 1.1 within 10 s at the default cycle-max; GET p99.9 during
 # defrag at most 1.5x without; no stall over 2 ms.
 # usage: BUILD=build sh tests/bench/kv_defrag.sh
 #   KV_DEFRAG_BENCH_KEYS (1500000), KV_DEFRAG_BENCH_REQUESTS (400000 GETs per side),
-#   KV_DEFRAG_BENCH_CLIENTS (20), KV_BENCH_OUT (directory for the chart and samples,
-#   default $BUILD/bench)
+#   KV_DEFRAG_BENCH_CLIENTS (20), KV_BENCH_ROUNDS (3), KV_BENCH_PIN (0),
+#   KV_BENCH_OUT (directory for the
+#   chart, samples and redis-benchmark outputs, default $BUILD/bench)
 . "$(dirname "$0")/../kv/lib.sh"
 kv_require_tools redis-cli redis-benchmark python3
 N=${KV_DEFRAG_BENCH_KEYS:-1500000}
 REQ=${KV_DEFRAG_BENCH_REQUESTS:-400000}
 CLIENTS=${KV_DEFRAG_BENCH_CLIENTS:-20}
+ROUNDS=${KV_BENCH_ROUNDS:-3}
+PIN=""
+SRV_CPU=""
+if [ "${KV_BENCH_PIN:-0}" = 1 ] && command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+    PIN="taskset -c 0"
+    SRV_CPU=1
+fi
 OUT=${KV_BENCH_OUT:-$BUILD/bench}
 LOAD="python3 tests/kv/defrag_load.py"
 mkdir -p "$OUT"
@@ -29,8 +42,10 @@ field() { redis-cli -p "$1" info "$2" | tr -d '\r' | sed -n "s/^$3://p"; }
 # side NAME yes|no: one server, the workload, the benchmark; leaves $KV_TMP/NAME.*
 side() {
     name=$1
-    kv_start_kvcore --save '' --enable-debug-command yes --latency-monitor-threshold 1
+    kv_start_kvcore --save '' --enable-debug-command yes --latency-monitor-threshold 1 \
+        --loglevel verbose
     port=$KV_PORT
+    [ -n "$SRV_CPU" ] && taskset -apc "$SRV_CPU" "$KV_PID" >/dev/null
     $LOAD fill "$port" "$N" >/dev/null || exit 1
     $LOAD delete "$port" "$N" >/dev/null || exit 1
     redis-cli -p "$port" config set active-defrag-ignore-bytes 1mb >/dev/null
@@ -38,13 +53,14 @@ side() {
     echo "$(field "$port" memory allocator_frag_ratio) $(field "$port" memory used_memory_rss)" \
         >"$KV_TMP/$name.before"
     stop="$KV_TMP/$name.stop"
-    $LOAD sample "$port" "$KV_TMP/$name.samples" "$stop" &
+    $PIN $LOAD sample "$port" "$KV_TMP/$name.samples" "$stop" &
     spid=$!
     sleep 1
     t_on=$(python3 -c 'import time; print(int(time.time() * 1000))')
     echo "$t_on" >"$KV_TMP/$name.t_on"
     [ "$2" = yes ] && redis-cli -p "$port" config set activedefrag yes >/dev/null
-    redis-benchmark -p "$port" -c "$CLIENTS" -n "$REQ" -r "$N" --precision 3 \
+    [ -n "$SRV_CPU" ] && taskset -apc "$SRV_CPU" "$KV_PID" >/dev/null # jemalloc's thread too
+    $PIN redis-benchmark -p "$port" -c "$CLIENTS" -n "$REQ" -r "$N" --precision 3 \
         GET key:__rand_int__ >"$KV_TMP/$name.bench" 2>&1
     # Sample on until the cycles are over (yes) or for as long as that took (no).
     i=0
@@ -65,17 +81,25 @@ side() {
     redis-cli -p "$port" latency latest >"$KV_TMP/$name.latency"
     redis-cli -p "$port" info stats | tr -d '\r' | grep active_defrag >"$KV_TMP/$name.stats"
     redis-cli -p "$port" info memory | tr -d '\r' >"$KV_TMP/$name.memory"
+    grep 'Active defrag slices' "$KV_TMP/kvcore.$port.log" >"$KV_TMP/$name.slices"
     kill "$KV_PID"
     while kill -0 "$KV_PID" 2>/dev/null; do sleep 0.1; done
 }
 
-echo "kv_defrag: $N keys, 2/3 deleted; $REQ GETs x $CLIENTS clients from CONFIG SET activedefrag yes"
-side on yes
-side off no
+echo "kv_defrag: $N keys, 2/3 deleted; $REQ GETs x $CLIENTS clients from CONFIG SET" \
+    "activedefrag yes; $ROUNDS rounds${SRV_CPU:+, server on CPU 1, clients on CPU 0};" \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+r=1
+while [ $r -le "$ROUNDS" ]; do
+    side on$r yes
+    side off$r no
+    r=$((r + 1))
+done
 
-python3 - "$KV_TMP" "$N" "$REQ" "$CLIENTS" "$OUT" <<'PY'
-import os, re, sys
-tmp, n, req, clients, out = sys.argv[1:6]
+python3 - "$KV_TMP" "$N" "$REQ" "$CLIENTS" "$OUT" "$ROUNDS" <<'PY'
+import os, re, statistics, sys
+tmp, n, req, clients, out, rounds = sys.argv[1:7]
+rounds = int(rounds)
 
 def samples(name):
     t_on = float(open(os.path.join(tmp, name + ".t_on")).read())
@@ -87,7 +111,6 @@ def samples(name):
 
 def bench(name):
     text = open(os.path.join(tmp, name + ".bench")).read().replace("\r", "\n")
-    pct = [(float(a), float(b)) for a, b in re.findall(r"([\d.]+)% <= ([\d.]+) milliseconds", text)]
     cut = text.find("Cumulative distribution")
     dist = [(float(a), float(b)) for a, b in
             re.findall(r"([\d.]+)% <= ([\d.]+) milliseconds", text[:cut if cut > 0 else None])]
@@ -98,46 +121,83 @@ def bench(name):
     if not m:
         return None
     v = [float(x) for x in m.groups()]
-    return {"avg": v[0], "p50": v[2], "p99": v[4], "p999": p999, "max": v[5],
+    return {"p50": v[2], "p99": v[4], "p999": p999, "max": v[5],
             "rps": float(rps.group(1)) if rps else 0.0}
 
-on, off = samples("on"), samples("off")
-bon, boff = bench("on"), bench("off")
-before = open(os.path.join(tmp, "on.before")).read().split()
-reach = next((t for t, r, *_ in on if t >= 0 and r < 1.1), None)
-busy = [t for t, r, rss, run, hits in on if run > 0]
-stats = dict(l.split(":", 1) for l in open(os.path.join(tmp, "on.stats")) if ":" in l)
-lat = open(os.path.join(tmp, "on.latency")).read().split()
-slice_max = "below 1 ms (no event)"
-if "active-defrag-cycle" in lat:
-    i = lat.index("active-defrag-cycle")
-    slice_max = "%s ms (latest %s ms)" % (lat[i + 3], lat[i + 2])
-end_on = on[-1]
-print("  allocator_frag_ratio %.2f -> %.2f, RSS %.1f MB -> %.1f MB (activedefrag no: ratio %.2f, RSS %.1f MB)"
-      % (float(before[0]), end_on[1], int(before[1]) / 1e6, end_on[2] / 1e6, off[-1][1], off[-1][2] / 1e6))
-print("  time to allocator_frag_ratio < 1.1: %s (target 10 s); cycles ran for %.1f s"
-      % ("%.1f s" % reach if reach is not None else "not reached",
-         (max(busy) - min(busy) + 0.1) if busy else 0))
-print("  active_defrag_hits %s, misses %s, key_hits %s, key_misses %s, total_active_defrag_time %s ms"
-      % tuple(stats.get(k, "?").strip() for k in ("active_defrag_hits", "active_defrag_misses",
-              "active_defrag_key_hits", "active_defrag_key_misses", "total_active_defrag_time")))
-print("  longest defrag slice (LATENCY active-defrag-cycle): %s" % slice_max)
-if bon and boff:
-    dur = float(req) / bon["rps"] if bon["rps"] else 0
-    cov = (max(busy) + 0.1 - max(0.0, min(busy))) if busy else 0
-    print("  GET latency (ms), %s clients, %s requests:      p50     p99   p99.9     max      rps"
-          % (clients, req))
-    for label, b in (("during defrag (activedefrag yes)", bon), ("identical server, activedefrag no", boff)):
-        print("    %-40s %7.3f %7.3f %7.3f %7.3f %8.0f" % (label, b["p50"], b["p99"], b["p999"], b["max"], b["rps"]))
-    print("    p99.9 ratio yes/no: %.2f (target <= 1.5); defrag was running for %.1f s of the %.1f s run"
-          % (bon["p999"] / boff["p999"] if boff["p999"] else float("nan"), min(cov, dur), dur))
-else:
-    print("  redis-benchmark output not understood: see %s/*.bench" % tmp)
+def slices(name):
+    """(slices, longest wall us, longest CPU us, slices over 2 ms) over the round's cycles."""
+    tot = [0, 0, 0, 0]
+    for ln in open(os.path.join(tmp, name + ".slices")):
+        m = re.search(r"slices: (\d+), longest (\d+) us \((\d+) us CPU\), (\d+) longer", ln)
+        if m:
+            v = [int(x) for x in m.groups()]
+            tot = [tot[0] + v[0], max(tot[1], v[1]), max(tot[2], v[2]), tot[3] + v[3]]
+    return tot
+
+def slice_max(name):
+    lat = open(os.path.join(tmp, name + ".latency")).read().split()
+    if "active-defrag-cycle" not in lat:
+        return 0
+    return int(lat[lat.index("active-defrag-cycle") + 3])
+
+rows = []
+for r in range(1, rounds + 1):
+    on, off = samples("on%d" % r), samples("off%d" % r)
+    before = open(os.path.join(tmp, "on%d.before" % r)).read().split()
+    reach = next((t for t, ratio, *_ in on if t >= 0 and ratio < 1.1), None)
+    busy = [t for t, ratio, rss, run, hits in on if run > 0]
+    stats = dict(l.strip().split(":", 1) for l in open(os.path.join(tmp, "on%d.stats" % r)) if ":" in l)
+    rows.append({"ratio0": float(before[0]), "ratio1": on[-1][1], "rss0": int(before[1]) / 1e6,
+                 "rss1": on[-1][2] / 1e6, "off_ratio": off[-1][1], "off_rss": off[-1][2] / 1e6,
+                 "reach": reach, "busy": (max(busy) - min(busy) + 0.1) if busy else 0.0,
+                 "hits": int(stats.get("active_defrag_hits", 0)),
+                 "key_hits": int(stats.get("active_defrag_key_hits", 0)),
+                 "slice": slice_max("on%d" % r), "sl": slices("on%d" % r),
+                 "on": bench("on%d" % r), "off": bench("off%d" % r)})
+
+def med(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else float("nan")
+
+for i, x in enumerate(rows, 1):
+    line = ("  round %d: ratio %.2f -> %.2f, RSS %.0f -> %.0f MB (off: %.2f, %.0f MB); < 1.1 after %s;"
+            " cycles %.1f s; hits %d, key hits %d; %d slices, longest %.1f ms (%.1f ms CPU),"
+            " %d longer than 2 ms"
+            % (i, x["ratio0"], x["ratio1"], x["rss0"], x["rss1"], x["off_ratio"], x["off_rss"],
+               "%.1f s" % x["reach"] if x["reach"] is not None else "never", x["busy"], x["hits"],
+               x["key_hits"], x["sl"][0], x["sl"][1] / 1000, x["sl"][2] / 1000, x["sl"][3]))
+    print(line)
+    for label in ("on", "off"):
+        b = x[label]
+        if b:
+            print("     GET %-3s p50 %.3f p99 %.3f p99.9 %.3f max %.3f ms, %.0f rps"
+                  % (label, b["p50"], b["p99"], b["p999"], b["max"], b["rps"]))
+        else:
+            print("     GET %-3s: redis-benchmark output not understood (%s/kv_defrag.*.bench)" % (label, out))
+print("  median of %d rounds:" % rounds)
+print("    time to allocator_frag_ratio < 1.1: %.1f s (target 10 s); ratio %.2f -> %.2f; RSS %.0f -> %.0f MB"
+      % (med([x["reach"] for x in rows]), med([x["ratio0"] for x in rows]),
+         med([x["ratio1"] for x in rows]), med([x["rss0"] for x in rows]), med([x["rss1"] for x in rows])))
+print("    longest defrag slice: %.1f ms wall, %.1f ms CPU (max over rounds; LATENCY"
+      " active-defrag-cycle max %s); slices longer than 2 ms: %d of %d"
+      % (max(x["sl"][1] for x in rows) / 1000, max(x["sl"][2] for x in rows) / 1000,
+         "%d ms" % max(x["slice"] for x in rows) if any(x["slice"] for x in rows) else "< 1 ms",
+         sum(x["sl"][3] for x in rows), sum(x["sl"][0] for x in rows)))
+ok = [x for x in rows if x["on"] and x["off"]]
+if ok:
+    print("    GET latency (ms), %s clients, %s requests   p50     p99   p99.9     max      rps" % (clients, req))
+    for label, key in (("during defrag (activedefrag yes)", "on"), ("identical server, activedefrag no", "off")):
+        print("      %-36s %7.3f %7.3f %7.3f %7.3f %8.0f" % (label, med([x[key]["p50"] for x in ok]),
+              med([x[key]["p99"] for x in ok]), med([x[key]["p999"] for x in ok]),
+              med([x[key]["max"] for x in ok]), med([x[key]["rps"] for x in ok])))
+    ratio = med([x["on"]["p999"] / x["off"]["p999"] for x in ok if x["off"]["p999"]])
+    print("      p99.9 yes/no: %.2f (target <= 1.5)" % ratio)
 PY
-python3 tests/bench/kv_defrag_chart.py "$KV_TMP/on.samples" "$KV_TMP/off.samples" \
-    "$(cat "$KV_TMP/on.t_on")" \
+python3 tests/bench/kv_defrag_chart.py "$KV_TMP/on1.samples" "$KV_TMP/off1.samples" \
+    "$(cat "$KV_TMP/on1.t_on")" \
     "kvcore-server active defrag: $N keys, 2/3 deleted, ignore-bytes 1mb" \
     "$OUT/kv_defrag.svg"
-cp "$KV_TMP/on.samples" "$OUT/kv_defrag.on.samples"
-cp "$KV_TMP/off.samples" "$OUT/kv_defrag.off.samples"
-echo "  chart: $OUT/kv_defrag.svg"
+for f in "$KV_TMP"/on*.samples "$KV_TMP"/off*.samples "$KV_TMP"/on*.bench "$KV_TMP"/off*.bench; do
+    cp "$f" "$OUT/kv_defrag.$(basename "$f")"
+done
+echo "  chart: $OUT/kv_defrag.svg; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """The fragmenting workload of the active-defrag test and benchmark (kvcore-server).
 
-  defrag_load.py fill   PORT N         N keys "key:<i, 12 digits>" of mixed types, values
-                                       of 20-200 bytes
+  defrag_load.py fill   PORT N         N keys of mixed types (strings "key:<i, 12 digits>",
+                                       others "agg:<i>"), values of 20-200 bytes
   defrag_load.py delete PORT N         delete a pseudo-random two thirds of them
   defrag_load.py client PORT N STOP    write and read (verifying) until the file STOP
                                        exists, then delete what it wrote
@@ -79,9 +79,10 @@ class Conn:
         return self.pipeline([enc(*args)])[0]
 
 
-def kname(i):
-    """As redis-benchmark's key:__rand_int__ (12 digits), so -r N GETs hit these keys."""
-    return b"key:%012d" % i
+def kname(i, aggregates=False):
+    """Strings as redis-benchmark's key:__rand_int__ (12 digits), so its GETs with -r N
+    hit them (or miss deleted ones); aggregates as agg:<12 digits>, out of its way."""
+    return (b"key:%012d" if kind(i, aggregates) == "string" else b"agg:%012d") % i
 
 
 def mix(i):
@@ -108,7 +109,7 @@ def value(i, salt=0):
 
 
 def fill_cmds(i, aggregates):
-    k = kname(i)
+    k = kname(i, aggregates)
     t = kind(i, aggregates)
     if t == "string":
         if i % 13 == 0:
@@ -172,7 +173,8 @@ def fill(port, n):
 
 def delete(port, n):
     c = Conn(port)
-    cmds = [enc(b"DEL", kname(i)) for i in range(n) if not survives(i)]
+    aggregates = probe_aggregates(c)
+    cmds = [enc(b"DEL", kname(i, aggregates)) for i in range(n) if not survives(i)]
     errors = run_batches(c, cmds)
     print("deleted %d keys, %d errors" % (len(cmds), errors))
     return 1 if errors else 0
