@@ -217,6 +217,42 @@ static void test_defrag_cycle_keeps_keyspace_ttl_index_and_digest(void **state) 
     assert_int_equal(kv_srv.stat_active_defrag_key_misses, m1.key_misses);
 }
 
+static void test_defrag_config_change_lowers_the_running_target(void **state) {
+    (void)state;
+    fill_strings(db, "c", 30000, 21);
+    delete_two_thirds(db, "c", 30000, 22);
+    enable_defrag(); /* cycle-min = cycle-max = 50 */
+    kv_defrag_cron(&kv_srv, NULL);
+    assert_true(kv_defrag_is_running());
+    assert_int_equal(kv_srv.active_defrag_running, 50);
+    kv_defrag_metrics_sync();
+    assert_int_equal(kv_srv.active_defrag_running, 50);
+    /* threshold-lower does not let the target fall... */
+    kv_srv.cfg.active_defrag_threshold_lower = 1;
+    assert_int_equal(kv_defrag_config_apply(), 0);
+    kv_defrag_cron(&kv_srv, NULL);
+    assert_int_equal(kv_srv.active_defrag_running, 50);
+    /* ...cycle-min/max do, at the next cron (Valkey's active_defrag_configuration_changed). */
+    kv_srv.cfg.active_defrag_cycle_min = 1;
+    kv_srv.cfg.active_defrag_cycle_max = 1;
+    assert_int_equal(kv_defrag_config_apply(), 0);
+    kv_defrag_cron(&kv_srv, NULL);
+    assert_int_equal(kv_srv.active_defrag_running, 1);
+    kv_defrag_metrics_sync();
+    assert_int_equal(kv_srv.active_defrag_running, 1);
+    /* Turning it off ends the cycle at its next slice. */
+    kv_srv.cfg.activedefrag = false;
+    assert_int_equal(kv_defrag_config_apply(), 0);
+    int64_t until = kv_mstime() + 2000;
+    while (kv_defrag_is_running() && kv_mstime() < until)
+        kv_loop_process(kv_srv.loop);
+    assert_false(kv_defrag_is_running());
+    kv_defrag_metrics_sync();
+    assert_int_equal(kv_srv.active_defrag_running, 0);
+    assert_int_equal(kv_srv.stat_current_active_defrag_time_ms, 0);
+    kv_srv.cfg.active_defrag_threshold_lower = 10;
+}
+
 static void test_defrag_flushdb_mid_cycle_aborts_the_stage(void **state) {
     (void)state;
     fill_strings(db, "f", 40000, 1);
@@ -654,6 +690,7 @@ static void test_digest_changes_with_value_ttl_and_db(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_defrag_cycle_keeps_keyspace_ttl_index_and_digest, reset),
+        cmocka_unit_test_setup(test_defrag_config_change_lowers_the_running_target, reset),
         cmocka_unit_test_setup(test_defrag_flushdb_mid_cycle_aborts_the_stage, reset),
         cmocka_unit_test_setup(test_defrag_swapdb_mid_cycle_keeps_both_dbs_consistent, reset),
         cmocka_unit_test_setup(test_defrag_deferred_values_survive_deleted_and_retyped_keys, reset),
