@@ -67,6 +67,14 @@ bool kv_arg_is(const kv_arg_t *a, const char *word);
 /* Wall-clock time in milliseconds / microseconds. */
 int64_t kv_mstime(void);
 int64_t kv_ustime(void);
+/*
+ * The command clock (clock.c): monotonic microseconds, never decreasing, cheap enough for
+ * one read per command (the TSC scaled against CLOCK_MONOTONIC where the kernel times with
+ * the TSC, else kv_monotonic_us). Its values are only comparable with each other, not with
+ * kv_monotonic_us. Event-loop thread only. kv_clock_uses_tsc says which source it reads.
+ */
+uint64_t kv_clock_us(void);
+bool kv_clock_uses_tsc(void);
 
 /*
  * Splits a line as Redis's sdssplitargs (spaces separate, "..." with \n \r \t \b \a \\ \"
@@ -909,7 +917,7 @@ struct kv_server {
     /* time */
     int64_t start_ms;
     int64_t mstime;        /* unix ms, cached per input batch / cron (as a command sees it) */
-    uint64_t cmd_clock_us; /* monotonic us at the end of the last command (durations) */
+    uint64_t cmd_clock_us; /* kv_clock_us at the end of the last command (durations) */
     uint64_t lruclock;
     int64_t cron_timer;
     uint64_t cronloops;

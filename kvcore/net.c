@@ -209,7 +209,7 @@ kv_client_t *kv_client_by_id(uint64_t id) {
 void kv_client_process_input(kv_client_t *c) {
     /* The time commands of this batch see (Redis 7.2's command time snapshot, per batch). */
     kv_srv.mstime = kv_mstime();
-    kv_srv.cmd_clock_us = kv_monotonic_us();
+    kv_srv.cmd_clock_us = kv_clock_us();
     while (c->qpos < c->qlen) {
         /* A paused client (delayed WRONGPASS, auth.c) runs the rest when released. */
         if (c->flags & (KV_CLIENT_CLOSE_AFTER_REPLY | KV_CLIENT_CLOSE_ASAP | KV_CLIENT_AUTH_PAUSED))

@@ -119,9 +119,15 @@ static inline ssize_t fast_count(const char *buf, size_t pos, size_t len, long l
     return (ssize_t)i;
 }
 
+/*
+ * Arguments point into buf while a command is parsed; when it is incomplete they are
+ * stored as offsets from its start (the caller may move the buffer before the next call)
+ * and turned back into pointers when parsing resumes.
+ */
 static ssize_t parse_multibulk(kv_req_t *r, const char *buf, size_t len) {
     size_t pos;
     int argc;
+    long long left;
     if (r->mb_left == 0) {
         long long n;
         ssize_t cr = fast_count(buf, 0, len, &n);
@@ -139,14 +145,17 @@ static ssize_t parse_multibulk(kv_req_t *r, const char *buf, size_t len) {
         if (n > INT_MAX) return req_fail(r, -EPROTO, "Protocol error: invalid multibulk length");
         pos = (size_t)cr + 2;
         if (n <= 0) return (ssize_t)pos; /* argc 0: nothing to run */
-        r->mb_left = n;
+        left = n;
         argc = 0;
     } else {
-        /* Resume after the arguments parsed by an earlier call (kept as offsets). */
+        /* Resume after the arguments parsed by an earlier call. */
         pos = r->mb_pos;
         argc = r->mb_argc;
+        left = r->mb_left;
+        for (int i = 0; i < argc; i++)
+            r->argv[i].ptr = buf + (uintptr_t)r->argv[i].ptr;
     }
-    while (r->mb_left > 0) {
+    while (left > 0) {
         ssize_t cr = -1;
         long long bl;
         if (pos < len && buf[pos] == '$') cr = fast_count(buf, pos, len, &bl);
@@ -171,19 +180,21 @@ static ssize_t parse_multibulk(kv_req_t *r, const char *buf, size_t len) {
             goto incomplete;
         }
         if (argc >= r->argv_cap && req_reserve(r, (long long)argc + 1) != 0) return -ENOMEM;
-        r->argv[argc].ptr = (const char *)(uintptr_t)data;
+        r->argv[argc].ptr = buf + data;
         r->argv[argc].len = (size_t)bl;
         argc++;
-        r->mb_left--;
+        left--;
         pos = data + (size_t)bl + 2;
     }
-    for (int i = 0; i < argc; i++)
-        r->argv[i].ptr = buf + (uintptr_t)r->argv[i].ptr;
+    r->mb_left = 0;
     r->argc = argc;
     r->mb_argc = 0;
     r->mb_pos = 0;
     return (ssize_t)pos;
 incomplete:
+    for (int i = 0; i < argc; i++)
+        r->argv[i].ptr = (const char *)(uintptr_t)(r->argv[i].ptr - buf);
+    r->mb_left = left;
     r->mb_pos = pos;
     r->mb_argc = argc;
     r->argc = 0;
