@@ -24,14 +24,9 @@
 
 /* Read lookup: -1 = wrong type (replied), 0 = missing, 1 = a hash in *out. */
 static int lookup_read(kv_client_t *c, kv_obj_t **out) {
-    kv_obj_t *o = kv_db_lookup_read(c->db, &c->argv[1]);
-    *out = o;
-    if (o == NULL) return 0;
-    if (o->type != KV_TYPE_HASH) {
-        kv_reply_wrongtype(c);
-        return -1;
-    }
-    return 1;
+    bool wrong;
+    *out = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_HASH, false, &wrong);
+    return wrong ? -1 : *out != NULL;
 }
 
 /* Write lookup that creates an empty hash when the key is missing; NULL when
@@ -196,13 +191,11 @@ void kv_cmd_hvals(kv_client_t *c) {
 /* --- HDEL --- */
 
 void kv_cmd_hdel(kv_client_t *c) {
-    kv_obj_t *o = kv_db_lookup_write(c->db, &c->argv[1]);
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_HASH, true, &wrong);
+    if (wrong) return;
     if (o == NULL) {
         kv_reply_int(c, 0);
-        return;
-    }
-    if (o->type != KV_TYPE_HASH) {
-        kv_reply_wrongtype(c);
         return;
     }
     long long deleted = 0;
@@ -305,13 +298,11 @@ static size_t *random_positions(size_t n, size_t k) {
 }
 
 static void hrandfield_count(kv_client_t *c, long long l, bool withvalues) {
-    kv_obj_t *o = kv_db_lookup_read(c->db, &c->argv[1]);
-    if (o == NULL) {
+    kv_obj_t *o;
+    int r = lookup_read(c, &o);
+    if (r < 0) return;
+    if (r == 0) {
         kv_reply_array_len(c, 0);
-        return;
-    }
-    if (o->type != KV_TYPE_HASH) {
-        kv_reply_wrongtype(c);
         return;
     }
     bool uniq = l >= 0;

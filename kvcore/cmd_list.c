@@ -22,16 +22,9 @@ static void reply_oom(kv_client_t *c) {
     kv_reply_error(c, "ERR out of memory");
 }
 
-/* The list at argv[1] for writing, or NULL (absent: *wrong false; another type: replied). */
+/* The list at key, or NULL (absent: *wrong false; another type: replied). */
 static kv_obj_t *lookup_list(kv_client_t *c, const kv_arg_t *key, bool write, bool *wrong) {
-    kv_obj_t *o = write ? kv_db_lookup_write(c->db, key) : kv_db_lookup_read(c->db, key);
-    *wrong = false;
-    if (o != NULL && o->type != KV_TYPE_LIST) {
-        kv_reply_wrongtype(c);
-        *wrong = true;
-        return NULL;
-    }
-    return o;
+    return kv_lookup_type_or_reply(c, key, KV_TYPE_LIST, write, wrong);
 }
 
 static void reply_entry(kv_client_t *c, const kv_list_entry_t *e) {
@@ -64,15 +57,10 @@ static kv_obj_t *create_list(kv_client_t *c, const kv_arg_t *key) {
 
 /* Redis's addListRangeReply: [start, end] after negative-index conversion. */
 static void reply_range(kv_client_t *c, kv_obj_t *o, long long start, long long end, bool reverse) {
-    long long llen = (long long)kv_list_len(o);
-    if (start < 0) start = llen + start;
-    if (end < 0) end = llen + end;
-    if (start < 0) start = 0;
-    if (start > end || start >= llen) {
+    if (!kv_rank_range_clamp((long long)kv_list_len(o), &start, &end)) {
         kv_reply_array_len(c, 0);
         return;
     }
-    if (end >= llen) end = llen - 1;
     long long n = end - start + 1;
     kv_reply_array_len(c, (long)n);
     kv_list_iter_t it;
@@ -134,15 +122,9 @@ static void pop_generic(kv_client_t *c, int where) {
         kv_reply_arity_err(c);
         return;
     }
-    if (hascount) {
-        if (kv_arg_ll_or_reply(c, &c->argv[2], &count,
-                               "ERR value is out of range, must be positive") != 0)
-            return;
-        if (count < 0) {
-            kv_reply_error(c, "ERR value is out of range, must be positive");
-            return;
-        }
-    }
+    if (hascount && kv_arg_nonneg_or_reply(c, &c->argv[2], &count,
+                                           "ERR value is out of range, must be positive") != 0)
+        return;
     bool wrong;
     kv_obj_t *o = lookup_list(c, &c->argv[1], true, &wrong);
     if (wrong) return;
@@ -298,16 +280,12 @@ void kv_cmd_ltrim(kv_client_t *c) {
         return;
     }
     long long llen = (long long)kv_list_len(o), ltrim, rtrim;
-    if (start < 0) start = llen + start;
-    if (end < 0) end = llen + end;
-    if (start < 0) start = 0;
-    if (start > end || start >= llen) {
-        ltrim = llen;
-        rtrim = 0;
-    } else {
-        if (end >= llen) end = llen - 1;
+    if (kv_rank_range_clamp(llen, &start, &end)) {
         ltrim = start;
         rtrim = llen - end - 1;
+    } else {
+        ltrim = llen;
+        rtrim = 0;
     }
     kv_list_del_range(o, 0, (size_t)ltrim);
     kv_list_del_range(o, (long)-rtrim, (size_t)rtrim);
@@ -372,20 +350,13 @@ void kv_cmd_lpos(kv_client_t *c) {
             }
         } else if (kv_arg_is(opt, "count") && more) {
             j++;
-            if (kv_arg_ll_or_reply(c, &c->argv[j], &count, "ERR COUNT can't be negative") != 0)
+            if (kv_arg_nonneg_or_reply(c, &c->argv[j], &count, "ERR COUNT can't be negative") != 0)
                 return;
-            if (count < 0) {
-                kv_reply_error(c, "ERR COUNT can't be negative");
-                return;
-            }
         } else if (kv_arg_is(opt, "maxlen") && more) {
             j++;
-            if (kv_arg_ll_or_reply(c, &c->argv[j], &maxlen, "ERR MAXLEN can't be negative") != 0)
+            if (kv_arg_nonneg_or_reply(c, &c->argv[j], &maxlen, "ERR MAXLEN can't be negative") !=
+                0)
                 return;
-            if (maxlen < 0) {
-                kv_reply_error(c, "ERR MAXLEN can't be negative");
-                return;
-            }
         } else {
             kv_reply_syntax_err(c);
             return;

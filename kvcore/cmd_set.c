@@ -20,27 +20,11 @@
 
 /* --- Helpers --- */
 
-/* Read lookup of argv[i]: -1 = wrong type (replied), 0 = missing, 1 = a set. */
-static int lookup_read(kv_client_t *c, int i, kv_obj_t **out) {
-    kv_obj_t *o = kv_db_lookup_read(c->db, &c->argv[i]);
-    *out = o;
-    if (o == NULL) return 0;
-    if (o->type != KV_TYPE_SET) {
-        kv_reply_wrongtype(c);
-        return -1;
-    }
-    return 1;
-}
-
-static int lookup_write(kv_client_t *c, int i, kv_obj_t **out) {
-    kv_obj_t *o = kv_db_lookup_write(c->db, &c->argv[i]);
-    *out = o;
-    if (o == NULL) return 0;
-    if (o->type != KV_TYPE_SET) {
-        kv_reply_wrongtype(c);
-        return -1;
-    }
-    return 1;
+/* Lookup of argv[i]: -1 = wrong type (replied), 0 = missing, 1 = a set in *out. */
+static int lookup_set(kv_client_t *c, int i, bool write, kv_obj_t **out) {
+    bool wrong;
+    *out = kv_lookup_type_or_reply(c, &c->argv[i], KV_TYPE_SET, write, &wrong);
+    return wrong ? -1 : *out != NULL;
 }
 
 static void reply_oom(kv_client_t *c) {
@@ -61,7 +45,7 @@ static void reply_members(kv_client_t *c, kv_obj_t *o) {
 
 void kv_cmd_sadd(kv_client_t *c) {
     kv_obj_t *o;
-    int r = lookup_write(c, 1, &o);
+    int r = lookup_set(c, 1, true, &o);
     if (r < 0) return;
     size_t hint = (size_t)(c->argc - 2);
     if (r == 0) {
@@ -89,7 +73,7 @@ void kv_cmd_sadd(kv_client_t *c) {
 
 void kv_cmd_srem(kv_client_t *c) {
     kv_obj_t *o;
-    int r = lookup_write(c, 1, &o);
+    int r = lookup_set(c, 1, true, &o);
     if (r <= 0) {
         if (r == 0) kv_reply_int(c, 0);
         return;
@@ -107,19 +91,19 @@ void kv_cmd_srem(kv_client_t *c) {
 
 void kv_cmd_scard(kv_client_t *c) {
     kv_obj_t *o;
-    int r = lookup_read(c, 1, &o);
+    int r = lookup_set(c, 1, false, &o);
     if (r >= 0) kv_reply_int(c, r ? (long long)kv_set_len(o) : 0);
 }
 
 void kv_cmd_sismember(kv_client_t *c) {
     kv_obj_t *o;
-    int r = lookup_read(c, 1, &o);
+    int r = lookup_set(c, 1, false, &o);
     if (r >= 0) kv_reply_int(c, r && kv_set_contains(o, &c->argv[2]));
 }
 
 void kv_cmd_smismember(kv_client_t *c) {
     kv_obj_t *o;
-    int r = lookup_read(c, 1, &o);
+    int r = lookup_set(c, 1, false, &o);
     if (r < 0) return;
     kv_reply_array_len(c, c->argc - 2);
     for (int i = 2; i < c->argc; i++)
@@ -186,12 +170,11 @@ static void pop_one(kv_client_t *c, kv_obj_t *o) {
 
 static void spop_count(kv_client_t *c) {
     long long l;
-    if (!kv_str2ll(c->argv[2].ptr, c->argv[2].len, &l) || l < 0) {
-        kv_reply_error(c, "ERR value is out of range, must be positive");
+    if (kv_arg_nonneg_or_reply(c, &c->argv[2], &l, "ERR value is out of range, must be positive") !=
+        0)
         return;
-    }
     kv_obj_t *o;
-    int r = lookup_write(c, 1, &o);
+    int r = lookup_set(c, 1, true, &o);
     if (r < 0) return;
     if (r == 0 || l == 0) {
         kv_reply_array_len(c, 0);
@@ -218,7 +201,7 @@ void kv_cmd_spop(kv_client_t *c) {
         return;
     }
     kv_obj_t *o;
-    int r = lookup_write(c, 1, &o);
+    int r = lookup_set(c, 1, true, &o);
     if (r < 0) return;
     if (r == 0) {
         kv_reply_null(c);
@@ -239,7 +222,7 @@ static void srandmember_count(kv_client_t *c) {
     bool uniq = l >= 0;
     unsigned long long count = uniq ? (unsigned long long)l : (unsigned long long)-l;
     kv_obj_t *o;
-    int r = lookup_read(c, 1, &o);
+    int r = lookup_set(c, 1, false, &o);
     if (r < 0) return;
     if (r == 0 || count == 0) {
         kv_reply_array_len(c, 0);
@@ -286,7 +269,7 @@ void kv_cmd_srandmember(kv_client_t *c) {
         return;
     }
     kv_obj_t *o;
-    int r = lookup_read(c, 1, &o);
+    int r = lookup_set(c, 1, false, &o);
     if (r < 0) return;
     if (r == 0) {
         kv_reply_null(c);
@@ -308,7 +291,7 @@ void kv_cmd_srandmember(kv_client_t *c) {
 static int lookup_sets(kv_client_t *c, int first, int n, kv_obj_t **sets) {
     for (int j = 0; j < n; j++) {
         kv_obj_t *o;
-        int r = lookup_read(c, first + j, &o);
+        int r = lookup_set(c, first + j, false, &o);
         if (r < 0) return -EINVAL;
         sets[j] = o;
     }
@@ -501,10 +484,8 @@ void kv_cmd_sintercard(kv_client_t *c) {
         bool more = (c->argc - 1) - j > 0;
         if (kv_arg_is(&c->argv[j], "limit") && more) {
             j++;
-            if (!kv_str2ll(c->argv[j].ptr, c->argv[j].len, &limit) || limit < 0) {
-                kv_reply_error(c, "ERR LIMIT can't be negative");
+            if (kv_arg_nonneg_or_reply(c, &c->argv[j], &limit, "ERR LIMIT can't be negative") != 0)
                 return;
-            }
         } else {
             kv_reply_syntax_err(c);
             return;
@@ -538,7 +519,7 @@ void kv_cmd_sscan(kv_client_t *c) {
         return;
     }
     kv_obj_t *o;
-    int r = lookup_read(c, 1, &o);
+    int r = lookup_set(c, 1, false, &o);
     if (r < 0) return;
     if (r == 0) {
         kv_reply_raw(c, "*2\r\n$1\r\n0\r\n*0\r\n", 15);

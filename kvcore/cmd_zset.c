@@ -26,14 +26,7 @@ static void reply_oom(kv_client_t *c) {
 
 /* The sorted set at key, or NULL (absent, or another type: *wrong set and replied). */
 static kv_obj_t *lookup_zset(kv_client_t *c, const kv_arg_t *key, bool write, bool *wrong) {
-    kv_obj_t *o = write ? kv_db_lookup_write(c->db, key) : kv_db_lookup_read(c->db, key);
-    *wrong = false;
-    if (o != NULL && o->type != KV_TYPE_ZSET) {
-        kv_reply_wrongtype(c);
-        *wrong = true;
-        return NULL;
-    }
-    return o;
+    return kv_lookup_type_or_reply(c, key, KV_TYPE_ZSET, write, wrong);
 }
 
 static void delete_if_empty(kv_client_t *c, kv_obj_t *o) {
@@ -98,6 +91,32 @@ static bool parse_lex_item(const kv_arg_t *a, const void **p, size_t *len, int *
 static bool parse_lex_range(const kv_arg_t *min, const kv_arg_t *max, kv_zsl_lexrange_t *r) {
     return parse_lex_item(min, &r->min, &r->minlen, &r->min_inf, &r->minex) &&
            parse_lex_item(max, &r->max, &r->maxlen, &r->max_inf, &r->maxex);
+}
+
+enum { RANGE_AUTO, RANGE_RANK, RANGE_SCORE, RANGE_LEX };
+
+/*
+ * Parses the range of a ZRANGE-family command by its type: ranks into *start and *end, scores
+ * into *sr or lex items into *lr (the others may be NULL), replying Redis's error when it
+ * is malformed. 0 or -EINVAL (replied).
+ */
+static int parse_range(kv_client_t *c, int rangetype, const kv_arg_t *min, const kv_arg_t *max,
+                       long long *start, long long *end, kv_zsl_range_t *sr,
+                       kv_zsl_lexrange_t *lr) {
+    if (rangetype == RANGE_RANK) {
+        if (kv_arg_ll_or_reply(c, min, start, NULL) != 0 ||
+            kv_arg_ll_or_reply(c, max, end, NULL) != 0)
+            return -EINVAL;
+    } else if (rangetype == RANGE_SCORE) {
+        if (!parse_score_range(min, max, sr)) {
+            kv_reply_error(c, "ERR min or max is not a float");
+            return -EINVAL;
+        }
+    } else if (!parse_lex_range(min, max, lr)) {
+        kv_reply_error(c, "ERR min or max not valid string range item");
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static void reply_elem(kv_client_t *c, const kv_zset_elem_t *e, bool withscores) {
@@ -292,20 +311,14 @@ void kv_cmd_zrevrank(kv_client_t *c) {
 
 /* --- ZRANGE and its older forms --- */
 
-enum { RANGE_AUTO, RANGE_RANK, RANGE_SCORE, RANGE_LEX };
 enum { DIR_AUTO, DIR_FORWARD, DIR_REVERSE };
 
 static void range_by_rank(kv_client_t *c, kv_obj_t *o, long long start, long long end,
                           bool withscores, bool reverse) {
-    long long llen = (long long)kv_zset_len(o);
-    if (start < 0) start = llen + start;
-    if (end < 0) end = llen + end;
-    if (start < 0) start = 0;
-    if (start > end || start >= llen) {
+    if (!kv_rank_range_clamp((long long)kv_zset_len(o), &start, &end)) {
         kv_reply_array_len(c, 0);
         return;
     }
-    if (end >= llen) end = llen - 1;
     long long n = end - start + 1;
     kv_reply_array_len(c, (long)(withscores ? n * 2 : n));
     kv_zset_iter_t it;
@@ -391,19 +404,8 @@ static void zrange_generic(kv_client_t *c, int rangetype, int direction) {
     long long start = 0, end = 0;
     kv_zsl_range_t sr;
     kv_zsl_lexrange_t lr;
-    if (rangetype == RANGE_RANK) {
-        if (kv_arg_ll_or_reply(c, &c->argv[minidx], &start, NULL) != 0 ||
-            kv_arg_ll_or_reply(c, &c->argv[maxidx], &end, NULL) != 0)
-            return;
-    } else if (rangetype == RANGE_SCORE) {
-        if (!parse_score_range(&c->argv[minidx], &c->argv[maxidx], &sr)) {
-            kv_reply_error(c, "ERR min or max is not a float");
-            return;
-        }
-    } else if (!parse_lex_range(&c->argv[minidx], &c->argv[maxidx], &lr)) {
-        kv_reply_error(c, "ERR min or max not valid string range item");
+    if (parse_range(c, rangetype, &c->argv[minidx], &c->argv[maxidx], &start, &end, &sr, &lr) != 0)
         return;
-    }
     bool wrong;
     kv_obj_t *o = lookup_zset(c, &c->argv[1], false, &wrong);
     if (wrong) return;
@@ -451,10 +453,7 @@ void kv_cmd_zrevrangebylex(kv_client_t *c) {
 
 void kv_cmd_zcount(kv_client_t *c) {
     kv_zsl_range_t r;
-    if (!parse_score_range(&c->argv[2], &c->argv[3], &r)) {
-        kv_reply_error(c, "ERR min or max is not a float");
-        return;
-    }
+    if (parse_range(c, RANGE_SCORE, &c->argv[2], &c->argv[3], NULL, NULL, &r, NULL) != 0) return;
     bool wrong;
     kv_obj_t *o = lookup_zset(c, &c->argv[1], false, &wrong);
     if (wrong) return;
@@ -463,10 +462,7 @@ void kv_cmd_zcount(kv_client_t *c) {
 
 void kv_cmd_zlexcount(kv_client_t *c) {
     kv_zsl_lexrange_t r;
-    if (!parse_lex_range(&c->argv[2], &c->argv[3], &r)) {
-        kv_reply_error(c, "ERR min or max not valid string range item");
-        return;
-    }
+    if (parse_range(c, RANGE_LEX, &c->argv[2], &c->argv[3], NULL, NULL, NULL, &r) != 0) return;
     bool wrong;
     kv_obj_t *o = lookup_zset(c, &c->argv[1], false, &wrong);
     if (wrong) return;
@@ -481,15 +477,9 @@ static void zpop_generic(kv_client_t *c, bool max) {
         return;
     }
     long long count = -1; /* no COUNT: one element */
-    if (c->argc == 3) {
-        if (kv_arg_ll_or_reply(c, &c->argv[2], &count,
-                               "ERR value is out of range, must be positive") != 0)
-            return;
-        if (count < 0) {
-            kv_reply_error(c, "ERR value is out of range, must be positive");
-            return;
-        }
-    }
+    if (c->argc == 3 && kv_arg_nonneg_or_reply(c, &c->argv[2], &count,
+                                               "ERR value is out of range, must be positive") != 0)
+        return;
     bool wrong;
     kv_obj_t *o = lookup_zset(c, &c->argv[1], true, &wrong);
     if (wrong) return;
@@ -527,19 +517,7 @@ static void zremrange_generic(kv_client_t *c, int rangetype) {
     long long start = 0, end = 0;
     kv_zsl_range_t sr;
     kv_zsl_lexrange_t lr;
-    if (rangetype == RANGE_RANK) {
-        if (kv_arg_ll_or_reply(c, &c->argv[2], &start, NULL) != 0 ||
-            kv_arg_ll_or_reply(c, &c->argv[3], &end, NULL) != 0)
-            return;
-    } else if (rangetype == RANGE_SCORE) {
-        if (!parse_score_range(&c->argv[2], &c->argv[3], &sr)) {
-            kv_reply_error(c, "ERR min or max is not a float");
-            return;
-        }
-    } else if (!parse_lex_range(&c->argv[2], &c->argv[3], &lr)) {
-        kv_reply_error(c, "ERR min or max not valid string range item");
-        return;
-    }
+    if (parse_range(c, rangetype, &c->argv[2], &c->argv[3], &start, &end, &sr, &lr) != 0) return;
     bool wrong;
     kv_obj_t *o = lookup_zset(c, &c->argv[1], true, &wrong);
     if (wrong) return;
@@ -549,15 +527,10 @@ static void zremrange_generic(kv_client_t *c, int rangetype) {
     }
     size_t deleted;
     if (rangetype == RANGE_RANK) {
-        long long llen = (long long)kv_zset_len(o);
-        if (start < 0) start = llen + start;
-        if (end < 0) end = llen + end;
-        if (start < 0) start = 0;
-        if (start > end || start >= llen) {
+        if (!kv_rank_range_clamp((long long)kv_zset_len(o), &start, &end)) {
             kv_reply_int(c, 0);
             return;
         }
-        if (end >= llen) end = llen - 1;
         deleted = kv_zset_del_range_by_rank(o, (size_t)start, (size_t)end);
     } else if (rangetype == RANGE_SCORE) {
         deleted = kv_zset_del_range_by_score(o, &sr);

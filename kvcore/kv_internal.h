@@ -754,6 +754,18 @@ size_t kv_scan_ht_collect(kv_ht_t *ht, unsigned long long cursor, long long coun
 /* Shared by handlers */
 /* Parses argv as a long long, replying the Redis error on failure. 0 or -EINVAL. */
 int kv_arg_ll_or_reply(kv_client_t *c, const kv_arg_t *a, long long *out, const char *msg);
+/*
+ * Shared command steps (cmd_util.c). kv_lookup_type_or_reply looks key up for reading or
+ * writing: the object, or NULL when absent (*wrong false) or of another type than type
+ * (*wrong true, WRONGTYPE replied). kv_arg_nonneg_or_reply parses a count that must be a
+ * long long >= 0, replying msg otherwise: 0 or -EINVAL. kv_rank_range_clamp turns the
+ * rank range [*start, *end] (negative counts from the end) into bounds inside a collection
+ * of len elements as Redis does; false when the range is empty (bounds then partly converted).
+ */
+kv_obj_t *kv_lookup_type_or_reply(kv_client_t *c, const kv_arg_t *key, int type, bool write,
+                                  bool *wrong);
+int kv_arg_nonneg_or_reply(kv_client_t *c, const kv_arg_t *a, long long *out, const char *msg);
+bool kv_rank_range_clamp(long long len, long long *start, long long *end);
 
 /* --- maxmemory and eviction (evict.c) --- */
 
