@@ -470,22 +470,29 @@ size_t kv_scan_ht_collect(kv_ht_t *ht, unsigned long long cursor, long long coun
     return cur;
 }
 
+kv_obj_t *kv_scan_begin(kv_client_t *c, int type, unsigned long long *cursor,
+                        kv_scan_opts_t *opts) {
+    if (!kv_scan_parse_cursor(&c->argv[2], cursor)) {
+        kv_reply_error(c, "ERR invalid cursor");
+        return NULL;
+    }
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], type, false, &wrong);
+    if (wrong) return NULL;
+    if (o == NULL) {
+        kv_reply_raw(c, "*2\r\n$1\r\n0\r\n*0\r\n", 15);
+        return NULL;
+    }
+    if (kv_scan_parse_opts(c, 3, opts) != 0) return NULL;
+    kv_reply_array_len(c, 2);
+    return o;
+}
+
 void kv_cmd_hscan(kv_client_t *c) {
     unsigned long long cursor;
-    if (!kv_scan_parse_cursor(&c->argv[2], &cursor)) {
-        kv_reply_error(c, "ERR invalid cursor");
-        return;
-    }
-    kv_obj_t *o;
-    int r = lookup_read(c, &o);
-    if (r < 0) return;
     kv_scan_opts_t opts;
-    if (r == 0) {
-        kv_reply_raw(c, "*2\r\n$1\r\n0\r\n*0\r\n", 15);
-        return;
-    }
-    if (kv_scan_parse_opts(c, 3, &opts) != 0) return;
-    kv_reply_array_len(c, 2);
+    kv_obj_t *o = kv_scan_begin(c, KV_TYPE_HASH, &cursor, &opts);
+    if (o == NULL) return;
     if (o->encoding == KV_ENC_LISTPACK) {
         kv_reply_bulk_cstr(c, "0");
         void *lenp = kv_reply_deferred(c);

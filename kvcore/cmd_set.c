@@ -514,20 +514,9 @@ void kv_cmd_sdiffstore(kv_client_t *c) {
 
 void kv_cmd_sscan(kv_client_t *c) {
     unsigned long long cursor;
-    if (!kv_scan_parse_cursor(&c->argv[2], &cursor)) {
-        kv_reply_error(c, "ERR invalid cursor");
-        return;
-    }
-    kv_obj_t *o;
-    int r = lookup_set(c, 1, false, &o);
-    if (r < 0) return;
-    if (r == 0) {
-        kv_reply_raw(c, "*2\r\n$1\r\n0\r\n*0\r\n", 15);
-        return;
-    }
     kv_scan_opts_t opts;
-    if (kv_scan_parse_opts(c, 3, &opts) != 0) return;
-    kv_reply_array_len(c, 2);
+    kv_obj_t *o = kv_scan_begin(c, KV_TYPE_SET, &cursor, &opts);
+    if (o == NULL) return;
     if (o->encoding != KV_ENC_HASHTABLE) {
         kv_reply_bulk_cstr(c, "0");
         void *lenp = kv_reply_deferred(c);

@@ -557,20 +557,9 @@ void kv_cmd_zremrangebylex(kv_client_t *c) {
 
 void kv_cmd_zscan(kv_client_t *c) {
     unsigned long long cursor;
-    if (!kv_scan_parse_cursor(&c->argv[2], &cursor)) {
-        kv_reply_error(c, "ERR invalid cursor");
-        return;
-    }
-    bool wrong;
-    kv_obj_t *o = lookup_zset(c, &c->argv[1], false, &wrong);
-    if (wrong) return;
-    if (o == NULL) {
-        kv_reply_raw(c, "*2\r\n$1\r\n0\r\n*0\r\n", 15);
-        return;
-    }
     kv_scan_opts_t opts;
-    if (kv_scan_parse_opts(c, 3, &opts) != 0) return;
-    kv_reply_array_len(c, 2);
+    kv_obj_t *o = kv_scan_begin(c, KV_TYPE_ZSET, &cursor, &opts);
+    if (o == NULL) return;
     long n = 0;
     if (o->encoding == KV_ENC_LISTPACK) {
         /* All at once, each pair as the listpack stores it (Redis replies the raw entries). */

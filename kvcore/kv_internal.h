@@ -744,6 +744,13 @@ int kv_scan_parse_opts(kv_client_t *c, int first, kv_scan_opts_t *opts);
 /* True when s matches the MATCH pattern (or there is none). */
 bool kv_scan_match(const kv_scan_opts_t *opts, const char *s, size_t len);
 /*
+ * The start HSCAN, SSCAN and ZSCAN share (key argv[1], cursor argv[2], options from
+ * argv[3]): parses the cursor, looks the key up as type, parses the options and replies
+ * the two-element array header. Returns the object to scan, or NULL when the reply is
+ * complete (bad cursor or option, wrong type, or the empty scan of a missing key).
+ */
+kv_obj_t *kv_scan_begin(kv_client_t *c, int type, unsigned long long *cursor, kv_scan_opts_t *opts);
+/*
  * One SCAN step over a kv_ht as Redis's scanGenericCommand: bucket steps from cursor
  * until count entries (or count*10 steps) were seen. *out gets a malloc'd array of the
  * *n entries (free it; NULL when none); returns the next cursor (0 = done).
