@@ -34,61 +34,35 @@ _Static_assert(KV_INTBUF >= KV_LP_INTBUF, "integer buffers must hold a listpack 
 
 /* --- Hashtable entries --- */
 
-static size_t len_hdr(size_t len) {
-    return len < 255 ? 1 : 9;
-}
-
-static unsigned char *put_len(unsigned char *p, size_t len) {
-    if (len < 255) {
-        *p = (unsigned char)len;
-        return p + 1;
-    }
-    uint64_t l = len;
-    p[0] = 0xFF;
-    memcpy(p + 1, &l, 8);
-    return p + 9;
-}
-
-static const unsigned char *get_len(const unsigned char *p, size_t *len) {
-    if (p[0] != 0xFF) {
-        *len = p[0];
-        return p + 1;
-    }
-    uint64_t l;
-    memcpy(&l, p + 1, 8);
-    *len = (size_t)l;
-    return p + 9;
-}
-
 static size_t entry_size(size_t flen, size_t vlen) {
-    return len_hdr(flen) + flen + len_hdr(vlen) + vlen;
+    return kv_agg_len_hdr(flen) + flen + kv_agg_len_hdr(vlen) + vlen;
 }
 
 /* Writes the value part of an entry whose field is already in place. */
 static void entry_write_value(unsigned char *e, const void *v, size_t vlen) {
     size_t flen;
-    unsigned char *p = (unsigned char *)get_len(e, &flen) + flen;
-    p = put_len(p, vlen);
+    unsigned char *p = (unsigned char *)kv_agg_len_get(e, &flen) + flen;
+    p = kv_agg_len_put(p, vlen);
     if (vlen) memcpy(p, v, vlen);
 }
 
 static unsigned char *entry_new(const void *f, size_t flen, const void *v, size_t vlen) {
     unsigned char *e = malloc(entry_size(flen, vlen));
     if (e == NULL) return NULL;
-    unsigned char *p = put_len(e, flen);
+    unsigned char *p = kv_agg_len_put(e, flen);
     if (flen) memcpy(p, f, flen);
     entry_write_value(e, v, vlen);
     return e;
 }
 
 const char *kv_hash_entry_field(const void *entry, size_t *len) {
-    return (const char *)get_len(entry, len);
+    return (const char *)kv_agg_len_get(entry, len);
 }
 
 const char *kv_hash_entry_value(const void *entry, size_t *len) {
     size_t flen;
-    const unsigned char *f = get_len(entry, &flen);
-    return (const char *)get_len(f + flen, len);
+    const unsigned char *f = kv_agg_len_get(entry, &flen);
+    return (const char *)kv_agg_len_get(f + flen, len);
 }
 
 static const void *entry_key(const void *entry, size_t *len) {
@@ -110,7 +84,7 @@ static void hash_free_value(void *ptr, int encoding) {
         kv_ht_free(ptr);
 }
 
-static size_t ht_entries_bytes(kv_ht_t *ht) {
+size_t kv_agg_ht_bytes(kv_ht_t *ht) {
     size_t n = kv_ht_mem_bytes(ht);
     kv_ht_iter_t it;
     void *e;
@@ -123,7 +97,7 @@ static size_t ht_entries_bytes(kv_ht_t *ht) {
 
 static size_t hash_mem_bytes(const void *ptr, int encoding) {
     if (encoding == KV_ENC_LISTPACK) return malloc_usable_size((void *)ptr);
-    return ht_entries_bytes((kv_ht_t *)ptr);
+    return kv_agg_ht_bytes((kv_ht_t *)ptr);
 }
 
 static void *hash_dup_value(const void *ptr, int encoding) {
@@ -195,18 +169,26 @@ static size_t hash_defrag_len(const kv_obj_t *o) {
     return kv_hash_len(o);
 }
 
+void kv_agg_register_type(int type, const kv_type_ops_t *own) {
+    kv_type_ops_t ops = {0};
+    const kv_type_ops_t *cur = kv_obj_type_ops(type);
+    if (cur != NULL) ops = *cur; /* keep hooks others registered (defrag) */
+    ops.free_value = own->free_value;
+    ops.mem_bytes = own->mem_bytes;
+    ops.dup_value = own->dup_value;
+    ops.defrag_len = own->defrag_len;
+    ops.defrag_value = kv_agg_defrag_value;
+    kv_obj_register_type(type, &ops);
+}
+
 static void register_type(void) {
     static bool done;
     if (done) return;
-    kv_type_ops_t ops = {0};
-    const kv_type_ops_t *cur = kv_obj_type_ops(KV_TYPE_HASH);
-    if (cur != NULL) ops = *cur; /* keep hooks others registered (defrag) */
-    ops.free_value = hash_free_value;
-    ops.mem_bytes = hash_mem_bytes;
-    ops.dup_value = hash_dup_value;
-    ops.defrag_len = hash_defrag_len;
-    ops.defrag_value = kv_agg_defrag_value;
-    kv_obj_register_type(KV_TYPE_HASH, &ops);
+    kv_type_ops_t ops = {.free_value = hash_free_value,
+                         .mem_bytes = hash_mem_bytes,
+                         .dup_value = hash_dup_value,
+                         .defrag_len = hash_defrag_len};
+    kv_agg_register_type(KV_TYPE_HASH, &ops);
     done = true;
 }
 
@@ -438,7 +420,7 @@ int kv_hash_check(const kv_obj_t *o) {
         const char *f = kv_hash_entry_field(e, &flen);
         const char *v = kv_hash_entry_value(e, &vlen);
         size_t used = (size_t)(v - (const char *)e) + vlen;
-        if (used > malloc_usable_size(e) || (size_t)(f - (const char *)e) != len_hdr(flen))
+        if (used > malloc_usable_size(e) || (size_t)(f - (const char *)e) != kv_agg_len_hdr(flen))
             rc = -EPROTO;
     }
     kv_ht_iter_fini(&it);

@@ -19,6 +19,8 @@
 #ifndef KV_T_HASH_H
 #define KV_T_HASH_H
 
+#include <string.h>
+
 #include "kv_internal.h"
 
 #define KV_INTBUF 24 /* a decimal int64 and its NUL, with room to spare */
@@ -81,6 +83,47 @@ const char *kv_hash_entry_value(const void *entry, size_t *len);
  * resume from.
  */
 bool kv_agg_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move);
+
+/*
+ * Shared by hashes and sets. kv_agg_register_type registers own's free_value, mem_bytes,
+ * dup_value and defrag_len for type, with kv_agg_defrag_value, keeping the hooks others
+ * registered (defrag). kv_agg_ht_bytes is the allocated size of a kv_ht of single-block
+ * entries, table and entries.
+ */
+void kv_agg_register_type(int type, const kv_type_ops_t *own);
+size_t kv_agg_ht_bytes(kv_ht_t *ht);
+
+/*
+ * The length header a hashtable entry of a hash or set starts each string with: one byte
+ * below 255, else 0xFF and the length as 8 native-endian bytes. kv_agg_len_hdr: its size;
+ * kv_agg_len_put writes it at p, kv_agg_len_get reads it into *len; both return the
+ * position after it. Inline: entry keys are read on every hashtable lookup.
+ */
+static inline size_t kv_agg_len_hdr(size_t len) {
+    return len < 255 ? 1 : 9;
+}
+
+static inline unsigned char *kv_agg_len_put(unsigned char *p, size_t len) {
+    if (len < 255) {
+        *p = (unsigned char)len;
+        return p + 1;
+    }
+    uint64_t l = len;
+    p[0] = 0xFF;
+    memcpy(p + 1, &l, 8);
+    return p + 9;
+}
+
+static inline const unsigned char *kv_agg_len_get(const unsigned char *p, size_t *len) {
+    if (p[0] != 0xFF) {
+        *len = p[0];
+        return p + 1;
+    }
+    uint64_t l;
+    memcpy(&l, p + 1, 8);
+    *len = (size_t)l;
+    return p + 9;
+}
 
 /*
  * Checks the value: a valid listpack with an even count and unique fields, or a valid

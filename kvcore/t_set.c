@@ -30,34 +30,16 @@
 
 /* --- Hashtable entries --- */
 
-static const unsigned char *get_len(const unsigned char *p, size_t *len) {
-    if (p[0] != 0xFF) {
-        *len = p[0];
-        return p + 1;
-    }
-    uint64_t l;
-    memcpy(&l, p + 1, 8);
-    *len = (size_t)l;
-    return p + 9;
-}
-
 static unsigned char *entry_new(const void *m, size_t len) {
-    size_t hdr = len < 255 ? 1 : 9;
-    unsigned char *e = malloc(hdr + len);
+    unsigned char *e = malloc(kv_agg_len_hdr(len) + len);
     if (e == NULL) return NULL;
-    if (len < 255) {
-        e[0] = (unsigned char)len;
-    } else {
-        uint64_t l = len;
-        e[0] = 0xFF;
-        memcpy(e + 1, &l, 8);
-    }
-    if (len) memcpy(e + hdr, m, len);
+    unsigned char *p = kv_agg_len_put(e, len);
+    if (len) memcpy(p, m, len);
     return e;
 }
 
 const char *kv_set_entry_member(const void *entry, size_t *len) {
-    return (const char *)get_len(entry, len);
+    return (const char *)kv_agg_len_get(entry, len);
 }
 
 static const void *entry_key(const void *entry, size_t *len) {
@@ -82,15 +64,7 @@ static void set_free_value(void *ptr, int encoding) {
 
 static size_t set_mem_bytes(const void *ptr, int encoding) {
     if (encoding != KV_ENC_HASHTABLE) return malloc_usable_size((void *)ptr);
-    kv_ht_t *ht = (kv_ht_t *)ptr;
-    size_t n = kv_ht_mem_bytes(ht);
-    kv_ht_iter_t it;
-    void *e;
-    kv_ht_iter_init(&it, ht);
-    while (kv_ht_iter_next(&it, &e))
-        n += malloc_usable_size(e);
-    kv_ht_iter_fini(&it);
-    return n;
+    return kv_agg_ht_bytes((kv_ht_t *)ptr);
 }
 
 static kv_ht_t *ht_dup(kv_ht_t *src) {
@@ -138,15 +112,11 @@ static size_t set_defrag_len(const kv_obj_t *o) {
 static void register_type(void) {
     static bool done;
     if (done) return;
-    kv_type_ops_t ops = {0};
-    const kv_type_ops_t *cur = kv_obj_type_ops(KV_TYPE_SET);
-    if (cur != NULL) ops = *cur; /* keep hooks others registered (defrag) */
-    ops.free_value = set_free_value;
-    ops.mem_bytes = set_mem_bytes;
-    ops.dup_value = set_dup_value;
-    ops.defrag_len = set_defrag_len;
-    ops.defrag_value = kv_agg_defrag_value;
-    kv_obj_register_type(KV_TYPE_SET, &ops);
+    kv_type_ops_t ops = {.free_value = set_free_value,
+                         .mem_bytes = set_mem_bytes,
+                         .dup_value = set_dup_value,
+                         .defrag_len = set_defrag_len};
+    kv_agg_register_type(KV_TYPE_SET, &ops);
     done = true;
 }
 
