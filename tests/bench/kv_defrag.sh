@@ -19,6 +19,8 @@
 # usage: BUILD=build sh tests/bench/kv_defrag.sh
 #   KV_DEFRAG_BENCH_KEYS (1500000), KV_DEFRAG_BENCH_REQUESTS (400000 GETs per side),
 #   KV_DEFRAG_BENCH_CLIENTS (20), KV_BENCH_ROUNDS (3), KV_BENCH_PIN (0),
+#   KV_DEFRAG_BENCH_CONFIG (more CONFIG SET pairs for both servers, e.g.
+#   "active-defrag-cycle-us 200"),
 #   KV_BENCH_OUT (directory for the
 #   chart, samples and redis-benchmark outputs, default $BUILD/bench)
 . "$(dirname "$0")/../kv/lib.sh"
@@ -48,7 +50,8 @@ side() {
     [ -n "$SRV_CPU" ] && taskset -apc "$SRV_CPU" "$KV_PID" >/dev/null
     $LOAD fill "$port" "$N" >/dev/null || exit 1
     $LOAD delete "$port" "$N" >/dev/null || exit 1
-    redis-cli -p "$port" config set active-defrag-ignore-bytes 1mb >/dev/null
+    # shellcheck disable=SC2086 # KV_DEFRAG_BENCH_CONFIG is "name value ..." pairs
+    redis-cli -p "$port" config set active-defrag-ignore-bytes 1mb ${KV_DEFRAG_BENCH_CONFIG:-} >/dev/null
     sleep 0.5
     echo "$(field "$port" memory allocator_frag_ratio) $(field "$port" memory used_memory_rss)" \
         >"$KV_TMP/$name.before"
@@ -87,7 +90,8 @@ side() {
 }
 
 echo "kv_defrag: $N keys, 2/3 deleted; $REQ GETs x $CLIENTS clients from CONFIG SET" \
-    "activedefrag yes; $ROUNDS rounds${SRV_CPU:+, server on CPU 1, clients on CPU 0};" \
+    "activedefrag yes${KV_DEFRAG_BENCH_CONFIG:+ ($KV_DEFRAG_BENCH_CONFIG)};" \
+    "$ROUNDS rounds${SRV_CPU:+, server on CPU 1, clients on CPU 0};" \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 r=1
 while [ $r -le "$ROUNDS" ]; do
