@@ -629,6 +629,39 @@ static long long bitpos_raw(const unsigned char *p, size_t count, int bit) {
     return bit ? -1 : (long long)count * 8;
 }
 
+/* BITCOUNT and BITPOS's BYTE|BIT argument: 0 with *isbit set, or -EINVAL (replied). */
+static int parse_bit_unit(kv_client_t *c, const kv_arg_t *a, bool *isbit) {
+    if (kv_arg_is(a, "bit"))
+        *isbit = true;
+    else if (!kv_arg_is(a, "byte")) {
+        kv_reply_syntax_err(c);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * BITCOUNT and BITPOS's range as Redis 7.0 converts it over a string of len bytes:
+ * negative indices count from the end (in bits with isbit), then both are clamped. In
+ * bits, a non-empty range becomes bytes and masks of the first and last byte's bits
+ * outside it.
+ */
+static void bit_range(long long len, bool isbit, long long *start, long long *end,
+                      unsigned char *first_mask, unsigned char *last_mask) {
+    long long totlen = isbit ? len << 3 : len;
+    if (*start < 0) *start = totlen + *start;
+    if (*end < 0) *end = totlen + *end;
+    if (*start < 0) *start = 0;
+    if (*end < 0) *end = 0;
+    if (*end >= totlen) *end = totlen - 1;
+    if (isbit && *start <= *end) {
+        *first_mask = (unsigned char)(~((1 << (8 - (*start & 7))) - 1) & 0xFF);
+        *last_mask = (unsigned char)((1 << (7 - (*end & 7))) - 1);
+        *start >>= 3;
+        *end >>= 3;
+    }
+}
+
 void kv_cmd_bitcount(kv_client_t *c) {
     kv_obj_t *o;
     int r = lookup_str_read(c, &c->argv[1], &o);
@@ -643,7 +676,6 @@ void kv_cmd_bitcount(kv_client_t *c) {
     long long start, end;
     unsigned char first_mask = 0, last_mask = 0;
     if (c->argc == 4 || c->argc == 5) {
-        long long totlen = (long long)slen;
         bool isbit = false;
         if (kv_arg_ll_or_reply(c, &c->argv[2], &start, NULL) != 0) return;
         if (kv_arg_ll_or_reply(c, &c->argv[3], &end, NULL) != 0) return;
@@ -651,26 +683,8 @@ void kv_cmd_bitcount(kv_client_t *c) {
             kv_reply_int(c, 0);
             return;
         }
-        if (c->argc == 5) {
-            if (kv_arg_is(&c->argv[4], "bit"))
-                isbit = true;
-            else if (!kv_arg_is(&c->argv[4], "byte")) {
-                kv_reply_syntax_err(c);
-                return;
-            }
-        }
-        if (isbit) totlen <<= 3;
-        if (start < 0) start = totlen + start;
-        if (end < 0) end = totlen + end;
-        if (start < 0) start = 0;
-        if (end < 0) end = 0;
-        if (end >= totlen) end = totlen - 1;
-        if (isbit && start <= end) {
-            first_mask = (unsigned char)(~((1 << (8 - (start & 7))) - 1) & 0xFF);
-            last_mask = (unsigned char)((1 << (7 - (end & 7))) - 1);
-            start >>= 3;
-            end >>= 3;
-        }
+        if (c->argc == 5 && parse_bit_unit(c, &c->argv[4], &isbit) != 0) return;
+        bit_range((long long)slen, isbit, &start, &end, &first_mask, &last_mask);
     } else if (c->argc == 2) {
         start = 0;
         end = (long long)slen - 1;
@@ -718,32 +732,14 @@ void kv_cmd_bitpos(kv_client_t *c) {
         long long totlen = (long long)slen;
         bool isbit = false;
         if (kv_arg_ll_or_reply(c, &c->argv[3], &start, NULL) != 0) return;
-        if (c->argc == 6) {
-            if (kv_arg_is(&c->argv[5], "bit"))
-                isbit = true;
-            else if (!kv_arg_is(&c->argv[5], "byte")) {
-                kv_reply_syntax_err(c);
-                return;
-            }
-        }
+        if (c->argc == 6 && parse_bit_unit(c, &c->argv[5], &isbit) != 0) return;
         if (c->argc >= 5) {
             if (kv_arg_ll_or_reply(c, &c->argv[4], &end, NULL) != 0) return;
             end_given = true;
         } else {
             end = isbit ? (totlen << 3) + 7 : totlen - 1;
         }
-        if (isbit) totlen <<= 3;
-        if (start < 0) start = totlen + start;
-        if (end < 0) end = totlen + end;
-        if (start < 0) start = 0;
-        if (end < 0) end = 0;
-        if (end >= totlen) end = totlen - 1;
-        if (isbit && start <= end) {
-            first_mask = (unsigned char)(~((1 << (8 - (start & 7))) - 1) & 0xFF);
-            last_mask = (unsigned char)((1 << (7 - (end & 7))) - 1);
-            start >>= 3;
-            end >>= 3;
-        }
+        bit_range(totlen, isbit, &start, &end, &first_mask, &last_mask);
     } else if (c->argc == 3) {
         start = 0;
         end = (long long)slen - 1;
