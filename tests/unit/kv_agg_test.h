@@ -3,10 +3,13 @@
  * kv_agg_test.h - runs kvcore commands on a fake client for the list and sorted-set unit
  * tests: a server with default configuration and 16 databases, commands given as one
  * space-separated line (no quoting; "\x01" is not needed by these tests), replies read back
- * as raw RESP text. Include after test_common.h and kv_internal.h.
+ * as raw RESP text; the usable size of an allocation for memory accounting checks. Include
+ * after test_common.h and kv_internal.h.
  */
 #ifndef KV_AGG_TEST_H
 #define KV_AGG_TEST_H
+
+#include <malloc.h>
 
 static kv_client_t *agg_client;
 static char agg_reply[1 << 16];
@@ -71,6 +74,11 @@ static const char *agg_run(const char *line) {
 /* The object under key in db 0, or NULL. */
 static kv_obj_t *agg_obj(const char *key) {
     return kv_ht_find(kv_srv.dbs[0].keys, key, strlen(key));
+}
+
+/* The usable size of an allocation (what MEMORY USAGE adds up). */
+static size_t usable(const void *p) {
+    return malloc_usable_size((void *)p);
 }
 
 /* Sets a config as CONFIG SET does; the call must succeed. */

@@ -15,47 +15,13 @@
 #include "kv_internal.h"
 #include "listpack.h"
 #include "t_hash.h"
-
-static int setup(void **state) {
-    (void)state;
-    memset(&kv_srv, 0, sizeof(kv_srv));
-    return kv_config_defaults(&kv_srv.cfg);
-}
-
-static int teardown(void **state) {
-    (void)state;
-    kv_config_fini(&kv_srv.cfg);
-    return 0;
-}
+#include "kv_type_test.h"
 
 static int reset_limits(void **state) {
     (void)state;
     kv_srv.cfg.hash_max_listpack_entries = 512;
     kv_srv.cfg.hash_max_listpack_value = 64;
     return 0;
-}
-
-/* Bytes this thread holds from jemalloc (what used_memory is made of). */
-static int64_t live_bytes(void) {
-    uint64_t a = 0, d = 0;
-    size_t sz = sizeof(a);
-    assert_int_equal(mallctl("thread.allocated", &a, &sz, NULL, 0), 0);
-    assert_int_equal(mallctl("thread.deallocated", &d, &sz, NULL, 0), 0);
-    return (int64_t)(a - d);
-}
-
-/* False under a sanitizer build, where malloc is not jemalloc's and its counters stay. */
-static bool jemalloc_owns_malloc(void) {
-    int64_t before = live_bytes();
-    void *volatile p = malloc(4096); /* volatile: the pair must not be optimised out */
-    bool moved = live_bytes() != before;
-    free(p);
-    return moved;
-}
-
-static kv_arg_t arg(const char *s) {
-    kv_arg_t a = {s, strlen(s)};
-    return a;
 }
 
 /* The number after the first byte of a (not NUL-terminated) string: "f12" -> 12. */

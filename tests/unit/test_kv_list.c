@@ -8,8 +8,6 @@
  */
 #include "test_common.h"
 
-#include <malloc.h>
-
 #include "kv_internal.h"
 #include "t_list.h"
 #include "kv_agg_test.h"
@@ -114,10 +112,6 @@ static void test_list_lset_and_linsert_convert_before_growing(void **state) {
     assert_list("l", KV_ENC_QUICKLIST, 3); /* Redis 7.2 converts before the search */
     AGG_EXPECT("LSET l 0 A", "+OK\r\n");
     AGG_EXPECT("LRANGE l 0 -1", "*3\r\n$1\r\nA\r\n$1\r\nb\r\n$1\r\nc\r\n");
-}
-
-static size_t usable(const void *p) {
-    return malloc_usable_size((void *)p);
 }
 
 static void test_list_memory_usage_counts_every_allocation(void **state) {

@@ -125,10 +125,6 @@ static void test_zset_lowered_limit_applies_at_the_next_new_member(void **state)
     assert_zset("w", KV_ENC_SKIPLIST, 2);
 }
 
-static size_t usable(const void *p) {
-    return malloc_usable_size((void *)p);
-}
-
 static void test_zset_memory_usage_counts_every_allocation(void **state) {
     (void)state;
     AGG_EXPECT("ZADD z 1 a 2 b 3 c", ":3\r\n");
