@@ -55,24 +55,19 @@ static int stat_read(const char *je_name, void *out) {
     return ms_je_get_size(je_name, (size_t *)out) == 0 ? 0 : -EIO;
 }
 
-static int stats_allocated_get(void *out) {
-    return stat_read("stats.allocated", out);
-}
-static int stats_active_get(void *out) {
-    return stat_read("stats.active", out);
-}
-static int stats_resident_get(void *out) {
-    return stat_read("stats.resident", out);
-}
-static int stats_mapped_get(void *out) {
-    return stat_read("stats.mapped", out);
-}
-static int stats_retained_get(void *out) {
-    return stat_read("stats.retained", out);
-}
-static int stats_metadata_get(void *out) {
-    return stat_read("stats.metadata", out);
-}
+/* stats_<name>_get reads jemalloc's "stats.<name>" (the getters take no row to name it). */
+#define STAT_GETTER(name)                                                                          \
+    static int stats_##name##_get(void *out) {                                                     \
+        return stat_read("stats." #name, out);                                                     \
+    }
+
+STAT_GETTER(allocated)
+STAT_GETTER(active)
+STAT_GETTER(resident)
+STAT_GETTER(mapped)
+STAT_GETTER(retained)
+STAT_GETTER(metadata)
+#undef STAT_GETTER
 
 static int stats_frag_ratio_get(void *out) {
     memshim_stats_t st;
