@@ -10,7 +10,6 @@
  */
 #include "memshim_internal.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <errno.h>
 #include <math.h>
@@ -19,6 +18,8 @@
 #include <string.h>
 
 #include <jemalloc/jemalloc.h>
+
+#include "ctlproto.h"
 
 /* Serialises control writes; fork handlers below keep it consistent in the child. */
 static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -287,37 +288,14 @@ static int parse_bool(const char *s, bool *out) {
     return -EINVAL;
 }
 
-static int parse_u64(const char *s, uint64_t *out, bool suffixes) {
-    if (*s == '\0' || *s == '-' || *s == '+' || isspace((unsigned char)*s)) return -EINVAL;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s) return -EINVAL;
-    uint64_t mul = 1;
-    if (suffixes && *end != '\0') {
-        switch (tolower((unsigned char)*end)) {
-        case 'k': mul = 1ull << 10; break;
-        case 'm': mul = 1ull << 20; break;
-        case 'g': mul = 1ull << 30; break;
-        default: return -EINVAL;
-        }
-        end++;
-        if (tolower((unsigned char)*end) == 'b') end++;
-    }
-    if (*end != '\0') return -EINVAL;
-    if (v != 0 && mul > UINT64_MAX / v) return -EINVAL;
-    *out = (uint64_t)v * mul;
-    return 0;
-}
-
 int ms_ctl_parse_value(ms_ctl_type_t type, const char *text, void *out, size_t outlen) {
     if (text == NULL || out == NULL || outlen != type_size(type)) return -EINVAL;
     switch (type) {
     case MS_CTL_BOOL: return parse_bool(text, (bool *)out);
-    case MS_CTL_U64: return parse_u64(text, (uint64_t *)out, false);
+    case MS_CTL_U64: return ms_ctlproto_parse_u64(text, (uint64_t *)out, false);
     case MS_CTL_SIZE: {
         uint64_t v;
-        int rc = parse_u64(text, &v, true);
+        int rc = ms_ctlproto_parse_u64(text, &v, true);
         if (rc != 0) return rc;
         if (v > SIZE_MAX) return -EINVAL;
         *(size_t *)out = (size_t)v;

@@ -9,6 +9,7 @@
  */
 #include "ctlproto.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -542,6 +543,31 @@ int ms_ctlproto_dir_prepare(const char *dir, bool create) {
     }
     close(fd);
     return rc;
+}
+
+/* --- Control values as text --- */
+
+int ms_ctlproto_parse_u64(const char *s, uint64_t *out, bool suffixes) {
+    if (s == NULL || !isdigit((unsigned char)*s)) return -EINVAL;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0) return -EINVAL;
+    uint64_t mul = 1;
+    if (suffixes && *end != '\0') {
+        switch (tolower((unsigned char)*end)) {
+        case 'k': mul = 1ull << 10; break;
+        case 'm': mul = 1ull << 20; break;
+        case 'g': mul = 1ull << 30; break;
+        default: return -EINVAL;
+        }
+        end++;
+        if (tolower((unsigned char)*end) == 'b') end++;
+    }
+    if (*end != '\0') return -EINVAL;
+    if (v != 0 && mul > UINT64_MAX / v) return -EINVAL;
+    *out = (uint64_t)v * mul;
+    return 0;
 }
 
 /* --- The frag table's arithmetic --- */

@@ -224,4 +224,14 @@ typedef struct ms_frag_row {
 
 void ms_frag_row_compute(const ms_frag_bin_t *bin, ms_frag_row_t *row);
 
+/* --- Control values as text --- */
+
+/*
+ * Parses an unsigned decimal control value as MEMSHIM_CONF, the socket and `memshim run`
+ * all accept it: digits first (no sign or space), and with suffixes an optional k, m or g
+ * (binary, case-insensitive) and then an optional b. 0, or -EINVAL for anything else,
+ * including NULL and a value past UINT64_MAX. May set errno.
+ */
+int ms_ctlproto_parse_u64(const char *s, uint64_t *out, bool suffixes);
+
 #endif /* MS_CTLPROTO_H */

@@ -9,6 +9,7 @@
  * forwards SIGTERM/SIGHUP, so killing the launcher stops the program.
  */
 #include "memshim_cli.h"
+#include "ctlproto.h"
 
 #include <ctype.h>
 #include <elf.h>
@@ -26,37 +27,15 @@
 
 /* --- Validators --- */
 
-static int parse_u64(const char *s, uint64_t *out, bool suffixes) {
-    if (s == NULL || !isdigit((unsigned char)*s)) return -EINVAL;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0) return -EINVAL;
-    uint64_t mul = 1;
-    if (suffixes && *end != '\0') {
-        switch (tolower((unsigned char)*end)) {
-        case 'k': mul = 1ull << 10; break;
-        case 'm': mul = 1ull << 20; break;
-        case 'g': mul = 1ull << 30; break;
-        default: return -EINVAL;
-        }
-        end++;
-        if (tolower((unsigned char)*end) == 'b') end++;
-    }
-    if (*end != '\0') return -EINVAL;
-    if (v != 0 && mul > UINT64_MAX / v) return -EINVAL;
-    *out = (uint64_t)v * mul;
-    return 0;
-}
-
+/* The shim parses these values with the same function (shim/ctlproto.c). */
 int mscli_check_u64(const char *s) {
     uint64_t v;
-    return parse_u64(s, &v, false);
+    return ms_ctlproto_parse_u64(s, &v, false);
 }
 
 int mscli_check_size(const char *s) {
     uint64_t v;
-    return parse_u64(s, &v, true);
+    return ms_ctlproto_parse_u64(s, &v, true);
 }
 
 int mscli_check_prob(const char *s) {
