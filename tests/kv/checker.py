@@ -204,10 +204,11 @@ def now_ms():
     return int(time.time() * 1000)
 
 
-def current(name):
-    """The model's entry, dropping one whose time has passed."""
+def current(name, at=None):
+    """The model's entry, dropping one whose time had passed at `at` (default: now). A
+    read judges by the time it was sent: its reply may come back late."""
     e = model.get(name)
-    if e is not None and e.expire is not None and now_ms() > e.expire + MARGIN_MS:
+    if e is not None and e.expire is not None and (at or now_ms()) > e.expire + MARGIN_MS:
         del model[name]
         return None
     return e
@@ -281,6 +282,7 @@ def read_key(name):
     cmd = {"string": ("GET", name), "list": ("LRANGE", name, "0", "-1"),
            "set": ("SMEMBERS", name), "hash": ("HGETALL", name)}[kind]
     stats["reads"] += 1
+    sent = now_ms()
     try:
         r = conn.call(*cmd)
     except Dropped:
@@ -315,7 +317,7 @@ def read_key(name):
     if name in uncertain:
         settle(name, kind, got)
         return
-    e = current(name)
+    e = current(name, sent)
     if e is None:
         if got is not None:
             fail("key %s should not exist, read %r" % (name, got))
@@ -335,6 +337,7 @@ def digest_sample(names):
     names = [n for n in names if n not in uncertain]
     if not names:
         return
+    sent = now_ms()
     try:
         r = conn.call("DEBUG", "DIGEST-VALUE", *names)
     except Dropped:
@@ -348,7 +351,7 @@ def digest_sample(names):
         return
     stats["digests"] += 1
     for name, (_, hexd) in zip(names, r[1]):
-        e = current(name)
+        e = current(name, sent)
         got = bytes.fromhex(hexd.decode())
         if e is None:
             if got != bytes(20):
