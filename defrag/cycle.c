@@ -7,8 +7,9 @@
  * slice of C followed by a delay of C*100/P - C. Two corrections keep the share at P
  * when the host is busy or a step overruns:
  *  - starvation: the slice after a wait of W (the host ran the timer late) lasts
- *    D = P*W/(100-P), so that D/(D+W) = P; it is capped at 10*C, since a host stalled
- *    that long has already hurt its clients and a long slice would hurt them more;
+ *    D = P*W/(100-P), so that D/(D+W) = P; it is capped at min(4*C, 2 ms) (but never
+ *    below C), since a host stalled that long has already hurt its clients and a long
+ *    slice would hurt them more: no single slice may stall clients for over 2 ms;
  *  - overrun: time run past a slice's deadline accumulates as overage; it adds
  *    overage*(100-P)/100 to the next delay and is subtracted from the next slice, whose
  *    shortfall below C becomes the new overage. Underage cancels overage but never
@@ -23,8 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The longest slice starvation compensation may ask for, in base slices. */
-#define SLICE_CAP_FACTOR 10
+/* The longest slice starvation compensation may ask for: this many base slices, and
+ * no more than SLICE_CAP_US unless the base slice itself is longer. */
+#define SLICE_CAP_FACTOR 4
+#define SLICE_CAP_US     2000
 /* A paused engine polls at this interval. */
 #define PAUSE_POLL_US 100000
 
@@ -79,7 +82,10 @@ static uint64_t slice_us(defrag_t *d, uint64_t now) {
         d->overage_us = base - duty;
         duty = base;
     }
-    if (duty > base * SLICE_CAP_FACTOR) duty = base * SLICE_CAP_FACTOR;
+    int64_t cap = base * SLICE_CAP_FACTOR;
+    if (cap > SLICE_CAP_US) cap = SLICE_CAP_US;
+    if (cap < base) cap = base;
+    if (duty > cap) duty = cap;
     return (uint64_t)duty;
 }
 

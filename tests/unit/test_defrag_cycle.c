@@ -111,23 +111,33 @@ static void test_cycle_starved_timer_gets_proportionally_longer_slice(void **sta
     /* Back on time: back to the base slice. */
     assert_true(fake_run_next(&r.h));
     assert_int_equal(r.b.last_deadline - r.b.last_start, 500);
-    /* Twice the lateness, twice the extra slice: W = 1500 + 9000 -> D = 3500. */
-    r.h.late_once_us = 9000;
+    /* Half the wait, half the slice: W = 1500 + 1500 = 3000 -> D = 1000. */
+    r.h.late_once_us = 1500;
     assert_true(fake_run_next(&r.h));
-    assert_int_equal(r.b.last_deadline - r.b.last_start, 3500);
+    assert_int_equal(r.b.last_deadline - r.b.last_start, 1000);
     rig_stop(&r);
 }
 
-static void test_cycle_starvation_slice_is_capped_at_ten_base_slices(void **state) {
-    (void)state;
+/* After a host stall of `late_us`, the slice with base `cycle_us` lasts this long. */
+static uint64_t slice_after_stall(unsigned cycle_us, uint64_t late_us) {
     rig_t r;
-    rig_start(&r, 25, 500, 1);
+    rig_start(&r, 25, cycle_us, 1);
     for (int i = 0; i < 3; i++)
         assert_true(fake_run_next(&r.h));
-    r.h.late_once_us = 2 * 1000 * 1000; /* a 2 s slow command */
+    r.h.late_once_us = late_us;
     assert_true(fake_run_next(&r.h));
-    assert_int_equal(r.b.last_deadline - r.b.last_start, 5000);
+    uint64_t len = r.b.last_deadline - r.b.last_start;
     rig_stop(&r);
+    return len;
+}
+
+static void test_cycle_starvation_slice_is_capped_at_2ms(void **state) {
+    (void)state;
+    /* A 2 s slow command earns at most 4 base slices and never more than 2 ms... */
+    assert_int_equal(slice_after_stall(500, 2 * 1000 * 1000), 2000);
+    assert_int_equal(slice_after_stall(200, 2 * 1000 * 1000), 800);
+    /* ...unless the configured base slice is itself longer than 2 ms. */
+    assert_int_equal(slice_after_stall(3000, 2 * 1000 * 1000), 3000);
 }
 
 static void test_cycle_overrun_is_paid_back_by_longer_delays(void **state) {
@@ -241,7 +251,7 @@ int main(void) {
         cmocka_unit_test(test_cycle_cpu_share_matches_target),
         cmocka_unit_test(test_cycle_cpu_share_holds_under_a_busy_host),
         cmocka_unit_test(test_cycle_starved_timer_gets_proportionally_longer_slice),
-        cmocka_unit_test(test_cycle_starvation_slice_is_capped_at_ten_base_slices),
+        cmocka_unit_test(test_cycle_starvation_slice_is_capped_at_2ms),
         cmocka_unit_test(test_cycle_overrun_is_paid_back_by_longer_delays),
         cmocka_unit_test(test_cycle_pause_polls_without_work_and_forgets_the_wait),
         cmocka_unit_test(test_cycle_target_change_ignores_the_previous_wait),
