@@ -27,15 +27,15 @@ extern "C" {
 /* --- Control (heapprof/control.c, linked into libmemshim) --- */
 
 typedef struct hp_prof_status {
-    bool available;         /* jemalloc's opt.prof: the profiler exists in this process */
-    bool active;            /* prof.active: allocations are being sampled */
-    unsigned lg_sample;     /* prof.lg_sample: mean bytes between samples, log2 */
-    uint64_t dumps;         /* dumps written through hp_prof_dump* by this process */
-    char last_dump[512];    /* path of the last dump written, "" if none */
-    int last_error;         /* -errno of the last failed control call, 0 if none */
-    char last_errstr[256];  /* readable text of last_error, "" if none */
-    char dump_dir[512];     /* where automatic names go (MEMSHIM_DUMP_DIR), "" = cwd */
-    const char *unwinder;   /* "libunwind" or "libgcc" */
+    bool available;        /* jemalloc's opt.prof: the profiler exists in this process */
+    bool active;           /* prof.active: allocations are being sampled */
+    unsigned lg_sample;    /* prof.lg_sample: mean bytes between samples, log2 */
+    uint64_t dumps;        /* dumps written through hp_prof_dump* by this process */
+    char last_dump[512];   /* path of the last dump written, "" if none */
+    int last_error;        /* -errno of the last failed control call, 0 if none */
+    char last_errstr[256]; /* readable text of last_error, "" if none */
+    char dump_dir[512];    /* where automatic names go (MEMSHIM_DUMP_DIR), "" = cwd */
+    const char *unwinder;  /* "libunwind" or "libgcc" */
 } hp_prof_status_t;
 
 /* Turns sampling on (prof.active = true). 0, -ENOENT. */
