@@ -699,7 +699,8 @@ void kv_cmd_client_list(kv_client_t *c) {
     char *out = malloc(cap);
     /* Oldest first, as Redis (new clients are linked at the head). */
     kv_client_t *last = kv_srv.clients;
-    while (last && last->next) last = last->next;
+    while (last && last->next)
+        last = last->next;
     for (kv_client_t *cl = last; cl && out; cl = cl->prev) {
         if (only_ids) {
             bool hit = false;
