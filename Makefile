@@ -40,7 +40,7 @@ DEB_BUILD_PKGS := build-essential pkg-config libjemalloc-dev libjemalloc2 libunw
                   libcmocka-dev libdw-dev libelf-dev zlib1g-dev protobuf-c-compiler \
                   libprotobuf-c-dev golang-github-google-pprof-dev clang-format
 DEB_TEST_PKGS  := redis-server redis-tools python3 sqlite3 g++ valgrind golang-go \
-                  hyperfine clang libclang-rt-14-dev procps psmisc
+                  hyperfine clang libclang-rt-14-dev procps psmisc libc6-dbg libxml2-utils
 
 .DEFAULT_GOAL := all
 .PHONY: all deps deps-test test unit integration run bench asan valgrind fuzz \
