@@ -8,10 +8,12 @@
 #     Runs alternate kvcore/redis within a round and swap the order every other round
 #     (ABBA ABBA ...), so a drift in machine load hits both servers alike. Per case:
 #     the median requests/s of each server and the median of the per-round ratios
-#     (each ratio compares two runs adjacent in time), with its min-max as the spread.
+#     (each ratio compares two runs adjacent in time), with its min-max as the spread,
+#     and the best run of each server (other load only ever slows a run down).
 #  2. Server CPU per request: on-CPU time of every thread of the server
 #     (/proc/PID/task/*/schedstat, ns; /proc/PID/stat ticks as a fallback) over the run,
-#     divided by the requests. Load from other processes moves this far less than req/s.
+#     divided by the requests: lowest of each server and the median per-round ratio. Load
+#     from other processes moves this far less than req/s.
 #  3. User-space instructions per request of each server process: `perf stat -e
 #     instructions:u -p PID` during the timed runs when the machine has hardware
 #     counters; otherwise a separate pass with each server under valgrind's callgrind
@@ -25,6 +27,7 @@
 #   KV_BENCH_ROUNDS (5)  KV_BENCH_N1 (200000)  KV_BENCH_N16 (2000000)  KV_BENCH_NAGG (100000)
 #   KV_BENCH_AGG_TESTS (hset,lpush,rpop,sadd,zadd,lrange_100; empty = none)
 #   KV_BENCH_IR (auto | perf | callgrind | none)  KV_BENCH_NIR (100000)
+#   KV_BENCH_KEEP=file: keep the raw per-run rows (and file.ir)
 . "$(dirname "$0")/../kv/lib.sh"
 kv_require_tools redis-cli redis-server redis-benchmark python3
 ROUNDS=${KV_BENCH_ROUNDS:-5}
@@ -173,6 +176,7 @@ perf) echo "instructions: perf stat -e instructions:u (user space) during the ti
 callgrind) echo "instructions: callgrind, user space, $NIR requests per P1 case, $((NIR * 4)) per P16 case" ;;
 *) echo "instructions: not measured (no hardware counters, no valgrind)" ;;
 esac
+[ -n "${KV_BENCH_KEEP:-}" ] && cp "$KV_TMP/results" "$KV_BENCH_KEEP" && cp "$KV_TMP/ir" "$KV_BENCH_KEEP.ir"
 python3 - "$KV_TMP/results" "$KV_TMP/ir" "$IR" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
@@ -195,26 +199,37 @@ def ratios(case, col):
     k, r = series("kvcore", case, col), series("redis", case, col)
     return [a / b for a, b in zip(k, r) if b > 0]
 
-def fmt_ratio(v):
+def med(v):
+    return statistics.median(v) if v else 0.0
+
+def spread(v):
     if not v:
         return "%17s" % "n/a"
     return "%5.2f (%4.2f-%4.2f)" % (statistics.median(v), min(v), max(v))
 
-print("%-11s %-4s %10s %10s %17s | %8s %8s %17s | %7s %7s %5s" % (
-    "test", "pipe", "kv_rps", "redis_rps", "rps ratio", "kv_us", "redis_us", "cpu/req ratio",
-    "kv_ir", "rd_ir", "ratio"))
+def div(a, b):
+    return a / b if b else 0.0
+
+# Load from other work only ever lowers req/s and raises CPU per request, so next to the
+# medians the best run of each server is compared too (highest req/s, lowest CPU).
+print("requests/s    median of each | kvcore/redis per round: median (min-max) | best of each, ratio")
 for case in cases:
     k, r = series("kvcore", case, 3), series("redis", case, 3)
-    kc, rc = series("kvcore", case, 4), series("redis", case, 4)
-    line = "%-11s %-4s %10.0f %10.0f %s | %8.3f %8.3f %s |" % (
-        case[0].upper(), case[1], statistics.median(k) if k else 0,
-        statistics.median(r) if r else 0, fmt_ratio(ratios(case, 3)),
-        statistics.median(kc) if kc else 0, statistics.median(rc) if rc else 0,
-        fmt_ratio(ratios(case, 4)))
+    print("%-11s %-4s %9.0f %9.0f | %s | %9.0f %9.0f %5.2f" % (
+        case[0].upper(), case[1], med(k), med(r), spread(ratios(case, 3)),
+        max(k, default=0), max(r, default=0), div(max(k, default=0), max(r, default=0))))
+print()
+print("server CPU us/request  lowest of each, ratio | kvcore/redis per round: median (min-max)"
+      " | user instructions/request kvcore redis ratio")
+for case in cases:
+    k, r = series("kvcore", case, 4), series("redis", case, 4)
+    line = "%-11s %-4s %7.3f %7.3f %5.2f | %s |" % (
+        case[0].upper(), case[1], min(k, default=0), min(r, default=0),
+        div(min(k, default=0), min(r, default=0)), spread(ratios(case, 4)))
     if mode == "perf":
-        ki = [float(r[5]) for r in rows if r[0] == "kvcore" and (r[1], r[2]) == case and r[5] != "-"]
-        ri = [float(r[5]) for r in rows if r[0] == "redis" and (r[1], r[2]) == case and r[5] != "-"]
-        ki, ri = (statistics.median(ki) if ki else None), (statistics.median(ri) if ri else None)
+        ki = [float(x[5]) for x in rows if x[0] == "kvcore" and (x[1], x[2]) == case and x[5] != "-"]
+        ri = [float(x[5]) for x in rows if x[0] == "redis" and (x[1], x[2]) == case and x[5] != "-"]
+        ki, ri = (med(ki) or None), (med(ri) or None)
     else:
         ki, ri = irs.get(("kvcore",) + case), irs.get(("redis",) + case)
     if ki and ri:
@@ -222,6 +237,4 @@ for case in cases:
     else:
         line += " %7s %7s %5s" % ("-", "-", "-")
     print(line)
-print("rps ratio and cpu/req ratio: median of per-round kvcore/redis ratios (min-max);"
-      " kv_us/redis_us: server CPU us per request; *_ir: user-space instructions per request")
 PY
