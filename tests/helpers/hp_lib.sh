@@ -1,13 +1,10 @@
 # SPDX-License-Identifier: MIT
 # Sourced by tests/integration/hp_*.sh and tests/bench/hp_vs_jeprof.sh: the analyser, the
 # helper programs, a scratch directory, and dumps written by Debian's own jemalloc
-# (LD_PRELOAD + MALLOC_CONF, no memshim involved). Skips (77) under a sanitizer, where
-# helper programs cannot take a preloaded allocator.
+# (LD_PRELOAD + MALLOC_CONF, no memshim involved). Under a sanitizer (MEMSHIM_SAN=1) the
+# analyser runs sanitized, while the programs that write the dumps are built here without
+# one, since they must take Debian's jemalloc; tests that need libmemshim.so skip there.
 BUILD=${BUILD:-build}
-if [ "${MEMSHIM_SAN:-}" = 1 ]; then
-    echo "sanitizer build: helper programs cannot run under a preloaded jemalloc"
-    exit 77
-fi
 BUILD_ABS=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "no build directory $BUILD"; exit 1; }
 HP="$BUILD_ABS/heapprof"
 HELPERS="$BUILD_ABS/tests/helpers"
@@ -16,6 +13,12 @@ JEMALLOC=$(ls /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 /usr/lib/*/libjemalloc.
 [ -n "$JEMALLOC" ] || { echo "Debian's libjemalloc2 is not installed"; exit 77; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/heapprof-it.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT INT TERM
+HP_SAN=0
+if [ "${MEMSHIM_SAN:-}" = 1 ]; then
+    HP_SAN=1
+    HELPERS="$TMP/helpers"
+    mkdir -p "$HELPERS"
+fi
 
 fail() {
     echo "FAIL: $*"
@@ -23,6 +26,14 @@ fail() {
 }
 
 need_helper() { # name
+    if [ "$HP_SAN" = 1 ] && [ ! -x "$HELPERS/$1" ]; then
+        if [ -f "tests/helpers/$1.c" ]; then
+            cc -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fno-inline \
+                -o "$HELPERS/$1" "tests/helpers/$1.c" -lpthread -ldl || fail "cannot build $1"
+        else
+            c++ -std=c++17 -O1 -g -o "$HELPERS/$1" "tests/helpers/$1.cc" -lpthread || fail "cannot build $1"
+        fi
+    fi
     [ -x "$HELPERS/$1" ] || fail "missing helper $HELPERS/$1 (make BUILD=$BUILD unit-bins)"
 }
 
