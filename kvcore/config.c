@@ -96,6 +96,7 @@ static const cfg_row_t cfg_rows[] = {
         1024LL * 1024 * 1024),
     {"client-output-buffer-limit", NULL, T_OBUF, MULTI_ARG, F(obuf_limits), 0, 0, 0, NULL, NULL},
     INT("active-expire-effort", NULL, 0, active_expire_effort, 1, 10, 1),
+    LL("busy-poll-us", NULL, 0, busy_poll_us, 0, 1000000, 50),
     STR("heap-dump-dir", IMMUTABLE, heap_dump_dir, ""),
     STR("logfile", IMMUTABLE, logfile, ""),
     ENUM("loglevel", 0, loglevel, loglevel_enum, KV_LOG_NOTICE),

@@ -103,6 +103,12 @@ void kv_loop_del_file(kv_loop_t *loop, int fd, int mask);
 int kv_loop_file_mask(const kv_loop_t *loop, int fd);
 /* Called before every wait (writes pending replies, fast expire cycle). */
 void kv_loop_set_before_sleep(kv_loop_t *loop, void (*fn)(kv_loop_t *, void *), void *priv);
+/*
+ * Adaptive busy polling before each blocking wait, for at most max_us (0 = off, the
+ * default): the budget grows while events keep arriving within max_us of a wait and
+ * shrinks to nothing when waits are longer (loop.c).
+ */
+void kv_loop_set_busy_poll(kv_loop_t *loop, int64_t max_us);
 /* Runs until kv_loop_stop. */
 void kv_loop_run(kv_loop_t *loop);
 void kv_loop_stop(kv_loop_t *loop);
@@ -828,6 +834,7 @@ typedef struct kv_config_values {
     unsigned long long client_query_buffer_limit;
     kv_obuf_limit_t obuf_limits[3]; /* normal, replica, pubsub */
     int active_expire_effort;
+    long long busy_poll_us; /* kvcore: adaptive busy polling before blocking, 0 = off */
     char *heap_dump_dir;
     char *logfile;
     int loglevel;

@@ -212,8 +212,8 @@ static int64_t cron(kv_loop_t *loop, int64_t id, void *priv) {
 }
 
 static void before_sleep(kv_loop_t *loop, void *priv) {
-    (void)loop;
     (void)priv;
+    kv_loop_set_busy_poll(loop, kv_srv.cfg.busy_poll_us); /* CONFIG SET applies at once */
     kv_srv.mstime = kv_mstime();
     kv_expire_cycle_fast(&kv_srv);
     kv_net_flush_pending(&kv_srv);

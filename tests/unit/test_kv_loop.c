@@ -149,6 +149,36 @@ static void test_loop_file_event_and_before_sleep(void **state) {
     kv_loop_free(l);
 }
 
+/* With busy polling on, timers still never fire early and file events still arrive. */
+static void test_loop_busy_polling_keeps_timer_and_file_semantics(void **state) {
+    (void)state;
+    kv_loop_t *l = kv_loop_new(1024);
+    kv_loop_set_busy_poll(l, 1000);
+    /* Waits of 200 us are under the maximum: the polling budget grows to it. */
+    tstate_t t = {.stop_after = 20, .again_us = 200};
+    kv_timer_add(l, 0, timer_cb, &t);
+    run_until(l, &t.fired, 20);
+    assert_int_equal(t.fired, 20);
+    assert_true(kv_monotonic_us() - t.first_us >= 19 * 200);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    readable_calls = 0;
+    assert_int_equal(kv_loop_add_file(l, p[0], KV_READABLE, on_read, NULL), 0);
+    assert_int_equal(write(p[1], "poll", 4), 4);
+    run_until(l, &readable_calls, 1);
+    assert_string_equal(got, "poll");
+    /* Turned off again: a plain blocking wait. */
+    kv_loop_set_busy_poll(l, 0);
+    tstate_t u = {.stop_after = 1};
+    u.start_us = kv_monotonic_us();
+    kv_timer_add(l, 300, timer_cb, &u);
+    run_until(l, &u.fired, 1);
+    assert_true(u.first_us - u.start_us >= 300);
+    close(p[0]);
+    close(p[1]);
+    kv_loop_free(l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loop_timer_fires_no_earlier_than_its_delay),
@@ -156,6 +186,7 @@ int main(void) {
         cmocka_unit_test(test_loop_timer_can_delete_itself),
         cmocka_unit_test(test_loop_timer_added_from_callback_runs_later),
         cmocka_unit_test(test_loop_file_event_and_before_sleep),
+        cmocka_unit_test(test_loop_busy_polling_keeps_timer_and_file_semantics),
     };
     return cmocka_run_group_tests_name("kv_loop", tests, NULL, NULL);
 }
