@@ -89,23 +89,34 @@ static uint64_t slice_us(defrag_t *d, uint64_t now) {
     return (uint64_t)duty;
 }
 
-/* The delay before the next slice (computeDelayMs, in microseconds). */
-static int64_t delay_us(defrag_t *d, uint64_t intended_end) {
+/* The delay before the next slice (computeDelayMs, in microseconds). A slice that ended
+ * early for waiting clients (worked `took` < the planned length) is followed by a delay
+ * paced by that work, took*(100-P)/P, so short slices keep the CPU share. */
+static int64_t delay_us(defrag_t *d, uint64_t intended_end, uint64_t start) {
     uint64_t now = defrag_clock(d);
     d->end_time_us = now;
-    d->overage_us += (int64_t)(now - intended_end);
-    if (d->overage_us < 0) d->overage_us = 0;
     int64_t p = d->cpu_pct;
     int64_t base = d->cfg.cycle_us;
+    if (d->host.clients_waiting != NULL && now < intended_end) {
+        int64_t took = (int64_t)(now - start);
+        d->end_time_us = 0; /* the next slice is a base slice: nothing was starved */
+        d->overage_us = 0;
+        int64_t delay = took * (100 - p) / p;
+        return delay < 0 ? 0 : delay;
+    }
+    d->overage_us += (int64_t)(now - intended_end);
+    if (d->overage_us < 0) d->overage_us = 0;
     int64_t delay = base * 100 / p - base;
     delay += d->overage_us * (100 - p) / 100;
     return delay < 0 ? 0 : delay;
 }
 
 /* Runs stage steps until `end` (starting further stages while a full base slice is
- * left). Returns true while stages remain. */
+ * left). With a clients_waiting hook, steps last at most DEFRAG_YIELD_STEP_US and the
+ * slice ends early once clients wait. Returns true while stages remain. */
 static bool run_stages(defrag_t *d, uint64_t end) {
     uint64_t base = d->cfg.cycle_us;
+    bool yield = d->host.clients_waiting != NULL;
     d->in_slice = true;
     while (d->cur < d->nstages) {
         defrag_stage_t *s = &d->stages[d->cur];
@@ -113,11 +124,24 @@ static bool run_stages(defrag_t *d, uint64_t end) {
             if (s->ops->reset != NULL) s->ops->reset(s->priv);
             d->cur_started = true;
         }
-        if (s->ops->step(s->priv, end) == DEFRAG_DONE) {
+        uint64_t step_end = end;
+        if (yield) {
+            uint64_t now = defrag_clock(d);
+            if (now + DEFRAG_YIELD_STEP_US < end) step_end = now + DEFRAG_YIELD_STEP_US;
+        }
+        bool done = s->ops->step(s->priv, step_end) == DEFRAG_DONE;
+        if (done) {
             d->cur++;
             d->cur_started = false;
         }
-        if (d->cur >= d->nstages || defrag_clock(d) + base > end) break;
+        uint64_t now = defrag_clock(d);
+        if (d->cur >= d->nstages) break;
+        if (!yield) {
+            if (now + base > end) break;
+            continue;
+        }
+        if (now >= end || (done && now + base > end)) break;
+        if (d->host.clients_waiting(d->host.arg)) break;
     }
     d->in_slice = false;
     return d->cur < d->nstages;
@@ -146,7 +170,7 @@ static int64_t timer_proc(void *priv) {
     d->cycle_slices++;
     d->work_us += took;
     if (d->host.on_slice != NULL) d->host.on_slice(d->host.arg, took);
-    if (more) return delay_us(d, end);
+    if (more) return delay_us(d, end, start);
     d->timer_armed = false;
     defrag_cycle_end(d, true);
     defrag_cron(d); /* Valkey restarts at once if fragmentation is still high */

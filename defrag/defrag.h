@@ -132,7 +132,15 @@ typedef struct defrag_host {
     /* A cycle ended: log "Active defrag done in %dms, reallocated=%d, frag=%.0f%%,
      * frag_bytes=%zu" from *r. The report is valid during the call only. */
     void (*on_cycle_end)(void *arg, const defrag_cycle_report_t *r);
+    /* Optional: true when clients are waiting to be served. When set, a slice works in
+     * steps of at most DEFRAG_YIELD_STEP_US and ends as soon as this returns true after
+     * a step; the delay that follows is paced by the time actually worked, so the CPU
+     * share still tends to the target while no request waits out a whole slice. */
+    bool (*clients_waiting)(void *arg);
 } defrag_host_t;
+
+/* The longest step between two clients_waiting checks inside a slice. */
+#define DEFRAG_YIELD_STEP_US 100
 
 /*
  * Creates an engine with the settings *cfg (NULL = defaults). pre: host->now_us and

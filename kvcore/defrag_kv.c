@@ -110,6 +110,12 @@ static int64_t host_add_timer(void *arg, uint64_t delay_us, defrag_timer_fn fn, 
     return kv_timer_add(kv_srv.loop, (int64_t)delay_us, timer_trampoline, NULL);
 }
 
+/* Clients are waiting: the engine ends its slice after the current short step. */
+static bool host_clients_waiting(void *arg) {
+    (void)arg;
+    return kv_loop_has_pending(kv_srv.loop);
+}
+
 static void host_del_timer(void *arg, int64_t id) {
     (void)arg;
     kv_timer_del(kv_srv.loop, id);
@@ -384,6 +390,7 @@ int kv_defrag_init(kv_server_t *srv) {
         .on_target = host_on_target,
         .on_slice = host_on_slice,
         .on_cycle_end = host_on_cycle_end,
+        .clients_waiting = host_clients_waiting,
     };
     g.d = defrag_new(&host, &cfg);
     g.stages = calloc((size_t)srv->ndbs, sizeof(*g.stages));

@@ -116,6 +116,8 @@ void kv_loop_stop(kv_loop_t *loop);
 void kv_loop_process(kv_loop_t *loop);
 /* Number of registered timers. */
 size_t kv_loop_timer_count(const kv_loop_t *loop);
+/* True when a registered descriptor is ready (a client is waiting); consumes nothing. */
+bool kv_loop_has_pending(const kv_loop_t *loop);
 
 /* --- RESP request parser (resp.c) --- */
 

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -165,6 +166,13 @@ int kv_timer_del(kv_loop_t *l, int64_t id) {
         }
     }
     return -ENOENT;
+}
+
+bool kv_loop_has_pending(const kv_loop_t *l) {
+    /* An epoll descriptor is readable while its ready list is not empty; polling it
+     * consumes nothing, so the events are still there for the next kv_loop_process. */
+    struct pollfd p = {.fd = l->epfd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0;
 }
 
 size_t kv_loop_timer_count(const kv_loop_t *l) {

@@ -14,6 +14,15 @@ typedef struct rig {
 
 /* An engine whose fragmentation is far above threshold-upper, so the target is
  * cycle-max, with one endless burn stage of the given chunk. */
+/* The clients_waiting hook rig_start installs (NULL: none), and what it answers. */
+static bool (*rig_clients_waiting)(void *arg);
+static bool rig_waiting;
+
+static bool waiting_answer(void *arg) {
+    (void)arg;
+    return rig_waiting;
+}
+
 static void rig_start(rig_t *r, unsigned cpu, unsigned cycle_us, uint64_t chunk_us) {
     memset(r, 0, sizeof(*r));
     r->h.frag_pct = 500;
@@ -25,6 +34,7 @@ static void rig_start(rig_t *r, unsigned cpu, unsigned cycle_us, uint64_t chunk_
     c.cycle_max = cpu;
     c.cycle_us = cycle_us;
     defrag_host_t ops = fake_host_ops(&r->h);
+    ops.clients_waiting = rig_clients_waiting;
     r->d = defrag_new(&ops, &c);
     assert_non_null(r->d);
     r->b = (burn_stage_t){.h = &r->h, .tag = "b", .chunk_us = chunk_us, .units = UINT64_MAX};
@@ -245,6 +255,33 @@ static void test_cycle_starts_new_stages_only_with_a_full_base_slice_left(void *
     defrag_free(d);
 }
 
+static void test_cycle_yields_to_waiting_clients_and_keeps_the_share(void **state) {
+    (void)state;
+    rig_clients_waiting = waiting_answer;
+    /* Clients always waiting: every slice ends after one step of at most 100 us, and the
+     * delay after it is paced by that work, so the share still meets the target. */
+    rig_waiting = true;
+    rig_t r;
+    rig_start(&r, 25, 500, 37);
+    run_for(&r, 100000);
+    uint64_t t0 = r.h.now, busy0 = r.b.busy_us;
+    while (r.h.now - t0 < 2 * 1000 * 1000) {
+        assert_true(fake_run_next(&r.h));
+        assert_true(r.b.last_deadline - r.b.last_start <= DEFRAG_YIELD_STEP_US);
+    }
+    double share = 100.0 * (double)(r.b.busy_us - busy0) / (double)(r.h.now - t0);
+    assert_true(share > 23.0 && share < 27.0);
+    rig_stop(&r);
+    /* Nobody waiting: steps of 100 us follow each other up to the whole base slice. */
+    rig_waiting = false;
+    rig_start(&r, 25, 500, 37);
+    double idle_share = run_for(&r, 2 * 1000 * 1000);
+    assert_true(idle_share > 24.0 && idle_share < 26.0);
+    assert_true(r.h.last_delay >= 1400 && r.h.last_delay <= 1600);
+    rig_stop(&r);
+    rig_clients_waiting = NULL;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cycle_first_slice_is_base_length_then_paced),
@@ -252,6 +289,7 @@ int main(void) {
         cmocka_unit_test(test_cycle_cpu_share_holds_under_a_busy_host),
         cmocka_unit_test(test_cycle_starved_timer_gets_proportionally_longer_slice),
         cmocka_unit_test(test_cycle_starvation_slice_is_capped_at_2ms),
+        cmocka_unit_test(test_cycle_yields_to_waiting_clients_and_keeps_the_share),
         cmocka_unit_test(test_cycle_overrun_is_paid_back_by_longer_delays),
         cmocka_unit_test(test_cycle_pause_polls_without_work_and_forgets_the_wait),
         cmocka_unit_test(test_cycle_target_change_ignores_the_previous_wait),
