@@ -13,59 +13,9 @@ encodings often. A final pass compares every key's full content. Exit 0 when all
 """
 import os
 import random
-import socket
 import sys
 
-
-class Conn:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
-
-    def send(self, args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a.encode() if isinstance(a, str) else a
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.sock.sendall(out)
-
-    def _fill(self):
-        d = self.sock.recv(1 << 20)
-        if not d:
-            raise EOFError("connection closed")
-        self.buf += d
-
-    def _line(self, pos):
-        while True:
-            i = self.buf.find(b"\r\n", pos)
-            if i >= 0:
-                return i
-            self._fill()
-
-    def _parse(self, pos):
-        i = self._line(pos)
-        t, rest = self.buf[pos:pos + 1], self.buf[pos + 1:i]
-        if t in (b"+", b"-", b":"):
-            return i + 2, (t, rest)
-        if t == b"$":
-            n = int(rest)
-            if n < 0:
-                return i + 2, (t, None)
-            while len(self.buf) < i + 2 + n + 2:
-                self._fill()
-            return i + 2 + n + 2, (t, self.buf[i + 2:i + 2 + n])
-        n = int(rest)
-        items, p = [], i + 2
-        for _ in range(max(n, 0)):
-            p, v = self._parse(p)
-            items.append(v)
-        return p, (t, items if n >= 0 else None)
-
-    def call(self, args):
-        self.send(args)
-        end, val = self._parse(0)
-        raw, self.buf = self.buf[:end], self.buf[end:]
-        return raw, val
+from resp_conn import Conn
 
 
 HKEYS = ["h%d" % i for i in range(4)]

@@ -20,70 +20,12 @@ older keys remain, LFU keeps them throughout,
 volatile-ttl evicts the soonest-expiring keys first.
 Exit status 0 on success; each failed check is printed.
 """
-import socket
 import sys
 import time
 
+from resp_conn import Conn
+
 OOM = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n"
-
-
-class Conn:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buf = b""
-
-    def send_many(self, cmds):
-        out = []
-        for args in cmds:
-            out.append(b"*%d\r\n" % len(args))
-            for a in args:
-                if isinstance(a, str):
-                    a = a.encode()
-                out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(out))
-        return [self.read() for _ in cmds]
-
-    def cmd(self, *args):
-        return self.send_many([list(args)])[0]
-
-    def _fill(self):
-        d = self.sock.recv(1 << 20)
-        if not d:
-            raise EOFError("connection closed")
-        self.buf += d
-
-    def _line(self, pos):
-        while True:
-            i = self.buf.find(b"\r\n", pos)
-            if i >= 0:
-                return i
-            self._fill()
-
-    def _parse(self, pos):
-        i = self._line(pos)
-        t, rest = self.buf[pos:pos + 1], self.buf[pos + 1:i]
-        if t in (b"+", b"-", b":"):
-            return i + 2, (t, rest)
-        if t == b"$":
-            n = int(rest)
-            if n < 0:
-                return i + 2, (t, None)
-            while len(self.buf) < i + 2 + n + 2:
-                self._fill()
-            return i + 2 + n + 2, (t, self.buf[i + 2:i + 2 + n])
-        if t == b"*":
-            n = int(rest)
-            items, p = [], i + 2
-            for _ in range(max(n, 0)):
-                p, v = self._parse(p)
-                items.append(v)
-            return p, (t, items)
-        raise ValueError("bad reply type %r" % t)
-
-    def read(self):
-        end, val = self._parse(0)
-        raw, self.buf = self.buf[:end], self.buf[end:]
-        return raw, val
 
 
 def info_field(conn, section, name):
@@ -138,7 +80,7 @@ def check_value(conn, name, want):
 
 def main():
     port, policy, maxmem = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    conn = Conn(port)
+    conn = Conn(port, timeout=30)
     failures = []
     written = {}  # name -> expected value (per keys and vol keys)
     ttls = {}

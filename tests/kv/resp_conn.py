@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: MIT
+"""A minimal RESP2 client for the kvcore test scripts (standard library only).
+
+Replies are (type byte, value) pairs: b"+", b"-", b":" carry the raw line; b"$" the
+bulk bytes or None; b"*" a list of such pairs, or None for a null array. Methods that
+read return (raw bytes of the reply, parsed value), so tests can compare bytes exactly.
+"""
+import socket
+
+
+class Conn:
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    @staticmethod
+    def encode(args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            if isinstance(a, str):
+                a = a.encode("utf-8", "surrogateescape")
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+    def send(self, args):
+        self.sock.sendall(self.encode(args))
+
+    def send_many(self, cmds):
+        """Pipelines cmds and returns their replies in order."""
+        self.sock.sendall(b"".join(self.encode(c) for c in cmds))
+        return [self.read() for _ in cmds]
+
+    def call(self, args):
+        self.send(args)
+        return self.read()
+
+    def cmd(self, *args):
+        return self.call(list(args))
+
+    def _fill(self):
+        d = self.sock.recv(1 << 20)
+        if not d:
+            raise EOFError("connection closed")
+        self.buf += d
+
+    def _line(self, pos):
+        while True:
+            i = self.buf.find(b"\r\n", pos)
+            if i >= 0:
+                return i
+            self._fill()
+
+    def _parse(self, pos):
+        """Returns (end position, value) of the reply starting at pos."""
+        i = self._line(pos)
+        t, rest = self.buf[pos:pos + 1], self.buf[pos + 1:i]
+        if t in (b"+", b"-", b":"):
+            return i + 2, (t, rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return i + 2, (t, None)
+            while len(self.buf) < i + 2 + n + 2:
+                self._fill()
+            return i + 2 + n + 2, (t, self.buf[i + 2:i + 2 + n])
+        if t == b"*":
+            n = int(rest)
+            items, p = [], i + 2
+            for _ in range(max(n, 0)):
+                p, v = self._parse(p)
+                items.append(v)
+            return p, (t, items if n >= 0 else None)
+        raise ValueError("bad reply type %r" % t)
+
+    def read(self):
+        end, val = self._parse(0)
+        raw, self.buf = self.buf[:end], self.buf[end:]
+        return raw, val
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
