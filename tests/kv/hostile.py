@@ -28,6 +28,8 @@ import struct
 import sys
 import time
 
+from resp_conn import connect, enc
+
 PORT = int(sys.argv[1])
 failures = []
 
@@ -39,17 +41,7 @@ def check(cond, msg):
 
 
 def conn(timeout=10):
-    s = socket.create_connection(("127.0.0.1", PORT), timeout=timeout)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
-
-
-def enc(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
+    return connect(PORT, timeout)
 
 
 class Client:

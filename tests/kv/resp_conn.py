@@ -8,6 +8,18 @@ read return (raw bytes of the reply, parsed value), so tests can compare bytes e
 import socket
 
 
+def connect(port, timeout=10):
+    """A TCP connection to the server on 127.0.0.1:port, Nagle off."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def enc(*args):
+    """One command as a RESP multibulk; arguments may be bytes, str or numbers."""
+    return Conn.encode(args)
+
+
 class Conn:
     def __init__(self, port, timeout=10):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -17,8 +29,8 @@ class Conn:
     def encode(args):
         out = [b"*%d\r\n" % len(args)]
         for a in args:
-            if isinstance(a, str):
-                a = a.encode("utf-8", "surrogateescape")
+            if not isinstance(a, bytes):
+                a = str(a).encode("utf-8", "surrogateescape")
             out.append(b"$%d\r\n%s\r\n" % (len(a), a))
         return b"".join(out)
 
