@@ -14,6 +14,10 @@
  *    overage*(100-P)/100 to the next delay and is subtracted from the next slice, whose
  *    shortfall below C becomes the new overage. Underage cancels overage but never
  *    accumulates, so short stages do not earn a later burst.
+ * With a clients_waiting hook, a slice ends after the first short step that finds
+ * clients waiting; the delay after it is paced by the work done, less the time the host
+ * ran the slice late (it was serving clients), so the share holds by shorter gaps, not
+ * by longer slices.
  * The wait is not counted (and the overage forgotten) on the first slice, after a
  * pause, and when the target changed.
  */
@@ -64,9 +68,12 @@ uint64_t defrag_now_us(const defrag_t *d) {
 static uint64_t slice_us(defrag_t *d, uint64_t now) {
     int64_t p = d->cpu_pct;
     int64_t base = d->cfg.cycle_us;
+    d->yield_late_us =
+        d->yield_due_us != 0 && now > d->yield_due_us ? (int64_t)(now - d->yield_due_us) : 0;
     if (d->cpu_pct != d->prev_cpu_pct) {
         /* The last wait was paced for another target: do not extrapolate from it. */
         d->end_time_us = 0;
+        d->yield_late_us = 0;
         d->prev_cpu_pct = d->cpu_pct;
     }
     if (d->end_time_us == 0) {
@@ -97,12 +104,17 @@ static int64_t delay_us(defrag_t *d, uint64_t intended_end, uint64_t start) {
     d->end_time_us = now;
     int64_t p = d->cpu_pct;
     int64_t base = d->cfg.cycle_us;
+    d->yield_due_us = 0;
     if (d->host.clients_waiting != NULL && now < intended_end) {
         int64_t took = (int64_t)(now - start);
         d->end_time_us = 0; /* the next slice is a base slice: nothing was starved */
         d->overage_us = 0;
-        int64_t delay = took * (100 - p) / p;
-        return delay < 0 ? 0 : delay;
+        /* The host served clients for yield_late_us past the due time of this slice:
+         * the gap after it is shorter by as much, rather than the next slice longer. */
+        int64_t delay = took * (100 - p) / p - d->yield_late_us;
+        if (delay < 0) delay = 0;
+        d->yield_due_us = now + (uint64_t)delay;
+        return delay;
     }
     d->overage_us += (int64_t)(now - intended_end);
     if (d->overage_us < 0) d->overage_us = 0;
@@ -160,6 +172,7 @@ static int64_t timer_proc(void *priv) {
     }
     if (d->host.paused != NULL && d->host.paused(d->host.arg)) {
         d->end_time_us = 0; /* the pause is not starvation */
+        d->yield_due_us = 0;
         return PAUSE_POLL_US;
     }
     uint64_t start = defrag_clock(d);
@@ -190,6 +203,7 @@ int defrag_cycle_begin(defrag_t *d) {
     d->cur_started = false;
     d->end_time_us = 0;
     d->overage_us = 0;
+    d->yield_due_us = 0;
     d->cycle_start_us = defrag_clock(d);
     d->counted_from_us = d->cycle_start_us;
     d->cycle_start_hits = d->hits;

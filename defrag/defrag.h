@@ -134,13 +134,15 @@ typedef struct defrag_host {
     void (*on_cycle_end)(void *arg, const defrag_cycle_report_t *r);
     /* Optional: true when clients are waiting to be served. When set, a slice works in
      * steps of at most DEFRAG_YIELD_STEP_US and ends as soon as this returns true after
-     * a step; the delay that follows is paced by the time actually worked, so the CPU
-     * share still tends to the target while no request waits out a whole slice. */
+     * a step; the delay that follows is paced by the time actually worked, less the
+     * time the host ran this slice late, so the CPU share still tends to the target
+     * while no request waits out more than a step. Stages should check their deadline
+     * at least this often. */
     bool (*clients_waiting)(void *arg);
 } defrag_host_t;
 
 /* The longest step between two clients_waiting checks inside a slice. */
-#define DEFRAG_YIELD_STEP_US 100
+#define DEFRAG_YIELD_STEP_US 25
 
 /*
  * Creates an engine with the settings *cfg (NULL = defaults). pre: host->now_us and

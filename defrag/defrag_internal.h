@@ -39,6 +39,8 @@ struct defrag {
     uint64_t end_time_us;  /* when the previous slice ended; 0 = do not count the wait */
     int64_t overage_us;    /* time run beyond the target, still to pay back */
     unsigned prev_cpu_pct; /* the target the previous slice was computed for */
+    uint64_t yield_due_us; /* when the slice after a yielding one is due; 0 = none */
+    int64_t yield_late_us; /* how late the current slice started past yield_due_us */
 
     /* Metrics. */
     uint64_t hits, misses, key_hits, key_misses;

@@ -36,12 +36,14 @@
 #include "defrag.h"
 #include "memshim.h"
 
-/* Slot references gathered before one round of moves, and hint queries per round. */
-#define BATCH 64
+/* Slot references gathered before one round of moves, and hint queries per round: a
+ * round takes some 10-30 us, so a step ends close to the engine's yield step
+ * (DEFRAG_YIELD_STEP_US) when clients wait. */
+#define BATCH 16
 /* Scan steps per batch at most (sparse tables emit few entries per step). */
-#define MAX_STEPS_PER_BATCH 512
+#define MAX_STEPS_PER_BATCH 128
 /* Elements per call when resuming a deferred value. */
-#define LATER_BUDGET 128
+#define LATER_BUDGET 32
 /* The type and encoding of a deferred value, kept in its cursor's top byte. */
 #define CURSOR_TAG_SHIFT 56
 #define CURSOR_MASK      ((UINT64_C(1) << CURSOR_TAG_SHIFT) - 1)
@@ -94,6 +96,9 @@ static int64_t timer_trampoline(kv_loop_t *loop, int64_t id, void *priv) {
     (void)loop;
     (void)id;
     (void)priv;
+    /* Replies to the commands this loop iteration ran go out before the slice, not
+     * after it: otherwise every slice adds its length to their latency. */
+    kv_net_flush_pending(&kv_srv);
     uint64_t cpu = thread_cpu_us();
     int64_t next = g.timer_fn(g.timer_priv);
     cpu = thread_cpu_us() - cpu;
@@ -304,6 +309,7 @@ static defrag_status_t keys_step(void *priv, uint64_t deadline) {
         for (size_t base = 0; base < b->n; base += BATCH) {
             size_t m = b->n - base < BATCH ? b->n - base : BATCH;
             process_chunk(st, db, b->refs + base, m, deadline, &late);
+            if (defrag_now_us(g.d) >= deadline) late = true; /* the rest's values wait */
         }
         b->n = 0;
         if (late) return DEFRAG_NOT_DONE; /* the deferred values come first next time */

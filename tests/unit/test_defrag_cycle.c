@@ -258,8 +258,9 @@ static void test_cycle_starts_new_stages_only_with_a_full_base_slice_left(void *
 static void test_cycle_yields_to_waiting_clients_and_keeps_the_share(void **state) {
     (void)state;
     rig_clients_waiting = waiting_answer;
-    /* Clients always waiting: every slice ends after one step of at most 100 us, and the
-     * delay after it is paced by that work, so the share still meets the target. */
+    /* Clients always waiting: every slice ends after one step of at most
+     * DEFRAG_YIELD_STEP_US, and the delay after it is paced by that work, so the share
+     * still meets the target. */
     rig_waiting = true;
     rig_t r;
     rig_start(&r, 25, 500, 37);
@@ -272,12 +273,37 @@ static void test_cycle_yields_to_waiting_clients_and_keeps_the_share(void **stat
     double share = 100.0 * (double)(r.b.busy_us - busy0) / (double)(r.h.now - t0);
     assert_true(share > 23.0 && share < 27.0);
     rig_stop(&r);
-    /* Nobody waiting: steps of 100 us follow each other up to the whole base slice. */
+    /* Nobody waiting: short steps follow each other up to the whole base slice. */
     rig_waiting = false;
     rig_start(&r, 25, 500, 37);
     double idle_share = run_for(&r, 2 * 1000 * 1000);
     assert_true(idle_share > 24.0 && idle_share < 26.0);
     assert_true(r.h.last_delay >= 1400 && r.h.last_delay <= 1600);
+    rig_stop(&r);
+    rig_clients_waiting = NULL;
+}
+
+static void test_cycle_yield_share_holds_when_the_host_runs_slices_late(void **state) {
+    (void)state;
+    rig_clients_waiting = waiting_answer;
+    rig_waiting = true;
+    rig_t r;
+    rig_start(&r, 25, 500, 10);
+    run_for(&r, 100000);
+    /* The host serves clients before each slice and runs it 0..150 us late: the gaps
+     * after the slices shrink by as much, the slices stay one step long, and the share
+     * holds (without the correction it would fall to about 25 / (25 + 75 + 75) = 14%). */
+    uint64_t x = 777;
+    uint64_t t0 = r.h.now, busy0 = r.b.busy_us;
+    while (r.h.now - t0 < 2 * 1000 * 1000) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        r.h.late_once_us = (x >> 33) % 150;
+        assert_true(fake_run_next(&r.h));
+        assert_true(r.b.last_deadline - r.b.last_start <= DEFRAG_YIELD_STEP_US);
+        assert_int_equal(defrag_check(r.d), 0);
+    }
+    double share = 100.0 * (double)(r.b.busy_us - busy0) / (double)(r.h.now - t0);
+    assert_true(share > 22.0 && share < 28.0);
     rig_stop(&r);
     rig_clients_waiting = NULL;
 }
@@ -290,6 +316,7 @@ int main(void) {
         cmocka_unit_test(test_cycle_starved_timer_gets_proportionally_longer_slice),
         cmocka_unit_test(test_cycle_starvation_slice_is_capped_at_2ms),
         cmocka_unit_test(test_cycle_yields_to_waiting_clients_and_keeps_the_share),
+        cmocka_unit_test(test_cycle_yield_share_holds_when_the_host_runs_slices_late),
         cmocka_unit_test(test_cycle_overrun_is_paid_back_by_longer_delays),
         cmocka_unit_test(test_cycle_pause_polls_without_work_and_forgets_the_wait),
         cmocka_unit_test(test_cycle_target_change_ignores_the_previous_wait),
