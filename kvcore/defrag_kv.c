@@ -42,6 +42,9 @@
 #define BATCH 16
 /* Scan steps per batch at most (sparse tables emit few entries per step). */
 #define MAX_STEPS_PER_BATCH 128
+/* Clients served this recently count as waiting: they send again soon, and may need the
+ * CPU this thread holds to do so. */
+#define CLIENTS_RECENT_US 10000
 /* Elements per call when resuming a deferred value. */
 #define LATER_BUDGET 32
 /* The type and encoding of a deferred value, kept in its cursor's top byte. */
@@ -115,9 +118,13 @@ static int64_t host_add_timer(void *arg, uint64_t delay_us, defrag_timer_fn fn, 
     return kv_timer_add(kv_srv.loop, (int64_t)delay_us, timer_trampoline, NULL);
 }
 
-/* Clients are waiting: the engine ends its slice after the current short step. */
+/* Clients are waiting, or were served less than CLIENTS_RECENT_US ago: the engine ends
+ * its slice after the current short step. (A client that shares this thread's CPU can
+ * only send its next request once the thread lets go of it.) */
 static bool host_clients_waiting(void *arg) {
     (void)arg;
+    uint64_t last = kv_loop_last_events_us(kv_srv.loop);
+    if (last != 0 && kv_monotonic_us() - last < CLIENTS_RECENT_US) return true;
     return kv_loop_has_pending(kv_srv.loop);
 }
 

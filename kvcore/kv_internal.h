@@ -118,6 +118,8 @@ void kv_loop_process(kv_loop_t *loop);
 size_t kv_loop_timer_count(const kv_loop_t *loop);
 /* True when a registered descriptor is ready (a client is waiting); consumes nothing. */
 bool kv_loop_has_pending(const kv_loop_t *loop);
+/* When a loop iteration last had file events to handle (kv_monotonic_us; 0: never). */
+uint64_t kv_loop_last_events_us(const kv_loop_t *loop);
 
 /* --- RESP request parser (resp.c) --- */
 

@@ -55,8 +55,9 @@ struct kv_loop {
     bool no_pwait2;
     void (*before_sleep)(kv_loop_t *, void *);
     void *bs_priv;
-    int64_t poll_max_us; /* busy polling: 0 = off */
-    int64_t poll_us;     /* current polling budget, adapted after each wait */
+    int64_t poll_max_us;     /* busy polling: 0 = off */
+    int64_t poll_us;         /* current polling budget, adapted after each wait */
+    uint64_t last_events_us; /* when an iteration last had file events to handle */
 };
 
 #define POLL_GROW_START_US 10
@@ -175,6 +176,10 @@ bool kv_loop_has_pending(const kv_loop_t *l) {
     return poll(&p, 1, 0) > 0;
 }
 
+uint64_t kv_loop_last_events_us(const kv_loop_t *l) {
+    return l->last_events_us;
+}
+
 size_t kv_loop_timer_count(const kv_loop_t *l) {
     size_t n = 0;
     for (size_t i = 0; i < l->ntimers; i++)
@@ -264,6 +269,7 @@ static int poll_then_wait(kv_loop_t *l, int64_t timeout_us) {
 void kv_loop_process(kv_loop_t *l) {
     if (l->before_sleep) l->before_sleep(l, l->bs_priv);
     int n = poll_then_wait(l, next_timer_us(l));
+    if (n > 0) l->last_events_us = kv_monotonic_us();
     for (int i = 0; i < n; i++) {
         struct epoll_event *e = &l->fired[i];
         int fd = e->data.fd;

@@ -7,7 +7,8 @@
 # the other keeps activedefrag no. On each, redis-benchmark GETs surviving and deleted
 # string keys (-r N over the same key names) from the moment defrag is enabled, while
 # INFO is sampled every 100 ms. KV_BENCH_ROUNDS rounds (default 3) alternate the two
-# servers and medians are reported. KV_BENCH_PIN=1 puts the server on CPU 1 and the
+# servers in ABBA order and medians are reported (the p99.9 ratio is the median of the
+# per-round ratios). KV_BENCH_PIN=1 puts the server on CPU 1 and the
 # clients on CPU 0 (taskset), which helps on an idle machine and hurts on a shared one.
 # The server's verbose log gives each cycle's slices: count, longest (wall and CPU
 # time: a slice's wall time includes any time the thread was descheduled), and how many
@@ -95,8 +96,15 @@ echo "kv_defrag: $N keys, 2/3 deleted; $REQ GETs x $CLIENTS clients from CONFIG 
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 r=1
 while [ $r -le "$ROUNDS" ]; do
-    side on$r yes
-    side off$r no
+    # ABBA: odd rounds start with defrag on, even rounds with it off, so a drift of the
+    # machine's speed over the run does not always favour the same side.
+    if [ $((r % 2)) = 1 ]; then
+        side on$r yes
+        side off$r no
+    else
+        side off$r no
+        side on$r yes
+    fi
     r=$((r + 1))
 done
 

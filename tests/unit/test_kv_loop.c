@@ -2,7 +2,8 @@
 /*
  * test_kv_loop.c - kvcore's event loop (kvcore/loop.c): microsecond timers (never early,
  * rescheduled by their return value, stopped by -1, deletable from inside their own
- * callback, addable from callbacks), file events on a pipe, the before-sleep hook.
+ * callback, addable from callbacks), file events on a pipe, the before-sleep hook, the
+ * non-consuming readiness poll and the time of the last iteration with events.
  * Only lower bounds on time are asserted (a timer never fires early).
  */
 #include "test_common.h"
@@ -138,9 +139,17 @@ static void test_loop_file_event_and_before_sleep(void **state) {
     assert_int_equal(kv_loop_add_file(l, p[0], KV_READABLE, on_read, NULL), 0);
     assert_int_equal(kv_loop_file_mask(l, p[0]), KV_READABLE);
     kv_loop_set_before_sleep(l, before, NULL);
+    assert_false(kv_loop_has_pending(l));
+    assert_int_equal(kv_loop_last_events_us(l), 0);
     assert_int_equal(write(p[1], "hi", 2), 2);
+    assert_true(kv_loop_has_pending(l)); /* polling consumed nothing */
+    uint64_t t0 = kv_monotonic_us();
     run_until(l, &readable_calls, 1);
     assert_string_equal(got, "hi");
+    /* The iteration that handled it is on record: the defragmenter's "clients active". */
+    assert_true(kv_loop_last_events_us(l) >= t0);
+    assert_true(kv_loop_last_events_us(l) <= kv_monotonic_us());
+    assert_false(kv_loop_has_pending(l));
     assert_int_equal(kv_loop_file_mask(l, p[0]), 0);
     assert_true(before_calls >= 1);
     assert_int_equal(kv_loop_add_file(l, 5000, KV_READABLE, on_read, NULL), -ERANGE);
