@@ -1102,6 +1102,9 @@ int kv_defrag_config_apply(void);
 /* FLUSHDB/FLUSHALL/SWAPDB changed db's tables: aborts its stage if it is running. */
 void kv_defrag_db_changed(const kv_db_t *db);
 bool kv_defrag_is_running(void);
+/* The busy polling the event loop uses now: busy-poll-us, or 0 while a defrag cycle runs
+ * (server.c). */
+int64_t kv_server_busy_poll_us(void);
 /* The engine (defrag/defrag.h), for tests and tools; NULL before kv_defrag_init. */
 struct defrag *kv_defrag_engine(void);
 /* Copies the engine's metrics into kv_srv's INFO fields. */

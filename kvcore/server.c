@@ -211,9 +211,16 @@ static int64_t cron(kv_loop_t *loop, int64_t id, void *priv) {
     return 1000000 / srv->effective_hz;
 }
 
+/* A defrag cycle suspends busy polling: its timer wakes the loop every few tens of
+ * microseconds anyway, and a spinning loop would take the CPU that the slices and any
+ * client sharing this core need. */
+int64_t kv_server_busy_poll_us(void) {
+    return kv_defrag_is_running() ? 0 : kv_srv.cfg.busy_poll_us;
+}
+
 static void before_sleep(kv_loop_t *loop, void *priv) {
     (void)priv;
-    kv_loop_set_busy_poll(loop, kv_srv.cfg.busy_poll_us); /* CONFIG SET applies at once */
+    kv_loop_set_busy_poll(loop, kv_server_busy_poll_us()); /* CONFIG SET applies at once */
     kv_srv.mstime = kv_mstime();
     kv_expire_cycle_fast(&kv_srv);
     kv_net_flush_pending(&kv_srv);

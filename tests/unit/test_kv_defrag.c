@@ -221,7 +221,7 @@ static void test_defrag_cycle_keeps_keyspace_ttl_index_and_digest(void **state) 
 
 /* A slice first sends the replies its loop iteration produced, so its length is not
  * added to their latency. The test loop has no before_sleep: only the slice can have
- * written this one. */
+ * written this one. And a running cycle suspends the loop's busy polling. */
 static void test_defrag_slice_sends_pending_replies_first(void **state) {
     (void)state;
     fill_strings(db, "r", 30000, 11);
@@ -235,8 +235,12 @@ static void test_defrag_slice_sends_pending_replies_first(void **state) {
     defrag_metrics_t m0, m;
     defrag_metrics_get(kv_defrag_engine(), &m0);
     enable_defrag();
+    kv_srv.cfg.busy_poll_us = 50;
+    assert_int_equal(kv_server_busy_poll_us(), 50);
     kv_defrag_cron(&kv_srv, NULL);
     assert_true(kv_defrag_is_running());
+    /* A running cycle suspends busy polling; it comes back when the cycle ends. */
+    assert_int_equal(kv_server_busy_poll_us(), 0);
     do {
         kv_loop_process(kv_srv.loop);
         defrag_metrics_get(kv_defrag_engine(), &m);
@@ -246,6 +250,8 @@ static void test_defrag_slice_sends_pending_replies_first(void **state) {
     assert_int_equal(r, 5);
     assert_memory_equal(buf, "+OK\r\n", 5);
     assert_null(kv_srv.pending_write);
+    defrag_stop(kv_defrag_engine());
+    assert_int_equal(kv_server_busy_poll_us(), 50);
     kv_client_free(c);
     close(sv[1]);
 }
