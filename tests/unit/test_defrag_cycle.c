@@ -255,37 +255,41 @@ static void test_cycle_starts_new_stages_only_with_a_full_base_slice_left(void *
     defrag_free(d);
 }
 
-/* With clients always waiting, runs slices for 2 s of fake time, each one late by a
- * pseudo-random 0..late_max_us (0: on time); asserts that every slice was a single step
- * of at most DEFRAG_YIELD_STEP_US and returns the share of the time spent working. */
-static double run_yielding(rig_t *r, uint64_t late_max_us) {
-    run_for(r, 100000);
+/* An engine at 25% whose stage works in chunks of chunk_us, with clients always
+ * waiting: runs slices for 2 s of fake time, each one late by a pseudo-random
+ * 0..late_max_us (0: on time); asserts that every slice was a single step of at most
+ * DEFRAG_YIELD_STEP_US and returns the share of the time spent working. */
+static double yielding_share(uint64_t chunk_us, uint64_t late_max_us) {
+    rig_clients_waiting = waiting_answer;
+    rig_waiting = true;
+    rig_t r;
+    rig_start(&r, 25, 500, chunk_us);
+    run_for(&r, 100000);
     uint64_t x = 777;
-    uint64_t t0 = r->h.now, busy0 = r->b.busy_us;
-    while (r->h.now - t0 < 2 * 1000 * 1000) {
+    uint64_t t0 = r.h.now, busy0 = r.b.busy_us;
+    while (r.h.now - t0 < 2 * 1000 * 1000) {
         x = x * 6364136223846793005ull + 1442695040888963407ull;
-        r->h.late_once_us = late_max_us ? (x >> 33) % late_max_us : 0;
-        assert_true(fake_run_next(&r->h));
-        assert_true(r->b.last_deadline - r->b.last_start <= DEFRAG_YIELD_STEP_US);
-        assert_int_equal(defrag_check(r->d), 0);
+        r.h.late_once_us = late_max_us ? (x >> 33) % late_max_us : 0;
+        assert_true(fake_run_next(&r.h));
+        assert_true(r.b.last_deadline - r.b.last_start <= DEFRAG_YIELD_STEP_US);
+        assert_int_equal(defrag_check(r.d), 0);
     }
-    return 100.0 * (double)(r->b.busy_us - busy0) / (double)(r->h.now - t0);
+    rig_stop(&r);
+    rig_clients_waiting = NULL;
+    return 100.0 * (double)(r.b.busy_us - busy0) / (double)(r.h.now - t0);
 }
 
 static void test_cycle_yields_to_waiting_clients_and_keeps_the_share(void **state) {
     (void)state;
-    rig_clients_waiting = waiting_answer;
     /* Clients always waiting: every slice ends after one step of at most
      * DEFRAG_YIELD_STEP_US, and the delay after it is paced by that work, so the share
      * still meets the target. */
-    rig_waiting = true;
-    rig_t r;
-    rig_start(&r, 25, 500, 37);
-    double share = run_yielding(&r, 0);
+    double share = yielding_share(37, 0);
     assert_true(share > 23.0 && share < 27.0);
-    rig_stop(&r);
     /* Nobody waiting: short steps follow each other up to the whole base slice. */
+    rig_clients_waiting = waiting_answer;
     rig_waiting = false;
+    rig_t r;
     rig_start(&r, 25, 500, 37);
     double idle_share = run_for(&r, 2 * 1000 * 1000);
     assert_true(idle_share > 24.0 && idle_share < 26.0);
@@ -296,17 +300,11 @@ static void test_cycle_yields_to_waiting_clients_and_keeps_the_share(void **stat
 
 static void test_cycle_yield_share_holds_when_the_host_runs_slices_late(void **state) {
     (void)state;
-    rig_clients_waiting = waiting_answer;
-    rig_waiting = true;
-    rig_t r;
-    rig_start(&r, 25, 500, 10);
     /* The host serves clients before each slice and runs it 0..150 us late: the gaps
      * after the slices shrink by as much, the slices stay one step long, and the share
      * holds (without the correction it would fall to about 25 / (25 + 75 + 75) = 14%). */
-    double share = run_yielding(&r, 150);
+    double share = yielding_share(10, 150);
     assert_true(share > 22.0 && share < 28.0);
-    rig_stop(&r);
-    rig_clients_waiting = NULL;
 }
 
 int main(void) {
