@@ -246,6 +246,10 @@ static void process_chunk(db_stage_t *st, kv_db_t *db, void ***refs, size_t m, u
     for (size_t k = 0; k < m; k++) {
         old[k] = cur[k] = *refs[k];
         moved[k] = false;
+        /* The objects are cold: their loads overlap the hint query instead of each
+         * stalling its own copy. */
+        __builtin_prefetch(old[k]);
+        __builtin_prefetch((const char *)old[k] + 64);
     }
     defrag_move_batch(g.d, cur, m);
     for (size_t k = 0; k < m; k++) {
@@ -254,13 +258,17 @@ static void process_chunk(db_stage_t *st, kv_db_t *db, void ***refs, size_t m, u
         *refs[k] = cur[k];
         if (kv_obj_expire(cur[k]) >= 0) kv_ht_replace_reallocated(db->expires, old[k], cur[k]);
     }
-    /* RAW string values: one more batched hint query. */
+    /* RAW string values: one more batched hint query. Values are prefetched, aggregates'
+     * too (their relocation reads the value's header first). */
     size_t nv = 0;
     for (size_t k = 0; k < m; k++) {
         kv_obj_t *o = cur[k];
         if (o->type == KV_TYPE_STRING && o->encoding == KV_ENC_RAW) {
             owner[nv] = k;
             vals[nv++] = kv_obj_ptr(o);
+            __builtin_prefetch(vals[nv - 1]);
+        } else if (is_aggregate(o)) {
+            __builtin_prefetch(kv_obj_ptr(o));
         }
     }
     if (nv > 0) {
