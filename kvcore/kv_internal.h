@@ -103,6 +103,9 @@ void kv_loop_del_file(kv_loop_t *loop, int fd, int mask);
 int kv_loop_file_mask(const kv_loop_t *loop, int fd);
 /* Called before every wait (writes pending replies, fast expire cycle). */
 void kv_loop_set_before_sleep(kv_loop_t *loop, void (*fn)(kv_loop_t *, void *), void *priv);
+/* Called after the file events of an iteration when a timer is due, before it runs
+ * (writes the replies those events produced, so a timer's work does not delay them). */
+void kv_loop_set_before_timers(kv_loop_t *loop, void (*fn)(kv_loop_t *, void *), void *priv);
 /*
  * Adaptive busy polling before each blocking wait, for at most max_us (0 = off, the
  * default): the budget grows while events keep arriving within max_us of a wait and
@@ -1105,6 +1108,8 @@ bool kv_defrag_is_running(void);
 /* The busy polling the event loop uses now: busy-poll-us, or 0 while a defrag cycle runs
  * (server.c). */
 int64_t kv_server_busy_poll_us(void);
+/* The loop's before-timers hook (server.c): writes the pending replies. */
+void kv_server_before_timers(kv_loop_t *loop, void *priv);
 /* The engine (defrag/defrag.h), for tests and tools; NULL before kv_defrag_init. */
 struct defrag *kv_defrag_engine(void);
 /* Copies the engine's metrics into kv_srv's INFO fields. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * loop.c - kvcore's event loop: epoll for file events, timers with microsecond
- * resolution, one before-sleep hook, adaptive busy polling.
+ * resolution, a before-sleep hook and a before-timers hook, adaptive busy polling.
  *
  * Timers are few (cron, the defragmenter's duty-cycle timer, a handful more), so they
  * live in a small array scanned linearly; the wait uses epoll_pwait2 with a nanosecond
@@ -55,6 +55,8 @@ struct kv_loop {
     bool no_pwait2;
     void (*before_sleep)(kv_loop_t *, void *);
     void *bs_priv;
+    void (*before_timers)(kv_loop_t *, void *);
+    void *bt_priv;
     int64_t poll_max_us;     /* busy polling: 0 = off */
     int64_t poll_us;         /* current polling budget, adapted after each wait */
     uint64_t last_events_us; /* when an iteration last had file events to handle */
@@ -127,6 +129,11 @@ int kv_loop_file_mask(const kv_loop_t *l, int fd) {
 void kv_loop_set_before_sleep(kv_loop_t *l, void (*fn)(kv_loop_t *, void *), void *priv) {
     l->before_sleep = fn;
     l->bs_priv = priv;
+}
+
+void kv_loop_set_before_timers(kv_loop_t *l, void (*fn)(kv_loop_t *, void *), void *priv) {
+    l->before_timers = fn;
+    l->bt_priv = priv;
 }
 
 void kv_loop_set_busy_poll(kv_loop_t *l, int64_t max_us) {
@@ -288,6 +295,7 @@ void kv_loop_process(kv_loop_t *l) {
         if ((fe->mask & mask & KV_WRITABLE) && fe->wfn && (!fired_read || fe->wfn != fe->rfn))
             fe->wfn(l, fd, fe->priv, mask);
     }
+    if (l->before_timers && next_timer_us(l) == 0) l->before_timers(l, l->bt_priv);
     run_timers(l);
 }
 

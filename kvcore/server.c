@@ -218,6 +218,14 @@ int64_t kv_server_busy_poll_us(void) {
     return kv_defrag_is_running() ? 0 : kv_srv.cfg.busy_poll_us;
 }
 
+/* Replies to the commands an iteration ran go out before its timers (cron, defrag
+ * slices) run, not after: otherwise each timer adds its length to their latency. */
+void kv_server_before_timers(kv_loop_t *loop, void *priv) {
+    (void)loop;
+    (void)priv;
+    kv_net_flush_pending(&kv_srv);
+}
+
 static void before_sleep(kv_loop_t *loop, void *priv) {
     (void)priv;
     kv_loop_set_busy_poll(loop, kv_server_busy_poll_us()); /* CONFIG SET applies at once */
@@ -372,6 +380,7 @@ int kv_server_main(int argc, char **argv) {
     }
     kv_srv.cron_timer = kv_timer_add(kv_srv.loop, 1, cron, NULL);
     kv_loop_set_before_sleep(kv_srv.loop, before_sleep, NULL);
+    kv_loop_set_before_timers(kv_srv.loop, kv_server_before_timers, NULL);
     kv_log(KV_LOG_NOTICE, "Server initialized");
     kv_log(KV_LOG_NOTICE, "Ready to accept connections tcp");
     kv_loop_run(kv_srv.loop);

@@ -2,7 +2,8 @@
 /*
  * test_kv_loop.c - kvcore's event loop (kvcore/loop.c): microsecond timers (never early,
  * rescheduled by their return value, stopped by -1, deletable from inside their own
- * callback, addable from callbacks), file events on a pipe, the before-sleep hook, the
+ * callback, addable from callbacks), file events on a pipe, the before-sleep and
+ * before-timers hooks, the
  * non-consuming readiness poll and the time of the last iteration with events.
  * Only lower bounds on time are asserted (a timer never fires early).
  */
@@ -158,6 +159,61 @@ static void test_loop_file_event_and_before_sleep(void **state) {
     kv_loop_free(l);
 }
 
+/* The before-timers hook runs after an iteration's file events, before a due timer,
+ * and not in iterations where no timer is due. */
+static char order[16];
+static size_t norder;
+
+static void note(char c) {
+    if (norder + 1 < sizeof(order)) order[norder++] = c;
+    order[norder] = '\0';
+}
+
+static void before_timers_hook(kv_loop_t *loop, void *priv) {
+    (void)loop;
+    (void)priv;
+    note('b');
+}
+
+static void on_read_note(kv_loop_t *loop, int fd, void *priv, int mask) {
+    (void)mask;
+    (void)priv;
+    char c;
+    assert_int_equal(read(fd, &c, 1), 1);
+    note('r');
+    kv_loop_del_file(loop, fd, KV_READABLE);
+}
+
+static int64_t timer_note(kv_loop_t *loop, int64_t id, void *priv) {
+    (void)loop;
+    (void)id;
+    (void)priv;
+    note('t');
+    return -1;
+}
+
+static void test_loop_before_timers_runs_between_events_and_due_timers(void **state) {
+    (void)state;
+    kv_loop_t *l = kv_loop_new(1024);
+    kv_loop_set_before_timers(l, before_timers_hook, NULL);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(kv_loop_add_file(l, p[0], KV_READABLE, on_read_note, NULL), 0);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    assert_true(kv_timer_add(l, 0, timer_note, NULL) > 0);
+    kv_loop_process(l);
+    assert_string_equal(order, "rbt");
+    /* No timer due: the hook does not run. */
+    assert_true(kv_timer_add(l, 10 * 1000 * 1000, timer_note, NULL) > 0);
+    assert_int_equal(kv_loop_add_file(l, p[0], KV_READABLE, on_read_note, NULL), 0);
+    assert_int_equal(write(p[1], "y", 1), 1);
+    kv_loop_process(l);
+    assert_string_equal(order, "rbtr");
+    close(p[0]);
+    close(p[1]);
+    kv_loop_free(l);
+}
+
 /* With busy polling on, timers still never fire early and file events still arrive. */
 static void test_loop_busy_polling_keeps_timer_and_file_semantics(void **state) {
     (void)state;
@@ -195,6 +251,7 @@ int main(void) {
         cmocka_unit_test(test_loop_timer_can_delete_itself),
         cmocka_unit_test(test_loop_timer_added_from_callback_runs_later),
         cmocka_unit_test(test_loop_file_event_and_before_sleep),
+        cmocka_unit_test(test_loop_before_timers_runs_between_events_and_due_timers),
         cmocka_unit_test(test_loop_busy_polling_keeps_timer_and_file_semantics),
     };
     return cmocka_run_group_tests_name("kv_loop", tests, NULL, NULL);
