@@ -62,47 +62,17 @@ out.write(b"".join(buf))
 PY
 }
 
-field() { # port name
-    redis-cli -p "$1" info memory | tr -d '\r' | sed -n "s/^$2://p"
-}
-
-rehashing() { # port: prints 1 while a keyspace table is still rehashing
-    if [ "$1" = "$KV_PORT" ]; then
-        redis-cli -p "$1" memory stats | grep -A1 -x 'db.dict.rehashing.count' | tail -1 |
-            grep -qvx 0 && echo 1
-    else
-        redis-cli -p "$1" debug htstats 0 | grep -q 'rehashing target' && echo 1
-    fi
-}
-
-settle() { # port: wait until no table is rehashing and used_memory is stable (max ~30 s)
-    i=0
-    while [ $i -lt 120 ] && [ -n "$(rehashing "$1")" ]; do
-        sleep 0.25
-        i=$((i + 1))
-    done
-    last=0
-    i=0
-    while [ $i -lt 20 ]; do
-        cur=$(field "$1" used_memory)
-        [ "$cur" = "$last" ] && break
-        last=$cur
-        sleep 0.25
-        i=$((i + 1))
-    done
-}
-
 measure() { # port file keys -> used_memory delta in bytes, or n/a when the load failed
     redis-cli -p "$1" flushall >/dev/null
-    settle "$1"
-    before=$(field "$1" used_memory)
+    kv_settle "$1"
+    before=$(kv_mem_field "$1" used_memory)
     errs=$(redis-cli -p "$1" --pipe <"$2" 2>&1 | sed -n 's/.*errors: \([0-9]*\).*/\1/p')
     if [ "${errs:-1}" != 0 ] || [ "$(redis-cli -p "$1" dbsize)" != "$3" ]; then
         echo n/a
         return
     fi
-    settle "$1"
-    after=$(field "$1" used_memory)
+    kv_settle "$1"
+    after=$(kv_mem_field "$1" used_memory)
     echo $((after - before))
 }
 

@@ -36,30 +36,14 @@ for i in range(n):
 PY
 }
 
-used() {
-    redis-cli -p "$1" info memory | tr -d '\r' | sed -n 's/^used_memory://p'
-}
-
-settle() { # port: until used_memory is stable (rehashing done), at most ~10 s
-    last=0
-    i=0
-    while [ $i -lt 40 ]; do
-        cur=$(used "$1")
-        [ "$cur" = "$last" ] && break
-        last=$cur
-        sleep 0.25
-        i=$((i + 1))
-    done
-}
-
 measure() { # port file -> "bytes_per_key encoding"
     redis-cli -p "$1" flushall >/dev/null
-    settle "$1"
-    before=$(used "$1")
+    kv_settle "$1"
+    before=$(kv_mem_field "$1" used_memory)
     redis-cli -p "$1" --pipe <"$2" >/dev/null
     [ "$(redis-cli -p "$1" dbsize)" = "$N" ] || { echo "load failed on port $1" >&2; exit 1; }
-    settle "$1"
-    after=$(used "$1")
+    kv_settle "$1"
+    after=$(kv_mem_field "$1" used_memory)
     key=$(redis-cli -p "$1" randomkey)
     enc=$(redis-cli -p "$1" object encoding "$key")
     echo "$before $after" | awk -v n="$N" -v e="$enc" '{printf "%.1f %s", ($2-$1)/n, e}'

@@ -25,45 +25,15 @@ for i in range(n):
 PY
 }
 
-field() { # port name
-    redis-cli -p "$1" info memory | tr -d '\r' | sed -n "s/^$2://p"
-}
-
-rehashing() { # port: prints 1 while a keyspace table is still rehashing
-    if [ "$1" = "$KV_PORT" ]; then
-        redis-cli -p "$1" memory stats | grep -A1 -x 'db.dict.rehashing.count' | tail -1 |
-            grep -qvx 0 && echo 1
-    else
-        redis-cli -p "$1" debug htstats 0 | grep -q 'rehashing target' && echo 1
-    fi
-}
-
-settle() { # port: wait until no table is rehashing and used_memory is stable (max ~30 s)
-    i=0
-    while [ $i -lt 120 ] && [ -n "$(rehashing "$1")" ]; do
-        sleep 0.25
-        i=$((i + 1))
-    done
-    last=0
-    i=0
-    while [ $i -lt 20 ]; do
-        cur=$(field "$1" used_memory)
-        [ "$cur" = "$last" ] && break
-        last=$cur
-        sleep 0.25
-        i=$((i + 1))
-    done
-}
-
 measure() { # port file -> "bytes_per_key rss_mb"
     redis-cli -p "$1" flushall >/dev/null
-    settle "$1"
-    before=$(field "$1" used_memory)
+    kv_settle "$1"
+    before=$(kv_mem_field "$1" used_memory)
     redis-cli -p "$1" --pipe <"$2" >/dev/null
     [ "$(redis-cli -p "$1" dbsize)" = "$N" ] || { echo "load failed on port $1" >&2; exit 1; }
-    settle "$1"
-    after=$(field "$1" used_memory)
-    rss=$(field "$1" used_memory_rss)
+    kv_settle "$1"
+    after=$(kv_mem_field "$1" used_memory)
+    rss=$(kv_mem_field "$1" used_memory_rss)
     echo "$before $after $rss" | awk -v n="$N" '{printf "%.1f %.1f", ($2-$1)/n, $3/1048576}'
 }
 

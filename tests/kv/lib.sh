@@ -7,6 +7,9 @@
 #   kv_start_redis [--name value]    start Debian's redis-server; sets REDIS_PORT, REDIS_PID
 #   kv_wait_ready PORT PID           wait until PING answers (exit 1 after ~10 s)
 #   kv_cleanup                       stop every server started here (trap EXIT)
+#   kv_mem_field PORT NAME           print an INFO memory field
+#   kv_settle PORT                   wait until no keyspace table is rehashing and
+#                                    used_memory is stable (at most ~35 s)
 #
 # KV_SERVER_WRAPPER (set by `make valgrind`): a command kvcore-server runs under, e.g.
 # "valgrind --error-exitcode=99 ...". kv_cleanup then gives each server time to shut down
@@ -107,4 +110,36 @@ kv_start_redis() {
     REDIS_PID=$!
     KV_PIDS="$KV_PIDS $REDIS_PID"
     kv_wait_ready "$REDIS_PORT" "$REDIS_PID" || { cat "$KV_TMP/redis.$REDIS_PORT.log"; exit 1; }
+}
+
+kv_mem_field() { # port name
+    redis-cli -p "$1" info memory | tr -d '\r' | sed -n "s/^$2://p"
+}
+
+# Prints 1 while a keyspace table of the server on PORT is still rehashing: MEMORY STATS
+# for kvcore (KV_PORT), DEBUG HTSTATS for redis-server.
+kv_rehashing() { # port
+    if [ "$1" = "$KV_PORT" ]; then
+        redis-cli -p "$1" memory stats | grep -A1 -x 'db.dict.rehashing.count' | tail -1 |
+            grep -qvx 0 && echo 1
+    else
+        redis-cli -p "$1" debug htstats 0 | grep -q 'rehashing target' && echo 1
+    fi
+}
+
+kv_settle() { # port
+    i=0
+    while [ $i -lt 120 ] && [ -n "$(kv_rehashing "$1")" ]; do
+        sleep 0.25
+        i=$((i + 1))
+    done
+    last=0
+    i=0
+    while [ $i -lt 20 ]; do
+        cur=$(kv_mem_field "$1" used_memory)
+        [ "$cur" = "$last" ] && break
+        last=$cur
+        sleep 0.25
+        i=$((i + 1))
+    done
 }
