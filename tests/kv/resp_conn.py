@@ -4,6 +4,7 @@
 Replies are (type byte, value) pairs: b"+", b"-", b":" carry the raw line; b"$" the
 bulk bytes or None; b"*" a list of such pairs, or None for a null array. Methods that
 read return (raw bytes of the reply, parsed value), so tests can compare bytes exactly.
+PlainConn gives the same replies as plain Python values (see plain()).
 """
 import socket
 
@@ -94,3 +95,28 @@ class Conn:
             self.sock.close()
         except OSError:
             pass
+
+
+def plain(val):
+    """A parsed reply as plain Python: bulk -> bytes or None, integer -> int, status ->
+    str, error -> Exception, array -> list (None for a null array)."""
+    t, v = val
+    if t == b"*":
+        return None if v is None else [plain(x) for x in v]
+    if t == b":":
+        return int(v)
+    if t == b"-":
+        return Exception(v.decode())
+    if t == b"+":
+        return v.decode()
+    return v
+
+
+class PlainConn(Conn):
+    """A Conn whose cmd() and value() return plain() values."""
+
+    def cmd(self, *args):
+        return plain(self.call(list(args))[1])
+
+    def value(self):
+        return plain(self.read()[1])

@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 
-from resp_conn import connect, enc
+from resp_conn import PlainConn, connect, enc
 
 PORT = int(sys.argv[1])
 failures = []
@@ -23,52 +23,8 @@ def conn(timeout=5):
     return connect(PORT, timeout)
 
 
-class Client:
-    def __init__(self):
-        self.s = conn()
-        self.buf = b""
-
-    def _need(self, n):
-        while len(self.buf) < n:
-            d = self.s.recv(1 << 20)
-            if not d:
-                raise EOFError
-            self.buf += d
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            d = self.s.recv(1 << 20)
-            if not d:
-                raise EOFError
-            self.buf += d
-        i = self.buf.index(b"\r\n")
-        line, self.buf = self.buf[:i], self.buf[i + 2:]
-        return line
-
-    def read(self):
-        line = self._line()
-        t, rest = line[:1], line[1:]
-        if t == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            self._need(n + 2)
-            v, self.buf = self.buf[:n], self.buf[n + 2:]
-            return v
-        if t == b"*":
-            return [self.read() for _ in range(int(rest))]
-        if t == b":":
-            return int(rest)
-        if t == b"-":
-            return Exception(rest.decode())
-        return rest.decode()
-
-    def cmd(self, *args):
-        self.s.sendall(enc(*args))
-        return self.read()
-
-    def close(self):
-        self.s.close()
+def Client():
+    return PlainConn(PORT, timeout=5)
 
 
 def snapshot():
@@ -200,10 +156,10 @@ def _():
 def _():
     c = Client()
     n = 5000
-    c.s.sendall(b"".join(enc("INCR", "ctr") for _ in range(n)))
+    c.sock.sendall(b"".join(enc("INCR", "ctr") for _ in range(n)))
     last = None
     for _ in range(n):
-        last = c.read()
+        last = c.value()
     assert last == n, last
     assert c.cmd("GET", "ctr") == str(n).encode()
     c.cmd("DEL", "ctr")
