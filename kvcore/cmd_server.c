@@ -358,12 +358,63 @@ void kv_cmd_command_docs(kv_client_t *c) {
     kv_reply_set_deferred(c, lenp, n);
 }
 
+/* Does the space-separated word list hold the word a? */
+static bool words_have(const char *words, const kv_arg_t *a) {
+    for (const char *p = words ? words : ""; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if ((size_t)(e - p) == a->len && a->len && strncasecmp(p, a->ptr, a->len) == 0) return true;
+        p = e;
+    }
+    return false;
+}
+
+typedef struct list_filter {
+    kv_client_t *c;
+    long n;
+    int kind; /* 0 module (kvcore has none), 1 aclcat, 2 pattern */
+    const kv_arg_t *arg;
+} list_filter_t;
+
+static void each_filtered(kv_cmd_t *cmd, void *priv) {
+    list_filter_t *f = priv;
+    bool hit = false;
+    if (f->kind == 1)
+        hit = words_have(cmd->acl, f->arg);
+    else if (f->kind == 2)
+        hit = kv_glob_match(f->arg->ptr, f->arg->len, cmd->fullname, strlen(cmd->fullname), true);
+    if (!hit) return;
+    kv_reply_bulk_cstr(f->c, cmd->fullname);
+    f->n++;
+}
+
+/* COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern], as Redis 7.0:
+ * commands and subcommands by full name; an unknown category or module lists nothing. */
 void kv_cmd_command_list(kv_client_t *c) {
-    if (c->argc > 2) {
+    if (c->argc == 2) {
+        reply_all(c, 2);
+        return;
+    }
+    list_filter_t f = {c, 0, -1, NULL};
+    if (c->argc == 5 && kv_arg_is(&c->argv[2], "filterby")) {
+        if (kv_arg_is(&c->argv[3], "module"))
+            f.kind = 0;
+        else if (kv_arg_is(&c->argv[3], "aclcat"))
+            f.kind = 1;
+        else if (kv_arg_is(&c->argv[3], "pattern"))
+            f.kind = 2;
+        f.arg = &c->argv[4];
+    }
+    if (f.kind < 0) {
         kv_reply_syntax_err(c);
         return;
     }
-    reply_all(c, 2);
+    void *lenp = kv_reply_deferred(c);
+    kv_cmd_foreach(each_filtered, &f);
+    kv_reply_set_deferred(c, lenp, f.n);
 }
 
 void kv_cmd_command_getkeys(kv_client_t *c) {
