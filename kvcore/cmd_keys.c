@@ -219,27 +219,10 @@ static void scan_collect(void *priv, void **entry_ref) {
     s->keys[s->n++] = *entry_ref;
 }
 
-/* Redis's string2ull: strict decimal first, then strtoull. */
-static bool parse_cursor(const kv_arg_t *a, unsigned long long *out) {
-    long long ll;
-    if (kv_str2ll(a->ptr, a->len, &ll)) {
-        if (ll < 0) return false;
-        *out = (unsigned long long)ll;
-        return true;
-    }
-    char buf[64];
-    if (a->len == 0 || a->len >= sizeof(buf) || memchr(a->ptr, '\0', a->len)) return false;
-    memcpy(buf, a->ptr, a->len);
-    buf[a->len] = '\0';
-    char *end;
-    errno = 0;
-    *out = strtoull(buf, &end, 10);
-    return !(errno == EINVAL || errno == ERANGE || *end != '\0');
-}
-
 void kv_cmd_scan(kv_client_t *c) {
     unsigned long long cursor;
-    if (!parse_cursor(&c->argv[1], &cursor)) {
+    /* The same cursor rules as HSCAN/SSCAN/ZSCAN (Redis 7.0's parseScanCursorOrReply). */
+    if (!kv_scan_parse_cursor(&c->argv[1], &cursor)) {
         kv_reply_error(c, "ERR invalid cursor");
         return;
     }

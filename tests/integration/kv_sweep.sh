@@ -1,0 +1,14 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Command-table sweep: every command kvcore-server implements (and every name Redis 7's
+# COMMAND LIST has that it does not) is sent with no arguments, its arity, one more, and
+# hostile values, on keys of every type and encoding; each reply must be exactly one
+# well-formed RESP reply, PING must answer and the probe keys stay intact after it, and
+# where redis-server implements the command the reply (error texts byte for byte) must
+# match (tests/kv/sweep.py). Under `make asan` the sanitized server runs it
+# (lib.sh's kv_cleanup fails the test on a sanitizer report in the server's log).
+. "$(dirname "$0")/../kv/lib.sh"
+kv_require_tools redis-cli redis-server python3
+kv_start_kvcore --enable-debug-command yes --save ''
+kv_start_redis --enable-debug-command yes
+python3 tests/kv/sweep.py "$KV_PORT" "$REDIS_PORT" ${KV_SWEEP_FILTER:-}

@@ -1,0 +1,553 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""sweep.py - the command-table sweep: every command kvcore-server implements, and every
+name Redis 7's COMMAND LIST has that kvcore does not, sent with bad and borderline
+arguments, with the framing of each reply checked and its bytes compared to redis-server.
+
+usage: sweep.py KVCORE_PORT REDIS_PORT [name-filter]
+
+The command list comes from the servers themselves: kvcore's COMMAND INFO (names, arity,
+key positions, subcommands, group) and redis-server's COMMAND INFO (every name it has).
+For each kvcore command (and subcommand) the argument vectors are, deterministically:
+  - no arguments; its arity; one more than its arity;
+  - key positions filled with a key of every type and encoding (string int/embstr/raw,
+    list listpack/quicklist, hash listpack/hashtable, set intset/hashtable, zset
+    listpack/skiplist, and a missing key), the other positions "1";
+  - on the keys of the command's own type (and a missing key), every other position in
+    turn, and all of them at once, set to each hostile value of PALETTE (empty string,
+    non-numbers, negatives, inf/nan, 2^32, the int64 limits, 2^64, lex/score bounds).
+Redis-only names (and Redis subcommands kvcore lacks) go to kvcore only, with no, one and
+two arguments, and must get an error.
+
+After every command, on the same connection and in the same write, kvcore also gets
+`PING sweep-sentinel`, reads of five probe keys the sweep never names, and `PING sweep-end`.
+The bytes received must parse under a strict RESP2 grammar (type byte, canonical numbers,
+CRLF everywhere, bulk lengths exact, array counts exact) into exactly that many replies
+with nothing left over: the command got exactly one well-formed reply, the server still
+answers PING, and the probe keys are unchanged. The reply is then compared with
+redis-server's to the same command (see MODE and KNOWN for what is not compared byte for
+byte, and why). Both servers' keyspaces are flushed and rebuilt the same way before each
+command, and before each key variant of a write command, so they stay identical.
+
+Nothing is random: the same servers give the same run. Prints every finding and a
+summary; exit 0 when there was none.
+"""
+import socket
+import sys
+import time
+
+from resp_conn import Conn
+
+KV_PORT, REDIS_PORT = int(sys.argv[1]), int(sys.argv[2])
+FILTER = sys.argv[3].lower() if len(sys.argv) > 3 else ""
+
+PALETTE = ["", "abc", "-1", "0", "1.5", "inf", "-inf", "+inf", "nan", "4294967296",
+           "9223372036854775807", "-9223372036854775808", "18446744073709551616",
+           "(1", "[a", "-", "+"]
+DEFAULT = "1"
+
+# Key variants: name -> (type, commands that build it). Big ones exceed Redis 7.0's
+# listpack/intset limits (128 entries / 64-byte values, 512 integers).
+BIG = 200
+KEYS = {
+    "k:none": ("none", []),
+    "k:str:int": ("string", [["SET", "k:str:int", "12345"]]),
+    "k:str:emb": ("string", [["SET", "k:str:emb", "hello"]]),
+    "k:str:raw": ("string", [["SET", "k:str:raw", "r" * 100]]),
+    "k:list:lp": ("list", [["RPUSH", "k:list:lp", "a", "b", "c", "1", "2", "3"]]),
+    "k:list:ql": ("list", [["RPUSH", "k:list:ql"] + ["e%03d" % i + "q" * 60
+                                                    for i in range(BIG)]]),
+    "k:hash:lp": ("hash", [["HSET", "k:hash:lp", "f1", "v1", "f2", "v2", "n", "5"]]),
+    "k:hash:ht": ("hash", [["HSET", "k:hash:ht"] + [x for i in range(BIG)
+                                                    for x in ("f%d" % i, str(i))]]),
+    "k:set:is": ("set", [["SADD", "k:set:is", "1", "2", "3", "5", "8"]]),
+    "k:set:ht": ("set", [["SADD", "k:set:ht"] + ["m%d" % i for i in range(BIG)]]),
+    "k:zset:lp": ("zset", [["ZADD", "k:zset:lp", "1", "a", "2", "b", "3", "c"]]),
+    "k:zset:sl": ("zset", [["ZADD", "k:zset:sl"] + [x for i in range(BIG)
+                                                    for x in (str(i), "z%d" % i)]]),
+}
+GROUP_TYPE = {"string": "string", "bitmap": "string", "list": "list", "hash": "hash",
+              "set": "set", "sorted-set": "zset"}
+
+PROBES = [["SET", "probe:str", "probe-value"],
+          ["RPUSH", "probe:list", "p1", "p2", "p3"],
+          ["HSET", "probe:hash", "pf", "pv", "pg", "pw"],
+          ["SADD", "probe:set", "7", "8", "9"],
+          ["ZADD", "probe:zset", "1", "pa", "2.5", "pb"]]
+PROBE_READS = [["GET", "probe:str"], ["LRANGE", "probe:list", "0", "-1"],
+               ["HGETALL", "probe:hash"], ["SMEMBERS", "probe:set"],
+               ["ZRANGE", "probe:zset", "0", "-1", "WITHSCORES"]]
+
+# Not sent at all, and why. Lower-case full names ("container|sub").
+SKIP = {
+    "shutdown": "stops the server",
+    "quit": "closes the connection (covered by kv_differential's corpus)",
+    "debug": "swept through DEBUG_VECTORS (SLEEP blocks, SEGFAULT crashes on purpose)",
+    "memory|heap": "kvcore's heap profiler: DUMP writes files (covered by kv_heap.sh)",
+    "kprofile": "kvcore's heap profiler: DUMP writes files (covered by kv_heap.sh)",
+    "client|kill": "hostile values only (a sane one may kill the sweep's own connection)",
+    "config|set": "hostile values only (a sane one changes the server under the sweep)",
+}
+# These get only PALETTE values, never DEFAULT or key names, in every position.
+HOSTILE_ONLY = {"client|kill", "config|set"}
+
+# DEBUG is not in COMMAND INFO with subcommands: its safe subcommands, by hand.
+DEBUG_VECTORS = [["DEBUG"], ["DEBUG", "help"], ["DEBUG", "nosuch"], ["DEBUG", "digest"],
+                 ["DEBUG", "digest", "x"], ["DEBUG", "digest-value"],
+                 ["DEBUG", "object"], ["DEBUG", "object", "k:none"],
+                 ["DEBUG", "set-active-expire"], ["DEBUG", "set-active-expire", "abc"],
+                 ["DEBUG", "populate"], ["DEBUG", "populate", "abc"],
+                 ["DEBUG", "populate", "-1"], ["DEBUG", "populate", "0"],
+                 ["DEBUG", "populate", "3", "dp", "5"], ["DEBUG", "populate", "2", "dp", "x"],
+                 ["DEBUG", "sleep"]]
+DEBUG_VECTORS += [["DEBUG", "digest-value", k] for k in KEYS]
+DEBUG_VECTORS += [["DEBUG", "object", k] for k in KEYS]
+
+# How replies are compared with redis-server's (default: byte for byte). In every mode an
+# error reply must be byte-identical, and a non-error must have the same RESP type.
+MODE = {}
+# State that differs between two servers by nature: only errors and the type compared.
+for n in ("info", "time", "lastsave", "config|get", "config|help", "memory|stats",
+          "memory|usage", "memory|malloc-stats", "memory|doctor", "memory|help",
+          "client|list", "client|info", "client|id", "latency|latest", "latency|help",
+          "object|idletime", "object|freq", "command|docs", "command|info",
+          "command|list", "command|count", "command|help", "command|getkeys",
+          "scan", "hscan", "sscan", "zscan", "ttl", "pttl", "expiretime", "pexpiretime",
+          "client|help", "object|help", "hello", "command", "debug", "debug|object",
+          "debug|help"):
+    MODE[n] = "errors"
+MODE["debug|digest"] = MODE["debug|digest-value"] = "exact"
+# Random picks: same type and array length. SPOP also makes the two keyspaces differ
+# until the next rebuild, so the commands after it on that key are compared by shape too.
+for n in ("spop", "srandmember", "hrandfield", "zrandmember", "randomkey"):
+    MODE[n] = "shape"
+# Order follows the hash table's layout: compare the elements as a multiset.
+for n in ("smembers", "sinter", "sunion", "sdiff", "keys", "hgetall", "hkeys", "hvals"):
+    MODE[n] = "sorted"
+
+# Known differences, each with its reason: (full name, predicate on the argument vector)
+# -> why. A vector that matches is still framed, PING-checked and probe-checked; only the
+# comparison with redis-server is waived.
+KNOWN = [
+    ("object|encoding", lambda a: a[-1] == "k:list:lp",
+     "a small list is a bare listpack, reported as Redis 7.2 does (7.0 says quicklist; "
+     "README, list-max-listpack-size)"),
+    ("debug|digest", lambda a: True,
+     "kvcore's digest of hashes and sorted sets XORs each element's digest itself where "
+     "Redis XORs its SHA-1 (digest.c, xor_into vs Redis's xorDigest)"),
+    ("debug|digest-value", lambda a: a[-1] in ("k:hash:lp", "k:hash:ht", "k:zset:lp",
+                                                "k:zset:sl"),
+     "kvcore's digest of hashes and sorted sets XORs each element's digest itself where "
+     "Redis XORs its SHA-1 (digest.c, xor_into vs Redis's xorDigest)"),
+]
+
+SENTINEL = b"sweep-sentinel"
+END = b"sweep-end"
+
+
+def enc(args):
+    return Conn.encode(args)
+
+
+class Strict:
+    """A strict RESP2 reader over a byte string; raises ValueError on any deviation."""
+
+    def __init__(self, buf):
+        self.buf, self.pos = buf, 0
+
+    def line(self):
+        i = self.buf.find(b"\r\n", self.pos)
+        if i < 0:
+            raise ValueError("no CRLF after byte %d" % self.pos)
+        s = self.buf[self.pos:i]
+        if b"\r" in s or b"\n" in s:
+            raise ValueError("bare CR or LF in a line at %d" % self.pos)
+        self.pos = i + 2
+        return s
+
+    @staticmethod
+    def number(s, allow_neg1_only=False):
+        if s == b"-1" and allow_neg1_only:
+            return -1
+        if allow_neg1_only:
+            ok = s.isdigit() and (s == b"0" or s[:1] != b"0")
+        else:
+            t = s[1:] if s[:1] == b"-" else s
+            ok = t.isdigit() and (t == b"0" or t[:1] != b"0") and s != b"-0"
+        if not ok:
+            raise ValueError("not a canonical number: %r" % s)
+        return int(s)
+
+    def reply(self):
+        if self.pos >= len(self.buf):
+            raise ValueError("missing reply")
+        t = self.buf[self.pos:self.pos + 1]
+        self.pos += 1
+        s = self.line()
+        if t in (b"+", b"-"):
+            return (t, s)
+        if t == b":":
+            self.number(s)
+            return (t, s)
+        if t == b"$":
+            n = self.number(s, True)
+            if n < 0:
+                return (t, None)
+            if self.buf[self.pos + n:self.pos + n + 2] != b"\r\n":
+                raise ValueError("bulk of %d bytes not followed by CRLF" % n)
+            v = self.buf[self.pos:self.pos + n]
+            self.pos += n + 2
+            return (t, v)
+        if t == b"*":
+            n = self.number(s, True)
+            if n < 0:
+                return (t, None)
+            return (t, [self.reply() for _ in range(n)])
+        raise ValueError("bad type byte %r" % t)
+
+
+class Server:
+    def __init__(self, port, name):
+        self.port, self.name = port, name
+        self.connect()
+
+    def connect(self):
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=20)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def send(self, cmds):
+        self.sock.sendall(b"".join(enc(c) for c in cmds))
+
+    def recv_until_end(self):
+        """Bytes up to the `PING sweep-end` reply; None if the server closed."""
+        tail = b"$%d\r\n%s\r\n" % (len(END), END)
+        buf = b""
+        while not buf.endswith(tail):
+            try:
+                d = self.sock.recv(1 << 20)
+            except socket.timeout:
+                raise TimeoutError("no reply within 20 s")
+            if not d:
+                return None
+            buf += d
+        return buf
+
+    def exchange(self, cmds):
+        """Sends cmds + PING sweep-end; returns the strictly parsed replies (or raises)."""
+        self.send(cmds + [["PING", END]])
+        buf = self.recv_until_end()
+        if buf is None:
+            raise EOFError("connection closed")
+        p = Strict(buf)
+        out = [p.reply() for _ in range(len(cmds) + 1)]
+        if p.pos != len(buf):
+            raise ValueError("%d bytes left over" % (len(buf) - p.pos))
+        if out[-1] != (b"$", END):
+            raise ValueError("replies out of step: last is %r" % (out[-1],))
+        return out[:-1], buf
+
+
+def raw(v):
+    """The RESP bytes of a parsed reply (for messages and exact comparison)."""
+    t, x = v
+    if t in (b"+", b"-", b":"):
+        return t + x + b"\r\n"
+    if t == b"$":
+        return b"$-1\r\n" if x is None else b"$%d\r\n%s\r\n" % (len(x), x)
+    if x is None:
+        return b"*-1\r\n"
+    return b"*%d\r\n" % len(x) + b"".join(raw(e) for e in x)
+
+
+def flat(v):
+    t, x = v
+    if t == b"*" and x is not None:
+        return [y for e in x for y in flat(e)]
+    return [raw(v)]
+
+
+def same(mode, a, b):
+    if a[0] == b"-" or b[0] == b"-":
+        return raw(a) == raw(b)
+    if a[0] != b[0]:
+        return False
+    if mode == "errors":
+        return True
+    if mode == "shape":
+        return a[0] != b"*" or (a[1] is None) == (b[1] is None) and len(a[1] or []) == len(
+            b[1] or [])
+    if mode == "sorted":
+        return sorted(flat(a)) == sorted(flat(b))
+    return raw(a) == raw(b)
+
+
+def short(b, n=160):
+    return repr(b if len(b) <= n else b[:n] + b"...")
+
+
+class Sweep:
+    def __init__(self):
+        self.kv = Server(KV_PORT, "kvcore")
+        self.rd = Server(REDIS_PORT, "redis")
+        self.findings = []
+        self.sent = 0
+        self.compared = 0
+        self.waived = {}
+        self.probe_ref = None
+
+    def finding(self, argv, what):
+        self.findings.append((argv, what))
+        if len(self.findings) <= 200:
+            print("FINDING %s: %s" % (" ".join(repr(a) for a in argv), what), flush=True)
+
+    def rebuild(self):
+        """Both keyspaces flushed and rebuilt identically (db 0, the sweep's connection)."""
+        cmds = [["SELECT", "0"], ["FLUSHALL"]] + PROBES
+        for _, build in KEYS.values():
+            cmds += build
+        for s in (self.kv, self.rd):
+            replies, _ = s.exchange(cmds)
+            bad = [r for r in replies if r[0] == b"-"]
+            if bad:
+                raise RuntimeError("%s: rebuilding the keyspace failed: %r" % (s.name, bad))
+        if self.probe_ref is None:
+            self.probe_ref, _ = self.kv.exchange(PROBE_READS)
+            rref, _ = self.rd.exchange(PROBE_READS)
+            if [raw(x) for x in rref] != [raw(x) for x in self.probe_ref]:
+                raise RuntimeError("probe keys differ between the servers")
+
+    def reconnect(self, s):
+        try:
+            s.sock.close()
+        except OSError:
+            pass
+        s.connect()
+
+    def run(self, full, argv, compare=True):
+        """One vector: kvcore framed + probe-checked, compared with redis when asked."""
+        self.sent += 1
+        post = [["PING", SENTINEL]] + PROBE_READS
+        if full == "select":
+            post = [["SELECT", "0"]] + post
+        kv_err = rd = None
+        try:
+            self.kv.send([argv] + post + [["PING", END]])
+            if compare:
+                self.rd.send([argv, ["PING", END]])
+            buf = self.kv.recv_until_end()
+            if buf is None:
+                kv_err = "connection closed by kvcore"
+            else:
+                p = Strict(buf)
+                replies = [p.reply() for _ in range(len(post) + 2)]
+                if p.pos != len(buf):
+                    kv_err = "%d bytes after the last reply: %s" % (len(buf) - p.pos,
+                                                                   short(buf[p.pos:]))
+                elif replies[-1] != (b"$", END):
+                    kv_err = "replies out of step: %s" % short(buf)
+        except ValueError as e:
+            kv_err = "malformed reply stream (%s): %s" % (e, short(buf))
+        except (TimeoutError, OSError) as e:
+            kv_err = "no answer (%s)" % e
+        if compare:
+            try:
+                rbuf = self.rd.recv_until_end()
+                if rbuf is not None:
+                    p = Strict(rbuf)
+                    rd = p.reply()
+            except (ValueError, TimeoutError, OSError):
+                rd = None
+        if kv_err is not None:
+            alive = self.alive()
+            self.finding(argv, kv_err + ("" if alive else "; kvcore-server is DOWN"))
+            if not alive:
+                raise SystemExit("kvcore-server died; stopping the sweep")
+            self.reconnect(self.kv)
+            if compare:
+                self.reconnect(self.rd)
+            self.rebuild()
+            return
+        kv = replies[0]
+        off = 2 if full == "select" else 1
+        if full == "select" and replies[1] != (b"+", b"OK"):
+            self.finding(argv, "SELECT 0 after it failed")
+        if replies[off] != (b"$", SENTINEL):
+            self.finding(argv, "PING after it answered %s" % short(raw(replies[off])))
+        got = replies[off + 1:off + 1 + len(PROBE_READS)]
+        if full in ("flushall", "flushdb", "swapdb") and kv[0] != b"-":
+            self.rebuild()  # the probes went with the rest: nothing to check
+        else:
+            for want, have, q in zip(self.probe_ref, got, PROBE_READS):
+                if raw(want) != raw(have):
+                    self.finding(argv, "probe %s changed: %s -> %s" % (
+                        q[1], short(raw(want)), short(raw(have))))
+        if not compare:
+            if kv[0] != b"-":
+                self.finding(argv, "not implemented by kvcore, yet not an error: %s"
+                             % short(raw(kv)))
+            return
+        if rd is None:
+            self.reconnect(self.rd)
+            self.rebuild()
+            return  # redis-server closed or misbehaved: nothing to compare
+        self.compared += 1
+        if full == "debug" and len(argv) > 1:
+            full = "debug|" + argv[1].lower()
+        mode = MODE.get(full, MODE.get(full.split("|")[0], "exact"))
+        if same(mode, kv, rd):
+            return
+        for name, pred, why in KNOWN:
+            if name == full and pred(argv):
+                self.waived[why] = self.waived.get(why, 0) + 1
+                return
+        self.finding(argv, "differs from redis-server (%s):\n    kvcore: %s\n    redis:  %s"
+                     % (mode, short(raw(kv)), short(raw(rd))))
+
+    def alive(self):
+        try:
+            c = Server(KV_PORT, "check")
+            r, _ = c.exchange([["PING"]])
+            c.sock.close()
+            return r[0] == (b"+", b"PONG")
+        except (OSError, ValueError, EOFError, TimeoutError):
+            return False
+
+
+def info_rows(conn):
+    """kvcore/redis COMMAND INFO -> {full name: (arity, first, last, step, group-ish)}."""
+    replies, _ = conn.exchange([["COMMAND", "INFO"]])
+    rows = {}
+
+    def add(e, parent):
+        name = e[1][0][1].decode().lower()
+        arity = int(e[1][1][1])
+        first, last, step = (int(e[1][i][1]) for i in (3, 4, 5))
+        cats = [x[1].decode() for x in e[1][6][1]]
+        rows[name] = (arity, first, last, step, cats)
+        if len(e[1]) > 9 and e[1][9][1]:
+            for s in e[1][9][1]:
+                add(s, name)
+
+    for e in replies[0][1]:
+        if e[0] == b"*":
+            add(e, None)
+    return rows
+
+
+def key_type(cats):
+    for c in cats:
+        c = c.lstrip("@")
+        if c in ("string", "bitmap"):
+            return "string"
+        if c in ("list", "hash", "set"):
+            return c
+        if c == "sortedset":
+            return "zset"
+    return None
+
+
+def vectors(full, row):
+    """The argument vectors of one command (deterministic order)."""
+    arity, first, last, step, cats = row
+    prefix = [p.upper() for p in full.split("|")]
+    n = max(abs(arity), len(prefix))
+    out = [list(prefix)]
+    hostile = full in HOSTILE_ONLY
+
+    def keypos(i, length):
+        if first <= 0 or i < first:
+            return False
+        lst = last if last >= 0 else length + last
+        return i <= lst and (i - first) % max(step, 1) == 0
+
+    want = key_type(cats)
+    for length in (n, n + 1):
+        positions = list(range(len(prefix), length))
+        has_key = any(keypos(i, length) for i in positions)
+        variants = list(KEYS) if has_key else [None]
+        for k in variants:
+            own = k is None or k == "k:none" or KEYS[k][0] == want or (
+                want is None and k in ("k:str:emb", "k:list:lp"))
+            base = [(k if keypos(i, length) and k else DEFAULT) for i in positions]
+            if hostile:
+                base = ["abc"] * len(positions)
+            if positions:
+                out.append(prefix + base)
+            if not own or length != n:
+                continue
+            free = [i for i in positions if not (k and keypos(i, length))]
+            for v in PALETTE:
+                for i in free:
+                    a = list(base)
+                    a[i - len(prefix)] = v
+                    out.append(prefix + a)
+                if len(free) > 1:
+                    a = list(base)
+                    for i in free:
+                        a[i - len(prefix)] = v
+                    out.append(prefix + a)
+    seen, uniq = set(), []
+    for a in out:
+        t = tuple(a)
+        if t not in seen:
+            seen.add(t)
+            uniq.append(a)
+    return uniq
+
+
+def main():
+    sw = Sweep()
+    t0 = time.monotonic()
+    kv_rows = info_rows(sw.kv)
+    rd_rows = info_rows(sw.rd)
+    sw.rebuild()
+    counts = {"kvcore": 0, "unimplemented": 0, "skipped": 0}
+    for full in sorted(kv_rows):
+        if FILTER and FILTER not in full:
+            continue
+        if full in SKIP and full not in HOSTILE_ONLY:
+            counts["skipped"] += 1
+            continue
+        row = kv_rows[full]
+        if row[0] == 0 or (full in ("command", "client", "config", "memory", "object",
+                                    "latency", "function")):
+            # A container: bare and with an unknown subcommand.
+            vecs = [[full.upper()], [full.upper(), "nosuch"], [full.upper(), ""]]
+        else:
+            vecs = vectors(full, row)
+        counts["kvcore"] += 1
+        compare = full in rd_rows or full.split("|")[0] in ("debug",)
+        writes = "@write" in row[4] or full in ("flushall", "flushdb", "swapdb", "debug")
+        last_key = None
+        for argv in vecs:
+            key = next((a for a in argv[1:] if a in KEYS), None)
+            if writes and key != last_key:
+                sw.rebuild()
+                last_key = key
+            sw.run(full, argv, compare)
+        if writes:
+            sw.rebuild()
+    if not FILTER or "debug" in FILTER:
+        for argv in DEBUG_VECTORS:
+            sw.run("debug", argv, True)
+        sw.rebuild()
+    for full in sorted(rd_rows):
+        if full in kv_rows or (FILTER and FILTER not in full):
+            continue
+        counts["unimplemented"] += 1
+        prefix = [p.upper() for p in full.split("|")]
+        for extra in ([], ["1"], ["k:str:emb", "abc"]):
+            sw.run(full, prefix + extra, compare=False)
+    secs = time.monotonic() - t0
+    print("sweep: %d kvcore commands, %d redis-only names, %d skipped (%s); %d vectors sent, "
+          "%d compared with redis-server, %d known differences waived, %d findings, %.1f s"
+          % (counts["kvcore"], counts["unimplemented"], counts["skipped"],
+             ", ".join(sorted(k for k in SKIP if k not in HOSTILE_ONLY)), sw.sent,
+             sw.compared, sum(sw.waived.values()), len(sw.findings), secs))
+    for why, n in sorted(sw.waived.items()):
+        print("  waived %d: %s" % (n, why))
+    return 1 if sw.findings else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
