@@ -63,6 +63,12 @@ static size_t clients_bytes(void) {
     return n;
 }
 
+/* One top-level MEMORY STATS field name, counted. */
+static void stat_key(kv_client_t *c, long *n, const char *name) {
+    kv_reply_bulk_cstr(c, name);
+    (*n)++;
+}
+
 void kv_cmd_memory_stats(kv_client_t *c) {
     kv_server_update_mem_stats();
     const kv_mem_stats_t *m = &kv_srv.mem;
@@ -79,75 +85,79 @@ void kv_cmd_memory_stats(kv_client_t *c) {
     size_t keys = total_keys();
     size_t net = used > startup ? used - startup : 0;
     size_t dataset = used - overhead;
-    kv_reply_map_len(c, (long)(27 + ndb));
-    kv_reply_bulk_cstr(c, "peak.allocated");
+    /* The length is counted, not announced up front: one field more or less can never
+     * put the reply out of step with its header. */
+    void *lenp = kv_reply_deferred(c);
+    long n = 0;
+    stat_key(c, &n, "peak.allocated");
     kv_reply_int(c, (long long)(m->peak > used ? m->peak : used));
-    kv_reply_bulk_cstr(c, "total.allocated");
+    stat_key(c, &n, "total.allocated");
     kv_reply_int(c, (long long)used);
-    kv_reply_bulk_cstr(c, "startup.allocated");
+    stat_key(c, &n, "startup.allocated");
     kv_reply_int(c, (long long)startup);
-    kv_reply_bulk_cstr(c, "replication.backlog");
+    stat_key(c, &n, "replication.backlog");
     kv_reply_int(c, 0);
-    kv_reply_bulk_cstr(c, "clients.slaves");
+    stat_key(c, &n, "clients.slaves");
     kv_reply_int(c, 0);
-    kv_reply_bulk_cstr(c, "clients.normal");
+    stat_key(c, &n, "clients.normal");
     kv_reply_int(c, (long long)cbytes);
-    kv_reply_bulk_cstr(c, "cluster.links");
+    stat_key(c, &n, "cluster.links");
     kv_reply_int(c, 0);
-    kv_reply_bulk_cstr(c, "aof.buffer");
+    stat_key(c, &n, "aof.buffer");
     kv_reply_int(c, 0);
-    kv_reply_bulk_cstr(c, "lua.caches");
+    stat_key(c, &n, "lua.caches");
     kv_reply_int(c, 0);
-    kv_reply_bulk_cstr(c, "functions.caches");
+    stat_key(c, &n, "functions.caches");
     kv_reply_int(c, 0);
     for (int i = 0; i < kv_srv.ndbs; i++) {
         const kv_db_t *db = &kv_srv.dbs[i];
         if (!kv_db_size(db) && !kv_db_expires_size(db)) continue;
         char name[32];
         snprintf(name, sizeof(name), "db.%d", i);
-        kv_reply_bulk_cstr(c, name);
+        stat_key(c, &n, name);
         kv_reply_map_len(c, 2);
         kv_reply_bulk_cstr(c, "overhead.hashtable.main");
         kv_reply_int(c, (long long)kv_db_overhead_bytes(db, false));
         kv_reply_bulk_cstr(c, "overhead.hashtable.expires");
         kv_reply_int(c, (long long)kv_db_overhead_bytes(db, true));
     }
-    kv_reply_bulk_cstr(c, "overhead.total");
+    stat_key(c, &n, "overhead.total");
     kv_reply_int(c, (long long)overhead);
-    kv_reply_bulk_cstr(c, "db.dict.rehashing.count");
+    stat_key(c, &n, "db.dict.rehashing.count");
     kv_reply_int(c, (long long)rehashing);
-    kv_reply_bulk_cstr(c, "keys.count");
+    stat_key(c, &n, "keys.count");
     kv_reply_int(c, (long long)keys);
-    kv_reply_bulk_cstr(c, "keys.bytes-per-key");
+    stat_key(c, &n, "keys.bytes-per-key");
     kv_reply_int(c, keys ? (long long)(net / keys) : 0);
-    kv_reply_bulk_cstr(c, "dataset.bytes");
+    stat_key(c, &n, "dataset.bytes");
     kv_reply_int(c, (long long)dataset);
-    kv_reply_bulk_cstr(c, "dataset.percentage");
+    stat_key(c, &n, "dataset.percentage");
     kv_reply_double(c, net ? 100.0 * (double)dataset / (double)net : 0);
-    kv_reply_bulk_cstr(c, "peak.percentage");
+    stat_key(c, &n, "peak.percentage");
     kv_reply_double(c, m->peak ? 100.0 * (double)used / (double)m->peak : 100.0);
-    kv_reply_bulk_cstr(c, "allocator.allocated");
+    stat_key(c, &n, "allocator.allocated");
     kv_reply_int(c, (long long)m->allocated);
-    kv_reply_bulk_cstr(c, "allocator.active");
+    stat_key(c, &n, "allocator.active");
     kv_reply_int(c, (long long)m->active);
-    kv_reply_bulk_cstr(c, "allocator.resident");
+    stat_key(c, &n, "allocator.resident");
     kv_reply_int(c, (long long)m->resident);
-    kv_reply_bulk_cstr(c, "allocator-fragmentation.ratio");
+    stat_key(c, &n, "allocator-fragmentation.ratio");
     kv_reply_double(c, used ? 1.0 + (double)m->frag_smallbins / (double)used : 1.0);
-    kv_reply_bulk_cstr(c, "allocator-fragmentation.bytes");
+    stat_key(c, &n, "allocator-fragmentation.bytes");
     kv_reply_int(c, (long long)m->frag_smallbins);
-    kv_reply_bulk_cstr(c, "allocator.rss-ratio");
+    stat_key(c, &n, "allocator-rss.ratio");
     kv_reply_double(c, m->active ? (double)m->resident / (double)m->active : 1.0);
-    kv_reply_bulk_cstr(c, "allocator.rss-bytes");
+    stat_key(c, &n, "allocator-rss.bytes");
     kv_reply_int(c, (long long)m->resident - (long long)m->active);
-    kv_reply_bulk_cstr(c, "rss-overhead.ratio");
+    stat_key(c, &n, "rss-overhead.ratio");
     kv_reply_double(c, m->resident ? (double)m->rss / (double)m->resident : 1.0);
-    kv_reply_bulk_cstr(c, "rss-overhead.bytes");
+    stat_key(c, &n, "rss-overhead.bytes");
     kv_reply_int(c, (long long)m->rss - (long long)m->resident);
-    kv_reply_bulk_cstr(c, "fragmentation");
+    stat_key(c, &n, "fragmentation");
     kv_reply_double(c, used ? (double)m->rss / (double)used : 1.0);
-    kv_reply_bulk_cstr(c, "fragmentation.bytes");
+    stat_key(c, &n, "fragmentation.bytes");
     kv_reply_int(c, (long long)m->rss - (long long)used);
+    kv_reply_set_deferred(c, lenp, n * 2);
 }
 
 void kv_cmd_memory_doctor(kv_client_t *c) {

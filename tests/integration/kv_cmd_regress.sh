@@ -1,0 +1,16 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Commands that once crashed kvcore-server or put a connection out of step (COMMAND,
+# MEMORY STATS, DEBUG POPULATE/SLEEP with absurd input, CONFIG SET of protected and path
+# configs), each checked by tests/kv/cmd_regress.py's strict RESP parser with a pipelined
+# PING behind it, and compared byte for byte with redis-server 7 where it is installed.
+. "$(dirname "$0")/../kv/lib.sh"
+kv_require_tools redis-cli python3
+
+kv_start_kvcore --enable-debug-command yes
+rport=
+if command -v redis-server >/dev/null 2>&1; then
+    kv_start_redis --enable-debug-command yes
+    rport=$REDIS_PORT
+fi
+python3 "$(dirname "$0")/../kv/cmd_regress.py" "$KV_PORT" "$rport"

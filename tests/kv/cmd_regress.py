@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""cmd_regress.py - replies that once broke the server or the connection, checked with a
+strict RESP2 parser: every command gets exactly one well-formed reply (counts and lengths
+match what follows), and a pipelined PING right behind it pairs with its own reply.
+
+usage: cmd_regress.py KV_PORT [REDIS_PORT]
+
+With REDIS_PORT (a redis-server 7), error texts and reply shapes are compared with it.
+Prints one line per check; exit 0 when all pass.
+"""
+import socket
+import sys
+
+KV = int(sys.argv[1])
+REDIS = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else None
+failed = 0
+
+
+def check(ok, what, detail=""):
+    global failed
+    print(("ok   " if ok else "FAIL ") + what + ("" if ok else ": " + detail))
+    if not ok:
+        failed += 1
+
+
+def enc(args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if not isinstance(a, bytes):
+            a = str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class Strict:
+    """A connection whose parser rejects anything not exactly RESP2."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.buf = b""
+
+    def _fill(self):
+        d = self.sock.recv(1 << 20)
+        if not d:
+            raise EOFError("connection closed")
+        self.buf += d
+
+    def _line(self, pos):
+        while True:
+            i = self.buf.find(b"\r\n", pos)
+            if i >= 0:
+                if b"\n" in self.buf[pos:i] or b"\r" in self.buf[pos:i]:
+                    raise ValueError("stray CR/LF in a line")
+                return i
+            self._fill()
+
+    def _int(self, s):
+        if not s or not (s.isdigit() or (s[:1] == b"-" and s[1:].isdigit())):
+            raise ValueError("bad integer %r" % s)
+        return int(s)
+
+    def _parse(self, pos):
+        i = self._line(pos)
+        t, rest = self.buf[pos:pos + 1], self.buf[pos + 1:i]
+        if t in (b"+", b"-"):
+            return i + 2, (t, rest)
+        if t == b":":
+            return i + 2, (t, self._int(rest))
+        if t == b"$":
+            n = self._int(rest)
+            if n < -1:
+                raise ValueError("bad bulk length %d" % n)
+            if n == -1:
+                return i + 2, (t, None)
+            while len(self.buf) < i + 2 + n + 2:
+                self._fill()
+            if self.buf[i + 2 + n:i + 4 + n] != b"\r\n":
+                raise ValueError("bulk of %d bytes not followed by CRLF" % n)
+            return i + 4 + n, (t, self.buf[i + 2:i + 2 + n])
+        if t == b"*":
+            n = self._int(rest)
+            if n < -1:
+                raise ValueError("bad array length %d" % n)
+            items, p = [], i + 2
+            for _ in range(max(n, 0)):
+                p, v = self._parse(p)
+                items.append(v)
+            return p, (t, items if n >= 0 else None)
+        raise ValueError("bad reply type %r" % t)
+
+    def read(self):
+        end, val = self._parse(0)
+        raw, self.buf = self.buf[:end], self.buf[end:]
+        return raw, val
+
+    def one(self, *args):
+        """Sends args and PING <sentinel> in one write; returns (raw, value) of args' reply
+        after checking that the next reply is the sentinel and nothing else follows it
+        (a second PING, sent only then, must answer +PONG as the very next bytes)."""
+        self.sock.sendall(enc(list(args)) + enc(["PING", "cmd-regress-sentinel"]))
+        raw, val = self.read()
+        _, s = self.read()
+        if s != (b"$", b"cmd-regress-sentinel"):
+            raise ValueError("reply out of step: %r follows %r" % (s, raw[:80]))
+        self.sock.sendall(enc(["PING"]))
+        _, p = self.read()
+        if p != (b"+", b"PONG") or self.buf:
+            raise ValueError("bytes left over after the reply: %r" % (p,))
+        return raw, val
+
+
+def plain(v):
+    t, x = v
+    if t == b"*":
+        return None if x is None else [plain(y) for y in x]
+    if t == b"-":
+        return Exception(x.decode())
+    if t == b"+":
+        return x.decode()
+    return x
+
+
+def try_one(conn, *args):
+    try:
+        return conn.one(*args)
+    except (ValueError, EOFError, OSError) as e:
+        check(False, " ".join(str(a) for a in args), "%s: %s" % (type(e).__name__, e))
+        return None, None
+
+
+kv = Strict(KV)
+rd = Strict(REDIS) if REDIS else None
+
+
+def same_as_redis(*args):
+    """The raw reply of args is byte-identical on both servers."""
+    raw, _ = try_one(kv, *args)
+    if rd is None or raw is None:
+        return
+    want, _ = rd.one(*args)
+    check(raw == want, "same as redis: " + " ".join(str(a) for a in args),
+          "kvcore %r, redis %r" % (raw[:200], want[:200]))
+
+
+def section_memory_stats():
+    for db in (0, 1):  # with no key, and with one key in db 0 (a nested db.0 map)
+        if db:
+            kv.one("SET", "memstats-key", "v")
+            if rd:
+                rd.one("SET", "memstats-key", "v")
+        raw, val = try_one(kv, "MEMORY", "STATS")
+        if raw is None:
+            continue
+        check(True, "MEMORY STATS: one reply, counts match (%d keys in db 0)" % db)
+        keys = [k.decode() for k in plain(val)[::2]]
+        check(len(set(keys)) == len(keys), "MEMORY STATS: no field twice", repr(keys))
+        if rd:
+            want = [k.decode() for k in plain(rd.one("MEMORY", "STATS")[1])[::2]]
+            # kvcore adds Redis 7.2's db.dict.rehashing.count after overhead.total.
+            got = [k for k in keys if k != "db.dict.rehashing.count"]
+            check(got == want, "MEMORY STATS: Redis 7's fields in Redis 7's order",
+                  "kvcore %r, redis %r" % (got, want))
+        check("db.dict.rehashing.count" in keys, "MEMORY STATS: db.dict.rehashing.count")
+
+
+def section_command():
+    # COMMAND alone is what redis-cli and some client libraries send on connect.
+    raw, val = try_one(kv, "COMMAND")
+    if raw is not None:
+        n = len(plain(val))
+        check(n == plain(kv.one("COMMAND", "COUNT")[1]) and n > 100,
+              "COMMAND: one entry per command (%d)" % n)
+    for args in (["COMMAND", "INFO", "config|get", "no-such-command"], ["COMMAND", "INFO", "config|get"],
+                 ["COMMAND", "COUNT", "x"], ["COMMAND", "LIST", "x"],
+                 ["COMMAND", "LIST", "FILTERBY", "PATTERN"],
+                 ["COMMAND", "LIST", "FILTERBY", "PATTERN", "xyz*"],
+                 ["COMMAND", "LIST", "FILTERBY", "pattern", "CONFIG|GET"],
+                 ["COMMAND", "LIST", "FILTERBY", "MODULE", "m"],
+                 ["COMMAND", "LIST", "FILTERBY", "ACLCAT", "no-such-category"],
+                 ["COMMAND", "LIST", "FILTERBY", "bogus", "x"], ["COMMAND", "GETKEYS"],
+                 ["COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"],
+                 ["COMMAND", "GETKEYS", "ping"], ["COMMAND", "GETKEYS", "nosuch", "a"],
+                 ["COMMAND", "DOCS", "no-such-command"], ["COMMAND", "bogus"], ["CONFIG"]):
+        same_as_redis(*args)
+    raw, val = try_one(kv, "COMMAND", "LIST", "FILTERBY", "PATTERN", "config*")
+    if raw is not None:
+        got = sorted(x.decode() for x in plain(val))
+        check(got == ["config", "config|get", "config|help", "config|resetstat", "config|set"],
+              "COMMAND LIST FILTERBY PATTERN config*", repr(got))
+    raw, val = try_one(kv, "COMMAND", "LIST", "FILTERBY", "ACLCAT", "hash")
+    if raw is not None:
+        got = [x.decode() for x in plain(val)]
+        check("hset" in got and "get" not in got, "COMMAND LIST FILTERBY ACLCAT hash", repr(got))
+        if rd:
+            want = set(x.decode() for x in plain(rd.one("COMMAND", "LIST", "FILTERBY", "ACLCAT",
+                                                        "hash")[1]))
+            check(set(got) <= want, "ACLCAT hash: a subset of Redis's", repr(set(got) - want))
+
+
+SECTIONS = {
+    "command": section_command,
+    "memory_stats": section_memory_stats,
+}
+
+for name in (sys.argv[3].split(",") if len(sys.argv) > 3 else SECTIONS):
+    SECTIONS[name]()
+try:
+    kv.one("PING")
+    check(True, "server alive at the end")
+except (OSError, EOFError, ValueError) as e:
+    check(False, "server alive at the end", str(e))
+sys.exit(1 if failed else 0)
