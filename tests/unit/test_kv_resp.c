@@ -256,6 +256,108 @@ static void test_resp_huge_argument_count_does_not_preallocate(void **state) {
     kv_req_fini(&r);
 }
 
+/*
+ * Feeds `in` to a parser in reads of `step` bytes into a buffer that moves to a new block
+ * whenever it grows (doubling, as net.c's query buffer); `*buf` is the final buffer, which
+ * argv points into (the caller frees it).
+ */
+static void parse_in_reads(kv_req_t *r, const char *in, size_t len, size_t step, char **buf) {
+    char *q = NULL;
+    size_t have = 0, cap = 0;
+    ssize_t n = 0;
+    while (have < len) {
+        size_t add = len - have < step ? len - have : step;
+        if (have + add > cap) {
+            cap = (have + add) * 2;
+            char *nq = malloc(cap); /* a new block: the old addresses die */
+            assert_non_null(nq);
+            if (have > 0) memcpy(nq, q, have);
+            free(q);
+            q = nq;
+        }
+        memcpy(q + have, in + have, add);
+        have += add;
+        n = kv_req_parse(r, q, have);
+        if (have < len) {
+            assert_int_equal(n, 0);
+            assert_true(r->need > have);
+        }
+    }
+    assert_int_equal(n, (ssize_t)len);
+    *buf = q;
+}
+
+/* "*<n+1>\r\n$6\r\nEXISTS\r\n" then n arguments "k<i>" of growing lengths. */
+static char *many_args_command(int n, size_t *len) {
+    size_t cap = 64 + (size_t)n * 40, o = 0;
+    char *s = malloc(cap);
+    assert_non_null(s);
+    o += (size_t)snprintf(s + o, cap - o, "*%d\r\n$6\r\nEXISTS\r\n", n + 1);
+    for (int i = 0; i < n; i++) {
+        char arg[24];
+        int al = snprintf(arg, sizeof(arg), "k%d", i);
+        o += (size_t)snprintf(s + o, cap - o, "$%d\r\n%s\r\n", al, arg);
+    }
+    *len = o;
+    return s;
+}
+
+static void test_resp_many_arguments_split_across_many_reads(void **state) {
+    (void)state;
+    const int nargs = 50000;
+    size_t len;
+    char *in = many_args_command(nargs, &len);
+    static const size_t steps[] = {1, 3, 7, 100, 16384};
+    for (size_t si = 0; si < sizeof(steps) / sizeof(steps[0]); si++) {
+        kv_req_t r;
+        kv_req_init(&r, MAXBULK);
+        char *buf;
+        parse_in_reads(&r, in, len, steps[si], &buf);
+        assert_int_equal(r.argc, nargs + 1);
+        assert_arg(&r, 0, "EXISTS");
+        for (int i = 0; i < nargs; i++) {
+            char arg[24];
+            snprintf(arg, sizeof(arg), "k%d", i);
+            assert_arg(&r, i + 1, arg);
+            assert_true(r.argv[i + 1].ptr > buf && r.argv[i + 1].ptr < buf + len);
+        }
+        /* The parser is back at a command start: the next command parses from scratch. */
+        assert_int_equal(parse(&r, "*1\r\n$4\r\nPING\r\n"), 14);
+        assert_int_equal(r.argc, 1);
+        assert_arg(&r, 0, "PING");
+        free(buf);
+        kv_req_fini(&r);
+    }
+    free(in);
+}
+
+static void test_resp_long_inline_command_split_across_reads(void **state) {
+    (void)state;
+    /* An inline line of 2000 arguments (about 12 KB, under the 64 KB inline limit). */
+    size_t cap = 20000, o = 0;
+    char *in = malloc(cap);
+    assert_non_null(in);
+    o += (size_t)snprintf(in, cap, "EXISTS");
+    for (int i = 0; i < 2000; i++)
+        o += (size_t)snprintf(in + o, cap - o, " k%d", i);
+    o += (size_t)snprintf(in + o, cap - o, "\r\n");
+    static const size_t steps[] = {1, 5, 4096};
+    for (size_t si = 0; si < sizeof(steps) / sizeof(steps[0]); si++) {
+        kv_req_t r;
+        kv_req_init(&r, MAXBULK);
+        char *buf;
+        parse_in_reads(&r, in, o, steps[si], &buf);
+        assert_true(r.is_inline);
+        assert_int_equal(r.argc, 2001);
+        assert_arg(&r, 0, "EXISTS");
+        assert_arg(&r, 1, "k0");
+        assert_arg(&r, 2000, "k1999");
+        free(buf);
+        kv_req_fini(&r);
+    }
+    free(in);
+}
+
 /* --- Reply writer --- */
 
 static char *collect(const kv_client_t *c, size_t *len) {
@@ -367,6 +469,8 @@ int main(void) {
         cmocka_unit_test(test_resp_rejects_too_big_count_strings),
         cmocka_unit_test(test_resp_rejects_unbalanced_quotes),
         cmocka_unit_test(test_resp_huge_argument_count_does_not_preallocate),
+        cmocka_unit_test(test_resp_many_arguments_split_across_many_reads),
+        cmocka_unit_test(test_resp_long_inline_command_split_across_reads),
         cmocka_unit_test(test_reply_formats_match_resp2),
         cmocka_unit_test(test_reply_deferred_length_is_filled_in_place),
         cmocka_unit_test(test_reply_larger_than_buffer_spills_into_blocks),
