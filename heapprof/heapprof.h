@@ -185,7 +185,8 @@ typedef struct hp_mapping_info {
     const char *build_id; /* lowercase hex GNU build-id, "" if unknown */
     int has_functions;    /* function names were found for it */
     int has_lines;        /* DWARF file:line were found for it */
-    int open_error;       /* 0, or -errno of opening the file (-ENOEXEC: not ELF) */
+    int open_error;       /* 0, or -errno of opening the file (-ENOEXEC: not ELF; -ENODEV:
+                             not a regular file, e.g. a FIFO; -EISDIR; -EFBIG: > 16 GiB) */
 } hp_mapping_info_t;
 
 typedef struct hp_profile hp_profile_t;

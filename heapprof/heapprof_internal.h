@@ -61,6 +61,19 @@ bool hp_u64map_find(const hp_u64map_t *m, uint64_t key, uint32_t *val);
 /* Sets key -> val (val < UINT32_MAX). 0 or -ENOMEM. */
 int hp_u64map_put(hp_u64map_t *m, uint64_t key, uint32_t val);
 
+/* Files named by a dump (objects, debug files) are never trusted to be what they say. */
+#define HP_MAX_OBJECT_SIZE (16ull << 30)
+
+/*
+ * Opens path read-only if it is a regular file of at most max_size bytes: never a FIFO
+ * (whose open or read would block), a device or a directory. The open does not block
+ * (O_NONBLOCK) nor acquire a terminal (O_NOCTTY), and the checks are repeated with fstat on
+ * the descriptor, so a file swapped between the check and the open is refused too.
+ * The fd (O_CLOEXEC, blocking mode restored), or -errno of stat/open, -EISDIR (a
+ * directory), -ENODEV (a FIFO, socket or device: not a regular file), -EFBIG (too large).
+ */
+int hp_open_regular(const char *path, uint64_t max_size);
+
 /* Hashes for the tables above (also used by callers keying their own tables). */
 uint64_t hp_hash_bytes(const void *p, size_t len);
 uint64_t hp_hash_u64(uint64_t x);

@@ -45,6 +45,7 @@ typedef struct sym_obj {
     seg_t *segs;
     size_t nsegs;
     bool tried;
+    bool alt_found; // find_altfile supplied the dwz file its DWARF refers to
     /* CU address ranges, built when libdw's lookup (which relies on .debug_aranges, which
      * clang does not emit) finds no CU for an address. */
     struct cu_range *cus;
@@ -268,9 +269,13 @@ static char *hex_string(const unsigned char *bits, size_t len) {
     return out;
 }
 
-/* Opens path if its build-id is `want` (or want is NULL). fd or -1. */
+/*
+ * Opens path if it is a regular file whose build-id is `want` (or want is NULL). fd or -1.
+ * Every file opened because a dump or an object names it goes through hp_open_regular: a
+ * FIFO planted at a debug path must not hang the analyser.
+ */
 static int open_debug_candidate(const char *path, const void *want, size_t want_len) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = hp_open_regular(path, HP_MAX_OBJECT_SIZE);
     if (fd < 0) return -1;
     if (want == NULL) return fd;
     Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
@@ -291,6 +296,74 @@ static int find_elf_none(Dwfl_Module *mod, void **userdata, const char *modname,
     return -1;
 }
 
+/*
+ * The build-id that the .gnu_debugaltlink section of `file` gives with the name `name`
+ * (dwz's shared debug file), copied to id (cap bytes). Its length, 0 if there is none.
+ */
+static size_t altlink_build_id(const char *file, const char *name, unsigned char *id, size_t cap) {
+    int fd = hp_open_regular(file, HP_MAX_OBJECT_SIZE);
+    if (fd < 0) return 0;
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    size_t n = 0, shstrndx;
+    if (elf != NULL && elf_getshdrstrndx(elf, &shstrndx) == 0) {
+        for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn != NULL; scn = elf_nextscn(elf, scn)) {
+            GElf_Shdr sh;
+            const char *sn;
+            if (gelf_getshdr(scn, &sh) == NULL ||
+                (sn = elf_strptr(elf, shstrndx, sh.sh_name)) == NULL ||
+                strcmp(sn, ".gnu_debugaltlink") != 0)
+                continue;
+            Elf_Data *data = elf_getdata(scn, NULL);
+            const char *b = data != NULL ? data->d_buf : NULL;
+            const char *nul = b != NULL ? memchr(b, '\0', data->d_size) : NULL;
+            if (nul != NULL && strcmp(b, name) == 0) {
+                size_t idlen = data->d_size - (size_t)(nul + 1 - b);
+                if (idlen > 0 && idlen <= cap) {
+                    memcpy(id, nul + 1, idlen);
+                    n = idlen;
+                }
+            }
+            break;
+        }
+    }
+    if (elf != NULL) elf_end(elf);
+    close(fd);
+    return n;
+}
+
+/*
+ * dwz's shared debug file named by file_name's .gnu_debugaltlink: by its build-id in the
+ * store, then at the path the link gives (relative to file_name's directory). Found here or
+ * nowhere: libdw's own search would open those paths without checking what they are.
+ */
+static int find_altfile(sym_obj_t *o, const char *file_name, const char *altname,
+                        const unsigned char *id, size_t idlen, char **out_name) {
+    char path[4096];
+    char *hex = hex_string(id, idlen);
+    if (hex == NULL) return -1;
+    for (int i = 0; i < 2; i++) {
+        if (i == 0) {
+            snprintf(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", o->owner->debug_dir, hex,
+                     hex + 2);
+        } else if (altname[0] == '/') {
+            snprintf(path, sizeof(path), "%s", altname);
+        } else {
+            const char *slash = strrchr(file_name, '/');
+            int dlen = slash ? (int)(slash - file_name) : 1;
+            snprintf(path, sizeof(path), "%.*s/%s", dlen, slash ? file_name : ".", altname);
+        }
+        int fd = open_debug_candidate(path, id, idlen);
+        if (fd >= 0) {
+            free(hex);
+            *out_name = strdup(path);
+            o->alt_found = true;
+            return fd;
+        }
+    }
+    free(hex);
+    return -1;
+}
+
 /* libdwfl's hook for separate debug info: the local store only. */
 static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
                           const char *file_name, const char *debuglink, GElf_Word crc,
@@ -300,6 +373,11 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
     if (o == NULL) return -1;
     const char *dir = o->owner->debug_dir;
     char path[4096];
+    if (debuglink != NULL && file_name != NULL) {
+        unsigned char alt[64];
+        size_t altn = altlink_build_id(file_name, debuglink, alt, sizeof(alt));
+        if (altn > 0) return find_altfile(o, file_name, debuglink, alt, altn, debuginfo_file_name);
+    }
     const unsigned char *bits = NULL;
     GElf_Addr vaddr;
     int n = dwfl_module_build_id(mod, &bits, &vaddr);
@@ -367,9 +445,9 @@ static bool is_system_path(const char *path) {
 
 static void object_open(hp_symbolizer_t *s, sym_obj_t *o) {
     o->tried = true;
-    int fd = open(o->file, O_RDONLY | O_CLOEXEC);
+    int fd = hp_open_regular(o->file, HP_MAX_OBJECT_SIZE);
     if (fd < 0) {
-        o->pub.open_error = -errno;
+        o->pub.open_error = fd;
         return;
     }
     o->dwfl = dwfl_begin(&dwfl_callbacks);
@@ -415,7 +493,13 @@ static void object_open(hp_symbolizer_t *s, sym_obj_t *o) {
     o->pub.has_symbols = dwfl_module_getsymtab(o->mod) > 0;
     if (s->opts.system_lines || has_own_dwarf(elf) || !is_system_path(o->file)) {
         Dwarf_Addr dwbias;
-        o->pub.has_lines = dwfl_module_getdwarf(o->mod, &dwbias) != NULL;
+        Dwarf *dw = dwfl_module_getdwarf(o->mod, &dwbias);
+        const char *altname;
+        const void *altid;
+        /* DWARF that needs a dwz file find_altfile did not supply stays unread: reading
+         * it would make libdw search for that file itself. */
+        o->pub.has_lines =
+            dw != NULL && (o->alt_found || dwelf_dwarf_gnu_debugaltlink(dw, &altname, &altid) <= 0);
     }
     const char *mainfile = NULL, *debugfile = NULL;
     dwfl_module_info(o->mod, NULL, NULL, NULL, NULL, NULL, &mainfile, &debugfile);

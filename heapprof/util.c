@@ -9,8 +9,40 @@
 #include "heapprof_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A regular file of at most max_size bytes, or the -errno that says why not. */
+static int regular_file_error(const struct stat *st, uint64_t max_size) {
+    if (S_ISDIR(st->st_mode)) return -EISDIR;
+    if (!S_ISREG(st->st_mode)) return -ENODEV;
+    if (st->st_size < 0 || (uint64_t)st->st_size > max_size) return -EFBIG;
+    return 0;
+}
+
+int hp_open_regular(const char *path, uint64_t max_size) {
+    struct stat st;
+    /* Looking first means a FIFO or a device is never opened at all (opening some devices
+     * has effects); the checks that count are made again on the descriptor itself. */
+    if (stat(path, &st) != 0) return -errno;
+    int rc = regular_file_error(&st, max_size);
+    if (rc != 0) return rc;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return -errno;
+    rc = fstat(fd, &st) != 0 ? -errno : regular_file_error(&st, max_size);
+    if (rc == 0) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) rc = -errno;
+    }
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
 
 int hp_grow(void **data, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return 0;

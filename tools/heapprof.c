@@ -127,11 +127,12 @@ static int load_profile(const args_t *a, progress_t *pr, const char *path, hp_pr
             bool seen = false;
             for (size_t j = 0; j < i && !seen; j++)
                 seen = strcmp(m[j].path, m[i].path) == 0;
-            if (m[i].open_error != 0 && !seen)
-                fprintf(stderr, "heapprof: warning: %s: %s (its frames are shown as addresses)\n",
-                        m[i].path,
-                        m[i].open_error == -ENOEXEC ? "not an ELF file"
-                                                    : strerror(-m[i].open_error));
+            if (m[i].open_error == 0 || seen) continue;
+            const char *why = m[i].open_error == -ENOEXEC  ? "not an ELF file"
+                              : m[i].open_error == -ENODEV ? "not a regular file"
+                                                           : strerror(-m[i].open_error);
+            fprintf(stderr, "heapprof: warning: %s: %s (its frames are shown as addresses)\n",
+                    m[i].path, why);
         }
     }
     return 0;
