@@ -13,12 +13,14 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 /* --- PING ECHO QUIT SHUTDOWN TIME INFO --- */
 
@@ -510,6 +512,28 @@ static void debug_populate(kv_client_t *c) {
         kv_reply_error(c, "ERR value is out of range, must be positive");
         return;
     }
+    /* Refuse what could never fit instead of allocating until the OOM killer steps in:
+     * no value larger than a client could send (proto-max-bulk-len) or than maxmemory,
+     * and not more in all (counted with a per-key overhead) than maxmemory, if set, or
+     * the machine's RAM. */
+    if (size > kv_srv.cfg.proto_max_bulk_len ||
+        (kv_srv.cfg.maxmemory && (unsigned long long)size > kv_srv.cfg.maxmemory)) {
+        kv_reply_error(c, "ERR DEBUG POPULATE value size exceeds proto-max-bulk-len or "
+                          "maxmemory");
+        return;
+    }
+    unsigned long long per_key = (unsigned long long)size + plen + 64, total;
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    unsigned long long ram =
+        pages > 0 && psize > 0 ? (unsigned long long)pages * (unsigned long long)psize : 0;
+    unsigned long long limit =
+        kv_srv.cfg.maxmemory && (!ram || kv_srv.cfg.maxmemory < ram) ? kv_srv.cfg.maxmemory : ram;
+    if (count > 0 && (__builtin_mul_overflow((unsigned long long)count, per_key, &total) ||
+                      (limit && total > limit))) {
+        kv_reply_error(c, "ERR DEBUG POPULATE would need more memory than maxmemory or the "
+                          "machine's RAM");
+        return;
+    }
     char *val = size > 0 ? calloc(1, (size_t)size) : NULL;
     if (size > 0 && val == NULL) {
         kv_reply_error(c, "ERR out of memory");
@@ -570,8 +594,14 @@ void kv_cmd_debug(kv_client_t *c) {
         size_t n = c->argv[2].len < sizeof(buf) - 1 ? c->argv[2].len : sizeof(buf) - 1;
         memcpy(buf, c->argv[2].ptr, n);
         buf[n] = '\0';
-        double secs = strtod(buf, NULL);
-        long long us = (long long)(secs * 1000000);
+        double secs = strtod(buf, NULL); /* as Redis: not a number sleeps 0 */
+        /* Validated before any conversion: a double outside long long's range (inf, nan,
+         * 1e400) converts with undefined behaviour. Negative sleeps nothing, as Redis. */
+        if (isnan(secs) || secs > 9.2e12) {
+            kv_reply_error(c, "ERR DEBUG SLEEP seconds out of range");
+            return;
+        }
+        long long us = secs > 0 ? (long long)(secs * 1000000) : 0;
         if (us > 0) {
             struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
             nanosleep(&ts, NULL);
@@ -617,7 +647,9 @@ void kv_cmd_debug(kv_client_t *c) {
         if (p != MAP_FAILED) *p = 'x';
         kv_reply_error(c, "ERR DEBUG SEGFAULT did not crash");
     } else if (kv_arg_is(sub, "set-active-expire") && c->argc == 3) {
-        kv_srv.active_expire_enabled = atoi(c->argv[2].ptr) != 0;
+        long long on; /* as Redis's atoi: not a number is 0 */
+        if (!kv_str2ll(c->argv[2].ptr, c->argv[2].len, &on)) on = 0;
+        kv_srv.active_expire_enabled = on != 0;
         kv_reply_ok(c);
     } else {
         kv_reply_subcmd_err(c);

@@ -7,6 +7,10 @@
 . "$(dirname "$0")/../kv/lib.sh"
 kv_require_tools redis-cli python3
 
+# An address-space limit, so that a server which regressed into allocating without
+# bound for DEBUG POPULATE fails with an error instead of exhausting the machine.
+# Sanitizer and valgrind runs (MEMSHIM_SAN) reserve huge shadow mappings: no limit there.
+[ -n "${MEMSHIM_SAN:-}" ] || ulimit -v 8388608
 kv_start_kvcore --enable-debug-command yes
 rport=
 if command -v redis-server >/dev/null 2>&1; then

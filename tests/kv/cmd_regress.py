@@ -198,7 +198,52 @@ def section_command():
             check(set(got) <= want, "ACLCAT hash: a subset of Redis's", repr(set(got) - want))
 
 
+def expect_error(args, want, what):
+    raw, val = try_one(kv, *args)
+    if raw is not None:
+        got = plain(val)
+        check(isinstance(got, Exception) and str(got) == want, what, repr(raw[:200]))
+
+
+def section_debug():
+    # DEBUG SLEEP: a value whose microseconds do not fit a long long is refused before it
+    # is converted; what Redis sleeps 0 for (negative, not a number) answers OK at once.
+    for v in ("inf", "nan", "-nan", "1e400", "9.3e12"):
+        expect_error(["DEBUG", "SLEEP", v], "ERR DEBUG SLEEP seconds out of range",
+                     "DEBUG SLEEP %s refused" % v)
+    for v in ("-1", "abc", "", "0", "-1e300", "-inf", "0.000001"):
+        same_as_redis("DEBUG", "SLEEP", v)
+    # DEBUG POPULATE: argument errors as Redis's; sizes and totals that cannot fit are
+    # refused before anything is allocated (the limits are lowered so that the unfixed
+    # server would only allocate a few MB here, not run the machine out of memory).
+    for args in (["DEBUG", "POPULATE", "-1"], ["DEBUG", "POPULATE", "abc"],
+                 ["DEBUG", "POPULATE", "1", "k", "-5"], ["DEBUG", "POPULATE", "1", "k", "x"]):
+        same_as_redis(*args)
+    kv.one("FLUSHALL")
+    kv.one("CONFIG", "SET", "proto-max-bulk-len", "1mb")
+    expect_error(["DEBUG", "POPULATE", "1", "big", "2000000"],
+                 "ERR DEBUG POPULATE value size exceeds proto-max-bulk-len or maxmemory",
+                 "DEBUG POPULATE: a value above proto-max-bulk-len refused")
+    kv.one("CONFIG", "SET", "proto-max-bulk-len", "512mb")
+    kv.one("CONFIG", "SET", "maxmemory", "4mb")
+    expect_error(["DEBUG", "POPULATE", "1", "big", "5000000"],
+                 "ERR DEBUG POPULATE value size exceeds proto-max-bulk-len or maxmemory",
+                 "DEBUG POPULATE: a value above maxmemory refused")
+    expect_error(["DEBUG", "POPULATE", "100", "many", "100000"],
+                 "ERR DEBUG POPULATE would need more memory than maxmemory or the machine's RAM",
+                 "DEBUG POPULATE: a total above maxmemory refused")
+    kv.one("CONFIG", "SET", "maxmemory", "0")
+    expect_error(["DEBUG", "POPULATE", "9223372036854775807", "k", "100"],
+                 "ERR DEBUG POPULATE would need more memory than maxmemory or the machine's RAM",
+                 "DEBUG POPULATE: a count beyond the machine's RAM refused")
+    check(plain(kv.one("DBSIZE")[1]) == 0, "DEBUG POPULATE: nothing created when refused")
+    raw, val = try_one(kv, "DEBUG", "POPULATE", "3", "dp", "10")
+    check(raw == b"+OK\r\n" and plain(kv.one("DBSIZE")[1]) == 3, "DEBUG POPULATE 3 dp 10")
+    kv.one("FLUSHALL")
+
+
 SECTIONS = {
+    "debug": section_debug,
     "command": section_command,
     "memory_stats": section_memory_stats,
 }
