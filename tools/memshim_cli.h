@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* --- memshim run (tools/memshim_run.c) --- */
 
@@ -137,7 +138,8 @@ int mscli_prof_find_dump(const char *dir, long pid, char *out, size_t len);
 /* --- memshim ctl / memshim ps (tools/memshim_ctl.c) --- */
 
 /* `memshim ctl [--json] [--timeout MS] [--socket PATH] PID COMMAND [ARGS...]`: 0 when the
- * process answered OK, 1 when it answered ERR, 2 for a usage error, 3 no connection. */
+ * process answered OK, 1 when it answered ERR, 2 for a usage error, 3 no connection (or
+ * no socket that process is proven to serve). */
 int mscli_ctl_main(int argc, char **argv);
 
 /* `memshim ps [--json]`: this user's processes with a live control socket; removes the
@@ -155,10 +157,35 @@ int mscli_ctl_build_line(int argc, char **argv, bool json, const char *cwd, char
                          char *err, size_t errlen);
 
 /*
- * Prints a reply body of the given kind (ms_ctlproto_kind_t) for people: text and json
- * as they are, kv as two aligned columns, table as aligned columns with numeric columns
- * right-aligned. Returns 0, -ENOMEM or -EIO.
+ * Prints a reply body of the given kind (ms_ctlproto_kind_t) for people, escaped as by
+ * mscli_escape_dup: text and json as they are, kv as two aligned columns, table as
+ * aligned columns with numeric columns right-aligned. Returns 0, -ENOMEM or -EIO.
  */
 int mscli_ctl_render(int kind, const char *body, size_t len, FILE *out);
+
+/*
+ * Copies len bytes of s for a terminal: '\n', '\t', printable ASCII and valid UTF-8 of
+ * printable code points stay; every other byte (other controls, DEL, C1 controls in
+ * either encoding, invalid UTF-8, NUL) becomes the four characters \xNN. Returns a
+ * malloc'd NUL-terminated string (its length in *out_len when not NULL), or NULL when
+ * out of memory.
+ */
+char *mscli_escape_dup(const char *s, size_t len, size_t *out_len);
+
+/* The effective uid of process pid (from /proc/PID/status). 0, -ESRCH or -errno. */
+int mscli_proc_euid(pid_t pid, uid_t *out);
+
+/* The value of variable name in the environment process pid started with
+ * (/proc/PID/environ). 0, -ENOENT (not set), -ESRCH, -ERANGE or -errno (EACCES...). */
+int mscli_proc_getenv(pid_t pid, const char *name, char *out, size_t len);
+
+/* The control socket at path may be trusted for a process of user uid: a socket (not a
+ * link) owned by uid. 0, or -EPERM / -errno with err set. */
+int mscli_ctl_check_socket(const char *path, uid_t uid, char *err, size_t errlen);
+
+/* The server at the other end of connected socket fd (named path in messages) is
+ * process pid running as uid, by SO_PEERCRED (the credentials of the process that
+ * called listen()). 0, or -EPERM / -errno with err set. */
+int mscli_ctl_check_peer(int fd, pid_t pid, uid_t uid, const char *path, char *err, size_t errlen);
 
 #endif /* MEMSHIM_CLI_H */

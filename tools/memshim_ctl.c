@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * memshim_ctl.c - `memshim ctl PID COMMAND...` and `memshim ps`: the client side of the
- * control socket (issue 4; the wire protocol is shim/ctlproto.h, linked in here).
+ * control socket (the wire protocol is shim/ctlproto.h, linked in here).
  *
  * ctl sends one request line and prints the framed reply: tables aligned for people by
- * default, the server's JSON with --json. ps walks this user's socket directory, asks
+ * default, the server's JSON with --json. Whatever the server sends is printed with
+ * control bytes escaped (mscli_escape_dup), so a reply cannot drive the terminal. For
+ * `ctl PID` the server must prove it is that process before it gets the request: the
+ * socket's directory and file belong to the process's user, and SO_PEERCRED names the
+ * process itself (the listener is a thread of it, so the peer pid is the PID).
+ * ps walks this user's socket directory, asks
  * each live process for `stats`, and removes sockets whose process is gone (a socket
  * is never trusted: the directory must be ours, and a refused connection to an old
  * socket means its owner is dead or no longer serving).
@@ -22,6 +27,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +81,73 @@ int mscli_ctl_build_line(int argc, char **argv, bool json, const char *cwd, char
 too_long:
     snprintf(err, errlen, "request longer than %d bytes", MS_CTLPROTO_MAX_LINE - 1);
     return -EMSGSIZE;
+}
+
+/* --- Escaping what the server sends --- */
+
+/* Length of the valid UTF-8 sequence at p that encodes a printable code point (not C1,
+ * not a surrogate, not overlong), or 0. */
+static size_t utf8_printable(const unsigned char *p, size_t avail) {
+    unsigned char c = p[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        if (c == 0xc2) lo = 0xa0; /* U+0080..U+009F are the C1 controls */
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) lo = 0xa0;
+        if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) lo = 0x90;
+        if (c == 0xf4) hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (avail < n || p[1] < lo || p[1] > hi) return 0;
+    for (size_t k = 2; k < n; k++)
+        if (p[k] < 0x80 || p[k] > 0xbf) return 0;
+    return n;
+}
+
+char *mscli_escape_dup(const char *s, size_t len, size_t *out_len) {
+    if (len > (SIZE_MAX - 1) / 4) return NULL;
+    char *out = malloc(4 * len + 1);
+    if (out == NULL) return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = p[i];
+        if (c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f)) {
+            out[o++] = (char)c;
+            i++;
+            continue;
+        }
+        size_t n = c >= 0x80 ? utf8_printable(p + i, len - i) : 0;
+        if (n > 0) {
+            memcpy(out + o, p + i, n);
+            o += n;
+            i += n;
+            continue;
+        }
+        static const char hex[] = "0123456789abcdef";
+        out[o++] = '\\';
+        out[o++] = 'x';
+        out[o++] = hex[c >> 4];
+        out[o++] = hex[c & 15];
+        i++;
+    }
+    out[o] = '\0';
+    if (out_len != NULL) *out_len = o;
+    return out;
+}
+
+/* Prints s (from the server or another process) to f with control bytes escaped. */
+static void fputs_escaped(const char *s, FILE *f) {
+    char *e = mscli_escape_dup(s, strlen(s), NULL);
+    fputs(e != NULL ? e : "?", f);
+    free(e);
 }
 
 /* --- Rendering --- */
@@ -162,62 +235,113 @@ static int render_columns(char *body, bool header, FILE *out) {
 }
 
 int mscli_ctl_render(int kind, const char *body, size_t len, FILE *out) {
-    if (kind == MS_CTLPROTO_TEXT || kind == MS_CTLPROTO_JSON) {
-        if (fwrite(body, 1, len, out) != len) return -EIO;
-        return 0;
-    }
-    char *copy = malloc(len + 1);
+    size_t elen;
+    char *copy = mscli_escape_dup(body, len, &elen); /* keeps '\n' and '\t' */
     if (copy == NULL) return -ENOMEM;
-    memcpy(copy, body, len);
-    copy[len] = '\0';
-    int rc = render_columns(copy, kind == MS_CTLPROTO_TABLE, out);
+    int rc;
+    if (kind == MS_CTLPROTO_TEXT || kind == MS_CTLPROTO_JSON)
+        rc = fwrite(copy, 1, elen, out) == elen ? 0 : -EIO;
+    else
+        rc = render_columns(copy, kind == MS_CTLPROTO_TABLE, out);
     free(copy);
     return rc;
 }
 
 /* --- Finding and talking to a socket --- */
 
-/* Tries dir/<pid>.sock; dir must exist and be owned by uid. 0 or -ENOENT/-EPERM. */
-static int try_dir(const char *dir, uid_t uid, pid_t pid, char *out, size_t len) {
+/* A socket directory to trust: a directory (not a link) owned by uid, private to it.
+ * 0, -ENOENT or -EPERM. */
+static int check_dir(const char *dir, uid_t uid) {
     struct stat st;
     if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return -ENOENT;
     if (st.st_uid != uid || (st.st_mode & 077) != 0) return -EPERM;
-    if (ms_ctlproto_sock_path(dir, pid, out, len) != 0) return -ENOENT;
-    return access(out, F_OK) == 0 ? 0 : -ENOENT;
+    return 0;
 }
 
-static int ctl_socket_path(pid_t pid, char *out, size_t len, char *err, size_t errlen) {
-    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    if (ms_ctlproto_sock_dir(dir, sizeof(dir)) != 0) {
-        snprintf(err, errlen, "socket directory name too long");
-        return -ENAMETOOLONG;
+int mscli_proc_euid(pid_t pid, uid_t *out) {
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL) return errno == ENOENT ? -ESRCH : -errno;
+    int rc = -EPROTO;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned long real, eff;
+        if (strncmp(line, "Uid:", 4) != 0) continue;
+        if (sscanf(line + 4, "%lu %lu", &real, &eff) == 2) {
+            *out = (uid_t)eff;
+            rc = 0;
+        }
+        break;
     }
-    int rc = try_dir(dir, geteuid(), pid, out, len);
-    if (rc == -EPERM) {
-        snprintf(err, errlen, "refusing %s: not a private directory owned by uid %u", dir,
-                 (unsigned)geteuid());
-        return rc;
+    fclose(f);
+    return rc;
+}
+
+#define ENVIRON_MAX (1u << 20)
+
+int mscli_proc_getenv(pid_t pid, const char *name, char *out, size_t len) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? -ESRCH : -errno;
+    char *buf = malloc(ENVIRON_MAX + 1);
+    if (buf == NULL) {
+        close(fd);
+        return -ENOMEM;
     }
-    if (rc == 0) return 0;
-    /* root may control another user's process: look in that user's directories. */
-    char proc[32];
+    size_t have = 0;
+    while (have < ENVIRON_MAX) {
+        ssize_t n = read(fd, buf + have, ENVIRON_MAX - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        have += (size_t)n;
+    }
+    close(fd);
+    buf[have] = '\0';
+    size_t nl = strlen(name);
+    int rc = -ENOENT;
+    for (size_t i = 0; i < have; i += strlen(buf + i) + 1) {
+        if (strncmp(buf + i, name, nl) != 0 || buf[i + nl] != '=') continue;
+        const char *v = buf + i + nl + 1;
+        rc = snprintf(out, len, "%s", v) < (int)len ? 0 : -ERANGE;
+        break;
+    }
+    free(buf);
+    return rc;
+}
+
+int mscli_ctl_check_socket(const char *path, uid_t uid, char *err, size_t errlen) {
     struct stat st;
-    snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
-    if (geteuid() == 0 && stat(proc, &st) == 0 && st.st_uid != 0) {
-        char other[sizeof(dir)];
-        snprintf(other, sizeof(other), "/run/user/%u/memshim", (unsigned)st.st_uid);
-        if (try_dir(other, st.st_uid, pid, out, len) == 0) return 0;
-        snprintf(other, sizeof(other), "/tmp/memshim-%u", (unsigned)st.st_uid);
-        if (try_dir(other, st.st_uid, pid, out, len) == 0) return 0;
+    if (lstat(path, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -errno;
     }
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        snprintf(err, errlen, "no process %d", (int)pid);
-    else
-        snprintf(err, errlen,
-                 "process %d has no control socket in %s (start it with MEMSHIM_CTL=1 or "
-                 "`memshim run --ctl`)",
-                 (int)pid, dir);
-    return -ENOENT;
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "refusing %s: not a socket", path);
+        return -EPERM;
+    }
+    if (st.st_uid != uid) {
+        snprintf(err, errlen, "refusing %s: owned by uid %u, not by the process's uid %u", path,
+                 (unsigned)st.st_uid, (unsigned)uid);
+        return -EPERM;
+    }
+    return 0;
+}
+
+int mscli_ctl_check_peer(int fd, pid_t pid, uid_t uid, const char *path, char *err, size_t errlen) {
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 || clen != sizeof(cred)) {
+        int e = errno != 0 ? errno : EPROTO;
+        snprintf(err, errlen, "%s: cannot identify the server: %s", path, strerror(e));
+        return -e;
+    }
+    if (cred.pid != pid || cred.uid != uid) {
+        snprintf(err, errlen, "refusing %s: served by pid %d (uid %u), not by process %d (uid %u)",
+                 path, (int)cred.pid, (unsigned)cred.uid, (int)pid, (unsigned)uid);
+        return -EPERM;
+    }
+    return 0;
 }
 
 static uint64_t now_ms(void) {
@@ -329,9 +453,8 @@ static int exchange(int fd, const char *line, int timeout_ms, ms_ctlproto_reply_
     return 0;
 }
 
-static int ctl_request(const char *path, const char *line, int timeout_ms,
-                       ms_ctlproto_reply_t *reply, char **body, char *err, size_t errlen) {
-    int fd = connect_path(path);
+static int ctl_request_fd(int fd, const char *path, const char *line, int timeout_ms,
+                          ms_ctlproto_reply_t *reply, char **body, char *err, size_t errlen) {
     if (fd < 0) {
         snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(-fd));
         return fd;
@@ -339,6 +462,101 @@ static int ctl_request(const char *path, const char *line, int timeout_ms,
     int rc = exchange(fd, line, timeout_ms, reply, body, err, errlen);
     close(fd);
     return rc;
+}
+
+static int ctl_request(const char *path, const char *line, int timeout_ms,
+                       ms_ctlproto_reply_t *reply, char **body, char *err, size_t errlen) {
+    return ctl_request_fd(connect_path(path), path, line, timeout_ms, reply, body, err, errlen);
+}
+
+/*
+ * Connects to the control socket of process pid, proven to be served by it. Looks in
+ * this user's directory, then (as root, or for a process of ours) in the process's own
+ * $XDG_RUNTIME_DIR/memshim, /run/user/UID/memshim and /tmp/memshim-UID. A candidate is
+ * used only when its directory and socket belong to the process's user and SO_PEERCRED
+ * names pid and that user; otherwise the next is tried, and the first refusal is
+ * reported. Returns the connected socket, or -errno with err set (-EPERM: only
+ * impostors or unsafe paths were found).
+ */
+static int ctl_connect_pid(pid_t pid, char *path, size_t plen, char *err, size_t errlen) {
+    uid_t uid, me = geteuid();
+    int rc = mscli_proc_euid(pid, &uid);
+    if (rc != 0) {
+        if (rc == -ESRCH)
+            snprintf(err, errlen, "no process %d", (int)pid);
+        else
+            snprintf(err, errlen, "cannot read /proc/%d/status: %s", (int)pid, strerror(-rc));
+        return rc;
+    }
+    enum { NDIRS = 4 };
+    char dirs[NDIRS][sizeof(((struct sockaddr_un *)0)->sun_path)];
+    uid_t owners[NDIRS];
+    int n = 0;
+    if (ms_ctlproto_sock_dir(dirs[0], sizeof(dirs[0])) != 0) {
+        snprintf(err, errlen, "socket directory name too long");
+        return -ENAMETOOLONG;
+    }
+    owners[n++] = me;
+    if (check_dir(dirs[0], me) == -EPERM) {
+        snprintf(err, errlen, "refusing %s: not a private directory owned by uid %u", dirs[0],
+                 (unsigned)me);
+        return -EPERM;
+    }
+    if (me == 0 || uid == me) {
+        char xdg[sizeof(dirs[0])];
+        if (mscli_proc_getenv(pid, "XDG_RUNTIME_DIR", xdg, sizeof(xdg)) == 0 && xdg[0] == '/' &&
+            snprintf(dirs[n], sizeof(dirs[n]), "%s/memshim", xdg) < (int)sizeof(dirs[n]))
+            owners[n++] = uid;
+        snprintf(dirs[n], sizeof(dirs[n]), "/run/user/%u/memshim", (unsigned)uid);
+        owners[n++] = uid;
+        snprintf(dirs[n], sizeof(dirs[n]), "/tmp/memshim-%u", (unsigned)uid);
+        owners[n++] = uid;
+    }
+    char why[512] = "", msg[512], cand[sizeof(dirs[0])];
+    int first = 0;
+    bool refused = false;
+    for (int k = 0; k < n; k++) {
+        struct stat st;
+        if (check_dir(dirs[k], owners[k]) != 0) continue;
+        if (ms_ctlproto_sock_path(dirs[k], pid, cand, sizeof(cand)) != 0) continue;
+        if (lstat(cand, &st) != 0) continue;
+        rc = mscli_ctl_check_socket(cand, uid, msg, sizeof(msg));
+        if (rc == 0) {
+            int fd = connect_path(cand);
+            if (fd == -ECONNREFUSED || fd == -ENOENT) {
+                refused = true;
+                continue;
+            }
+            if (fd >= 0) {
+                rc = mscli_ctl_check_peer(fd, pid, uid, cand, msg, sizeof(msg));
+                if (rc == 0) {
+                    snprintf(path, plen, "%s", cand);
+                    return fd;
+                }
+                close(fd);
+            } else {
+                rc = fd;
+                snprintf(msg, sizeof(msg), "cannot connect to %s: %s", cand, strerror(-fd));
+            }
+        }
+        if (first == 0) {
+            first = rc;
+            snprintf(why, sizeof(why), "%s", msg);
+        }
+    }
+    if (first != 0) {
+        snprintf(err, errlen, "%s", why);
+        return first;
+    }
+    if (refused)
+        snprintf(err, errlen, "process %d does not serve its control socket (connection refused)",
+                 (int)pid);
+    else
+        snprintf(err, errlen,
+                 "process %d has no control socket in %s (start it with MEMSHIM_CTL=1 or "
+                 "`memshim run --ctl`)",
+                 (int)pid, dirs[0]);
+    return refused ? -ECONNREFUSED : -ENOENT;
 }
 
 /* --- memshim ctl --- */
@@ -414,23 +632,31 @@ int mscli_ctl_main(int argc, char **argv) {
         return 2;
     }
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    int fd;
     if (socket_path == NULL) {
-        if (ctl_socket_path(pid, path, sizeof(path), err, sizeof(err)) != 0) {
+        fd = ctl_connect_pid(pid, path, sizeof(path), err, sizeof(err));
+        if (fd < 0) {
             fprintf(stderr, "memshim ctl: %s\n", err);
             return 3;
         }
         socket_path = path;
+    } else {
+        fd = connect_path(socket_path);
     }
     ms_ctlproto_reply_t reply;
     char *body = NULL;
-    int rc = ctl_request(socket_path, line, timeout_ms, &reply, &body, err, sizeof(err));
+    int rc = ctl_request_fd(fd, socket_path, line, timeout_ms, &reply, &body, err, sizeof(err));
     if (rc != 0) {
-        fprintf(stderr, "memshim ctl: %s\n", err);
+        fputs("memshim ctl: ", stderr);
+        fputs_escaped(err, stderr);
+        fputc('\n', stderr);
         return 3;
     }
     int status = 0;
     if (!reply.ok) {
-        fprintf(stderr, "memshim ctl: %s\n", reply.reason);
+        fputs("memshim ctl: ", stderr);
+        fputs_escaped(reply.reason, stderr);
+        fputc('\n', stderr);
         status = 1;
     } else if (mscli_ctl_render((int)reply.kind, body, reply.body_len, stdout) != 0 ||
                fflush(stdout) != 0) {
@@ -581,7 +807,7 @@ int mscli_ps_main(int argc, char **argv) {
         if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
         bool dead = pid_is_dead(pid);
         ms_ctlproto_reply_t reply;
-        char *body = NULL, err[256];
+        char *body = NULL, err[1024];
         int rc = dead ? -ECONNREFUSED
                       : ctl_request(path, "stats", PS_TIMEOUT_MS, &reply, &body, err, sizeof(err));
         if (rc == -ECONNREFUSED || rc == -ENOENT) {
