@@ -468,11 +468,14 @@ void kv_cmd_command_help(kv_client_t *c) {
 
 /* --- DEBUG --- */
 
-static bool debug_allowed(kv_client_t *c) {
-    int mode = kv_srv.cfg.enable_debug_command;
+/* Redis's allowProtectedAction: mode 1 (yes) always, 2 (local) from a loopback peer. */
+static bool protected_action_allowed(const kv_client_t *c, int mode) {
     if (mode == 1) return true;
-    if (mode == 2 && (strncmp(c->addr, "127.", 4) == 0 || strncmp(c->addr, "[::1]", 5) == 0))
-        return true;
+    return mode == 2 && (strncmp(c->addr, "127.", 4) == 0 || strncmp(c->addr, "[::1]", 5) == 0);
+}
+
+static bool debug_allowed(kv_client_t *c) {
+    if (protected_action_allowed(c, kv_srv.cfg.enable_debug_command)) return true;
     kv_reply_error(c, "ERR DEBUG command not allowed. If the enable-debug-command option is set "
                       "to \"local\", you can run it from a local connection, otherwise you need "
                       "to set this option in the configuration file, and then restart the "
@@ -1025,6 +1028,14 @@ void kv_cmd_config_set(kv_client_t *c) {
             kv_reply_errorf(c,
                             "ERR CONFIG SET failed (possibly related to argument '%s') - can't "
                             "set immutable config",
+                            names[i]);
+            goto out;
+        }
+        if (kv_config_is_protected(names[i]) &&
+            !protected_action_allowed(c, kv_srv.cfg.enable_protected_configs)) {
+            kv_reply_errorf(c,
+                            "ERR CONFIG SET failed (possibly related to argument '%s') - can't "
+                            "set protected config",
                             names[i]);
             goto out;
         }

@@ -9,7 +9,8 @@
  * run time and is printed back the same way. Error texts are Redis 7.0's ("argument must
  * be between 1 and 64 inclusive", "argument(s) must be one of the following: ..."). Rows
  * marked IMMUTABLE are start-up only (heap-dump-dir: a network client must not choose
- * where files are written).
+ * where files are written); rows marked PROTECTED (dir, dbfilename) are set by CONFIG SET
+ * only as enable-protected-configs allows, as in Redis 7.
  */
 #include "kv_internal.h"
 
@@ -24,6 +25,7 @@
 enum { T_BOOL, T_INT, T_LL, T_MEM, T_ENUM, T_STRING, T_SAVE, T_OBUF };
 #define IMMUTABLE 1u
 #define MULTI_ARG 2u /* the file form takes several words, joined by spaces */
+#define PROTECTED 4u /* CONFIG SET only as enable-protected-configs allows (dir, dbfilename) */
 
 typedef struct enum_val {
     const char *name;
@@ -101,9 +103,9 @@ static const cfg_row_t cfg_rows[] = {
     STR("logfile", IMMUTABLE, logfile, ""),
     ENUM("loglevel", 0, loglevel, loglevel_enum, KV_LOG_NOTICE),
     STR("pidfile", IMMUTABLE, pidfile, ""),
-    STR("dir", 0, dir, NULL),
+    STR("dir", PROTECTED, dir, NULL),
     {"save", NULL, T_SAVE, MULTI_ARG, F(save), 0, 0, 0, "3600 1 300 100 60 10000", NULL},
-    STR("dbfilename", 0, dbfilename, "dump.rdb"),
+    STR("dbfilename", PROTECTED, dbfilename, "dump.rdb"),
     BOOL("appendonly", NULL, 0, appendonly, 0),
     BOOL("daemonize", NULL, IMMUTABLE, daemonize, 0),
     BOOL("protected-mode", NULL, 0, protected_mode, 1),
@@ -143,6 +145,7 @@ static const cfg_row_t cfg_rows[] = {
     INT("io-threads", NULL, IMMUTABLE, io_threads, 1, 128, 1),
     BOOL("always-show-logo", NULL, IMMUTABLE, always_show_logo, 0),
     ENUM("enable-debug-command", IMMUTABLE, enable_debug_command, debug_enum, 0),
+    ENUM("enable-protected-configs", IMMUTABLE, enable_protected_configs, debug_enum, 0),
     STR("requirepass", 0, requirepass, ""),
 };
 #define NROWS (sizeof(cfg_rows) / sizeof(cfg_rows[0]))
@@ -285,8 +288,14 @@ static int row_set(kv_config_values_t *cfg, const cfg_row_t *row, const char *va
         *err = enum_err;
         return -EINVAL;
     case T_STRING:
-        if (row->off == F(dir) && value[0] != '\0' && chdir(value) != 0) {
+        /* As Redis: dir is where the process works ("" is no directory: ENOENT), and a
+         * dbfilename is a name inside it, never a path. */
+        if (row->off == F(dir) && chdir(value) != 0) {
             *err = strerror(errno);
+            return -EINVAL;
+        }
+        if (row->off == F(dbfilename) && strchr(value, '/') != NULL) {
+            *err = "dbfilename can't be a path, just a filename";
             return -EINVAL;
         }
         return set_string(FIELD(cfg, row, char *), value);
@@ -625,6 +634,11 @@ const char *kv_config_name_at(size_t i, const char **alias) {
 bool kv_config_is_immutable(const char *name) {
     const cfg_row_t *row = find_row(name);
     return row != NULL && (row->flags & IMMUTABLE);
+}
+
+bool kv_config_is_protected(const char *name) {
+    const cfg_row_t *row = find_row(name);
+    return row != NULL && (row->flags & PROTECTED);
 }
 
 const char *kv_config_canonical(const char *name) {

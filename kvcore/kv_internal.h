@@ -128,6 +128,9 @@ uint64_t kv_loop_last_events_us(const kv_loop_t *loop);
 
 #define KV_PROTO_INLINE_MAX 65536 /* Redis PROTO_INLINE_MAX_SIZE */
 #define KV_PROTO_MBULK_BIG  32768 /* a bulk this long gets its buffer reserved at once */
+/* Before authentication (requirepass set), as Redis since 6.2.6 (CVE-2021-32675). */
+#define KV_PROTO_UNAUTH_MBULK_MAX 10
+#define KV_PROTO_UNAUTH_BULK_MAX  16384
 
 /*
  * Parser state for one connection. Arguments point into the parsed buffer (multibulk) or
@@ -150,6 +153,7 @@ typedef struct kv_req {
     int mb_argc;       /* multibulk: arguments parsed so far (argv holds offsets) */
     int err;
     char errstr[128];
+    bool unauth; /* the client must authenticate first: at most KV_PROTO_UNAUTH_* */
 } kv_req_t;
 
 void kv_req_init(kv_req_t *r, long long max_bulk);
@@ -161,6 +165,10 @@ void kv_req_fini(kv_req_t *r);
  * (malformed: errstr has the reply text) or -ENOMEM.
  */
 ssize_t kv_req_parse(kv_req_t *r, const char *buf, size_t len);
+/* Bytes the parser holds for arguments (argv array and inline scratch), besides the buffer. */
+size_t kv_req_mem(const kv_req_t *r);
+/* Between commands: gives back an argv array or scratch grown by a big command. */
+void kv_req_trim(kv_req_t *r);
 
 /* --- Clients and replies (net.c, resp.c) --- */
 
@@ -269,6 +277,14 @@ void kv_client_free(kv_client_t *c);
 void kv_client_close_async(kv_client_t *c);
 /* Runs every complete command in the query buffer. */
 void kv_client_process_input(kv_client_t *c);
+/*
+ * What the client's unrun input holds: the unparsed query buffer bytes (which include a
+ * partly received command's arguments) plus the parser's argument memory. Compared with
+ * client-query-buffer-limit.
+ */
+size_t kv_client_query_mem(const kv_client_t *c);
+/* True (and logged, counted, c freed) when c is over client-query-buffer-limit. */
+bool kv_client_check_query_limit(kv_client_t *c);
 /* Writes what it can; returns -1 when the client was freed. */
 int kv_client_write(kv_client_t *c);
 /* "id=.. addr=.. ..." as CLIENT LIST; returns a malloc'd string (NULL on OOM). */
@@ -878,6 +894,8 @@ typedef struct kv_config_values {
     bool always_show_logo;
     int enable_debug_command; /* 0 no, 1 yes, 2 local */
     char *requirepass;        /* the default user's password, "" = none */
+    /* CONFIG SET of dir and dbfilename: 0 no, 1 yes, 2 local (as Redis 7) */
+    int enable_protected_configs;
 } kv_config_values_t;
 
 /* Sets every config to its default. 0 or -ENOMEM. */
@@ -906,6 +924,9 @@ const char *kv_policy_name(int policy);
 size_t kv_config_count(void);
 const char *kv_config_name_at(size_t i, const char **alias);
 bool kv_config_is_immutable(const char *name);
+/* Protected configs (dir, dbfilename) are set at run time only as enable-protected-configs
+ * allows (as Redis 7). */
+bool kv_config_is_protected(const char *name);
 /* The row's name for a name or alias, NULL if unknown. */
 const char *kv_config_canonical(const char *name);
 

@@ -17,4 +17,16 @@ if command -v redis-server >/dev/null 2>&1; then
     kv_start_redis --enable-debug-command yes
     rport=$REDIS_PORT
 fi
-python3 "$(dirname "$0")/../kv/cmd_regress.py" "$KV_PORT" "$rport"
+py="$(dirname "$0")/../kv/cmd_regress.py"
+python3 "$py" "$KV_PORT" "$rport" || rc=1
+
+# enable-protected-configs yes: CONFIG SET dir/dbfilename allowed, with Redis's checks.
+mkdir -p "$KV_TMP/kvdir/sub" "$KV_TMP/rdir/sub"
+kv_start_kvcore --enable-protected-configs yes --dir "$KV_TMP/kvdir"
+rport=
+if command -v redis-server >/dev/null 2>&1; then
+    kv_start_redis --enable-protected-configs yes --dir "$KV_TMP/rdir"
+    rport=$REDIS_PORT
+fi
+python3 "$py" "$KV_PORT" "$rport" config_open || rc=1
+exit ${rc:-0}

@@ -4,7 +4,11 @@
 strict RESP2 parser: every command gets exactly one well-formed reply (counts and lengths
 match what follows), and a pipelined PING right behind it pairs with its own reply.
 
-usage: cmd_regress.py KV_PORT [REDIS_PORT]
+usage: cmd_regress.py KV_PORT [REDIS_PORT] [section,...]
+
+Sections: command memory_stats debug config (the default set, for servers started with
+enable-debug-command yes), config_open (servers started with enable-protected-configs yes
+whose dir holds a directory "sub").
 
 With REDIS_PORT (a redis-server 7), error texts and reply shapes are compared with it.
 Prints one line per check; exit 0 when all pass.
@@ -242,13 +246,58 @@ def section_debug():
     kv.one("FLUSHALL")
 
 
+CONFIG_CASES = (["CONFIG", "SET", "dir", "/tmp"], ["CONFIG", "SET", "dir", ""],
+                ["CONFIG", "SET", "dir", "/nonexistent-kvcore-dir"],
+                ["CONFIG", "SET", "dbfilename", "/etc/passwd"],
+                ["CONFIG", "SET", "dbfilename", "../x.rdb"], ["CONFIG", "SET", "dbfilename", "a/b"],
+                ["CONFIG", "SET", "DIR", "."],
+                ["CONFIG", "SET", "maxmemory", "0", "dbfilename", "x/y"],
+                ["CONFIG", "SET", "enable-protected-configs", "yes"],
+                ["CONFIG", "GET", "enable-protected-configs"])
+
+
+def section_config():
+    # enable-protected-configs no (the default): dir and dbfilename are refused.
+    before = plain(kv.one("CONFIG", "GET", "dir")[1])
+    for args in CONFIG_CASES + (["CONFIG", "SET", "dbfilename", "ok.rdb"],):
+        same_as_redis(*args)
+    check(plain(kv.one("CONFIG", "GET", "dir")[1]) == before, "CONFIG SET dir: dir unchanged")
+
+
+def section_config_open():
+    # enable-protected-configs yes: paths in dbfilename and a missing dir are refused with
+    # Redis's texts; a good dir and dbfilename are set; a failed pair changes nothing.
+    dirs = {}
+    for name, conn in (("kv", kv), ("redis", rd)):
+        if conn is not None:
+            dirs[name] = plain(conn.one("CONFIG", "GET", "dir")[1])[1]
+    for args in CONFIG_CASES:
+        same_as_redis(*args)
+    for name, conn in (("kv", kv), ("redis", rd)):
+        if conn is not None:
+            conn.one("CONFIG", "SET", "dir", dirs[name] + b"/sub")
+    raw, val = try_one(kv, "CONFIG", "GET", "dir")
+    if raw is not None:
+        check(plain(val)[1] == dirs["kv"] + b"/sub", "CONFIG SET dir to an existing directory",
+              repr(plain(val)))
+    same_as_redis("CONFIG", "SET", "dir", "", "dbfilename", "ok.rdb")
+    raw, val = try_one(kv, "CONFIG", "GET", "dir")
+    check(raw is not None and plain(val)[1] == dirs["kv"] + b"/sub",
+          "CONFIG SET dir '': dir unchanged")
+    same_as_redis("CONFIG", "SET", "dbfilename", "ok.rdb")
+    same_as_redis("CONFIG", "GET", "dbfilename")
+
+
 SECTIONS = {
+    "config": section_config,
+    "config_open": section_config_open,
     "debug": section_debug,
     "command": section_command,
     "memory_stats": section_memory_stats,
 }
 
-for name in (sys.argv[3].split(",") if len(sys.argv) > 3 else SECTIONS):
+DEFAULT = ["command", "memory_stats", "debug", "config"]
+for name in (sys.argv[3].split(",") if len(sys.argv) > 3 else DEFAULT):
     SECTIONS[name]()
 try:
     kv.one("PING")

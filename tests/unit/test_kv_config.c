@@ -172,6 +172,37 @@ static void test_config_set_respects_immutable_and_bounds(void **state) {
     assert_string_equal(get("list-max-listpack-size"), "5");
 }
 
+/* dir and dbfilename: protected (kv_config_is_protected; CONFIG SET checks the mode),
+ * dbfilename is a name, not a path, and dir "" is an error, not a silent no-op. */
+static void test_config_dir_and_dbfilename(void **state) {
+    (void)state;
+    assert_string_equal(get("enable-protected-configs"), "no");
+    assert_int_equal(cfg.enable_protected_configs, 0);
+    assert_true(kv_config_is_protected("dir"));
+    assert_true(kv_config_is_protected("DBFILENAME"));
+    assert_false(kv_config_is_protected("maxmemory"));
+    assert_true(kv_config_is_immutable("enable-protected-configs"));
+    assert_int_equal(
+        kv_config_load_string(&cfg, "enable-protected-configs local\n", err, sizeof(err)), 0);
+    assert_int_equal(cfg.enable_protected_configs, 2);
+    assert_int_equal(kv_config_set(&cfg, "dbfilename", "/etc/passwd", err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "dbfilename can't be a path, just a filename");
+    assert_int_equal(kv_config_set(&cfg, "dbfilename", "../x.rdb", err, sizeof(err)), -EINVAL);
+    assert_string_equal(get("dbfilename"), "dump.rdb");
+    assert_int_equal(kv_config_set(&cfg, "dbfilename", "other.rdb", err, sizeof(err)), 0);
+    assert_string_equal(get("dbfilename"), "other.rdb");
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(kv_config_set(&cfg, "dir", "", err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "No such file or directory");
+    assert_int_equal(kv_config_set(&cfg, "dir", "/nonexistent-kvcore-dir", err, sizeof(err)),
+                     -EINVAL);
+    assert_string_equal(get("dir"), cwd);
+    /* The file and the command line go through the same check. */
+    assert_int_equal(kv_config_load_string(&cfg, "dbfilename a/b\n", err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "dbfilename can't be a path, just a filename"));
+}
+
 static void test_config_memory_units(void **state) {
     (void)state;
     unsigned long long v;
@@ -203,6 +234,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_config_bad_argument_names_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_set_respects_immutable_and_bounds, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_config_dir_and_dbfilename, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_memory_units, setup, teardown),
     };
     return cmocka_run_group_tests_name("kv_config", tests, NULL, NULL);
