@@ -128,9 +128,6 @@ uint64_t kv_loop_last_events_us(const kv_loop_t *loop);
 
 #define KV_PROTO_INLINE_MAX 65536 /* Redis PROTO_INLINE_MAX_SIZE */
 #define KV_PROTO_MBULK_BIG  32768 /* a bulk this long gets its buffer reserved at once */
-/* Before authentication (requirepass set), as Redis since 6.2.6 (CVE-2021-32675). */
-#define KV_PROTO_UNAUTH_MBULK_MAX 10
-#define KV_PROTO_UNAUTH_BULK_MAX  16384
 
 /*
  * Parser state for one connection. Arguments point into the parsed buffer (multibulk) or
@@ -153,7 +150,6 @@ typedef struct kv_req {
     int mb_argc;       /* multibulk: arguments parsed so far (argv holds offsets) */
     int err;
     char errstr[128];
-    bool unauth; /* the client must authenticate first: at most KV_PROTO_UNAUTH_* */
 } kv_req_t;
 
 void kv_req_init(kv_req_t *r, long long max_bulk);
@@ -165,10 +161,6 @@ void kv_req_fini(kv_req_t *r);
  * (malformed: errstr has the reply text) or -ENOMEM.
  */
 ssize_t kv_req_parse(kv_req_t *r, const char *buf, size_t len);
-/* Bytes the parser holds for arguments (argv array and inline scratch), besides the buffer. */
-size_t kv_req_mem(const kv_req_t *r);
-/* Between commands: gives back an argv array or scratch grown by a big command. */
-void kv_req_trim(kv_req_t *r);
 
 /* --- Clients and replies (net.c, resp.c) --- */
 
@@ -277,14 +269,6 @@ void kv_client_free(kv_client_t *c);
 void kv_client_close_async(kv_client_t *c);
 /* Runs every complete command in the query buffer. */
 void kv_client_process_input(kv_client_t *c);
-/*
- * What the client's unrun input holds: the unparsed query buffer bytes (which include a
- * partly received command's arguments) plus the parser's argument memory. Compared with
- * client-query-buffer-limit.
- */
-size_t kv_client_query_mem(const kv_client_t *c);
-/* True (and logged, counted, c freed) when c is over client-query-buffer-limit. */
-bool kv_client_check_query_limit(kv_client_t *c);
 /* Writes what it can; returns -1 when the client was freed. */
 int kv_client_write(kv_client_t *c);
 /* "id=.. addr=.. ..." as CLIENT LIST; returns a malloc'd string (NULL on OOM). */
