@@ -8,6 +8,14 @@
  *   leak_c  leaks 1 MiB in small blocks (16384 blocks of 64 B, never freed)
  *   churn   allocates and frees 64 MiB, so nothing of it is live at exit
  *
+ * The tests sample every 2^12 B and check each site's bytes within a window chosen so that
+ * sampling luck cannot fail them: a block of s bytes is sampled with probability
+ * p = 1 - (1 - 2^-12)^s and stands for s/p bytes, so (tests/helpers/hp_sample_odds.py)
+ * alloc_a falls outside 8 MiB +-15% with probability 9.3e-19, alloc_b outside 2 MiB +-15%
+ * with 3.6e-30 (one of its blocks is missed only with 3.6e-6, and costs 3%), and leak_c,
+ * 254 samples expected, outside 1 MiB +-45% with 5.5e-12 (+-30% would fail 2e-6 of the
+ * runs). The windows do not overlap, so alloc_a > alloc_b > leak_c follows.
+ *
  * Arguments (optional, any order):
  *   dump        write a dump through the shim's control "prof.dump" (automatic name)
  *               after the sites ran, and print the path it wrote ("dump: PATH")

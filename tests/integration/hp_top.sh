@@ -1,11 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# `heapprof top` on real dumps of hp_sites (alloc_a keeps 8 MiB live, alloc_b 2 MiB, leak_c
+# `heapprof top` on real dumps of hp_sites (alloc_a keeps 8 MiB live, alloc_b 4 MiB, leak_c
 # 40000 x 48 B): written by Debian's jemalloc (LD_PRELOAD, MALLOC_CONF, lg_prof_sample 12)
 # and, when build/memshim is there, by `memshim run --prof --sample 12 --dump-at-exit` with
 # both backtrace walkers. The three sites must be the top three, in order, within sampling
 # error; `jeprof --text` must agree on the same dump (same top three, same bytes, same total);
 # --lines names hp_sites.c; --json parses.
+# The windows are wide enough that sampling luck cannot fail the test: alloc_a is sampled
+# whole, alloc_b and leak_c fall outside +-20% and +-35% with probabilities 7.1e-17 and
+# 2.3e-13 per dump, and the windows do not overlap, so the order follows (hp_sites.c has the
+# reasoning; tests/helpers/hp_sample_odds.py the arithmetic). Three dumps: < 4e-12 a run.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 2
@@ -21,9 +25,9 @@ $(head -n 8 "$1")"
     a=$(flat_of "$1" alloc_a)
     b=$(flat_of "$1" alloc_b)
     c=$(flat_of "$1" leak_c)
-    within "$a" 8388608 2 || fail "$2: alloc_a $a B, want 8 MiB"
-    within "$b" 2097152 20 || fail "$2: alloc_b $b B, want 2 MiB +-20%"
-    within "$c" 1920000 20 || fail "$2: leak_c $c B, want 1920000 B +-20%"
+    within "$a" 8388608 1 || fail "$2: alloc_a $a B, want 8 MiB"
+    within "$b" 4194304 20 || fail "$2: alloc_b $b B, want 4 MiB +-20%"
+    within "$c" 1920000 35 || fail "$2: leak_c $c B, want 1920000 B +-35%"
     echo "$2: alloc_a=$a alloc_b=$b leak_c=$c"
 }
 
@@ -65,7 +69,7 @@ t = json.load(sys.stdin)
 names = [e["name"] for e in t["entries"]]
 assert t["kind"] == "top" and t["sample"] == "inuse", t
 assert names == ["alloc_a", "alloc_b", "leak_c"], names
-assert t["entries"][0]["flat_objects"] == 128, t["entries"][0]
+assert t["entries"][0]["flat_objects"] == 64, t["entries"][0]
 ' || fail "--json output"
 fi
 

@@ -4,7 +4,8 @@
 # LD_PRELOAD=libmemshim.so with MEMSHIM_PROF=1 MEMSHIM_PROF_SAMPLE=12 MEMSHIM_DUMP_AT_EXIT=1
 # MEMSHIM_DUMP_DIR=D, once per backtrace walker, and `jeprof --text` on the dump it left
 # must name alloc_a (8 MiB live), alloc_b (2 MiB) and leak_c (1 MiB), in that order and
-# within sampling error. With libunwind the user functions are the leaves (flat column);
+# within sampling error (+-15%, +-15%, +-45%: wide enough that luck fails a run with
+# probability < 2e-11; prof_sites.c has the arithmetic). With libunwind the user functions are the leaves (flat column);
 # jemalloc's own libgcc walker leaves the shim's frames on top, so there the cumulative
 # column is checked. When build/heapprof exists, `heapprof top` must rank them the same.
 set -u
@@ -30,7 +31,7 @@ check_amounts() {
             printf "alloc_a=%.2f MiB alloc_b=%.2f MiB leak_c=%.2f MiB\n", a / mib, b / mib, c / mib
             if (a < 8 * mib * 0.85 || a > 8 * mib * 1.15) { print "alloc_a out of range"; exit 1 }
             if (b < 2 * mib * 0.85 || b > 2 * mib * 1.15) { print "alloc_b out of range"; exit 1 }
-            if (c < 1 * mib * 0.70 || c > 1 * mib * 1.30) { print "leak_c out of range"; exit 1 }
+            if (c < 1 * mib * 0.55 || c > 1 * mib * 1.45) { print "leak_c out of range"; exit 1 }
             if (!(a > b && b > c)) { print "wrong order"; exit 1 }
         }' "$1"
 }
