@@ -19,6 +19,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ static int crash_fd = -1;               /* where the report goes */
 static volatile sig_atomic_t crash_sig; /* the signal being reported, 0 = none */
 static long utc_offset_s;               /* local time offset, taken at install (localtime is not
                                            async-signal-safe) */
+static uintptr_t stack_lo, stack_hi;    /* the installing (main) thread's stack, taken at install */
 
 /* --- Output without stdio --- */
 
@@ -196,6 +198,41 @@ static void out_frame(unw_cursor_t *cur, unw_word_t ip) {
     out("]\n");
 }
 
+/* Is ip inside a loaded object? (0 and wild jumps are not; libunwind finds nothing there.) */
+static bool pc_is_code(unw_word_t ip) {
+    Dl_info dl;
+    return ip >= 4096 && dladdr((void *)ip, &dl) != 0 && dl.dli_fbase != NULL;
+}
+
+/*
+ * The crash happened at an address that is no code (a call through a NULL or corrupted
+ * function pointer): libunwind has no unwind information for it and the trace would stop
+ * at once. The call that got there left its return address on top of the stack and the
+ * callee never ran its prologue, so the caller's state is the signal context with that
+ * return address as the instruction pointer and the stack one word higher. Reads only
+ * the word at the stack pointer, and only inside the thread's known stack.
+ */
+static bool caller_context(const void *uctx, unw_context_t *out) {
+#if defined(__x86_64__)
+    _Static_assert(sizeof(unw_context_t) == sizeof(ucontext_t), "x86_64 unw_context_t");
+    ucontext_t uc;
+    memcpy(&uc, uctx, sizeof(uc));
+    uintptr_t sp = (uintptr_t)uc.uc_mcontext.gregs[REG_RSP];
+    if (stack_lo == 0 || sp < stack_lo || sp > stack_hi - sizeof(uintptr_t) || sp % 8 != 0)
+        return false;
+    uintptr_t ret = *(const uintptr_t *)sp;
+    if (!pc_is_code(ret)) return false;
+    uc.uc_mcontext.gregs[REG_RIP] = (greg_t)ret;
+    uc.uc_mcontext.gregs[REG_RSP] = (greg_t)(sp + sizeof(uintptr_t));
+    memcpy(out, &uc, sizeof(uc));
+    return true;
+#else
+    (void)uctx;
+    (void)out;
+    return false;
+#endif
+}
+
 static void out_stack(void *uctx) {
     unw_context_t *uc = uctx;
     unw_cursor_t cur;
@@ -213,6 +250,13 @@ static void out_stack(void *uctx) {
     out("EIP:\n");
     out_frame(&cur, ip);
     out("\nBacktrace:\n");
+    static unw_context_t callers; /* static: the alternate stack is small */
+    if (uc != NULL && !pc_is_code(ip) && caller_context(uc, &callers)) {
+        out("(no code at the instruction pointer: a call through a bad pointer)[");
+        out_ptr(ip);
+        out("]\n");
+        if (unw_init_local2(&cur, &callers, 0) != 0) return;
+    }
     for (int n = 0; n < CRASH_MAX_FRAMES; n++) {
         if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0) break;
         out_frame(&cur, ip);
@@ -369,6 +413,16 @@ int kv_crash_handler_install(void) {
     time_t now = time(NULL);
     struct tm tm;
     if (localtime_r(&now, &tm) != NULL) utc_offset_s = tm.tm_gmtoff;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *addr;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            stack_lo = (uintptr_t)addr;
+            stack_hi = stack_lo + size;
+        }
+        pthread_attr_destroy(&attr);
+    }
 
     stack_t ss;
     memset(&ss, 0, sizeof(ss));

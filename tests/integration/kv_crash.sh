@@ -46,6 +46,12 @@ expect "$log" "crashed by signal: 11 (SIGSEGV)" "crashed by signal: 11"
 expect "$log" "Crashed running the command: debug" "names the command"
 expect "$log" "^EIP:" "faulting instruction section"
 expect "$log" "(kv_cmd_debug+0x" "a stack frame in kv_cmd_debug"
+# The trace starts where the crash happened: its first frame is the debug handler.
+first=$(sed -n '/^Backtrace:$/{n;p;q}' "$log")
+case "$first" in
+*"(kv_cmd_debug+0x"*) echo "ok   the first backtrace frame is kv_cmd_debug" ;;
+*) echo "FAIL first backtrace frame: '$first'"; fail=1 ;;
+esac
 expect "$log" "(kv_cmd_process+0x" "a stack frame in kv_cmd_process"
 expect "$log" "(kv_server_main+0x" "the stack reaches kv_server_main"
 expect "$log" "^RIP:" "registers"
