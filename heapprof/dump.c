@@ -510,9 +510,16 @@ void hp_scale(uint64_t period, uint64_t objs, uint64_t bytes, double *objs_out, 
     double n = (double)objs, s = (double)bytes;
     if (period != 0 && objs != 0 && bytes != 0) {
         double ratio = (s / n) / (double)period;
-        double scale = 1.0 / (1.0 - exp(-ratio));
-        n *= scale;
-        s *= scale;
+        /* jeprof's 1 - exp(-ratio) is 0 when the ratio is below 2^-53 (tiny objects, a
+         * huge period): then expm1, exact there, keeps the scale finite (at most ~2^128,
+         * so the scaled counts stay below ~2^192, far from DBL_MAX). */
+        double denom = 1.0 - exp(-ratio);
+        if (!(denom > 0)) denom = -expm1(-ratio);
+        if (denom > 0) {
+            double scale = 1.0 / denom;
+            n *= scale;
+            s *= scale;
+        }
     }
     *objs_out = n;
     *bytes_out = s;

@@ -14,6 +14,7 @@
 #include "heapprof_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,7 @@ static int build_tree(flame_t *f, const hp_profile_t *p, const hp_report_opts_t 
     for (size_t si = 0; si < p->nsamples && rc == 0; si++) {
         const hp_sample_t *s = &p->samples[si];
         double v = s->v[vb];
-        if (v <= 0) continue;
+        if (!(v > 0) || !isfinite(v)) continue;
         uint32_t cur = 0;
         f->nodes[0].value += v;
         for (uint32_t li = s->nlocs; li-- > 0 && rc == 0;) {
@@ -285,9 +286,15 @@ static const char flame_script[] =
     "  matchedtxt.firstChild.nodeValue = ' ';\n"
     "}\n";
 
+/* A share of the width, always in [0, W] (pre: total > 0 and finite). */
+static double px(double v, double total, double W) {
+    double r = v * W / total;
+    return r > 0 ? (r < W ? r : W) : 0; // NaN -> 0
+}
+
 static void write_frame(FILE *out, const flame_t *f, const node_t *nd, double total, double W,
-                        int height) {
-    double x = PAD + nd->x * W / total, w = nd->value * W / total;
+                        long height) {
+    double x = PAD + px(nd->x, total, W), w = px(nd->value, total, W);
     double y = height - BOTTOM_H - (double)(nd->depth + 1) * FRAME_H;
     const char *name = hp_strtab_get(&f->names, nd->name);
     int r, g, b;
@@ -300,7 +307,7 @@ static void write_frame(FILE *out, const flame_t *f, const node_t *nd, double to
             "<rect x=\"%.2f\" y=\"%.0f\" width=\"%.2f\" height=\"%d\" fill=\"rgb(%d,%d,%d)\" "
             "rx=\"2\" ry=\"2\"/><text x=\"%.2f\" y=\"%.0f\">",
             x, y, w, FRAME_H - 1, r, g, b, x + 3, y + FRAME_H - 4.5);
-    size_t max = w < 6 ? 0 : (size_t)((w - 6) / (FONT_PX * 0.59));
+    size_t max = w < 6 ? 0 : (size_t)((w - 6) / (FONT_PX * 0.59)); // w <= W: in range
     size_t len = strlen(name);
     if (max >= 3) {
         if (len <= max) {
@@ -315,13 +322,13 @@ static void write_frame(FILE *out, const flame_t *f, const node_t *nd, double to
 
 static void write_svg(FILE *out, const flame_t *f, const hp_flame_opts_t *o, uint64_t period) {
     int width = o->width > 0 ? o->width : 1200;
-    int height = TOP_H + BOTTOM_H + (int)(f->maxdepth + 1) * FRAME_H;
+    long height = TOP_H + BOTTOM_H + ((long)f->maxdepth + 1) * FRAME_H;
     double W = width - 2 * PAD, total = f->nodes[0].value;
     fprintf(out, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
                  "<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" "
                  "\"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n");
     fprintf(out,
-            "<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+            "<svg version=\"1.1\" width=\"%d\" height=\"%ld\" viewBox=\"0 0 %d %ld\" "
             "onload=\"init(evt)\" xmlns=\"http://www.w3.org/2000/svg\">\n",
             width, height, width, height);
     fprintf(out, "<defs><linearGradient id=\"background\" y1=\"0\" y2=\"1\" x1=\"0\" x2=\"0\">"
@@ -355,13 +362,13 @@ static void write_svg(FILE *out, const flame_t *f, const hp_flame_opts_t *o, uin
             o->report.alloc ? "allocated" : "in use", (unsigned long long)period);
     fprintf(out, "<text id=\"unzoom\" class=\"hide\" x=\"%d\" y=\"24\">Reset Zoom</text>\n", PAD);
     fprintf(out, "<text id=\"search\" x=\"%d\" y=\"24\">Search</text>\n", width - PAD);
-    fprintf(out, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", PAD, height - 12);
-    fprintf(out, "<text id=\"matched\" x=\"%d\" y=\"%d\"> </text>\n", width - PAD, height - 12);
+    fprintf(out, "<text id=\"details\" x=\"%d\" y=\"%ld\"> </text>\n", PAD, height - 12);
+    fprintf(out, "<text id=\"matched\" x=\"%d\" y=\"%ld\"> </text>\n", width - PAD, height - 12);
     fprintf(out, "<g id=\"frames\" data-total=\"%.2f\">\n", total);
-    if (total > 0) {
+    if (total > 0 && isfinite(total)) {
         for (size_t i = 0; i < f->nnodes; i++) {
             const node_t *nd = &f->nodes[i];
-            if (nd->value * W / total < MIN_PX) continue;
+            if (px(nd->value, total, W) < MIN_PX) continue;
             write_frame(out, f, nd, total, W, height);
         }
     }

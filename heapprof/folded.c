@@ -93,8 +93,8 @@ int hp_collapsed_write(const hp_profile_t *p, const hp_report_opts_t *opts, FILE
             lines[i] = (folded_line_t){hp_strtab_get(&stacks, (uint32_t)i), values[i]};
         if (stacks.count > 0) qsort(lines, stacks.count, sizeof(*lines), cmp_line);
         for (size_t i = 0; i < stacks.count; i++) {
-            long long v = llround(lines[i].value);
-            if (v != 0) fprintf(out, "%s %lld\n", lines[i].text, v);
+            int64_t v = hp_round_i64(lines[i].value);
+            if (v != 0) fprintf(out, "%s %lld\n", lines[i].text, (long long)v);
         }
         if (ferror(out)) rc = -EIO;
     }

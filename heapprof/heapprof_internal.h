@@ -74,6 +74,12 @@ int hp_u64map_put(hp_u64map_t *m, uint64_t key, uint32_t val);
  */
 int hp_open_regular(const char *path, uint64_t max_size);
 
+/*
+ * v rounded to the nearest integer and clamped to int64's range (NaN gives 0): for the
+ * reports' integer outputs, where llround would return an unspecified value.
+ */
+int64_t hp_round_i64(double v);
+
 /* Hashes for the tables above (also used by callers keying their own tables). */
 uint64_t hp_hash_bytes(const void *p, size_t len);
 uint64_t hp_hash_u64(uint64_t x);

@@ -114,7 +114,7 @@ static int build_message(const hp_profile_t *p, pb_arena_t *a, pb_profile_t *m) 
     if (str_index(a, "space", &period->type) != 0 || str_index(a, "bytes", &period->unit) != 0)
         return -ENOMEM;
     m->period_type = period;
-    m->period = (int64_t)p->period;
+    m->period = p->period > INT64_MAX ? INT64_MAX : (int64_t)p->period;
 
     a->samples = alloc_array(p->nsamples, sizeof(*a->samples));
     a->sample_ptrs = alloc_array(p->nsamples, sizeof(*a->sample_ptrs));
@@ -200,7 +200,7 @@ static int build_message(const hp_profile_t *p, pb_arena_t *a, pb_profile_t *m) 
         ps->location_id = &a->loc_ids[s->first];
         int64_t *v = &a->values[i * HP_NVALUES];
         for (int k = 0; k < HP_NVALUES; k++)
-            v[k] = llround(s->v[k]);
+            v[k] = hp_round_i64(s->v[k]);
         ps->n_value = HP_NVALUES;
         ps->value = v;
         a->sample_ptrs[i] = ps;

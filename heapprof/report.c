@@ -202,8 +202,8 @@ int hp_diff(const hp_table_t *base, const hp_table_t *cur, hp_table_t **out) {
     size_t n = 0;
     for (size_t i = 0; i < t->count; i++) {
         hp_top_entry_t *e = &t->entries[i];
-        if (llround(e->flat_bytes) != 0 || llround(e->cum_bytes) != 0 ||
-            llround(e->flat_objs) != 0 || llround(e->cum_objs) != 0)
+        if (hp_round_i64(e->flat_bytes) != 0 || hp_round_i64(e->cum_bytes) != 0 ||
+            hp_round_i64(e->flat_objs) != 0 || hp_round_i64(e->cum_objs) != 0)
             t->entries[n++] = *e;
     }
     t->count = n;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,6 +43,13 @@ int hp_open_regular(const char *path, uint64_t max_size) {
         return rc;
     }
     return fd;
+}
+
+int64_t hp_round_i64(double v) {
+    if (v != v) return 0;
+    if (v >= 9223372036854775807.0) return INT64_MAX; // 2^63: the first double out of range
+    if (v <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)llround(v);
 }
 
 int hp_grow(void **data, size_t *cap, size_t need, size_t elem) {

@@ -66,10 +66,58 @@ static void test_flame_escapes_title_text(void **state) {
     free(svg);
 }
 
+static void test_flame_huge_counts_stay_finite(void **state) {
+    (void)state;
+    /* A period that makes 1 - exp(-ratio) round to 0 and counts near UINT64_MAX: the
+     * scaled values, the total and every frame's geometry stay finite and in range. */
+    static const char huge[] =
+        "heap_v2/18446744073709551615\n"
+        "  t*: 18446744073709551615: 18446744073709551615 [0: 0]\n"
+        "@ 0xa0 0xc1\n"
+        "  t*: 18446744073709551615: 1 [18446744073709551615: 18446744073709551614]\n"
+        "@ 0xb0 0xc1\n"
+        "  t*: 18446744073709551615: 18446744073709551615 [1: 1]\n"
+        "@ 0xd0\n"
+        "  t*: 1: 1 [0: 0]\n"
+        "\n"
+        "MAPPED_LIBRARIES:\n";
+    for (int alloc = 0; alloc < 2; alloc++) {
+        hp_flame_opts_t fo = {.report = {.alloc = alloc}};
+        char *svg = flame_of(huge, &fo);
+        assert_null(strstr(svg, "nan"));
+        assert_null(strstr(svg, "inf"));
+        assert_non_null(strstr(svg, "data-d=\"0\"><title>all ("));
+        assert_non_null(strstr(svg, "100.00%)</title><rect x=\"10.00\" y="));
+        assert_non_null(strstr(svg, "width=\"1180.00\""));
+        assert_non_null(strstr(svg, "</svg>\n"));
+        free(svg);
+    }
+}
+
+static void test_flame_zero_total_draws_no_frames(void **state) {
+    (void)state;
+    static const char zero[] = "heap_v2/524288\n"
+                               "  t*: 0: 0 [0: 0]\n"
+                               "@ 0xa0 0xc1\n"
+                               "  t*: 0: 0 [0: 0]\n"
+                               "@ 0xb0\n"
+                               "  t*: 5: 0 [0: 0]\n"
+                               "\n"
+                               "MAPPED_LIBRARIES:\n";
+    char *svg = flame_of(zero, NULL);
+    assert_non_null(strstr(svg, "<g id=\"frames\" data-total=\"0.00\">\n</g>"));
+    assert_non_null(strstr(svg, ">0 bytes in use, sampling period 524288 bytes</text>"));
+    assert_null(strstr(svg, "nan"));
+    assert_null(strstr(svg, "class=\"f\""));
+    free(svg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flame_frames_have_byte_widths_and_sorted_offsets),
         cmocka_unit_test(test_flame_escapes_title_text),
+        cmocka_unit_test(test_flame_huge_counts_stay_finite),
+        cmocka_unit_test(test_flame_zero_total_draws_no_frames),
     };
     return cmocka_run_group_tests_name("hp_flame", tests, NULL, NULL);
 }

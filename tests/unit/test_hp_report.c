@@ -85,6 +85,65 @@ static void test_scale_leaves_unscalable_counts_alone(void **state) {
     assert_true(n == 3 && s == 0);
 }
 
+static char *capture(int (*fn)(const hp_profile_t *, const hp_report_opts_t *, FILE *),
+                     const hp_profile_t *p);
+
+static void test_scale_stays_finite_for_huge_counts(void **state) {
+    (void)state;
+    double n, s;
+    /* 1 - exp(-ratio) rounds to 0 here: the scale must not become infinite. */
+    hp_scale(UINT64_MAX, 1, 1, &n, &s);
+    assert_true(isfinite(n) && isfinite(s) && n >= 1 && s >= 1);
+    hp_scale(UINT64_MAX, UINT64_MAX, 1, &n, &s);
+    assert_true(isfinite(n) && isfinite(s) && n >= (double)UINT64_MAX && s >= 1);
+    hp_scale(UINT64_MAX, UINT64_MAX, UINT64_MAX, &n, &s);
+    assert_true(isfinite(n) && isfinite(s) && n >= (double)UINT64_MAX);
+    hp_scale(1, UINT64_MAX, UINT64_MAX, &n, &s); // ratio 1: an ordinary scale
+    assert_true(fabs(n / (double)UINT64_MAX - 1.0 / (1.0 - exp(-1.0))) < 1e-12);
+}
+
+/* Counts near UINT64_MAX and a period that makes the scale huge: every output is finite. */
+static const char dump_huge[] =
+    "heap_v2/18446744073709551615\n"
+    "  t*: 18446744073709551615: 18446744073709551615 [0: 0]\n"
+    "@ 0xa0 0xc1\n"
+    "  t*: 18446744073709551615: 1 [18446744073709551615: 18446744073709551614]\n"
+    "@ 0xb0 0xc1\n"
+    "  t*: 18446744073709551615: 18446744073709551615 [1: 1]\n"
+    "@ 0xd0\n"
+    "  t*: 1: 1 [0: 0]\n"
+    "\n"
+    "MAPPED_LIBRARIES:\n";
+
+static void test_reports_of_huge_counts_are_finite_and_in_range(void **state) {
+    (void)state;
+    hp_profile_t *p = profile_of(dump_huge);
+    const double *tot = hp_profile_totals(p);
+    for (int k = 0; k < HP_NVALUES; k++)
+        assert_true(isfinite(tot[k]) && tot[k] > 0);
+    hp_table_t *t;
+    assert_int_equal(hp_top(p, NULL, &t), 0);
+    assert_true(isfinite(t->total_bytes) && isfinite(t->total_objs));
+    for (size_t i = 0; i < t->count; i++)
+        assert_true(isfinite(t->entries[i].flat_bytes) && isfinite(t->entries[i].cum_bytes));
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(hp_table_write_json(t, 0, f), 0);
+    fclose(f);
+    assert_null(strstr(buf, "inf"));
+    assert_null(strstr(buf, "nan"));
+    free(buf);
+    hp_table_free(t);
+    /* Folded values are clamped to int64, never wrapped to a negative number. */
+    char *out = capture(hp_collapsed_write, p);
+    assert_null(strstr(out, " -"));
+    assert_non_null(strstr(out, "0xc0;0xa0 9223372036854775807\n"));
+    assert_non_null(strstr(out, "0xd0 9223372036854775807\n"));
+    free(out);
+    hp_profile_free(p);
+}
+
 static void test_top_sums_flat_and_cum_once_per_stack(void **state) {
     (void)state;
     hp_table_t *t = top_of(dump_a);
@@ -220,6 +279,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scale_matches_jeprof_adjust_samples),
         cmocka_unit_test(test_scale_leaves_unscalable_counts_alone),
+        cmocka_unit_test(test_scale_stays_finite_for_huge_counts),
+        cmocka_unit_test(test_reports_of_huge_counts_are_finite_and_in_range),
         cmocka_unit_test(test_top_sums_flat_and_cum_once_per_stack),
         cmocka_unit_test(test_top_sorts_by_cum_when_asked),
         cmocka_unit_test(test_alloc_values_come_from_the_cum_pair),
