@@ -143,7 +143,9 @@ int mscli_prof_find_dump(const char *dir, long pid, char *out, size_t len);
 int mscli_ctl_main(int argc, char **argv);
 
 /* `memshim ps [--json]`: this user's processes with a live control socket; removes the
- * sockets of dead processes. 0, or 1 when the socket directory is not ours. */
+ * sockets that are provably stale (owned by this user, in this user's private directory,
+ * refusing connections, named after a pid that is gone); sockets of other owners are
+ * skipped. 0, or 1 when the socket directory is not ours. */
 int mscli_ps_main(int argc, char **argv);
 
 /*

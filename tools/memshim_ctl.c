@@ -9,10 +9,10 @@
  * `ctl PID` the server must prove it is that process before it gets the request: the
  * socket's directory and file belong to the process's user, and SO_PEERCRED names the
  * process itself (the listener is a thread of it, so the peer pid is the PID).
- * ps walks this user's socket directory, asks
- * each live process for `stats`, and removes sockets whose process is gone (a socket
- * is never trusted: the directory must be ours, and a refused connection to an old
- * socket means its owner is dead or no longer serving).
+ * ps walks this user's socket directory, asks each live process for `stats` (its server
+ * proven by SO_PEERCRED to be the pid in the socket's name), and removes only sockets
+ * that are provably stale: ours, in our private directory, refusing connections, and
+ * named after a pid that is gone.
  */
 #include "memshim_cli.h"
 
@@ -36,7 +36,6 @@
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define PS_TIMEOUT_MS      2000
-#define STALE_AGE_S        5 /* a refused socket younger than this may be starting up */
 
 /* --- Request line --- */
 
@@ -464,11 +463,6 @@ static int ctl_request_fd(int fd, const char *path, const char *line, int timeou
     return rc;
 }
 
-static int ctl_request(const char *path, const char *line, int timeout_ms,
-                       ms_ctlproto_reply_t *reply, char **body, char *err, size_t errlen) {
-    return ctl_request_fd(connect_path(path), path, line, timeout_ms, reply, body, err, errlen);
-}
-
 /*
  * Connects to the control socket of process pid, proven to be served by it. Looks in
  * this user's directory, then (as root, or for a process of ours) in the process's own
@@ -675,20 +669,23 @@ typedef struct ps_row {
     bool prof;
 } ps_row_t;
 
+/* The command line of pid, arguments separated by spaces, escaped for a terminal. */
 static void read_cmdline(int pid, char *out, size_t len) {
-    char path[64];
+    char path[64], raw[1024];
     snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
     out[0] = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
-    ssize_t n = read(fd, out, len - 1);
+    ssize_t n = read(fd, raw, sizeof(raw));
     close(fd);
     if (n <= 0) return;
-    while (n > 0 && out[n - 1] == '\0')
+    while (n > 0 && raw[n - 1] == '\0')
         n--;
     for (ssize_t k = 0; k < n; k++)
-        if (out[k] == '\0' || (unsigned char)out[k] < ' ') out[k] = ' ';
-    out[n] = '\0';
+        if (raw[k] == '\0') raw[k] = ' ';
+    char *e = mscli_escape_dup(raw, (size_t)n, NULL);
+    if (e != NULL) snprintf(out, len, "%s", e);
+    free(e);
 }
 
 /* Reads the value of key from a kv body (0 when absent). */
@@ -765,7 +762,7 @@ int mscli_ps_main(int argc, char **argv) {
             json = true;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             printf("usage: memshim ps [--json]\n\nLists this user's processes with a live "
-                   "control socket, and removes sockets whose process is gone.\n");
+                   "control socket, and removes this user's sockets whose process is gone.\n");
             return 0;
         } else {
             fprintf(stderr, "memshim ps: unknown argument '%s'\n", argv[i]);
@@ -781,11 +778,12 @@ int mscli_ps_main(int argc, char **argv) {
     ps_row_t *rows = malloc(cap * sizeof(*rows));
     if (rows == NULL) return 1;
     struct stat dst;
+    uid_t me = geteuid();
     DIR *d = NULL;
     if (lstat(dir, &dst) == 0) {
-        if (!S_ISDIR(dst.st_mode) || dst.st_uid != geteuid() || (dst.st_mode & 077) != 0) {
+        if (!S_ISDIR(dst.st_mode) || dst.st_uid != me || (dst.st_mode & 077) != 0) {
             fprintf(stderr, "memshim ps: refusing %s: not a private directory owned by uid %u\n",
-                    dir, (unsigned)geteuid());
+                    dir, (unsigned)me);
             free(rows);
             return 1;
         }
@@ -805,21 +803,35 @@ int mscli_ps_main(int argc, char **argv) {
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
         struct stat st;
         if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-        bool dead = pid_is_dead(pid);
-        ms_ctlproto_reply_t reply;
-        char *body = NULL, err[1024];
-        int rc = dead ? -ECONNREFUSED
-                      : ctl_request(path, "stats", PS_TIMEOUT_MS, &reply, &body, err, sizeof(err));
-        if (rc == -ECONNREFUSED || rc == -ENOENT) {
-            /* Nobody listens: the process is gone, or exec'd into something without the
-             * shim. A young socket may belong to a process still starting: leave it. */
-            if (dead || time(NULL) - st.st_mtime >= STALE_AGE_S) {
-                if (unlink(path) == 0) stale++;
-            }
+        if (st.st_uid != me) { /* not ours to query or remove, even in our directory */
+            fprintf(stderr, "memshim ps: skipping %s: owned by uid %u\n", path,
+                    (unsigned)st.st_uid);
             continue;
         }
+        int fd = connect_path(path);
+        if (fd == -ECONNREFUSED) {
+            /* Provably stale: nobody listens and the pid in its name is gone. A live pid
+             * may be starting up, or have exec'd without the shim: leave its socket. The
+             * inode is checked again so a socket a new process just bound is kept. */
+            struct stat again;
+            if (pid_is_dead(pid) && lstat(path, &again) == 0 && again.st_dev == st.st_dev &&
+                again.st_ino == st.st_ino && unlink(path) == 0)
+                stale++;
+            continue;
+        }
+        if (fd == -ENOENT) continue; /* removed meanwhile */
+        ms_ctlproto_reply_t reply;
+        char *body = NULL, err[1024];
+        /* A failed connect (fd < 0) is reported by ctl_request_fd. */
+        int rc = fd < 0 ? 0 : mscli_ctl_check_peer(fd, pid, me, path, err, sizeof(err));
+        if (rc != 0)
+            close(fd);
+        else
+            rc = ctl_request_fd(fd, path, "stats", PS_TIMEOUT_MS, &reply, &body, err, sizeof(err));
         if (rc != 0 || !reply.ok) {
-            fprintf(stderr, "memshim ps: pid %d: %s\n", (int)pid, rc != 0 ? err : reply.reason);
+            fprintf(stderr, "memshim ps: pid %d: ", (int)pid);
+            fputs_escaped(rc != 0 ? err : reply.reason, stderr);
+            fputc('\n', stderr);
             free(body);
             continue;
         }
