@@ -43,7 +43,7 @@ DEB_TEST_PKGS  := redis-server redis-tools python3 sqlite3 g++ valgrind golang-g
                   hyperfine clang libclang-rt-14-dev procps psmisc libc6-dbg libxml2-utils
 
 .DEFAULT_GOAL := all
-.PHONY: all deps deps-test test unit integration run bench asan valgrind fuzz \
+.PHONY: all deps deps-test test unit unit-bins integration run bench asan valgrind fuzz \
         check-symbols check-format format install clean
 
 # ---------------------------------------------------------------------------------------
@@ -191,38 +191,44 @@ $(HP_BIN): $(TOOL_HP_OBJ) $(HP_A)
 
 # ---------------------------------------------------------------------------------------
 # Tests: one binary per tests/unit/test_<module>_<unit>.c; the module picks the libraries.
+# Each binary is compiled and linked in one step; $(DEPFLAGS) writes the headers it includes
+# to BINARY.d (included at the end), so touching any of them rebuilds it. A binary whose .d
+# is missing (built before there were any) is rebuilt once, since its .d then counts as new.
 
 TEST_CFLAGS = $(CPPFLAGS) -Itests/unit $(CFLAGS) -Wno-missing-prototypes
+DEPFLAGS    = -MMD -MP -MF $@.d -MT $@
+TEST_DEPS   := $(UNIT_BIN:=.d) $(HELPER_BIN:=.d) $(HELPER_CXX:=.d)
+$(TEST_DEPS): ;
 
-$(BUILD)/tests/test_shim_%: tests/unit/test_shim_%.c $(SHIM_A) tests/unit/test_common.h
+$(BUILD)/tests/test_shim_%: tests/unit/test_shim_%.c $(SHIM_A) $(BUILD)/tests/test_shim_%.d
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(SHIM_A) $(LDFLAGS) -lcmocka $(SYS_SHIM_LIBS)
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< $(SHIM_A) $(LDFLAGS) -lcmocka $(SYS_SHIM_LIBS)
 
-$(BUILD)/tests/test_hp_%: tests/unit/test_hp_%.c $(HP_A) $(SHIM_A) tests/unit/test_common.h | $(PROTO_C)
+$(BUILD)/tests/test_hp_%: tests/unit/test_hp_%.c $(HP_A) $(SHIM_A) $(BUILD)/tests/test_hp_%.d | $(PROTO_C)
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(HP_A) $(SHIM_A) $(LDFLAGS) -lcmocka $(SYS_HP_LIBS) $(SYS_SHIM_LIBS)
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< $(HP_A) $(SHIM_A) $(LDFLAGS) -lcmocka $(SYS_HP_LIBS) $(SYS_SHIM_LIBS)
 
-$(BUILD)/tests/test_defrag_%: tests/unit/test_defrag_%.c $(DEFRAG_A) $(SHIM_A) tests/unit/test_common.h
+$(BUILD)/tests/test_defrag_%: tests/unit/test_defrag_%.c $(DEFRAG_A) $(SHIM_A) $(BUILD)/tests/test_defrag_%.d
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(DEFRAG_A) $(SHIM_A) $(LDFLAGS) -lcmocka $(SYS_SHIM_LIBS)
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< $(DEFRAG_A) $(SHIM_A) $(LDFLAGS) -lcmocka $(SYS_SHIM_LIBS)
 
-$(BUILD)/tests/test_kv_%: tests/unit/test_kv_%.c $(KV_A) $(DEFRAG_A) $(SHIM_A) tests/unit/test_common.h
+$(BUILD)/tests/test_kv_%: tests/unit/test_kv_%.c $(KV_A) $(DEFRAG_A) $(SHIM_A) $(BUILD)/tests/test_kv_%.d
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(KV_A) $(DEFRAG_A) $(SHIM_A) $(LDFLAGS) -lcmocka $(SYS_SHIM_LIBS) $(SYS_KV_LIBS)
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< $(KV_A) $(DEFRAG_A) $(SHIM_A) $(LDFLAGS) -lcmocka $(SYS_SHIM_LIBS) $(SYS_KV_LIBS)
 
-$(BUILD)/tests/test_tools_%: tests/unit/test_tools_%.c $(filter-out $(BUILD)/tools/memshim.o,$(TOOL_MS_OBJ)) tests/unit/test_common.h
+$(BUILD)/tests/test_tools_%: tests/unit/test_tools_%.c $(filter-out $(BUILD)/tools/memshim.o,$(TOOL_MS_OBJ)) $(BUILD)/tests/test_tools_%.d
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(filter-out $(BUILD)/tools/memshim.o,$(TOOL_MS_OBJ)) $(LDFLAGS) -lcmocka -lpthread
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< $(filter-out $(BUILD)/tools/memshim.o,$(TOOL_MS_OBJ)) $(LDFLAGS) -lcmocka -lpthread
 
 # Helper programs for integration tests (real programs that run under LD_PRELOAD).
-$(BUILD)/tests/helpers/%: tests/helpers/%.c $(SHIM_SO)
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(SHIM_SO) $(BUILD)/tests/helpers/%.d
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -std=c11 -O1 -g -fno-omit-frame-pointer -fno-inline -Wall -Wextra $(WERROR) \
-	    -o $@ $< $(LDFLAGS) -lpthread -ldl
+	    $(DEPFLAGS) -o $@ $< $(LDFLAGS) -lpthread -ldl
 
-$(BUILD)/tests/helpers/%: tests/helpers/%.cc
+$(BUILD)/tests/helpers/%: tests/helpers/%.cc $(BUILD)/tests/helpers/%.d
 	@mkdir -p $(@D)
-	$(CXX) -std=c++17 -O1 -g -Wall -Wextra $(WERROR) -o $@ $< $(LDFLAGS) -lpthread
+	$(CXX) -std=c++17 -O1 -g -Wall -Wextra $(WERROR) $(DEPFLAGS) -o $@ $< $(LDFLAGS) -lpthread
 
 # ---------------------------------------------------------------------------------------
 # Entry points
@@ -237,16 +243,15 @@ deps-test:
 
 test: deps-test
 	$(MAKE) --no-print-directory all unit-bins
-	BUILD=$(BUILD) sh tests/run.sh
+	BUILD=$(BUILD) NOSHIM=$(NOSHIM) sh tests/run.sh
 
 unit-bins: $(UNIT_BIN) $(HELPER_BIN) $(HELPER_CXX)
-.PHONY: unit-bins
 
 unit: unit-bins
-	BUILD=$(BUILD) sh tests/run.sh unit
+	BUILD=$(BUILD) NOSHIM=$(NOSHIM) sh tests/run.sh unit
 
 integration: all unit-bins
-	BUILD=$(BUILD) sh tests/run.sh integration
+	BUILD=$(BUILD) NOSHIM=$(NOSHIM) sh tests/run.sh integration
 
 RUN_PORT ?= 6379
 run: deps
@@ -263,7 +268,7 @@ bench: deps-test
 asan: deps-test
 	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" NOSHIM=1 CC=clang \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all unit-bins
-	MEMSHIM_SAN=1 BUILD=build-asan sh tests/run.sh
+	MEMSHIM_SAN=1 BUILD=build-asan NOSHIM=1 sh tests/run.sh
 
 # memcheck: every unit test, then kvcore-server's integration tests with the server under
 # valgrind (tests/kv/lib.sh's KV_SERVER_WRAPPER; exit status 99 = errors or definite leaks
@@ -273,8 +278,8 @@ VG_SERVER := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak
 valgrind: deps-test
 	rm -f build-vg/kvcore-server
 	$(MAKE) --no-print-directory BUILD=build-vg NOSHIM=1 all unit-bins
-	MEMSHIM_VALGRIND=1 BUILD=build-vg sh tests/run.sh unit
-	MEMSHIM_SAN=1 KV_SERVER_WRAPPER="$(VG_SERVER)" BUILD=build-vg sh tests/run.sh integration kv_
+	MEMSHIM_VALGRIND=1 BUILD=build-vg NOSHIM=1 sh tests/run.sh unit
+	MEMSHIM_SAN=1 KV_SERVER_WRAPPER="$(VG_SERVER)" BUILD=build-vg NOSHIM=1 sh tests/run.sh integration kv_
 
 FUZZ_SECONDS ?= 30
 fuzz: deps-test
@@ -307,3 +312,4 @@ clean:
 -include $(SHIM_PIC:.o=.d) $(SHIM_OPIC:.o=.d) $(SHIM_OBJ:.o=.d) $(HP_OBJ:.o=.d) \
          $(DEFRAG_OBJ:.o=.d) $(KV_OBJ:.o=.d) $(KV_MAIN_OBJ:.o=.d) $(TOOL_MS_OBJ:.o=.d) \
          $(TOOL_HP_OBJ:.o=.d)
+-include $(wildcard $(TEST_DEPS))
