@@ -241,17 +241,21 @@ deps:
 deps-test:
 	@BUILD_PKGS="$(DEB_BUILD_PKGS)" TEST_PKGS="$(DEB_TEST_PKGS)" sh tests/deps.sh test
 
+# T=NAME runs only the tests whose name contains NAME (make unit T=kv_resp,
+# make integration T=hp_); everything is built either way.
+T ?=
+
 test: deps-test
 	$(MAKE) --no-print-directory all unit-bins
-	BUILD=$(BUILD) NOSHIM=$(NOSHIM) sh tests/run.sh
+	BUILD=$(BUILD) NOSHIM=$(NOSHIM) sh tests/run.sh all '$(T)'
 
 unit-bins: $(UNIT_BIN) $(HELPER_BIN) $(HELPER_CXX)
 
 unit: unit-bins
-	BUILD=$(BUILD) NOSHIM=$(NOSHIM) sh tests/run.sh unit
+	BUILD=$(BUILD) NOSHIM=$(NOSHIM) sh tests/run.sh unit '$(T)'
 
 integration: all unit-bins
-	BUILD=$(BUILD) NOSHIM=$(NOSHIM) sh tests/run.sh integration
+	BUILD=$(BUILD) NOSHIM=$(NOSHIM) sh tests/run.sh integration '$(T)'
 
 RUN_PORT ?= 6379
 run: deps
@@ -268,7 +272,7 @@ bench: deps-test
 asan: deps-test
 	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" NOSHIM=1 CC=clang \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all unit-bins
-	MEMSHIM_SAN=1 BUILD=build-asan NOSHIM=1 sh tests/run.sh
+	MEMSHIM_SAN=1 BUILD=build-asan NOSHIM=1 sh tests/run.sh all '$(T)'
 
 # memcheck: every unit test, then kvcore-server's integration tests with the server under
 # valgrind (tests/kv/lib.sh's KV_SERVER_WRAPPER; exit status 99 = errors or definite leaks
@@ -278,7 +282,7 @@ VG_SERVER := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak
 valgrind: deps-test
 	rm -f build-vg/kvcore-server
 	$(MAKE) --no-print-directory BUILD=build-vg NOSHIM=1 all unit-bins
-	MEMSHIM_VALGRIND=1 BUILD=build-vg NOSHIM=1 sh tests/run.sh unit
+	MEMSHIM_VALGRIND=1 BUILD=build-vg NOSHIM=1 sh tests/run.sh unit '$(T)'
 	MEMSHIM_SAN=1 KV_SERVER_WRAPPER="$(VG_SERVER)" BUILD=build-vg NOSHIM=1 sh tests/run.sh integration kv_
 
 FUZZ_SECONDS ?= 30
