@@ -5,8 +5,10 @@
 # A target is tests/fuzz/fuzz_<parser>.c; its header comment names the project sources it
 # links on a line " * fuzz-sources: a.c b.c" (without one, the module .c files its
 # header comment names, e.g. in a build command) and may add libFuzzer flags on a line
-# " * fuzz-options: -max_len=N". Its seed corpus is tests/fuzz/corpus/<parser>/ and an
-# optional dictionary tests/fuzz/fuzz_<parser>.dict. Two builds of each:
+# " * fuzz-options: -max_len=N". fuzz-sources may use shell globs (kvcore/*.c); a line
+# " * fuzz-exclude: a.c" drops files from them, " * fuzz-libs: -lx" adds link flags.
+# Its seed corpus is tests/fuzz/corpus/<parser>/ and an optional dictionary
+# tests/fuzz/fuzz_<parser>.dict. Two builds of each:
 #   fuzz    clang -fsanitize=fuzzer,address,undefined      -> $BUILD/fuzz/<target>
 #   replay  <cc> -fsanitize=address,undefined replay_main.c -> $BUILD/fuzz-replay/<target>
 
@@ -28,7 +30,17 @@ fuzz_sources() {
         src=$(sed -n '/^ \*\/$/q; p' "tests/fuzz/$1.c" | tr ' \t' '\n\n' |
             grep -E '^(shim|heapprof|defrag|kvcore)/[a-z0-9_]+\.c$' | tr '\n' ' ')
     fi
-    echo "$src"
+    ex=$(sed -n 's/^ \* fuzz-exclude: *//p' "tests/fuzz/$1.c" | head -n 1)
+    out=
+    for s in $src; do
+        case " $ex " in *" $s "*) ;; *) out="$out $s" ;; esac
+    done
+    echo "$out"
+}
+
+# Extra link flags of a target (its "fuzz-libs:" line), possibly empty.
+fuzz_libs() {
+    sed -n 's/^ \* fuzz-libs: *//p' "tests/fuzz/$1.c" | head -n 1
 }
 
 # The committed seed corpus of a target.
@@ -104,5 +116,5 @@ fuzz_build() {
         extra=tests/fuzz/replay_main.c
     fi
     # shellcheck disable=SC2086 # word splitting of the flag lists is intended
-    "$cc" $FUZZ_CFLAGS $san $FUZZ_INC -o "$out" "tests/fuzz/$t.c" $extra $srcs -lm
+    "$cc" $FUZZ_CFLAGS $san $FUZZ_INC -o "$out" "tests/fuzz/$t.c" $extra $srcs -lm $(fuzz_libs "$t")
 }

@@ -141,6 +141,9 @@ KNOWN = [
      "Redis XORs its SHA-1 (digest.c, xor_into vs Redis's xorDigest)"),
 ]
 
+REBUILD_CMDS = [["SELECT", "0"], ["FLUSHALL"]] + PROBES + [
+    c for _, build in KEYS.values() for c in build]
+REBUILD = b"".join(Conn.encode(c) for c in REBUILD_CMDS)
 SENTINEL = b"sweep-sentinel"
 END = b"sweep-end"
 
@@ -215,8 +218,8 @@ class Server:
         self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=20)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def send(self, cmds):
-        self.sock.sendall(b"".join(enc(c) for c in cmds))
+    def send(self, cmds, pre=b""):
+        self.sock.sendall(pre + b"".join(enc(c) for c in cmds))
 
     def recv_until_end(self):
         """Bytes up to the `PING sweep-end` reply; None if the server closed."""
@@ -232,14 +235,15 @@ class Server:
             buf += d
         return buf
 
-    def exchange(self, cmds):
-        """Sends cmds + PING sweep-end; returns the strictly parsed replies (or raises)."""
-        self.send(cmds + [["PING", END]])
+    def exchange(self, cmds, pre=b"", npre=0):
+        """Sends pre (npre encoded commands), cmds and PING sweep-end; returns the
+        strictly parsed replies (or raises)."""
+        self.send(cmds + [["PING", END]], pre)
         buf = self.recv_until_end()
         if buf is None:
             raise EOFError("connection closed")
         p = Strict(buf)
-        out = [p.reply() for _ in range(len(cmds) + 1)]
+        out = [p.reply() for _ in range(npre + len(cmds) + 1)]
         if p.pos != len(buf):
             raise ValueError("%d bytes left over" % (len(buf) - p.pos))
         if out[-1] != (b"$", END):
@@ -294,6 +298,7 @@ class Sweep:
         self.compared = 0
         self.waived = {}
         self.probe_ref = None
+        self.changed = False
 
     def finding(self, argv, what):
         self.findings.append((argv, what))
@@ -302,11 +307,8 @@ class Sweep:
 
     def rebuild(self):
         """Both keyspaces flushed and rebuilt identically (db 0, the sweep's connection)."""
-        cmds = [["SELECT", "0"], ["FLUSHALL"]] + PROBES
-        for _, build in KEYS.values():
-            cmds += build
         for s in (self.kv, self.rd):
-            replies, _ = s.exchange(cmds)
+            replies, _ = s.exchange([], REBUILD, len(REBUILD_CMDS))
             bad = [r for r in replies if r[0] == b"-"]
             if bad:
                 raise RuntimeError("%s: rebuilding the keyspace failed: %r" % (s.name, bad))
@@ -357,6 +359,7 @@ class Sweep:
                     rd = p.reply()
             except (ValueError, TimeoutError, OSError):
                 rd = None
+        self.changed = kv_err is not None or rd is None or rd[0] != b"-"
         if kv_err is not None:
             alive = self.alive()
             self.finding(argv, kv_err + ("" if alive else "; kvcore-server is DOWN"))
@@ -368,6 +371,7 @@ class Sweep:
             self.rebuild()
             return
         kv = replies[0]
+        self.changed = self.changed or kv[0] != b"-"
         off = 2 if full == "select" else 1
         if full == "select" and replies[1] != (b"+", b"OK"):
             self.finding(argv, "SELECT 0 after it failed")
@@ -518,19 +522,15 @@ def main():
         counts["kvcore"] += 1
         compare = full in rd_rows or full.split("|")[0] in ("debug",)
         writes = "@write" in row[4] or full in ("flushall", "flushdb", "swapdb", "debug")
-        last_key = None
         for argv in vecs:
-            key = next((a for a in argv[1:] if a in KEYS), None)
-            if writes and key != last_key:
-                sw.rebuild()
-                last_key = key
             sw.run(full, argv, compare)
-        if writes:
-            sw.rebuild()
+            if writes and sw.changed:
+                sw.rebuild()  # a write that did not fail may have changed anything
     if not FILTER or "debug" in FILTER:
         for argv in DEBUG_VECTORS:
             sw.run("debug", argv, True)
-        sw.rebuild()
+            if sw.changed:
+                sw.rebuild()
     for full in sorted(rd_rows):
         if full in kv_rows or (FILTER and FILTER not in full):
             continue

@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz_kv_cmd.c - kvcore's command handlers: fuzzed argument vectors, run through the real
+ * dispatcher (kv_cmd_process) on a small populated keyspace, with the reply framing
+ * checked after every command.
+ * fuzz-sources: kvcore/[a-z]*.c defrag/[a-z]*.c
+ * fuzz-exclude: kvcore/main.c
+ * fuzz-libs: -ljemalloc -lunwind
+ * fuzz-options: -max_len=512
+ *
+ * Input: a sequence of commands. Per command, one byte picks a row of the command table
+ * (a subcommand row sends "PARENT SUB"), one byte the number of further arguments (0..7),
+ * then each argument is one tag byte: below 0x80 an entry of WORDS (key names, numbers at
+ * the edges, option keywords), else a literal of (tag & 0x3f) bytes taken from the input.
+ * Every input starts from the same state (all databases flushed, the keys of WORDS built
+ * in every type and encoding, a new client), so a finding replays alone.
+ * Property: every command queues exactly one reply that parses as strict RESP2 (type
+ * byte, canonical numbers, CRLF, bulk lengths and array counts exact), with no byte left
+ * over; and the sanitizers see no error. Commands that stop, sleep, close the client,
+ * write files or change the server's configuration on purpose are not run (SKIPPED).
+ */
+#include "fuzz_common.h"
+
+#include "heapprof.h"
+#include "kv_internal.h"
+#include "memshim.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+/*
+ * Link seams: libmemshim (the allocator statistics, defrag moves and the heap profiler's
+ * control) is not linked, the sanitizer owns malloc. Each answers "not available".
+ */
+int memshim_stats_get(memshim_stats_t *out) {
+    if (out == NULL) return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    out->frag_ratio = 1.0;
+    return 0;
+}
+int memshim_purge(void) {
+    return 0;
+}
+int memshim_defrag_frag_get(memshim_frag_t *out) {
+    if (out == NULL) return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    return -ENOSYS;
+}
+int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out) {
+    (void)ptrs;
+    for (size_t i = 0; i < n; i++)
+        out[i] = false;
+    return 0;
+}
+void *memshim_defrag_move(void *ptr) {
+    (void)ptr;
+    return NULL;
+}
+void *memshim_defrag_alloc_copy(void *ptr) {
+    (void)ptr;
+    return NULL;
+}
+void memshim_defrag_free(void *ptr) {
+    free(ptr);
+}
+int hp_prof_enable(void) {
+    return -ENOENT;
+}
+int hp_prof_disable(void) {
+    return -ENOENT;
+}
+int hp_prof_dump_in_dir(const char *dir, char *out_path, size_t out_len) {
+    (void)dir;
+    (void)out_path;
+    (void)out_len;
+    return -ENOENT;
+}
+int hp_prof_status(hp_prof_status_t *out) {
+    if (out == NULL) return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    out->unwinder = "none";
+    return 0;
+}
+
+/* The arguments a tag byte below 0x80 names. */
+static const char *const WORDS[] = {"s:int",
+                                    "s:emb",
+                                    "s:raw",
+                                    "l:lp",
+                                    "l:ql",
+                                    "h:lp",
+                                    "h:ht",
+                                    "st:is",
+                                    "st:ht",
+                                    "z:lp",
+                                    "z:sl",
+                                    "none",
+                                    "dst",
+                                    "",
+                                    "0",
+                                    "1",
+                                    "-1",
+                                    "2",
+                                    "3",
+                                    "10",
+                                    "100",
+                                    "-100",
+                                    "1.5",
+                                    "-2.5",
+                                    "inf",
+                                    "-inf",
+                                    "+inf",
+                                    "nan",
+                                    "4294967296",
+                                    "9223372036854775807",
+                                    "-9223372036854775808",
+                                    "9223372036854775808",
+                                    "18446744073709551616",
+                                    "1e300",
+                                    "(1",
+                                    "[a",
+                                    "(a",
+                                    "-",
+                                    "+",
+                                    "a",
+                                    "b",
+                                    "f1",
+                                    "m1",
+                                    "e1",
+                                    "*",
+                                    "k*",
+                                    "EX",
+                                    "PX",
+                                    "EXAT",
+                                    "PXAT",
+                                    "NX",
+                                    "XX",
+                                    "GT",
+                                    "LT",
+                                    "CH",
+                                    "INCR",
+                                    "KEEPTTL",
+                                    "GET",
+                                    "PERSIST",
+                                    "WITHSCORES",
+                                    "LIMIT",
+                                    "BYSCORE",
+                                    "BYLEX",
+                                    "REV",
+                                    "MATCH",
+                                    "COUNT",
+                                    "TYPE",
+                                    "RANK",
+                                    "MAXLEN",
+                                    "LEFT",
+                                    "RIGHT",
+                                    "BEFORE",
+                                    "AFTER",
+                                    "BYTE",
+                                    "BIT",
+                                    "REPLACE",
+                                    "DB",
+                                    "WEIGHTS",
+                                    "AGGREGATE",
+                                    "SUM",
+                                    "MIN",
+                                    "MAX",
+                                    "WITHVALUES",
+                                    "ENCODING",
+                                    "FREQ",
+                                    "IDLETIME",
+                                    "REFCOUNT",
+                                    "USAGE",
+                                    "SAMPLES",
+                                    "STATS",
+                                    "HELP",
+                                    "INFO",
+                                    "LIST",
+                                    "DOCS",
+                                    "GETKEYS",
+                                    "FILTERBY",
+                                    "PATTERN",
+                                    "ACLCAT",
+                                    "SET",
+                                    "ID",
+                                    "OBJECT",
+                                    "DIGEST",
+                                    "DIGEST-VALUE",
+                                    "string",
+                                    "hash",
+                                    "zset",
+                                    "maxmemory",
+                                    "hz",
+                                    "*-max-*",
+                                    "-4294967297",
+                                    "65536",
+                                    "0.0",
+                                    "-0",
+                                    "1e-320",
+                                    "0x10",
+                                    " 1",
+                                    "1 ",
+                                    "\xff\xfe",
+                                    "x\r\ny"};
+#define NWORDS (sizeof(WORDS) / sizeof(WORDS[0]))
+
+/* Rows never run, and why: lower-case "parent|sub" or "name". */
+static const char *const SKIPPED[] = {
+    "shutdown",    /* stops the server */
+    "quit",        /* closes the client */
+    "client|kill", /* may close the fuzzing client itself */
+    "config|set",  /* changes dir, limits, logging of the process under test */
+    "memory|heap", /* the heap profiler writes files */
+    "kprofile",    /* the same, Kvrocks-style */
+    "debug",       /* SLEEP/SEGFAULT/POPULATE huge on purpose: DEBUG_OK subcommands only */
+    NULL};
+/* DEBUG subcommands that are run. */
+static const char *const DEBUG_OK[] = {
+    "object", "digest", "digest-value", "help", "set-active-expire", NULL};
+
+#define MAX_ROWS 512
+static const kv_cmd_t *rows[MAX_ROWS];
+static size_t nrows;
+static kv_client_t *client;
+
+static void collect(kv_cmd_t *cmd, void *priv) {
+    (void)priv;
+    if (nrows < MAX_ROWS) rows[nrows++] = cmd; /* containers too: "CONFIG nosuch" */
+}
+
+static bool skipped(const kv_cmd_t *cmd) {
+    for (size_t i = 0; SKIPPED[i]; i++)
+        if (strcmp(SKIPPED[i], cmd->fullname) == 0) return true;
+    return false;
+}
+
+/* --- The reply check --- */
+
+typedef struct rd {
+    const char *p;
+    size_t len, pos;
+} rd_t;
+
+static bool rd_line(rd_t *r, const char **s, size_t *n) {
+    const char *start = r->p + r->pos;
+    const char *cr = memchr(start, '\r', r->len - r->pos);
+    if (cr == NULL || (size_t)(cr - r->p) + 1 >= r->len || cr[1] != '\n') return false;
+    if (memchr(start, '\n', (size_t)(cr - start)) != NULL) return false;
+    *s = start;
+    *n = (size_t)(cr - start);
+    r->pos = (size_t)(cr - r->p) + 2;
+    return true;
+}
+
+/* A canonical decimal (kv_str2ll: no '+', no spaces, no leading zeros); a length or a
+ * count (len_field) is -1 or more. */
+static bool number(const char *s, size_t n, bool len_field, long long *out) {
+    if (!kv_str2ll(s, n, out)) return false;
+    return !len_field || *out >= -1;
+}
+
+static bool rd_reply(rd_t *r, int depth) {
+    if (depth > 8 || r->pos >= r->len) return false;
+    char t = r->p[r->pos++];
+    const char *s;
+    size_t n;
+    long long v;
+    if (!rd_line(r, &s, &n)) return false;
+    switch (t) {
+    case '+':
+    case '-': return true;
+    case ':': return number(s, n, false, &v);
+    case '$':
+        if (!number(s, n, true, &v)) return false;
+        if (v < 0) return true;
+        if ((size_t)v > r->len - r->pos || r->len - r->pos - (size_t)v < 2) return false;
+        r->pos += (size_t)v;
+        if (r->p[r->pos] != '\r' || r->p[r->pos + 1] != '\n') return false;
+        r->pos += 2;
+        return true;
+    case '*':
+        if (!number(s, n, true, &v)) return false;
+        for (long long i = 0; i < v; i++)
+            if (!rd_reply(r, depth + 1)) return false;
+        return true;
+    default: return false;
+    }
+}
+
+/* The client's queued output (buffer, then blocks), checked and dropped. */
+static void check_output(kv_client_t *c) {
+    size_t n = kv_client_pending_bytes(c);
+    char *out = malloc(n ? n : 1);
+    if (out == NULL) abort();
+    memcpy(out, c->buf, c->bufpos);
+    size_t o = c->bufpos;
+    while (c->rhead) {
+        kv_reply_block_t *b = c->rhead;
+        FUZZ_CHECK(o + b->used <= n);
+        memcpy(out + o, b->data, b->used);
+        o += b->used;
+        c->rhead = b->next;
+        free(b);
+    }
+    FUZZ_CHECK(o == n);
+    c->rtail = NULL;
+    c->bufpos = c->sentlen = c->reply_bytes = c->nblocks = 0;
+    rd_t r = {out, n, 0};
+    FUZZ_CHECK(rd_reply(&r, 0)); /* one complete, well-formed reply... */
+    FUZZ_CHECK(r.pos == n);      /* ...and nothing after it */
+    free(out);
+}
+
+/* --- State --- */
+
+static void run(kv_client_t *c, int argc, kv_arg_t *argv) {
+    c->argc = argc;
+    c->argv = argv;
+    kv_srv.current_client = c;
+    kv_srv.mstime = kv_mstime();
+    kv_srv.cmd_clock_us = kv_clock_us();
+    kv_cmd_process(c);
+    kv_srv.current_client = NULL;
+    c->argc = 0;
+    c->argv = NULL;
+    check_output(c);
+}
+
+static void runv(kv_client_t *c, const char *const *words) {
+    kv_arg_t argv[512];
+    int argc = 0;
+    while (words[argc] && argc < 512) {
+        argv[argc].ptr = words[argc];
+        argv[argc].len = strlen(words[argc]);
+        argc++;
+    }
+    run(c, argc, argv);
+}
+
+/* A command with n generated "prefix<i>" or "<i>" arguments appended. */
+static void run_gen(kv_client_t *c, const char *cmd, const char *key, int n, int kind) {
+    static char store[256][80];
+    kv_arg_t argv[260];
+    int argc = 0;
+    argv[argc++] = (kv_arg_t){cmd, strlen(cmd)};
+    argv[argc++] = (kv_arg_t){key, strlen(key)};
+    for (int i = 0; i < n && argc < 258; i++) {
+        int len;
+        if (kind == 0) /* list elements, long enough to make a quicklist */
+            len = snprintf(store[i], sizeof(store[i]), "e%03d-%060d", i, i);
+        else if (kind == 1) /* field/member names */
+            len = snprintf(store[i], sizeof(store[i]), "m%d", i);
+        else /* integers */
+            len = snprintf(store[i], sizeof(store[i]), "%d", i);
+        argv[argc++] = (kv_arg_t){store[i], (size_t)len};
+        if (kind == 3) argv[argc++] = (kv_arg_t){store[i], (size_t)len}; /* pairs */
+    }
+    run(c, argc, argv);
+}
+
+static bool initialised;
+
+/* The keyspace is freed at exit: its tables hold the objects in a form LeakSanitizer's
+ * pointer scan does not follow, and it would report every key as leaked. */
+static void fini(void) {
+    if (client) kv_client_free(client);
+    client = NULL;
+    kv_db_free_all(&kv_srv);
+}
+
+static void init_once(void) {
+    if (initialised) return;
+    initialised = true;
+    memset(&kv_srv, 0, sizeof(kv_srv));
+    for (int i = 0; i < 16; i++)
+        kv_srv.listen_fds[i] = -1;
+    FUZZ_CHECK(kv_config_defaults(&kv_srv.cfg) == 0);
+    char err[256];
+    /* Small limits: a SETRANGE/SETBIT far away refuses instead of allocating 512 MB. */
+    FUZZ_CHECK(kv_config_set(&kv_srv.cfg, "proto-max-bulk-len", "1048576", err, sizeof(err)) == 0);
+    kv_srv.cfg.enable_debug_command = 1;
+    kv_srv.start_ms = kv_srv.mstime = kv_mstime();
+    kv_srv.active_expire_enabled = true;
+    FUZZ_CHECK(kv_cmd_init() == 0);
+    FUZZ_CHECK(kv_db_init_all(&kv_srv) == 0);
+    kv_cmd_foreach(collect, NULL);
+    FUZZ_CHECK(nrows > 0);
+    atexit(fini);
+}
+
+static void reset_state(void) {
+    if (client) kv_client_free(client);
+    client = kv_client_new(-1);
+    FUZZ_CHECK(client != NULL);
+    kv_client_t *c = client;
+    runv(c, (const char *const[]){"FLUSHALL", NULL});
+    runv(c, (const char *const[]){"SET", "s:int", "12345", NULL});
+    runv(c, (const char *const[]){"SET", "s:emb", "hello", NULL});
+    runv(c, (const char *const[]){"SET", "s:raw",
+                                  "0123456789012345678901234567890123456789012345678901234567890123"
+                                  "456789",
+                                  NULL});
+    runv(c, (const char *const[]){"RPUSH", "l:lp", "a", "b", "1", "2", "a", NULL});
+    run_gen(c, "RPUSH", "l:ql", 130, 0);
+    runv(c, (const char *const[]){"HSET", "h:lp", "f1", "v1", "f2", "2", NULL});
+    run_gen(c, "HSET", "h:ht", 129, 3);
+    runv(c, (const char *const[]){"SADD", "st:is", "1", "2", "3", NULL});
+    run_gen(c, "SADD", "st:ht", 4, 1); /* names: a hashtable */
+    runv(c, (const char *const[]){"ZADD", "z:lp", "1", "a", "2", "b", "2", "m1", NULL});
+    run_gen(c, "ZADD", "z:sl", 129, 3);
+    runv(c, (const char *const[]){"PEXPIRE", "s:emb", "100000", NULL});
+}
+
+#define MAX_CMDS 48
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    init_once();
+    reset_state();
+    uint8_t *in = fuzz_dup(data, size);
+    if (in == NULL) return 0;
+    size_t pos = 0;
+    for (int ncmd = 0; ncmd < MAX_CMDS && pos + 2 <= size; ncmd++) {
+        const kv_cmd_t *cmd = rows[in[pos++] % nrows];
+        int extra = in[pos++] % 8;
+        kv_arg_t argv[12];
+        int argc = 0;
+        if (cmd->parent) {
+            argv[argc++] = (kv_arg_t){cmd->parent->name, strlen(cmd->parent->name)};
+        }
+        argv[argc++] = (kv_arg_t){cmd->name, strlen(cmd->name)};
+        for (int i = 0; i < extra && pos < size; i++) {
+            uint8_t tag = in[pos++];
+            if (tag < 0x80) {
+                const char *w = WORDS[tag % NWORDS];
+                argv[argc++] = (kv_arg_t){w, strlen(w)};
+            } else {
+                size_t len = tag & 0x3f;
+                if (len > size - pos) len = size - pos;
+                argv[argc++] = (kv_arg_t){(const char *)in + pos, len};
+                pos += len;
+            }
+        }
+        /* What the dispatcher will run (a container row plus a word may name any
+         * subcommand). */
+        const kv_cmd_t *real = kv_cmd_lookup_argv(argv, argc);
+        if (real != NULL && skipped(real)) {
+            if (strcmp(real->name, "debug") != 0 || argc < 2) continue;
+            bool ok = false;
+            for (size_t i = 0; DEBUG_OK[i]; i++)
+                ok = ok || (argv[1].len == strlen(DEBUG_OK[i]) &&
+                            strncasecmp(argv[1].ptr, DEBUG_OK[i], argv[1].len) == 0);
+            if (!ok) continue;
+        }
+        /* A negative count asks SRANDMEMBER & co. for that many picks: billions take
+         * minutes (as in Redis), which is a timeout, not a finding. */
+        if (real != NULL && argc >= 3 &&
+            (strcmp(real->name, "srandmember") == 0 || strcmp(real->name, "hrandfield") == 0 ||
+             strcmp(real->name, "zrandmember") == 0)) {
+            long long n;
+            if (kv_str2ll(argv[2].ptr, argv[2].len, &n) && (n < -100000 || n > 100000)) continue;
+        }
+        run(client, argc, argv);
+    }
+    free(in);
+    return 0;
+}
