@@ -10,6 +10,14 @@
  * the caller a precise code (-ENOENT, -ENOTDIR, -EACCES) and a sentence in
  * hp_prof_status().last_errstr.
  *
+ * Dump files are created here, never by jemalloc from a name: a link planted at the name
+ * must not be followed (a dump could otherwise truncate any file the process may write).
+ * The file is opened with O_NOFOLLOW (automatic names also O_CREAT|O_EXCL: an existing
+ * name, a dangling link included, moves on to the next sequence number, at most
+ * DUMP_NAME_TRIES times per dump), checked to be a regular file, and jemalloc's prof.dump
+ * is given /proc/thread-self/fd/<n>, a magic link that reopens exactly that inode
+ * (checked with fstat before the dump) and resolves no name at all.
+ *
  * Locking: hp_lock serialises every call (the dump sequence, the last-dump and error
  * texts). Order: the control table's lock, then hp_lock, then jemalloc's locks; the
  * fork handlers (called from config.c) take hp_lock before jemalloc's prefork runs.
@@ -19,6 +27,7 @@
 #include "memshim_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +41,12 @@
 
 /* Automatic dump names: <dir>/<DUMP_PREFIX>.<pid>.<seq>.heap */
 #define DUMP_PREFIX "memshim"
+
+/* Sequence numbers one automatic dump tries past names that already exist. */
+#define DUMP_NAME_TRIES 64
+
+/* Mode of new dump files (before the umask), jemalloc's own. */
+#define DUMP_MODE 0644
 
 /*
  * The unwinder installed at start-up. libunwind measured faster than jemalloc's libgcc
@@ -126,7 +141,7 @@ MS_EXPORT int hp_prof_disable(void) {
 
 /*
  * Checks that `path` can be created: its directory exists, is a directory and is
- * writable, and the file, if present, is a writable regular file. hp_lock held.
+ * writable (for a precise error; the file itself is checked by open_target). hp_lock held.
  */
 static int check_target(const char *path) {
     char dir[sizeof(hp.last_dump)];
@@ -153,16 +168,11 @@ static int check_target(const char *path) {
         int e = errno;
         return fail(-EACCES, "dump directory '%s' is not writable (%s)", dir, errtext(e));
     }
-    if (lstat(path, &sb) == 0) {
-        if (S_ISDIR(sb.st_mode)) return fail(-EIO, "dump path '%s' is a directory", path);
-        if (access(path, W_OK) != 0)
-            return fail(-EACCES, "dump file '%s' exists and is not writable", path);
-    }
     return 0;
 }
 
 /* Builds <dir>/<prefix>.<pid>.<seq>.heap into out. hp_lock held. */
-static int auto_name(const char *dir, char *out, size_t len) {
+static int auto_name(const char *dir, unsigned seq, char *out, size_t len) {
     char cwd[sizeof(hp.dump_dir)];
     if (dir == NULL || dir[0] == '\0') {
         if (getcwd(cwd, sizeof(cwd)) == NULL)
@@ -170,9 +180,101 @@ static int auto_name(const char *dir, char *out, size_t len) {
         dir = cwd;
     }
     const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/";
-    int n = snprintf(out, len, "%s%s%s.%d.%u.heap", dir, sep, DUMP_PREFIX, (int)getpid(), hp.seq);
+    int n = snprintf(out, len, "%s%s%s.%d.%u.heap", dir, sep, DUMP_PREFIX, (int)getpid(), seq);
     if (n < 0 || (size_t)n >= len) return fail(-EINVAL, "dump path in '%s' is too long", dir);
     return 0;
+}
+
+/* The error of a failed open of dump file `name`, recorded. hp_lock held. */
+static int open_failed(const char *name, int e) {
+    if (e == ELOOP)
+        return fail(-ELOOP, "dump path '%s' is a symbolic link: refused (links are never followed)",
+                    name);
+    if (e == EISDIR) return fail(-EIO, "dump path '%s' is a directory", name);
+    if (e == EACCES || e == EPERM || e == EROFS)
+        return fail(-EACCES, "cannot write dump '%s': %s", name, errtext(e));
+    if (e == ENOENT || e == ENOTDIR)
+        return fail(-e, "cannot write dump '%s': %s", name, errtext(e));
+    if (e == ENXIO) return fail(-EINVAL, "dump path '%s' is not a regular file", name);
+    return fail(-EIO, "cannot create dump '%s': %s", name, errtext(e));
+}
+
+/*
+ * Opens the file a dump goes to, following no link at its name: an automatic name (path
+ * NULL) is a new file at the first free sequence number from hp.seq on (advanced past
+ * names that exist), an explicit path a new file or an existing regular file. The name
+ * goes to name; *created says whether this call made the file. The descriptor or -errno.
+ * hp_lock held.
+ */
+static int open_target(const char *path, const char *dir, char *name, size_t len, bool *created) {
+    const int base = O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+    int fd = -1;
+    *created = false;
+    if (path == NULL) {
+        for (unsigned i = 0; i < DUMP_NAME_TRIES; i++, hp.seq++) {
+            int rc = auto_name(dir, hp.seq, name, len);
+            if (rc != 0) return rc;
+            if (i == 0) {
+                rc = check_target(name);
+                if (rc != 0) return rc;
+            }
+            fd = open(name, base | O_CREAT | O_EXCL, DUMP_MODE);
+            if (fd >= 0) {
+                *created = true;
+                break;
+            }
+            if (errno != EEXIST) return open_failed(name, errno);
+            ms_log(MS_LOG_INFO, "heap profiling: %s exists, trying the next number", name);
+        }
+        if (fd < 0)
+            return fail(-EEXIST,
+                        "no free dump name: %u names from %s on exist (the next dump tries "
+                        "further on)",
+                        DUMP_NAME_TRIES, name);
+    } else {
+        if (strlen(path) >= len) return fail(-EINVAL, "dump path is too long");
+        memcpy(name, path, strlen(path) + 1);
+        int rc = check_target(name);
+        if (rc != 0) return rc;
+        fd = open(name, base | O_CREAT | O_EXCL, DUMP_MODE);
+        if (fd >= 0)
+            *created = true;
+        else if (errno == EEXIST) /* O_CREAT kept: fs.protected_regular still applies */
+            fd = open(name, base | O_CREAT, DUMP_MODE);
+        if (fd < 0) return open_failed(name, errno);
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return fail(-EINVAL, "dump path '%s' is not a regular file", name);
+    }
+    return fd;
+}
+
+/* Removes the file this dump created at name, if name still is that file. */
+static void remove_created(int fd, const char *name) {
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && lstat(name, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        (void)unlink(name);
+}
+
+/*
+ * Writes /proc/thread-self/fd/<fd> into out, after checking that it opens fd's inode
+ * (procfs mounted, the magic link intact). 0 or -errno recorded. hp_lock held.
+ */
+static int fd_path(int fd, const char *name, char *out, size_t len) {
+    static const char *const roots[] = {"/proc/thread-self/fd", "/proc/self/fd"};
+    struct stat want, got;
+    if (fstat(fd, &want) != 0) return fail(-EIO, "dump '%s': fstat: %s", name, errtext(errno));
+    for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+        snprintf(out, len, "%s/%d", roots[i], fd);
+        if (stat(out, &got) == 0 && got.st_dev == want.st_dev && got.st_ino == want.st_ino)
+            return 0;
+    }
+    return fail(-EIO,
+                "cannot write dump '%s': /proc is not mounted, and jemalloc must be handed "
+                "the file through /proc/thread-self/fd",
+                name);
 }
 
 /* The dump itself; path NULL = automatic name in dir (NULL = the dump dir). hp_lock held. */
@@ -183,37 +285,39 @@ static int dump_locked(const char *path, const char *dir, char *out_path, size_t
                              "(hp_prof_enable, prof.active, MEMSHIM_PROF=1)");
     char name[sizeof(hp.last_dump)];
     bool automatic = path == NULL;
-    if (automatic) {
-        int rc = auto_name(dir != NULL ? dir : hp.dump_dir, name, sizeof(name));
-        if (rc != 0) return rc;
-    } else {
-        if (path[0] == '\0') return fail(-EINVAL, "dump: empty path");
-        if (strlen(path) >= sizeof(name)) return fail(-EINVAL, "dump path is too long");
-        memcpy(name, path, strlen(path) + 1);
-    }
+    if (!automatic && path[0] == '\0') return fail(-EINVAL, "dump: empty path");
+    if (!automatic && strlen(path) >= sizeof(name)) return fail(-EINVAL, "dump path is too long");
+    if (!automatic && out_path != NULL && strlen(path) >= out_len)
+        return fail(-EINVAL, "dump: out_len %zu is too small for '%s'", out_len, path);
+    bool created;
+    int fd = open_target(path, dir != NULL ? dir : hp.dump_dir, name, sizeof(name), &created);
+    if (fd < 0) return fd;
     size_t nlen = strlen(name);
+    char via[64];
+    int rc = 0;
     if (out_path != NULL && nlen >= out_len)
-        return fail(-EINVAL, "dump: out_len %zu is too small for '%s'", out_len, name);
-    int rc = check_target(name);
-    if (rc != 0) return rc;
-
-    const char *arg = name;
-    int saved_internal = ms_tls_internal;
-    ms_tls_internal = 1;
-    errno = 0;
-    int je = mallctl("prof.dump", NULL, NULL, &arg, sizeof(arg));
-    int e = errno;
-    ms_tls_internal = saved_internal;
-    if (je != 0) {
+        rc = fail(-EINVAL, "dump: out_len %zu is too small for '%s'", out_len, name);
+    if (rc == 0) rc = fd_path(fd, name, via, sizeof(via));
+    if (rc == 0) {
+        const char *arg = via;
+        int saved_internal = ms_tls_internal;
+        ms_tls_internal = 1;
+        errno = 0;
+        int je = mallctl("prof.dump", NULL, NULL, &arg, sizeof(arg));
+        int e = errno;
+        ms_tls_internal = saved_internal;
         /* jemalloc says EFAULT for everything; the errno of its open/write is the cause. */
-        if (je == ENOENT) return fail(-ENOENT, "%s", unavailable_msg);
-        if (e == EACCES || e == EPERM || e == EROFS)
-            return fail(-EACCES, "cannot write dump '%s': %s", name, errtext(e));
-        if (e == ENOENT || e == ENOTDIR)
-            return fail(-e, "cannot write dump '%s': %s", name, errtext(e));
-        return fail(-EIO, "jemalloc could not write dump '%s'%s%s", name, e ? ": " : "",
-                    e ? errtext(e) : "");
+        if (je == ENOENT)
+            rc = fail(-ENOENT, "%s", unavailable_msg);
+        else if (je != 0 && (e == EACCES || e == EPERM || e == EROFS))
+            rc = fail(-EACCES, "cannot write dump '%s': %s", name, errtext(e));
+        else if (je != 0)
+            rc = fail(-EIO, "jemalloc could not write dump '%s'%s%s", name, e ? ": " : "",
+                      e ? errtext(e) : "");
     }
+    if (rc != 0 && created) remove_created(fd, name);
+    close(fd);
+    if (rc != 0) return rc;
     if (automatic) hp.seq++;
     hp.dumps++;
     memcpy(hp.last_dump, name, nlen + 1);

@@ -9,14 +9,20 @@
  * (<dir>/memshim.<pid>.<seq>.heap, heapprof/control.c's names) is summarised by the
  * analyser, `heapprof top` (next to this binary, else on PATH). A temporary directory is
  * removed afterwards; a directory the user named keeps its dumps.
+ *
+ * A directory the user named may be shared: only regular files count as dumps (a link
+ * planted at a higher sequence number is skipped), and the analyser reads the file this
+ * process opened with O_NOFOLLOW, through /proc/self/fd, never the name again.
  */
 #include "memshim_cli.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +70,9 @@ int mscli_prof_find_dump(const char *dir, long pid, char *out, size_t len) {
         errno = 0;
         long seq = strtol(e->d_name + plen, &end, 10);
         if (errno != 0 || end == e->d_name + plen || strcmp(end, ".heap") != 0 || seq < 0) continue;
+        struct stat sb; /* links, fifos and directories at a dump's name are not dumps */
+        if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+            continue;
         if (seq > best) best = seq;
     }
     closedir(d);
@@ -82,15 +91,34 @@ static void find_analyser(const char *self_exe, char *out, size_t len) {
     snprintf(out, len, "heapprof");
 }
 
-/* Runs `heapprof top DUMP -n 10` with its output on stderr; its exit status or -errno. */
-static int run_top(const char *analyser, const char *dump) {
+/* Opens dump path for reading, not through a link: the descriptor, -EINVAL, -errno. */
+static int open_dump(const char *path) {
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return -EINVAL;
+    }
+    return fd;
+}
+
+/*
+ * Runs `heapprof top /proc/self/fd/<fd> -n 10` (fd: the dump, from open_dump) with its
+ * output on stderr; its exit status or -errno.
+ */
+static int run_top(const char *analyser, int fd) {
+    char dump[64];
+    snprintf(dump, sizeof(dump), "/proc/self/fd/%d", fd);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0) return -errno;
     if (pid == 0) {
         dup2(STDERR_FILENO, STDOUT_FILENO);
-        unsetenv("LD_PRELOAD"); /* the analyser itself runs without the shim */
+        /* The analyser inherits the dump and runs without the shim. */
+        if (fcntl(fd, F_SETFD, 0) != 0) _exit(127);
+        unsetenv("LD_PRELOAD");
         execlp(analyser, analyser, "top", dump, "-n", "10", (char *)NULL);
         _exit(127);
     }
@@ -128,11 +156,20 @@ int mscli_prof_leak_report(mscli_prof_leak_t *lk, long pid, const char *cmd, con
         rc = -ENOENT;
         goto out;
     }
+    int fd = open_dump(dump);
+    if (fd < 0) {
+        fprintf(stderr, "memshim run: cannot open the heap dump %s: %s\n", dump,
+                fd == -EINVAL ? "not a regular file" : strerror(-fd));
+        lk->temporary = false; /* keep it for the user to look at */
+        rc = fd;
+        goto out;
+    }
     char analyser[PATH_MAX];
     find_analyser(self_exe, analyser, sizeof(analyser));
     fprintf(stderr, "memshim run: heap still live when %s (pid %ld) exited, top sites:\n", cmd,
             pid);
-    int trc = run_top(analyser, dump);
+    int trc = run_top(analyser, fd);
+    close(fd);
     if (trc != 0) {
         fprintf(stderr,
                 "memshim run: `%s top` could not summarise %s (status %d); the dump is kept\n",

@@ -230,6 +230,141 @@ static void test_control_dump_with_short_out_buffer_fails_and_writes_nothing(voi
     assert_false(file_exists(path));
 }
 
+/* Writes text to path (created or truncated). */
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static bool is_link(const char *path) {
+    struct stat sb;
+    return lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode);
+}
+
+/* The next automatic name's sequence number in dir: one dump, read back from its name. */
+static unsigned next_seq(const char *dir) {
+    char out[512], prefix[400];
+    assert_int_equal(hp_prof_dump_in_dir(dir, out, sizeof(out)), 0);
+    snprintf(prefix, sizeof(prefix), "%s/memshim.%d.", dir, (int)getpid());
+    assert_memory_equal(out, prefix, strlen(prefix));
+    return (unsigned)strtoul(out + strlen(prefix), NULL, 10) + 1;
+}
+
+static void auto_path(char *out, size_t len, const char *dir, unsigned seq) {
+    snprintf(out, len, "%s/memshim.%d.%u.heap", dir, (int)getpid(), seq);
+}
+
+static void test_control_auto_dump_skips_planted_links_and_never_follows_them(void **state) {
+    (void)state;
+    char dir[300], victim[320], ghost[320], l1[512], l2[512], want[512], out[512], buf[64];
+    snprintf(dir, sizeof(dir), "%s/planted", tmpdir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(victim, sizeof(victim), "%s/victim", tmpdir);
+    snprintf(ghost, sizeof(ghost), "%s/ghost", tmpdir);
+    write_text(victim, "precious\n");
+    assert_int_equal(hp_prof_enable(), 0);
+    unsigned seq = next_seq(dir);
+    /* A link to a file outside, then a dangling link, at the next two names. */
+    auto_path(l1, sizeof(l1), dir, seq);
+    auto_path(l2, sizeof(l2), dir, seq + 1);
+    assert_int_equal(symlink(victim, l1), 0);
+    assert_int_equal(symlink(ghost, l2), 0);
+    assert_int_equal(hp_prof_dump_in_dir(dir, out, sizeof(out)), 0);
+    auto_path(want, sizeof(want), dir, seq + 2);
+    assert_string_equal(out, want);
+    read_file(out, buf, sizeof(buf));
+    assert_memory_equal(buf, "heap_v2/", 8);
+    read_file(victim, buf, sizeof(buf));
+    assert_string_equal(buf, "precious\n");
+    assert_false(file_exists(ghost));
+    assert_true(is_link(l1));
+    assert_true(is_link(l2));
+    /* The sequence moved on: the next dump takes the following name. */
+    assert_int_equal(hp_prof_dump_in_dir(dir, out, sizeof(out)), 0);
+    auto_path(want, sizeof(want), dir, seq + 3);
+    assert_string_equal(out, want);
+    /* The same through prof.dump_dir and an automatic prof.dump (the ctl path). */
+    auto_path(l1, sizeof(l1), dir, seq + 4);
+    assert_int_equal(symlink(victim, l1), 0);
+    assert_int_equal(memshim_ctl_set_str("prof.dump_dir", dir), 0);
+    assert_int_equal(memshim_ctl_set_str("prof.dump", ""), 0);
+    assert_int_equal(memshim_ctl_get_str("prof.last_dump", out, sizeof(out)), 0);
+    auto_path(want, sizeof(want), dir, seq + 5);
+    assert_string_equal(out, want);
+    read_file(victim, buf, sizeof(buf));
+    assert_string_equal(buf, "precious\n");
+}
+
+static void test_control_auto_dump_gives_up_after_bounded_tries_then_moves_on(void **state) {
+    (void)state;
+    char dir[300], victim[320], link[512], want[512], out[512], buf[64];
+    snprintf(dir, sizeof(dir), "%s/crowded", tmpdir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(victim, sizeof(victim), "%s/victim2", tmpdir);
+    write_text(victim, "precious\n");
+    assert_int_equal(hp_prof_enable(), 0);
+    unsigned seq = next_seq(dir);
+    for (unsigned i = 0; i < 64; i++) {
+        auto_path(link, sizeof(link), dir, seq + i);
+        assert_int_equal(symlink(victim, link), 0);
+    }
+    assert_int_equal(hp_prof_dump_in_dir(dir, out, sizeof(out)), -EEXIST);
+    hp_prof_status_t st;
+    hp_prof_status(&st);
+    assert_non_null(strstr(st.last_errstr, "no free dump name"));
+    /* Not stuck: the next dump starts after the names tried. */
+    assert_int_equal(hp_prof_dump_in_dir(dir, out, sizeof(out)), 0);
+    auto_path(want, sizeof(want), dir, seq + 64);
+    assert_string_equal(out, want);
+    read_file(victim, buf, sizeof(buf));
+    assert_string_equal(buf, "precious\n");
+}
+
+static void test_control_explicit_dump_path_refuses_a_link(void **state) {
+    (void)state;
+    char victim[320], link[320], dangling[320], ghost[320], buf[64];
+    snprintf(victim, sizeof(victim), "%s/victim3", tmpdir);
+    snprintf(link, sizeof(link), "%s/explicit-link.heap", tmpdir);
+    snprintf(dangling, sizeof(dangling), "%s/explicit-dangling.heap", tmpdir);
+    snprintf(ghost, sizeof(ghost), "%s/ghost3", tmpdir);
+    write_text(victim, "precious\n");
+    assert_int_equal(symlink(victim, link), 0);
+    assert_int_equal(symlink(ghost, dangling), 0);
+    assert_int_equal(hp_prof_enable(), 0);
+    hp_prof_status_t before, st;
+    hp_prof_status(&before);
+    assert_int_equal(hp_prof_dump(link, NULL, 0), -ELOOP);
+    hp_prof_status(&st);
+    assert_non_null(strstr(st.last_errstr, "is a symbolic link: refused"));
+    assert_int_equal(hp_prof_dump(dangling, NULL, 0), -ELOOP);
+    assert_int_equal(memshim_ctl_set_str("prof.dump", link), -ELOOP);
+    read_file(victim, buf, sizeof(buf));
+    assert_string_equal(buf, "precious\n");
+    assert_false(file_exists(ghost));
+    hp_prof_status(&st);
+    assert_int_equal(st.dumps, before.dumps);
+}
+
+static void test_control_explicit_dump_overwrites_a_regular_file_refuses_a_fifo(void **state) {
+    (void)state;
+    char path[320], fifo[320], buf[64];
+    snprintf(path, sizeof(path), "%s/existing.heap", tmpdir);
+    snprintf(fifo, sizeof(fifo), "%s/fifo.heap", tmpdir);
+    write_text(path, "old contents that are longer than nothing\n");
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    assert_int_equal(hp_prof_enable(), 0);
+    assert_int_equal(hp_prof_dump(path, NULL, 0), 0);
+    read_file(path, buf, sizeof(buf));
+    assert_memory_equal(buf, "heap_v2/", 8);
+    /* No reader: refused at once, never blocked on. */
+    assert_int_equal(hp_prof_dump(fifo, NULL, 0), -EINVAL);
+    hp_prof_status_t st;
+    hp_prof_status(&st);
+    assert_non_null(strstr(st.last_errstr, "not a regular file"));
+}
+
 static void test_control_reset_sets_new_sample_rate(void **state) {
     (void)state;
     hp_prof_status_t st;
@@ -445,6 +580,13 @@ int main(void) {
         cmocka_unit_test_setup(test_control_dump_into_unwritable_dir_fails_with_eacces,
                                reset_state),
         cmocka_unit_test_setup(test_control_dump_with_short_out_buffer_fails_and_writes_nothing,
+                               reset_state),
+        cmocka_unit_test_setup(test_control_auto_dump_skips_planted_links_and_never_follows_them,
+                               reset_state),
+        cmocka_unit_test_setup(test_control_auto_dump_gives_up_after_bounded_tries_then_moves_on,
+                               reset_state),
+        cmocka_unit_test_setup(test_control_explicit_dump_path_refuses_a_link, reset_state),
+        cmocka_unit_test_setup(test_control_explicit_dump_overwrites_a_regular_file_refuses_a_fifo,
                                reset_state),
         cmocka_unit_test_setup(test_control_reset_sets_new_sample_rate, reset_state),
         cmocka_unit_test_setup(test_control_reset_discards_samples, reset_state),
