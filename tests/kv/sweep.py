@@ -132,6 +132,10 @@ KNOWN = [
     ("object|encoding", lambda a: a[-1] == "k:list:lp",
      "a small list is a bare listpack, reported as Redis 7.2 does (7.0 says quicklist; "
      "README, list-max-listpack-size)"),
+    ("client|list", lambda a: len(a) > 3 and a[2] == "ID" and any(
+        x.lstrip("-").isdigit() and int(x) <= 0 for x in a[3:]),
+     "CLIENT LIST ID refuses ids <= 0 ('Invalid client ID') where Redis lists none "
+     "(cmd_server.c, not this sweep's to change)"),
     ("debug|digest", lambda a: True,
      "kvcore's digest of hashes and sorted sets XORs each element's digest itself where "
      "Redis XORs its SHA-1 (digest.c, xor_into vs Redis's xorDigest)"),
@@ -438,6 +442,42 @@ def info_rows(conn):
     return rows
 
 
+def doc_tokens(conn):
+    """redis-server's COMMAND DOCS -> {full name: [option tokens, in order]}."""
+    replies, _ = conn.exchange([["COMMAND", "DOCS"]])
+    out = {}
+
+    def fields(v):
+        x = v[1] or []
+        return {x[i][1].decode(): x[i + 1] for i in range(0, len(x) - 1, 2)}
+
+    def walk(args, acc):
+        for a in args[1] or []:
+            f = fields(a)
+            if "token" in f and f["token"][1]:
+                t = f["token"][1].decode()
+                if t not in acc:
+                    acc.append(t)
+            if "arguments" in f:
+                walk(f["arguments"], acc)
+
+    def add(name, doc):
+        f = fields(doc)
+        acc = []
+        if "arguments" in f:
+            walk(f["arguments"], acc)
+        out[name] = acc
+        if "subcommands" in f:
+            sub = f["subcommands"][1] or []
+            for i in range(0, len(sub) - 1, 2):
+                add(sub[i][1].decode().lower(), sub[i + 1])
+
+    x = replies[0][1]
+    for i in range(0, len(x) - 1, 2):
+        add(x[i][1].decode().lower(), x[i + 1])
+    return out
+
+
 def key_type(cats):
     for c in cats:
         c = c.lstrip("@")
@@ -450,7 +490,11 @@ def key_type(cats):
     return None
 
 
-def vectors(full, row):
+TOKEN_VALUES = ["", "abc", "-1", "inf", "nan", "9223372036854775807",
+                "-9223372036854775808"]
+
+
+def vectors(full, row, tokens=()):
     """The argument vectors of one command (deterministic order)."""
     arity, first, last, step, cats = row
     prefix = [p.upper() for p in full.split("|")]
@@ -490,6 +534,21 @@ def vectors(full, row):
                     for i in free:
                         a[i - len(prefix)] = v
                     out.append(prefix + a)
+    # Option tokens (from redis-server's COMMAND DOCS): after the required arguments,
+    # alone, with each hostile value, and as "T 1 v" (LIMIT offset count); and right after
+    # the first key (where ZADD, ZRANGESTORE... read their options).
+    if tokens and not hostile:
+        for k in [x for x in KEYS if KEYS[x][0] == want][:1] or ["k:str:emb"]:
+            positions = list(range(len(prefix), n))
+            base = [(k if keypos(i, n) else DEFAULT) for i in positions]
+            cut = first - len(prefix) + 1 if first >= len(prefix) and base else None
+            for t in tokens:
+                out.append(prefix + base + [t])
+                out += [prefix + base + [t, v] for v in PALETTE + [DEFAULT]]
+                out += [prefix + base + [t, DEFAULT, v] for v in TOKEN_VALUES]
+                if cut is not None and cut < len(base):
+                    out.append(prefix + base[:cut] + [t] + base[cut:])
+                    out += [prefix + base[:cut] + [t, v] + base[cut:] for v in TOKEN_VALUES]
     seen, uniq = set(), []
     for a in out:
         t = tuple(a)
@@ -504,6 +563,7 @@ def main():
     t0 = time.monotonic()
     kv_rows = info_rows(sw.kv)
     rd_rows = info_rows(sw.rd)
+    tokens = doc_tokens(sw.rd)
     sw.rebuild()
     counts = {"kvcore": 0, "unimplemented": 0, "skipped": 0}
     for full in sorted(kv_rows):
@@ -518,7 +578,7 @@ def main():
             # A container: bare and with an unknown subcommand.
             vecs = [[full.upper()], [full.upper(), "nosuch"], [full.upper(), ""]]
         else:
-            vecs = vectors(full, row)
+            vecs = vectors(full, row, tokens.get(full, ()) if full in rd_rows else ())
         counts["kvcore"] += 1
         compare = full in rd_rows or full.split("|")[0] in ("debug",)
         writes = "@write" in row[4] or full in ("flushall", "flushdb", "swapdb", "debug")
