@@ -128,6 +128,9 @@ uint64_t kv_loop_last_events_us(const kv_loop_t *loop);
 
 #define KV_PROTO_INLINE_MAX 65536 /* Redis PROTO_INLINE_MAX_SIZE */
 #define KV_PROTO_MBULK_BIG  32768 /* a bulk this long gets its buffer reserved at once */
+/* Before authentication (requirepass set), as Redis since 6.2.6 (CVE-2021-32675). */
+#define KV_PROTO_UNAUTH_MBULK_MAX 10
+#define KV_PROTO_UNAUTH_BULK_MAX  16384
 
 /*
  * Parser state for one connection. Arguments point into the parsed buffer (multibulk) or
@@ -150,6 +153,7 @@ typedef struct kv_req {
     int mb_argc;       /* multibulk: arguments parsed so far (argv holds offsets) */
     int err;
     char errstr[128];
+    bool unauth; /* the client must authenticate first: at most KV_PROTO_UNAUTH_* */
 } kv_req_t;
 
 void kv_req_init(kv_req_t *r, long long max_bulk);

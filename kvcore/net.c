@@ -13,6 +13,7 @@
  *
  * Limits (Redis semantics): maxclients (new connections get "-ERR max number of clients
  * reached"), client-query-buffer-limit (the connection is closed), proto-max-bulk-len
+ * (protocol error), the unauthenticated multibulk and bulk limits when requirepass is set
  * (protocol error), client-output-buffer-limit for normal clients (checked as replies
  * are queued, see resp.c).
  */
@@ -215,6 +216,7 @@ void kv_client_process_input(kv_client_t *c) {
         if (c->flags & (KV_CLIENT_CLOSE_AFTER_REPLY | KV_CLIENT_CLOSE_ASAP | KV_CLIENT_AUTH_PAUSED))
             break;
         c->req.max_bulk = kv_srv.cfg.proto_max_bulk_len; /* CONFIG SET applies at once */
+        c->req.unauth = kv_auth_required(c);
         ssize_t n = kv_req_parse(&c->req, c->qbuf + c->qpos, c->qlen - c->qpos);
         if (n == 0) break;
         if (n < 0) {

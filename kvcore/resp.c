@@ -13,7 +13,9 @@
  * would otherwise cost 4M x 1700 steps). Arguments point into the caller's buffer: a
  * command is run without copying it. The checks and
  * error texts are Redis 7.0's processMultibulkBuffer/processInlineBuffer, including what
- * they do not check (the CRLF after a bulk payload is skipped, not verified).
+ * they do not check (the CRLF after a bulk payload is skipped, not verified), and the
+ * limits for a client that has not authenticated yet (r->unauth): at most 10 arguments
+ * and 16 KB per bulk, as Redis since 6.2.6.
  *
  * The writer appends to the client's 16 KB buffer, then to a list of blocks; a deferred
  * length is a placeholder block filled in when the length is known.
@@ -149,6 +151,8 @@ static ssize_t parse_multibulk(kv_req_t *r, const char *buf, size_t len) {
                 return req_fail(r, -EPROTO, "Protocol error: invalid multibulk length");
         }
         if (n > INT_MAX) return req_fail(r, -EPROTO, "Protocol error: invalid multibulk length");
+        if (n > KV_PROTO_UNAUTH_MBULK_MAX && r->unauth)
+            return req_fail(r, -EPROTO, "Protocol error: unauthenticated multibulk length");
         pos = (size_t)cr + 2;
         if (n <= 0) return (ssize_t)pos; /* argc 0: nothing to run */
         left = n;
@@ -177,6 +181,8 @@ static ssize_t parse_multibulk(kv_req_t *r, const char *buf, size_t len) {
         }
         if (bl < 0 || bl > r->max_bulk)
             return req_fail(r, -EPROTO, "Protocol error: invalid bulk length");
+        if (bl > KV_PROTO_UNAUTH_BULK_MAX && r->unauth)
+            return req_fail(r, -EPROTO, "Protocol error: unauthenticated bulk length");
         size_t data = (size_t)cr + 2;
         if ((unsigned long long)(len - data) < (unsigned long long)bl + 2) {
             /* The payload is not all here: tell the caller how much it needs. */

@@ -5,7 +5,7 @@
  * real dispatcher, AUTH and HELLO replies with Redis 7.0's texts, the failure
  * counter, and the delayed WRONGPASS: a paused client keeps its pipelined
  * commands until the loop's timer releases it, while another client is served
- * at once.
+ * at once; and the protocol limits of a client that has not authenticated.
  */
 #include "test_common.h"
 
@@ -320,14 +320,75 @@ static void test_auth_wrong_password_pauses_the_client_without_blocking_others(v
     set_pass("");
 }
 
+/*
+ * With requirepass set, a client that has not authenticated may send at most 10
+ * arguments and 16 KB bulks (Redis since 6.2.6): a bigger header is a protocol error with
+ * Redis 7's text and the connection closes after the reply. Once authenticated (also by
+ * an AUTH pipelined before it), or without a password, the same command runs.
+ */
+static void test_auth_unauthenticated_client_gets_small_protocol_limits(void **state) {
+    (void)state;
+    static const char mbulk_err[] = "-ERR Protocol error: unauthenticated multibulk length\r\n";
+    static const char bulk_err[] = "-ERR Protocol error: unauthenticated bulk length\r\n";
+    char exists11[256];
+    size_t o = (size_t)snprintf(exists11, sizeof(exists11), "*11\r\n$6\r\nEXISTS\r\n");
+    for (int i = 0; i < 10; i++)
+        o += (size_t)snprintf(exists11 + o, sizeof(exists11) - o, "$1\r\n%c\r\n", 'a' + i);
+    set_pass("pw");
+
+    kv_client_t *c = unauthenticated_client();
+    feed(c, exists11);
+    assert_output(c, mbulk_err);
+    assert_true(c->flags & KV_CLIENT_CLOSE_AFTER_REPLY);
+    kv_client_free(c);
+
+    c = unauthenticated_client();
+    feed(c, "*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$16385\r\n");
+    assert_output(c, "-NOAUTH Authentication required.\r\n-ERR Protocol error: "
+                     "unauthenticated bulk length\r\n");
+    assert_true(c->flags & KV_CLIENT_CLOSE_AFTER_REPLY);
+    kv_client_free(c);
+    c = unauthenticated_client();
+    feed(c, "*2\r\n$4\r\nECHO\r\n$16385\r\n");
+    assert_output(c, bulk_err);
+    kv_client_free(c);
+
+    /* At the limits: waits for the rest, no error. */
+    c = unauthenticated_client();
+    feed(c, "*10\r\n$4\r\nECHO\r\n$16384\r\n");
+    assert_int_equal(kv_client_pending_bytes(c), 0);
+    assert_false(c->flags & KV_CLIENT_CLOSE_AFTER_REPLY);
+    kv_client_free(c);
+
+    /* AUTH first, in the same pipeline: the big command is parsed after it ran. */
+    c = unauthenticated_client();
+    char *both = malloc(strlen(exists11) + 32);
+    assert_non_null(both);
+    sprintf(both, "AUTH pw\r\n%s", exists11);
+    feed(c, both);
+    assert_output(c, "+OK\r\n:0\r\n");
+    kv_client_free(c);
+
+    free(both);
+
+    /* No password: no limits. */
+    set_pass("");
+    c = kv_client_new(-1);
+    feed(c, exists11);
+    assert_output(c, ":0\r\n");
+    kv_client_free(c);
+}
+
 static int setup(void **state) {
     (void)state;
     if (kv_config_defaults(&kv_srv.cfg) != 0) return -1;
+    if (kv_db_init_all(&kv_srv) != 0) return -1;
     return kv_cmd_init();
 }
 
 static int teardown(void **state) {
     (void)state;
+    kv_db_free_all(&kv_srv);
     kv_config_fini(&kv_srv.cfg);
     return 0;
 }
@@ -344,6 +405,7 @@ int main(void) {
         cmocka_unit_test(
             test_auth_hello_checks_name_after_auth_and_sets_it_only_once_authenticated),
         cmocka_unit_test(test_auth_wrong_password_pauses_the_client_without_blocking_others),
+        cmocka_unit_test(test_auth_unauthenticated_client_gets_small_protocol_limits),
     };
     return cmocka_run_group_tests_name("kv_auth", tests, setup, teardown);
 }

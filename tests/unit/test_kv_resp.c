@@ -358,6 +358,42 @@ static void test_resp_long_inline_command_split_across_reads(void **state) {
     free(in);
 }
 
+/* Before authentication: at most 10 arguments and 16 KB bulks, with Redis 7's texts. */
+static void test_resp_unauthenticated_limits(void **state) {
+    (void)state;
+    kv_req_t r;
+    kv_req_init(&r, MAXBULK);
+    r.unauth = true;
+    assert_int_equal(parse(&r, "*11\r\n"), -EPROTO);
+    assert_string_equal(r.errstr, "Protocol error: unauthenticated multibulk length");
+    kv_req_fini(&r);
+    kv_req_init(&r, MAXBULK);
+    r.unauth = true;
+    assert_int_equal(parse(&r, "*2\r\n$4\r\nECHO\r\n$16385\r\n"), -EPROTO);
+    assert_string_equal(r.errstr, "Protocol error: unauthenticated bulk length");
+    kv_req_fini(&r);
+    /* The limits themselves are allowed; a length above proto-max-bulk-len stays invalid. */
+    kv_req_init(&r, MAXBULK);
+    r.unauth = true;
+    assert_int_equal(parse(&r, "*10\r\n$4\r\nECHO\r\n$16384\r\n"), 0);
+    assert_int_equal(r.need, 5 + 10 + 8 + 16384 + 2);
+    kv_req_fini(&r);
+    kv_req_init(&r, MAXBULK);
+    r.unauth = true;
+    assert_int_equal(parse(&r, "*1\r\n$536870913\r\n"), -EPROTO);
+    assert_string_equal(r.errstr, "Protocol error: invalid bulk length");
+    kv_req_fini(&r);
+    /* Inline commands are bounded by the inline limit only, as in Redis. */
+    kv_req_init(&r, MAXBULK);
+    r.unauth = true;
+    assert_int_equal(parse(&r, "EXISTS a b c d e f g h i j k l\r\n"), 32);
+    assert_int_equal(r.argc, 13);
+    /* Authenticated: no such limits. */
+    r.unauth = false;
+    assert_int_equal(parse(&r, "*11\r\n"), 0);
+    kv_req_fini(&r);
+}
+
 /* --- Reply writer --- */
 
 static char *collect(const kv_client_t *c, size_t *len) {
@@ -471,6 +507,7 @@ int main(void) {
         cmocka_unit_test(test_resp_huge_argument_count_does_not_preallocate),
         cmocka_unit_test(test_resp_many_arguments_split_across_many_reads),
         cmocka_unit_test(test_resp_long_inline_command_split_across_reads),
+        cmocka_unit_test(test_resp_unauthenticated_limits),
         cmocka_unit_test(test_reply_formats_match_resp2),
         cmocka_unit_test(test_reply_deferred_length_is_filled_in_place),
         cmocka_unit_test(test_reply_larger_than_buffer_spills_into_blocks),
