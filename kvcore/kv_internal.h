@@ -165,6 +165,10 @@ void kv_req_fini(kv_req_t *r);
  * (malformed: errstr has the reply text) or -ENOMEM.
  */
 ssize_t kv_req_parse(kv_req_t *r, const char *buf, size_t len);
+/* Bytes the parser holds for arguments (argv array and inline scratch), besides the buffer. */
+size_t kv_req_mem(const kv_req_t *r);
+/* Between commands: gives back an argv array or scratch grown by a big command. */
+void kv_req_trim(kv_req_t *r);
 
 /* --- Clients and replies (net.c, resp.c) --- */
 
@@ -273,6 +277,14 @@ void kv_client_free(kv_client_t *c);
 void kv_client_close_async(kv_client_t *c);
 /* Runs every complete command in the query buffer. */
 void kv_client_process_input(kv_client_t *c);
+/*
+ * What the client's unrun input holds: the unparsed query buffer bytes (which include a
+ * partly received command's arguments) plus the parser's argument memory. Compared with
+ * client-query-buffer-limit.
+ */
+size_t kv_client_query_mem(const kv_client_t *c);
+/* True (and logged, counted, c freed) when c is over client-query-buffer-limit. */
+bool kv_client_check_query_limit(kv_client_t *c);
 /* Writes what it can; returns -1 when the client was freed. */
 int kv_client_write(kv_client_t *c);
 /* "id=.. addr=.. ..." as CLIENT LIST; returns a malloc'd string (NULL on OOM). */

@@ -12,10 +12,11 @@
  * control returns to the loop.
  *
  * Limits (Redis semantics): maxclients (new connections get "-ERR max number of clients
- * reached"), client-query-buffer-limit (the connection is closed), proto-max-bulk-len
- * (protocol error), the unauthenticated multibulk and bulk limits when requirepass is set
- * (protocol error), client-output-buffer-limit for normal clients (checked as replies
- * are queued, see resp.c).
+ * reached"), client-query-buffer-limit (the connection is closed; counted over the
+ * unparsed bytes and the parser's argument array, see kv_client_check_query_limit),
+ * proto-max-bulk-len (protocol error), the unauthenticated multibulk and bulk limits
+ * when requirepass is set (protocol error), client-output-buffer-limit for normal
+ * clients (checked as replies are queued, see resp.c).
  */
 #include "kv_internal.h"
 
@@ -207,6 +208,63 @@ kv_client_t *kv_client_by_id(uint64_t id) {
 
 /* --- Reading and running commands --- */
 
+size_t kv_client_query_mem(const kv_client_t *c) {
+    return c->qlen - c->qpos + kv_req_mem(&c->req);
+}
+
+/* Redis's sdscatrepr: p[0..len) quoted, with C escapes for what is not printable. */
+static void repr(char *out, size_t cap, const char *p, size_t len) {
+    size_t o = 0;
+    out[o++] = '"';
+    for (size_t i = 0; i < len && o + 6 < cap; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        const char *esc = NULL;
+        switch (ch) {
+        case '\\': esc = "\\\\"; break;
+        case '"': esc = "\\\""; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        case '\a': esc = "\\a"; break;
+        case '\b': esc = "\\b"; break;
+        default: break;
+        }
+        if (esc != NULL) {
+            out[o++] = esc[0];
+            out[o++] = esc[1];
+        } else if (ch >= 0x20 && ch < 0x7f) {
+            out[o++] = (char)ch;
+        } else {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
+        }
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+}
+
+/*
+ * client-query-buffer-limit, as Redis's readQueryFromClient (the same log line, counter
+ * and disconnection), over what the input really holds: the unparsed bytes and the
+ * argument array a partly received command has filled (16 bytes per argument, more than
+ * a short argument's own bytes), so a command with millions of tiny arguments cannot
+ * hold several times the limit.
+ */
+bool kv_client_check_query_limit(kv_client_t *c) {
+    size_t limit = kv_srv.cfg.client_query_buffer_limit;
+    if (limit == 0 || kv_client_query_mem(c) <= limit) return false;
+    char bytes[64 * 4 + 8];
+    size_t n = c->qlen - c->qpos < 64 ? c->qlen - c->qpos : 64;
+    repr(bytes, sizeof(bytes), c->qbuf + c->qpos, n);
+    char *ci = kv_client_info_line(c);
+    kv_log(KV_LOG_WARNING,
+           "Closing client that reached max query buffer length: %s (qbuf initial bytes: %s)",
+           ci ? ci : c->addr, bytes);
+    free(ci);
+    kv_srv.stat_client_qbuf_limit_disconnections++;
+    kv_client_free(c);
+    return true;
+}
+
 void kv_client_process_input(kv_client_t *c) {
     /* The time commands of this batch see (Redis 7.2's command time snapshot, per batch). */
     kv_srv.mstime = kv_mstime();
@@ -238,6 +296,7 @@ void kv_client_process_input(kv_client_t *c) {
         kv_cmd_process(c);
         c->argc = 0;
         c->argv = NULL;
+        kv_req_trim(&c->req);
     }
     if (c->qpos == c->qlen) {
         c->qpos = c->qlen = 0;
@@ -299,20 +358,17 @@ static void client_read(kv_loop_t *loop, int fd, void *priv, int mask) {
     c->qlen += (size_t)n;
     kv_srv.stat_net_input_bytes += (uint64_t)n;
     if (c->qlen - c->qpos > c->qbuf_peak) c->qbuf_peak = c->qlen - c->qpos;
-    if (kv_srv.cfg.client_query_buffer_limit &&
-        c->qlen - c->qpos > kv_srv.cfg.client_query_buffer_limit) {
-        kv_log(KV_LOG_WARNING,
-               "Closing client that reached max query buffer length: id=%llu addr=%s "
-               "(qbuf initial bytes: ...)",
-               (unsigned long long)c->id, c->addr);
-        kv_srv.stat_client_qbuf_limit_disconnections++;
-        kv_client_free(c);
-        return;
-    }
+    if (kv_client_check_query_limit(c)) return;
     kv_srv.current_client = c;
     kv_client_process_input(c);
     kv_srv.current_client = NULL;
-    if (c->flags & KV_CLIENT_CLOSE_ASAP) free_closed_clients();
+    if (c->flags & KV_CLIENT_CLOSE_ASAP) {
+        free_closed_clients();
+        return;
+    }
+    /* Parsing a partly received command grew its argument array: check again now, not
+     * one read later (the array doubles). */
+    if (c->req.mb_left > 0) kv_client_check_query_limit(c);
 }
 
 /* --- Writing --- */

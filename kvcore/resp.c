@@ -45,6 +45,30 @@ void kv_req_fini(kv_req_t *r) {
     r->scratch_cap = 0;
 }
 
+size_t kv_req_mem(const kv_req_t *r) {
+    return (size_t)r->argv_cap * sizeof(kv_arg_t) + r->scratch_cap;
+}
+
+/* What a client keeps between commands: enough for ordinary commands. */
+#define REQ_KEEP_ARGS    1024
+#define REQ_KEEP_SCRATCH 16384
+
+void kv_req_trim(kv_req_t *r) {
+    if (r->mb_left > 0) return; /* mid-command: argv holds its progress */
+    if (r->argv_cap > REQ_KEEP_ARGS) {
+        free(r->argv);
+        r->argv = NULL;
+        r->argv_cap = 0;
+        r->argc = 0;
+    }
+    if (r->scratch_cap > REQ_KEEP_SCRATCH) {
+        free(r->scratch);
+        r->scratch = NULL;
+        r->scratch_cap = 0;
+        r->argc = 0;
+    }
+}
+
 static ssize_t req_fail(kv_req_t *r, int err, const char *fmt, ...) MS_PRINTF(3, 4);
 static ssize_t req_fail(kv_req_t *r, int err, const char *fmt, ...) {
     va_list ap;

@@ -394,6 +394,80 @@ static void test_resp_unauthenticated_limits(void **state) {
     kv_req_fini(&r);
 }
 
+static void test_resp_argument_memory_is_reported_and_trimmed(void **state) {
+    (void)state;
+    size_t len;
+    char *in = many_args_command(5000, &len);
+    kv_req_t r;
+    kv_req_init(&r, MAXBULK);
+    /* Mid-command: the argument array holds the progress, and is counted. */
+    size_t half = len / 2;
+    assert_int_equal(kv_req_parse(&r, in, half), 0);
+    assert_true(kv_req_mem(&r) >= (size_t)r.mb_argc * sizeof(kv_arg_t));
+    assert_true(r.mb_argc > 2000);
+    kv_req_trim(&r); /* never during a command */
+    assert_true(r.argv_cap >= r.mb_argc);
+    assert_int_equal(kv_req_parse(&r, in, len), (ssize_t)len);
+    assert_int_equal(r.argc, 5001);
+    assert_true(kv_req_mem(&r) >= 5001 * sizeof(kv_arg_t));
+    /* Between commands a big array is given back; a small one is kept. */
+    kv_req_trim(&r);
+    assert_int_equal(kv_req_mem(&r), 0);
+    assert_int_equal(parse(&r, "*1\r\n$4\r\nPING\r\n"), 14);
+    size_t small = kv_req_mem(&r);
+    kv_req_trim(&r);
+    assert_int_equal(kv_req_mem(&r), small);
+    kv_req_fini(&r);
+    free(in);
+}
+
+/* Appends bytes to a socket-less client's query buffer and runs what is complete. */
+static void feed_bytes(kv_client_t *c, const char *s, size_t n) {
+    if (c->qcap - c->qlen < n) {
+        c->qcap = c->qlen + n + 64;
+        c->qbuf = realloc(c->qbuf, c->qcap);
+        assert_non_null(c->qbuf);
+    }
+    memcpy(c->qbuf + c->qlen, s, n);
+    c->qlen += n;
+    kv_client_process_input(c);
+}
+
+/*
+ * client-query-buffer-limit counts a partly received command's argument array, not only
+ * the query buffer bytes: 40000 empty arguments are 240 KB of protocol but hold 640 KB
+ * or more of argument slots.
+ */
+static void test_resp_query_limit_counts_argument_memory(void **state) {
+    (void)state;
+    const int nargs = 40000;
+    size_t cap = 64 + (size_t)nargs * 6, o = 0;
+    char *in = malloc(cap);
+    assert_non_null(in);
+    o += (size_t)snprintf(in, cap, "*%d\r\n$6\r\nEXISTS\r\n", nargs + 2); /* never completes */
+    for (int i = 0; i < nargs; i++) {
+        memcpy(in + o, "$0\r\n\r\n", 6);
+        o += 6;
+    }
+    kv_client_t *c = kv_client_new(-1);
+    assert_non_null(c);
+    feed_bytes(c, in, o);
+    assert_int_equal(c->qlen - c->qpos, o); /* nothing ran */
+    size_t mem = kv_client_query_mem(c);
+    assert_true(mem >= o + (size_t)(nargs + 1) * sizeof(kv_arg_t));
+    /* Under the limit: kept. */
+    unsigned long long saved = kv_srv.cfg.client_query_buffer_limit;
+    kv_srv.cfg.client_query_buffer_limit = mem;
+    assert_false(kv_client_check_query_limit(c));
+    /* Over it although the query buffer alone is not: closed and counted. */
+    kv_srv.cfg.client_query_buffer_limit = o + 1024;
+    uint64_t before = kv_srv.stat_client_qbuf_limit_disconnections;
+    assert_true(kv_client_check_query_limit(c)); /* c is freed */
+    assert_int_equal(kv_srv.stat_client_qbuf_limit_disconnections - before, 1);
+    kv_srv.cfg.client_query_buffer_limit = saved;
+    free(in);
+}
+
 /* --- Reply writer --- */
 
 static char *collect(const kv_client_t *c, size_t *len) {
@@ -508,6 +582,8 @@ int main(void) {
         cmocka_unit_test(test_resp_many_arguments_split_across_many_reads),
         cmocka_unit_test(test_resp_long_inline_command_split_across_reads),
         cmocka_unit_test(test_resp_unauthenticated_limits),
+        cmocka_unit_test(test_resp_argument_memory_is_reported_and_trimmed),
+        cmocka_unit_test(test_resp_query_limit_counts_argument_memory),
         cmocka_unit_test(test_reply_formats_match_resp2),
         cmocka_unit_test(test_reply_deferred_length_is_filled_in_place),
         cmocka_unit_test(test_reply_larger_than_buffer_spills_into_blocks),
