@@ -12,10 +12,15 @@
  *   MAPPED_LIBRARIES:
  *   <copy of /proc/<pid>/maps>
  *
- * One pass, line by line, no backtracking. The first malformed line sets a sticky error
- * that names it ("dump line 42: bad stack address"); a file without the MAPPED_LIBRARIES
- * section or whose last line has no newline is reported as truncated. Everything kept is
- * copied, so the input buffer can go away after hp_dump_parse.
+ * One pass, line by line, no backtracking, streamed: the input is read in chunks into one
+ * buffer that holds at most HP_DUMP_READ_MAX bytes (a line may not be longer than
+ * HP_DUMP_MAX_LINE), so a pipe works and memory follows what is kept, not the file's size.
+ * What is kept is merged: a backtrace that appears again adds its counts to the first
+ * (each occurrence scaled on its own, as jeprof does), a thread's lines under one stack or
+ * in the header are summed, and a mapping line repeated exactly is kept once, so memory is
+ * proportional to the distinct stacks, threads and mappings. The first malformed line sets
+ * a sticky error that names it ("dump line 42: bad stack address"); a file without the
+ * MAPPED_LIBRARIES section or whose last line has no newline is reported as truncated.
  */
 #include "heapprof_internal.h"
 
@@ -28,18 +33,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct stack_rec {
     size_t pc_off; // into pcs
     size_t depth;
-    hp_counts_t counts;
-    size_t thr_off; // into tcounts
+    hp_counts_t counts;     // summed over the backtrace's occurrences (saturating)
+    hp_scaled_counts_t scl; // each occurrence scaled, summed
+    size_t thr_off;         // into tcounts, after finalize
     size_t nthr;
-    bool has_counts;
 } stack_rec_t;
+
+enum state { ST_HEADER, ST_TOTALS, ST_STACKS, ST_MAPS };
 
 struct hp_dump {
     int err;
@@ -62,6 +68,21 @@ struct hp_dump {
     size_t nstacks, stacks_cap;
     hp_thread_counts_t *tcounts; // per-stack per-thread lines
     size_t ntcounts, tcounts_cap;
+    size_t *tc_stack; // parallel to tcounts: the stack each belongs to
+    size_t tc_stack_cap;
+
+    /* The merging indexes: key hash -> index, checked against the entry on a hit. */
+    hp_u64map_t stack_index;  // hash of the PCs -> stack
+    hp_u64map_t thread_index; // header thread -> threads index
+    hp_u64map_t tc_index;     // (stack, thread) -> tcounts index
+    hp_u64map_t map_index;    // hash of a mapping line -> maps index
+    uint64_t *pc_scratch;     // the backtrace being read
+    size_t pc_scratch_cap;
+
+    /* The occurrence being read: its stack, and whether its t* line was seen. */
+    enum state st;
+    size_t cur;
+    bool cur_counts;
 
     hp_mapping_t *maps;
     size_t nmaps, maps_cap;
@@ -81,7 +102,13 @@ void hp_dump_set_progress(hp_dump_t *d, hp_progress_fn fn, void *ctx) {
 }
 
 hp_dump_t *hp_dump_new(void) {
-    return calloc(1, sizeof(hp_dump_t));
+    hp_dump_t *d = calloc(1, sizeof(hp_dump_t));
+    if (d == NULL) return NULL;
+    hp_u64map_init(&d->stack_index);
+    hp_u64map_init(&d->thread_index);
+    hp_u64map_init(&d->tc_index);
+    hp_u64map_init(&d->map_index);
+    return d;
 }
 
 void hp_dump_free(hp_dump_t *d) {
@@ -91,6 +118,12 @@ void hp_dump_free(hp_dump_t *d) {
     free(d->pcs);
     free(d->stacks);
     free(d->tcounts);
+    free(d->tc_stack);
+    free(d->pc_scratch);
+    hp_u64map_fini(&d->stack_index);
+    hp_u64map_fini(&d->thread_index);
+    hp_u64map_fini(&d->tc_index);
+    hp_u64map_fini(&d->map_index);
     free(d->maps);
     free(d->map_path_off);
     free(d->text);
@@ -124,6 +157,7 @@ int hp_dump_stack(const hp_dump_t *d, size_t i, hp_stack_t *out) {
     out->pcs = d->pcs + r->pc_off;
     out->depth = r->depth;
     out->counts = r->counts;
+    out->scaled = r->scl;
     /* A stack without t<N> lines may come before any exist: tcounts is still NULL. */
     out->threads = r->nthr != 0 ? d->tcounts + r->thr_off : NULL;
     out->nthreads = r->nthr;
@@ -266,30 +300,92 @@ static int parse_counts(hp_dump_t *d, const char *p, const char *end, uint64_t *
     return 0;
 }
 
+static uint64_t sat_add(uint64_t a, uint64_t b) {
+    return a + b < a ? UINT64_MAX : a + b;
+}
+
+static void add_counts(hp_counts_t *to, const hp_counts_t *c) {
+    to->cur_objs = sat_add(to->cur_objs, c->cur_objs);
+    to->cur_bytes = sat_add(to->cur_bytes, c->cur_bytes);
+    to->cum_objs = sat_add(to->cum_objs, c->cum_objs);
+    to->cum_bytes = sat_add(to->cum_bytes, c->cum_bytes);
+}
+
+/* The index's entry for key whose identity same() confirms, or -1 (absent or collision). */
+static long find_index(const hp_u64map_t *m, uint64_t key,
+                       bool (*same)(hp_dump_t *, size_t, const void *), hp_dump_t *d,
+                       const void *what) {
+    uint32_t v;
+    if (!hp_u64map_find(m, key, &v) || !same(d, v, what)) return -1;
+    return (long)v;
+}
+
+/* Remembers key -> idx unless another entry owns key (a hash collision: then not merged). */
+static int remember(hp_dump_t *d, hp_u64map_t *m, uint64_t key, size_t idx) {
+    uint32_t v;
+    if (idx >= UINT32_MAX - 1 || hp_u64map_find(m, key, &v)) return 0;
+    return hp_u64map_put(m, key, (uint32_t)idx) != 0 ? oom(d) : 0;
+}
+
+typedef struct pcs_key {
+    const uint64_t *pcs;
+    size_t depth;
+} pcs_key_t;
+
+static bool same_stack(hp_dump_t *d, size_t i, const void *what) {
+    const pcs_key_t *k = what;
+    const stack_rec_t *r = &d->stacks[i];
+    return r->depth == k->depth && memcmp(d->pcs + r->pc_off, k->pcs, k->depth * 8) == 0;
+}
+
 static int parse_stack(hp_dump_t *d, const char *p, const char *end) {
     p++; // '@'
-    stack_rec_t r = {.pc_off = d->npcs};
+    size_t depth = 0;
     for (;;) {
         skip_ws(&p, end);
         if (p >= end) break;
         uint64_t pc;
         int rc = parse_hex(&p, end, true, &pc);
         if (rc != 0 || (p < end && !is_ws(*p))) return fail(d, -EPROTO, "bad stack address");
-        if (hp_grow((void **)&d->pcs, &d->pcs_cap, d->npcs + 1, sizeof(*d->pcs)) != 0)
+        if (hp_grow((void **)&d->pc_scratch, &d->pc_scratch_cap, depth + 1, sizeof(uint64_t)) != 0)
             return oom(d);
-        d->pcs[d->npcs++] = pc;
-        r.depth++;
+        d->pc_scratch[depth++] = pc;
     }
-    if (r.depth == 0) return fail(d, -EPROTO, "empty stack");
-    r.thr_off = d->ntcounts;
-    if (hp_grow((void **)&d->stacks, &d->stacks_cap, d->nstacks + 1, sizeof(*d->stacks)) != 0)
+    if (depth == 0) return fail(d, -EPROTO, "empty stack");
+    pcs_key_t k = {d->pc_scratch, depth};
+    uint64_t key = hp_hash_bytes(d->pc_scratch, depth * sizeof(uint64_t));
+    long found = find_index(&d->stack_index, key, same_stack, d, &k);
+    d->cur_counts = false;
+    if (found >= 0) {
+        d->cur = (size_t)found;
+        return 0;
+    }
+    if (hp_grow((void **)&d->pcs, &d->pcs_cap, d->npcs + depth, sizeof(*d->pcs)) != 0 ||
+        hp_grow((void **)&d->stacks, &d->stacks_cap, d->nstacks + 1, sizeof(*d->stacks)) != 0)
         return oom(d);
-    d->stacks[d->nstacks++] = r;
-    return 0;
+    memcpy(d->pcs + d->npcs, d->pc_scratch, depth * sizeof(uint64_t));
+    d->stacks[d->nstacks] = (stack_rec_t){.pc_off = d->npcs, .depth = depth};
+    d->npcs += depth;
+    d->cur = d->nstacks++;
+    return remember(d, &d->stack_index, key, d->cur);
+}
+
+typedef struct thr_key {
+    size_t stack;
+    uint64_t thread;
+} thr_key_t;
+
+static bool same_tc(hp_dump_t *d, size_t i, const void *what) {
+    const thr_key_t *k = what;
+    return d->tc_stack[i] == k->stack && d->tcounts[i].thread == k->thread;
+}
+
+static bool same_thread(hp_dump_t *d, size_t i, const void *what) {
+    return d->threads[i].thread == *(const uint64_t *)what;
 }
 
 static int parse_stack_counts(hp_dump_t *d, const char *p, const char *end) {
-    stack_rec_t *r = &d->stacks[d->nstacks - 1];
+    stack_rec_t *r = &d->stacks[d->cur];
     uint64_t thread;
     hp_counts_t c;
     const char *name;
@@ -297,17 +393,34 @@ static int parse_stack_counts(hp_dump_t *d, const char *p, const char *end) {
     int rc = parse_counts(d, p, end, &thread, &c, &name, &name_len);
     if (rc != 0) return rc;
     if (thread == UINT64_MAX) {
-        if (r->has_counts) return fail(d, -EPROTO, "duplicate t* line");
-        r->counts = c;
-        r->has_counts = true;
+        if (d->cur_counts) return fail(d, -EPROTO, "duplicate t* line");
+        d->cur_counts = true;
+        add_counts(&r->counts, &c);
+        double n, b;
+        hp_scale(d->period, c.cur_objs, c.cur_bytes, &n, &b);
+        r->scl.cur_objs += n;
+        r->scl.cur_bytes += b;
+        hp_scale(d->period, c.cum_objs, c.cum_bytes, &n, &b);
+        r->scl.cum_objs += n;
+        r->scl.cum_bytes += b;
         return 0;
     }
-    if (!r->has_counts) return fail(d, -EPROTO, "thread counts before the stack's t* line");
-    if (hp_grow((void **)&d->tcounts, &d->tcounts_cap, d->ntcounts + 1, sizeof(*d->tcounts)) != 0)
+    if (!d->cur_counts) return fail(d, -EPROTO, "thread counts before the stack's t* line");
+    thr_key_t k = {d->cur, thread};
+    uint64_t key = hp_hash_u64(hp_hash_u64(d->cur) ^ thread);
+    long found = find_index(&d->tc_index, key, same_tc, d, &k);
+    if (found >= 0) {
+        add_counts(&d->tcounts[found].counts, &c);
+        return 0;
+    }
+    if (hp_grow((void **)&d->tcounts, &d->tcounts_cap, d->ntcounts + 1, sizeof(*d->tcounts)) != 0 ||
+        hp_grow((void **)&d->tc_stack, &d->tc_stack_cap, d->ntcounts + 1, sizeof(*d->tc_stack)) !=
+            0)
         return oom(d);
-    d->tcounts[d->ntcounts++] = (hp_thread_counts_t){.thread = thread, .name = "", .counts = c};
+    d->tcounts[d->ntcounts] = (hp_thread_counts_t){.thread = thread, .name = "", .counts = c};
+    d->tc_stack[d->ntcounts] = d->cur;
     r->nthr++;
-    return 0;
+    return remember(d, &d->tc_index, key, d->ntcounts++);
 }
 
 static int parse_header_counts(hp_dump_t *d, const char *p, const char *end) {
@@ -324,6 +437,12 @@ static int parse_header_counts(hp_dump_t *d, const char *p, const char *end) {
         return 0;
     }
     if (!d->has_totals) return fail(d, -EPROTO, "thread counts before the t* totals");
+    uint64_t key = hp_hash_u64(thread);
+    long found = find_index(&d->thread_index, key, same_thread, d, &thread);
+    if (found >= 0) { // the same thread again: its counts add up, its first name stays
+        add_counts(&d->threads[found].counts, &c);
+        return 0;
+    }
     size_t off;
     if (add_text(d, name ? name : "", name_len, &off) != 0) return d->err;
     if (hp_grow((void **)&d->threads, &d->threads_cap, d->nthreads + 1, sizeof(*d->threads)) != 0)
@@ -332,8 +451,23 @@ static int parse_header_counts(hp_dump_t *d, const char *p, const char *end) {
                 sizeof(*d->thread_name_off)) != 0)
         return oom(d);
     d->threads[d->nthreads] = (hp_thread_counts_t){.thread = thread, .counts = c};
-    d->thread_name_off[d->nthreads++] = off;
-    return 0;
+    d->thread_name_off[d->nthreads] = off;
+    return remember(d, &d->thread_index, key, d->nthreads++);
+}
+
+typedef struct map_key {
+    const hp_mapping_t *m;
+    const char *path;
+    size_t plen;
+} map_key_t;
+
+static bool same_map(hp_dump_t *d, size_t i, const void *what) {
+    const map_key_t *k = what;
+    const hp_mapping_t *m = &d->maps[i];
+    const char *path = d->text + d->map_path_off[i];
+    return m->start == k->m->start && m->end == k->m->end && m->offset == k->m->offset &&
+           m->inode == k->m->inode && memcmp(m->perms, k->m->perms, 4) == 0 &&
+           strlen(path) == k->plen && memcmp(path, k->path, k->plen) == 0;
 }
 
 /* "start-end perms offset dev inode [path]", as the kernel prints /proc/<pid>/maps. */
@@ -368,6 +502,9 @@ static int parse_mapping(hp_dump_t *d, const char *p, const char *end) {
     if (plen > sizeof(deleted) - 1 &&
         memcmp(end - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) == 0)
         plen -= sizeof(deleted) - 1;
+    map_key_t k = {&m, p, plen};
+    uint64_t key = hp_hash_u64(hp_hash_bytes(p, plen) ^ hp_hash_u64(m.start) ^ m.end);
+    if (find_index(&d->map_index, key, same_map, d, &k) >= 0) return 0; // an exact repeat
     size_t off;
     if (add_text(d, p, plen, &off) != 0) return d->err;
     if (hp_grow((void **)&d->maps, &d->maps_cap, d->nmaps + 1, sizeof(*d->maps)) != 0 ||
@@ -375,8 +512,8 @@ static int parse_mapping(hp_dump_t *d, const char *p, const char *end) {
                 sizeof(*d->map_path_off)) != 0)
         return oom(d);
     d->map_path_off[d->nmaps] = off;
-    d->maps[d->nmaps++] = m;
-    return 0;
+    d->maps[d->nmaps] = m;
+    return remember(d, &d->map_index, key, d->nmaps++);
 }
 
 static int parse_header(hp_dump_t *d, const char *p, const char *end) {
@@ -393,115 +530,194 @@ static int parse_header(hp_dump_t *d, const char *p, const char *end) {
 
 /* --- Driver --- */
 
-enum state { ST_HEADER, ST_TOTALS, ST_STACKS, ST_MAPS };
-
-static void finalize(hp_dump_t *d) {
+/* Thread lines grouped per stack (a repeated backtrace's come after later stacks'). */
+static int finalize(hp_dump_t *d) {
     for (size_t i = 0; i < d->nthreads; i++)
         d->threads[i].name = d->text + d->thread_name_off[i];
     for (size_t i = 0; i < d->nmaps; i++)
         d->maps[i].path = d->text + d->map_path_off[i];
+    bool sorted = true;
+    for (size_t i = 1; i < d->ntcounts && sorted; i++)
+        sorted = d->tc_stack[i - 1] <= d->tc_stack[i];
+    size_t off = 0;
+    for (size_t i = 0; i < d->nstacks; i++) {
+        d->stacks[i].thr_off = off;
+        off += d->stacks[i].nthr;
+    }
+    if (sorted || d->ntcounts == 0) return 0;
+    hp_thread_counts_t *t = malloc(d->ntcounts * sizeof(*t));
+    size_t *fill = calloc(d->nstacks, sizeof(*fill));
+    if (t == NULL || fill == NULL) {
+        free(t);
+        free(fill);
+        return oom(d);
+    }
+    for (size_t i = 0; i < d->ntcounts; i++) {
+        const stack_rec_t *r = &d->stacks[d->tc_stack[i]];
+        t[r->thr_off + fill[d->tc_stack[i]]++] = d->tcounts[i];
+    }
+    free(fill);
+    free(d->tcounts);
+    d->tcounts = t;
+    d->tcounts_cap = d->ntcounts;
+    return 0;
 }
 
-int hp_dump_parse(hp_dump_t *d, const char *buf, size_t len) {
+/* One complete line, [p, end) without its newline. */
+static int parse_line(hp_dump_t *d, const char *p, const char *end) {
+    if (end > p && end[-1] == '\r') end--;
+    if (d->st != ST_MAPS) {
+        while (end > p && is_ws(end[-1]))
+            end--; // as jeprof's s/\s*$//
+    }
+    if (d->st == ST_MAPS) return end > p ? parse_mapping(d, p, end) : 0;
+    if (d->st == ST_HEADER) {
+        if (parse_header(d, p, end) != 0) return d->err;
+        d->st = ST_TOTALS;
+        return 0;
+    }
+    const char *q = p;
+    skip_ws(&q, end);
+    if (q == end) return 0; // blank: jemalloc writes one before MAPPED_LIBRARIES
+    if (*q == 't')
+        return d->st == ST_TOTALS ? parse_header_counts(d, q, end) : parse_stack_counts(d, q, end);
+    bool stack = *q == '@';
+    if (!stack && !((size_t)(end - q) >= 17 && memcmp(q, "MAPPED_LIBRARIES:", 17) == 0))
+        return fail(d, -EPROTO, "unexpected line");
+    if (!d->has_totals) return fail(d, -EPROTO, "missing t* totals");
+    if (d->st == ST_STACKS && !d->cur_counts) return fail(d, -EPROTO, "stack without a t* line");
+    if (!stack) {
+        d->st = ST_MAPS;
+        return 0;
+    }
+    d->st = ST_STACKS;
+    return parse_stack(d, q, end);
+}
+
+/* The input ended with [p, end) not followed by a newline (possibly empty). */
+static int parse_end(hp_dump_t *d, const char *p, const char *end, uint64_t nread) {
+    if (nread == 0) return fail(d, -EPROTO, "empty file, not a heap profile");
+    if (p < end) {
+        if (d->st == ST_HEADER && parse_header(d, p, end) != 0) return d->err;
+        return fail(d, -EPROTO, "truncated (last line has no newline)");
+    }
+    if (d->st != ST_MAPS) {
+        d->line--; // the last line read
+        return fail(d, -EPROTO, "truncated (no MAPPED_LIBRARIES section)");
+    }
+    return finalize(d);
+}
+
+int hp_dump_read(hp_dump_t *d, hp_read_fn read_fn, void *ctx, uint64_t total) {
     if (d->err != 0) return d->err;
     if (d->parsed) return -EINVAL;
     d->parsed = true;
     d->line = 1;
-    if (len == 0) return fail(d, -EPROTO, "empty file, not a heap profile");
-    enum state st = ST_HEADER;
-    const char *p = buf, *bufend = buf + len;
-    const char *next_report = buf + (4u << 20);
-    while (p < bufend) {
-        if (d->progress != NULL && p >= next_report) {
-            d->progress(d->progress_ctx, "reading", (size_t)(p - buf), len);
-            next_report = p + (4u << 20);
+    size_t cap = 64u << 10, have = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL) return oom(d);
+    uint64_t nread = 0, next_report = 4u << 20;
+    int rc = 0;
+    for (;;) {
+        /* Every complete line in the buffer, then what is left moves to its front. */
+        size_t start = 0;
+        const char *nl;
+        while (rc == 0 && (nl = memchr(buf + start, '\n', have - start)) != NULL) {
+            rc = parse_line(d, buf + start, nl);
+            start = (size_t)(nl - buf) + 1;
+            if (rc == 0) d->line++;
         }
-        const char *nl = memchr(p, '\n', (size_t)(bufend - p));
-        if (nl == NULL) {
-            if (st == ST_HEADER && parse_header(d, p, bufend) != 0) return d->err;
-            return fail(d, -EPROTO, "truncated (last line has no newline)");
-        }
-        const char *end = nl;
-        if (end > p && end[-1] == '\r') end--;
-        if (st != ST_MAPS) {
-            while (end > p && is_ws(end[-1]))
-                end--; // as jeprof's s/\s*$//
-        }
-        if (st == ST_MAPS) {
-            if (end > p && parse_mapping(d, p, end) != 0) return d->err;
-        } else if (st == ST_HEADER) {
-            if (parse_header(d, p, end) != 0) return d->err;
-            st = ST_TOTALS;
-        } else {
-            const char *q = p;
-            skip_ws(&q, end);
-            int rc = 0;
-            if (q == end) {
-                // blank: jemalloc writes one before MAPPED_LIBRARIES
-            } else if (*q == 't') {
-                rc = st == ST_TOTALS ? parse_header_counts(d, q, end)
-                                     : parse_stack_counts(d, q, end);
-            } else if (*q == '@') {
-                if (!d->has_totals) return fail(d, -EPROTO, "missing t* totals");
-                if (st == ST_STACKS && !d->stacks[d->nstacks - 1].has_counts)
-                    return fail(d, -EPROTO, "stack without a t* line");
-                st = ST_STACKS;
-                rc = parse_stack(d, q, end);
-            } else if ((size_t)(end - q) >= 17 && memcmp(q, "MAPPED_LIBRARIES:", 17) == 0) {
-                if (!d->has_totals) return fail(d, -EPROTO, "missing t* totals");
-                if (st == ST_STACKS && !d->stacks[d->nstacks - 1].has_counts)
-                    return fail(d, -EPROTO, "stack without a t* line");
-                st = ST_MAPS;
-            } else {
-                rc = fail(d, -EPROTO, "unexpected line");
+        if (rc != 0) break;
+        memmove(buf, buf + start, have - start);
+        have -= start;
+        if (have == cap) { // one line fills the buffer
+            if (cap >= HP_DUMP_READ_MAX) {
+                if (d->st == ST_HEADER && parse_header(d, buf, buf + have) != 0) break;
+                rc = fail(d, -EPROTO, "line too long (%u bytes or more)", HP_DUMP_READ_MAX);
+                break;
             }
-            if (rc != 0) return rc;
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                rc = oom(d);
+                break;
+            }
+            buf = nb;
+            cap *= 2;
         }
-        p = nl + 1;
-        d->line++;
+        ssize_t n = read_fn(ctx, buf + have, cap - have);
+        if (n < 0) {
+            rc = fail(d, (int)n, "read error: %s", strerror((int)-n));
+            break;
+        }
+        if (n == 0) {
+            rc = parse_end(d, buf, buf + have, nread);
+            break;
+        }
+        have += (size_t)n;
+        nread += (uint64_t)n;
+        if (d->progress != NULL && nread >= next_report) {
+            d->progress(d->progress_ctx, "reading", (size_t)nread, (size_t)total);
+            next_report = nread + (4u << 20);
+        }
     }
-    if (st != ST_MAPS) {
-        d->line--; // the last line read
-        return fail(d, -EPROTO, "truncated (no MAPPED_LIBRARIES section)");
+    free(buf);
+    return rc != 0 ? rc : d->err;
+}
+
+typedef struct mem_src {
+    const char *p;
+    size_t left;
+} mem_src_t;
+
+static ssize_t read_mem(void *ctx, void *buf, size_t len) {
+    mem_src_t *m = ctx;
+    size_t n = len < m->left ? len : m->left;
+    memcpy(buf, m->p, n);
+    m->p += n;
+    m->left -= n;
+    return (ssize_t)n;
+}
+
+int hp_dump_parse(hp_dump_t *d, const char *buf, size_t len) {
+    mem_src_t m = {buf, len};
+    return hp_dump_read(d, read_mem, &m, len);
+}
+
+static ssize_t read_fd(void *ctx, void *buf, size_t len) {
+    int fd = *(const int *)ctx;
+    for (;;) {
+        ssize_t n = read(fd, buf, len);
+        if (n >= 0) return n;
+        if (errno != EINTR) return -errno;
     }
-    finalize(d);
-    return 0;
+}
+
+int hp_dump_read_fd(hp_dump_t *d, int fd) {
+    struct stat st;
+    uint64_t total = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    return hp_dump_read(d, read_fd, &fd, total);
 }
 
 int hp_dump_load(hp_dump_t *d, const char *path) {
     if (d->err != 0) return d->err;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(d->errstr, sizeof(d->errstr), "%s: %s", path, strerror(e));
-        return d->err = -e;
-    }
+    bool std_in = strcmp(path, "-") == 0;
+    int fd = std_in ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     struct stat st;
-    int rc = fstat(fd, &st) != 0    ? errno
-             : !S_ISREG(st.st_mode) ? (S_ISDIR(st.st_mode) ? EISDIR : EINVAL)
-                                    : 0;
-    if (rc != 0) {
-        int e = rc;
-        snprintf(d->errstr, sizeof(d->errstr), "%s: %s", path, strerror(e));
-        close(fd);
+    int e = fd < 0 ? errno : fstat(fd, &st) != 0 ? errno : 0;
+    /* A file, a pipe or a FIFO (streamed), or a terminal; never a directory or a disk. */
+    if (e == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) &&
+        !S_ISCHR(st.st_mode))
+        e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    if (e == 0) {
+        int rc = hp_dump_read_fd(d, fd);
+        if (rc != 0 && rc != -EPROTO && rc != -ENOMEM) e = -rc; // read error: name the file
+    }
+    if (fd >= 0 && !std_in) close(fd);
+    if (e != 0) {
+        snprintf(d->errstr, sizeof(d->errstr), "%s: %s", std_in ? "stdin" : path, strerror(e));
         return d->err = -e;
     }
-    if (st.st_size == 0) {
-        close(fd);
-        d->line = 1;
-        return fail(d, -EPROTO, "empty file, not a heap profile");
-    }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) {
-        int e = errno;
-        snprintf(d->errstr, sizeof(d->errstr), "%s: %s", path, strerror(e));
-        return d->err = -e;
-    }
-    madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-    rc = hp_dump_parse(d, map, (size_t)st.st_size);
-    munmap(map, (size_t)st.st_size);
-    return rc;
+    return d->err;
 }
 
 /* --- Scaling --- */

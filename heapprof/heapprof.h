@@ -74,6 +74,7 @@ int hp_prof_status(hp_prof_status_t *out);
  * ==================================================================================== */
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -89,6 +90,12 @@ typedef struct hp_counts {
     uint64_t cum_bytes;
 } hp_counts_t;
 
+/* A stack's counts unsampled with hp_scale (each occurrence of the backtrace on its own). */
+typedef struct hp_scaled_counts {
+    double cur_objs, cur_bytes; /* in use */
+    double cum_objs, cum_bytes; /* allocated since start */
+} hp_scaled_counts_t;
+
 /* A per-thread line: in the header (thread totals) or under a stack. */
 typedef struct hp_thread_counts {
     uint64_t thread;  /* jemalloc's thread uid */
@@ -96,13 +103,17 @@ typedef struct hp_thread_counts {
     hp_counts_t counts;
 } hp_thread_counts_t;
 
-/* One unique backtrace ("@ 0x... 0x...") and its counts; a view into the dump. */
+/*
+ * One unique backtrace ("@ 0x... 0x...") and its counts; a view into the dump. jemalloc
+ * writes each backtrace once; if one appears again, its lines are merged into the first.
+ */
 typedef struct hp_stack {
     const uint64_t *pcs; /* leaf first; return addresses except pcs[0] */
     size_t depth;
-    hp_counts_t counts;                /* the stack's t* line */
-    const hp_thread_counts_t *threads; /* its t<N> lines */
+    hp_counts_t counts;                /* the stack's t* line (summed, saturating) */
+    const hp_thread_counts_t *threads; /* its t<N> lines, one per thread (summed) */
     size_t nthreads;
+    hp_scaled_counts_t scaled; /* counts scaled with the dump's period */
 } hp_stack_t;
 
 /* One line of the MAPPED_LIBRARIES section (a copy of /proc/<pid>/maps). */
@@ -120,12 +131,33 @@ typedef struct hp_dump hp_dump_t;
 hp_dump_t *hp_dump_new(void);
 void hp_dump_free(hp_dump_t *d);
 /*
+ * The reader streams its input: it holds at most HP_DUMP_READ_MAX bytes of it at a time
+ * (so no line may be that long), and keeps only what it merges from the lines (memory
+ * proportional to the distinct stacks, threads and mappings, not to the input's size).
+ */
+#define HP_DUMP_READ_MAX (1u << 20)
+/* Input for hp_dump_read: up to len bytes into buf. Bytes read, 0 at the end, or -errno. */
+typedef ssize_t (*hp_read_fn)(void *ctx, void *buf, size_t len);
+/*
+ * Reads and parses a heap_v2 dump from read_fn, in chunks (total: the input's size for
+ * progress reports, 0 if unknown). Call once per reader (any of the hp_dump_read*,
+ * hp_dump_parse, hp_dump_load). 0, -EPROTO (malformed, truncated, a line of
+ * HP_DUMP_READ_MAX bytes or more, or not a heap dump: hp_dump_errstr names the line),
+ * -ENOMEM, -EINVAL (called twice), or read_fn's -errno.
+ */
+int hp_dump_read(hp_dump_t *d, hp_read_fn read_fn, void *ctx, uint64_t total);
+/* hp_dump_read from a descriptor (a file, a pipe, a FIFO...); fd is not closed. */
+int hp_dump_read_fd(hp_dump_t *d, int fd);
+/*
  * Parses a whole heap_v2 dump held in buf[0..len) (need not be NUL-terminated; the
- * reader copies what it keeps). Call once per reader. 0, -EPROTO (malformed, truncated or
- * not a heap dump: hp_dump_errstr names the line), -ENOMEM, -EINVAL (called twice).
+ * reader copies what it keeps). As hp_dump_read.
  */
 int hp_dump_parse(hp_dump_t *d, const char *buf, size_t len);
-/* Reads and parses the file at path. As hp_dump_parse, plus -errno of open/read. */
+/*
+ * Reads and parses the dump at path ("-": standard input): a regular file, a pipe or a
+ * FIFO, streamed. As hp_dump_read, plus -errno of open/read (the text names the path),
+ * -EISDIR, -EINVAL (not a file, pipe or terminal).
+ */
 int hp_dump_load(hp_dump_t *d, const char *path);
 /*
  * Called now and then during long steps: what is "reading" (done/total in bytes) or

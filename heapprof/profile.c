@@ -5,7 +5,8 @@
  * For each stack: the PCs become locations (return addresses looked up at pc - 1, as
  * jeprof's FixCallerAddresses and pprof do; the leaf as is), each location gets its frames
  * from the symbolizer, the allocator's own frames are dropped from the top, and the t*
- * counts are scaled with hp_scale (in-use from the cur pair, allocated from the cum pair).
+ * counts come scaled with hp_scale by the reader (in-use from the cur pair, allocated
+ * from the cum pair).
  *
  * Dropping allocator frames follows jeprof's RemoveUninterestingFrames: everything up to
  * and including the last frame (nearest the root) that is one of the allocation entry
@@ -144,10 +145,10 @@ static int add_stack(builder_t *b, const hp_stack_t *st) {
     s->nlocs = (uint32_t)(n - start);
     memcpy(p->loc_ids + p->nloc_ids, b->path + start, (n - start) * sizeof(*b->path));
     p->nloc_ids += n - start;
-    hp_scale(p->period, st->counts.cur_objs, st->counts.cur_bytes, &s->v[HP_INUSE_OBJECTS],
-             &s->v[HP_INUSE_SPACE]);
-    hp_scale(p->period, st->counts.cum_objs, st->counts.cum_bytes, &s->v[HP_ALLOC_OBJECTS],
-             &s->v[HP_ALLOC_SPACE]);
+    s->v[HP_INUSE_OBJECTS] = st->scaled.cur_objs; // hp_scale'd by the reader
+    s->v[HP_INUSE_SPACE] = st->scaled.cur_bytes;
+    s->v[HP_ALLOC_OBJECTS] = st->scaled.cum_objs;
+    s->v[HP_ALLOC_SPACE] = st->scaled.cum_bytes;
     for (int k = 0; k < HP_NVALUES; k++)
         p->totals[k] += s->v[k];
     return 0;

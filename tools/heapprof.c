@@ -8,6 +8,7 @@
  *   heapprof flame DUMP -o out.svg [--title T] [--width PX]
  *   heapprof pprof DUMP -o out.pb.gz
  *
+ * DUMP is a file, a FIFO or "-" (standard input): the dump is streamed, never held whole.
  * Commands and options are tables. Exit status: 0 ok, 1 usage or output error, 2 the dump
  * cannot be read (missing, truncated, corrupt, not a heap dump: one line on stderr naming
  * the line). A progress line goes to stderr when it is a terminal and the work takes more
@@ -77,7 +78,9 @@ static void on_progress(void *ctx, const char *what, size_t done, size_t total) 
     if (!pr->tty || secs_since(&pr->start) < 0.5) return;
     if (pr->shown && secs_since(&pr->last) < 0.1 && done != total) return;
     clock_gettime(CLOCK_MONOTONIC, &pr->last);
-    if (strcmp(what, "reading") == 0)
+    if (strcmp(what, "reading") == 0 && total == 0) // a pipe: its size is not known
+        fprintf(stderr, "\rheapprof: reading %zu MB\033[K", done >> 20);
+    else if (strcmp(what, "reading") == 0)
         fprintf(stderr, "\rheapprof: reading %zu/%zu MB\033[K", done >> 20, total >> 20);
     else
         fprintf(stderr, "\rheapprof: %s %zu/%zu stacks\033[K", what, done, total);
@@ -282,6 +285,7 @@ static void usage(FILE *out) {
           "  --debug-dir DIR  debug store with .build-id/xx/rest.debug (default /usr/lib/debug)\n"
           "  --no-symbols     name frames by address only\n"
           "  -q, --quiet      no warnings about unreadable objects\n"
+          "a DUMP may be a file, a pipe or FIFO, or - (standard input); it is streamed\n"
           "exit status: 0 ok, 1 usage or output error, 2 unreadable or malformed dump\n",
           out);
 }
