@@ -213,6 +213,8 @@ static const ms_ctl_node_t nodes[] = {
      "control-socket requests answered"},
     {"ctl.clients", MS_CTL_U64, RO, ms_ctl_ctl_clients_get, NULL,
      "control-socket connections accepted"},
+    {"ctl.evicted", MS_CTL_U64, RO, ms_ctl_ctl_evicted_get, NULL,
+     "control-socket connections closed to make room (the idlest, when 16 are open)"},
 };
 
 #undef RO

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctlsock.c - the control socket: one thread, one Unix-domain listener, one client at a
- * time (issue 4; protocol in ctlproto.h, commands in ctlcmd.c).
+ * ctlsock.c - the control socket: one thread, one Unix-domain listener, up to MAX_CONNS
+ * clients served at once through poll (protocol in ctlproto.h, commands in ctlcmd.c).
  *
  * With ctl.enable (MEMSHIM_CTL=1) the constructor starts a detached thread that binds
  * <dir>/<pid>.sock in a private per-user directory (ms_ctlproto_sock_dir, mode 0700,
  * ownership checked) and serves requests. Invariants:
  *  - the host is never blocked: the constructor only creates the thread; all socket
  *    and filesystem work happens on it, with non-blocking sockets, poll and deadlines;
+ *  - no client is blocked by another: every connection has its own deadlines, none is
+ *    ever waited for, and when MAX_CONNS are open a new one evicts the idlest;
+ *  - the thread allocates nothing: connection state and buffers are static;
  *  - the thread takes no signals (all are blocked before it is created), installs no
  *    handlers, sends with MSG_NOSIGNAL, and runs with ms_tls_internal set, so failure
  *    injection never counts or fails its allocations;
@@ -43,6 +46,9 @@
 #define STACK_BYTES        (512u * 1024)
 #define STOP_WAIT_S        10
 #define CLOSE_DRAIN_MS     200
+#define MAX_CONNS          16  /* connections served at once; one more evicts the idlest */
+#define LISTEN_BACKLOG     128 /* connections the kernel queues for the thread to accept */
+#define SPILL_BYTES        (MS_CTLPROTO_MAX_HEAD + 256u * 1024) /* > any reply ctlcmd builds */
 
 static pthread_mutex_t sock_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sock_exited = PTHREAD_COND_INITIALIZER;
@@ -57,7 +63,6 @@ static pthread_t ctl_thread;
 static _Atomic bool stopping;
 static int wake_fd = -1; /* eventfd: wakes the thread's polls on stop */
 static int listen_fd = -1;
-static _Atomic int client_fd = -1;
 static pid_t bound_pid; /* the process that created sock_path (0: none) */
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
@@ -65,6 +70,7 @@ static _Atomic uint64_t timeout_ms = DEFAULT_TIMEOUT_MS;
 static _Atomic uint64_t n_refused;
 static _Atomic uint64_t n_requests;
 static _Atomic uint64_t n_clients;
+static _Atomic uint64_t n_evicted;
 
 static uint64_t now_ms(void) {
     struct timespec ts;
@@ -106,7 +112,7 @@ static int listener_open_locked(void) {
         goto out;
     }
     if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || chmod(path, 0600) != 0 ||
-        listen(fd, 16) != 0) {
+        listen(fd, LISTEN_BACKLOG) != 0) {
         rc = -errno;
         (void)unlink(path);
         goto out;
@@ -131,50 +137,71 @@ static void listener_close_locked(void) {
     sock_path[0] = '\0';
 }
 
-/* --- One client --- */
+/* --- Clients --- */
 
-/* Sends all of buf before deadline. 0, -ETIMEDOUT or -errno (the peer went away). */
-static int send_all(int fd, const char *buf, size_t len, uint64_t deadline) {
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno != EAGAIN && errno != EINTR) return -errno;
-        struct pollfd p[2] = {{.fd = fd, .events = POLLOUT}, {.fd = wake_fd, .events = POLLIN}};
-        int left = ms_left(deadline);
-        if (left == 0 || atomic_load(&stopping)) return -ETIMEDOUT;
-        if (poll(p, 2, left) < 0 && errno != EINTR) return -errno;
-    }
-    return 0;
+/*
+ * Every connection is served by the one thread through a poll set, so a client that
+ * is slow to send or to read delays no other. Each has its own deadline: its next
+ * request must be complete within ctl.timeout_ms of its accept or its last reply, and a
+ * reply it does not read must be gone within ctl.timeout_ms. At most MAX_CONNS are
+ * open; one more arriving evicts the one idle the longest (its last activity oldest).
+ * Replies are built in ctlcmd.c's static buffers: one that does not fit into the peer's
+ * socket at once is copied to the single spill buffer, and that client is not read
+ * again until the peer has taken it all; a second such reply while the spill is in use
+ * ends its connection. One reply fits an empty socket buffer (SO_SNDBUF is raised), so
+ * in practice only a client that pipelines requests without reading gets there.
+ */
+enum { CONN_FREE = 0, CONN_OPEN, CONN_CLOSING };
+
+typedef struct conn {
+    _Atomic int fd1;   /* the descriptor + 1, 0 when none (read by the fork child) */
+    int state;         /* CONN_* */
+    bool eof;          /* the peer shut down its side */
+    bool spilling;     /* owns the spill buffer */
+    uint64_t deadline; /* OPEN: request / reply due; CLOSING: end of the drain */
+    uint64_t stamp;    /* order of the last activity: the lowest is evicted */
+    ms_ctlproto_lbuf_t lbuf;
+} conn_t;
+
+/* The control thread's only (too large for its stack). */
+static conn_t conns[MAX_CONNS];
+static struct {
+    size_t off, len;
+    char data[SPILL_BYTES];
+} spill;
+static uint64_t stamp_next;
+
+static int conn_fd(conn_t *c) {
+    return atomic_load(&c->fd1) - 1;
 }
 
+/* Closes c at once. */
+static void conn_close(conn_t *c) {
+    int fd = atomic_exchange(&c->fd1, 0) - 1;
+    if (fd >= 0) close(fd);
+    if (c->spilling) spill.off = spill.len = 0;
+    c->spilling = false;
+    c->state = CONN_FREE;
+}
+
+/* One attempt to send an error line; the connection is fresh or idle, so it fits. */
 static void send_err(int fd, const char *reason) {
     char head[MS_CTLPROTO_MAX_HEAD];
     int n = ms_ctlproto_err_head(head, sizeof(head), reason);
-    if (n > 0) (void)send_all(fd, head, (size_t)n, now_ms() + 1000);
+    if (n > 0) (void)!send(fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /*
- * Closes a connection we are giving up on so the peer still reads our last reply: a Unix
- * socket closed with unread input resets the connection and the reply is lost. So: no
- * more output, then discard the peer's input until it closes or CLOSE_DRAIN_MS pass.
+ * Ends a connection so the peer still reads our last reply: a Unix socket closed with
+ * unread input resets the connection and the reply is lost. So: no more output, then
+ * its input is discarded (by the poll loop) until it closes or CLOSE_DRAIN_MS pass.
  */
-static void close_draining(int fd) {
-    char sink[4096];
-    uint64_t deadline = now_ms() + CLOSE_DRAIN_MS;
-    (void)shutdown(fd, SHUT_WR);
-    for (;;) {
-        ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
-        if (n > 0) continue;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int left = ms_left(deadline);
-        if (left == 0 || poll(&p, 1, left) <= 0) break;
-    }
-    close(fd);
+static void conn_close_draining(conn_t *c) {
+    (void)shutdown(conn_fd(c), SHUT_WR);
+    if (c->spilling) spill.off = spill.len = 0;
+    c->spilling = false;
+    c->state = CONN_CLOSING;
+    c->deadline = now_ms() + CLOSE_DRAIN_MS;
 }
 
 static bool peer_allowed(int fd, struct ucred *cred) {
@@ -184,79 +211,252 @@ static bool peer_allowed(int fd, struct ucred *cred) {
     return cred->uid == geteuid() || cred->uid == 0;
 }
 
-static ms_ctlproto_lbuf_t lbuf; /* the control thread's only; 4 KiB is too much stack */
+/* Sends what it can of buf without waiting; the bytes sent, or -errno. */
+static ssize_t send_some(int fd, const char *buf, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = send(fd, buf + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno != EAGAIN) return -errno;
+        break;
+    }
+    return (ssize_t)done;
+}
 
-/*
- * Serves requests until the peer closes, a request takes longer than ctl.timeout_ms to
- * arrive or its reply longer to be read, a line is too long, or the thread stops.
- */
-static void serve(int fd) {
-    ms_ctlproto_lbuf_init(&lbuf);
-    bool eof = false;
-    uint64_t deadline = now_ms() + atomic_load(&timeout_ms);
-    while (!atomic_load(&stopping)) {
+/* Sends one reply; what the socket does not take goes to the spill. false: c is closed. */
+static bool conn_reply(conn_t *c, const char *head, size_t hl, const char *body, size_t bl) {
+    int fd = conn_fd(c);
+    ssize_t n = send_some(fd, head, hl);
+    if (n < 0) goto drop;
+    size_t sent = (size_t)n;
+    if (sent == hl && bl > 0) {
+        n = send_some(fd, body, bl);
+        if (n < 0) goto drop;
+        sent += (size_t)n;
+    }
+    if (sent == hl + bl) return true;
+    /* The rest waits in the spill buffer, if it is free and large enough. */
+    size_t rest = hl + bl - sent;
+    if (spill.len != 0 || rest > sizeof(spill.data)) goto drop;
+    size_t in_head = sent < hl ? hl - sent : 0;
+    memcpy(spill.data, head + sent, in_head);
+    memcpy(spill.data + in_head, body + (sent - hl + in_head), rest - in_head);
+    spill.off = 0;
+    spill.len = rest;
+    c->spilling = true;
+    c->deadline = now_ms() + atomic_load(&timeout_ms);
+    return true;
+drop:
+    conn_close(c);
+    return false;
+}
+
+/* Answers every whole request c holds, while its replies go out at once. */
+static void conn_run(conn_t *c) {
+    while (c->state == CONN_OPEN && !c->spilling && !atomic_load(&stopping)) {
         const char *line;
         size_t len;
-        int r = ms_ctlproto_lbuf_take(&lbuf, eof, &line, &len);
+        int r = ms_ctlproto_lbuf_take(&c->lbuf, c->eof, &line, &len);
         if (r == 1) {
             char head[MS_CTLPROTO_MAX_HEAD];
             const char *body;
             size_t body_len;
             size_t hl = ms_ctlcmd_handle(line, len, head, sizeof(head), &body, &body_len);
             atomic_fetch_add(&n_requests, 1);
-            uint64_t wdl = now_ms() + atomic_load(&timeout_ms);
-            if (send_all(fd, head, hl, wdl) != 0) return;
-            if (body_len > 0 && send_all(fd, body, body_len, wdl) != 0) return;
-            deadline = now_ms() + atomic_load(&timeout_ms);
+            c->stamp = ++stamp_next;
+            c->deadline = now_ms() + atomic_load(&timeout_ms);
+            if (!conn_reply(c, head, hl, body, body_len)) return;
             continue;
         }
         if (r < 0) {
-            send_err(fd, "request too long (max 4095 bytes); closing");
-            return;
+            send_err(conn_fd(c), "request too long (max 4095 bytes); closing");
+            conn_close_draining(c);
+        } else if (c->eof) {
+            conn_close_draining(c);
         }
-        if (eof) return;
-        int left = ms_left(deadline);
-        if (left == 0) {
-            send_err(fd, "timeout: no complete request in time; closing");
-            return;
-        }
-        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
-        if (poll(p, 2, left) < 0 && errno != EINTR) return;
-        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        size_t avail;
-        char *dst = ms_ctlproto_lbuf_space(&lbuf, &avail);
-        ssize_t n = recv(fd, dst, avail, MSG_DONTWAIT);
-        if (n > 0)
-            ms_ctlproto_lbuf_commit(&lbuf, (size_t)n);
-        else if (n == 0)
-            eof = true;
-        else if (errno != EAGAIN && errno != EINTR)
-            return;
+        return;
     }
 }
 
-static void accept_one(void) {
+/* Reads what c's peer sent (POLLIN/POLLHUP/POLLERR), then answers it. */
+static void conn_readable(conn_t *c) {
+    int fd = conn_fd(c);
+    if (c->state == CONN_CLOSING) {
+        char sink[4096];
+        ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) conn_close(c);
+        return;
+    }
+    size_t avail;
+    char *dst = ms_ctlproto_lbuf_space(&c->lbuf, &avail);
+    if (avail > 0) {
+        ssize_t n = recv(fd, dst, avail, MSG_DONTWAIT);
+        if (n > 0) {
+            ms_ctlproto_lbuf_commit(&c->lbuf, (size_t)n);
+            c->stamp = ++stamp_next;
+        } else if (n == 0) {
+            c->eof = true;
+        } else if (errno != EAGAIN && errno != EINTR) {
+            conn_close(c);
+            return;
+        }
+    }
+    conn_run(c);
+}
+
+/* c's peer can take more of its spilled reply (POLLOUT/POLLHUP/POLLERR). */
+static void conn_writable(conn_t *c) {
+    ssize_t n = send_some(conn_fd(c), spill.data + spill.off, spill.len - spill.off);
+    if (n < 0) {
+        conn_close(c);
+        return;
+    }
+    spill.off += (size_t)n;
+    if (spill.off < spill.len) return;
+    spill.off = spill.len = 0;
+    c->spilling = false;
+    c->stamp = ++stamp_next;
+    c->deadline = now_ms() + atomic_load(&timeout_ms);
+    conn_run(c); /* requests that came while the reply was waiting */
+}
+
+/* Ends the connections whose deadline has passed. */
+static void conns_expire(uint64_t now) {
+    for (size_t i = 0; i < MAX_CONNS; i++) {
+        conn_t *c = &conns[i];
+        if (c->state == CONN_FREE || now < c->deadline) continue;
+        if (c->state == CONN_OPEN && !c->spilling) {
+            send_err(conn_fd(c), "timeout: no complete request in time; closing");
+            conn_close_draining(c);
+        } else {
+            conn_close(c); /* a reply not read in time, or a drain that is over */
+        }
+    }
+}
+
+/*
+ * A free slot: a free one, else one whose connection is closing, else (evict_open) the
+ * one of the open connection idle the longest, which is told and closed. NULL if none.
+ */
+static conn_t *conn_slot(bool evict_open) {
+    conn_t *closing = NULL, *idlest = NULL;
+    for (size_t i = 0; i < MAX_CONNS; i++) {
+        conn_t *c = &conns[i];
+        if (c->state == CONN_FREE) return c;
+        if (c->state == CONN_CLOSING && (closing == NULL || c->stamp < closing->stamp)) closing = c;
+        if (c->state == CONN_OPEN && (idlest == NULL || c->stamp < idlest->stamp)) idlest = c;
+    }
+    conn_t *victim = closing != NULL ? closing : evict_open ? idlest : NULL;
+    if (victim == NULL) return NULL;
+    if (victim->state == CONN_OPEN) {
+        atomic_fetch_add(&n_evicted, 1);
+        send_err(conn_fd(victim), "too many connections: closing the one idle the longest");
+    }
+    conn_close(victim);
+    return victim;
+}
+
+/* Accepts one pending connection. false when there was none (or no descriptor). */
+static bool accept_one(void) {
     int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
         /* Out of descriptors: back off instead of spinning on a readable listener. */
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
             (void)poll(NULL, 0, 100);
-        return;
+        return false;
     }
     struct ucred cred = {0};
-    if (!peer_allowed(fd, &cred)) {
+    bool allowed = peer_allowed(fd, &cred);
+    if (!allowed) {
         atomic_fetch_add(&n_refused, 1);
         ms_log(MS_LOG_INFO, "control socket: refused peer pid %d uid %u", (int)cred.pid,
                (unsigned)cred.uid);
         send_err(fd, "permission denied");
-        close_draining(fd);
-        return;
+    } else {
+        atomic_fetch_add(&n_clients, 1);
+        /* Room for the largest reply (as far as net.core.wmem_max allows): a client
+         * that reads never needs the spill. */
+        int sndbuf = (int)SPILL_BYTES;
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     }
-    atomic_fetch_add(&n_clients, 1);
-    atomic_store(&client_fd, fd);
-    serve(fd);
-    atomic_store(&client_fd, -1);
-    close_draining(fd);
+    /* A refused peer never evicts a served one: without a slot to drain in, it goes. */
+    conn_t *c = conn_slot(allowed);
+    if (c == NULL) {
+        close(fd);
+        return true;
+    }
+    ms_ctlproto_lbuf_init(&c->lbuf);
+    c->eof = false;
+    c->spilling = false;
+    c->stamp = ++stamp_next;
+    c->state = CONN_OPEN;
+    c->deadline = now_ms() + atomic_load(&timeout_ms);
+    atomic_store(&c->fd1, fd + 1);
+    if (!allowed) conn_close_draining(c);
+    return true;
+}
+
+/*
+ * Closes every connection (the thread stops), each after discarding the input already
+ * there, so a reply just sent (e.g. to `set ctl.enable false`) is not lost to a reset.
+ */
+static void conns_close_all(void) {
+    for (size_t i = 0; i < MAX_CONNS; i++) {
+        conn_t *c = &conns[i];
+        if (c->state == CONN_FREE) continue;
+        char sink[4096];
+        (void)shutdown(conn_fd(c), SHUT_WR);
+        for (int k = 0; k < 64 && recv(conn_fd(c), sink, sizeof(sink), MSG_DONTWAIT) > 0; k++)
+            ;
+        conn_close(c);
+    }
+    spill.off = spill.len = 0;
+}
+
+/* Serves the listener and every connection until the thread is asked to stop. */
+static void serve_all(void) {
+    struct pollfd p[2 + MAX_CONNS];
+    conn_t *who[2 + MAX_CONNS];
+    while (!atomic_load(&stopping)) {
+        uint64_t now = now_ms();
+        conns_expire(now);
+        uint64_t next = UINT64_MAX;
+        nfds_t n = 2;
+        p[0] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+        p[1] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
+        for (size_t i = 0; i < MAX_CONNS; i++) {
+            conn_t *c = &conns[i];
+            if (c->state == CONN_FREE) continue;
+            if (c->deadline < next) next = c->deadline;
+            short ev = c->state == CONN_CLOSING ? POLLIN : c->spilling ? POLLOUT : 0;
+            if (c->state == CONN_OPEN && !c->spilling && !c->eof) ev = POLLIN;
+            if (ev == 0) continue;
+            who[n] = c;
+            p[n++] = (struct pollfd){.fd = conn_fd(c), .events = ev};
+        }
+        int wait = next == UINT64_MAX ? -1 : ms_left(next);
+        int rc = poll(p, n, wait);
+        if (rc < 0 && errno != EINTR) break;
+        if (rc <= 0 || atomic_load(&stopping)) continue;
+        for (nfds_t i = 2; i < n; i++) {
+            conn_t *c = who[i];
+            short re = p[i].revents;
+            if (re == 0 || c->state == CONN_FREE || conn_fd(c) != p[i].fd) continue;
+            if (c->spilling && c->state == CONN_OPEN)
+                conn_writable(c);
+            else
+                conn_readable(c);
+        }
+        /* New connections last: a slot is never reused within one pass over p. */
+        if (p[0].revents & POLLIN)
+            for (int k = 0; k < MAX_CONNS && accept_one(); k++)
+                ;
+    }
+    conns_close_all();
 }
 
 /* --- The thread --- */
@@ -272,13 +472,7 @@ static void *ctl_main(void *arg) {
     pthread_mutex_lock(&sock_lock);
     int rc = atomic_load(&stopping) || exiting ? -ECANCELED : listener_open_locked();
     pthread_mutex_unlock(&sock_lock);
-    while (rc == 0 && !atomic_load(&stopping)) {
-        struct pollfd p[2] = {{.fd = listen_fd, .events = POLLIN},
-                              {.fd = wake_fd, .events = POLLIN}};
-        if (poll(p, 2, -1) < 0 && errno != EINTR) break;
-        if (atomic_load(&stopping)) break;
-        if (p[0].revents & POLLIN) accept_one();
-    }
+    if (rc == 0) serve_all();
     pthread_mutex_lock(&sock_lock);
     listener_close_locked();
     if (wake_fd >= 0) close(wake_fd);
@@ -366,8 +560,13 @@ void ms_ctlsock_fork_child(void) {
     pthread_mutex_init(&sock_lock, NULL);
     pthread_cond_init(&sock_exited, NULL);
     /* The parent's descriptors and path stay the parent's: close our copies only. */
-    int cfd = atomic_exchange(&client_fd, -1);
-    if (cfd >= 0) close(cfd);
+    for (size_t i = 0; i < MAX_CONNS; i++) {
+        int cfd = atomic_exchange(&conns[i].fd1, 0) - 1;
+        if (cfd >= 0) close(cfd);
+        conns[i].state = CONN_FREE;
+        conns[i].spilling = false;
+    }
+    spill.off = spill.len = 0;
     if (listen_fd >= 0) close(listen_fd);
     if (wake_fd >= 0) close(wake_fd);
     listen_fd = wake_fd = -1;
@@ -378,6 +577,7 @@ void ms_ctlsock_fork_child(void) {
     atomic_store(&n_refused, 0);
     atomic_store(&n_requests, 0);
     atomic_store(&n_clients, 0);
+    atomic_store(&n_evicted, 0);
     if (want && fork_rearm && ready && !exiting) (void)start_locked(FORK_GRACE_MS);
 }
 
@@ -452,5 +652,10 @@ int ms_ctl_ctl_requests_get(void *out) {
 
 int ms_ctl_ctl_clients_get(void *out) {
     *(uint64_t *)out = atomic_load(&n_clients);
+    return 0;
+}
+
+int ms_ctl_ctl_evicted_get(void *out) {
+    *(uint64_t *)out = atomic_load(&n_evicted);
     return 0;
 }

@@ -284,6 +284,7 @@ int ms_ctl_ctl_timeout_ms_set(const void *in);
 int ms_ctl_ctl_refused_get(void *out);
 int ms_ctl_ctl_requests_get(void *out);
 int ms_ctl_ctl_clients_get(void *out);
+int ms_ctl_ctl_evicted_get(void *out);
 
 /* --- Configuration (config.c) --- */
 
