@@ -460,7 +460,8 @@ static void collect(void *priv, void **entry_ref) {
 size_t kv_scan_ht_collect(kv_ht_t *ht, unsigned long long cursor, long long count, void ***out,
                           size_t *n) {
     entry_vec_t vec = {0};
-    long long maxiter = count * 10;
+    /* COUNT*10 steps at most, as Redis, without overflowing for a huge COUNT. */
+    long long maxiter = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
     size_t cur = (size_t)cursor;
     do {
         cur = kv_ht_scan(ht, cur, collect, &vec);

@@ -250,7 +250,8 @@ void kv_cmd_scan(kv_client_t *c) {
         }
     }
     scan_ctx_t ctx = {0};
-    long long maxiter = count * 10;
+    /* COUNT*10 steps at most, as Redis, without overflowing for a huge COUNT. */
+    long long maxiter = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
     size_t cur = (size_t)cursor;
     do {
         cur = kv_ht_scan(c->db->keys, cur, scan_collect, &ctx);

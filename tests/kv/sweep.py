@@ -49,6 +49,7 @@ DEFAULT = "1"
 # Key variants: name -> (type, commands that build it). Big ones exceed Redis 7.0's
 # listpack/intset limits (128 entries / 64-byte values, 512 integers).
 BIG = 200
+HBIG = 600  # hash-max-listpack-entries is 512 in both servers' built-in defaults
 KEYS = {
     "k:none": ("none", []),
     "k:str:int": ("string", [["SET", "k:str:int", "12345"]]),
@@ -58,7 +59,7 @@ KEYS = {
     "k:list:ql": ("list", [["RPUSH", "k:list:ql"] + ["e%03d" % i + "q" * 60
                                                     for i in range(BIG)]]),
     "k:hash:lp": ("hash", [["HSET", "k:hash:lp", "f1", "v1", "f2", "v2", "n", "5"]]),
-    "k:hash:ht": ("hash", [["HSET", "k:hash:ht"] + [x for i in range(BIG)
+    "k:hash:ht": ("hash", [["HSET", "k:hash:ht"] + [x for i in range(HBIG)
                                                     for x in ("f%d" % i, str(i))]]),
     "k:set:is": ("set", [["SADD", "k:set:is", "1", "2", "3", "5", "8"]]),
     "k:set:ht": ("set", [["SADD", "k:set:ht"] + ["m%d" % i for i in range(BIG)]]),
@@ -538,8 +539,12 @@ def vectors(full, row, tokens=()):
     # alone, with each hostile value, and as "T 1 v" (LIMIT offset count); and right after
     # the first key (where ZADD, ZRANGESTORE... read their options).
     if tokens and not hostile:
-        for k in [x for x in KEYS if KEYS[x][0] == want][:1] or ["k:str:emb"]:
-            positions = list(range(len(prefix), n))
+        own = [x for x in KEYS if KEYS[x][0] == want] or ["k:str:emb"]
+        positions = list(range(len(prefix), n))
+        big = [(own[-1] if keypos(i, n) else DEFAULT) for i in positions]
+        for t in tokens:  # the big encoding: fewer values
+            out += [prefix + big + [t, v] for v in TOKEN_VALUES]
+        for k in own[:1]:
             base = [(k if keypos(i, n) else DEFAULT) for i in positions]
             cut = first - len(prefix) + 1 if first >= len(prefix) and base else None
             for t in tokens:
