@@ -257,6 +257,20 @@ void kv_reply_map_len(kv_client_t *c, long len);
 /* Deferred array length: a placeholder filled in later with kv_reply_set_deferred. */
 void *kv_reply_deferred(kv_client_t *c);
 void kv_reply_set_deferred(kv_client_t *c, void *node, long len);
+/*
+ * The deferred-length check: kv_reply_set_deferred counts the top-level replies written
+ * after the placeholder and reports a count other than the announced one (log line
+ * "Deferred reply length mismatch", kv_reply_check_failures). OFF skips it; ABORT also
+ * aborts after reporting. Debug builds (MEMSHIM_DEBUG >= 1) check even when OFF (and
+ * abort unless LOG).
+ * ABORT until kvcore-server's start-up sets it from KVCORE_CHECK_REPLIES (unset or "0":
+ * OFF, "log": LOG, anything else: ABORT), so library users (the unit tests) check.
+ */
+enum { KV_REPLY_CHECK_OFF, KV_REPLY_CHECK_LOG, KV_REPLY_CHECK_ABORT };
+extern int kv_reply_check;
+extern uint64_t kv_reply_check_failures;
+/* KVCORE_CHECK_REPLIES's value as a kv_reply_check mode (NULL: OFF). */
+int kv_reply_check_parse(const char *env);
 /* A "verbatim" text (RESP2: a bulk string). */
 void kv_reply_verbatim(kv_client_t *c, const char *p, size_t len);
 /* The standard subcommand help: an array of status lines, then the HELP line. */

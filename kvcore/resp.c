@@ -485,9 +485,138 @@ void *kv_reply_deferred(kv_client_t *c) {
     return b;
 }
 
+/* --- The deferred-length check --- */
+
+int kv_reply_check = KV_REPLY_CHECK_ABORT;
+uint64_t kv_reply_check_failures;
+
+int kv_reply_check_parse(const char *env) {
+    if (env == NULL || env[0] == '\0' || strcmp(env, "0") == 0) return KV_REPLY_CHECK_OFF;
+    if (strcmp(env, "log") == 0) return KV_REPLY_CHECK_LOG;
+    return KV_REPLY_CHECK_ABORT;
+}
+
+/* Reads the bytes of a block chain in order. */
+typedef struct chain_reader {
+    const kv_reply_block_t *b;
+    size_t off;
+    bool placeholder; /* met a deferred length not filled in yet */
+} chain_reader_t;
+
+static int chain_getc(chain_reader_t *r) {
+    while (r->b != NULL && r->off >= r->b->used) {
+        if (r->b->size == 0) r->placeholder = true; /* kv_reply_deferred's empty block */
+        r->b = r->b->next;
+        r->off = 0;
+    }
+    if (r->b == NULL) return -1;
+    return (unsigned char)r->b->data[r->off++];
+}
+
+/* The number on a "<digits>\r\n" line (after its type byte); false if malformed. */
+static bool chain_number(chain_reader_t *r, long long *out) {
+    long long v = 0;
+    bool neg = false, any = false;
+    int ch = chain_getc(r);
+    if (ch == '-') {
+        neg = true;
+        ch = chain_getc(r);
+    }
+    while (ch >= '0' && ch <= '9') {
+        if (v > (LLONG_MAX - 9) / 10) return false;
+        v = v * 10 + (ch - '0');
+        any = true;
+        ch = chain_getc(r);
+    }
+    if (!any || ch != '\r' || chain_getc(r) != '\n') return false;
+    *out = neg ? -v : v;
+    return true;
+}
+
+static bool chain_skip_line(chain_reader_t *r) {
+    int ch;
+    while ((ch = chain_getc(r)) != -1)
+        if (ch == '\r') return chain_getc(r) == '\n';
+    return false;
+}
+
+static bool chain_skip(chain_reader_t *r, long long n) {
+    while (n > 0) {
+        if (chain_getc(r) == -1) return false;
+        n--;
+    }
+    return true;
+}
+
+/*
+ * Counts the complete top-level replies in the chain from b: each reply is one element
+ * however deep; an aggregate's children are owed in `pending` (preorder, so one counter
+ * suffices). -1 when the bytes are not a whole number of well-formed replies.
+ */
+static long count_replies(const kv_reply_block_t *b) {
+    chain_reader_t r = {b, 0, false};
+    long long pending = 0;
+    long top = 0;
+    int t;
+    while ((t = chain_getc(&r)) != -1) {
+        if (pending > 0)
+            pending--;
+        else
+            top++;
+        long long n;
+        switch (t) {
+        case '+':
+        case '-':
+        case ':':
+        case '_':
+        case ',':
+        case '#':
+        case '(':
+            if (!chain_skip_line(&r)) return -1;
+            break;
+        case '$':
+        case '=':
+        case '!':
+            if (!chain_number(&r, &n)) return -1;
+            if (n >= 0 && !chain_skip(&r, n + 2)) return -1;
+            break;
+        case '*':
+        case '~':
+        case '>':
+            if (!chain_number(&r, &n)) return -1;
+            if (n > 0) pending += n;
+            break;
+        case '%':
+            if (!chain_number(&r, &n)) return -1;
+            if (n > 0) pending += 2 * n;
+            break;
+        default: return -1;
+        }
+    }
+    if (pending > 0 || r.placeholder) return -1;
+    return top;
+}
+
+static void check_deferred(kv_client_t *c, const kv_reply_block_t *b, long len) {
+    long got = count_replies(b->next);
+    if (got == len) return;
+    kv_reply_check_failures++;
+    char wrote[64];
+    if (got < 0)
+        snprintf(wrote, sizeof(wrote), "incomplete or malformed replies");
+    else
+        snprintf(wrote, sizeof(wrote), "%ld", got);
+    kv_log(KV_LOG_WARNING,
+           "Deferred reply length mismatch: announced %ld elements, wrote %s (command '%s', "
+           "client id=%llu)",
+           len, wrote, c->cmd ? c->cmd->fullname : "?", (unsigned long long)c->id);
+    if (kv_reply_check != KV_REPLY_CHECK_LOG) abort(); /* ABORT, or OFF in a debug build */
+}
+
 void kv_reply_set_deferred(kv_client_t *c, void *node, long len) {
     kv_reply_block_t *b = node;
     if (b == NULL || (c->flags & KV_CLIENT_CLOSE_ASAP)) return;
+    if (ms_config_debug || kv_reply_check != KV_REPLY_CHECK_OFF) check_deferred(c, b, len);
     b->data[0] = '*';
     size_t n = kv_ll2str(b->data + 1, len) + 1;
     b->data[n++] = '\r';

@@ -300,6 +300,8 @@ int kv_server_main(int argc, char **argv) {
     memset(&kv_srv, 0, sizeof(kv_srv));
     for (int i = 0; i < 16; i++)
         kv_srv.listen_fds[i] = -1;
+    /* The deferred-length check (resp.c): off in production unless asked for. */
+    kv_reply_check = kv_reply_check_parse(getenv("KVCORE_CHECK_REPLIES"));
     if (kv_config_defaults(&kv_srv.cfg) != 0) {
         fprintf(stderr, "Out of memory\n");
         return 1;
@@ -337,6 +339,9 @@ int kv_server_main(int argc, char **argv) {
     kv_log(KV_LOG_WARNING, "oO0OoO0OoO0Oo kvcore is starting oO0OoO0OoO0Oo");
     kv_log(KV_LOG_WARNING, "kvcore version=%s (Redis %s protocol), bits=64, pid=%d, just started",
            KV_VERSION, KV_REDIS_VERSION, (int)getpid());
+    if (kv_reply_check != KV_REPLY_CHECK_OFF)
+        kv_log(KV_LOG_NOTICE, "Deferred reply lengths are checked (KVCORE_CHECK_REPLIES=%s)",
+               kv_reply_check == KV_REPLY_CHECK_LOG ? "log" : "abort");
     if (kv_srv.config_file == NULL)
         kv_log(KV_LOG_WARNING,
                "Warning: no config file specified, using the default config. In order to "

@@ -13,6 +13,7 @@
 #     argument slot each) close the connection, counted in
 #     client_query_buffer_limit_disconnections and logged as Redis logs it. (Redis 7.0
 #     counts only its query buffer there, so it keeps that client.)
+#  4. the server runs with the deferred-reply-length check on (tests/kv/lib.sh).
 # Every read is bounded by a socket timeout (10 or 20 s); no result depends on timing.
 . "$(dirname "$0")/../kv/lib.sh"
 kv_require_tools redis-cli redis-server python3
@@ -172,4 +173,7 @@ grep -q 'Closing client that reached max query buffer length: id=[0-9]* addr=127
 redis-cli -p "$KV_PORT" -a pw --no-auth-warning config set client-query-buffer-limit 1gb >/dev/null
 check "query limit: kept under the default limit" "kept: b':0\\r\\n'" "$(qlimit "$KV_PORT")"
 check "server alive" PONG "$(redis-cli -p "$KV_PORT" -a pw --no-auth-warning ping)"
+# lib.sh runs test servers with the deferred-reply-length check on.
+grep -q 'Deferred reply lengths are checked (KVCORE_CHECK_REPLIES=abort)' \
+    "$KV_TMP/kvcore.$KV_PORT.log" || { echo "FAIL the reply length check is off"; fail=1; }
 exit $fail

@@ -11,6 +11,7 @@
 #   kv_settle PORT                   wait until no keyspace table is rehashing and
 #                                    used_memory is stable (at most ~35 s)
 #
+# KVCORE_CHECK_REPLIES: exported as "abort" for tests (not benchmarks) unless already set.
 # KV_SERVER_WRAPPER (set by `make valgrind`): a command kvcore-server runs under, e.g.
 # "valgrind --error-exitcode=99 ...". kv_cleanup then gives each server time to shut down
 # and fails the test when one exits with status 99 (errors or definite leaks), printing
@@ -18,6 +19,9 @@
 
 BUILD=${BUILD:-build}
 KV_BIN=${KV_BIN:-$BUILD/kvcore-server}
+# Tests run kvcore-server with its deferred-reply-length check (resp.c): a command that
+# announces one count and writes another aborts the server. Benchmarks run it as shipped.
+case $0 in */bench/*) ;; *) export KVCORE_CHECK_REPLIES="${KVCORE_CHECK_REPLIES-abort}" ;; esac
 KV_TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvtest.XXXXXX")
 KV_PIDS=""
 

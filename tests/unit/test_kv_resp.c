@@ -535,6 +535,73 @@ static void test_reply_deferred_length_is_filled_in_place(void **state) {
     kv_client_free(c);
 }
 
+/*
+ * The deferred-length check: on in every unit test (kv_reply_check starts at ABORT, so a
+ * command test that announces a wrong count aborts); here in LOG mode to see it count.
+ */
+static void test_reply_deferred_length_check_catches_a_wrong_count(void **state) {
+    (void)state;
+    assert_int_equal(kv_reply_check, KV_REPLY_CHECK_ABORT);
+    kv_reply_check = KV_REPLY_CHECK_LOG;
+    uint64_t before = kv_reply_check_failures;
+    kv_client_t *c = kv_client_new(-1);
+
+    /* Right: nested aggregates, a nested deferred length and big bulks count as one each. */
+    void *outer = kv_reply_deferred(c);
+    kv_reply_array_len(c, 2);
+    kv_reply_bulk(c, "a", 1);
+    kv_reply_int(c, 1);
+    void *inner = kv_reply_deferred(c);
+    kv_reply_map_len(c, 1);
+    kv_reply_bulk(c, "k", 1);
+    kv_reply_null_array(c);
+    kv_reply_set_deferred(c, inner, 1);
+    char *big = calloc(1, KV_REPLY_BUF * 2);
+    kv_reply_bulk(c, big, KV_REPLY_BUF * 2);
+    free(big);
+    kv_reply_status(c, "x");
+    kv_reply_error(c, "ERR e");
+    kv_reply_null(c);
+    kv_reply_set_deferred(c, outer, 6);
+    assert_int_equal(kv_reply_check_failures - before, 0);
+
+    /* One element more than announced (the MEMORY STATS shape), and one fewer. */
+    void *d = kv_reply_deferred(c);
+    for (int i = 0; i < 3; i++)
+        kv_reply_int(c, i);
+    kv_reply_set_deferred(c, d, 2);
+    assert_int_equal(kv_reply_check_failures - before, 1);
+    d = kv_reply_deferred(c);
+    kv_reply_set_deferred(c, d, 1);
+    assert_int_equal(kv_reply_check_failures - before, 2);
+    /* An aggregate missing children, and a nested placeholder never filled in. */
+    d = kv_reply_deferred(c);
+    kv_reply_array_len(c, 3);
+    kv_reply_int(c, 1);
+    kv_reply_set_deferred(c, d, 1);
+    assert_int_equal(kv_reply_check_failures - before, 3);
+    d = kv_reply_deferred(c);
+    (void)kv_reply_deferred(c);
+    kv_reply_set_deferred(c, d, 1);
+    assert_int_equal(kv_reply_check_failures - before, 4);
+    kv_client_free(c);
+
+    /* Off (in a build without MEMSHIM_DEBUG, which always checks): not checked. */
+    if (!ms_config_debug) {
+        kv_reply_check = KV_REPLY_CHECK_OFF;
+        c = kv_client_new(-1);
+        d = kv_reply_deferred(c);
+        kv_reply_set_deferred(c, d, 5);
+        assert_int_equal(kv_reply_check_failures - before, 4);
+        kv_client_free(c);
+    }
+    kv_reply_check = KV_REPLY_CHECK_ABORT;
+    assert_int_equal(kv_reply_check_parse(NULL), KV_REPLY_CHECK_OFF);
+    assert_int_equal(kv_reply_check_parse("0"), KV_REPLY_CHECK_OFF);
+    assert_int_equal(kv_reply_check_parse("log"), KV_REPLY_CHECK_LOG);
+    assert_int_equal(kv_reply_check_parse("1"), KV_REPLY_CHECK_ABORT);
+}
+
 static void test_reply_larger_than_buffer_spills_into_blocks(void **state) {
     (void)state;
     kv_client_t *c = kv_client_new(-1);
@@ -587,6 +654,7 @@ int main(void) {
         cmocka_unit_test(test_reply_formats_match_resp2),
         cmocka_unit_test(test_reply_deferred_length_is_filled_in_place),
         cmocka_unit_test(test_reply_larger_than_buffer_spills_into_blocks),
+        cmocka_unit_test(test_reply_deferred_length_check_catches_a_wrong_count),
     };
     return cmocka_run_group_tests_name("kv_resp", tests, setup, teardown);
 }
