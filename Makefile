@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: MIT
-# memshim: one non-recursive GNU Makefile (STYLE §2.8). Outputs go to $(BUILD)/.
+# memshim: one non-recursive GNU Makefile (docs/style.md#build). Outputs go to $(BUILD)/.
 #
-# Module layout and what links what:
-#   shim/*.c (minus override.c) + heapprof control  -> libmemshim.a   (unit tests, ASan)
-#   the same + shim/override.c                      -> libmemshim.so  (preload / -lmemshim)
-#   heapprof/*.c (minus control files)              -> libheapprof.a  (analyser)
-#   defrag/*.c                                      -> libdefrag.a
-#   kvcore/*.c (minus main.c)                       -> libkvcore.a + kvcore-server
+# One folder is one library; the layers and what links what: docs/architecture.md#layers.
+#   shim/*.c (minus override.c)         -> libmemshim.a   (unit tests, ASan)
+#   the same + shim/override.c          -> libmemshim.so  (preload / -lmemshim)
+#   heapprof/*.c                        -> libheapprof.a  (the dump analyser)
+#   defrag/*.c                          -> libdefrag.a
+#   kvcore/*.c (minus main.c)           -> libkvcore.a + kvcore-server
 #   tools/memshim*.c -> memshim ; tools/heapprof*.c -> heapprof
 # Unit tests are tests/unit/test_<module>_<unit>.c; the module prefix picks the libraries.
 
@@ -51,10 +51,7 @@ DEB_TEST_PKGS  := redis-server redis-tools python3 sqlite3 g++ valgrind golang-g
 
 SHIM_OVERRIDE := shim/override.c
 SHIM_SRC      := $(filter-out $(SHIM_OVERRIDE),$(wildcard shim/*.c))
-# heapprof's control half lives in libmemshim (DESIGN: "control code is linked into
-# libmemshim.so"); everything else in heapprof/ is the offline analyser.
-HP_CTL_SRC    := $(wildcard heapprof/control.c heapprof/unwind.c)
-HP_SRC        := $(filter-out $(HP_CTL_SRC),$(wildcard heapprof/*.c))
+HP_SRC        := $(wildcard heapprof/*.c)
 DEFRAG_SRC    := $(wildcard defrag/*.c)
 KV_MAIN       := kvcore/main.c
 KV_SRC        := $(filter-out $(KV_MAIN),$(wildcard kvcore/*.c))
@@ -68,9 +65,9 @@ pic = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
 # heapprof/'s objects go to $(BUILD)/hpobj/, because $(BUILD)/heapprof is the analyser binary.
 hpobj = $(patsubst heapprof/%.c,$(BUILD)/hpobj/%.o,$(1))
 
-SHIM_PIC  := $(call pic,$(SHIM_SRC) $(HP_CTL_SRC))
+SHIM_PIC  := $(call pic,$(SHIM_SRC))
 SHIM_OPIC := $(call pic,$(SHIM_OVERRIDE))
-SHIM_OBJ  := $(call obj,$(SHIM_SRC)) $(call hpobj,$(HP_CTL_SRC))
+SHIM_OBJ  := $(call obj,$(SHIM_SRC))
 HP_OBJ    := $(call hpobj,$(HP_SRC))
 DEFRAG_OBJ:= $(call obj,$(DEFRAG_SRC))
 KV_OBJ    := $(call obj,$(KV_SRC))

@@ -5,7 +5,7 @@
  * (kvcore) registers stages that relocate its own allocations through the shim's hint
  * and move primitive, and lends the engine a clock and a timer.
  *
- * The design is Valkey 8.1's (shared/notes/kv-reference.md 2(a)):
+ * The design is Valkey 8.1's (docs/design.md#the-defrag-engine):
  *  - control: defrag_cron, called from the host's cron (~10 times a second), starts a
  *    cycle when fragmentation passes active-defrag-threshold-lower and -ignore-bytes,
  *    and picks a CPU target between cycle-min and cycle-max by linear interpolation
@@ -313,7 +313,8 @@ void defrag_later_clear(defrag_later_t *l);
 /* The number of entries. */
 size_t defrag_later_count(const defrag_later_t *l);
 
-/* --- Invariant checks (STYLE 2.6; tests call them after each mutation) --- */
+/* --- Invariant checks (tests call them after each mutation) ---
+ * See docs/style.md#assertions-and-invariant-checks. */
 
 /*
  * Returns 0 when the engine's invariants hold: a running cycle has a CPU target in

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dump.c - reader for jemalloc's heap_v2 dumps (prof_dump_header / prof_dump_gctx /
- * prof_dump_maps in jemalloc 5.3; layout in ../shared/notes/heap-formats.md):
+ * prof_dump_maps in jemalloc 5.3; layout in docs/formats.md#heap-dumps-heap_v2):
  *
  *   heap_v2/<period>
  *     t*: <objs>: <bytes> [<objs>: <bytes>]            process totals
@@ -23,8 +23,6 @@
  * MAPPED_LIBRARIES section or whose last line has no newline is reported as truncated.
  */
 #include "heapprof_internal.h"
-
-#include "ms_defs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -171,7 +169,7 @@ const hp_mapping_t *hp_dump_mappings(const hp_dump_t *d, size_t *count) {
 
 /* --- Errors --- */
 
-MS_PRINTF(3, 4) static int fail(hp_dump_t *d, int code, const char *fmt, ...) {
+HP_PRINTF(3, 4) static int fail(hp_dump_t *d, int code, const char *fmt, ...) {
     if (d->err != 0) return d->err;
     d->err = code;
     int n = snprintf(d->errstr, sizeof(d->errstr), "dump line %zu: ", d->line);

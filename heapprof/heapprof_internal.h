@@ -17,6 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* printf-style format checking for the analyser's own formatters. */
+#define HP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
 /* --- Growable arrays and small containers (util.c) --- */
 
 /*

@@ -4,7 +4,7 @@
  * over the protocol: MEMORY HEAP ENABLE|DISABLE|STATUS|DUMP [dir] and the Kvrocks
  * spelling KPROFILE MEMORY ENABLE|DISABLE|STATUS|DUMP <dir>.
  *
- * Heap profiling drives heapprof's control API (heapprof.h, in libmemshim). A network
+ * Heap profiling drives libmemshim's profile control (memshim_prof_*, memshim.h). A network
  * client must not be able to write files where it likes: dumps go only to the
  * start-up-only `heap-dump-dir` or an existing directory inside it. A relative DIR is
  * taken inside heap-dump-dir; any ".." component is refused; the resolved path (symlinks
@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "heapprof.h"
 #include "memshim.h"
 
 /* --- MEMORY USAGE / STATS / DOCTOR / MALLOC-STATS / PURGE --- */
@@ -289,9 +288,9 @@ void kv_cmd_memory_help(kv_client_t *c) {
 /* --- Heap profiling --- */
 
 static void reply_prof_error(kv_client_t *c, int rc, const char *what) {
-    hp_prof_status_t st;
+    memshim_prof_status_t st;
     const char *detail = "";
-    if (hp_prof_status(&st) == 0 && st.last_errstr[0]) detail = st.last_errstr;
+    if (memshim_prof_status(&st) == 0 && st.last_errstr[0]) detail = st.last_errstr;
     switch (rc) {
     case -ENOENT:
         if (!st.available) {
@@ -373,18 +372,18 @@ enum { HEAP_ENABLE, HEAP_DISABLE, HEAP_STATUS, HEAP_DUMP };
 /* Runs one heap operation; `kvrocks` selects KPROFILE's reply shapes. */
 static void heap_op(kv_client_t *c, int op, const kv_arg_t *dir, bool kvrocks) {
     int rc;
-    hp_prof_status_t st;
+    memshim_prof_status_t st;
     switch (op) {
     case HEAP_ENABLE:
     case HEAP_DISABLE:
-        rc = op == HEAP_ENABLE ? hp_prof_enable() : hp_prof_disable();
+        rc = op == HEAP_ENABLE ? memshim_prof_enable() : memshim_prof_disable();
         if (rc != 0)
             reply_prof_error(c, rc, op == HEAP_ENABLE ? "enable" : "disable");
         else
             kv_reply_ok(c);
         return;
     case HEAP_STATUS:
-        if (hp_prof_status(&st) != 0) {
+        if (memshim_prof_status(&st) != 0) {
             kv_reply_error(c, "ERR could not read the profiler status");
             return;
         }
@@ -416,7 +415,7 @@ static void heap_op(kv_client_t *c, int op, const kv_arg_t *dir, bool kvrocks) {
             kv_reply_error(c, err);
             return;
         }
-        rc = hp_prof_dump_in_dir(real, path, sizeof(path));
+        rc = memshim_prof_dump_in_dir(real, path, sizeof(path));
         if (rc != 0) {
             reply_prof_error(c, rc, "dump");
             return;

@@ -3,8 +3,8 @@
  * compat.c - glibc's heap introspection calls, answered from jemalloc.
  *
  * Under a replacement allocator glibc's mallinfo reports its own empty heap and
- * malloc_trim does nothing (shim-pitfalls.md 2). Programs that read them (Python,
- * glibc-aware daemons) get jemalloc's figures instead: mallinfo2's uordblks is
+ * malloc_trim does nothing (docs/design.md#glibc-introspection-calls). Programs that
+ * read them (Python, glibc-aware daemons) get jemalloc's figures instead: mallinfo2's uordblks is
  * stats.allocated, arena is stats.mapped, fordblks is active - allocated, keepcost is
  * resident - active; malloc_trim purges every arena; malloc_stats prints jemalloc's
  * report to stderr.

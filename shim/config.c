@@ -6,7 +6,7 @@
  * Every MEMSHIM_* variable is an alias of a control name (the table in ctl.c), so the
  * environment, MEMSHIM_CONF="name:value,..." and the control socket share one parser.
  * A malformed value gets one warning line and the default; the host is never aborted
- * over configuration. Fork order (shim-pitfalls.md 6): jemalloc is initialised before
+ * over configuration. Fork order (docs/design.md#fork-order): jemalloc is initialised before
  * our pthread_atfork call, so our prepare handler runs first and takes the shim's lock
  * before jemalloc takes its own.
  */
@@ -167,18 +167,18 @@ static void report_policy(void) {
 
 static void fork_prepare(void) {
     ms_ctl_fork_prepare();
-    ms_hp_fork_prepare();
+    ms_prof_fork_prepare();
     ms_ctlsock_fork_prepare();
 }
 
 static void fork_parent(void) {
     ms_ctlsock_fork_parent();
-    ms_hp_fork_parent();
+    ms_prof_fork_parent();
     ms_ctl_fork_parent();
 }
 
 static void fork_child(void) {
-    ms_hp_fork_child();
+    ms_prof_fork_child();
     ms_ctl_fork_child();
     ms_report_fork_child();
     ms_ctlsock_fork_child(); /* last: it may start the child's control thread */

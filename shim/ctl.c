@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl.c - controls are a table, not code (STYLE 2.4).
+ * ctl.c - controls are a table, not code (docs/design.md#the-control-tree).
  *
  * Every control the shim offers is one row of `nodes` below: a dotted name, a type,
  * read/write flags, a getter and a setter next to the state they control, and a line of

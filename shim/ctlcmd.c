@@ -7,7 +7,7 @@
  * client-facing reason; ms_ctlcmd_handle turns either into one framed reply, converting
  * the body to JSON when the request said --json. Handlers reach the process only
  * through the public controls (memshim_ctl*, memshim_stats_get, memshim_purge,
- * memshim_defrag_bins_get) and heapprof's hp_prof_* API, so a name on the socket
+ * memshim_defrag_bins_get, memshim_prof_*), so a name on the socket
  * means exactly what it means to MEMSHIM_CONF. Runs on the control thread only: the
  * reply buffers are static and the function is not reentrant.
  */
@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "ctlproto.h"
-#include "heapprof.h"
 
 #define BODY_CAP (64u * 1024)
 #define JSON_CAP (160u * 1024)
@@ -36,10 +35,10 @@ static const char *errtext(int rc) {
 
 /* --- heap --- */
 
-/* The reason heapprof recorded for its last failure, or the errno text. */
+/* The reason the profile control recorded for its last failure, or the errno text. */
 static int hp_fail(int rc, const char *what, char *err, size_t errlen) {
-    hp_prof_status_t st;
-    if (hp_prof_status(&st) == 0 && st.last_error == rc && st.last_errstr[0] != '\0')
+    memshim_prof_status_t st;
+    if (memshim_prof_status(&st) == 0 && st.last_error == rc && st.last_errstr[0] != '\0')
         snprintf(err, errlen, "%s", st.last_errstr);
     else
         snprintf(err, errlen, "%s: %s", what, errtext(rc));
@@ -47,8 +46,8 @@ static int hp_fail(int rc, const char *what, char *err, size_t errlen) {
 }
 
 static int heap_state_body(ms_ctlproto_body_t *b, char *err, size_t errlen) {
-    hp_prof_status_t st;
-    int rc = hp_prof_status(&st);
+    memshim_prof_status_t st;
+    int rc = memshim_prof_status(&st);
     if (rc != 0) return hp_fail(rc, "heap status", err, errlen);
     ms_ctlproto_body_kvf(b, "available", "%s", st.available ? "true" : "false");
     ms_ctlproto_body_kvf(b, "active", "%s", st.active ? "true" : "false");
@@ -59,7 +58,7 @@ static int heap_state_body(ms_ctlproto_body_t *b, char *err, size_t errlen) {
 static int cmd_heap_enable(const ms_ctlproto_req_t *req, int argi, ms_ctlproto_body_t *b, char *err,
                            size_t errlen) {
     (void)req, (void)argi;
-    int rc = hp_prof_enable();
+    int rc = memshim_prof_enable();
     if (rc != 0) return hp_fail(rc, "heap enable", err, errlen);
     return heap_state_body(b, err, errlen);
 }
@@ -67,7 +66,7 @@ static int cmd_heap_enable(const ms_ctlproto_req_t *req, int argi, ms_ctlproto_b
 static int cmd_heap_disable(const ms_ctlproto_req_t *req, int argi, ms_ctlproto_body_t *b,
                             char *err, size_t errlen) {
     (void)req, (void)argi;
-    int rc = hp_prof_disable();
+    int rc = memshim_prof_disable();
     if (rc != 0) return hp_fail(rc, "heap disable", err, errlen);
     return heap_state_body(b, err, errlen);
 }
@@ -75,8 +74,8 @@ static int cmd_heap_disable(const ms_ctlproto_req_t *req, int argi, ms_ctlproto_
 static int cmd_heap_status(const ms_ctlproto_req_t *req, int argi, ms_ctlproto_body_t *b, char *err,
                            size_t errlen) {
     (void)req, (void)argi;
-    hp_prof_status_t st;
-    int rc = hp_prof_status(&st);
+    memshim_prof_status_t st;
+    int rc = memshim_prof_status(&st);
     if (rc != 0) return hp_fail(rc, "heap status", err, errlen);
     ms_ctlproto_body_kvf(b, "available", "%s", st.available ? "true" : "false");
     ms_ctlproto_body_kvf(b, "active", "%s", st.active ? "true" : "false");
@@ -95,7 +94,7 @@ static int cmd_heap_dump(const ms_ctlproto_req_t *req, int argi, ms_ctlproto_bod
                          size_t errlen) {
     const char *path = argi < req->ntok ? req->tok[argi] : NULL;
     char written[512];
-    int rc = hp_prof_dump(path, written, sizeof(written));
+    int rc = memshim_prof_dump(path, written, sizeof(written));
     if (rc != 0) return hp_fail(rc, "heap dump", err, errlen);
     ms_ctlproto_body_kvf(b, "path", "%s", written);
     return 0;
@@ -120,7 +119,7 @@ static int cmd_heap_reset(const ms_ctlproto_req_t *req, int argi, ms_ctlproto_bo
                  req->tok[argi]);
         return -EINVAL;
     }
-    int rc = hp_prof_reset((int)lg);
+    int rc = memshim_prof_reset((int)lg);
     if (rc != 0) return hp_fail(rc, "heap reset", err, errlen);
     return heap_state_body(b, err, errlen);
 }
@@ -136,8 +135,8 @@ static int cmd_stats(const ms_ctlproto_req_t *req, int argi, ms_ctlproto_body_t 
         snprintf(err, errlen, "jemalloc statistics are unavailable (%s)", errtext(rc));
         return rc;
     }
-    hp_prof_status_t hs;
-    bool prof = hp_prof_status(&hs) == 0 && hs.active;
+    memshim_prof_status_t hs;
+    bool prof = memshim_prof_status(&hs) == 0 && hs.active;
     ms_ctlproto_body_kvf(b, "pid", "%d", (int)getpid());
     ms_ctlproto_body_kvf(b, "allocated", "%zu", st.allocated);
     ms_ctlproto_body_kvf(b, "active", "%zu", st.active);

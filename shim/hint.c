@@ -8,7 +8,8 @@
  * come from experimental.utilization.batch_query ({nfree, nregs, extent size} per
  * pointer); the per-bin averages come from stats.arenas.<ALL>.bins.<j>.* after an epoch
  * refresh, cached in one snapshot that also yields the fragmentation figure
- * Σ (nregs·curslabs − curregs)·size (kv-reference.md 2(a), Valkey's allocator_defrag.c).
+ * Σ (nregs·curslabs − curregs)·size (docs/design.md#the-fragmentation-figure, Valkey's
+ * allocator_defrag.c).
  *
  * The size-class table is read from arenas.bin.<j>.* once: Debian's jemalloc has a
  * 16-byte quantum, so no class is hard-coded. Pointer queries are only safe on pointers
@@ -143,7 +144,7 @@ static int init_tables(void) {
 static void init_once(void) {
     /* jemalloc is initialised by the mallctl calls, so its atfork handlers are already
      * registered and ours (registered after) run first: snap_lock is taken before
-     * jemalloc's own locks (shim-pitfalls.md 6). */
+     * jemalloc's own locks (docs/design.md#fork-order). */
     int rc = init_tables();
     if (rc != 0) {
         ms_log(MS_LOG_WARN, "defrag hints unavailable: jemalloc bin tables unreadable (%d)", rc);

@@ -16,13 +16,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ms_defs.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define MEMSHIM_VERSION "0.1.0"
+
+/* Marks what libmemshim.so exports (it is built with -fvisibility=hidden). */
+#if defined(__GNUC__) || defined(__clang__)
+#    define MEMSHIM_API __attribute__((visibility("default")))
+#else
+#    define MEMSHIM_API
+#endif
 
 /* A snapshot of jemalloc's process-wide counters, in bytes unless named otherwise. */
 typedef struct memshim_stats {
@@ -43,13 +48,13 @@ typedef struct memshim_stats {
  * Refreshes jemalloc's statistics (mallctl "epoch") and fills *out.
  * Returns 0, -EINVAL (out is NULL) or -EIO (jemalloc refused a stats read).
  */
-MS_EXPORT int memshim_stats_get(memshim_stats_t *out);
+MEMSHIM_API int memshim_stats_get(memshim_stats_t *out);
 
 /*
  * Returns dirty and muzzy pages of every arena to the system (arena.<ALL>.purge).
  * Returns 0 or -EIO.
  */
-MS_EXPORT int memshim_purge(void);
+MEMSHIM_API int memshim_purge(void);
 
 /*
  * Reads and/or writes one control by its dotted name, with mallctl's argument shape:
@@ -62,8 +67,8 @@ MS_EXPORT int memshim_purge(void);
  * or reading a write-only one; or the -errno of the action the control performs.
  * See `memshim ctl PID config` or the README for the list of names.
  */
-MS_EXPORT int memshim_ctl(const char *name, void *oldp, size_t *oldlenp, const void *newp,
-                          size_t newlen);
+MEMSHIM_API int memshim_ctl(const char *name, void *oldp, size_t *oldlenp, const void *newp,
+                            size_t newlen);
 
 /*
  * The same controls by text, as MEMSHIM_CONF, the control socket and the CLI use them.
@@ -72,20 +77,66 @@ MS_EXPORT int memshim_ctl(const char *name, void *oldp, size_t *oldlenp, const v
  * buf (NUL-terminated, truncated to len). Return codes as memshim_ctl, plus -ERANGE
  * when buf is too small.
  */
-MS_EXPORT int memshim_ctl_set_str(const char *name, const char *value);
-MS_EXPORT int memshim_ctl_get_str(const char *name, char *buf, size_t len);
+MEMSHIM_API int memshim_ctl_set_str(const char *name, const char *value);
+MEMSHIM_API int memshim_ctl_get_str(const char *name, char *buf, size_t len);
 
 /*
  * Calls fn once per control, in table order, with its name, its type name ("bool",
  * "u64", "size", "double", "string", "action") and its help text. Stops early and
  * returns fn's value when fn returns non-zero; otherwise returns 0.
  */
-MS_EXPORT int memshim_ctl_foreach(int (*fn)(const char *name, const char *type, const char *help,
-                                            void *arg),
-                                  void *arg);
+MEMSHIM_API int memshim_ctl_foreach(int (*fn)(const char *name, const char *type, const char *help,
+                                              void *arg),
+                                    void *arg);
 
 /* True when this process's malloc/free are libmemshim's (preloaded or linked .so). */
-MS_EXPORT bool memshim_is_active(void);
+MEMSHIM_API bool memshim_is_active(void);
+
+/* --- Heap-profile control (shim/prof.c, shim/prof_unwind.c) ---
+ * Run-time control of jemalloc's heap profiler. Profiling is compiled into Debian's
+ * jemalloc and made "ready but inactive" by libmemshim's malloc_conf, so these calls work
+ * in any program started under the shim with no MALLOC_CONF from the user. They wrap
+ * jemalloc's prof.* mallctls and report every failure (never "OK" when a dump was not
+ * written). The dumps they write are read by the heapprof analyser (heapprof.h).
+ *
+ * Error convention: 0 or -errno. -ENOENT: profiling is not available in this process
+ * (jemalloc's opt.prof is false, e.g. the shim is not loaded or MALLOC_CONF=prof:false);
+ * -EINVAL: bad argument; -EAGAIN: profiling is not active (dump needs it active);
+ * -EIO / -EACCES / -ENOTDIR / -ELOOP: the dump could not be written
+ * (memshim_prof_status gives the text). */
+
+typedef struct memshim_prof_status {
+    bool available;        /* jemalloc's opt.prof: the profiler exists in this process */
+    bool active;           /* prof.active: allocations are being sampled */
+    unsigned lg_sample;    /* prof.lg_sample: mean bytes between samples, log2 */
+    uint64_t dumps;        /* dumps written through memshim_prof_dump* by this process */
+    char last_dump[512];   /* path of the last dump written, "" if none */
+    int last_error;        /* -errno of the last failed control call, 0 if none */
+    char last_errstr[256]; /* readable text of last_error, "" if none */
+    char dump_dir[512];    /* where automatic names go (MEMSHIM_DUMP_DIR), "" = cwd */
+    const char *unwinder;  /* "libunwind" or "libgcc" */
+} memshim_prof_status_t;
+
+/* Turns sampling on (prof.active = true). 0, -ENOENT. */
+MEMSHIM_API int memshim_prof_enable(void);
+/* Turns sampling off. 0, -ENOENT. */
+MEMSHIM_API int memshim_prof_disable(void);
+/*
+ * Writes a heap dump (jemalloc's heap_v2 format, readable by jeprof). With path NULL
+ * the name is automatic: <dump_dir>/<prefix>.<pid>.<seq>.heap. The path written is
+ * copied to out_path (NUL-terminated, may be NULL). 0, -ENOENT, -EAGAIN (profiling not
+ * active), -EINVAL (out_len too small), -EACCES/-ENOENT/-ENOTDIR/-ELOOP/-EIO (not written).
+ */
+MEMSHIM_API int memshim_prof_dump(const char *path, char *out_path, size_t out_len);
+/* Like memshim_prof_dump with an automatic name inside `dir` instead of the dump dir. */
+MEMSHIM_API int memshim_prof_dump_in_dir(const char *dir, char *out_path, size_t out_len);
+/*
+ * Discards all samples (prof.reset); lg_sample >= 0 also sets a new sample rate
+ * (0..62), -1 keeps the current one. 0, -ENOENT, -EINVAL.
+ */
+MEMSHIM_API int memshim_prof_reset(int lg_sample);
+/* Fills *out. 0 or -EINVAL (out is NULL); works (available=false) without profiling. */
+MEMSHIM_API int memshim_prof_status(memshim_prof_status_t *out);
 
 /* --- Defragmentation (shim/hint.c) ---
  * Fragmentation figures, per-pointer "move it?" hints and the relocation primitive an
@@ -124,37 +175,37 @@ typedef struct memshim_bin_info {
  * Costs an epoch plus three reads per bin (tens of microseconds).
  * Returns 0, -EINVAL (out is NULL) or -EIO (jemalloc statistics unavailable).
  */
-MS_EXPORT int memshim_defrag_frag_get(memshim_frag_t *out);
+MEMSHIM_API int memshim_defrag_frag_get(memshim_frag_t *out);
 
 /*
  * As memshim_defrag_frag_get, but reuses the last figure when it is at most max_age_us
  * old (computed by any defrag call of this process); for callers that ask often.
  * Returns 0, -EINVAL or -EIO.
  */
-MS_EXPORT int memshim_defrag_frag_get_cached(memshim_frag_t *out, uint64_t max_age_us);
+MEMSHIM_API int memshim_defrag_frag_get_cached(memshim_frag_t *out, uint64_t max_age_us);
 
 /*
  * Re-reads the per-bin statistics memshim_defrag_should_move compares against (it also
  * does so by itself when they are older than 10 ms). Returns 0 or -EIO.
  */
-MS_EXPORT int memshim_defrag_refresh(void);
+MEMSHIM_API int memshim_defrag_refresh(void);
 
 /* The number of small bins (arenas.nbins), or 0 when jemalloc's tables are unreadable. */
-MS_EXPORT unsigned memshim_defrag_nbins(void);
+MEMSHIM_API unsigned memshim_defrag_nbins(void);
 
 /*
  * Refreshes the epoch and fills out[j] for the first min(cap, nbins) bins, in size
  * order; *count (when not NULL) receives nbins. out may be NULL when cap is 0.
  * Returns 0, -EINVAL or -EIO.
  */
-MS_EXPORT int memshim_defrag_bins_get(memshim_bin_info_t *out, size_t cap, size_t *count);
+MEMSHIM_API int memshim_defrag_bins_get(memshim_bin_info_t *out, size_t cap, size_t *count);
 
 /*
  * The index of the smallest bin whose region size is >= size (size 0 counts as 1).
  * Returns the index (>= 0), -ENOENT when size is above the largest small class (a large
  * allocation), or -EIO when jemalloc's tables are unreadable.
  */
-MS_EXPORT int memshim_defrag_bin_index(size_t size);
+MEMSHIM_API int memshim_defrag_bin_index(size_t size);
 
 /*
  * Batched hint (experimental.utilization.batch_query): out[i] = true when ptrs[i] is
@@ -166,7 +217,7 @@ MS_EXPORT int memshim_defrag_bin_index(size_t size);
  * Returns the number of true entries (0..n), or -EINVAL (NULL arrays with n > 0, or
  * n > INT32_MAX), -EIO. Unsupported processes (see the banner) get all false and 0.
  */
-MS_EXPORT int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out);
+MEMSHIM_API int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out);
 
 /*
  * Relocates a live allocation: a new block of the same usable size, allocated without
@@ -175,21 +226,21 @@ MS_EXPORT int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out)
  * which ptr is invalid; or NULL (out of memory, ptr NULL, or unsupported) and ptr is
  * untouched. Never failed by failure injection (inject.*): jemalloc is called directly.
  */
-MS_EXPORT void *memshim_defrag_move(void *ptr);
+MEMSHIM_API void *memshim_defrag_move(void *ptr);
 
 /*
  * The first half of a move, for structures that must fix other references before the
  * old block goes: returns the copy (or NULL as memshim_defrag_move) and leaves ptr live.
  * The caller later releases ptr with memshim_defrag_free.
  */
-MS_EXPORT void *memshim_defrag_alloc_copy(void *ptr);
+MEMSHIM_API void *memshim_defrag_alloc_copy(void *ptr);
 
 /* Frees a block bypassing the thread cache (the second half of a move); NULL is a
  * no-op, and so is any call in an unsupported process (alloc_copy never copied). */
-MS_EXPORT void memshim_defrag_free(void *ptr);
+MEMSHIM_API void memshim_defrag_free(void *ptr);
 
 /* True when the pointer functions above work in this process (see the banner). */
-MS_EXPORT bool memshim_defrag_supported(void);
+MEMSHIM_API bool memshim_defrag_supported(void);
 
 #ifdef __cplusplus
 }

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * memshim_internal.h - names shared by the files of libmemshim (shim/ and the heapprof
- * control half linked into it). Nothing here is exported from the .so: the prefix is
- * ms_, and `make check-symbols` proves it.
+ * memshim_internal.h - names shared by the files of libmemshim (the .c files in shim/).
+ * Nothing here is exported from the .so: the prefix is ms_, and `make check-symbols`
+ * proves it. Only files in shim/ (and the shim's unit tests) include it.
  *
- * Rules for everything declared here (STYLE 2.4): nothing on the allocation path may
- * allocate through malloc, take a stdio lock or log through stdio; the shim's own
- * work allocates with mallocx/dallocx directly, never through the overridden names.
+ * Rules for everything declared here (docs/design.md#rules-for-code-inside-the-shim):
+ * nothing on the allocation path may allocate through malloc, take a stdio lock or log
+ * through stdio; the shim's own work allocates with mallocx/dallocx directly, never
+ * through the overridden names.
  */
 #ifndef MEMSHIM_INTERNAL_H
 #define MEMSHIM_INTERNAL_H
@@ -18,6 +19,7 @@
 #include <stdint.h>
 
 #include "memshim.h"
+#include "ms_defs.h"
 
 /* --- Logging (write(2) on a stack buffer; safe on the allocation path) --- */
 
@@ -213,9 +215,9 @@ void ms_report_write(void);
 /* In a forked child: no sampler thread, and the summary stays the parent's. */
 void ms_report_fork_child(void);
 
-/* --- Heap-profile control (heapprof/control.c, heapprof/unwind.c) --- */
+/* --- Heap-profile control (prof.c, prof_unwind.c) --- */
 
-/* Rows of the prof.* controls (API and semantics: heapprof/heapprof.h). */
+/* Rows of the prof.* controls (API and semantics: memshim_prof_* in memshim.h). */
 int ms_ctl_prof_available_get(void *out);
 int ms_ctl_prof_active_get(void *out);
 int ms_ctl_prof_active_set(const void *in);
@@ -235,24 +237,24 @@ int ms_ctl_prof_unwinder_set(const void *in);
 
 /* Fork handlers of the profile-control lock (called from config.c's, after ms_ctl_*'s
  * prepare and before its parent/child): the child restarts dump numbering. */
-void ms_hp_fork_prepare(void);
-void ms_hp_fork_parent(void);
-void ms_hp_fork_child(void);
+void ms_prof_fork_prepare(void);
+void ms_prof_fork_parent(void);
+void ms_prof_fork_child(void);
 
-/* Backtrace walkers jemalloc can call for a sampled allocation (unwind.c). */
-enum { MS_HP_UNWIND_LIBUNWIND = 0, MS_HP_UNWIND_LIBGCC = 1 };
+/* Backtrace walkers jemalloc can call for a sampled allocation (prof_unwind.c). */
+enum { MS_PROF_UNWIND_LIBUNWIND = 0, MS_PROF_UNWIND_LIBGCC = 1 };
 
 /* Finds the objects whose frames are skipped and reads jemalloc's own walker.
  * Needs opt.prof. 0 or -errno. */
-int ms_hp_unwind_init(void);
-/* Installs a walker (MS_HP_UNWIND_*). 0, -EINVAL, -ENOENT (not initialised), -errno. */
-int ms_hp_unwinder_select(int which);
-/* The walker installed, or -1 before ms_hp_unwind_init. */
-int ms_hp_unwinder_current(void);
-/* "libunwind" / "libgcc" -> MS_HP_UNWIND_*, or -EINVAL. */
-int ms_hp_unwinder_parse(const char *name);
-/* MS_HP_UNWIND_* -> its name ("" when out of range). */
-const char *ms_hp_unwinder_name(int which);
+int ms_prof_unwind_init(void);
+/* Installs a walker (MS_PROF_UNWIND_*). 0, -EINVAL, -ENOENT (not initialised), -errno. */
+int ms_prof_unwinder_select(int which);
+/* The walker installed, or -1 before ms_prof_unwind_init. */
+int ms_prof_unwinder_current(void);
+/* "libunwind" / "libgcc" -> MS_PROF_UNWIND_*, or -EINVAL. */
+int ms_prof_unwinder_parse(const char *name);
+/* MS_PROF_UNWIND_* -> its name ("" when out of range). */
+const char *ms_prof_unwinder_name(int which);
 
 /* --- Control socket (ctlsock.c, ctlcmd.c): MEMSHIM_CTL=1, `memshim ctl` --- */
 

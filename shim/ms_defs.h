@@ -4,8 +4,8 @@
  *
  * MS_EXPORT marks the few names libmemshim.so exports (it is built with
  * -fvisibility=hidden); MS_LIKELY/MS_UNLIKELY steer branch layout on the malloc
- * path; ms_assert is on when MEMSHIM_DEBUG >= 1 (STYLE 2.6) and reports through
- * ms_log, never through stdio.
+ * path; ms_assert is on when MEMSHIM_DEBUG >= 1 (docs/style.md#assertions-and-invariant-checks)
+ * and reports through ms_log, never through stdio.
  */
 #ifndef MS_DEFS_H
 #define MS_DEFS_H

@@ -4,8 +4,8 @@
  * (mimalloc's alloc-override.c). This file goes into libmemshim.so only, never into
  * libmemshim.a, so a sanitizer can own malloc in unit tests.
  *
- * The set is complete on purpose (shim-pitfalls.md 1): a name left to glibc hands out
- * glibc-heap pointers that jemalloc's free then crashes on. It also carries the
+ * The set is complete on purpose (docs/design.md#override-the-whole-api): a name left to
+ * glibc hands out glibc-heap pointers that jemalloc's free then crashes on. It also carries the
  * malloc_conf that makes jemalloc profiling ready but inactive, the dlopen filter that
  * keeps RTLD_DEEPBIND libraries off glibc's heap, and the C++ delete operators.
  */
@@ -172,7 +172,7 @@ MS_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const voi
     _ZdaPvSt11align_val_t(p, al);
 }
 
-/* --- dlopen: no RTLD_DEEPBIND (shim-pitfalls.md 9) ---
+/* --- dlopen: no RTLD_DEEPBIND (docs/design.md#rtld_deepbind) ---
  * A library opened with RTLD_DEEPBIND binds to libc's malloc before ours and hands out
  * glibc-heap pointers. The flag is dropped, as heaptrack does. The call to the real
  * dlopen is a tail call, so glibc still sees the original caller's return address (it

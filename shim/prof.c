@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * control.c - run-time control of jemalloc's heap profiler: enable, disable, dump, reset,
+ * prof.c - run-time control of jemalloc's heap profiler: enable, disable, dump, reset,
  * status, the dump at exit, and the prof.* rows of the shim's control table.
  *
  * libmemshim's malloc_conf makes profiling ready but inactive (prof:true,
@@ -8,7 +8,7 @@
  * mallctls. The one idea: a failure is reported, never swallowed. jemalloc's prof.dump
  * answers EFAULT for every failure, so the target directory is checked first to give
  * the caller a precise code (-ENOENT, -ENOTDIR, -EACCES) and a sentence in
- * hp_prof_status().last_errstr.
+ * memshim_prof_status().last_errstr.
  *
  * Dump files are created here, never by jemalloc from a name: a link planted at the name
  * must not be followed (a dump could otherwise truncate any file the process may write).
@@ -18,12 +18,11 @@
  * is given /proc/thread-self/fd/<n>, a magic link that reopens exactly that inode
  * (checked with fstat before the dump) and resolves no name at all.
  *
- * Locking: hp_lock serialises every call (the dump sequence, the last-dump and error
- * texts). Order: the control table's lock, then hp_lock, then jemalloc's locks; the
- * fork handlers (called from config.c) take hp_lock before jemalloc's prefork runs.
+ * Locking: prof_lock serialises every call (the dump sequence, the last-dump and error
+ * texts). Order: the control table's lock, then prof_lock, then jemalloc's locks; the
+ * fork handlers (called from config.c) take prof_lock before jemalloc's prefork runs.
  * Nothing here allocates through malloc or uses stdio streams; messages go to ms_log.
  */
-#include "heapprof.h"
 #include "memshim_internal.h"
 
 #include <errno.h>
@@ -50,16 +49,16 @@
 
 /*
  * The unwinder installed at start-up. libunwind measured faster than jemalloc's libgcc
- * walker on tests/bench/prof_unwind.sh (README, "Heap-profile controls"), and it avoids
+ * walker on tests/bench/prof_unwind.sh (docs/benchmarks.md#profiling-backtraces), and it avoids
  * libgcc's loader locks and allocations.
  */
-#define DEFAULT_UNWINDER MS_HP_UNWIND_LIBUNWIND
+#define DEFAULT_UNWINDER MS_PROF_UNWIND_LIBUNWIND
 
 /* How long the exit dump waits for a dump another thread is writing. */
 #define EXIT_LOCK_WAIT_S 5
 
-static pthread_mutex_t hp_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t hp_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t prof_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t prof_once = PTHREAD_ONCE_INIT;
 
 static struct {
     bool available;    /* opt.prof, read once */
@@ -70,7 +69,7 @@ static struct {
     char last_errstr[256];
     char last_dump[512];
     char dump_dir[512];
-} hp;
+} prof;
 
 static const char unavailable_msg[] =
     "heap profiling is not available: jemalloc's opt.prof is false "
@@ -78,35 +77,35 @@ static const char unavailable_msg[] =
 
 static void do_init(void) {
     bool on = false;
-    hp.available = ms_je_get_bool("opt.prof", &on) == 0 && on;
-    if (!hp.available) return;
-    int rc = ms_hp_unwind_init();
-    if (rc == 0) rc = ms_hp_unwinder_select(DEFAULT_UNWINDER);
+    prof.available = ms_je_get_bool("opt.prof", &on) == 0 && on;
+    if (!prof.available) return;
+    int rc = ms_prof_unwind_init();
+    if (rc == 0) rc = ms_prof_unwinder_select(DEFAULT_UNWINDER);
     if (rc != 0)
         ms_log(MS_LOG_WARN, "heap profiling: cannot install the %s unwinder (%d)",
-               ms_hp_unwinder_name(DEFAULT_UNWINDER), rc);
+               ms_prof_unwinder_name(DEFAULT_UNWINDER), rc);
 }
 
 static bool ensure_init(void) {
-    pthread_once(&hp_once, do_init);
-    return hp.available;
+    pthread_once(&prof_once, do_init);
+    return prof.available;
 }
 
-/* Records a failure (hp_lock held) and returns rc. */
+/* Records a failure (prof_lock held) and returns rc. */
 MS_PRINTF(2, 3) static int fail(int rc, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(hp.last_errstr, sizeof(hp.last_errstr), fmt, ap);
+    vsnprintf(prof.last_errstr, sizeof(prof.last_errstr), fmt, ap);
     va_end(ap);
-    hp.last_error = rc;
-    ms_log(MS_LOG_INFO, "heap profiling: %s", hp.last_errstr);
+    prof.last_error = rc;
+    ms_log(MS_LOG_INFO, "heap profiling: %s", prof.last_errstr);
     return rc;
 }
 
 static int fail_unavailable(void) {
-    pthread_mutex_lock(&hp_lock);
+    pthread_mutex_lock(&prof_lock);
     int rc = fail(-ENOENT, "%s", unavailable_msg);
-    pthread_mutex_unlock(&hp_lock);
+    pthread_mutex_unlock(&prof_lock);
     return rc;
 }
 
@@ -124,27 +123,27 @@ static bool prof_is_active(void) {
 
 static int set_active(bool on) {
     if (!ensure_init()) return fail_unavailable();
-    pthread_mutex_lock(&hp_lock);
+    pthread_mutex_lock(&prof_lock);
     int rc = mallctl("prof.active", NULL, NULL, &on, sizeof(on));
     if (rc != 0) rc = fail(-rc, "prof.active: jemalloc refused the write (%s)", errtext(rc));
-    pthread_mutex_unlock(&hp_lock);
+    pthread_mutex_unlock(&prof_lock);
     return rc;
 }
 
-MS_EXPORT int hp_prof_enable(void) {
+MS_EXPORT int memshim_prof_enable(void) {
     return set_active(true);
 }
 
-MS_EXPORT int hp_prof_disable(void) {
+MS_EXPORT int memshim_prof_disable(void) {
     return set_active(false);
 }
 
 /*
  * Checks that `path` can be created: its directory exists, is a directory and is
- * writable (for a precise error; the file itself is checked by open_target). hp_lock held.
+ * writable (for a precise error; the file itself is checked by open_target). prof_lock held.
  */
 static int check_target(const char *path) {
-    char dir[sizeof(hp.last_dump)];
+    char dir[sizeof(prof.last_dump)];
     const char *slash = strrchr(path, '/');
     if (slash == NULL) {
         memcpy(dir, ".", 2);
@@ -171,9 +170,9 @@ static int check_target(const char *path) {
     return 0;
 }
 
-/* Builds <dir>/<prefix>.<pid>.<seq>.heap into out. hp_lock held. */
+/* Builds <dir>/<prefix>.<pid>.<seq>.heap into out. prof_lock held. */
 static int auto_name(const char *dir, unsigned seq, char *out, size_t len) {
-    char cwd[sizeof(hp.dump_dir)];
+    char cwd[sizeof(prof.dump_dir)];
     if (dir == NULL || dir[0] == '\0') {
         if (getcwd(cwd, sizeof(cwd)) == NULL)
             return fail(-EIO, "cannot name a dump: getcwd failed (%s)", errtext(errno));
@@ -185,7 +184,7 @@ static int auto_name(const char *dir, unsigned seq, char *out, size_t len) {
     return 0;
 }
 
-/* The error of a failed open of dump file `name`, recorded. hp_lock held. */
+/* The error of a failed open of dump file `name`, recorded. prof_lock held. */
 static int open_failed(const char *name, int e) {
     if (e == ELOOP)
         return fail(-ELOOP, "dump path '%s' is a symbolic link: refused (links are never followed)",
@@ -201,18 +200,18 @@ static int open_failed(const char *name, int e) {
 
 /*
  * Opens the file a dump goes to, following no link at its name: an automatic name (path
- * NULL) is a new file at the first free sequence number from hp.seq on (advanced past
+ * NULL) is a new file at the first free sequence number from prof.seq on (advanced past
  * names that exist), an explicit path a new file or an existing regular file. The name
  * goes to name; *created says whether this call made the file. The descriptor or -errno.
- * hp_lock held.
+ * prof_lock held.
  */
 static int open_target(const char *path, const char *dir, char *name, size_t len, bool *created) {
     const int base = O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
     int fd = -1;
     *created = false;
     if (path == NULL) {
-        for (unsigned i = 0; i < DUMP_NAME_TRIES; i++, hp.seq++) {
-            int rc = auto_name(dir, hp.seq, name, len);
+        for (unsigned i = 0; i < DUMP_NAME_TRIES; i++, prof.seq++) {
+            int rc = auto_name(dir, prof.seq, name, len);
             if (rc != 0) return rc;
             if (i == 0) {
                 rc = check_target(name);
@@ -260,7 +259,7 @@ static void remove_created(int fd, const char *name) {
 
 /*
  * Writes /proc/thread-self/fd/<fd> into out, after checking that it opens fd's inode
- * (procfs mounted, the magic link intact). 0 or -errno recorded. hp_lock held.
+ * (procfs mounted, the magic link intact). 0 or -errno recorded. prof_lock held.
  */
 static int fd_path(int fd, const char *name, char *out, size_t len) {
     static const char *const roots[] = {"/proc/thread-self/fd", "/proc/self/fd"};
@@ -277,20 +276,20 @@ static int fd_path(int fd, const char *name, char *out, size_t len) {
                 name);
 }
 
-/* The dump itself; path NULL = automatic name in dir (NULL = the dump dir). hp_lock held. */
+/* The dump itself; path NULL = automatic name in dir (NULL = the dump dir). prof_lock held. */
 static int dump_locked(const char *path, const char *dir, char *out_path, size_t out_len) {
     if (out_path != NULL && out_len == 0) return fail(-EINVAL, "dump: out_len is 0");
     if (!prof_is_active())
         return fail(-EAGAIN, "profiling is not active: enable it before dumping "
-                             "(hp_prof_enable, prof.active, MEMSHIM_PROF=1)");
-    char name[sizeof(hp.last_dump)];
+                             "(memshim_prof_enable, prof.active, MEMSHIM_PROF=1)");
+    char name[sizeof(prof.last_dump)];
     bool automatic = path == NULL;
     if (!automatic && path[0] == '\0') return fail(-EINVAL, "dump: empty path");
     if (!automatic && strlen(path) >= sizeof(name)) return fail(-EINVAL, "dump path is too long");
     if (!automatic && out_path != NULL && strlen(path) >= out_len)
         return fail(-EINVAL, "dump: out_len %zu is too small for '%s'", out_len, path);
     bool created;
-    int fd = open_target(path, dir != NULL ? dir : hp.dump_dir, name, sizeof(name), &created);
+    int fd = open_target(path, dir != NULL ? dir : prof.dump_dir, name, sizeof(name), &created);
     if (fd < 0) return fd;
     size_t nlen = strlen(name);
     char via[64];
@@ -318,27 +317,27 @@ static int dump_locked(const char *path, const char *dir, char *out_path, size_t
     if (rc != 0 && created) remove_created(fd, name);
     close(fd);
     if (rc != 0) return rc;
-    if (automatic) hp.seq++;
-    hp.dumps++;
-    memcpy(hp.last_dump, name, nlen + 1);
+    if (automatic) prof.seq++;
+    prof.dumps++;
+    memcpy(prof.last_dump, name, nlen + 1);
     if (out_path != NULL) memcpy(out_path, name, nlen + 1);
     return 0;
 }
 
-MS_EXPORT int hp_prof_dump(const char *path, char *out_path, size_t out_len) {
+MS_EXPORT int memshim_prof_dump(const char *path, char *out_path, size_t out_len) {
     if (!ensure_init()) return fail_unavailable();
-    pthread_mutex_lock(&hp_lock);
+    pthread_mutex_lock(&prof_lock);
     int rc = dump_locked(path, NULL, out_path, out_len);
-    pthread_mutex_unlock(&hp_lock);
+    pthread_mutex_unlock(&prof_lock);
     return rc;
 }
 
-MS_EXPORT int hp_prof_dump_in_dir(const char *dir, char *out_path, size_t out_len) {
+MS_EXPORT int memshim_prof_dump_in_dir(const char *dir, char *out_path, size_t out_len) {
     if (!ensure_init()) return fail_unavailable();
-    pthread_mutex_lock(&hp_lock);
+    pthread_mutex_lock(&prof_lock);
     int rc = dir != NULL && dir[0] == '\0' ? fail(-EINVAL, "dump: empty directory name")
                                            : dump_locked(NULL, dir, out_path, out_len);
-    pthread_mutex_unlock(&hp_lock);
+    pthread_mutex_unlock(&prof_lock);
     return rc;
 }
 
@@ -357,9 +356,9 @@ static void redraw_sample_wait(size_t old_lg) {
     if (p != NULL) dallocx(p, MALLOCX_TCACHE_NONE);
 }
 
-MS_EXPORT int hp_prof_reset(int lg_sample) {
+MS_EXPORT int memshim_prof_reset(int lg_sample) {
     if (!ensure_init()) return fail_unavailable();
-    pthread_mutex_lock(&hp_lock);
+    pthread_mutex_lock(&prof_lock);
     int rc = 0;
     if (lg_sample < -1 || lg_sample > 62) {
         rc = fail(-EINVAL, "reset: lg_sample %d is out of range (0..62, or -1 to keep)", lg_sample);
@@ -373,11 +372,11 @@ MS_EXPORT int hp_prof_reset(int lg_sample) {
         else if (lg_sample >= 0 && lg < old_lg)
             redraw_sample_wait(old_lg);
     }
-    pthread_mutex_unlock(&hp_lock);
+    pthread_mutex_unlock(&prof_lock);
     return rc;
 }
 
-MS_EXPORT int hp_prof_status(hp_prof_status_t *out) {
+MS_EXPORT int memshim_prof_status(memshim_prof_status_t *out) {
     if (out == NULL) return -EINVAL;
     memset(out, 0, sizeof(*out));
     out->available = ensure_init();
@@ -385,22 +384,22 @@ MS_EXPORT int hp_prof_status(hp_prof_status_t *out) {
     if (ms_je_get_size(out->available ? "prof.lg_sample" : "opt.lg_prof_sample", &lg) == 0)
         out->lg_sample = (unsigned)lg;
     out->active = out->available && prof_is_active();
-    pthread_mutex_lock(&hp_lock);
-    out->dumps = hp.dumps;
-    memcpy(out->last_dump, hp.last_dump, sizeof(out->last_dump));
-    out->last_error = hp.last_error;
-    memcpy(out->last_errstr, hp.last_errstr, sizeof(out->last_errstr));
-    memcpy(out->dump_dir, hp.dump_dir, sizeof(out->dump_dir));
-    pthread_mutex_unlock(&hp_lock);
-    int u = ms_hp_unwinder_current();
-    out->unwinder = ms_hp_unwinder_name(u >= 0 ? u : MS_HP_UNWIND_LIBGCC);
+    pthread_mutex_lock(&prof_lock);
+    out->dumps = prof.dumps;
+    memcpy(out->last_dump, prof.last_dump, sizeof(out->last_dump));
+    out->last_error = prof.last_error;
+    memcpy(out->last_errstr, prof.last_errstr, sizeof(out->last_errstr));
+    memcpy(out->dump_dir, prof.dump_dir, sizeof(out->dump_dir));
+    pthread_mutex_unlock(&prof_lock);
+    int u = ms_prof_unwinder_current();
+    out->unwinder = ms_prof_unwinder_name(u >= 0 ? u : MS_PROF_UNWIND_LIBGCC);
     return 0;
 }
 
 /* --- Start-up, exit and fork --- */
 
 /* After config.c's constructor (101), which may already have run us through the env. */
-__attribute__((constructor(102))) static void hp_init(void) {
+__attribute__((constructor(102))) static void prof_init(void) {
     (void)ensure_init();
 }
 
@@ -410,40 +409,40 @@ __attribute__((constructor(102))) static void hp_init(void) {
  * the program's own atexit handlers and destructors, so the dump shows what is still
  * live at the very end. A dump in progress elsewhere is waited for, within a bound.
  */
-__attribute__((destructor)) static void hp_exit_dump(void) {
-    if (!hp.dump_at_exit || !hp.available) return;
+__attribute__((destructor)) static void prof_exit_dump(void) {
+    if (!prof.dump_at_exit || !prof.available) return;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += EXIT_LOCK_WAIT_S;
-    if (pthread_mutex_timedlock(&hp_lock, &until) != 0) {
+    if (pthread_mutex_timedlock(&prof_lock, &until) != 0) {
         ms_log(MS_LOG_WARN, "heap dump at exit skipped: another dump did not finish");
         return;
     }
-    char path[sizeof(hp.last_dump)];
+    char path[sizeof(prof.last_dump)];
     int rc = dump_locked(NULL, NULL, path, sizeof(path));
     if (rc == 0)
         ms_log(MS_LOG_INFO, "heap dump at exit: %s", path);
     else
-        ms_log(MS_LOG_WARN, "heap dump at exit failed: %s", hp.last_errstr);
-    pthread_mutex_unlock(&hp_lock);
+        ms_log(MS_LOG_WARN, "heap dump at exit failed: %s", prof.last_errstr);
+    pthread_mutex_unlock(&prof_lock);
 }
 
-void ms_hp_fork_prepare(void) {
-    pthread_mutex_lock(&hp_lock);
+void ms_prof_fork_prepare(void) {
+    pthread_mutex_lock(&prof_lock);
 }
 
-void ms_hp_fork_parent(void) {
-    pthread_mutex_unlock(&hp_lock);
+void ms_prof_fork_parent(void) {
+    pthread_mutex_unlock(&prof_lock);
 }
 
-void ms_hp_fork_child(void) {
+void ms_prof_fork_child(void) {
     /* A new process: its own numbering and history (the pid in names is read per dump). */
-    pthread_mutex_init(&hp_lock, NULL);
-    hp.seq = 0;
-    hp.dumps = 0;
-    hp.last_dump[0] = '\0';
-    hp.last_error = 0;
-    hp.last_errstr[0] = '\0';
+    pthread_mutex_init(&prof_lock, NULL);
+    prof.seq = 0;
+    prof.dumps = 0;
+    prof.last_dump[0] = '\0';
+    prof.last_error = 0;
+    prof.last_errstr[0] = '\0';
 }
 
 /* --- Control-table handlers (rows in shim/ctl.c) --- */
@@ -463,32 +462,32 @@ int ms_ctl_prof_active_set(const void *in) {
 }
 
 int ms_ctl_prof_lg_sample_get(void *out) {
-    hp_prof_status_t st;
-    hp_prof_status(&st);
+    memshim_prof_status_t st;
+    memshim_prof_status(&st);
     *(uint64_t *)out = st.lg_sample;
     return 0;
 }
 
 int ms_ctl_prof_lg_sample_set(const void *in) {
     uint64_t v = *(const uint64_t *)in;
-    return hp_prof_reset(v > 62 ? 63 : (int)v);
+    return memshim_prof_reset(v > 62 ? 63 : (int)v);
 }
 
 int ms_ctl_prof_dump_set(const void *in) {
-    return hp_prof_dump(*(const char *const *)in, NULL, 0);
+    return memshim_prof_dump(*(const char *const *)in, NULL, 0);
 }
 
 int ms_ctl_prof_reset_set(const void *in) {
     const char *arg = *(const char *const *)in;
-    if (arg == NULL || arg[0] == '\0') return hp_prof_reset(-1);
+    if (arg == NULL || arg[0] == '\0') return memshim_prof_reset(-1);
     uint64_t lg;
     if (ms_ctl_parse_value(MS_CTL_U64, arg, &lg, sizeof(lg)) != 0 || lg > 62)
-        return hp_prof_reset(63); /* records the range error */
-    return hp_prof_reset((int)lg);
+        return memshim_prof_reset(63); /* records the range error */
+    return memshim_prof_reset((int)lg);
 }
 
 int ms_ctl_prof_dump_dir_get(void *out) {
-    *(const char **)out = hp.dump_dir;
+    *(const char **)out = prof.dump_dir;
     return 0;
 }
 
@@ -498,57 +497,57 @@ int ms_ctl_prof_dump_dir_set(const void *in) {
     size_t n = strlen(s);
     while (n > 1 && s[n - 1] == '/')
         n--;
-    if (n >= sizeof(hp.dump_dir)) return -EINVAL;
-    pthread_mutex_lock(&hp_lock);
-    memcpy(hp.dump_dir, s, n);
-    hp.dump_dir[n] = '\0';
-    pthread_mutex_unlock(&hp_lock);
+    if (n >= sizeof(prof.dump_dir)) return -EINVAL;
+    pthread_mutex_lock(&prof_lock);
+    memcpy(prof.dump_dir, s, n);
+    prof.dump_dir[n] = '\0';
+    pthread_mutex_unlock(&prof_lock);
     return 0;
 }
 
 int ms_ctl_prof_dump_at_exit_get(void *out) {
-    *(bool *)out = hp.dump_at_exit;
+    *(bool *)out = prof.dump_at_exit;
     return 0;
 }
 
 int ms_ctl_prof_dump_at_exit_set(const void *in) {
-    pthread_mutex_lock(&hp_lock);
-    hp.dump_at_exit = *(const bool *)in;
-    pthread_mutex_unlock(&hp_lock);
+    pthread_mutex_lock(&prof_lock);
+    prof.dump_at_exit = *(const bool *)in;
+    pthread_mutex_unlock(&prof_lock);
     return 0;
 }
 
 int ms_ctl_prof_dumps_get(void *out) {
-    pthread_mutex_lock(&hp_lock);
-    *(uint64_t *)out = hp.dumps;
-    pthread_mutex_unlock(&hp_lock);
+    pthread_mutex_lock(&prof_lock);
+    *(uint64_t *)out = prof.dumps;
+    pthread_mutex_unlock(&prof_lock);
     return 0;
 }
 
 int ms_ctl_prof_last_dump_get(void *out) {
-    *(const char **)out = hp.last_dump;
+    *(const char **)out = prof.last_dump;
     return 0;
 }
 
 int ms_ctl_prof_last_error_get(void *out) {
-    *(const char **)out = hp.last_errstr;
+    *(const char **)out = prof.last_errstr;
     return 0;
 }
 
 int ms_ctl_prof_unwinder_get(void *out) {
-    hp_prof_status_t st;
-    hp_prof_status(&st);
+    memshim_prof_status_t st;
+    memshim_prof_status(&st);
     *(const char **)out = st.unwinder;
     return 0;
 }
 
 int ms_ctl_prof_unwinder_set(const void *in) {
-    int which = ms_hp_unwinder_parse(*(const char *const *)in);
+    int which = ms_prof_unwinder_parse(*(const char *const *)in);
     if (which < 0) return -EINVAL;
     if (!ensure_init()) return fail_unavailable();
-    pthread_mutex_lock(&hp_lock);
-    int rc = ms_hp_unwinder_select(which);
-    if (rc != 0) rc = fail(rc, "cannot install the %s unwinder", ms_hp_unwinder_name(which));
-    pthread_mutex_unlock(&hp_lock);
+    pthread_mutex_lock(&prof_lock);
+    int rc = ms_prof_unwinder_select(which);
+    if (rc != 0) rc = fail(rc, "cannot install the %s unwinder", ms_prof_unwinder_name(which));
+    pthread_mutex_unlock(&prof_lock);
     return rc;
 }

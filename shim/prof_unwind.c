@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * unwind.c - the backtrace jemalloc records for each sampled allocation.
+ * prof_unwind.c - the backtrace jemalloc records for each sampled allocation.
  *
  * Debian's jemalloc unwinds with libgcc's _Unwind_Backtrace, which takes loader locks and
- * can allocate (heap-formats.md 1.5: the deadlocks of ClickHouse #66346, ray #48671,
- * jemalloc #2022). This file installs a libunwind walker (UNW_LOCAL_ONLY, unw_backtrace:
- * no malloc, no stdio) through jemalloc 5.3's experimental.hooks.prof_backtrace, and can
- * put jemalloc's own walker back (MEMSHIM_PROF_UNWINDER=libunwind|libgcc).
+ * can allocate (docs/design.md#the-backtrace-walker: the deadlocks of ClickHouse #66346,
+ * ray #48671, jemalloc #2022). This file installs a libunwind walker (UNW_LOCAL_ONLY,
+ * unw_backtrace: no malloc, no stdio) through jemalloc 5.3's
+ * experimental.hooks.prof_backtrace, and can put jemalloc's own walker back
+ * (MEMSHIM_PROF_UNWINDER=libunwind|libgcc).
  *
  * Invariants of the hook: it takes no lock and allocates nothing; a per-thread flag
  * (initial-exec TLS) makes a nested call record an empty stack instead of recursing;
@@ -46,8 +47,8 @@ static atomic_int current_unwinder = -1;
 static MS_TLS int in_backtrace;
 
 static const char *const unwinder_names[] = {
-    [MS_HP_UNWIND_LIBUNWIND] = "libunwind",
-    [MS_HP_UNWIND_LIBGCC] = "libgcc",
+    [MS_PROF_UNWIND_LIBUNWIND] = "libunwind",
+    [MS_PROF_UNWIND_LIBGCC] = "libgcc",
 };
 
 static inline bool in_skip_range(uintptr_t ip) {
@@ -112,13 +113,13 @@ static void skip_object_of(const void *addr) {
     dl_iterate_phdr(find_object_cb, &arg);
 }
 
-int ms_hp_unwind_init(void) {
+int ms_prof_unwind_init(void) {
     /* Function addresses through the GOT: the objects that define them. */
     void *(*volatile je)(size_t, int) = mallocx;
     int (*volatile unw)(void **, int) = unw_backtrace;
     skip_object_of((const void *)je);
     skip_object_of((const void *)unw);
-    skip_object_of((const void *)&ms_hp_unwind_init);
+    skip_object_of((const void *)&ms_prof_unwind_init);
     hook_fn cur = NULL;
     size_t len = sizeof(cur);
     int rc = mallctl("experimental.hooks.prof_backtrace", &cur, &len, NULL, 0);
@@ -126,32 +127,32 @@ int ms_hp_unwind_init(void) {
     /* A second init (never expected) must not take our own hook for jemalloc's. */
     if (cur != bt_libunwind) je_default_hook = cur;
     if (cur == bt_libunwind) return 0;
-    atomic_store(&current_unwinder, MS_HP_UNWIND_LIBGCC);
+    atomic_store(&current_unwinder, MS_PROF_UNWIND_LIBGCC);
     return 0;
 }
 
-int ms_hp_unwinder_select(int which) {
-    if (which != MS_HP_UNWIND_LIBUNWIND && which != MS_HP_UNWIND_LIBGCC) return -EINVAL;
+int ms_prof_unwinder_select(int which) {
+    if (which != MS_PROF_UNWIND_LIBUNWIND && which != MS_PROF_UNWIND_LIBGCC) return -EINVAL;
     if (je_default_hook == NULL) return -ENOENT;
-    hook_fn fn = which == MS_HP_UNWIND_LIBUNWIND ? bt_libunwind : je_default_hook;
+    hook_fn fn = which == MS_PROF_UNWIND_LIBUNWIND ? bt_libunwind : je_default_hook;
     int rc = mallctl("experimental.hooks.prof_backtrace", NULL, NULL, &fn, sizeof(fn));
     if (rc != 0) return -rc;
     atomic_store(&current_unwinder, which);
     return 0;
 }
 
-int ms_hp_unwinder_current(void) {
+int ms_prof_unwinder_current(void) {
     return atomic_load(&current_unwinder);
 }
 
-int ms_hp_unwinder_parse(const char *name) {
+int ms_prof_unwinder_parse(const char *name) {
     if (name == NULL) return -EINVAL;
     for (int i = 0; i < (int)(sizeof(unwinder_names) / sizeof(unwinder_names[0])); i++)
         if (strcmp(name, unwinder_names[i]) == 0) return i;
     return -EINVAL;
 }
 
-const char *ms_hp_unwinder_name(int which) {
+const char *ms_prof_unwinder_name(int which) {
     if (which < 0 || which >= (int)(sizeof(unwinder_names) / sizeof(unwinder_names[0]))) return "";
     return unwinder_names[which];
 }

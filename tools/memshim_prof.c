@@ -6,7 +6,7 @@
  * Before CMD starts, the launcher asks the shim for a heap dump at exit
  * (MEMSHIM_DUMP_AT_EXIT=1) into MEMSHIM_DUMP_DIR, or into a private temporary directory
  * when none was given. After CMD exits, the last dump CMD's pid wrote there
- * (<dir>/memshim.<pid>.<seq>.heap, heapprof/control.c's names) is summarised by the
+ * (<dir>/memshim.<pid>.<seq>.heap, shim/prof.c's names) is summarised by the
  * analyser, `heapprof top` (next to this binary, else on PATH). A temporary directory is
  * removed afterwards; a directory the user named keeps its dumps.
  *
@@ -26,7 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The shim's automatic dump names start with this (heapprof/control.c, DUMP_PREFIX). */
+/* The shim's automatic dump names start with this (shim/prof.c, DUMP_PREFIX). */
 #define DUMP_PREFIX "memshim."
 
 static bool env_true(const char *name) {

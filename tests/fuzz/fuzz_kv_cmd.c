@@ -21,7 +21,6 @@
  */
 #include "fuzz_common.h"
 
-#include "heapprof.h"
 #include "kv_internal.h"
 #include "memshim.h"
 

@@ -22,8 +22,8 @@
  *   fork        fork a child that writes a dump of its own, print its path and pid
  *   exit        call exit(0) instead of returning from main
  *   status      print the prof.* controls first ("status: active=.. lg_sample=.. ...")
- *   api DIR     dump with the C API exported by libmemshim.so (hp_prof_dump_in_dir) into
- *               DIR and print "api dump: PATH (dumps=N)"
+ *   api DIR     dump with the C API exported by libmemshim.so (memshim_prof_dump_in_dir)
+ *               into DIR and print "api dump: PATH (dumps=N)"
  * The shim's controls are found with dlsym, so the program also runs without the shim
  * (the dump then fails with "dump: unavailable"). Built with -fno-inline: every site is
  * its own frame.
@@ -110,9 +110,10 @@ static void print_status(void) {
     printf("\n");
 }
 
-/* heapprof.h's hp_prof_dump_in_dir, as a program linked with -lmemshim would call it. */
+/* memshim.h's memshim_prof_dump_in_dir, as a program linked with -lmemshim would call it. */
 static int api_dump(const char *dir) {
-    dump_in_dir_fn fn = (dump_in_dir_fn)(void (*)(void))dlsym(RTLD_DEFAULT, "hp_prof_dump_in_dir");
+    dump_in_dir_fn fn =
+        (dump_in_dir_fn)(void (*)(void))dlsym(RTLD_DEFAULT, "memshim_prof_dump_in_dir");
     ctl_get_fn get = (ctl_get_fn)(void (*)(void))dlsym(RTLD_DEFAULT, "memshim_ctl_get_str");
     if (fn == NULL || get == NULL) {
         printf("api dump: unavailable\n");

@@ -102,12 +102,12 @@ for v in MEMSHIM_PROF_SAMPLE MEMSHIM_PROF_UNWINDER MEMSHIM_DUMP_AT_EXIT; do
 done
 echo "ok: bad values -> one warning each, defaults"
 
-# The C API is exported by libmemshim.so (hp_prof_*), for programs linked with -lmemshim.
+# The C API is exported by libmemshim.so (memshim_prof_*), for programs linked with -lmemshim.
 mkdir "$tmp/api"
 run MEMSHIM_PROF=1 -- api "$tmp/api"
 pid_re="$tmp/api/memshim\.[0-9]*\.0\.heap (dumps=1)"
 grep -q "^api dump: $pid_re$" "$tmp/out" || fail "C API: $(cat "$tmp/out" "$tmp/err")"
-echo "ok: hp_prof_dump_in_dir through libmemshim.so"
+echo "ok: memshim_prof_dump_in_dir through libmemshim.so"
 
 # Fork: the child numbers its own dumps from 0 under its own pid; the parent continues.
 mkdir "$tmp/fork"

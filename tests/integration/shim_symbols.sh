@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# `make check-symbols` as a test, plus what the binary must show of shim-pitfalls.md:
+# `make check-symbols` as a test, plus what the binary must show (docs/design.md#preloading-pitfalls):
 # dlopen reaches the real one by a tail jump (glibc reads the caller's return address),
 # no dynamic TLS (__tls_get_addr would allocate and recurse), and jemalloc as a DT_NEEDED
 # dependency called by symbol (no dlsym of malloc at start-up).

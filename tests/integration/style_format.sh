@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The house format (STYLE 2.9): every tracked C file is as clang-format (14) writes it,
+# The house format (docs/style.md#formatting): every tracked C file is as clang-format (14) writes it,
 # which is what `make check-format` checks. Lists the files that are not.
 set -u
 cd "$(dirname "$0")/../.." || exit 2

@@ -2,7 +2,7 @@
 /*
  * test_common.h - what every cmocka unit test includes first. cmocka 1.1.5 needs these
  * system headers before <cmocka.h>. UNIT_TESTING is never defined: it would swap malloc
- * for cmocka's test allocator, which fights the shim (STYLE 2.7).
+ * for cmocka's test allocator, which fights the shim (docs/style.md#tests).
  */
 #ifndef TEST_COMMON_H
 #define TEST_COMMON_H

@@ -12,7 +12,6 @@
 #include <jemalloc/jemalloc.h>
 
 #include "ctlproto.h"
-#include "heapprof.h"
 #include "memshim_internal.h"
 
 typedef struct reply {
@@ -204,7 +203,7 @@ static void test_ctlcmd_heap_cycle_enables_dumps_and_disables(void **state) {
     snprintf(path, sizeof(path), "/tmp/test_ctlcmd.%d.heap", (int)getpid());
     char line[128];
     snprintf(line, sizeof(line), "heap dump %s", path);
-    assert_err(line, "profiling is not active: enable it before dumping (hp_prof_enable, "
+    assert_err(line, "profiling is not active: enable it before dumping (memshim_prof_enable, "
                      "prof.active, MEMSHIM_PROF=1)");
     reply_t *r = run("heap enable");
     assert_true(r->r.ok);
@@ -247,7 +246,7 @@ static void test_ctlcmd_help_lists_every_command(void **state) {
 /*
  * Under `make valgrind` the sampled allocations are walked with libgcc: libunwind probes
  * stack memory by write(2)-ing it to a pipe, which memcheck reports as uninitialised
- * bytes (a false positive; see test_hp_control.c).
+ * bytes (a false positive; see test_shim_prof.c).
  */
 static int setup(void **state) {
     (void)state;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_hp_control - the run-time heap-profile controls (heapprof/control.c, unwind.c)
+ * test_shim_prof - the run-time heap-profile controls (shim/prof.c, prof_unwind.c)
  * against the real jemalloc profiler. The sidecar .env sets
  * MALLOC_CONF=prof:true,prof_active:false, as libmemshim.so's malloc_conf does (this
  * binary links libmemshim.a, which has no malloc_conf). Tests share one process: each
@@ -8,7 +8,6 @@
  */
 #include "test_common.h"
 
-#include "heapprof.h"
 #include "memshim.h"
 
 #include <jemalloc/jemalloc.h>
@@ -27,8 +26,8 @@ static const char *walker = "libunwind";
 
 static int reset_state(void **state) {
     (void)state;
-    hp_prof_disable();
-    hp_prof_reset(19);
+    memshim_prof_disable();
+    memshim_prof_reset(19);
     memshim_ctl_set_str("prof.dump_dir", "");
     memshim_ctl_set_str("prof.unwinder", walker);
     return 0;
@@ -36,7 +35,7 @@ static int reset_state(void **state) {
 
 static int group_setup(void **state) {
     const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(tmpdir, sizeof(tmpdir), "%s/test_hp_control.XXXXXX", base);
+    snprintf(tmpdir, sizeof(tmpdir), "%s/test_shim_prof.XXXXXX", base);
     if (mkdtemp(tmpdir) == NULL) return -1;
     return reset_state(state);
 }
@@ -65,8 +64,8 @@ static size_t read_file(const char *path, char *buf, size_t len) {
 
 static void test_control_status_starts_available_inactive_with_libunwind(void **state) {
     (void)state;
-    hp_prof_status_t st;
-    assert_int_equal(hp_prof_status(&st), 0);
+    memshim_prof_status_t st;
+    assert_int_equal(memshim_prof_status(&st), 0);
     assert_true(st.available);
     assert_false(st.active);
     assert_int_equal(st.lg_sample, 19);
@@ -78,21 +77,21 @@ static void test_control_status_starts_available_inactive_with_libunwind(void **
 
 static void test_control_status_rejects_null(void **state) {
     (void)state;
-    assert_int_equal(hp_prof_status(NULL), -EINVAL);
+    assert_int_equal(memshim_prof_status(NULL), -EINVAL);
 }
 
 static void test_control_enable_and_disable_toggle_active(void **state) {
     (void)state;
-    hp_prof_status_t st;
-    assert_int_equal(hp_prof_enable(), 0);
-    assert_int_equal(hp_prof_status(&st), 0);
+    memshim_prof_status_t st;
+    assert_int_equal(memshim_prof_enable(), 0);
+    assert_int_equal(memshim_prof_status(&st), 0);
     assert_true(st.active);
     bool je_active = false;
     size_t len = sizeof(je_active);
     assert_int_equal(mallctl("prof.active", &je_active, &len, NULL, 0), 0);
     assert_true(je_active);
-    assert_int_equal(hp_prof_disable(), 0);
-    assert_int_equal(hp_prof_status(&st), 0);
+    assert_int_equal(memshim_prof_disable(), 0);
+    assert_int_equal(memshim_prof_status(&st), 0);
     assert_false(st.active);
 }
 
@@ -100,10 +99,10 @@ static void test_control_dump_while_inactive_fails_with_eagain(void **state) {
     (void)state;
     char path[512];
     snprintf(path, sizeof(path), "%s/inactive.heap", tmpdir);
-    assert_int_equal(hp_prof_dump(path, NULL, 0), -EAGAIN);
+    assert_int_equal(memshim_prof_dump(path, NULL, 0), -EAGAIN);
     assert_false(file_exists(path));
-    hp_prof_status_t st;
-    hp_prof_status(&st);
+    memshim_prof_status_t st;
+    memshim_prof_status(&st);
     assert_int_equal(st.last_error, -EAGAIN);
     assert_non_null(strstr(st.last_errstr, "not active"));
     assert_int_equal(st.dumps, 0);
@@ -113,16 +112,16 @@ static void test_control_dump_to_path_writes_heap_v2(void **state) {
     (void)state;
     char path[512], out[512], buf[4096];
     snprintf(path, sizeof(path), "%s/given.heap", tmpdir);
-    assert_int_equal(hp_prof_enable(), 0);
-    hp_prof_status_t before;
-    hp_prof_status(&before);
-    assert_int_equal(hp_prof_dump(path, out, sizeof(out)), 0);
+    assert_int_equal(memshim_prof_enable(), 0);
+    memshim_prof_status_t before;
+    memshim_prof_status(&before);
+    assert_int_equal(memshim_prof_dump(path, out, sizeof(out)), 0);
     assert_string_equal(out, path);
     read_file(path, buf, sizeof(buf));
     assert_memory_equal(buf, "heap_v2/524288\n", 15);
     assert_non_null(strstr(buf, "MAPPED_LIBRARIES:"));
-    hp_prof_status_t st;
-    hp_prof_status(&st);
+    memshim_prof_status_t st;
+    memshim_prof_status(&st);
     assert_int_equal(st.dumps, before.dumps + 1);
     assert_string_equal(st.last_dump, path);
 }
@@ -136,15 +135,15 @@ static void test_control_dump_auto_names_use_dir_pid_and_sequence(void **state) 
     char with_slash[310];
     snprintf(with_slash, sizeof(with_slash), "%s/", dir);
     assert_int_equal(memshim_ctl_set_str("prof.dump_dir", with_slash), 0);
-    assert_int_equal(hp_prof_enable(), 0);
+    assert_int_equal(memshim_prof_enable(), 0);
     for (unsigned i = 0; i < 2; i++) {
-        assert_int_equal(hp_prof_dump(NULL, out, sizeof(out)), 0);
+        assert_int_equal(memshim_prof_dump(NULL, out, sizeof(out)), 0);
         snprintf(want, sizeof(want), "%s/memshim.%d.%u.heap", dir, (int)getpid(), i);
         assert_string_equal(out, want);
         assert_true(file_exists(want));
     }
-    hp_prof_status_t st;
-    hp_prof_status(&st);
+    memshim_prof_status_t st;
+    memshim_prof_status(&st);
     assert_string_equal(st.dump_dir, dir);
     assert_string_equal(st.last_dump, want);
 }
@@ -154,26 +153,26 @@ static void test_control_dump_in_dir_names_inside_given_dir(void **state) {
     char dir[300], out[512];
     snprintf(dir, sizeof(dir), "%s/other", tmpdir);
     assert_int_equal(mkdir(dir, 0755), 0);
-    assert_int_equal(hp_prof_enable(), 0);
-    assert_int_equal(hp_prof_dump_in_dir(dir, out, sizeof(out)), 0);
+    assert_int_equal(memshim_prof_enable(), 0);
+    assert_int_equal(memshim_prof_dump_in_dir(dir, out, sizeof(out)), 0);
     assert_memory_equal(out, dir, strlen(dir));
     assert_memory_equal(out + strlen(dir), "/memshim.", 9);
     assert_true(file_exists(out));
-    assert_int_equal(hp_prof_dump_in_dir("", out, sizeof(out)), -EINVAL);
+    assert_int_equal(memshim_prof_dump_in_dir("", out, sizeof(out)), -EINVAL);
 }
 
 static void test_control_dump_into_missing_dir_fails_with_enoent(void **state) {
     (void)state;
     char path[512];
     snprintf(path, sizeof(path), "%s/no-such-dir/x.heap", tmpdir);
-    assert_int_equal(hp_prof_enable(), 0);
-    assert_int_equal(hp_prof_dump(path, NULL, 0), -ENOENT);
-    hp_prof_status_t st;
-    hp_prof_status(&st);
+    assert_int_equal(memshim_prof_enable(), 0);
+    assert_int_equal(memshim_prof_dump(path, NULL, 0), -ENOENT);
+    memshim_prof_status_t st;
+    memshim_prof_status(&st);
     assert_int_equal(st.last_error, -ENOENT);
     assert_non_null(strstr(st.last_errstr, "no-such-dir' does not exist"));
     snprintf(path, sizeof(path), "%s/no-such-dir", tmpdir);
-    assert_int_equal(hp_prof_dump_in_dir(path, NULL, 0), -ENOENT);
+    assert_int_equal(memshim_prof_dump_in_dir(path, NULL, 0), -ENOENT);
     assert_int_equal(memshim_ctl_set_str("prof.dump_dir", path), 0);
     assert_int_equal(memshim_ctl_set_str("prof.dump", ""), -ENOENT);
 }
@@ -186,8 +185,8 @@ static void test_control_dump_below_a_file_fails_with_enotdir(void **state) {
     assert_non_null(f);
     fclose(f);
     snprintf(path, sizeof(path), "%s/x.heap", file);
-    assert_int_equal(hp_prof_enable(), 0);
-    assert_int_equal(hp_prof_dump(path, NULL, 0), -ENOTDIR);
+    assert_int_equal(memshim_prof_enable(), 0);
+    assert_int_equal(memshim_prof_dump(path, NULL, 0), -ENOTDIR);
 }
 
 /* Run as an unprivileged user in a child when we are root: root may write anywhere. */
@@ -195,9 +194,9 @@ static int dump_in_unwritable_dir(const char *dir) {
     if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) return -EPERM;
     char path[512];
     snprintf(path, sizeof(path), "%s/x.heap", dir);
-    int rc = hp_prof_dump(path, NULL, 0);
-    hp_prof_status_t st;
-    hp_prof_status(&st);
+    int rc = memshim_prof_dump(path, NULL, 0);
+    memshim_prof_status_t st;
+    memshim_prof_status(&st);
     if (rc == -EACCES && strstr(st.last_errstr, "not writable") == NULL) return -EIO;
     if (file_exists(path)) return -EEXIST;
     return rc;
@@ -210,7 +209,7 @@ static void test_control_dump_into_unwritable_dir_fails_with_eacces(void **state
     assert_int_equal(mkdir(dir, 0555), 0);
     assert_int_equal(chmod(dir, 0555), 0);
     assert_int_equal(chmod(tmpdir, 0755), 0);
-    assert_int_equal(hp_prof_enable(), 0);
+    assert_int_equal(memshim_prof_enable(), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) _exit(-dump_in_unwritable_dir(dir));
@@ -224,9 +223,9 @@ static void test_control_dump_with_short_out_buffer_fails_and_writes_nothing(voi
     (void)state;
     char path[512], out[8];
     snprintf(path, sizeof(path), "%s/short.heap", tmpdir);
-    assert_int_equal(hp_prof_enable(), 0);
-    assert_int_equal(hp_prof_dump(path, out, sizeof(out)), -EINVAL);
-    assert_int_equal(hp_prof_dump(path, out, 0), -EINVAL);
+    assert_int_equal(memshim_prof_enable(), 0);
+    assert_int_equal(memshim_prof_dump(path, out, sizeof(out)), -EINVAL);
+    assert_int_equal(memshim_prof_dump(path, out, 0), -EINVAL);
     assert_false(file_exists(path));
 }
 
@@ -246,7 +245,7 @@ static bool is_link(const char *path) {
 /* The next automatic name's sequence number in dir: one dump, read back from its name. */
 static unsigned next_seq(const char *dir) {
     char out[512], prefix[400];
-    assert_int_equal(hp_prof_dump_in_dir(dir, out, sizeof(out)), 0);
+    assert_int_equal(memshim_prof_dump_in_dir(dir, out, sizeof(out)), 0);
     snprintf(prefix, sizeof(prefix), "%s/memshim.%d.", dir, (int)getpid());
     assert_memory_equal(out, prefix, strlen(prefix));
     return (unsigned)strtoul(out + strlen(prefix), NULL, 10) + 1;
@@ -264,14 +263,14 @@ static void test_control_auto_dump_skips_planted_links_and_never_follows_them(vo
     snprintf(victim, sizeof(victim), "%s/victim", tmpdir);
     snprintf(ghost, sizeof(ghost), "%s/ghost", tmpdir);
     write_text(victim, "precious\n");
-    assert_int_equal(hp_prof_enable(), 0);
+    assert_int_equal(memshim_prof_enable(), 0);
     unsigned seq = next_seq(dir);
     /* A link to a file outside, then a dangling link, at the next two names. */
     auto_path(l1, sizeof(l1), dir, seq);
     auto_path(l2, sizeof(l2), dir, seq + 1);
     assert_int_equal(symlink(victim, l1), 0);
     assert_int_equal(symlink(ghost, l2), 0);
-    assert_int_equal(hp_prof_dump_in_dir(dir, out, sizeof(out)), 0);
+    assert_int_equal(memshim_prof_dump_in_dir(dir, out, sizeof(out)), 0);
     auto_path(want, sizeof(want), dir, seq + 2);
     assert_string_equal(out, want);
     read_file(out, buf, sizeof(buf));
@@ -282,7 +281,7 @@ static void test_control_auto_dump_skips_planted_links_and_never_follows_them(vo
     assert_true(is_link(l1));
     assert_true(is_link(l2));
     /* The sequence moved on: the next dump takes the following name. */
-    assert_int_equal(hp_prof_dump_in_dir(dir, out, sizeof(out)), 0);
+    assert_int_equal(memshim_prof_dump_in_dir(dir, out, sizeof(out)), 0);
     auto_path(want, sizeof(want), dir, seq + 3);
     assert_string_equal(out, want);
     /* The same through prof.dump_dir and an automatic prof.dump (the ctl path). */
@@ -304,18 +303,18 @@ static void test_control_auto_dump_gives_up_after_bounded_tries_then_moves_on(vo
     assert_int_equal(mkdir(dir, 0755), 0);
     snprintf(victim, sizeof(victim), "%s/victim2", tmpdir);
     write_text(victim, "precious\n");
-    assert_int_equal(hp_prof_enable(), 0);
+    assert_int_equal(memshim_prof_enable(), 0);
     unsigned seq = next_seq(dir);
     for (unsigned i = 0; i < 64; i++) {
         auto_path(link, sizeof(link), dir, seq + i);
         assert_int_equal(symlink(victim, link), 0);
     }
-    assert_int_equal(hp_prof_dump_in_dir(dir, out, sizeof(out)), -EEXIST);
-    hp_prof_status_t st;
-    hp_prof_status(&st);
+    assert_int_equal(memshim_prof_dump_in_dir(dir, out, sizeof(out)), -EEXIST);
+    memshim_prof_status_t st;
+    memshim_prof_status(&st);
     assert_non_null(strstr(st.last_errstr, "no free dump name"));
     /* Not stuck: the next dump starts after the names tried. */
-    assert_int_equal(hp_prof_dump_in_dir(dir, out, sizeof(out)), 0);
+    assert_int_equal(memshim_prof_dump_in_dir(dir, out, sizeof(out)), 0);
     auto_path(want, sizeof(want), dir, seq + 64);
     assert_string_equal(out, want);
     read_file(victim, buf, sizeof(buf));
@@ -332,18 +331,18 @@ static void test_control_explicit_dump_path_refuses_a_link(void **state) {
     write_text(victim, "precious\n");
     assert_int_equal(symlink(victim, link), 0);
     assert_int_equal(symlink(ghost, dangling), 0);
-    assert_int_equal(hp_prof_enable(), 0);
-    hp_prof_status_t before, st;
-    hp_prof_status(&before);
-    assert_int_equal(hp_prof_dump(link, NULL, 0), -ELOOP);
-    hp_prof_status(&st);
+    assert_int_equal(memshim_prof_enable(), 0);
+    memshim_prof_status_t before, st;
+    memshim_prof_status(&before);
+    assert_int_equal(memshim_prof_dump(link, NULL, 0), -ELOOP);
+    memshim_prof_status(&st);
     assert_non_null(strstr(st.last_errstr, "is a symbolic link: refused"));
-    assert_int_equal(hp_prof_dump(dangling, NULL, 0), -ELOOP);
+    assert_int_equal(memshim_prof_dump(dangling, NULL, 0), -ELOOP);
     assert_int_equal(memshim_ctl_set_str("prof.dump", link), -ELOOP);
     read_file(victim, buf, sizeof(buf));
     assert_string_equal(buf, "precious\n");
     assert_false(file_exists(ghost));
-    hp_prof_status(&st);
+    memshim_prof_status(&st);
     assert_int_equal(st.dumps, before.dumps);
 }
 
@@ -354,36 +353,36 @@ static void test_control_explicit_dump_overwrites_a_regular_file_refuses_a_fifo(
     snprintf(fifo, sizeof(fifo), "%s/fifo.heap", tmpdir);
     write_text(path, "old contents that are longer than nothing\n");
     assert_int_equal(mkfifo(fifo, 0644), 0);
-    assert_int_equal(hp_prof_enable(), 0);
-    assert_int_equal(hp_prof_dump(path, NULL, 0), 0);
+    assert_int_equal(memshim_prof_enable(), 0);
+    assert_int_equal(memshim_prof_dump(path, NULL, 0), 0);
     read_file(path, buf, sizeof(buf));
     assert_memory_equal(buf, "heap_v2/", 8);
     /* No reader: refused at once, never blocked on. */
-    assert_int_equal(hp_prof_dump(fifo, NULL, 0), -EINVAL);
-    hp_prof_status_t st;
-    hp_prof_status(&st);
+    assert_int_equal(memshim_prof_dump(fifo, NULL, 0), -EINVAL);
+    memshim_prof_status_t st;
+    memshim_prof_status(&st);
     assert_non_null(strstr(st.last_errstr, "not a regular file"));
 }
 
 static void test_control_reset_sets_new_sample_rate(void **state) {
     (void)state;
-    hp_prof_status_t st;
-    assert_int_equal(hp_prof_reset(12), 0);
-    hp_prof_status(&st);
+    memshim_prof_status_t st;
+    assert_int_equal(memshim_prof_reset(12), 0);
+    memshim_prof_status(&st);
     assert_int_equal(st.lg_sample, 12);
-    assert_int_equal(hp_prof_reset(-1), 0);
-    hp_prof_status(&st);
+    assert_int_equal(memshim_prof_reset(-1), 0);
+    memshim_prof_status(&st);
     assert_int_equal(st.lg_sample, 12);
-    assert_int_equal(hp_prof_reset(63), -EINVAL);
-    assert_int_equal(hp_prof_reset(-2), -EINVAL);
-    hp_prof_status(&st);
+    assert_int_equal(memshim_prof_reset(63), -EINVAL);
+    assert_int_equal(memshim_prof_reset(-2), -EINVAL);
+    memshim_prof_status(&st);
     assert_int_equal(st.lg_sample, 12);
     assert_int_equal(st.last_error, -EINVAL);
     /* The dump header carries the new mean interval. */
     char path[512], buf[4096];
     snprintf(path, sizeof(path), "%s/lg12.heap", tmpdir);
-    assert_int_equal(hp_prof_enable(), 0);
-    assert_int_equal(hp_prof_dump(path, NULL, 0), 0);
+    assert_int_equal(memshim_prof_enable(), 0);
+    assert_int_equal(memshim_prof_dump(path, NULL, 0), 0);
     read_file(path, buf, sizeof(buf));
     assert_memory_equal(buf, "heap_v2/4096\n", 13);
 }
@@ -444,17 +443,17 @@ __attribute__((noinline)) static void *alloc_site(size_t size) {
 static void test_control_reset_discards_samples(void **state) {
     (void)state;
     char path[512];
-    assert_int_equal(hp_prof_reset(0), 0); /* every allocation is sampled */
-    assert_int_equal(hp_prof_enable(), 0);
+    assert_int_equal(memshim_prof_reset(0), 0); /* every allocation is sampled */
+    assert_int_equal(memshim_prof_enable(), 0);
     sink = alloc_site(1 << 20);
     snprintf(path, sizeof(path), "%s/before-reset.heap", tmpdir);
-    assert_int_equal(hp_prof_dump(path, NULL, 0), 0);
+    assert_int_equal(memshim_prof_dump(path, NULL, 0), 0);
     assert_true(some_stack_passes(path, (uintptr_t)alloc_site, 64));
-    assert_int_equal(hp_prof_reset(-1), 0);
-    assert_int_equal(hp_prof_disable(), 0); /* nothing new is sampled */
-    assert_int_equal(hp_prof_enable(), 0);
+    assert_int_equal(memshim_prof_reset(-1), 0);
+    assert_int_equal(memshim_prof_disable(), 0); /* nothing new is sampled */
+    assert_int_equal(memshim_prof_enable(), 0);
     snprintf(path, sizeof(path), "%s/after-reset.heap", tmpdir);
-    assert_int_equal(hp_prof_dump(path, NULL, 0), 0);
+    assert_int_equal(memshim_prof_dump(path, NULL, 0), 0);
     assert_false(some_stack_passes(path, (uintptr_t)alloc_site, 64));
     dallocx(sink, 0);
 }
@@ -463,20 +462,20 @@ static void test_control_libunwind_stacks_start_at_the_allocators_caller(void **
     (void)state;
     if (strcmp(walker, "libunwind") != 0) skip();
     char path[512];
-    assert_int_equal(hp_prof_reset(0), 0);
-    assert_int_equal(hp_prof_enable(), 0);
+    assert_int_equal(memshim_prof_reset(0), 0);
+    assert_int_equal(memshim_prof_enable(), 0);
     sink = alloc_site(1 << 20);
     snprintf(path, sizeof(path), "%s/libunwind.heap", tmpdir);
-    assert_int_equal(hp_prof_dump(path, NULL, 0), 0);
+    assert_int_equal(memshim_prof_dump(path, NULL, 0), 0);
     assert_true(some_stack_starts_in(path, (uintptr_t)alloc_site, 64));
     dallocx(sink, 0);
 
     /* jemalloc's own walker records its own frames first. */
     assert_int_equal(memshim_ctl_set_str("prof.unwinder", "libgcc"), 0);
-    assert_int_equal(hp_prof_reset(0), 0);
+    assert_int_equal(memshim_prof_reset(0), 0);
     sink = alloc_site(1 << 20);
     snprintf(path, sizeof(path), "%s/libgcc.heap", tmpdir);
-    assert_int_equal(hp_prof_dump(path, NULL, 0), 0);
+    assert_int_equal(memshim_prof_dump(path, NULL, 0), 0);
     assert_true(count_stacks(path) > 0);
     assert_false(some_stack_starts_in(path, (uintptr_t)alloc_site, 64));
     dallocx(sink, 0);
@@ -537,8 +536,8 @@ static void test_control_fork_child_restarts_dump_numbering(void **state) {
     snprintf(dir, sizeof(dir), "%s/fork", tmpdir);
     assert_int_equal(mkdir(dir, 0755), 0);
     assert_int_equal(memshim_ctl_set_str("prof.dump_dir", dir), 0);
-    assert_int_equal(hp_prof_enable(), 0);
-    assert_int_equal(hp_prof_dump(NULL, out, sizeof(out)), 0);
+    assert_int_equal(memshim_prof_enable(), 0);
+    assert_int_equal(memshim_prof_dump(NULL, out, sizeof(out)), 0);
     /* Earlier tests numbered dumps of this process too: read where the sequence is. */
     unsigned seq = 0;
     char prefix[400];
@@ -548,10 +547,10 @@ static void test_control_fork_child_restarts_dump_numbering(void **state) {
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        hp_prof_status_t st;
-        hp_prof_status(&st);
+        memshim_prof_status_t st;
+        memshim_prof_status(&st);
         if (st.dumps != 0 || st.last_dump[0] != '\0') _exit(2);
-        if (hp_prof_dump(NULL, out, sizeof(out)) != 0) _exit(3);
+        if (memshim_prof_dump(NULL, out, sizeof(out)) != 0) _exit(3);
         snprintf(want, sizeof(want), "%s/memshim.%d.0.heap", dir, (int)getpid());
         _exit(strcmp(out, want) == 0 && file_exists(want) ? 0 : 4);
     }
@@ -559,7 +558,7 @@ static void test_control_fork_child_restarts_dump_numbering(void **state) {
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
-    assert_int_equal(hp_prof_dump(NULL, out, sizeof(out)), 0);
+    assert_int_equal(memshim_prof_dump(NULL, out, sizeof(out)), 0);
     snprintf(want, sizeof(want), "%s/memshim.%d.%u.heap", dir, (int)getpid(), seq + 1);
     assert_string_equal(out, want);
 }
