@@ -297,15 +297,20 @@ check-format:
 format:
 	clang-format -i $(FORMAT_SRC)
 
+# Installs the tools, libmemshim (.so and .a), the analyser library libheapprof.a, the
+# public headers memshim.h and heapprof.h (ms_defs.h and *_internal.h stay inside) and a
+# pkg-config file for each library. tests/integration/layers_install.sh checks the list.
+INSTALL_BINS    := $(MS_BIN) $(HP_BIN) $(KV_BIN)
+INSTALL_HEADERS := shim/memshim.h heapprof/heapprof.h
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(PREFIX)/include/memshim $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(INSTALL_BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(SHIM_SO) $(DESTDIR)$(PREFIX)/lib/
-	install -m 0644 $(SHIM_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 0644 shim/memshim.h shim/ms_defs.h $(DESTDIR)$(PREFIX)/include/memshim/
-	test ! -f heapprof/heapprof.h || install -m 0644 heapprof/heapprof.h $(DESTDIR)$(PREFIX)/include/memshim/
-	for b in $(MS_BIN) $(HP_BIN) $(KV_BIN); do test ! -f $$b || install -m 0755 $$b $(DESTDIR)$(PREFIX)/bin/; done
+	install -m 0644 $(SHIM_A) $(HP_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(INSTALL_HEADERS) $(DESTDIR)$(PREFIX)/include/memshim/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' shim/memshim.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/memshim.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' heapprof/heapprof.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/heapprof.pc
 
 clean:
 	rm -rf build build-asan build-vg build-fuzz build-*
