@@ -316,23 +316,24 @@ static int cmd_help(const ms_ctlproto_req_t *req, int argi, ms_ctlproto_body_t *
 
 /* --- Dispatch --- */
 
+/* Generated from MS_CTLCMD_LIST: every command has its cmd_<handler>, or this does not
+ * compile. */
+#define HANDLER(id, fn, name, sub, min, max, kind, usage, help)                                    \
+    [MS_CTLCMD_##id] = {cmd_##fn, MS_CTLPROTO_##kind},
 static const struct {
     cmd_fn fn;
     ms_ctlproto_kind_t kind;
-} handlers[MS_CTLCMD_COUNT] = {
-    [MS_CTLCMD_HEAP_ENABLE] = {cmd_heap_enable, MS_CTLPROTO_KV},
-    [MS_CTLCMD_HEAP_DISABLE] = {cmd_heap_disable, MS_CTLPROTO_KV},
-    [MS_CTLCMD_HEAP_STATUS] = {cmd_heap_status, MS_CTLPROTO_KV},
-    [MS_CTLCMD_HEAP_DUMP] = {cmd_heap_dump, MS_CTLPROTO_KV},
-    [MS_CTLCMD_HEAP_RESET] = {cmd_heap_reset, MS_CTLPROTO_KV},
-    [MS_CTLCMD_STATS] = {cmd_stats, MS_CTLPROTO_KV},
-    [MS_CTLCMD_FRAG] = {cmd_frag, MS_CTLPROTO_TABLE},
-    [MS_CTLCMD_PURGE] = {cmd_purge, MS_CTLPROTO_KV},
-    [MS_CTLCMD_CONFIG] = {cmd_config, MS_CTLPROTO_TABLE},
-    [MS_CTLCMD_GET] = {cmd_get, MS_CTLPROTO_KV},
-    [MS_CTLCMD_SET] = {cmd_set, MS_CTLPROTO_KV},
-    [MS_CTLCMD_HELP] = {cmd_help, MS_CTLPROTO_TEXT},
-};
+} handlers[] = {MS_CTLCMD_LIST(HANDLER)};
+#undef HANDLER
+
+_Static_assert(sizeof(handlers) / sizeof(handlers[0]) == MS_CTLCMD_COUNT,
+               "one handler row per ms_ctlcmd_id_t");
+
+bool ms_ctlcmd_table_complete(void) {
+    for (size_t i = 0; i < MS_CTLCMD_COUNT; i++)
+        if (handlers[i].fn == NULL || handlers[i].kind > MS_CTLPROTO_JSON) return false;
+    return true;
+}
 
 static ms_ctlproto_req_t req;
 static char body_buf[BODY_CAP];

@@ -24,25 +24,10 @@
 
 /* --- The command table --- */
 
-static const ms_ctlcmd_t commands[] = {
-    {"heap", "enable", 0, 0, MS_CTLCMD_HEAP_ENABLE, "heap enable",
-     "start sampling allocations (prof.active)"},
-    {"heap", "disable", 0, 0, MS_CTLCMD_HEAP_DISABLE, "heap disable", "stop sampling"},
-    {"heap", "status", 0, 0, MS_CTLCMD_HEAP_STATUS, "heap status",
-     "profiler state, sample rate, last dump"},
-    {"heap", "dump", 0, 1, MS_CTLCMD_HEAP_DUMP, "heap dump [PATH]",
-     "write a heap profile (jeprof format); default name in the dump dir"},
-    {"heap", "reset", 0, 1, MS_CTLCMD_HEAP_RESET, "heap reset [LG_SAMPLE]",
-     "discard samples; optionally sample every 2^LG_SAMPLE bytes"},
-    {"stats", NULL, 0, 0, MS_CTLCMD_STATS, "stats", "allocator counters"},
-    {"frag", NULL, 0, 0, MS_CTLCMD_FRAG, "frag", "per size-class slab utilisation"},
-    {"purge", NULL, 0, 0, MS_CTLCMD_PURGE, "purge", "return unused dirty pages to the system"},
-    {"config", NULL, 0, 0, MS_CTLCMD_CONFIG, "config", "every control with its value"},
-    {"get", NULL, 1, 1, MS_CTLCMD_GET, "get NAME", "read one control"},
-    {"set", NULL, 1, 2, MS_CTLCMD_SET, "set NAME [VALUE]",
-     "write one control (VALUE is optional for actions)"},
-    {"help", NULL, 0, 0, MS_CTLCMD_HELP, "help", "this list"},
-};
+#define ROW(id, fn, name, sub, min, max, kind, usage, help)                                        \
+    {name, sub, min, max, MS_CTLCMD_##id, usage, help},
+static const ms_ctlcmd_t commands[] = {MS_CTLCMD_LIST(ROW)};
+#undef ROW
 
 _Static_assert(sizeof(commands) / sizeof(commands[0]) == MS_CTLCMD_COUNT,
                "one command row per ms_ctlcmd_id_t");

@@ -48,21 +48,36 @@ typedef struct ms_ctlproto_req {
  */
 int ms_ctlproto_parse(ms_ctlproto_req_t *req, const char *line, size_t len);
 
-typedef enum ms_ctlcmd_id {
-    MS_CTLCMD_HEAP_ENABLE,
-    MS_CTLCMD_HEAP_DISABLE,
-    MS_CTLCMD_HEAP_STATUS,
-    MS_CTLCMD_HEAP_DUMP,
-    MS_CTLCMD_HEAP_RESET,
-    MS_CTLCMD_STATS,
-    MS_CTLCMD_FRAG,
-    MS_CTLCMD_PURGE,
-    MS_CTLCMD_CONFIG,
-    MS_CTLCMD_GET,
-    MS_CTLCMD_SET,
-    MS_CTLCMD_HELP,
-    MS_CTLCMD_COUNT
-} ms_ctlcmd_id_t;
+/*
+ * The commands of the control socket, the one list everything else is generated from:
+ * the ids below, the command table of ctlproto.c (names, arity, usage, help: shared with
+ * the CLI) and the handler table of ctlcmd.c. A row is
+ *   X(ID, HANDLER, NAME, SUB, MIN_ARGS, MAX_ARGS, KIND, USAGE, HELP)
+ * where ctlcmd.c must define cmd_<HANDLER> (a missing one does not compile) and KIND is
+ * the MS_CTLPROTO_<KIND> body it fills. A new command is one row plus its handler.
+ */
+#define MS_CTLCMD_LIST(X)                                                                          \
+    X(HEAP_ENABLE, heap_enable, "heap", "enable", 0, 0, KV, "heap enable",                         \
+      "start sampling allocations (prof.active)")                                                  \
+    X(HEAP_DISABLE, heap_disable, "heap", "disable", 0, 0, KV, "heap disable", "stop sampling")    \
+    X(HEAP_STATUS, heap_status, "heap", "status", 0, 0, KV, "heap status",                         \
+      "profiler state, sample rate, last dump")                                                    \
+    X(HEAP_DUMP, heap_dump, "heap", "dump", 0, 1, KV, "heap dump [PATH]",                          \
+      "write a heap profile (jeprof format); default name in the dump dir")                        \
+    X(HEAP_RESET, heap_reset, "heap", "reset", 0, 1, KV, "heap reset [LG_SAMPLE]",                 \
+      "discard samples; optionally sample every 2^LG_SAMPLE bytes")                                \
+    X(STATS, stats, "stats", NULL, 0, 0, KV, "stats", "allocator counters")                        \
+    X(FRAG, frag, "frag", NULL, 0, 0, TABLE, "frag", "per size-class slab utilisation")            \
+    X(PURGE, purge, "purge", NULL, 0, 0, KV, "purge", "return unused dirty pages to the system")   \
+    X(CONFIG, config, "config", NULL, 0, 0, TABLE, "config", "every control with its value")       \
+    X(GET, get, "get", NULL, 1, 1, KV, "get NAME", "read one control")                             \
+    X(SET, set, "set", NULL, 1, 2, KV, "set NAME [VALUE]",                                         \
+      "write one control (VALUE is optional for actions)")                                         \
+    X(HELP, help, "help", NULL, 0, 0, TEXT, "help", "this list")
+
+#define MS_CTLCMD_ENUM_(id, fn, name, sub, min, max, kind, usage, help) MS_CTLCMD_##id,
+typedef enum ms_ctlcmd_id { MS_CTLCMD_LIST(MS_CTLCMD_ENUM_) MS_CTLCMD_COUNT } ms_ctlcmd_id_t;
+#undef MS_CTLCMD_ENUM_
 
 /* One row of the command table: "name [sub] args...", with its arity after the words. */
 typedef struct ms_ctlcmd {

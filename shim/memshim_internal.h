@@ -276,6 +276,9 @@ void ms_ctlsock_fork_child(void);
 size_t ms_ctlcmd_handle(const char *line, size_t len, char *head, size_t cap, const char **body,
                         size_t *body_len);
 
+/* True when every command of MS_CTLCMD_LIST has a handler and a body kind (unit tests). */
+bool ms_ctlcmd_table_complete(void);
+
 int ms_ctl_ctl_enable_get(void *out);
 int ms_ctl_ctl_enable_set(const void *in);
 int ms_ctl_ctl_socket_get(void *out);

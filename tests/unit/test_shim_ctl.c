@@ -223,6 +223,26 @@ static void test_ctl_foreach_lists_every_row_and_stops_early(void **state) {
     assert_int_equal(memshim_ctl_foreach(NULL, NULL), -EINVAL);
 }
 
+/* A row's flags promise a getter (readable) and a setter (writable or an action). */
+static int check_row(const char *name, const char *type, const char *help, void *arg) {
+    (void)type;
+    const ms_ctl_node_t *n = ms_ctl_find(name);
+    assert_non_null(n);
+    assert_true(help != NULL && help[0] != '\0');
+    assert_true(!(n->flags & MS_CTL_R) || n->get != NULL);
+    assert_true(!(n->flags & MS_CTL_W) || n->set != NULL);
+    assert_true(n->flags & (MS_CTL_R | MS_CTL_W));
+    ++*(int *)arg;
+    return 0;
+}
+
+static void test_ctl_every_row_has_the_handlers_its_flags_promise(void **state) {
+    (void)state;
+    int rows = 0;
+    assert_int_equal(memshim_ctl_foreach(check_row, &rows), 0);
+    assert_true(rows > 0);
+}
+
 static void test_ctl_parse_value_checks_the_output_size(void **state) {
     (void)state;
     uint64_t v;
@@ -248,6 +268,7 @@ int main(void) {
         cmocka_unit_test(test_ctl_version_and_stats_are_readable),
         cmocka_unit_test(test_ctl_foreach_lists_every_row_and_stops_early),
         cmocka_unit_test(test_ctl_parse_value_checks_the_output_size),
+        cmocka_unit_test(test_ctl_every_row_has_the_handlers_its_flags_promise),
     };
     return cmocka_run_group_tests_name("shim_ctl", tests, NULL, NULL);
 }

@@ -243,6 +243,21 @@ static void test_ctlcmd_help_lists_every_command(void **state) {
         assert_non_null(strstr(r->body, cmds[i].usage));
 }
 
+/* The tables are generated from one list: ids in table order, a handler for each. */
+static void test_ctlcmd_every_command_has_a_handler(void **state) {
+    (void)state;
+    size_t n;
+    const ms_ctlcmd_t *cmds = ms_ctlproto_commands(&n);
+    assert_int_equal(n, MS_CTLCMD_COUNT);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(cmds[i].id, i);
+        assert_non_null(cmds[i].name);
+        assert_non_null(cmds[i].usage);
+        assert_non_null(cmds[i].help);
+    }
+    assert_true(ms_ctlcmd_table_complete());
+}
+
 /*
  * Under `make valgrind` the sampled allocations are walked with libgcc: libunwind probes
  * stack memory by write(2)-ing it to a pipe, which memcheck reports as uninitialised
@@ -269,6 +284,7 @@ int main(void) {
         cmocka_unit_test(test_ctlcmd_purge_reports_resident),
         cmocka_unit_test(test_ctlcmd_heap_cycle_enables_dumps_and_disables),
         cmocka_unit_test(test_ctlcmd_help_lists_every_command),
+        cmocka_unit_test(test_ctlcmd_every_command_has_a_handler),
     };
     return cmocka_run_group_tests_name("shim_ctlcmd", tests, setup, NULL);
 }
