@@ -27,6 +27,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <time.h>
@@ -349,17 +350,31 @@ static uint64_t now_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Connects to path. Returns the socket or -errno. */
-static int connect_path(const char *path) {
+/*
+ * Connects to path within timeout_ms. A Unix-domain connect does not complete in the
+ * background (a non-blocking one fails at once with EAGAIN while the listener's backlog is
+ * full), so the wait is bounded with SO_SNDTIMEO, which the kernel's connect sleeps on
+ * until the backlog has room: a listener that never accepts costs timeout_ms, not forever.
+ * Returns the socket or -errno (-ETIMEDOUT when the backlog stayed full).
+ */
+static int connect_path(const char *path, int timeout_ms) {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(sun.sun_path)) return -ENAMETOOLONG;
     memcpy(sun.sun_path, path, strlen(path) + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-        int e = errno;
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    int rc = 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) rc = -errno;
+    while (rc == 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        if (errno == EINTR) continue; /* a signal cut the wait short: wait again */
+        rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
+    }
+    struct timeval none = {0};
+    if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none)) != 0) rc = -errno;
+    if (rc != 0) {
         close(fd);
-        return -e;
+        return rc;
     }
     return fd;
 }
@@ -472,7 +487,8 @@ static int ctl_request_fd(int fd, const char *path, const char *line, int timeou
  * reported. Returns the connected socket, or -errno with err set (-EPERM: only
  * impostors or unsafe paths were found).
  */
-static int ctl_connect_pid(pid_t pid, char *path, size_t plen, char *err, size_t errlen) {
+static int ctl_connect_pid(pid_t pid, int timeout_ms, char *path, size_t plen, char *err,
+                           size_t errlen) {
     uid_t uid, me = geteuid();
     int rc = mscli_proc_euid(pid, &uid);
     if (rc != 0) {
@@ -516,7 +532,7 @@ static int ctl_connect_pid(pid_t pid, char *path, size_t plen, char *err, size_t
         if (lstat(cand, &st) != 0) continue;
         rc = mscli_ctl_check_socket(cand, uid, msg, sizeof(msg));
         if (rc == 0) {
-            int fd = connect_path(cand);
+            int fd = connect_path(cand, timeout_ms);
             if (fd == -ECONNREFUSED || fd == -ENOENT) {
                 refused = true;
                 continue;
@@ -628,14 +644,14 @@ int mscli_ctl_main(int argc, char **argv) {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int fd;
     if (socket_path == NULL) {
-        fd = ctl_connect_pid(pid, path, sizeof(path), err, sizeof(err));
+        fd = ctl_connect_pid(pid, timeout_ms, path, sizeof(path), err, sizeof(err));
         if (fd < 0) {
             fprintf(stderr, "memshim ctl: %s\n", err);
             return 3;
         }
         socket_path = path;
     } else {
-        fd = connect_path(socket_path);
+        fd = connect_path(socket_path, timeout_ms);
     }
     ms_ctlproto_reply_t reply;
     char *body = NULL;
@@ -808,7 +824,7 @@ int mscli_ps_main(int argc, char **argv) {
                     (unsigned)st.st_uid);
             continue;
         }
-        int fd = connect_path(path);
+        int fd = connect_path(path, PS_TIMEOUT_MS);
         if (fd == -ECONNREFUSED) {
             /* Provably stale: nobody listens and the pid in its name is gone. A live pid
              * may be starting up, or have exec'd without the shim: leave its socket. The
