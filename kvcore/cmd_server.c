@@ -640,7 +640,7 @@ void kv_cmd_debug(kv_client_t *c) {
                                        KV_LOOKUP_NOTOUCH | KV_LOOKUP_NOSTATS);
             unsigned char d[20] = {0};
             char hex[41];
-            if (o != NULL) kv_digest_value(o, d);
+            if (o != NULL) kv_digest_value_ttl(o, d);
             kv_digest_hex(d, hex);
             kv_reply_status(c, hex);
         }

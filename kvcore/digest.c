@@ -5,12 +5,15 @@
  * that relocating objects (the active defragmenter) or changing encodings left every
  * key, type, value and TTL as it was.
  *
- * A key's digest mixes its name, then its type, then its value's elements (in order
- * for lists; XORed per element for sets, hashes and sorted sets, whose order is not
- * part of their value), then its expire time; the dataset's digest XORs the key digests
- * of each non-empty db after mixing in the db's number. "mix" chains (d = SHA1(d ^
- * SHA1(x))), "xor" accumulates (d ^= SHA1(x)). An empty dataset digests to 20 zero
- * bytes. Unlike Redis, the expire time itself is mixed in, not only its presence.
+ * As Redis 7.0 does it: a key's digest mixes its name, then its type, then its value's
+ * elements (in order for lists; for sets each member is XORed in, for hashes and sorted
+ * sets each field/value or member/score ("%.17g") pair is mixed into a fresh digest whose
+ * SHA-1 is XORed in, as their order is not part of their value), then XORs in
+ * SHA1("!!expire!!") when the key has a TTL (its presence, not the time). DEBUG
+ * DIGEST-VALUE is that digest without the name; DEBUG DIGEST XORs the SHA-1 of every key
+ * digest of each non-empty db after mixing in the db's number. "mix" chains
+ * (d = SHA1(d ^ SHA1(x))), "xor" accumulates (d ^= SHA1(x)). An empty dataset digests to
+ * 20 zero bytes.
  * SHA-1 follows FIPS 180-4; it is a fingerprint here, not a security measure.
  */
 #include "kv_internal.h"
@@ -148,11 +151,6 @@ static void mix_lp_entry(unsigned char d[20], const uint8_t *p) {
     mix_digest(d, s, len);
 }
 
-static void xor_into(unsigned char d[20], const unsigned char e[20]) {
-    for (int i = 0; i < 20; i++)
-        d[i] ^= e[i];
-}
-
 /* A list's listpack: its elements mixed in order. */
 static void digest_listpack(unsigned char d[20], uint8_t *lp) {
     for (uint8_t *p = kv_lp_first(lp); p != NULL; p = kv_lp_next(lp, p))
@@ -169,7 +167,7 @@ static void digest_set(unsigned char d[20], kv_obj_t *o) {
     kv_set_iter_fini(&it);
 }
 
-/* Hashes: each field mixed with its value, then XORed in. */
+/* Hashes: each field mixed with its value into a fresh digest, whose SHA-1 is XORed in. */
 static void digest_hash(unsigned char d[20], kv_obj_t *o) {
     kv_hash_iter_t it;
     kv_arg_t f, v;
@@ -178,12 +176,13 @@ static void digest_hash(unsigned char d[20], kv_obj_t *o) {
         unsigned char e[20] = {0};
         mix_digest(e, f.ptr, f.len);
         mix_digest(e, v.ptr, v.len);
-        xor_into(d, e);
+        xor_digest(d, e, sizeof(e));
     }
     kv_hash_iter_fini(&it);
 }
 
-/* Sorted sets: each member mixed with its score ("%.17g", as Redis), then XORed in. */
+/* Sorted sets: each member mixed with its score ("%.17g") into a fresh digest, whose
+ * SHA-1 is XORed in. */
 static void digest_zset(unsigned char d[20], const kv_obj_t *o) {
     kv_zset_iter_t it;
     kv_zset_elem_t e;
@@ -194,58 +193,63 @@ static void digest_zset(unsigned char d[20], const kv_obj_t *o) {
         int n = snprintf(buf, sizeof(buf), "%.17g", e.score);
         mix_digest(x, e.member, e.len);
         mix_digest(x, buf, (size_t)n);
-        xor_into(d, x);
+        xor_digest(d, x, sizeof(x));
     }
 }
 
-void kv_digest_value(const kv_obj_t *o, unsigned char out[20]) {
-    memset(out, 0, 20);
+/* Mixes o's type and value into d (Redis's xorObjectDigest without the expire). */
+static void digest_object(unsigned char d[20], const kv_obj_t *o) {
     uint32_t type = o->type;
     unsigned char be[4] = {(unsigned char)(type >> 24), (unsigned char)(type >> 16),
                            (unsigned char)(type >> 8), (unsigned char)type};
-    mix_digest(out, be, sizeof(be));
+    mix_digest(d, be, sizeof(be));
     kv_obj_t *w = (kv_obj_t *)o; /* the iterators take a mutable object; nothing changes */
     switch (o->type) {
     case KV_TYPE_STRING: {
         char ibuf[24];
         size_t len;
         const char *s = kv_obj_str(o, ibuf, &len);
-        mix_digest(out, s, len);
+        mix_digest(d, s, len);
         break;
     }
-    case KV_TYPE_SET: digest_set(out, w); break;
-    case KV_TYPE_HASH: digest_hash(out, w); break;
+    case KV_TYPE_SET: digest_set(d, w); break;
+    case KV_TYPE_HASH: digest_hash(d, w); break;
     case KV_TYPE_LIST:
         if (o->encoding == KV_ENC_QUICKLIST) {
             kv_ql_t *ql = kv_obj_ptr(o);
             for (kv_ql_node_t *n = ql->head; n != NULL; n = n->next)
-                digest_listpack(out, n->lp);
+                digest_listpack(d, n->lp);
         } else {
-            digest_listpack(out, kv_obj_ptr(o));
+            digest_listpack(d, kv_obj_ptr(o));
         }
         break;
-    case KV_TYPE_ZSET: digest_zset(out, o); break;
+    case KV_TYPE_ZSET: digest_zset(d, o); break;
     default: break;
     }
 }
 
+/* A TTL adds SHA1("!!expire!!") once: its presence, not its time, as Redis. */
+static void digest_expire(unsigned char d[20], const kv_obj_t *o) {
+    if (kv_obj_expire(o) >= 0) xor_digest(d, "!!expire!!", 10);
+}
+
+void kv_digest_value(const kv_obj_t *o, unsigned char out[20]) {
+    memset(out, 0, 20);
+    digest_object(out, o);
+}
+
+void kv_digest_value_ttl(const kv_obj_t *o, unsigned char out[20]) {
+    kv_digest_value(o, out);
+    digest_expire(out, o);
+}
+
 void kv_digest_key(const kv_obj_t *o, unsigned char out[20]) {
-    unsigned char v[20];
     size_t klen;
     const char *key = kv_obj_key(o, &klen);
     memset(out, 0, 20);
     mix_digest(out, key, klen);
-    kv_digest_value(o, v);
-    for (int i = 0; i < 20; i++)
-        out[i] ^= v[i];
-    int64_t exp = kv_obj_expire(o);
-    if (exp >= 0) {
-        unsigned char buf[18];
-        memcpy(buf, "!!expire!!", 10);
-        for (int i = 0; i < 8; i++)
-            buf[10 + i] = (unsigned char)((uint64_t)exp >> (56 - 8 * i));
-        xor_digest(out, buf, sizeof(buf));
-    }
+    digest_object(out, o);
+    digest_expire(out, o);
 }
 
 void kv_digest_dataset(unsigned char out[20]) {
@@ -262,8 +266,7 @@ void kv_digest_dataset(unsigned char out[20]) {
         while (kv_ht_iter_next(&it, &e)) {
             unsigned char k[20];
             kv_digest_key(e, k);
-            for (int i = 0; i < 20; i++)
-                out[i] ^= k[i];
+            xor_digest(out, k, sizeof(k));
         }
         kv_ht_iter_fini(&it);
     }

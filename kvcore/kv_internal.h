@@ -1166,10 +1166,12 @@ bool kv_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_mov
 void kv_sha1(const void *data, size_t len, unsigned char out[20]);
 /* DEBUG DIGEST: order-independent digest of every db (20 zero bytes when empty). */
 void kv_digest_dataset(unsigned char out[20]);
-/* The digest of one key: its name, type, value and expire time. */
+/* The digest of one key: its name, type, value and whether it has a TTL (as Redis). */
 void kv_digest_key(const kv_obj_t *o, unsigned char out[20]);
-/* DEBUG DIGEST-VALUE: the digest of o's type and value only. */
+/* The digest of o's type and value only. */
 void kv_digest_value(const kv_obj_t *o, unsigned char out[20]);
+/* DEBUG DIGEST-VALUE: kv_digest_value plus whether o has a TTL, as Redis. */
+void kv_digest_value_ttl(const kv_obj_t *o, unsigned char out[20]);
 /* 40 lowercase hex digits and a NUL. */
 void kv_digest_hex(const unsigned char d[20], char out[41]);
 

@@ -11,7 +11,7 @@ It works in its own database (SELECT N, default 9) on keys chk:0..N-1 with: SET 
 integer, and with an absolute expire time PXAT, so the model knows the exact TTL),
 APPEND, INCRBY, DEL, HSET/RPUSH/SADD on typed keys, PERSIST, and reads: GET, and DEBUG
 DIGEST-VALUE over a sample of keys compared with the digest computed here the way
-kvcore's digest.c does (SHA-1 "mix" and "xor" of type, members and values).
+kvcore's digest.c and Redis do (SHA-1 "mix" and "xor" of type, members and values).
 
 Rules: a key without TTL must always read back exactly. A key with a TTL may vanish
 (expired, or evicted by a volatile-* maxmemory policy), but if it is there its value is
@@ -158,8 +158,8 @@ def mix(d, b):
 TYPES = {"string": 0, "list": 1, "set": 2, "hash": 4}
 
 
-def digest_value(kind, val):
-    d = mix(bytes(20), TYPES[kind].to_bytes(4, "big"))
+def digest_object(d, kind, val):
+    d = mix(d, TYPES[kind].to_bytes(4, "big"))
     if kind == "string":
         d = mix(d, val)
     elif kind == "list":
@@ -170,15 +170,24 @@ def digest_value(kind, val):
             d = xor20(d, sha1(m))
     elif kind == "hash":
         for f, v in val.items():
-            d = xor20(d, mix(mix(bytes(20), f), v))
+            d = xor20(d, sha1(mix(mix(bytes(20), f), v)))
+    return d
+
+
+def digest_value(kind, val, expire):
+    """DEBUG DIGEST-VALUE: type and value, and SHA1("!!expire!!") when it has a TTL."""
+    d = digest_object(bytes(20), kind, val)
+    if expire is not None:
+        d = xor20(d, sha1(b"!!expire!!"))
     return d
 
 
 def digest_key(name, kind, val, expire):
-    d = xor20(mix(bytes(20), name), digest_value(kind, val))
+    """A key's part of DEBUG DIGEST: its name mixed first, then as digest_value."""
+    d = digest_object(mix(bytes(20), name), kind, val)
     if expire is not None:
-        d = xor20(d, sha1(b"!!expire!!" + expire.to_bytes(8, "big")))
-    return d
+        d = xor20(d, sha1(b"!!expire!!"))
+    return sha1(d)
 
 
 # --- The model: name -> Entry, or a list of possible entries while uncertain ---
@@ -359,7 +368,7 @@ def digest_sample(names):
         elif got == bytes(20) and e.expire is not None:
             stats["vanished"] += 1
             del model[name]
-        elif got != digest_value(e.kind, e.val):
+        elif got != digest_value(e.kind, e.val, e.expire):
             fail("digest of %s differs from the model (%s %r)" % (name, e.kind, e.val))
 
 

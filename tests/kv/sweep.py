@@ -137,13 +137,6 @@ KNOWN = [
         x.lstrip("-").isdigit() and int(x) <= 0 for x in a[3:]),
      "CLIENT LIST ID refuses ids <= 0 ('Invalid client ID') where Redis lists none "
      "(cmd_server.c, not this sweep's to change)"),
-    ("debug|digest", lambda a: True,
-     "kvcore's digest of hashes and sorted sets XORs each element's digest itself where "
-     "Redis XORs its SHA-1 (digest.c, xor_into vs Redis's xorDigest)"),
-    ("debug|digest-value", lambda a: a[-1] in ("k:hash:lp", "k:hash:ht", "k:zset:lp",
-                                                "k:zset:sl"),
-     "kvcore's digest of hashes and sorted sets XORs each element's digest itself where "
-     "Redis XORs its SHA-1 (digest.c, xor_into vs Redis's xorDigest)"),
 ]
 
 REBUILD_CMDS = [["SELECT", "0"], ["FLUSHALL"]] + PROBES + [
