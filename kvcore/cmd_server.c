@@ -611,8 +611,8 @@ void kv_cmd_debug(kv_client_t *c) {
         }
         kv_reply_ok(c);
     } else if (kv_arg_is(sub, "object") && c->argc == 3) {
-        kv_obj_t *o = kv_db_lookup(c->db, c->argv[2].ptr, c->argv[2].len,
-                                   KV_LOOKUP_NOTOUCH | KV_LOOKUP_NOSTATS);
+        /* As Redis: a logically expired key is still there for DEBUG (not expired here). */
+        kv_obj_t *o = kv_ht_find(c->db->keys, c->argv[2].ptr, c->argv[2].len);
         if (o == NULL) {
             kv_reply_error(c, "ERR no such key");
             return;
@@ -636,8 +636,7 @@ void kv_cmd_debug(kv_client_t *c) {
     } else if (kv_arg_is(sub, "digest-value")) {
         kv_reply_array_len(c, c->argc - 2);
         for (int j = 2; j < c->argc; j++) {
-            kv_obj_t *o = kv_db_lookup(c->db, c->argv[j].ptr, c->argv[j].len,
-                                       KV_LOOKUP_NOTOUCH | KV_LOOKUP_NOSTATS);
+            kv_obj_t *o = kv_ht_find(c->db->keys, c->argv[j].ptr, c->argv[j].len);
             unsigned char d[20] = {0};
             char hex[41];
             if (o != NULL) kv_digest_value_ttl(o, d);
