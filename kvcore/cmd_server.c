@@ -750,10 +750,86 @@ void kv_cmd_client_info(kv_client_t *c) {
     free(out);
 }
 
+/* A growing CLIENT LIST reply: each client's info line and a newline. */
+typedef struct client_list_buf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} client_list_buf_t;
+
+static void client_list_add(client_list_buf_t *b, const kv_client_t *cl) {
+    if (b->oom) return;
+    char *line = kv_client_info_line(cl);
+    if (line == NULL) {
+        b->oom = true;
+        return;
+    }
+    size_t n = strlen(line);
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *np = realloc(b->p, cap);
+        if (np == NULL) {
+            free(line);
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, line, n);
+    b->len += n;
+    b->p[b->len++] = '\n';
+    free(line);
+}
+
+static int cmp_client_id(const void *a, const void *b) {
+    uint64_t x = (*(kv_client_t *const *)a)->id, y = (*(kv_client_t *const *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* CLIENT LIST ID id [id ...], as Redis 7.0: every id must be an integer ("ERR Invalid
+ * client ID" otherwise, nothing listed); then the clients are listed in the order of
+ * the ids given, once per mention, and an id no client has (0 and negative ones
+ * included) lists nothing. Clients are found by binary search over a sorted snapshot,
+ * so any number of ids costs O((ids + clients) log clients). 0, -EINVAL (replied) or
+ * -ENOMEM. */
+static int client_list_ids(kv_client_t *c, client_list_buf_t *b) {
+    for (int j = 3; j < c->argc; j++) {
+        long long id;
+        if (!kv_str2ll(c->argv[j].ptr, c->argv[j].len, &id)) {
+            kv_reply_error(c, "ERR Invalid client ID");
+            return -EINVAL;
+        }
+    }
+    size_t n = 0;
+    for (kv_client_t *cl = kv_srv.clients; cl; cl = cl->next)
+        n++;
+    kv_client_t **by_id = malloc((n ? n : 1) * sizeof(*by_id));
+    if (by_id == NULL) return -ENOMEM;
+    n = 0;
+    for (kv_client_t *cl = kv_srv.clients; cl; cl = cl->next)
+        by_id[n++] = cl;
+    qsort(by_id, n, sizeof(*by_id), cmp_client_id);
+    for (int j = 3; j < c->argc && !b->oom; j++) {
+        long long id = 0;
+        (void)kv_str2ll(c->argv[j].ptr, c->argv[j].len, &id);
+        if (id <= 0) continue;
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (by_id[mid]->id < (uint64_t)id)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < n && by_id[lo]->id == (uint64_t)id) client_list_add(b, by_id[lo]);
+    }
+    free(by_id);
+    return b->oom ? -ENOMEM : 0;
+}
+
 void kv_cmd_client_list(kv_client_t *c) {
-    bool only_ids = false;
-    unsigned long long ids[64];
-    int nids = 0;
+    client_list_buf_t b = {.p = NULL, .len = 0, .cap = 0, .oom = false};
     if (c->argc == 4 && kv_arg_is(&c->argv[2], "type")) {
         if (!kv_arg_is(&c->argv[3], "normal") && !kv_arg_is(&c->argv[3], "master") &&
             !kv_arg_is(&c->argv[3], "replica") && !kv_arg_is(&c->argv[3], "slave") &&
@@ -767,57 +843,26 @@ void kv_cmd_client_list(kv_client_t *c) {
             return;
         }
     } else if (c->argc > 3 && kv_arg_is(&c->argv[2], "id")) {
-        only_ids = true;
-        for (int j = 3; j < c->argc && nids < 64; j++) {
-            long long id;
-            if (!kv_str2ll(c->argv[j].ptr, c->argv[j].len, &id) || id <= 0) {
-                kv_reply_error(c, "ERR Invalid client ID");
-                return;
-            }
-            ids[nids++] = (unsigned long long)id;
-        }
+        if (client_list_ids(c, &b) == -EINVAL) return;
     } else if (c->argc != 2) {
         kv_reply_syntax_err(c);
         return;
     }
-    size_t cap = 4096, len = 0;
-    char *out = malloc(cap);
-    /* Oldest first, as Redis (new clients are linked at the head). */
-    kv_client_t *last = kv_srv.clients;
-    while (last && last->next)
-        last = last->next;
-    for (kv_client_t *cl = last; cl && out; cl = cl->prev) {
-        if (only_ids) {
-            bool hit = false;
-            for (int i = 0; i < nids; i++)
-                hit |= ids[i] == cl->id;
-            if (!hit) continue;
-        }
-        char *line = kv_client_info_line(cl);
-        if (line == NULL) continue;
-        size_t n = strlen(line);
-        if (len + n + 2 > cap) {
-            cap = (len + n + 2) * 2;
-            char *no = realloc(out, cap);
-            if (no == NULL) {
-                free(line);
-                free(out);
-                out = NULL;
-                break;
-            }
-            out = no;
-        }
-        memcpy(out + len, line, n);
-        len += n;
-        out[len++] = '\n';
-        free(line);
+    if (!(c->argc > 3 && kv_arg_is(&c->argv[2], "id"))) {
+        /* Oldest first, as Redis (new clients are linked at the head). */
+        kv_client_t *last = kv_srv.clients;
+        while (last && last->next)
+            last = last->next;
+        for (kv_client_t *cl = last; cl && !b.oom; cl = cl->prev)
+            client_list_add(&b, cl);
     }
-    if (out == NULL) {
+    if (b.oom) {
+        free(b.p);
         kv_reply_error(c, "ERR out of memory");
         return;
     }
-    kv_reply_verbatim(c, out, len);
-    free(out);
+    kv_reply_verbatim(c, b.p ? b.p : "", b.len);
+    free(b.p);
 }
 
 void kv_cmd_client_kill(kv_client_t *c) {

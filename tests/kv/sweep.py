@@ -133,10 +133,6 @@ KNOWN = [
     ("object|encoding", lambda a: a[-1] == "k:list:lp",
      "a small list is a bare listpack, reported as Redis 7.2 does (7.0 says quicklist; "
      "README, list-max-listpack-size)"),
-    ("client|list", lambda a: len(a) > 3 and a[2] == "ID" and any(
-        x.lstrip("-").isdigit() and int(x) <= 0 for x in a[3:]),
-     "CLIENT LIST ID refuses ids <= 0 ('Invalid client ID') where Redis lists none "
-     "(cmd_server.c, not this sweep's to change)"),
 ]
 
 REBUILD_CMDS = [["SELECT", "0"], ["FLUSHALL"]] + PROBES + [
