@@ -22,25 +22,15 @@
 
 /* --- Helpers --- */
 
-/* Read lookup: -1 = wrong type (replied), 0 = missing, 1 = a hash in *out. */
-static int lookup_read(kv_client_t *c, kv_obj_t **out) {
-    bool wrong;
-    *out = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_HASH, false, &wrong);
-    return wrong ? -1 : *out != NULL;
-}
-
 /* Write lookup that creates an empty hash when the key is missing; NULL when
  * replied. */
 static kv_obj_t *lookup_write_or_create(kv_client_t *c) {
-    kv_obj_t *o = kv_db_lookup_write(c->db, &c->argv[1]);
-    if (o != NULL) {
-        if (o->type == KV_TYPE_HASH) return o;
-        kv_reply_wrongtype(c);
-        return NULL;
-    }
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_HASH, true, &wrong);
+    if (o != NULL || wrong) return o;
     o = kv_hash_new(c->argv[1].ptr, c->argv[1].len, -1);
     if (o == NULL || kv_db_add(c->db, o) != 0) {
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return NULL;
     }
     return o;
@@ -68,7 +58,7 @@ static void hset_generic(kv_client_t *c, bool hmset) {
     }
     if (rc < 0) {
         delete_if_empty(c, o);
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     if (hmset)
@@ -95,7 +85,7 @@ void kv_cmd_hsetnx(kv_client_t *c) {
     if (kv_hash_try_convert(o, &c->argv[2], 2) < 0 ||
         kv_hash_set(o, &c->argv[2], &c->argv[3]) < 0) {
         delete_if_empty(c, o);
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     kv_reply_int(c, 1);
@@ -104,12 +94,12 @@ void kv_cmd_hsetnx(kv_client_t *c) {
 /* --- Reads --- */
 
 void kv_cmd_hget(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_read(c, &o);
-    if (r < 0) return;
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_HASH, false, &wrong);
+    if (wrong) return;
     char ibuf[KV_INTBUF];
     kv_arg_t v;
-    if (r == 0 || !kv_hash_get(o, &c->argv[2], &v, ibuf)) {
+    if (o == NULL || !kv_hash_get(o, &c->argv[2], &v, ibuf)) {
         kv_reply_null(c);
         return;
     }
@@ -117,14 +107,14 @@ void kv_cmd_hget(kv_client_t *c) {
 }
 
 void kv_cmd_hmget(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_read(c, &o);
-    if (r < 0) return;
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_HASH, false, &wrong);
+    if (wrong) return;
     kv_reply_array_len(c, c->argc - 2);
     for (int i = 2; i < c->argc; i++) {
         char ibuf[KV_INTBUF];
         kv_arg_t v;
-        if (r == 1 && kv_hash_get(o, &c->argv[i], &v, ibuf))
+        if (o != NULL && kv_hash_get(o, &c->argv[i], &v, ibuf))
             kv_reply_bulk(c, v.ptr, v.len);
         else
             kv_reply_null(c);
@@ -132,35 +122,35 @@ void kv_cmd_hmget(kv_client_t *c) {
 }
 
 void kv_cmd_hlen(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_read(c, &o);
-    if (r < 0) return;
-    kv_reply_int(c, r ? (long long)kv_hash_len(o) : 0);
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_HASH, false, &wrong);
+    if (wrong) return;
+    kv_reply_int(c, o ? (long long)kv_hash_len(o) : 0);
 }
 
 void kv_cmd_hstrlen(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_read(c, &o);
-    if (r < 0) return;
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_HASH, false, &wrong);
+    if (wrong) return;
     char ibuf[KV_INTBUF];
     kv_arg_t v;
-    kv_reply_int(c, r && kv_hash_get(o, &c->argv[2], &v, ibuf) ? (long long)v.len : 0);
+    kv_reply_int(c, o && kv_hash_get(o, &c->argv[2], &v, ibuf) ? (long long)v.len : 0);
 }
 
 void kv_cmd_hexists(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_read(c, &o);
-    if (r < 0) return;
-    kv_reply_int(c, r && kv_hash_exists(o, &c->argv[2]));
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_HASH, false, &wrong);
+    if (wrong) return;
+    kv_reply_int(c, o && kv_hash_exists(o, &c->argv[2]));
 }
 
 enum { WANT_FIELDS = 1, WANT_VALUES = 2 };
 
 static void getall_generic(kv_client_t *c, int what) {
-    kv_obj_t *o;
-    int r = lookup_read(c, &o);
-    if (r < 0) return;
-    if (r == 0) {
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_HASH, false, &wrong);
+    if (wrong) return;
+    if (o == NULL) {
         kv_reply_array_len(c, 0);
         return;
     }
@@ -233,7 +223,7 @@ void kv_cmd_hincrby(kv_client_t *c) {
     kv_arg_t nv = {out, kv_ll2str(out, value)};
     if (kv_hash_set(o, &c->argv[2], &nv) < 0) {
         delete_if_empty(c, o);
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     kv_reply_int(c, value);
@@ -268,7 +258,7 @@ void kv_cmd_hincrbyfloat(kv_client_t *c) {
     /* The new value may be long enough to pass hash-max-listpack-value. */
     if (kv_hash_try_convert(o, &nv, 1) < 0 || kv_hash_set(o, &c->argv[2], &nv) < 0) {
         delete_if_empty(c, o);
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     kv_reply_bulk(c, nv.ptr, nv.len);
@@ -289,7 +279,7 @@ static size_t *random_positions(size_t n, size_t k) {
     for (size_t i = 0; i < n; i++)
         pos[i] = i;
     for (size_t i = 0; i < k && i + 1 < n; i++) {
-        size_t j = i + (size_t)rand() % (n - i);
+        size_t j = i + (size_t)kv_rand64() % (n - i);
         size_t t = pos[i];
         pos[i] = pos[j];
         pos[j] = t;
@@ -298,10 +288,10 @@ static size_t *random_positions(size_t n, size_t k) {
 }
 
 static void hrandfield_count(kv_client_t *c, long long l, bool withvalues) {
-    kv_obj_t *o;
-    int r = lookup_read(c, &o);
-    if (r < 0) return;
-    if (r == 0) {
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_HASH, false, &wrong);
+    if (wrong) return;
+    if (o == NULL) {
         kv_reply_array_len(c, 0);
         return;
     }
@@ -340,7 +330,7 @@ static void hrandfield_count(kv_client_t *c, long long l, bool withvalues) {
     if (pos == NULL || pick == NULL) {
         free(pos);
         free(pick);
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     for (size_t i = 0; i < count; i++)
@@ -377,10 +367,10 @@ void kv_cmd_hrandfield(kv_client_t *c) {
         hrandfield_count(c, l, withvalues);
         return;
     }
-    kv_obj_t *o;
-    int r = lookup_read(c, &o);
-    if (r < 0) return;
-    if (r == 0) {
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_HASH, false, &wrong);
+    if (wrong) return;
+    if (o == NULL) {
         kv_reply_null(c);
         return;
     }

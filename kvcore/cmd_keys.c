@@ -86,7 +86,7 @@ static void rename_generic(kv_client_t *c, bool nx) {
     int64_t exp = kv_obj_expire(o);
     kv_obj_t *n = kv_obj_rekey(o, dst->ptr, dst->len, exp);
     if (n == NULL) {
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     /* The value moved to n: remove o from the tables and free only its shell. */
@@ -94,7 +94,7 @@ static void rename_generic(kv_client_t *c, bool nx) {
     if (exp >= 0) kv_ht_pop(c->db->expires, src->ptr, src->len);
     kv_obj_free_shell(o);
     if (kv_db_add(c->db, n) != 0) {
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     if (nx)
@@ -169,7 +169,7 @@ void kv_cmd_copy(kv_client_t *c) {
     }
     kv_obj_t *n = kv_obj_dup(o, newkey->ptr, newkey->len, exp);
     if (n == NULL || kv_db_add(dst, n) != 0) {
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     kv_reply_int(c, 1);
@@ -364,7 +364,7 @@ static void expire_generic(kv_client_t *c, long long basetime, bool seconds) {
         return;
     }
     if (kv_db_set_expire(c->db, o, when) == NULL) {
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     kv_reply_int(c, 1);

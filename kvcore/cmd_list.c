@@ -18,15 +18,6 @@
 
 /* --- Helpers --- */
 
-static void reply_oom(kv_client_t *c) {
-    kv_reply_error(c, "ERR out of memory");
-}
-
-/* The list at key, or NULL (absent: *wrong false; another type: replied). */
-static kv_obj_t *lookup_list(kv_client_t *c, const kv_arg_t *key, bool write, bool *wrong) {
-    return kv_lookup_type_or_reply(c, key, KV_TYPE_LIST, write, wrong);
-}
-
 static void reply_entry(kv_client_t *c, const kv_list_entry_t *e) {
     if (e->val.str != NULL)
         kv_reply_bulk(c, e->val.str, e->val.len);
@@ -49,7 +40,7 @@ static void after_removal(kv_client_t *c, kv_obj_t *o) {
 static kv_obj_t *create_list(kv_client_t *c, const kv_arg_t *key) {
     kv_obj_t *o = kv_list_new(key->ptr, key->len, -1);
     if (o == NULL || kv_db_add(c->db, o) != 0) {
-        reply_oom(c);
+        kv_reply_oom(c);
         return NULL;
     }
     return o;
@@ -74,7 +65,7 @@ static void reply_range(kv_client_t *c, kv_obj_t *o, long long start, long long 
 
 static void push_generic(kv_client_t *c, int where, bool xx) {
     bool wrong;
-    kv_obj_t *o = lookup_list(c, &c->argv[1], true, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_LIST, true, &wrong);
     if (wrong) return;
     if (o == NULL) {
         if (xx) {
@@ -91,7 +82,7 @@ static void push_generic(kv_client_t *c, int where, bool xx) {
         rc = kv_list_push(o, where, c->argv[j].ptr, c->argv[j].len);
     if (rc != 0) {
         after_removal(c, o); /* a list created here and left empty goes away */
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     kv_reply_int(c, (long long)kv_list_len(o));
@@ -126,7 +117,7 @@ static void pop_generic(kv_client_t *c, int where) {
                                            "ERR value is out of range, must be positive") != 0)
         return;
     bool wrong;
-    kv_obj_t *o = lookup_list(c, &c->argv[1], true, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_LIST, true, &wrong);
     if (wrong) return;
     if (o == NULL) {
         if (hascount)
@@ -172,14 +163,14 @@ void kv_cmd_rpop(kv_client_t *c) {
 
 void kv_cmd_llen(kv_client_t *c) {
     bool wrong;
-    kv_obj_t *o = lookup_list(c, &c->argv[1], false, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_LIST, false, &wrong);
     if (wrong) return;
     kv_reply_int(c, o ? (long long)kv_list_len(o) : 0);
 }
 
 void kv_cmd_lindex(kv_client_t *c) {
     bool wrong;
-    kv_obj_t *o = lookup_list(c, &c->argv[1], false, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_LIST, false, &wrong);
     if (wrong) return;
     if (o == NULL) {
         kv_reply_null(c);
@@ -197,7 +188,7 @@ void kv_cmd_lindex(kv_client_t *c) {
 
 void kv_cmd_lset(kv_client_t *c) {
     bool wrong;
-    kv_obj_t *o = lookup_list(c, &c->argv[1], true, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_LIST, true, &wrong);
     if (wrong) return;
     if (o == NULL) {
         kv_reply_error(c, "ERR no such key");
@@ -207,7 +198,7 @@ void kv_cmd_lset(kv_client_t *c) {
     if (kv_arg_ll_or_reply(c, &c->argv[2], &index, NULL) != 0) return;
     const kv_arg_t *v = &c->argv[3];
     if (kv_list_grow(o, v->len, 1) != 0) {
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     int rc = kv_list_replace_at(o, (long)index, v->ptr, v->len);
@@ -216,7 +207,7 @@ void kv_cmd_lset(kv_client_t *c) {
         return;
     }
     if (rc != 0) {
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     kv_list_shrink(o);
@@ -229,7 +220,7 @@ void kv_cmd_lrange(kv_client_t *c) {
         kv_arg_ll_or_reply(c, &c->argv[3], &end, NULL) != 0)
         return;
     bool wrong;
-    kv_obj_t *o = lookup_list(c, &c->argv[1], false, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_LIST, false, &wrong);
     if (wrong) return;
     if (o == NULL) {
         kv_reply_array_len(c, 0);
@@ -244,7 +235,7 @@ void kv_cmd_lrem(kv_client_t *c) {
     long long toremove;
     if (kv_arg_ll_or_reply(c, &c->argv[2], &toremove, NULL) != 0) return;
     bool wrong;
-    kv_obj_t *o = lookup_list(c, &c->argv[1], true, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_LIST, true, &wrong);
     if (wrong) return;
     if (o == NULL) {
         kv_reply_int(c, 0);
@@ -273,7 +264,7 @@ void kv_cmd_ltrim(kv_client_t *c) {
         kv_arg_ll_or_reply(c, &c->argv[3], &end, NULL) != 0)
         return;
     bool wrong;
-    kv_obj_t *o = lookup_list(c, &c->argv[1], true, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_LIST, true, &wrong);
     if (wrong) return;
     if (o == NULL) {
         kv_reply_ok(c);
@@ -304,7 +295,7 @@ void kv_cmd_linsert(kv_client_t *c) {
         return;
     }
     bool wrong;
-    kv_obj_t *o = lookup_list(c, &c->argv[1], true, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_LIST, true, &wrong);
     if (wrong) return;
     if (o == NULL) {
         kv_reply_int(c, 0);
@@ -313,7 +304,7 @@ void kv_cmd_linsert(kv_client_t *c) {
     const kv_arg_t *pivot = &c->argv[3], *v = &c->argv[4];
     /* As Redis 7.2: convert first, assuming the pivot will be found. */
     if (kv_list_grow(o, v->len, 1) != 0) {
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     kv_list_iter_t it;
@@ -322,7 +313,7 @@ void kv_cmd_linsert(kv_client_t *c) {
     while (kv_list_iter_next(&it, &e)) {
         if (!kv_list_entry_equals(&e, pivot->ptr, pivot->len)) continue;
         if (kv_list_insert(o, &e, where, v->ptr, v->len) != 0) {
-            reply_oom(c);
+            kv_reply_oom(c);
             return;
         }
         kv_reply_int(c, (long long)kv_list_len(o));
@@ -367,7 +358,7 @@ void kv_cmd_lpos(kv_client_t *c) {
     bool forward = rank > 0;
     if (rank < 0) rank = (long long)(0ULL - (unsigned long long)rank);
     bool wrong;
-    kv_obj_t *o = lookup_list(c, &c->argv[1], false, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_LIST, false, &wrong);
     if (wrong) return;
     if (o == NULL) {
         if (count != -1)
@@ -422,13 +413,13 @@ static bool parse_side(kv_client_t *c, const kv_arg_t *a, int *where) {
 
 static void lmove_generic(kv_client_t *c, int wherefrom, int whereto) {
     bool wrong;
-    kv_obj_t *src = lookup_list(c, &c->argv[1], true, &wrong);
+    kv_obj_t *src = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_LIST, true, &wrong);
     if (wrong) return;
     if (src == NULL) {
         kv_reply_null(c);
         return;
     }
-    kv_obj_t *dst = lookup_list(c, &c->argv[2], true, &wrong);
+    kv_obj_t *dst = kv_lookup_type_or_reply(c, &c->argv[2], KV_TYPE_LIST, true, &wrong);
     if (wrong) return;
     /* Copy the value out: popping and pushing may move the listpack it lives in. */
     long idx = wherefrom == KV_LIST_HEAD ? 0 : -1;
@@ -442,7 +433,7 @@ static void lmove_generic(kv_client_t *c, int wherefrom, int whereto) {
     const uint8_t *s = kv_lp_get_bytes(e.p, ibuf, &len);
     char *val = len <= sizeof(small) ? small : malloc(len);
     if (val == NULL) {
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     memcpy(val, s, len);
@@ -450,7 +441,7 @@ static void lmove_generic(kv_client_t *c, int wherefrom, int whereto) {
     if (dst == NULL) goto out;
     if (kv_list_grow(dst, len, 1) != 0 || kv_list_push(dst, whereto, val, len) != 0) {
         if (kv_list_len(dst) == 0) after_removal(c, dst);
-        reply_oom(c);
+        kv_reply_oom(c);
         goto out;
     }
     /* The pushed copy is in place: now take the element off the source. With src == dst

@@ -20,17 +20,6 @@
 
 /* --- Helpers --- */
 
-/* Lookup of argv[i]: -1 = wrong type (replied), 0 = missing, 1 = a set in *out. */
-static int lookup_set(kv_client_t *c, int i, bool write, kv_obj_t **out) {
-    bool wrong;
-    *out = kv_lookup_type_or_reply(c, &c->argv[i], KV_TYPE_SET, write, &wrong);
-    return wrong ? -1 : *out != NULL;
-}
-
-static void reply_oom(kv_client_t *c) {
-    kv_reply_error(c, "ERR out of memory");
-}
-
 static void reply_members(kv_client_t *c, kv_obj_t *o) {
     kv_reply_array_len(c, (long)kv_set_len(o));
     kv_set_iter_t it;
@@ -44,18 +33,18 @@ static void reply_members(kv_client_t *c, kv_obj_t *o) {
 /* --- SADD / SREM / SCARD / SISMEMBER / SMISMEMBER --- */
 
 void kv_cmd_sadd(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_set(c, 1, true, &o);
-    if (r < 0) return;
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_SET, true, &wrong);
+    if (wrong) return;
     size_t hint = (size_t)(c->argc - 2);
-    if (r == 0) {
+    if (o == NULL) {
         o = kv_set_new(c->argv[1].ptr, c->argv[1].len, &c->argv[2], hint);
         if (o == NULL || kv_db_add(c->db, o) != 0) {
-            reply_oom(c);
+            kv_reply_oom(c);
             return;
         }
     } else if (kv_set_maybe_convert(o, hint) != 0) {
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     long long added = 0;
@@ -63,7 +52,7 @@ void kv_cmd_sadd(kv_client_t *c) {
         int rc = kv_set_add(o, &c->argv[i]);
         if (rc < 0) {
             if (kv_set_len(o) == 0) kv_db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
-            reply_oom(c);
+            kv_reply_oom(c);
             return;
         }
         added += rc;
@@ -72,10 +61,11 @@ void kv_cmd_sadd(kv_client_t *c) {
 }
 
 void kv_cmd_srem(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_set(c, 1, true, &o);
-    if (r <= 0) {
-        if (r == 0) kv_reply_int(c, 0);
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_SET, true, &wrong);
+    if (wrong) return;
+    if (o == NULL) {
+        kv_reply_int(c, 0);
         return;
     }
     long long deleted = 0;
@@ -90,24 +80,24 @@ void kv_cmd_srem(kv_client_t *c) {
 }
 
 void kv_cmd_scard(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_set(c, 1, false, &o);
-    if (r >= 0) kv_reply_int(c, r ? (long long)kv_set_len(o) : 0);
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_SET, false, &wrong);
+    if (!wrong) kv_reply_int(c, o ? (long long)kv_set_len(o) : 0);
 }
 
 void kv_cmd_sismember(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_set(c, 1, false, &o);
-    if (r >= 0) kv_reply_int(c, r && kv_set_contains(o, &c->argv[2]));
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_SET, false, &wrong);
+    if (!wrong) kv_reply_int(c, o && kv_set_contains(o, &c->argv[2]));
 }
 
 void kv_cmd_smismember(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_set(c, 1, false, &o);
-    if (r < 0) return;
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_SET, false, &wrong);
+    if (wrong) return;
     kv_reply_array_len(c, c->argc - 2);
     for (int i = 2; i < c->argc; i++)
-        kv_reply_int(c, r && kv_set_contains(o, &c->argv[i]));
+        kv_reply_int(c, o && kv_set_contains(o, &c->argv[i]));
 }
 
 /* --- SMOVE --- */
@@ -136,13 +126,13 @@ void kv_cmd_smove(kv_client_t *c) {
     if (dst == NULL) {
         dst = kv_set_new(c->argv[2].ptr, c->argv[2].len, ele, 1);
         if (dst == NULL || kv_db_add(c->db, dst) != 0) {
-            reply_oom(c);
+            kv_reply_oom(c);
             return;
         }
     }
     if (kv_set_add(dst, ele) < 0) {
         if (kv_set_len(dst) == 0) kv_db_delete(c->db, c->argv[2].ptr, c->argv[2].len);
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     kv_reply_int(c, 1);
@@ -173,10 +163,10 @@ static void spop_count(kv_client_t *c) {
     if (kv_arg_nonneg_or_reply(c, &c->argv[2], &l, "ERR value is out of range, must be positive") !=
         0)
         return;
-    kv_obj_t *o;
-    int r = lookup_set(c, 1, true, &o);
-    if (r < 0) return;
-    if (r == 0 || l == 0) {
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_SET, true, &wrong);
+    if (wrong) return;
+    if (o == NULL || l == 0) {
         kv_reply_array_len(c, 0);
         return;
     }
@@ -200,10 +190,10 @@ void kv_cmd_spop(kv_client_t *c) {
         kv_reply_syntax_err(c);
         return;
     }
-    kv_obj_t *o;
-    int r = lookup_set(c, 1, true, &o);
-    if (r < 0) return;
-    if (r == 0) {
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_SET, true, &wrong);
+    if (wrong) return;
+    if (o == NULL) {
         kv_reply_null(c);
         return;
     }
@@ -221,10 +211,10 @@ static void srandmember_count(kv_client_t *c) {
     }
     bool uniq = l >= 0;
     unsigned long long count = uniq ? (unsigned long long)l : (unsigned long long)-l;
-    kv_obj_t *o;
-    int r = lookup_set(c, 1, false, &o);
-    if (r < 0) return;
-    if (r == 0 || count == 0) {
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_SET, false, &wrong);
+    if (wrong) return;
+    if (o == NULL || count == 0) {
         kv_reply_array_len(c, 0);
         return;
     }
@@ -250,7 +240,7 @@ static void srandmember_count(kv_client_t *c) {
     kv_set_iter_t it;
     kv_set_iter_init(&it, o);
     while (need > 0 && kv_set_iter_next(&it, &m)) {
-        if ((size_t)rand() % left < need) {
+        if ((size_t)kv_rand64() % left < need) {
             kv_reply_bulk(c, m.ptr, m.len);
             need--;
         }
@@ -268,10 +258,10 @@ void kv_cmd_srandmember(kv_client_t *c) {
         kv_reply_syntax_err(c);
         return;
     }
-    kv_obj_t *o;
-    int r = lookup_set(c, 1, false, &o);
-    if (r < 0) return;
-    if (r == 0) {
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_SET, false, &wrong);
+    if (wrong) return;
+    if (o == NULL) {
         kv_reply_null(c);
         return;
     }
@@ -290,9 +280,9 @@ void kv_cmd_srandmember(kv_client_t *c) {
  */
 static int lookup_sets(kv_client_t *c, int first, int n, kv_obj_t **sets) {
     for (int j = 0; j < n; j++) {
-        kv_obj_t *o;
-        int r = lookup_set(c, first + j, false, &o);
-        if (r < 0) return -EINVAL;
+        bool wrong;
+        kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[first + j], KV_TYPE_SET, false, &wrong);
+        if (wrong) return -EINVAL;
         sets[j] = o;
     }
     return 0;
@@ -316,12 +306,12 @@ static void store_result(kv_client_t *c, const kv_arg_t *dst, kv_obj_t *result) 
     kv_obj_t *o = kv_obj_rekey(result, dst->ptr, dst->len, -1);
     if (o == NULL) {
         kv_obj_free(result);
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     kv_obj_free_shell(result);
     if (kv_db_set(c->db, o, false) != 0) {
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     kv_reply_int(c, (long long)n);
@@ -335,7 +325,7 @@ static void inter_generic(kv_client_t *c, int first, int n, const kv_arg_t *dst,
                           unsigned long long limit) {
     kv_obj_t **sets = malloc((size_t)n * sizeof(*sets));
     if (sets == NULL) {
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     if (lookup_sets(c, first, n, sets) != 0) goto out;
@@ -359,7 +349,7 @@ static void inter_generic(kv_client_t *c, int first, int n, const kv_arg_t *dst,
     if (dst) {
         result = kv_set_new("", 0, NULL, 0);
         if (result == NULL) {
-            reply_oom(c);
+            kv_reply_oom(c);
             goto out;
         }
     } else if (!card_only) {
@@ -391,7 +381,7 @@ static void inter_generic(kv_client_t *c, int first, int n, const kv_arg_t *dst,
     } else if (dst) {
         if (oom) {
             kv_obj_free(result);
-            reply_oom(c);
+            kv_reply_oom(c);
         } else {
             store_result(c, dst, result);
         }
@@ -407,7 +397,7 @@ enum { OP_UNION, OP_DIFF };
 static void union_diff_generic(kv_client_t *c, int first, int n, const kv_arg_t *dst, int op) {
     kv_obj_t **sets = malloc((size_t)n * sizeof(*sets));
     if (sets == NULL) {
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     if (lookup_sets(c, first, n, sets) != 0) {
@@ -417,7 +407,7 @@ static void union_diff_generic(kv_client_t *c, int first, int n, const kv_arg_t 
     kv_obj_t *result = kv_set_new("", 0, NULL, 0);
     if (result == NULL) {
         free(sets);
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     bool sameset = false;
@@ -447,7 +437,7 @@ static void union_diff_generic(kv_client_t *c, int first, int n, const kv_arg_t 
     free(sets);
     if (rc < 0) {
         kv_obj_free(result);
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     if (dst) {

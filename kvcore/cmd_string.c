@@ -33,18 +33,6 @@ enum { CMD_SET, CMD_GET };
 
 /* --- Helpers --- */
 
-/* Looks a key up for reading; -1 = wrong type (replied), 0 = missing, 1 = string. */
-static int lookup_str_read(kv_client_t *c, const kv_arg_t *key, kv_obj_t **out) {
-    kv_obj_t *o = kv_db_lookup_read(c->db, key);
-    *out = o;
-    if (o == NULL) return 0;
-    if (o->type != KV_TYPE_STRING) {
-        kv_reply_wrongtype(c);
-        return -1;
-    }
-    return 1;
-}
-
 static void reply_obj_str(kv_client_t *c, const kv_obj_t *o) {
     char buf[24];
     size_t len;
@@ -157,10 +145,10 @@ static void set_generic(kv_client_t *c, unsigned flags, const kv_arg_t *key, con
     long long ms = -1;
     if (exp && expire_ms_or_reply(c, exp, flags, ms_unit, &ms) != 0) return;
     if (flags & F_GET) {
-        kv_obj_t *o;
-        int r = lookup_str_read(c, key, &o);
-        if (r < 0) return;
-        if (r == 0)
+        bool wrong;
+        kv_obj_t *o = kv_lookup_type_or_reply(c, key, KV_TYPE_STRING, false, &wrong);
+        if (wrong) return;
+        if (o == NULL)
             kv_reply_null(c);
         else
             reply_obj_str(c, o);
@@ -180,7 +168,7 @@ static void set_generic(kv_client_t *c, unsigned flags, const kv_arg_t *key, con
         if (flags & F_GET)
             store_failed_after_reply(c);
         else
-            kv_reply_error(c, "ERR out of memory");
+            kv_reply_oom(c);
         return;
     }
     if (!(flags & F_GET)) {
@@ -194,11 +182,12 @@ static void set_generic(kv_client_t *c, unsigned flags, const kv_arg_t *key, con
 /* --- GET / SET family --- */
 
 void kv_cmd_get(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_str_read(c, &c->argv[1], &o);
-    if (r == 0)
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, false, &wrong);
+    if (wrong) return;
+    if (o == NULL)
         kv_reply_null(c);
-    else if (r > 0)
+    else
         reply_obj_str(c, o);
 }
 
@@ -223,10 +212,10 @@ void kv_cmd_psetex(kv_client_t *c) {
 }
 
 void kv_cmd_getset(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_str_read(c, &c->argv[1], &o);
-    if (r < 0) return;
-    if (r == 0)
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, false, &wrong);
+    if (wrong) return;
+    if (o == NULL)
         kv_reply_null(c);
     else
         reply_obj_str(c, o);
@@ -234,10 +223,10 @@ void kv_cmd_getset(kv_client_t *c) {
 }
 
 void kv_cmd_getdel(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_str_read(c, &c->argv[1], &o);
-    if (r < 0) return;
-    if (r == 0) {
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, false, &wrong);
+    if (wrong) return;
+    if (o == NULL) {
         kv_reply_null(c);
         return;
     }
@@ -250,10 +239,10 @@ void kv_cmd_getex(kv_client_t *c) {
     bool ms_unit = false;
     const kv_arg_t *exp = NULL;
     if (parse_ext_args(c, &flags, &ms_unit, &exp, CMD_GET) != 0) return;
-    kv_obj_t *o;
-    int r = lookup_str_read(c, &c->argv[1], &o);
-    if (r < 0) return;
-    if (r == 0) {
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, false, &wrong);
+    if (wrong) return;
+    if (o == NULL) {
         kv_reply_null(c);
         return;
     }
@@ -295,7 +284,7 @@ static void mset_generic(kv_client_t *c, bool nx) {
     }
     for (int j = 1; j < c->argc; j += 2) {
         if (store_string(c, &c->argv[j], &c->argv[j + 1], -1, false) != 0) {
-            kv_reply_error(c, "ERR out of memory");
+            kv_reply_oom(c);
             return;
         }
     }
@@ -316,12 +305,10 @@ void kv_cmd_msetnx(kv_client_t *c) {
 /* --- Counters --- */
 
 static void incr_decr(kv_client_t *c, long long incr) {
-    kv_obj_t *o = kv_db_lookup_write(c->db, &c->argv[1]);
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, true, &wrong);
+    if (wrong) return;
     long long value = 0;
-    if (o != NULL && o->type != KV_TYPE_STRING) {
-        kv_reply_wrongtype(c);
-        return;
-    }
     if (o != NULL && !kv_obj_get_ll(o, &value)) {
         kv_reply_not_int(c);
         return;
@@ -340,7 +327,7 @@ static void incr_decr(kv_client_t *c, long long incr) {
     int64_t exp = o ? kv_obj_expire(o) : -1;
     kv_obj_t *n = kv_obj_new_int(c->argv[1].ptr, c->argv[1].len, value, exp);
     if (n == NULL || kv_db_set(c->db, n, false) != 0) {
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     kv_reply_int(c, value);
@@ -371,12 +358,10 @@ void kv_cmd_decrby(kv_client_t *c) {
 }
 
 void kv_cmd_incrbyfloat(kv_client_t *c) {
-    kv_obj_t *o = kv_db_lookup_write(c->db, &c->argv[1]);
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, true, &wrong);
+    if (wrong) return;
     long double value = 0, incr;
-    if (o != NULL && o->type != KV_TYPE_STRING) {
-        kv_reply_wrongtype(c);
-        return;
-    }
     if (o != NULL) {
         char buf[24];
         size_t len;
@@ -405,7 +390,7 @@ void kv_cmd_incrbyfloat(kv_client_t *c) {
     int64_t exp = o ? kv_obj_expire(o) : -1;
     kv_obj_t *no = kv_obj_new_string(c->argv[1].ptr, c->argv[1].len, out, n, exp);
     if (no == NULL || kv_db_set(c->db, no, false) != 0) {
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     kv_reply_bulk(c, out, n);
@@ -418,7 +403,7 @@ static kv_rstr_t *unshare_raw(kv_client_t *c, kv_obj_t **op, size_t cap) {
     kv_obj_t *old = *op;
     kv_rstr_t *s = kv_obj_str_make_raw(op, cap);
     if (s == NULL) {
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return NULL;
     }
     if (*op != old) kv_db_replaced(c->db, old, *op);
@@ -427,16 +412,14 @@ static kv_rstr_t *unshare_raw(kv_client_t *c, kv_obj_t **op, size_t cap) {
 
 void kv_cmd_append(kv_client_t *c) {
     const kv_arg_t *key = &c->argv[1], *val = &c->argv[2];
-    kv_obj_t *o = kv_db_lookup_write(c->db, key);
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, key, KV_TYPE_STRING, true, &wrong);
+    if (wrong) return;
     if (o == NULL) {
         if (store_string(c, key, val, -1, false) != 0)
-            kv_reply_error(c, "ERR out of memory");
+            kv_reply_oom(c);
         else
             kv_reply_int(c, (long long)val->len);
-        return;
-    }
-    if (o->type != KV_TYPE_STRING) {
-        kv_reply_wrongtype(c);
         return;
     }
     size_t cur = kv_obj_strlen(o);
@@ -449,11 +432,12 @@ void kv_cmd_append(kv_client_t *c) {
 }
 
 void kv_cmd_strlen(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_str_read(c, &c->argv[1], &o);
-    if (r == 0)
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, false, &wrong);
+    if (wrong) return;
+    if (o == NULL)
         kv_reply_int(c, 0);
-    else if (r > 0)
+    else
         kv_reply_int(c, (long long)kv_obj_strlen(o));
 }
 
@@ -461,10 +445,10 @@ void kv_cmd_getrange(kv_client_t *c) {
     long long start, end;
     if (kv_arg_ll_or_reply(c, &c->argv[2], &start, NULL) != 0) return;
     if (kv_arg_ll_or_reply(c, &c->argv[3], &end, NULL) != 0) return;
-    kv_obj_t *o;
-    int r = lookup_str_read(c, &c->argv[1], &o);
-    if (r < 0) return;
-    if (r == 0) {
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, false, &wrong);
+    if (wrong) return;
+    if (o == NULL) {
         kv_reply_bulk(c, "", 0);
         return;
     }
@@ -499,7 +483,9 @@ void kv_cmd_setrange(kv_client_t *c) {
         kv_reply_error(c, "ERR offset is out of range");
         return;
     }
-    kv_obj_t *o = kv_db_lookup_write(c->db, &c->argv[1]);
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, true, &wrong);
+    if (wrong) return;
     size_t olen = 0;
     if (o == NULL) {
         if (val->len == 0) {
@@ -509,14 +495,10 @@ void kv_cmd_setrange(kv_client_t *c) {
         if (check_len(c, (unsigned long long)offset, val->len) != 0) return;
         o = kv_obj_new_raw_string(c->argv[1].ptr, c->argv[1].len, "", 0, -1);
         if (o == NULL || kv_db_add(c->db, o) != 0) {
-            kv_reply_error(c, "ERR out of memory");
+            kv_reply_oom(c);
             return;
         }
     } else {
-        if (o->type != KV_TYPE_STRING) {
-            kv_reply_wrongtype(c);
-            return;
-        }
         olen = kv_obj_strlen(o);
         if (val->len == 0) {
             kv_reply_int(c, (long long)olen);
@@ -551,10 +533,10 @@ static int bit_offset_or_reply(kv_client_t *c, const kv_arg_t *a, uint64_t *out)
 void kv_cmd_getbit(kv_client_t *c) {
     uint64_t off;
     if (bit_offset_or_reply(c, &c->argv[2], &off) != 0) return;
-    kv_obj_t *o;
-    int r = lookup_str_read(c, &c->argv[1], &o);
-    if (r < 0) return;
-    if (r == 0) {
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, false, &wrong);
+    if (wrong) return;
+    if (o == NULL) {
         kv_reply_int(c, 0);
         return;
     }
@@ -577,16 +559,14 @@ void kv_cmd_setbit(kv_client_t *c) {
         kv_reply_error(c, "ERR bit is not an integer or out of range");
         return;
     }
-    kv_obj_t *o = kv_db_lookup_write(c->db, &c->argv[1]);
-    if (o != NULL && o->type != KV_TYPE_STRING) {
-        kv_reply_wrongtype(c);
-        return;
-    }
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, true, &wrong);
+    if (wrong) return;
     size_t byte = off >> 3;
     if (o == NULL) {
         o = kv_obj_new_raw_string(c->argv[1].ptr, c->argv[1].len, "", 0, -1);
         if (o == NULL || kv_db_add(c->db, o) != 0) {
-            kv_reply_error(c, "ERR out of memory");
+            kv_reply_oom(c);
             return;
         }
     }
@@ -663,10 +643,10 @@ static void bit_range(long long len, bool isbit, long long *start, long long *en
 }
 
 void kv_cmd_bitcount(kv_client_t *c) {
-    kv_obj_t *o;
-    int r = lookup_str_read(c, &c->argv[1], &o);
-    if (r < 0) return;
-    if (r == 0) {
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, false, &wrong);
+    if (wrong) return;
+    if (o == NULL) {
         kv_reply_int(c, 0);
         return;
     }
@@ -713,13 +693,11 @@ void kv_cmd_bitpos(kv_client_t *c) {
         kv_reply_error(c, "ERR The bit argument must be 1 or 0.");
         return;
     }
-    kv_obj_t *o = kv_db_lookup_read(c->db, &c->argv[1]);
+    bool wrong;
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, false, &wrong);
+    if (wrong) return;
     if (o == NULL) {
         kv_reply_int(c, bit ? -1 : 0);
-        return;
-    }
-    if (o->type != KV_TYPE_STRING) {
-        kv_reply_wrongtype(c);
         return;
     }
     char buf[24];

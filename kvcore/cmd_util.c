@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_util.c - the small steps several command families take the same way: looking a key
- * up as one type (WRONGTYPE otherwise), parsing a non-negative count argument, and turning
- * a Redis rank range [start, end] with negative indices into bounds inside a collection.
+ * up as one type (WRONGTYPE otherwise; every family uses kv_lookup_type_or_reply), parsing
+ * an integer or a non-negative count argument, and turning a Redis rank range [start, end]
+ * with negative indices into bounds inside a collection.
  *
  * Each helper replies the error itself, with Redis 7.0's wording, so the handlers in
  * cmd_list.c, cmd_zset.c, cmd_set.c and cmd_hash.c keep their step-by-step order of
@@ -22,6 +23,15 @@ kv_obj_t *kv_lookup_type_or_reply(kv_client_t *c, const kv_arg_t *key, int type,
         return NULL;
     }
     return o;
+}
+
+int kv_arg_ll_or_reply(kv_client_t *c, const kv_arg_t *a, long long *out, const char *msg) {
+    if (kv_str2ll(a->ptr, a->len, out)) return 0;
+    if (msg)
+        kv_reply_error(c, msg);
+    else
+        kv_reply_not_int(c);
+    return -EINVAL;
 }
 
 int kv_arg_nonneg_or_reply(kv_client_t *c, const kv_arg_t *a, long long *out, const char *msg) {

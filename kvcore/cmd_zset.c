@@ -20,15 +20,6 @@
 
 /* --- Helpers --- */
 
-static void reply_oom(kv_client_t *c) {
-    kv_reply_error(c, "ERR out of memory");
-}
-
-/* The sorted set at key, or NULL (absent, or another type: *wrong set and replied). */
-static kv_obj_t *lookup_zset(kv_client_t *c, const kv_arg_t *key, bool write, bool *wrong) {
-    return kv_lookup_type_or_reply(c, key, KV_TYPE_ZSET, write, wrong);
-}
-
 static void delete_if_empty(kv_client_t *c, kv_obj_t *o) {
     if (kv_zset_len(o) != 0) return;
     size_t klen;
@@ -170,7 +161,7 @@ static void zadd_generic(kv_client_t *c, unsigned flags) {
     double small[16], *scores = small;
     if ((size_t)elements > sizeof(small) / sizeof(small[0]) &&
         (scores = malloc(sizeof(double) * (size_t)elements)) == NULL) {
-        reply_oom(c);
+        kv_reply_oom(c);
         return;
     }
     long long added = 0, updated = 0, processed = 0;
@@ -183,7 +174,7 @@ static void zadd_generic(kv_client_t *c, unsigned flags) {
         }
     }
     bool wrong;
-    kv_obj_t *o = lookup_zset(c, &c->argv[1], true, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_ZSET, true, &wrong);
     if (wrong) goto out;
     if (o == NULL) {
         if (xx) goto reply;
@@ -192,7 +183,7 @@ static void zadd_generic(kv_client_t *c, unsigned flags) {
                         (long long)first->len > kv_srv.cfg.zset_max_listpack_value;
         o = kv_zset_new(c->argv[1].ptr, c->argv[1].len, skiplist, -1);
         if (o == NULL || kv_db_add(c->db, o) != 0) {
-            reply_oom(c);
+            kv_reply_oom(c);
             goto out;
         }
     }
@@ -208,7 +199,7 @@ static void zadd_generic(kv_client_t *c, unsigned flags) {
         }
         if (rc != 0) {
             delete_if_empty(c, o);
-            reply_oom(c);
+            kv_reply_oom(c);
             goto out;
         }
         if (res & KV_ZADD_OUT_ADDED) added++;
@@ -241,7 +232,7 @@ void kv_cmd_zincrby(kv_client_t *c) {
 
 void kv_cmd_zrem(kv_client_t *c) {
     bool wrong;
-    kv_obj_t *o = lookup_zset(c, &c->argv[1], true, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_ZSET, true, &wrong);
     if (wrong) return;
     if (o == NULL) {
         kv_reply_int(c, 0);
@@ -260,14 +251,14 @@ void kv_cmd_zrem(kv_client_t *c) {
 
 void kv_cmd_zcard(kv_client_t *c) {
     bool wrong;
-    kv_obj_t *o = lookup_zset(c, &c->argv[1], false, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_ZSET, false, &wrong);
     if (wrong) return;
     kv_reply_int(c, o ? (long long)kv_zset_len(o) : 0);
 }
 
 void kv_cmd_zscore(kv_client_t *c) {
     bool wrong;
-    kv_obj_t *o = lookup_zset(c, &c->argv[1], false, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_ZSET, false, &wrong);
     if (wrong) return;
     double score;
     if (o == NULL || !kv_zset_score(o, c->argv[2].ptr, c->argv[2].len, &score))
@@ -278,7 +269,7 @@ void kv_cmd_zscore(kv_client_t *c) {
 
 void kv_cmd_zmscore(kv_client_t *c) {
     bool wrong;
-    kv_obj_t *o = lookup_zset(c, &c->argv[1], false, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_ZSET, false, &wrong);
     if (wrong) return;
     kv_reply_array_len(c, c->argc - 2);
     for (int j = 2; j < c->argc; j++) {
@@ -292,7 +283,7 @@ void kv_cmd_zmscore(kv_client_t *c) {
 
 static void zrank_generic(kv_client_t *c, bool reverse) {
     bool wrong;
-    kv_obj_t *o = lookup_zset(c, &c->argv[1], false, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_ZSET, false, &wrong);
     if (wrong) return;
     long long rank = o ? kv_zset_rank(o, c->argv[2].ptr, c->argv[2].len, reverse) : -1;
     if (rank < 0)
@@ -407,7 +398,7 @@ static void zrange_generic(kv_client_t *c, int rangetype, int direction) {
     if (parse_range(c, rangetype, &c->argv[minidx], &c->argv[maxidx], &start, &end, &sr, &lr) != 0)
         return;
     bool wrong;
-    kv_obj_t *o = lookup_zset(c, &c->argv[1], false, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_ZSET, false, &wrong);
     if (wrong) return;
     if (o == NULL) {
         kv_reply_array_len(c, 0);
@@ -455,7 +446,7 @@ void kv_cmd_zcount(kv_client_t *c) {
     kv_zsl_range_t r;
     if (parse_range(c, RANGE_SCORE, &c->argv[2], &c->argv[3], NULL, NULL, &r, NULL) != 0) return;
     bool wrong;
-    kv_obj_t *o = lookup_zset(c, &c->argv[1], false, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_ZSET, false, &wrong);
     if (wrong) return;
     kv_reply_int(c, o ? (long long)kv_zset_count_score(o, &r) : 0);
 }
@@ -464,7 +455,7 @@ void kv_cmd_zlexcount(kv_client_t *c) {
     kv_zsl_lexrange_t r;
     if (parse_range(c, RANGE_LEX, &c->argv[2], &c->argv[3], NULL, NULL, NULL, &r) != 0) return;
     bool wrong;
-    kv_obj_t *o = lookup_zset(c, &c->argv[1], false, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_ZSET, false, &wrong);
     if (wrong) return;
     kv_reply_int(c, o ? (long long)kv_zset_count_lex(o, &r) : 0);
 }
@@ -481,7 +472,7 @@ static void zpop_generic(kv_client_t *c, bool max) {
                                                "ERR value is out of range, must be positive") != 0)
         return;
     bool wrong;
-    kv_obj_t *o = lookup_zset(c, &c->argv[1], true, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_ZSET, true, &wrong);
     if (wrong) return;
     if (o == NULL || count == 0) {
         kv_reply_array_len(c, 0);
@@ -519,7 +510,7 @@ static void zremrange_generic(kv_client_t *c, int rangetype) {
     kv_zsl_lexrange_t lr;
     if (parse_range(c, rangetype, &c->argv[2], &c->argv[3], &start, &end, &sr, &lr) != 0) return;
     bool wrong;
-    kv_obj_t *o = lookup_zset(c, &c->argv[1], true, &wrong);
+    kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_ZSET, true, &wrong);
     if (wrong) return;
     if (o == NULL) {
         kv_reply_int(c, 0);

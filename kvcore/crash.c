@@ -58,25 +58,9 @@ static void out(const char *s) {
     out_n(s, strlen(s));
 }
 
-/* Unsigned decimal into buf (at least 21 bytes); returns the text. */
-static const char *fmt_dec(char *buf, unsigned long long v) {
-    char *p = buf + 20;
-    *p = '\0';
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    return p;
-}
-
 static void out_dec(long long v) {
     char buf[24];
-    if (v < 0) {
-        out("-");
-        out(fmt_dec(buf, (unsigned long long)0 - (unsigned long long)v));
-    } else {
-        out(fmt_dec(buf, (unsigned long long)v));
-    }
+    out_n(buf, kv_ll2str(buf, v));
 }
 
 /* Hex with a fixed number of digits (0 = as few as needed). */

@@ -4,7 +4,7 @@
  * the generic engine (defrag/defrag.h) the event loop's clock and timers, the settings
  * from the config table, the metrics INFO shows, and one pair of stages per database.
  *
- * Stages, per db, in Valkey 8.1's order (kv-reference.md 2(a)):
+ * Stages, per db, in Valkey 8.1's order (docs/design.md#kvcores-stages):
  *  - keys: the keyspace table's struct and bucket arrays, then a scan of its buckets
  *    (child buckets moved as it goes) that relocates every object with its embedded
  *    key, TTL and value, and then the value's own allocations;

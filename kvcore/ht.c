@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ht.c - kvcore's hashtable: 64-byte buckets of 7 entry pointers, two tables, incremental
- * rehashing and a reverse-binary cursor scan (design after Valkey 8.1, kv-reference.md 2(c)).
+ * rehashing and a reverse-binary cursor scan (design after Valkey 8.1,
+ * docs/design.md#the-hashtable).
  *
  * Invariants: a bucket's byte `bits` holds the chained flag (bit 7) and one presence bit per
  * slot; a chained bucket keeps its child in slots[6] and never has presence bit 6; every
@@ -13,6 +14,7 @@
  * compacted and tables freed once the pause ends.
  */
 #include "ht.h"
+#include "kv_util.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -124,12 +126,6 @@ static inline uint64_t rotl64(uint64_t x, int b) {
     return (x << b) | (x >> (64 - b));
 }
 
-static inline uint64_t load_le64(const uint8_t *p) {
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
-           (uint64_t)p[7] << 56;
-}
-
 #define SIP_ROUND(v0, v1, v2, v3)                                                                  \
     do {                                                                                           \
         v0 += v1;                                                                                  \
@@ -161,7 +157,7 @@ static inline uint64_t siphash(const uint8_t *in, size_t len, uint64_t k0, uint6
     uint64_t v3 = k1 ^ 0x7465646279746573ULL;
     const uint8_t *end = in + (len & ~(size_t)7);
     for (; in != end; in += 8) {
-        uint64_t m = load_le64(in);
+        uint64_t m = kv_rd64(in);
         v3 ^= m;
         for (int i = 0; i < c; i++)
             SIP_ROUND(v0, v1, v2, v3);
@@ -186,25 +182,8 @@ uint64_t kv_hash_bytes(const void *key, size_t len) {
 }
 
 void kv_hash_set_seed(const uint8_t seed[16]) {
-    seed_k0 = load_le64(seed);
-    seed_k1 = load_le64(seed + 8);
-}
-
-/* --- Random numbers for sampling (splitmix64, per thread) --- */
-
-static _Thread_local uint64_t rng_state;
-
-static uint64_t rng_next(void) {
-    if (rng_state == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        rng_state = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^
-                    (uint64_t)(uintptr_t)&rng_state;
-    }
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    seed_k0 = kv_rd64(seed);
+    seed_k1 = kv_rd64(seed + 8);
 }
 
 /* --- Keys --- */
@@ -700,7 +679,7 @@ static void sample_fn(void *priv, void **entry_ref) {
     if (s->seen < s->cap) {
         s->out[s->seen] = *entry_ref;
     } else {
-        uint64_t j = rng_next() % (s->seen + 1);
+        uint64_t j = kv_rand64() % (s->seen + 1);
         if (j < s->cap) s->out[j] = *entry_ref;
     }
     s->seen++;
@@ -713,7 +692,7 @@ size_t kv_ht_sample(kv_ht_t *ht, void **out, size_t n) {
     /* Start at a random index of the smaller table: steps then walk whole index groups. */
     int log2n = ht->exp[0];
     if (is_rehashing(ht) && ht->exp[1] < log2n) log2n = ht->exp[1];
-    size_t start = (size_t)rng_next() & exp_mask(log2n);
+    size_t start = (size_t)kv_rand64() & exp_mask(log2n);
     size_t cursor = start;
     do {
         cursor = scan_step(ht, cursor, sample_fn, &s, NULL);
@@ -725,7 +704,7 @@ size_t kv_ht_sample(kv_ht_t *ht, void **out, size_t n) {
 void *kv_ht_random(kv_ht_t *ht) {
     void *samples[RANDOM_SAMPLE];
     size_t n = kv_ht_sample(ht, samples, RANDOM_SAMPLE);
-    return n == 0 ? NULL : samples[rng_next() % n];
+    return n == 0 ? NULL : samples[kv_rand64() % n];
 }
 
 /* --- Rehashing on a time budget --- */

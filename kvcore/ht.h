@@ -2,7 +2,7 @@
 /*
  * ht.h - kvcore's hashtable of entry pointers (internal to kvcore/).
  *
- * In the spirit of Valkey 8.1's hashtable (kv-reference.md 2(c)): open hashing in
+ * In the spirit of Valkey 8.1's hashtable (docs/design.md#the-hashtable): open hashing in
  * 64-byte buckets of 7 slots, each slot with one byte of the hash's high bits so most
  * misses never touch the entry; a full bucket chains to a child bucket through its last
  * slot; two tables and incremental rehashing (one bucket chain per step); a

@@ -8,11 +8,11 @@
  * from the last to the first.
  */
 #include "intset.h"
+#include "kv_util.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct kv_intset {
     uint8_t width[4]; /* u32 LE: 2, 4 or 8 */
@@ -20,23 +20,12 @@ struct kv_intset {
     uint8_t values[];
 };
 
-static inline uint32_t rd32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline void wr32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 static inline unsigned width_of(const kv_intset_t *is) {
-    return rd32(is->width);
+    return kv_rd32(is->width);
 }
 
 static inline size_t count_of(const kv_intset_t *is) {
-    return rd32(is->count);
+    return kv_rd32(is->count);
 }
 
 /* Reads the value at pos stored with width w. */
@@ -102,8 +91,8 @@ static kv_intset_t *resize(kv_intset_t *is, size_t n, unsigned w) {
 kv_intset_t *kv_is_new(void) {
     kv_intset_t *is = malloc(KV_IS_HEADER_BYTES);
     if (is == NULL) return NULL;
-    wr32(is->width, 2);
-    wr32(is->count, 0);
+    kv_wr32(is->width, 2);
+    kv_wr32(is->count, 0);
     return is;
 }
 
@@ -122,8 +111,8 @@ static int upgrade_and_add(kv_intset_t **isp, int64_t v, unsigned w) {
     for (size_t i = n; i-- > 0;)
         store(is->values, i + shift, w, load(is->values, i, old_w));
     store(is->values, v < 0 ? 0 : n, w, v);
-    wr32(is->width, w);
-    wr32(is->count, (uint32_t)(n + 1));
+    kv_wr32(is->width, w);
+    kv_wr32(is->count, (uint32_t)(n + 1));
     *isp = is;
     return 0;
 }
@@ -145,7 +134,7 @@ int kv_is_add(kv_intset_t **isp, int64_t v, bool *added) {
     if (is == NULL) return -ENOMEM;
     memmove(is->values + (pos + 1) * w, is->values + pos * w, (n - pos) * w);
     store(is->values, pos, w, v);
-    wr32(is->count, (uint32_t)(n + 1));
+    kv_wr32(is->count, (uint32_t)(n + 1));
     *isp = is;
     if (added != NULL) *added = true;
     return 0;
@@ -159,7 +148,7 @@ int kv_is_remove(kv_intset_t **isp, int64_t v, bool *removed) {
     size_t n = count_of(is);
     unsigned w = width_of(is);
     memmove(is->values + pos * w, is->values + (pos + 1) * w, (n - pos - 1) * w);
-    wr32(is->count, (uint32_t)(n - 1));
+    kv_wr32(is->count, (uint32_t)(n - 1));
     kv_intset_t *shrunk = resize(is, n - 1, w);
     if (shrunk != NULL) *isp = shrunk; /* else keep the larger block */
     if (removed != NULL) *removed = true;
@@ -177,23 +166,8 @@ int kv_is_get(const kv_intset_t *is, size_t pos, int64_t *v) {
     return 0;
 }
 
-/* splitmix64 per thread, seeded from the clock on first use. */
-static _Thread_local uint64_t rng_state;
-
-static uint64_t rng_next(void) {
-    if (rng_state == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        rng_state = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) | 1;
-    }
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 int64_t kv_is_random(const kv_intset_t *is) {
-    return load(is->values, (size_t)(rng_next() % count_of(is)), width_of(is));
+    return load(is->values, (size_t)(kv_rand64() % count_of(is)), width_of(is));
 }
 
 int64_t kv_is_min(const kv_intset_t *is) {
@@ -219,7 +193,7 @@ unsigned kv_is_width(const kv_intset_t *is) {
 int kv_is_validate(const void *blob, size_t len, bool deep) {
     const uint8_t *b = blob;
     if (b == NULL || len < KV_IS_HEADER_BYTES) return -EPROTO;
-    uint32_t w = rd32(b), n = rd32(b + 4);
+    uint32_t w = kv_rd32(b), n = kv_rd32(b + 4);
     if (w != 2 && w != 4 && w != 8) return -EPROTO;
     if (n > (len - KV_IS_HEADER_BYTES) / w || KV_IS_HEADER_BYTES + (size_t)n * w != len)
         return -EPROTO;

@@ -2,10 +2,30 @@
 /*
  * kv_internal.h - kvcore's internal declarations, shared by the files of kvcore/ only.
  *
+ * File map:
+ *   start-up, cron, log   main.c, server.c, config.c (the directive table), clock.c
+ *   network               loop.c (epoll, timers), net.c (connections, reading, limits),
+ *                         auth.c (AUTH, protected mode)
+ *   protocol              resp.c: the request parser only (what fuzz_kv_resp drives);
+ *                         reply.c: the reply writer (kv_reply_*), deferred lengths and
+ *                         their count check, output buffers, the pending-write list
+ *   commands              cmd.c (table, dispatch, checks before a call), cmd_<family>.c
+ *                         (string, keys, list, hash, set, zset, server, memory)
+ *   shared command steps  cmd_util.c: kv_lookup_type_or_reply (the one typed lookup:
+ *                         WRONGTYPE replied, NULL when absent), kv_arg_*_or_reply
+ *   common replies        reply.c: kv_reply_oom, kv_reply_wrongtype, kv_reply_syntax_err...
+ *   keyspace, objects     db.c, obj.c, expire.c, evict.c, ht.c/ht.h (the hashtable)
+ *   types                 t_hash.c t_list.c t_set.c t_zset.c (+ .h); encodings listpack.c,
+ *                         intset.c, quicklist.c, zskiplist.c
+ *   defrag adapter        defrag_kv.c (engine host, per-db stages), defrag_types.c
+ *   introspection         info.c, digest.c, crash.c
+ *   helpers               util.c (parsing, kv_d2str, glob, the PRNG kv_rand64), kv_util.h
+ *                         (kv_ll2str, kv_rd32/kv_wr32: needs nothing of the server)
+ *
  * Glossary:
  *   loop    the epoll event loop with microsecond timers (loop.c)
  *   client  one connection: query buffer, parsed argv (pointing into the query buffer),
- *           reply buffer + overflow blocks (net.c, resp.c)
+ *           reply buffer + overflow blocks (net.c; replies: reply.c)
  *   obj     one allocation per key: header, optional expire, key, value (obj.c)
  *   db      one of the 16 keyspaces: a kv_ht of objects plus a TTL index of the same
  *           object pointers (db.c, expire.c)
@@ -26,6 +46,7 @@
 
 #include "kv.h"
 #include "ht.h"
+#include "kv_util.h"
 #include "ms_defs.h"
 
 #define KV_VERSION       "0.1.0"
@@ -46,8 +67,9 @@ typedef struct kv_arg {
 bool kv_str2ll(const char *s, size_t len, long long *out);
 /* Like kv_str2ll for unsigned values. */
 bool kv_str2ull(const char *s, size_t len, unsigned long long *out);
-/* Writes v in decimal to buf (at least 21 bytes), NUL-terminated; returns the length. */
-size_t kv_ll2str(char *buf, long long v);
+/* kv_ll2str (integer to decimal) is in kv_util.h. kv_d2str: a double as Redis replies it
+ * in RESP2 ("%.17g"; "inf", "-inf"); buf needs 32 bytes; returns the length. */
+size_t kv_d2str(char *buf, double d);
 /* Parses a long double as INCRBYFLOAT does (no spaces, not NaN). True on success. */
 bool kv_str2ld(const char *s, size_t len, long double *out);
 /* Parses a double (strtod, whole string, not NaN). True on success. */
@@ -170,7 +192,7 @@ size_t kv_req_mem(const kv_req_t *r);
 /* Between commands: gives back an argv array or scratch grown by a big command. */
 void kv_req_trim(kv_req_t *r);
 
-/* --- Clients and replies (net.c, resp.c) --- */
+/* --- Clients (net.c) and the reply writer (reply.c) --- */
 
 #define KV_REPLY_BUF 16384
 
@@ -281,8 +303,16 @@ void kv_reply_wrongtype(kv_client_t *c);
 void kv_reply_not_int(kv_client_t *c);
 void kv_reply_subcmd_err(kv_client_t *c);
 void kv_reply_arity_err(kv_client_t *c);
+/* "-ERR out of memory": a command could not allocate what it needed (nothing changed). */
+void kv_reply_oom(kv_client_t *c);
 /* Bytes queued for the client and not yet written. */
 size_t kv_client_pending_bytes(const kv_client_t *c);
+/* The output blocks and the pending-write list (reply.c, for net.c): frees every block
+ * (the 16 KB buffer stays); takes c off kv_srv.pending_write; writes every pending
+ * client (not those a writable handler drives). */
+void kv_reply_free_blocks(kv_client_t *c);
+void kv_reply_unlink_pending(kv_client_t *c);
+void kv_reply_flush_pending(kv_server_t *srv);
 
 /* Client lifecycle (net.c). */
 kv_client_t *kv_client_new(int fd);
@@ -299,14 +329,15 @@ void kv_client_process_input(kv_client_t *c);
 size_t kv_client_query_mem(const kv_client_t *c);
 /* True (and logged, counted, c freed) when c is over client-query-buffer-limit. */
 bool kv_client_check_query_limit(kv_client_t *c);
-/* Writes what it can; returns -1 when the client was freed. */
+/* Writes what it can (reply.c); returns -1 when the client was freed. */
 int kv_client_write(kv_client_t *c);
 /* "id=.. addr=.. ..." as CLIENT LIST; returns a malloc'd string (NULL on OOM). */
 char *kv_client_info_line(const kv_client_t *c);
 kv_client_t *kv_client_by_id(uint64_t id);
 /* Binds and listens on every configured address. 0 or -errno (logged). */
 int kv_net_listen(kv_server_t *srv);
-/* Writes every client's pending replies (before the loop sleeps). */
+/* Writes every client's pending replies (before the loop sleeps), then frees the clients
+ * closed meanwhile. */
 void kv_net_flush_pending(kv_server_t *srv);
 /* Closes clients idle longer than `timeout` and enforces output-buffer soft limits. */
 void kv_net_cron(kv_server_t *srv);
@@ -801,7 +832,7 @@ kv_obj_t *kv_scan_begin(kv_client_t *c, int type, unsigned long long *cursor, kv
 size_t kv_scan_ht_collect(kv_ht_t *ht, unsigned long long cursor, long long count, void ***out,
                           size_t *n);
 
-/* Shared by handlers */
+/* Shared by handlers (cmd_util.c) */
 /* Parses argv as a long long, replying the Redis error on failure. 0 or -EINVAL. */
 int kv_arg_ll_or_reply(kv_client_t *c, const kv_arg_t *a, long long *out, const char *msg);
 /*

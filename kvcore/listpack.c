@@ -16,6 +16,7 @@
  * 65535. Validation recomputes every size from the bytes it has seen, never beyond len.
  */
 #include "listpack.h"
+#include "kv_util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,32 +26,6 @@
 #define COUNT_UNKNOWN 65535u
 #define EMPTY_BYTES   (KV_LP_HEADER_BYTES + 1)
 #define MAX_BACKLEN   5
-
-/* --- Little-endian fields --- */
-
-static inline uint32_t rd32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline void wr32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static inline uint16_t rd16(const uint8_t *p) {
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline void wr16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static inline uint64_t rd64(const uint8_t *p) {
-    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
 
 /* --- Sizes --- */
 
@@ -77,7 +52,7 @@ static size_t entry_enclen(const uint8_t *p, size_t avail) {
         case 0xF0:
             if (avail < 5) return 0;
             hdr = 5;
-            data = rd32(p + 1);
+            data = kv_rd32(p + 1);
             break;
         case 0xF1: hdr = 3; break;
         case 0xF2: hdr = 4; break;
@@ -122,25 +97,13 @@ static inline size_t entry_size(const uint8_t *p) {
 }
 
 static inline size_t lp_bytes(const uint8_t *lp) {
-    return rd32(lp);
+    return kv_rd32(lp);
 }
 
 /* --- Integers as strings --- */
 
 size_t kv_lp_int_to_str(int64_t v, char *buf) {
-    char tmp[KV_LP_INTBUF];
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    size_t len = 0;
-    if (v < 0) buf[len++] = '-';
-    while (n > 0)
-        buf[len++] = tmp[--n];
-    buf[len] = '\0';
-    return len;
+    return kv_ll2str(buf, (long long)v);
 }
 
 bool kv_lp_str_to_int(const void *s, size_t len, int64_t *out) {
@@ -230,7 +193,7 @@ static int encode_str(const void *s, size_t len, enc_t *e) {
         e->hdrlen = 2;
     } else if (len <= UINT32_MAX) {
         e->hdr[0] = 0xF0;
-        wr32(e->hdr + 1, (uint32_t)len);
+        kv_wr32(e->hdr + 1, (uint32_t)len);
         e->hdrlen = 5;
     } else {
         return -ERANGE;
@@ -261,7 +224,7 @@ static int splice(uint8_t **lpp, size_t off, size_t oldlen, size_t newlen) {
         uint8_t *shrunk = realloc(lp, nbytes);
         if (shrunk != NULL) lp = shrunk; /* else keep the larger block */
     }
-    wr32(lp, (uint32_t)nbytes);
+    kv_wr32(lp, (uint32_t)nbytes);
     *lpp = lp;
     return 0;
 }
@@ -275,14 +238,14 @@ static size_t count_entries(const uint8_t *lp) {
 
 /* Adjusts the header count; an unknown count is recounted when it may fit again. */
 static void add_count(uint8_t *lp, long delta) {
-    size_t c = rd16(lp + 4);
+    size_t c = kv_rd16(lp + 4);
     if (c == COUNT_UNKNOWN) {
         if (delta > 0) return;
         c = count_entries(lp);
     } else {
         c = (size_t)((long)c + delta);
     }
-    wr16(lp + 4, (uint16_t)(c >= COUNT_UNKNOWN ? COUNT_UNKNOWN : c));
+    kv_wr16(lp + 4, (uint16_t)(c >= COUNT_UNKNOWN ? COUNT_UNKNOWN : c));
 }
 
 static int insert_enc(uint8_t **lpp, size_t off, const enc_t *e, uint8_t **newp) {
@@ -316,8 +279,8 @@ static int replace_enc(uint8_t **lpp, uint8_t **p, const enc_t *e) {
 uint8_t *kv_lp_new(void) {
     uint8_t *lp = malloc(EMPTY_BYTES);
     if (lp == NULL) return NULL;
-    wr32(lp, EMPTY_BYTES);
-    wr16(lp + 4, 0);
+    kv_wr32(lp, EMPTY_BYTES);
+    kv_wr16(lp + 4, 0);
     lp[KV_LP_HEADER_BYTES] = EOF_BYTE;
     return lp;
 }
@@ -338,7 +301,7 @@ size_t kv_lp_bytes(const uint8_t *lp) {
 }
 
 size_t kv_lp_len(const uint8_t *lp) {
-    size_t c = rd16(lp + 4);
+    size_t c = kv_rd16(lp + 4);
     return c != COUNT_UNKNOWN ? c : count_entries(lp);
 }
 
@@ -408,16 +371,16 @@ void kv_lp_get(const uint8_t *p, kv_lp_val_t *v) {
         switch (b) {
         case 0xF0:
             v->str = p + 5;
-            v->len = rd32(p + 1);
+            v->len = kv_rd32(p + 1);
             break;
-        case 0xF1: v->ival = (int16_t)rd16(p + 1); break;
+        case 0xF1: v->ival = (int16_t)kv_rd16(p + 1); break;
         case 0xF2: {
             int64_t u = (int64_t)(p[1] | p[2] << 8 | (uint32_t)p[3] << 16);
             v->ival = u >= 0x800000 ? u - 0x1000000 : u;
             break;
         }
-        case 0xF3: v->ival = (int32_t)rd32(p + 1); break;
-        default: v->ival = (int64_t)rd64(p + 1); break;
+        case 0xF3: v->ival = (int32_t)kv_rd32(p + 1); break;
+        default: v->ival = (int64_t)kv_rd64(p + 1); break;
         }
     }
 }
@@ -554,13 +517,13 @@ int kv_lp_delete_range(uint8_t **lpp, long index, size_t count) {
 int kv_lp_merge(uint8_t **firstp, const uint8_t *second) {
     size_t add = lp_bytes(second) - EMPTY_BYTES;
     if (add == 0) return 0;
-    size_t n1 = rd16(*firstp + 4), n2 = rd16(second + 4);
+    size_t n1 = kv_rd16(*firstp + 4), n2 = kv_rd16(second + 4);
     size_t off = lp_bytes(*firstp) - 1;
     int rc = splice(firstp, off, 0, add);
     if (rc != 0) return rc;
     memcpy(*firstp + off, second + KV_LP_HEADER_BYTES, add);
     size_t n = n1 == COUNT_UNKNOWN || n2 == COUNT_UNKNOWN ? COUNT_UNKNOWN : n1 + n2;
-    wr16(*firstp + 4, (uint16_t)(n >= COUNT_UNKNOWN ? COUNT_UNKNOWN : n));
+    kv_wr16(*firstp + 4, (uint16_t)(n >= COUNT_UNKNOWN ? COUNT_UNKNOWN : n));
     return 0;
 }
 
@@ -568,7 +531,7 @@ int kv_lp_merge(uint8_t **firstp, const uint8_t *second) {
 
 int kv_lp_validate(const uint8_t *blob, size_t len, bool deep) {
     if (blob == NULL || len < EMPTY_BYTES || len > UINT32_MAX) return -EPROTO;
-    if (rd32(blob) != len || blob[len - 1] != EOF_BYTE) return -EPROTO;
+    if (kv_rd32(blob) != len || blob[len - 1] != EOF_BYTE) return -EPROTO;
     if (!deep) return 0;
     size_t off = KV_LP_HEADER_BYTES, count = 0;
     while (off < len - 1) {
@@ -584,7 +547,7 @@ int kv_lp_validate(const uint8_t *blob, size_t len, bool deep) {
         off += l + bl;
         count++;
     }
-    size_t c = rd16(blob + 4);
+    size_t c = kv_rd16(blob + 4);
     if (c != COUNT_UNKNOWN && c != count) return -EPROTO;
     return 0;
 }

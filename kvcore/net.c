@@ -16,7 +16,7 @@
  * unparsed bytes and the parser's argument array, see kv_client_check_query_limit),
  * proto-max-bulk-len (protocol error), the unauthenticated multibulk and bulk limits
  * when requirepass is set (protocol error), client-output-buffer-limit for normal
- * clients (checked as replies are queued, see resp.c).
+ * clients (checked as replies are queued, see reply.c).
  */
 #include "kv_internal.h"
 
@@ -30,12 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#define READ_CHUNK       16384
-#define MAX_ACCEPTS      1000
-#define MAX_WRITE_ROUNDS 16
+#define READ_CHUNK  16384
+#define MAX_ACCEPTS 1000
 
 /* Clients marked CLOSE_ASAP, unlinked from the client list and chained through `prev`. */
 static kv_client_t *to_close;
@@ -101,19 +99,6 @@ kv_client_t *kv_client_new(int fd) {
     return c;
 }
 
-static void unlink_pending(kv_client_t *c) {
-    if (!(c->flags & KV_CLIENT_PENDING_WRITE)) return;
-    kv_client_t **pp = &kv_srv.pending_write;
-    while (*pp != NULL) {
-        if (*pp == c) {
-            *pp = c->pw_next;
-            break;
-        }
-        pp = &(*pp)->pw_next;
-    }
-    c->flags &= ~KV_CLIENT_PENDING_WRITE;
-}
-
 static void unlink_to_close(kv_client_t *c) {
     kv_client_t **pp = &to_close;
     while (*pp != NULL) {
@@ -125,22 +110,10 @@ static void unlink_to_close(kv_client_t *c) {
     }
 }
 
-static void free_replies(kv_client_t *c) {
-    kv_reply_block_t *b = c->rhead;
-    while (b) {
-        kv_reply_block_t *n = b->next;
-        free(b);
-        b = n;
-    }
-    c->rhead = c->rtail = NULL;
-    c->reply_bytes = 0;
-    c->nblocks = 0;
-}
-
 void kv_client_free(kv_client_t *c) {
     if (c == NULL) return;
     if (kv_srv.current_client == c) kv_srv.current_client = NULL;
-    unlink_pending(c);
+    kv_reply_unlink_pending(c);
     if (c->fd >= 0) {
         if (kv_srv.loop) kv_loop_del_file(kv_srv.loop, c->fd, KV_READABLE | KV_WRITABLE);
         close(c->fd);
@@ -155,7 +128,7 @@ void kv_client_free(kv_client_t *c) {
         if (c->next) c->next->prev = c->prev;
         kv_srv.nclients--;
     }
-    free_replies(c);
+    kv_reply_free_blocks(c);
     kv_req_fini(&c->req);
     free(c->qbuf);
     free(c->buf);
@@ -176,7 +149,7 @@ void kv_client_close_async(kv_client_t *c) {
     c->prev = to_close;
     to_close = c;
     c->flags |= KV_CLIENT_CLOSE_ASAP;
-    free_replies(c);
+    kv_reply_free_blocks(c);
     c->bufpos = c->sentlen = 0;
     if (c->fd >= 0 && kv_srv.loop) kv_loop_del_file(kv_srv.loop, c->fd, KV_READABLE | KV_WRITABLE);
 }
@@ -188,10 +161,10 @@ static void free_closed_clients(void) {
         c->prev = NULL;
         c->flags &= ~KV_CLIENT_CLOSE_ASAP;
         c->flags |= KV_CLIENT_FAKE; /* already unlinked from the list */
-        unlink_pending(c);
+        kv_reply_unlink_pending(c);
         if (c->fd >= 0) close(c->fd);
         c->fd = -1;
-        free_replies(c);
+        kv_reply_free_blocks(c);
         kv_req_fini(&c->req);
         free(c->qbuf);
         free(c->buf);
@@ -371,109 +344,9 @@ static void client_read(kv_loop_t *loop, int fd, void *priv, int mask) {
     if (c->req.mb_left > 0) kv_client_check_query_limit(c);
 }
 
-/* --- Writing --- */
-
-static void client_write_handler(kv_loop_t *loop, int fd, void *priv, int mask) {
-    (void)loop;
-    (void)fd;
-    (void)mask;
-    kv_client_write(priv);
-}
-
-int kv_client_write(kv_client_t *c) {
-    for (int round = 0; round < MAX_WRITE_ROUNDS && (c->bufpos > 0 || c->rhead); round++) {
-        struct iovec iov[64];
-        int cnt = 0;
-        size_t total = 0;
-        size_t off = c->sentlen;
-        if (c->bufpos > 0) {
-            iov[cnt].iov_base = c->buf + c->sentlen;
-            iov[cnt].iov_len = c->bufpos - c->sentlen;
-            cnt++;
-            off = 0;
-        }
-        for (kv_reply_block_t *b = c->rhead; b && cnt < 64; b = b->next) {
-            if (b->used > off) {
-                iov[cnt].iov_base = b->data + off;
-                iov[cnt].iov_len = b->used - off;
-                cnt++;
-            }
-            off = 0;
-        }
-        if (cnt == 0) {
-            free_replies(c);
-            c->bufpos = c->sentlen = 0;
-            break;
-        }
-        for (int i = 0; i < cnt; i++)
-            total += iov[i].iov_len;
-        /* The common case is one small reply buffer: plain write() skips the iovec copy. */
-        ssize_t n =
-            cnt == 1 ? write(c->fd, iov[0].iov_base, iov[0].iov_len) : writev(c->fd, iov, cnt);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) break;
-            kv_log(KV_LOG_VERBOSE, "Error writing to client: %s", strerror(errno));
-            kv_client_free(c);
-            return -1;
-        }
-        kv_srv.stat_net_output_bytes += (uint64_t)n;
-        size_t left = (size_t)n;
-        if (c->bufpos > 0) {
-            size_t part = c->bufpos - c->sentlen;
-            if (left >= part) {
-                left -= part;
-                c->bufpos = c->sentlen = 0;
-            } else {
-                c->sentlen += left;
-                left = 0;
-            }
-        }
-        while (c->rhead != NULL && (left > 0 || c->rhead->used == c->sentlen)) {
-            kv_reply_block_t *b = c->rhead;
-            size_t avail = b->used - c->sentlen;
-            if (left >= avail) {
-                left -= avail;
-                c->rhead = b->next;
-                if (c->rhead == NULL) c->rtail = NULL;
-                c->reply_bytes -= b->used;
-                c->nblocks--;
-                free(b);
-                c->sentlen = 0;
-            } else {
-                c->sentlen += left;
-                left = 0;
-            }
-        }
-        if ((size_t)n < total) break; /* the socket is full: wait for writable */
-    }
-    c->last_ms = kv_srv.mstime;
-    bool pending = c->bufpos > 0 || c->rhead != NULL;
-    if (c->fd >= 0 && kv_srv.loop) {
-        int m = kv_loop_file_mask(kv_srv.loop, c->fd);
-        if (pending && !(m & KV_WRITABLE)) {
-            kv_loop_add_file(kv_srv.loop, c->fd, KV_WRITABLE, client_write_handler, c);
-        } else if (!pending && (m & KV_WRITABLE)) {
-            kv_loop_del_file(kv_srv.loop, c->fd, KV_WRITABLE);
-        }
-    }
-    if (!pending && (c->flags & KV_CLIENT_CLOSE_AFTER_REPLY)) {
-        kv_client_free(c);
-        return -1;
-    }
-    return 0;
-}
-
+/* Writes every pending reply (reply.c), then frees the clients closed meanwhile. */
 void kv_net_flush_pending(kv_server_t *srv) {
-    while (srv->pending_write != NULL) {
-        kv_client_t *c = srv->pending_write;
-        srv->pending_write = c->pw_next;
-        c->pw_next = NULL;
-        c->flags &= ~KV_CLIENT_PENDING_WRITE;
-        if (c->flags & KV_CLIENT_CLOSE_ASAP) continue;
-        /* A writable handler is installed: the socket was full, let it drive. */
-        if (c->fd >= 0 && (kv_loop_file_mask(srv->loop, c->fd) & KV_WRITABLE)) continue;
-        kv_client_write(c);
-    }
+    kv_reply_flush_pending(srv);
     free_closed_clients();
 }
 

@@ -511,7 +511,7 @@ void kv_obj_touch(kv_obj_t *o) {
     }
     unsigned long counter = lfu_decr(o);
     if (counter < 255) {
-        double r = (double)rand() / RAND_MAX;
+        double r = kv_rand_double();
         double base = counter > LFU_INIT_VAL ? (double)(counter - LFU_INIT_VAL) : 0;
         double p = 1.0 / (base * kv_srv.cfg.lfu_log_factor + 1);
         if (r < p) counter++;

@@ -278,15 +278,20 @@ static void write_pidfile(void) {
 }
 
 static void make_run_id(void) {
+    /* Seeds kvcore's generator once (kv_rand64), then draws the run id from the kernel
+     * (from the generator when getrandom fails). */
+    uint64_t rseed;
+    if (getrandom(&rseed, sizeof(rseed), 0) != (ssize_t)sizeof(rseed))
+        rseed = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
+    kv_rand_seed(rseed);
     unsigned char rnd[20];
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         for (size_t i = 0; i < sizeof(rnd); i++)
-            rnd[i] = (unsigned char)rand();
+            rnd[i] = (unsigned char)kv_rand64();
     for (size_t i = 0; i < sizeof(rnd); i++)
         snprintf((char *)kv_srv.run_id + 2 * i, 3, "%02x", rnd[i]);
     uint8_t seed[16];
     if (getrandom(seed, sizeof(seed), 0) == (ssize_t)sizeof(seed)) kv_hash_set_seed(seed);
-    srand((unsigned)(time(NULL) ^ getpid()));
 }
 
 static void free_all_clients(void) {
@@ -300,7 +305,7 @@ int kv_server_main(int argc, char **argv) {
     memset(&kv_srv, 0, sizeof(kv_srv));
     for (int i = 0; i < 16; i++)
         kv_srv.listen_fds[i] = -1;
-    /* The deferred-length check (resp.c): off in production unless asked for. */
+    /* The deferred-length check (reply.c): off in production unless asked for. */
     kv_reply_check = kv_reply_check_parse(getenv("KVCORE_CHECK_REPLIES"));
     if (kv_config_defaults(&kv_srv.cfg) != 0) {
         fprintf(stderr, "Out of memory\n");

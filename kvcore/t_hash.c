@@ -349,7 +349,7 @@ void kv_hash_random(kv_obj_t *o, kv_arg_t *field, kv_arg_t *val, char *fbuf, cha
     if (o->encoding == KV_ENC_LISTPACK) {
         uint8_t *lp = kv_obj_ptr(o);
         size_t n = kv_lp_len(lp) / 2;
-        uint8_t *p = kv_lp_seek(lp, (long)(2 * ((size_t)rand() % n)));
+        uint8_t *p = kv_lp_seek(lp, (long)(2 * ((size_t)kv_rand64() % n)));
         lp_read(p, field, fbuf);
         if (val) lp_read(kv_lp_next(lp, p), val, vbuf);
         return;

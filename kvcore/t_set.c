@@ -319,7 +319,7 @@ void kv_set_random(kv_obj_t *o, kv_arg_t *m, char *ibuf) {
         m->ptr = ibuf;
         break;
     case KV_ENC_LISTPACK: {
-        uint8_t *q = kv_lp_seek(p, (long)((size_t)rand() % kv_lp_len(p)));
+        uint8_t *q = kv_lp_seek(p, (long)((size_t)kv_rand64() % kv_lp_len(p)));
         m->ptr = (const char *)kv_lp_get_bytes(q, ibuf, &m->len);
         break;
     }

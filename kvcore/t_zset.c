@@ -9,7 +9,7 @@
  * integer entries, others "%.17g" text; the pairs are kept sorted by (score, member), an
  * insertion walks to its place. The skiplist half keeps one allocation per element: the
  * skiplist node holds the member, and the hashtable stores the node pointer (Valkey 8.1's
- * layout, kv-reference.md 2(b)), so a member costs one node plus one table slot.
+ * layout, docs/design.md#compact-encodings), so a member costs one node plus one table slot.
  *
  * The type hooks are registered the first time a sorted set is created.
  */
@@ -38,14 +38,8 @@ static bool double_to_ll(double d, long long *out) {
 
 size_t kv_zset_score_str(double score, char *buf) {
     long long ll;
-    if (isinf(score)) {
-        const char *s = score > 0 ? "inf" : "-inf";
-        size_t n = strlen(s);
-        memcpy(buf, s, n + 1);
-        return n;
-    }
-    if (double_to_ll(score, &ll)) return kv_ll2str(buf, ll);
-    return (size_t)snprintf(buf, 32, "%.17g", score);
+    if (!isinf(score) && double_to_ll(score, &ll)) return kv_ll2str(buf, ll);
+    return kv_d2str(buf, score);
 }
 
 static int cmp_bytes(const void *a, size_t alen, const void *b, size_t blen) {

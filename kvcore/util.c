@@ -2,8 +2,9 @@
 /*
  * util.c - the small conversions kvcore's replies depend on byte for byte: strict integer
  * parsing (Redis's string2ll), long-double formatting (ld2string, human mode), glob
- * matching (stringmatchlen), memory units (memtoull), human byte counts and the
- * argument splitter used by inline commands and the config file (sdssplitargs).
+ * matching (stringmatchlen), memory units (memtoull), human byte counts, the argument
+ * splitter used by inline commands and the config file (sdssplitargs), and kvcore's one
+ * pseudo-random generator (kv_rand64, declared in kv_util.h).
  *
  * Each function reproduces the Redis 7.0 behaviour clients observe; where Redis relies
  * on NUL-terminated buffers these take explicit lengths and stop at the same places.
@@ -52,22 +53,6 @@ bool kv_str2ll(const char *s, size_t len, long long *out) {
     if (!kv_str2ull(s, len, &v) || v > (unsigned long long)LLONG_MAX) return false;
     *out = (long long)v;
     return true;
-}
-
-size_t kv_ll2str(char *buf, long long v) {
-    char tmp[24];
-    size_t n = 0;
-    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    size_t len = 0;
-    if (v < 0) buf[len++] = '-';
-    while (n > 0)
-        buf[len++] = tmp[--n];
-    buf[len] = '\0';
-    return len;
 }
 
 bool kv_str2ld(const char *s, size_t len, long double *out) {
@@ -392,4 +377,41 @@ int kv_split_args(const char *line, size_t len, char **scratch, size_t *scratch_
     }
 #undef AT
     return argc;
+}
+
+/* --- Pseudo-random numbers (splitmix64, one state per thread) --- */
+
+static _Thread_local uint64_t rng_state;
+
+void kv_rand_seed(uint64_t seed) {
+    rng_state = seed != 0 ? seed : 0x853c49e6748fea9bULL;
+}
+
+uint64_t kv_rand64(void) {
+    if (rng_state == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        kv_rand_seed(((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^
+                     (uint64_t)(uintptr_t)&rng_state);
+    }
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+double kv_rand_double(void) {
+    return (double)(kv_rand64() >> 11) * 0x1.0p-53;
+}
+
+/* --- Doubles as text --- */
+
+size_t kv_d2str(char *buf, double d) {
+    if (isinf(d)) {
+        const char *s = d > 0 ? "inf" : "-inf";
+        size_t n = strlen(s);
+        memcpy(buf, s, n + 1);
+        return n;
+    }
+    return (size_t)snprintf(buf, 32, "%.17g", d);
 }

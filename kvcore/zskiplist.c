@@ -9,31 +9,17 @@
  * above are NULL, and the top level in use is never empty unless the list is.
  */
 #include "zskiplist.h"
+#include "kv_util.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* --- Helpers --- */
 
-static _Thread_local uint64_t rng_state;
-
-static uint64_t rng_next(void) {
-    if (rng_state == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        rng_state = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) | 1;
-    }
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* 1 + the number of trailing zero bit pairs: each extra level has probability 1/4. */
 static int random_level(void) {
-    int level = 1 + __builtin_ctzll(rng_next() | (1ULL << 62)) / 2;
+    int level = 1 + __builtin_ctzll(kv_rand64() | (1ULL << 62)) / 2;
     return level > KV_ZSL_MAXLEVEL ? KV_ZSL_MAXLEVEL : level;
 }
 

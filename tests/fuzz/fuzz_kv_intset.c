@@ -2,7 +2,7 @@
 /*
  * fuzz_kv_intset.c - the intset validator (kvcore/intset.c) on arbitrary blobs, as RESTORE or
  * an RDB loader would hand them over.
- * fuzz-sources: kvcore/intset.c
+ * fuzz-sources: kvcore/intset.c kvcore/util.c
  *
  * Properties: kv_is_validate never reads outside blob[0..len), shallow or deep. When deep
  * validation passes, every other function may trust the set: its length and size match
