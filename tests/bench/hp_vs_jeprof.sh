@@ -14,9 +14,8 @@ DEPTH=${1:-3}
 FANOUT=${2:-24}
 RUNS=${3:-5}
 KEYS=${4:-1000000}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-. tests/helpers/hp_lib.sh
+. "$(dirname "$0")/../lib.sh"
+hp_setup
 need_helper hp_many
 need_cmd jeprof
 
@@ -75,12 +74,12 @@ jemalloc_run "$TMP/many" 12 "$HELPERS/hp_many" "$DEPTH" "$FANOUT"
 compare synthetic "$HELPERS/hp_many" "$DUMP"
 
 if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
     env MALLOC_CONF="prof:true,prof_final:true,lg_prof_sample:16,prof_prefix:$TMP/redis" \
         redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
         --enable-debug-command yes --dir "$TMP" --logfile "$TMP/redis.log" &
     pid=$!
-    trap 'kill "$pid" 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
+    track_pid "$pid"
     i=0
     until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do
         i=$((i + 1))
@@ -90,6 +89,7 @@ if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>
     redis-cli -p "$port" debug populate "$KEYS" key 32 >/dev/null
     redis-cli -p "$port" shutdown nosave >/dev/null 2>&1
     wait "$pid"
+    untrack_pid "$pid"
     set -- "$TMP"/redis.*.f.heap
     [ -f "$1" ] && compare "redis" /usr/bin/redis-server "$1"
 fi

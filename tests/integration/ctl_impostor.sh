@@ -8,18 +8,17 @@
 # the replies are printed escaped; (b) a genuine process of nobody under the shim, whose
 # socket directory is its own $XDG_RUNTIME_DIR/memshim, still answers root.
 set -u
-. "$(dirname "$0")/../helpers/ctl_lib.sh"
+. "$(dirname "$0")/../lib.sh"
 ctl_setup
-[ "$(id -u)" = 0 ] || { echo "needs root (to run processes as nobody)"; exit 77; }
-command -v runuser >/dev/null || { echo "runuser not installed"; exit 77; }
+need_runuser
 py=/usr/bin/python3
-[ -x "$py" ] || { echo "no /usr/bin/python3"; exit 77; }
+[ -x "$py" ] || skip "no /usr/bin/python3"
 as_nobody() { runuser -u nobody -- "$@"; }
-as_nobody true 2>/dev/null || { echo "cannot switch to nobody here"; exit 77; }
-chmod 711 "$tmp" # nobody may traverse $tmp, not list it; $tmp/xdg stays root's
-as_nobody test -x "$holder" || { echo "nobody cannot execute $holder"; exit 77; }
+as_nobody true 2>/dev/null || skip "cannot switch to nobody here"
+chmod 711 "$TMP" # nobody may traverse $TMP, not list it; $TMP/xdg stays root's
+as_nobody test -x "$CTL_HOLDER" || { echo "nobody cannot execute $CTL_HOLDER"; exit 77; }
 nuid=$(id -u nobody)
-nxdg="$tmp/xdg-nobody"
+nxdg="$TMP/xdg-nobody"
 mkdir -m 700 "$nxdg" && chown nobody "$nxdg"
 as_nobody mkdir -m 700 "$nxdg/memshim" || fail "mkdir as nobody"
 
@@ -38,16 +37,16 @@ wait_line() {
 
 # The target: one of nobody's processes without the shim (so it has no socket of its
 # own), started with nobody's XDG_RUNTIME_DIR.
-mkfifo "$tmp/tin" && chown nobody "$tmp/tin"
-as_nobody env XDG_RUNTIME_DIR="$nxdg" "$holder" <"$tmp/tin" >"$tmp/tout" 2>"$tmp/terr" &
-exec 4>"$tmp/tin"
-wait_line "$tmp/tout" '^ready ' || fail "target did not start: $(cat "$tmp/terr")"
-tpid=$(sed -n 's/^ready //p' "$tmp/tout")
+mkfifo "$TMP/tin" && chown nobody "$TMP/tin"
+as_nobody env XDG_RUNTIME_DIR="$nxdg" "$CTL_HOLDER" <"$TMP/tin" >"$TMP/tout" 2>"$TMP/terr" &
+exec 4>"$TMP/tin"
+wait_line "$TMP/tout" '^ready ' || fail "target did not start: $(cat "$TMP/terr")"
+tpid=$(sed -n 's/^ready //p' "$TMP/tout")
 extra_pids=$tpid
 [ "$(stat -c %u /proc/"$tpid")" = "$nuid" ] || fail "target is not nobody's"
 
 # The impostor: another process of nobody serving the target's socket path.
-cat >"$tmp/imp.py" <<'EOF'
+cat >"$TMP/imp.py" <<'EOF'
 import os, socket, sys
 path, pidfile = sys.argv[1], sys.argv[2]
 evil = b"\x1b]0;owned\x07\x1b[2J\x1b[H\x1b]52;c;ZXZpbA==\x07\x9bHI\n"
@@ -74,13 +73,13 @@ for _ in range(50):  # bounded: the test makes far fewer connections
         pass
     c.close()
 EOF
-chmod 644 "$tmp/imp.py"
+chmod 644 "$TMP/imp.py"
 isock="$nxdg/memshim/$tpid.sock"
-as_nobody "$py" "$tmp/imp.py" "$isock" "$nxdg/imp.pid" >"$tmp/imp.out" 2>&1 &
+as_nobody "$py" "$TMP/imp.py" "$isock" "$nxdg/imp.pid" >"$TMP/imp.out" 2>&1 &
 i=0
 until [ -s "$nxdg/imp.pid" ]; do
     i=$((i + 1))
-    [ $i -gt 250 ] && fail "impostor did not start: $(cat "$tmp/imp.out")"
+    [ $i -gt 250 ] && fail "impostor did not start: $(cat "$TMP/imp.out")"
     sleep 0.02
 done
 ipid=$(cat "$nxdg/imp.pid")
@@ -89,58 +88,58 @@ extra_pids="$tpid $ipid"
 
 # check_refused NAME: `memshim ctl $tpid CMD` was refused and printed no escape byte
 check_refused() {
-    [ "$rc" -eq 3 ] || fail "$1: rc=$rc, want 3: $(od -c "$tmp/o" "$tmp/e" | head)"
-    has_esc "$tmp/o" && fail "$1: raw escape on stdout"
-    has_esc "$tmp/e" && fail "$1: raw escape on stderr"
+    [ "$rc" -eq 3 ] || fail "$1: rc=$rc, want 3: $(od -c "$TMP/o" "$TMP/e" | head)"
+    has_esc "$TMP/o" && fail "$1: raw escape on stdout"
+    has_esc "$TMP/e" && fail "$1: raw escape on stderr"
     grep -q "refusing .*/$tpid.sock: served by pid $ipid (uid $nuid), not by process $tpid" \
-        "$tmp/e" || fail "$1: unclear error: $(cat "$tmp/e")"
-    [ -s "$tmp/o" ] && fail "$1: printed a reply: $(od -c "$tmp/o" | head)"
+        "$TMP/e" || fail "$1: unclear error: $(cat "$TMP/e")"
+    [ -s "$TMP/o" ] && fail "$1: printed a reply: $(od -c "$TMP/o" | head)"
     return 0
 }
 
 # (a1) The impostor in nobody's own socket directory.
-"$M" ctl "$tpid" stats >"$tmp/o" 2>"$tmp/e"
+"$MS" ctl "$tpid" stats >"$TMP/o" 2>"$TMP/e"
 rc=$?
 check_refused "nobody's directory"
-"$M" ctl "$tpid" get ctl.socket >"$tmp/o" 2>"$tmp/e"
+"$MS" ctl "$tpid" get ctl.socket >"$TMP/o" 2>"$TMP/e"
 rc=$?
 check_refused "nobody's directory, get"
 
 # (a2) The same socket reached through root's own directory.
 mkdir -m 700 "$sockdir"
-ln "$isock" "$sockdir/$tpid.sock" || { echo "cannot hard-link a socket here"; exit 77; }
-"$M" ctl "$tpid" stats >"$tmp/o" 2>"$tmp/e"
+ln "$isock" "$sockdir/$tpid.sock" || skip "cannot hard-link a socket here"
+"$MS" ctl "$tpid" stats >"$TMP/o" 2>"$TMP/e"
 rc=$?
 check_refused "root's directory"
 rm -f "$sockdir/$tpid.sock"
 
 # (a3) Named with --socket there is no process to check, but nothing raw is printed.
-"$M" ctl --socket "$isock" stats >"$tmp/o" 2>"$tmp/e"
+"$MS" ctl --socket "$isock" stats >"$TMP/o" 2>"$TMP/e"
 rc=$?
-[ $rc -eq 0 ] || fail "--socket stats: rc=$rc $(cat "$tmp/e")"
-has_esc "$tmp/o" && fail "--socket: raw escape printed: $(od -c "$tmp/o" | head)"
-[ "$(cat "$tmp/o")" = '\x1b]0;owned\x07\x1b[2J\x1b[H\x1b]52;c;ZXZpbA==\x07\x9bHI' ] ||
-    fail "--socket: $(cat "$tmp/o")"
-"$M" ctl --socket "$isock" get x >"$tmp/o" 2>"$tmp/e"
+[ $rc -eq 0 ] || fail "--socket stats: rc=$rc $(cat "$TMP/e")"
+has_esc "$TMP/o" && fail "--socket: raw escape printed: $(od -c "$TMP/o" | head)"
+[ "$(cat "$TMP/o")" = '\x1b]0;owned\x07\x1b[2J\x1b[H\x1b]52;c;ZXZpbA==\x07\x9bHI' ] ||
+    fail "--socket: $(cat "$TMP/o")"
+"$MS" ctl --socket "$isock" get x >"$TMP/o" 2>"$TMP/e"
 rc=$?
-[ $rc -eq 1 ] || fail "--socket get: rc=$rc $(cat "$tmp/e")"
-has_esc "$tmp/e" && fail "--socket: raw escape in the error: $(od -c "$tmp/e" | head)"
-[ "$(cat "$tmp/e")" = 'memshim ctl: \x1b]0;owned\x07\x1b[2J' ] || fail "--socket err: $(cat "$tmp/e")"
+[ $rc -eq 1 ] || fail "--socket get: rc=$rc $(cat "$TMP/e")"
+has_esc "$TMP/e" && fail "--socket: raw escape in the error: $(od -c "$TMP/e" | head)"
+[ "$(cat "$TMP/e")" = 'memshim ctl: \x1b]0;owned\x07\x1b[2J' ] || fail "--socket err: $(cat "$TMP/e")"
 
 # (b) A genuine process of nobody under the shim answers root.
-mkfifo "$tmp/gin" && chown nobody "$tmp/gin"
-as_nobody env XDG_RUNTIME_DIR="$nxdg" MEMSHIM_CTL=1 LD_PRELOAD="$lib" "$holder" \
-    <"$tmp/gin" >"$tmp/gout" 2>"$tmp/gerr" &
-exec 5>"$tmp/gin"
-wait_line "$tmp/gout" '^ready ' || fail "nobody's holder did not start: $(cat "$tmp/gerr")"
-gpid=$(sed -n 's/^ready //p' "$tmp/gout")
+mkfifo "$TMP/gin" && chown nobody "$TMP/gin"
+as_nobody env XDG_RUNTIME_DIR="$nxdg" MEMSHIM_CTL=1 LD_PRELOAD="$SHIM" "$CTL_HOLDER" \
+    <"$TMP/gin" >"$TMP/gout" 2>"$TMP/gerr" &
+exec 5>"$TMP/gin"
+wait_line "$TMP/gout" '^ready ' || fail "nobody's holder did not start: $(cat "$TMP/gerr")"
+gpid=$(sed -n 's/^ready //p' "$TMP/gout")
 extra_pids="$tpid $ipid $gpid"
-wait_path "$nxdg/memshim/$gpid.sock" || fail "nobody's holder has no socket: $(cat "$tmp/gerr")"
-"$M" ctl "$gpid" stats >"$tmp/o" 2>"$tmp/e" || fail "root refused by nobody's process: $(cat "$tmp/e")"
-grep -Eq "^pid +$gpid\$" "$tmp/o" || fail "wrong process answered: $(cat "$tmp/o")"
-"$M" ctl "$gpid" get ctl.socket | grep -q "$nxdg/memshim/$gpid.sock" || fail "ctl.socket"
+wait_path "$nxdg/memshim/$gpid.sock" || fail "nobody's holder has no socket: $(cat "$TMP/gerr")"
+"$MS" ctl "$gpid" stats >"$TMP/o" 2>"$TMP/e" || fail "root refused by nobody's process: $(cat "$TMP/e")"
+grep -Eq "^pid +$gpid\$" "$TMP/o" || fail "wrong process answered: $(cat "$TMP/o")"
+"$MS" ctl "$gpid" get ctl.socket | grep -q "$nxdg/memshim/$gpid.sock" || fail "ctl.socket"
 # The target is still refused while the genuine one is served.
-"$M" ctl "$tpid" stats >"$tmp/o" 2>"$tmp/e"
+"$MS" ctl "$tpid" stats >"$TMP/o" 2>"$TMP/e"
 rc=$?
 check_refused "beside a genuine process"
 exec 5>&- 4>&-

@@ -4,18 +4,11 @@
 # MEMSHIM_CTL=1, it is profiled from outside while clients write 20000 keys, the dump
 # names kvcore's own allocation sites, stats/frag/purge answer while it serves, `memshim
 # ps` lists it, and after a SIGTERM shutdown its socket is gone.
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli python3
-[ -n "${MEMSHIM_SAN:-}" ] && kv_skip "skipped: kvcore-server links libmemshim.a under a sanitizer"
-M="$BUILD/memshim"
-[ -x "$M" ] || { echo "missing $M"; exit 2; }
-fail() {
-    echo "FAIL: $*"
-    exit 1
-}
-XDG_RUNTIME_DIR="$KV_TMP/xdg"
-export XDG_RUNTIME_DIR
-mkdir -m 700 "$XDG_RUNTIME_DIR"
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli python3
+[ -n "${MEMSHIM_SAN:-}" ] && skip "kvcore-server links libmemshim.a under a sanitizer"
+need_built "$MS"
+ctl_xdg
 MEMSHIM_CTL=1
 export MEMSHIM_CTL
 kv_start_kvcore --save ''
@@ -23,30 +16,30 @@ unset MEMSHIM_CTL
 sock="$XDG_RUNTIME_DIR/memshim/$KV_PID.sock"
 [ -S "$sock" ] || fail "kvcore-server has no control socket"
 
-"$M" ctl "$KV_PID" heap reset 12 >/dev/null || fail "heap reset"
-"$M" ctl "$KV_PID" heap enable >/dev/null || fail "heap enable"
+"$MS" ctl "$KV_PID" heap reset 12 >/dev/null || fail "heap reset"
+"$MS" ctl "$KV_PID" heap enable >/dev/null || fail "heap enable"
 seq 1 20000 | awk '{ print "SET key:" $1 " value-" $1 "-xxxxxxxxxxxxxxxxxxxxxxxx" }' |
     redis-cli -p "$KV_PORT" >/dev/null || fail "loading keys"
 [ "$(redis-cli -p "$KV_PORT" dbsize)" = 20000 ] || fail "dbsize"
-"$M" ctl "$KV_PID" heap dump "$KV_TMP/kv.heap" >/dev/null || fail "heap dump"
-"$M" ctl "$KV_PID" heap disable >/dev/null || fail "heap disable"
-if [ -x "$BUILD/heapprof" ]; then
-    "$BUILD/heapprof" top -q "$KV_TMP/kv.heap" -n 10 >"$KV_TMP/top" 2>&1 || fail "heapprof top: $(cat "$KV_TMP/top")"
+"$MS" ctl "$KV_PID" heap dump "$TMP/kv.heap" >/dev/null || fail "heap dump"
+"$MS" ctl "$KV_PID" heap disable >/dev/null || fail "heap disable"
+if [ -x "$HP" ]; then
+    "$HP" top -q "$TMP/kv.heap" -n 10 >"$TMP/top" 2>&1 || fail "heapprof top: $(cat "$TMP/top")"
 else
-    jeprof --text "$KV_BIN" "$KV_TMP/kv.heap" >"$KV_TMP/top" 2>&1 || fail "jeprof: $(cat "$KV_TMP/top")"
+    jeprof --text "$KV_BIN" "$TMP/kv.heap" >"$TMP/top" 2>&1 || fail "jeprof: $(cat "$TMP/top")"
 fi
-grep -q 'kv_' "$KV_TMP/top" || fail "no kvcore allocation site in the profile:
-$(cat "$KV_TMP/top")"
+grep -q 'kv_' "$TMP/top" || fail "no kvcore allocation site in the profile:
+$(cat "$TMP/top")"
 
-"$M" ctl --json "$KV_PID" stats >"$KV_TMP/stats.json" || fail "stats"
+"$MS" ctl --json "$KV_PID" stats >"$TMP/stats.json" || fail "stats"
 python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["allocated"] > 20000 * 48, d' \
-    "$KV_TMP/stats.json" || fail "allocated: $(cat "$KV_TMP/stats.json")"
-"$M" ctl "$KV_PID" frag >"$KV_TMP/frag" || fail "frag"
-[ "$(wc -l <"$KV_TMP/frag")" -ge 3 ] || fail "frag: $(cat "$KV_TMP/frag")"
+    "$TMP/stats.json" || fail "allocated: $(cat "$TMP/stats.json")"
+"$MS" ctl "$KV_PID" frag >"$TMP/frag" || fail "frag"
+[ "$(wc -l <"$TMP/frag")" -ge 3 ] || fail "frag: $(cat "$TMP/frag")"
 redis-cli -p "$KV_PORT" flushall >/dev/null
-"$M" ctl "$KV_PID" purge >/dev/null || fail "purge"
+"$MS" ctl "$KV_PID" purge >/dev/null || fail "purge"
 [ "$(redis-cli -p "$KV_PORT" ping)" = PONG ] || fail "server stopped serving"
-"$M" ps | grep -Eq "^ *$KV_PID .*kvcore-server" || fail "ps: $("$M" ps)"
+"$MS" ps | grep -Eq "^ *$KV_PID .*kvcore-server" || fail "ps: $("$MS" ps)"
 
 kill -TERM "$KV_PID"
 i=0

@@ -8,15 +8,15 @@
 # evicts the 10 oldest idle ones with an ERR line, the 5 half-requests are answered
 # once completed, and the host is unaffected.
 set -u
-. "$(dirname "$0")/../helpers/ctl_lib.sh"
+. "$(dirname "$0")/../lib.sh"
 ctl_setup
 py=/usr/bin/python3
-[ -x "$py" ] || { echo "no /usr/bin/python3"; exit 77; }
+[ -x "$py" ] || skip "no /usr/bin/python3"
 
 holder_start
-"$M" ctl "$hpid" set ctl.timeout_ms 60000 >/dev/null || fail "set ctl.timeout_ms"
+"$MS" ctl "$hpid" set ctl.timeout_ms 60000 >/dev/null || fail "set ctl.timeout_ms"
 
-cat >"$tmp/flood.py" <<'PYEOF'
+cat >"$TMP/flood.py" <<'PYEOF'
 import socket, sys, time
 
 path, log = sys.argv[1], open(sys.argv[2], "w", buffering=1)
@@ -79,41 +79,41 @@ log.write("evicted %s\n" % " ".join(map(str, evicted)))
 log.write("done\n")
 PYEOF
 
-mkfifo "$tmp/flood.in"
-"$py" "$tmp/flood.py" "$sock" "$tmp/flood.log" <"$tmp/flood.in" >"$tmp/flood.out" 2>&1 &
+mkfifo "$TMP/flood.in"
+"$py" "$TMP/flood.py" "$sock" "$TMP/flood.log" <"$TMP/flood.in" >"$TMP/flood.out" 2>&1 &
 extra_pids=$!
-exec 4>"$tmp/flood.in"
+exec 4>"$TMP/flood.in"
 i=0
-until grep -q '^held ' "$tmp/flood.log" 2>/dev/null; do
+until grep -q '^held ' "$TMP/flood.log" 2>/dev/null; do
     i=$((i + 1))
-    [ $i -gt 500 ] && fail "flood client did not start: $(cat "$tmp/flood.out")"
+    [ $i -gt 500 ] && fail "flood client did not start: $(cat "$TMP/flood.out")"
     sleep 0.02
 done
 
 # The assertion: answered while every slow client is still held open.
-timeout 30 "$M" ctl --timeout 20000 "$hpid" stats >"$tmp/stats" 2>&1 ||
-    fail "memshim ctl starved (status $?): $(cat "$tmp/stats"); $(cat "$tmp/flood.log")"
-grep -Eq '^allocated +[0-9]+$' "$tmp/stats" || fail "stats reply: $(cat "$tmp/stats")"
-grep -qx 'held 25 refused 0' "$tmp/flood.log" || fail "connections not all queued: $(cat "$tmp/flood.log")"
+timeout 30 "$MS" ctl --timeout 20000 "$hpid" stats >"$TMP/stats" 2>&1 ||
+    fail "memshim ctl starved (status $?): $(cat "$TMP/stats"); $(cat "$TMP/flood.log")"
+grep -Eq '^allocated +[0-9]+$' "$TMP/stats" || fail "stats reply: $(cat "$TMP/stats")"
+grep -qx 'held 25 refused 0' "$TMP/flood.log" || fail "connections not all queued: $(cat "$TMP/flood.log")"
 echo "ok: memshim ctl answered with 20 idle and 5 half-request clients held open"
 
 echo go >&4
 i=0
-until grep -q '^done' "$tmp/flood.log" 2>/dev/null; do
+until grep -q '^done' "$TMP/flood.log" 2>/dev/null; do
     i=$((i + 1))
-    [ $i -gt 2500 ] && fail "flood client did not finish: $(cat "$tmp/flood.log" "$tmp/flood.out")"
+    [ $i -gt 2500 ] && fail "flood client did not finish: $(cat "$TMP/flood.log" "$TMP/flood.out")"
     sleep 0.02
 done
-grep -qx 'partial answered 5' "$tmp/flood.log" || fail "half requests: $(cat "$tmp/flood.log")"
-grep -qx 'evicted 0 1 2 3 4 5 6 7 8 9' "$tmp/flood.log" ||
-    fail "eviction of the idlest: $(cat "$tmp/flood.log")"
+grep -qx 'partial answered 5' "$TMP/flood.log" || fail "half requests: $(cat "$TMP/flood.log")"
+grep -qx 'evicted 0 1 2 3 4 5 6 7 8 9' "$TMP/flood.log" ||
+    fail "eviction of the idlest: $(cat "$TMP/flood.log")"
 echo "ok: the 5 half requests answered once completed; the 10 idlest evicted"
 exec 4>&-
 
 # The host is unaffected and the socket still serves.
 kill -0 "$hpid" || fail "holder died"
 [ "$(say 'alloc 100 64')" = "ok 100" ] || fail "holder stopped working"
-"$M" ctl "$hpid" get ctl.evicted | grep -Eq '^ctl.evicted +1[0-9]$' || fail "ctl.evicted"
-[ -s "$tmp/err" ] && fail "unexpected stderr from the host: $(cat "$tmp/err")"
+"$MS" ctl "$hpid" get ctl.evicted | grep -Eq '^ctl.evicted +1[0-9]$' || fail "ctl.evicted"
+[ -s "$TMP/err" ] && fail "unexpected stderr from the host: $(cat "$TMP/err")"
 echo "ok: ctl starve"
 exit 0

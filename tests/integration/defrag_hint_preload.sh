@@ -7,24 +7,18 @@
 #     small-bin bytes fall by more than three quarters, and every block is intact;
 #   - without the shim the helper finds no memshim_* symbols (it never links them).
 set -u
-BUILD=${BUILD:-build}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-[ -n "${MEMSHIM_SAN:-}" ] && { echo "preload test: skipped under a sanitizer"; exit 77; }
-lib="$top/$BUILD/libmemshim.so"
-bin="$top/$BUILD/tests/helpers/defrag_hint_probe"
-for f in "$lib" "$bin"; do [ -e "$f" ] || { echo "missing $f"; exit 2; }; done
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-val() { sed -n "s/^$1: //p" "$tmp/out"; }
+. "$(dirname "$0")/../lib.sh"
+need_preload
+bin="$HELPERS/defrag_hint_probe"
+need_built "$SHIM" "$bin"
+val() { sed -n "s/^$1: //p" "$TMP/out"; }
 
-"$bin" >"$tmp/out" 2>&1
+"$bin" >"$TMP/out" 2>&1
 rc=$?
-[ $rc -eq 3 ] || fail "without the shim: expected exit 3 (symbols absent), got $rc: $(cat "$tmp/out")"
+[ $rc -eq 3 ] || fail "without the shim: expected exit 3 (symbols absent), got $rc: $(cat "$TMP/out")"
 
-LD_PRELOAD="$lib" "$bin" >"$tmp/out" 2>&1 || fail "under the shim: exit $?: $(cat "$tmp/out")"
-cat "$tmp/out"
+LD_PRELOAD="$SHIM" "$bin" >"$TMP/out" 2>&1 || fail "under the shim: exit $?: $(cat "$TMP/out")"
+cat "$TMP/out"
 [ "$(val supported)" = yes ] || fail "hints unsupported under the shim"
 [ "$(val intact)" = yes ] || fail "a moved block lost its contents"
 moved=$(val moved); a0=$(val active_before); a1=$(val active_after)

@@ -4,9 +4,8 @@
 # never a crash: a truncated dump, a corrupt stack address, a corrupt counts line, a file
 # that is not a heap dump, an empty file, a missing file. Usage errors exit 1.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-. tests/helpers/hp_lib.sh
+. "$(dirname "$0")/../lib.sh"
+hp_setup
 need_helper hp_sites
 
 jemalloc_run "$TMP/je" 12 "$HELPERS/hp_sites"

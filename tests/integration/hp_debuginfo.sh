@@ -8,9 +8,8 @@
 # functions (__libc_start_call_main, not in libc's .dynsym) are named from
 # /usr/lib/debug/.build-id.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-. tests/helpers/hp_lib.sh
+. "$(dirname "$0")/../lib.sh"
+hp_setup
 need_helper hp_sites
 need_cmd objcopy
 need_cmd readelf
@@ -19,7 +18,7 @@ mkdir -p "$TMP/bin"
 bin="$TMP/bin/hp_stripped"
 cp "$HELPERS/hp_sites" "$bin"
 bid=$(readelf -n "$bin" | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
-[ -n "$bid" ] || { echo "hp_sites has no build-id note"; exit 77; }
+[ -n "$bid" ] || skip "hp_sites has no build-id note"
 dbg="$TMP/debug/.build-id/$(echo "$bid" | cut -c1-2)/$(echo "$bid" | cut -c3-).debug"
 mkdir -p "$(dirname "$dbg")"
 objcopy --only-keep-debug "$bin" "$dbg" || fail "objcopy --only-keep-debug"

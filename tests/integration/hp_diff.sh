@@ -8,9 +8,8 @@
 # +-40% except with probability 5.8e-13 (tests/helpers/hp_sample_odds.py 30000 48 12 0.40),
 # and nothing else grows between the dumps (the early samples are in both).
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-. tests/helpers/hp_lib.sh
+. "$(dirname "$0")/../lib.sh"
+hp_setup
 need_helper hp_sites
 
 jemalloc_run "$TMP/je" 12 "$HELPERS/hp_sites" "$TMP/early.heap"

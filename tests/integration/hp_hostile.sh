@@ -7,9 +7,8 @@
 # is looked for (the debug store's .build-id path, and the .gnu_debuglink name next to it).
 # Every run is bounded by `timeout`: a hang is a failure (exit 124), not a stuck test.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-. tests/helpers/hp_lib.sh
+. "$(dirname "$0")/../lib.sh"
+hp_setup
 need_helper hp_sites
 need_cmd timeout
 need_cmd objcopy
@@ -75,7 +74,7 @@ mkdir -p "$TMP/bin"
 bin="$TMP/bin/hp_stripped"
 cp "$HELPERS/hp_sites" "$bin"
 bid=$(readelf -n "$bin" | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
-[ -n "$bid" ] || { echo "hp_sites has no build-id note"; exit 77; }
+[ -n "$bid" ] || skip "hp_sites has no build-id note"
 objcopy --only-keep-debug "$bin" "$TMP/bin/hp_stripped.debug" || fail "objcopy --only-keep-debug"
 objcopy --strip-all --add-gnu-debuglink="$TMP/bin/hp_stripped.debug" "$bin" || fail "objcopy --strip-all"
 rm -f "$TMP/bin/hp_stripped.debug"

@@ -5,9 +5,8 @@
 # sites as leaves under main; `heapprof flame` writes a well-formed SVG whose frames
 # include the sites, with the zoom/search script inside. No progress line when piped.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-. tests/helpers/hp_lib.sh
+. "$(dirname "$0")/../lib.sh"
+hp_setup
 need_helper hp_sites
 
 jemalloc_run "$TMP/je" 12 "$HELPERS/hp_sites"

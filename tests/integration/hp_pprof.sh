@@ -4,9 +4,8 @@
 # -top` must report the same in-use total (bytes and objects) as `heapprof top`, name the
 # same top allocation site, and show the main binary's GNU build-id.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-. tests/helpers/hp_lib.sh
+. "$(dirname "$0")/../lib.sh"
+hp_setup
 need_helper hp_sites
 need_cmd go
 export HOME="${HOME:-$TMP}" GOCACHE="$TMP/gocache" PPROF_TMPDIR="$TMP"

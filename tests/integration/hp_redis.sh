@@ -5,19 +5,18 @@
 # keys, dumping at exit. heapprof must read it, name redis' own functions from its dynamic
 # symbol table through the PIE load bias, and agree with jeprof on the top entry and total.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-. tests/helpers/hp_lib.sh
+. "$(dirname "$0")/../lib.sh"
+hp_setup
 need_cmd redis-server
 need_cmd redis-cli
 need_cmd python3
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 env MALLOC_CONF="prof:true,prof_final:true,lg_prof_sample:16,prof_prefix:$TMP/redis" \
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
     --enable-debug-command yes --dir "$TMP" --logfile "$TMP/redis.log" &
 pid=$!
-trap 'kill "$pid" 2>/dev/null; rm -rf "$TMP"' EXIT INT TERM
+track_pid "$pid"
 i=0
 until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do
     i=$((i + 1))
@@ -29,6 +28,7 @@ redis-cli -p "$port" debug populate 200000 key 32 >/dev/null || fail "debug popu
 [ "$(redis-cli -p "$port" dbsize)" = 200000 ] || fail "dbsize is not 200000"
 redis-cli -p "$port" shutdown nosave >/dev/null 2>&1
 wait "$pid"
+untrack_pid "$pid"
 set -- "$TMP"/redis.*.f.heap
 [ -f "$1" ] || fail "redis-server left no final dump (is its jemalloc built with prof?): $(ls "$TMP")"
 dump=$1

@@ -6,24 +6,17 @@
 # that repeats its stacks many times (far more text than distinct stacks) reads the same
 # as its short form. Every run is bounded by `timeout`.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-. tests/helpers/hp_lib.sh
+. "$(dirname "$0")/../lib.sh"
+hp_setup
 need_helper hp_sites
 need_cmd timeout
 
 jemalloc_run "$TMP/je" 12 "$HELPERS/hp_sites"
 good=$DUMP
-writer=""
-cleanup() {
-    [ -n "$writer" ] && kill "$writer" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
 
-# same_output NAME ARGS...: `heapprof ARGS` with the file, then with "-" fed by a pipe and
+# same_streamed NAME ARGS...: `heapprof ARGS` with the file, then with "-" fed by a pipe and
 # with a FIFO fed by a writer in the background, all give the same stdout and exit 0
-same_output() {
+same_streamed() {
     name=$1
     shift
     timeout 60 "$HP" "$@" "$good" >"$TMP/file.out" 2>"$TMP/err" || fail "$name (file): $(cat "$TMP/err")"
@@ -33,11 +26,12 @@ same_output() {
     mkfifo "$TMP/fifo" || fail "mkfifo"
     timeout 60 cat "$good" >"$TMP/fifo" &
     writer=$!
+    track_pid "$writer"
     timeout 60 "$HP" "$@" "$TMP/fifo" >"$TMP/fifo.out" 2>"$TMP/err"
     rc=$?
     kill "$writer" 2>/dev/null
     wait "$writer" 2>/dev/null
-    writer=""
+    untrack_pid "$writer"
     [ $rc -eq 0 ] || fail "$name (FIFO): exit $rc: $(cat "$TMP/err")"
     # (a flame graph's subtitle names its input: the file, "-" or the FIFO)
     for how in file redirect stdin fifo; do
@@ -49,10 +43,10 @@ same_output() {
     [ -s "$TMP/file.out" ] || fail "$name: no output"
 }
 
-same_output top top
-same_output "top --alloc --lines --json" top --alloc --lines --json
-same_output collapsed collapsed
-same_output flame flame -o -
+same_streamed top top
+same_streamed "top --alloc --lines --json" top --alloc --lines --json
+same_streamed collapsed collapsed
+same_streamed flame flame -o -
 
 # The same dump with every stack record written 200 times: the counts add up 200-fold and
 # the reader keeps one stack each (its output names the same functions).

@@ -11,9 +11,8 @@
 # 2.3e-13 per dump, and the windows do not overlap, so the order follows (hp_sites.c has the
 # reasoning; tests/helpers/hp_sample_odds.py the arithmetic). Three dumps: < 4e-12 a run.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-. tests/helpers/hp_lib.sh
+. "$(dirname "$0")/../lib.sh"
+hp_setup
 need_helper hp_sites
 SITES="$HELPERS/hp_sites"
 
@@ -76,11 +75,11 @@ fi
 # The same through memshim's own profiling controls, with both walkers.
 if [ "$HP_SAN" = 1 ]; then
     echo "sanitizer build: libmemshim.so is not preloadable, memshim-written dumps not checked"
-elif [ -x "$BUILD_ABS/memshim" ] && [ -f "$BUILD_ABS/libmemshim.so" ]; then
+elif [ -x "$MS" ] && [ -f "$SHIM" ]; then
     for unwinder in libunwind libgcc; do
         d="$TMP/ms-$unwinder"
         mkdir -p "$d"
-        "$BUILD_ABS/memshim" run --prof --sample 12 --dump-at-exit --dump-dir "$d" \
+        "$MS" run --prof --sample 12 --dump-at-exit --dump-dir "$d" \
             --unwinder "$unwinder" -- "$SITES" >/dev/null 2>"$d/err" ||
             fail "memshim run ($unwinder) exited $?: $(cat "$d/err")"
         set -- "$d"/*.heap
