@@ -5,7 +5,9 @@
 # and each delete moves it back. A program that replaces only operator new(size_t) and
 # operator delete(void *) keeps working: the shim's other deletes route to its
 # replacement (plain libjemalloc preload crashes on that program).
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 need_helper shim_cxx
 need_helper shim_cxx_replaced
 same_output cxx "$HELPERS/shim_cxx"

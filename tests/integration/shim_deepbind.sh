@@ -3,7 +3,9 @@
 # A library dlopen'ed with RTLD_DEEPBIND allocates from jemalloc under the shim (its
 # 16 MiB block moves jemalloc's stats.allocated), and pointers cross the boundary in
 # both directions. Plain libjemalloc preload crashes here: the library binds to glibc.
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 need_helper shim_deepbind
 cat >"$TMP/lib.c" <<'C'
 #include <stdlib.h>

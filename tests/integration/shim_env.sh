@@ -3,7 +3,9 @@
 # Bad MEMSHIM_* values never crash the host: each gets one line on stderr and the
 # default, the program's own output is unchanged, and children that inherit the same
 # environment do not repeat the warning.
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 need_helper shim_plain
 "$HELPERS/shim_plain" >"$TMP/want"
 check() { # expected-lines var=value...

@@ -3,7 +3,9 @@
 # The child-process policy: with MEMSHIM_INHERIT=1 (the default) children of a program
 # run under the shim; with MEMSHIM_INHERIT=0 the shim takes itself out of LD_PRELOAD at
 # start-up, so an `sh -c` child runs without it while other preloads stay.
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 need_helper shim_probe
 probe="$HELPERS/shim_probe"
 for v in unset 1 0; do

@@ -4,7 +4,9 @@
 # (plain libjemalloc preload segfaults on it), valloc, memalign, reallocarray overflow,
 # cfree and the __libc_* aliases; and glibc's mallinfo2/mallinfo, malloc_trim and
 # malloc_stats answer from jemalloc.
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 need_helper shim_libc_api
 LD_PRELOAD="$SHIM" "$HELPERS/shim_libc_api" pvalloc >"$TMP/pv" 2>&1 || { cat "$TMP/pv"; fail "pvalloc + free failed under the shim"; }
 LD_PRELOAD="$SHIM" "$HELPERS/shim_libc_api" >"$TMP/api" 2>"$TMP/api.err" ||

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Linked mode: a program built with -lmemshim (no LD_PRELOAD) allocates through the shim,
 # reads stats and controls through memshim.h, and pvalloc + free works.
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
-top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 cat >"$TMP/linked.c" <<'C'
 #include <malloc.h>
 #include <stdio.h>

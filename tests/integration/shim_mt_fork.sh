@@ -3,7 +3,9 @@
 # A multi-threaded program forks from a worker thread while other threads allocate, and
 # the child allocates heavily: same output under the shim, no deadlock (fork handlers
 # take the shim's lock before jemalloc's), repeated to catch an unlucky interleaving.
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 need_helper shim_mt_fork
 for i in 1 2 3 4 5; do
     same_output "mt_fork_$i" timeout 60 "$HELPERS/shim_mt_fork"

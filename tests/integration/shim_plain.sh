@@ -5,7 +5,9 @@
 # stats.allocated, shows at least that much; jemalloc is mapped into the process; and
 # jemalloc's heap profiler is ready but inactive without any MALLOC_CONF, while a
 # user's MALLOC_CONF still wins.
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 need_helper shim_plain
 need_helper shim_probe
 same_output plain "$HELPERS/shim_plain"

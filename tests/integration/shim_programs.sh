@@ -3,9 +3,11 @@
 # Real programs under LD_PRELOAD=libmemshim.so print byte-identical output to a run
 # without it: python3 on an allocation-heavy script, sort on a few MB of input, sqlite3
 # building, indexing and querying a table.
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 need_cmd sqlite3
-[ -x /usr/bin/python3 ] || { echo "/usr/bin/python3 is not installed"; exit 77; }
+[ -x /usr/bin/python3 ] || skip "/usr/bin/python3 is not installed"
 
 cat >"$TMP/heavy.py" <<'PY'
 import hashlib, random

@@ -4,8 +4,9 @@
 # dlopen reaches the real one by a tail jump (glibc reads the caller's return address),
 # no dynamic TLS (__tls_get_addr would allocate and recurse), and jemalloc as a DT_NEEDED
 # dependency called by symbol (no dlsym of malloc at start-up).
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
-top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 need_cmd nm
 need_cmd objdump
 sh "$top/tests/check_symbols.sh" "$SHIM" "$top/tests/exported_symbols.txt" || fail "check-symbols"
