@@ -251,7 +251,7 @@ void kv_cmd_memory_malloc_stats(kv_client_t *c) {
     text_t t = {0};
     malloc_stats_print(stats_write, &t, NULL);
     if (t.p == NULL) {
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     kv_reply_verbatim(c, t.p, t.len);

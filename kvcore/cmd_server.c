@@ -85,7 +85,7 @@ void kv_cmd_info(kv_client_t *c) {
     kv_server_update_mem_stats();
     char *s = kv_info_string(c->argv + 1, c->argc - 1, &len);
     if (s == NULL) {
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     kv_reply_verbatim(c, s, len);
@@ -114,7 +114,7 @@ static int set_name_or_reply(kv_client_t *c, const kv_arg_t *name) {
     if (!client_name_is_valid(c, name)) return -EINVAL;
     char *n = strndup(name->ptr, name->len);
     if (n == NULL) {
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return -ENOMEM;
     }
     free(c->name);
@@ -539,7 +539,7 @@ static void debug_populate(kv_client_t *c) {
     }
     char *val = size > 0 ? calloc(1, (size_t)size) : NULL;
     if (size > 0 && val == NULL) {
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     char key[1024], vbuf[64];
@@ -558,7 +558,7 @@ static void debug_populate(kv_client_t *c) {
         }
         if (o == NULL || kv_db_add(c->db, o) != 0) {
             free(val);
-            kv_reply_error(c, "ERR out of memory");
+            kv_reply_oom(c);
             return;
         }
     }
@@ -735,14 +735,14 @@ void kv_cmd_client_id(kv_client_t *c) {
 void kv_cmd_client_info(kv_client_t *c) {
     char *line = kv_client_info_line(c);
     if (line == NULL) {
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     size_t n = strlen(line);
     char *out = realloc(line, n + 2);
     if (out == NULL) {
         free(line);
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     out[n] = '\n';
@@ -858,7 +858,7 @@ void kv_cmd_client_list(kv_client_t *c) {
     }
     if (b.oom) {
         free(b.p);
-        kv_reply_error(c, "ERR out of memory");
+        kv_reply_oom(c);
         return;
     }
     kv_reply_verbatim(c, b.p ? b.p : "", b.len);
@@ -1059,7 +1059,7 @@ void kv_cmd_config_set(kv_client_t *c) {
         names[i] = arg_dup(&c->argv[2 + 2 * i]);
         values[i] = arg_dup(&c->argv[3 + 2 * i]);
         if (names[i] == NULL || values[i] == NULL) {
-            kv_reply_error(c, "ERR out of memory");
+            kv_reply_oom(c);
             goto out;
         }
         canon[i] = kv_config_canonical(names[i]);
