@@ -12,7 +12,7 @@
 #     (kvcore, redis, kvcore, ...), median requests/s per test and the kvcore/redis ratio.
 # A row whose commands kvcore does not (yet) know prints n/a. Both servers are measured
 # after incremental rehashing finished and used_memory is stable, as kv_memory.sh does.
-# Target (issue 6): at most Redis 7.0's bytes in each row of 1.
+# Target: at most Redis 7.0's bytes in each row of 1.
 # usage: BUILD=build sh tests/bench/kv_aggregates.sh
 #        (KV_BENCH_KEYS=N default 100000, KV_BENCH_OBJECTS=M default 1000000,
 #         KV_BENCH_REQS=R default 100000, KV_BENCH_ROUNDS default 3)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Active defragmentation in kvcore-server, on the fragmenting workload of issue 7:
+# Active defragmentation in kvcore-server, on a fragmenting workload:
 # N keys (default 1.5M) of mixed types, values 20-200 bytes, a pseudo-random two thirds
 # deleted (tests/kv/defrag_load.py). Two identical servers in turn: one gets
 # CONFIG SET activedefrag yes (active-defrag-ignore-bytes 1mb, everything else default),
@@ -15,7 +15,7 @@
 # took longer than 2 ms. Reports the time until allocator_frag_ratio < 1.1, GET latency
 # p50/p99/p99.9/max with and without defrag, the longest defrag slice (LATENCY
 # "active-defrag-cycle", threshold 1 ms), and draws ratio and RSS over time as an SVG.
-# Targets (issue): ratio < 1.1 within 10 s at the default cycle-max; GET p99.9 during
+# Targets: ratio < 1.1 within 10 s at the default cycle-max; GET p99.9 during
 # defrag at most 1.5x without; no stall over 2 ms.
 # usage: BUILD=build sh tests/bench/kv_defrag.sh
 #   KV_DEFRAG_BENCH_KEYS (1500000), KV_DEFRAG_BENCH_REQUESTS (400000 GETs per side),

@@ -6,7 +6,7 @@
 #     with one pipelined RPUSH / ZADD per key; both stay in their compact encodings;
 #  2. throughput: redis-benchmark -t lpush,rpush,lpop,rpop,zadd,lrange_100 -c 50, rounds
 #     interleaved (kvcore, redis, kvcore, ...), median req/s per test and the ratio.
-# Target (issue 6): at most Redis 7.0's bytes; throughput ratio reported, not judged.
+# Target: at most Redis 7.0's bytes; throughput ratio reported, not judged.
 # usage: BUILD=build sh tests/bench/kv_list_zset.sh   (KV_BENCH_KEYS=N, KV_BENCH_REQS=R,
 #        KV_BENCH_ROUNDS=3)
 . "$(dirname "$0")/../kv/lib.sh"

@@ -5,7 +5,7 @@
 # TTL, plus RSS. Both servers get the same pipelined SET stream (redis-cli --pipe) and
 # are measured once incremental rehashing has finished (MEMORY STATS for kvcore, DEBUG
 # HTSTATS for redis) and used_memory is stable.
-# Reference (issue, 2-core Debian 12): Redis 7.0.15 104.5 B/key, 144.9 with TTL.
+# Reference (2-core Debian 12): Redis 7.0.15 104.5 B/key, 144.9 with TTL.
 # Floor: kvcore <= 0.75x Redis in both cases. Aim: 64 and 84 B/key.
 # usage: BUILD=build sh tests/bench/kv_memory.sh   (KV_BENCH_KEYS=N to change N)
 . "$(dirname "$0")/../kv/lib.sh"

@@ -3,8 +3,8 @@
 # kvcore throughput, side by side with Debian's redis-server in one run, built to give a
 # steady answer on a small machine shared with other work.
 #
-#  1. redis-benchmark -c 50 for SET and GET at -P 1 and -P 16 (issue 5) and for the
-#     issue-6 set hset,lpush,rpop,sadd,zadd,lrange_100 at -P 1, one test per invocation.
+#  1. redis-benchmark -c 50 for SET and GET at -P 1 and -P 16 and for the
+#     aggregate set hset,lpush,rpop,sadd,zadd,lrange_100 at -P 1, one test per invocation.
 #     Runs alternate kvcore/redis within a round and swap the order every other round
 #     (ABBA ABBA ...), so a drift in machine load hits both servers alike. Per case:
 #     the median requests/s of each server and the median of the per-round ratios
@@ -22,7 +22,7 @@
 # Servers run on CPU 1 and redis-benchmark on CPU 0 when there are two CPUs (taskset).
 # lrange_100 includes the LPUSH fill redis-benchmark sends before it (in CPU and
 # instructions per request; its req/s is LRANGE's alone).
-# Target (issue 5): at least Redis 7.0's requests/s in each SET/GET case; aim 1.2x at -P 16.
+# Target: at least Redis 7.0's requests/s in each SET/GET case; aim 1.2x at -P 16.
 # usage: BUILD=build sh tests/bench/kv_throughput.sh
 #   KV_BENCH_ROUNDS (5)  KV_BENCH_N1 (200000)  KV_BENCH_N16 (2000000)  KV_BENCH_NAGG (100000)
 #   KV_BENCH_AGG_TESTS (hset,lpush,rpop,sadd,zadd,lrange_100; empty = none)

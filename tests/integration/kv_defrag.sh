@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Active defragmentation in kvcore-server (issue 7): fill N keys of mixed types and sizes
+# Active defragmentation in kvcore-server: fill N keys of mixed types and sizes
 # (values 20-200 bytes, a quarter of the strings with a TTL, hashes, lists, sets and
 # sorted sets small and big), delete a pseudo-random two thirds, then CONFIG SET
 # activedefrag yes with active-defrag-ignore-bytes (and -threshold-lower) lowered while

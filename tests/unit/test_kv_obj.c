@@ -43,7 +43,7 @@ static void test_obj_header_is_eight_bytes(void **state) {
 
 static void test_obj_benchmark_key_lands_in_48_byte_class(void **state) {
     (void)state;
-    /* The sizing target: an 11-byte key, 16-byte value, with and without TTL. */
+    /* The sizing target: an 11-byte key, 16-byte value, with and without TTL. */
     kv_obj_t *o = mk("key:1234567", "v000000000000001", -1);
     assert_int_equal(o->encoding, KV_ENC_EMBSTR);
     assert_int_equal(kv_obj_layout_size(11, false, KV_ENC_EMBSTR, 16), 37);
