@@ -9,18 +9,12 @@
 # jemalloc's own libgcc walker leaves the shim's frames on top, so there the cumulative
 # column is checked. When build/heapprof exists, `heapprof top` must rank them the same.
 set -u
-BUILD=${BUILD:-build}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-[ -n "${MEMSHIM_SAN:-}" ] && { echo "preload test: skipped under a sanitizer"; exit 77; }
-command -v jeprof >/dev/null 2>&1 || { echo "jeprof not installed"; exit 77; }
-lib="$top/$BUILD/libmemshim.so"
-bin="$top/$BUILD/tests/helpers/prof_sites"
-for f in "$lib" "$bin"; do [ -e "$f" ] || { echo "missing $f"; exit 2; }; done
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_cmd jeprof
+bin="$HELPERS/prof_sites"
+need_built "$SHIM" "$bin"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
 # check_amounts FILE COLUMN: the three sites, in bytes from `jeprof --text --show_bytes`
 check_amounts() {
@@ -37,45 +31,45 @@ check_amounts() {
 }
 
 for unwinder in libunwind libgcc; do
-    dir="$tmp/$unwinder"
+    dir="$TMP/$unwinder"
     mkdir "$dir"
-    env LD_PRELOAD="$lib" MEMSHIM_PROF=1 MEMSHIM_PROF_SAMPLE=12 MEMSHIM_DUMP_AT_EXIT=1 \
+    env LD_PRELOAD="$SHIM" MEMSHIM_PROF=1 MEMSHIM_PROF_SAMPLE=12 MEMSHIM_DUMP_AT_EXIT=1 \
         MEMSHIM_DUMP_DIR="$dir" MEMSHIM_PROF_UNWINDER="$unwinder" "$bin" status \
-        >"$tmp/out" 2>"$tmp/err" || fail "$unwinder: prof_sites exited $?"
-    grep -q "active=true lg_sample=12 unwinder=$unwinder" "$tmp/out" ||
-        fail "$unwinder: controls not applied: $(cat "$tmp/out")"
-    [ -s "$tmp/err" ] && fail "$unwinder: unexpected stderr: $(cat "$tmp/err")"
+        >"$TMP/out" 2>"$TMP/err" || fail "$unwinder: prof_sites exited $?"
+    grep -q "active=true lg_sample=12 unwinder=$unwinder" "$TMP/out" ||
+        fail "$unwinder: controls not applied: $(cat "$TMP/out")"
+    [ -s "$TMP/err" ] && fail "$unwinder: unexpected stderr: $(cat "$TMP/err")"
     set -- "$dir"/memshim.*.0.heap
     [ $# -eq 1 ] && [ -f "$1" ] || fail "$unwinder: expected one dump at exit, found: $(ls "$dir")"
     dump=$1
     head -n 1 "$dump" | grep -qx 'heap_v2/4096' || fail "$unwinder: bad header $(head -n 1 "$dump")"
-    jeprof --text --show_bytes "$bin" "$dump" >"$tmp/jeprof.txt" 2>"$tmp/jeprof.err" ||
-        fail "$unwinder: jeprof failed: $(cat "$tmp/jeprof.err")"
+    jeprof --text --show_bytes "$bin" "$dump" >"$TMP/jeprof.txt" 2>"$TMP/jeprof.err" ||
+        fail "$unwinder: jeprof failed: $(cat "$TMP/jeprof.err")"
     if [ "$unwinder" = libunwind ]; then
         # The three sites are the top three leaves.
-        awk 'NR > 1 && NF >= 6 { print $6 }' "$tmp/jeprof.txt" | head -n 3 | tr '\n' ' ' |
+        awk 'NR > 1 && NF >= 6 { print $6 }' "$TMP/jeprof.txt" | head -n 3 | tr '\n' ' ' |
             grep -qx 'alloc_a alloc_b leak_c ' ||
             fail "libunwind: top leaves are not alloc_a alloc_b leak_c:
-$(head -n 6 "$tmp/jeprof.txt")"
+$(head -n 6 "$TMP/jeprof.txt")"
         col=1
     else
         col=4
     fi
-    res=$(check_amounts "$tmp/jeprof.txt" $col) ||
+    res=$(check_amounts "$TMP/jeprof.txt" $col) ||
         fail "$unwinder: $res
-$(head -n 12 "$tmp/jeprof.txt")"
+$(head -n 12 "$TMP/jeprof.txt")"
     echo "$unwinder (jeprof column $col): $res"
 
     # The analyser, when it is built, agrees on the ranking.
-    hp="$top/$BUILD/heapprof"
+    hp="$HP"
     if [ -f "$hp" ] && [ -x "$hp" ]; then
-        "$hp" top "$dump" --binary "$bin" -n 20 >"$tmp/top.txt" 2>"$tmp/top.err" ||
-            fail "$unwinder: heapprof top failed: $(cat "$tmp/top.err")"
-        order=$(grep -o -w -E 'alloc_a|alloc_b|leak_c' "$tmp/top.txt" | awk '!seen[$0]++' |
+        "$hp" top "$dump" --binary "$bin" -n 20 >"$TMP/top.txt" 2>"$TMP/top.err" ||
+            fail "$unwinder: heapprof top failed: $(cat "$TMP/top.err")"
+        order=$(grep -o -w -E 'alloc_a|alloc_b|leak_c' "$TMP/top.txt" | awk '!seen[$0]++' |
             tr '\n' ' ')
         [ "$order" = "alloc_a alloc_b leak_c " ] ||
             fail "$unwinder: heapprof top ranks '$order':
-$(head -n 12 "$tmp/top.txt")"
+$(head -n 12 "$TMP/top.txt")"
         echo "$unwinder: heapprof top agrees"
     else
         echo "$unwinder: $hp not built; analyser check skipped"

@@ -7,17 +7,11 @@
 #   memshim run --prof --sample 12 --report -- prof_sites
 # prints the top live sites at exit (via build/heapprof) and leaves no temporary files.
 set -u
-BUILD=${BUILD:-build}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-[ -n "${MEMSHIM_SAN:-}" ] && { echo "preload test: skipped under a sanitizer"; exit 77; }
-ms="$top/$BUILD/memshim"
-bin="$top/$BUILD/tests/helpers/prof_sites"
-for f in "$ms" "$top/$BUILD/libmemshim.so" "$bin"; do [ -e "$f" ] || { echo "missing $f"; exit 2; }; done
+. "$(dirname "$0")/../lib.sh"
+need_preload
+bin="$HELPERS/prof_sites"
+need_built "$MS" "$SHIM" "$bin"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
 # The ranking, from the flat (libunwind) or cumulative (libgcc: the shim's frames stay on
 # top of jemalloc's own stacks) bytes of `jeprof --text --show_bytes`, each site within a
@@ -36,20 +30,20 @@ ranked() {
 
 if command -v jeprof >/dev/null 2>&1; then
     for unwinder in libunwind libgcc; do
-        d="$tmp/$unwinder"
+        d="$TMP/$unwinder"
         mkdir "$d"
-        "$ms" run --prof --sample 12 --dump-at-exit --dump-dir "$d" --unwinder "$unwinder" \
-            -- "$bin" status >"$tmp/out" 2>"$tmp/err" || fail "$unwinder: memshim run exited $?"
+        "$MS" run --prof --sample 12 --dump-at-exit --dump-dir "$d" --unwinder "$unwinder" \
+            -- "$bin" status >"$TMP/out" 2>"$TMP/err" || fail "$unwinder: memshim run exited $?"
         grep -q "active=true lg_sample=12 unwinder=$unwinder dump_dir=$d dump_at_exit=true" \
-            "$tmp/out" || fail "$unwinder: options not applied: $(cat "$tmp/out" "$tmp/err")"
+            "$TMP/out" || fail "$unwinder: options not applied: $(cat "$TMP/out" "$TMP/err")"
         set -- "$d"/memshim.*.0.heap
         [ -f "$1" ] || fail "$unwinder: no dump at exit in $d: $(ls "$d")"
-        jeprof --text --show_bytes "$bin" "$1" >"$tmp/j.txt" 2>/dev/null ||
+        jeprof --text --show_bytes "$bin" "$1" >"$TMP/j.txt" 2>/dev/null ||
             fail "$unwinder: jeprof failed"
         col=1
         [ "$unwinder" = libgcc ] && col=4
-        res=$(ranked "$tmp/j.txt" $col) || fail "$unwinder: $res
-$(head -n 8 "$tmp/j.txt")"
+        res=$(ranked "$TMP/j.txt" $col) || fail "$unwinder: $res
+$(head -n 8 "$TMP/j.txt")"
         echo "ok: memshim run --unwinder $unwinder: jeprof $res"
     done
 else
@@ -57,25 +51,25 @@ else
 fi
 
 # The leak report in one command; TMPDIR is private so leftovers would show.
-mkdir "$tmp/t"
-TMPDIR="$tmp/t" "$ms" run --prof --sample 12 --report -- "$bin" >"$tmp/out" 2>"$tmp/err" ||
-    fail "--report: memshim run exited $?: $(cat "$tmp/err")"
-[ -z "$(ls -A "$tmp/t")" ] || fail "--report left files behind: $(ls -R "$tmp/t")"
-if [ -f "$top/$BUILD/heapprof" ] && [ -x "$top/$BUILD/heapprof" ]; then
-    grep -q "memshim run: heap still live when $bin (pid [0-9]*) exited, top sites:" "$tmp/err" ||
-        fail "--report: no leak report header: $(cat "$tmp/err")"
-    order=$(sed -n '/heap still live when/,$p' "$tmp/err" |
+mkdir "$TMP/t"
+TMPDIR="$TMP/t" "$MS" run --prof --sample 12 --report -- "$bin" >"$TMP/out" 2>"$TMP/err" ||
+    fail "--report: memshim run exited $?: $(cat "$TMP/err")"
+[ -z "$(ls -A "$TMP/t")" ] || fail "--report left files behind: $(ls -R "$TMP/t")"
+if [ -f "$HP" ] && [ -x "$HP" ]; then
+    grep -q "memshim run: heap still live when $bin (pid [0-9]*) exited, top sites:" "$TMP/err" ||
+        fail "--report: no leak report header: $(cat "$TMP/err")"
+    order=$(sed -n '/heap still live when/,$p' "$TMP/err" |
         grep -o -w -E 'alloc_a|alloc_b|leak_c' | awk '!seen[$0]++' | tr '\n' ' ')
-    [ "$order" = "alloc_a alloc_b leak_c " ] || fail "--report ranks '$order': $(cat "$tmp/err")"
+    [ "$order" = "alloc_a alloc_b leak_c " ] || fail "--report ranks '$order': $(cat "$TMP/err")"
     echo "ok: memshim run --prof --report ranks alloc_a alloc_b leak_c"
 else
-    grep -q "could not summarise" "$tmp/err" || fail "--report without heapprof: $(cat "$tmp/err")"
+    grep -q "could not summarise" "$TMP/err" || fail "--report without heapprof: $(cat "$TMP/err")"
     echo "ok: memshim run --prof --report without build/heapprof says so and keeps the dump"
 fi
 
 # --report without --prof is the shim's memory summary only: no dump, no leak report.
-TMPDIR="$tmp/t" "$ms" run --report -- "$bin" >"$tmp/out" 2>"$tmp/err" || fail "report only: $?"
-grep -q "heap still live" "$tmp/err" && fail "leak report without --prof"
-[ -z "$(ls -A "$tmp/t")" ] || fail "--report without --prof left files"
+TMPDIR="$TMP/t" "$MS" run --report -- "$bin" >"$TMP/out" 2>"$TMP/err" || fail "report only: $?"
+grep -q "heap still live" "$TMP/err" && fail "leak report without --prof"
+[ -z "$(ls -A "$TMP/t")" ] || fail "--report without --prof left files"
 echo "ok: --report without --prof writes no dump"
 exit 0

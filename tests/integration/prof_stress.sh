@@ -6,27 +6,21 @@
 # it finishes in time (no deadlock), every dump and child succeeded, exceptions were caught
 # (libgcc_s, not libunwind's _Unwind_* copies, unwinds them), and every dump is readable.
 set -u
-BUILD=${BUILD:-build}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-[ -n "${MEMSHIM_SAN:-}" ] && { echo "preload test: skipped under a sanitizer"; exit 77; }
-lib="$top/$BUILD/libmemshim.so"
-bin="$top/$BUILD/tests/helpers/prof_stress"
-for f in "$lib" "$bin"; do [ -e "$f" ] || { echo "missing $f"; exit 2; }; done
+. "$(dirname "$0")/../lib.sh"
+need_preload
+bin="$HELPERS/prof_stress"
+need_built "$SHIM" "$bin"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
-timeout 60 env LD_PRELOAD="$lib" "$bin" "$tmp" 4 3 >"$tmp/out" 2>"$tmp/err"
+timeout 60 env LD_PRELOAD="$SHIM" "$bin" "$TMP" 4 3 >"$TMP/out" 2>"$TMP/err"
 rc=$?
 [ $rc -eq 124 ] && fail "prof_stress did not finish within 60 s (deadlock?)"
-[ $rc -eq 0 ] || fail "prof_stress exited $rc: $(cat "$tmp/out" "$tmp/err")"
-[ -s "$tmp/err" ] && fail "unexpected stderr: $(cat "$tmp/err")"
-cat "$tmp/out"
+[ $rc -eq 0 ] || fail "prof_stress exited $rc: $(cat "$TMP/out" "$TMP/err")"
+[ -s "$TMP/err" ] && fail "unexpected stderr: $(cat "$TMP/err")"
+cat "$TMP/out"
 
 n=0
-for f in "$tmp"/memshim.*.heap; do
+for f in "$TMP"/memshim.*.heap; do
     head -n 1 "$f" | grep -q '^heap_v2/[0-9]*$' || fail "$f: bad header"
     grep -q '^MAPPED_LIBRARIES:$' "$f" || fail "$f: truncated"
     n=$((n + 1))
@@ -35,10 +29,10 @@ done
 echo "ok: $n dumps, all complete"
 
 # The process-wide binding that makes exceptions safe: _Unwind_RaiseException from libgcc_s.
-mkdir "$tmp/b"
-LD_DEBUG=bindings LD_PRELOAD="$lib" "$bin" "$tmp/b" 1 1 2>"$tmp/bind" >/dev/null ||
+mkdir "$TMP/b"
+LD_DEBUG=bindings LD_PRELOAD="$SHIM" "$bin" "$TMP/b" 1 1 2>"$TMP/bind" >/dev/null ||
     fail "prof_stress (bindings run) failed"
-grep '_Unwind_RaiseException' "$tmp/bind" | grep -q 'to /[^ ]*libgcc_s' ||
-    fail "_Unwind_RaiseException not bound to libgcc_s: $(grep _Unwind_RaiseException "$tmp/bind")"
+grep '_Unwind_RaiseException' "$TMP/bind" | grep -q 'to /[^ ]*libgcc_s' ||
+    fail "_Unwind_RaiseException not bound to libgcc_s: $(grep _Unwind_RaiseException "$TMP/bind")"
 echo "ok: C++ exceptions unwind through libgcc_s"
 exit 0

@@ -1,24 +1,24 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Heap dumps never follow a link planted at their name. ctl_holder runs under the shim
-# with MEMSHIM_DUMP_DIR=$tmp/dumps; `memshim ctl PID heap dump` (automatic names
+# with MEMSHIM_DUMP_DIR=$TMP/dumps; `memshim ctl PID heap dump` (automatic names
 # memshim.<pid>.<seq>.heap) must skip a link to a victim file outside the directory and
 # a dangling link at the next names, leave both links and the victim as they were and
 # land at the next free name; an explicit path that is a link is refused with an error.
 set -u
-. "$(dirname "$0")/../helpers/ctl_lib.sh"
+. "$(dirname "$0")/../lib.sh"
 ctl_setup
 
-dumps="$tmp/dumps"
+dumps="$TMP/dumps"
 mkdir "$dumps"
-victim="$tmp/victim"
-ghost="$tmp/ghost"
+victim="$TMP/victim"
+ghost="$TMP/ghost"
 printf 'precious\n' >"$victim"
 holder_start MEMSHIM_PROF=1 MEMSHIM_DUMP_DIR="$dumps"
 
 dump_path() { # the path of one automatic dump, from the reply
-    "$M" ctl "$hpid" heap dump >"$tmp/reply" 2>&1 || fail "heap dump: $(cat "$tmp/reply")"
-    sed -n 's/^path  *//p' "$tmp/reply"
+    "$MS" ctl "$hpid" heap dump >"$TMP/reply" 2>&1 || fail "heap dump: $(cat "$TMP/reply")"
+    sed -n 's/^path  *//p' "$TMP/reply"
 }
 victim_intact() {
     [ "$(cat "$victim")" = precious ] || fail "$1: the victim file was rewritten"
@@ -42,23 +42,23 @@ echo "ok: automatic dumps skip a link and a dangling link"
 
 # An explicit path that is a link (to the victim, or dangling): an error, nothing written.
 for l in "$dumps/memshim.$hpid.1.heap" "$dumps/memshim.$hpid.2.heap"; do
-    "$M" ctl "$hpid" heap dump "$l" >"$tmp/out" 2>"$tmp/err"
-    [ $? -eq 1 ] || fail "explicit link $l: not refused: $(cat "$tmp/out" "$tmp/err")"
-    grep -q 'is a symbolic link: refused' "$tmp/err" || fail "explicit link $l: $(cat "$tmp/err")"
+    "$MS" ctl "$hpid" heap dump "$l" >"$TMP/out" 2>"$TMP/err"
+    [ $? -eq 1 ] || fail "explicit link $l: not refused: $(cat "$TMP/out" "$TMP/err")"
+    grep -q 'is a symbolic link: refused' "$TMP/err" || fail "explicit link $l: $(cat "$TMP/err")"
 done
-"$M" ctl "$hpid" set prof.dump "$dumps/memshim.$hpid.1.heap" >"$tmp/out" 2>"$tmp/err" &&
-    fail "prof.dump through a link answered OK: $(cat "$tmp/out")"
+"$MS" ctl "$hpid" set prof.dump "$dumps/memshim.$hpid.1.heap" >"$TMP/out" 2>"$TMP/err" &&
+    fail "prof.dump through a link answered OK: $(cat "$TMP/out")"
 victim_intact "explicit dump"
-"$M" ctl "$hpid" heap status >"$tmp/st" || fail "heap status"
-grep -Eq '^dumps +3$' "$tmp/st" || fail "dump count: $(cat "$tmp/st")"
+"$MS" ctl "$hpid" heap status >"$TMP/st" || fail "heap status"
+grep -Eq '^dumps +3$' "$TMP/st" || fail "dump count: $(cat "$TMP/st")"
 echo "ok: an explicit link is refused"
 
 # The dump at exit goes past a planted link too.
 ln -s "$victim" "$dumps/memshim.$hpid.5.heap"
-"$M" ctl "$hpid" set prof.dump_at_exit true >/dev/null || fail "dump_at_exit"
+"$MS" ctl "$hpid" set prof.dump_at_exit true >/dev/null || fail "dump_at_exit"
 echo quit >&3
 wait "$hpid" || fail "holder exit status $?"
-[ -f "$dumps/memshim.$hpid.6.heap" ] || fail "no dump at exit: $(ls "$dumps"; cat "$tmp/err")"
+[ -f "$dumps/memshim.$hpid.6.heap" ] || fail "no dump at exit: $(ls "$dumps"; cat "$TMP/err")"
 pid=$hpid
 hpid=
 victim_intact "dump at exit"

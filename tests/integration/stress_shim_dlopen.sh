@@ -5,7 +5,9 @@
 # destructor, its functions and its thread-local storage; pointers cross the boundary both
 # ways and outlive the library (tests/helpers/stress_dlopen.c). Same output without and
 # with the shim; then with the heap profiler sampling every allocation site it meets.
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 need_helper stress_dlopen
 bin="$HELPERS/stress_dlopen"
 

@@ -11,7 +11,9 @@
 # never a crash (SIGSEGV, SIGBUS, an abort without the program's message) and never a hang
 # (30 s each). Prints the tally and the number of allocations failed on purpose (from
 # each run's exit report).
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 ok=0 errors=0 aborts=0 runs=0 injected=0
 # Each seed has its own stream (the k-th allocation fails iff
 # splitmix64(splitmix64(seed) + k * golden) < rate * 2^64), so any distinct seeds give

@@ -6,7 +6,9 @@
 # shim, no block may be corrupt, and the bytes the shim counts as held must return to
 # where they started once everything is freed. Repeated with heap profiling sampling at a
 # high rate, so the unwinder and the profile tables run in all 256 threads at once.
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 need_helper stress_threads
 bin="$HELPERS/stress_threads"
 

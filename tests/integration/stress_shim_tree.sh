@@ -6,7 +6,9 @@
 # a pipeline into xargs), four levels deep: 40 shells, plus a grep at every leaf that
 # checks its own maps. With the default policy every process of the tree, grandchildren
 # included, has the shim; with MEMSHIM_INHERIT=0 only the root has it.
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 need_cmd xargs
 
 cat >"$TMP/node.sh" <<'SH'
