@@ -5,8 +5,11 @@
 # trace whose frames name kvcore functions, the registers, INFO with its fields, the
 # client list and the crashing command's arguments) and then die by SIGSEGV itself
 # (exit status 139). A SIGABRT sent from outside is reported the same way (status 134).
+# Core dumps are off (ulimit -c 0): the server runs from the repository, where a core
+# file would otherwise land when the caller allows them.
 . "$(dirname "$0")/../kv/lib.sh"
 kv_require_tools redis-cli python3
+ulimit -c 0
 # Under valgrind the process's death by signal is valgrind's to report; the report itself
 # is what this test checks, so it runs the plain binary.
 KV_SERVER_WRAPPER=
@@ -24,6 +27,8 @@ expect() { # file pattern what
 crash_run() { # signal-source log
     log=$2
     kv_start_kvcore --enable-debug-command yes --logfile "$log"
+    grep -q '^Max core file size  *0 ' "/proc/$KV_PID/limits" ||
+        { echo "FAIL core dumps are not off: $(grep core "/proc/$KV_PID/limits")"; fail=1; }
     redis-cli -p "$KV_PORT" set crashkey v >/dev/null
     if [ "$1" = segfault ]; then
         redis-cli -p "$KV_PORT" debug segfault >/dev/null 2>&1
