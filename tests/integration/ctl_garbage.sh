@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Hostile and clumsy clients must neither crash nor hang the host: garbage bytes and
 # empty lines get ERR on a connection that stays usable; an oversized line gets ERR and
-# a clean close; a silent or trickling client is cut off after ctl.timeout_ms while the
-# next client waits at most that long; a client that never reads its replies is cut
+# a clean close; a silent or trickling client is cut off after ctl.timeout_ms, and a
+# client connecting meanwhile is served right away (clients are served side by side, so
+# a half-sent request delays no one else); a client that never reads its replies is cut
 # off too; pipelined requests get one framed reply each; a last line without '\n' before
 # the client's shutdown is still answered. The holder must then still work.
 set -u
