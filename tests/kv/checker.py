@@ -207,6 +207,9 @@ class Entry:
 
 model = {}      # name -> Entry (absent = no key)
 uncertain = {}  # name -> list of possible Entry/None, settled by the next read
+# name -> the Entry whose TTL passed: until something deletes it, the server keeps such a
+# key, and DEBUG DIGEST-VALUE (which does not expire keys, as Redis) may still see it.
+expired = {}
 
 
 def now_ms():
@@ -219,6 +222,7 @@ def current(name, at=None):
     e = model.get(name)
     if e is not None and e.expire is not None and (at or now_ms()) > e.expire + MARGIN_MS:
         del model[name]
+        expired[name] = e
         return None
     return e
 
@@ -363,7 +367,8 @@ def digest_sample(names):
         e = current(name, sent)
         got = bytes.fromhex(hexd.decode())
         if e is None:
-            if got != bytes(20):
+            x = expired.get(name)
+            if got != bytes(20) and (x is None or got != digest_value(x.kind, x.val, x.expire)):
                 fail("digest of %s: key should not exist" % name)
         elif got == bytes(20) and e.expire is not None:
             stats["vanished"] += 1
