@@ -9,10 +9,10 @@
 #    their own folder (tests/ is not checked: unit tests look inside their module).
 # Headers found in no layer folder (system headers, the generated profile.pb-c.h) are not
 # layers. A header name held by two folders is an error: an include must say one thing.
-# usage: sh tests/integration/layers.sh [TOP]   (TOP: the tree to check, default this one)
-set -u
-top=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
-cd "$top" || exit 2
+# usage: sh tests/integration/layers.sh [TREE]   (TREE: the tree to check, default this one)
+. "$(dirname "$0")/../lib.sh"
+self=$top/tests/integration/layers.sh
+cd "${1:-$top}" || exit 2
 
 layers="shim heapprof defrag kvcore tools"
 
@@ -85,9 +85,8 @@ echo "ok: every include points down the layers $layers"
 # The check must be able to fail: on a copy of the folders, each planted include below
 # must be reported (once per run on the real tree, not on copies).
 [ $# -eq 0 ] || exit 0
-tmp=$(mktemp -d) || exit 2
-trap 'rm -rf "$tmp"' EXIT
-self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+tmp=$TMP/copy
+mkdir -p "$tmp" || exit 2
 for plant in "shim/stats.c kv.h" "heapprof/util.c defrag.h" "defrag/cycle.c memshim_internal.h" \
     "tools/heapprof.c heapprof_internal.h" "shim/ctlcmd.c heapprof.h"; do
     set -- $plant

@@ -6,32 +6,16 @@
 # installed tree with `pkg-config --cflags --libs memshim` / `heapprof` and run.
 # In sanitizer builds (MEMSHIM_SAN=1) the libraries are instrumented, so only the file
 # list and the headers are checked.
-set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case "$BUILD" in /*) ;; *) BUILD=$top/$BUILD ;; esac
-fail() {
-    echo "FAIL: $*"
-    exit 1
-}
-for c in cc g++ pkg-config; do
-    command -v $c >/dev/null 2>&1 || {
-        echo "skip: $c not installed"
-        exit 77
-    }
-done
-[ -f "$BUILD/libmemshim.so" ] || {
-    echo "skip: not built ($BUILD/libmemshim.so missing)"
-    exit 77
-}
-tmp=$(mktemp -d) || exit 2
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib.sh"
+need_cmd cc g++ pkg-config nm
+need_built "$SHIM" "$MS" "$HP" "$KV_BIN"
+tmp=$TMP
 dest=$tmp/root
 prefix=/usr/local
 
 # What the tree was built as is installed as it is (run.sh checked it is up to date):
 # -o all keeps make from rebuilding anything here.
-env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top" -o all BUILD="$BUILD" \
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top" -o all BUILD="$BUILD_ABS" \
     NOSHIM="${NOSHIM:-0}" DESTDIR="$dest" PREFIX=$prefix install >"$tmp/install.log" 2>&1 ||
     {
         cat "$tmp/install.log"
