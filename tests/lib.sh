@@ -102,8 +102,8 @@ hpid=
 extra_pids=
 CTL_FIFO=0
 
-lib_cleanup() {
-    rc=$?
+lib_cleanup() { # exit status
+    rc=$1
     [ $CTL_FIFO = 1 ] && exec 3>&-
     [ -n "$hpid" ] && kill -9 "$hpid" 2>/dev/null
     # shellcheck disable=SC2086
@@ -132,7 +132,7 @@ lib_cleanup() {
     rm -rf "$TMP"
     exit $rc
 }
-trap lib_cleanup EXIT
+trap 'lib_cleanup $?' EXIT
 trap 'exit 143' INT TERM
 
 # lib_reap PID: PID was sent SIGTERM; waits (bounded), then SIGKILL. Status 1 when it ran

@@ -14,13 +14,11 @@
 # bytes per block (allocator cost only), "touch" writes every byte (what a program that
 # initialises its memory does). Target: memshim within 3% of bare jemalloc.
 # Knobs: THREADS (default: the number of CPUs, at least 2), OPS (per thread), REPS.
-BUILD=${BUILD:-build}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-if [ "${MEMSHIM_SAN:-}" = 1 ]; then echo "sanitizer build: no preload benchmark"; exit 77; fi
-SHIM=$(cd "$BUILD" 2>/dev/null && pwd)/libmemshim.so
-[ -f "$SHIM" ] || { echo "missing $SHIM (run make)"; exit 1; }
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 JE=$(ldd "$SHIM" | awk '/libjemalloc/ { print $3 }')
-[ -f "$JE" ] || { echo "libjemalloc.so.2 not found"; exit 77; }
+[ -f "$JE" ] || skip "libjemalloc.so.2 not found"
 ncpu=$(nproc 2>/dev/null || echo 2)
 THREADS=${THREADS:-$([ "$ncpu" -gt 2 ] && echo "$ncpu" || echo 2)}
 OPS=${OPS:-3000000}
@@ -29,8 +27,7 @@ bin="$BUILD/bench/alloc_bench"
 mkdir -p "$BUILD/bench"
 ${CC:-cc} -D_GNU_SOURCE -std=c11 -O2 -g -Wall -Wextra -o "$bin" "$top/tests/bench/alloc_bench.c" \
     -lpthread || exit 1
-out=$(mktemp "${TMPDIR:-/tmp}/alloc_mt.XXXXXX") || exit 1
-trap 'rm -f "$out"' EXIT
+out=$TMP/out
 
 variants="glibc jemalloc jemalloc+prof-ready memshim memshim+free-raw memshim+prof-active"
 nvariants=6

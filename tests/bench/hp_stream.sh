@@ -7,17 +7,12 @@
 # repeated stacks, so the peak should be a few MB, whatever the file's size.
 # Environment: HP_STREAM_MB (default 1024) sets the dump's size.
 set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-BUILD=${BUILD:-build}
-HP="$BUILD/heapprof"
-[ -x "$HP" ] || { echo "missing $HP (make BUILD=$BUILD all)"; exit 1; }
-[ -x /usr/bin/time ] || { echo "GNU time (/usr/bin/time) is not installed"; exit 77; }
+. "$(dirname "$0")/../lib.sh"
+need_built "$HP"
+[ -x /usr/bin/time ] || skip "GNU time (/usr/bin/time) is not installed"
 mb=${HP_STREAM_MB:-1024}
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/hp-stream.XXXXXX") || exit 1
-trap 'rm -rf "$TMP"' EXIT INT TERM
 avail=$(df -Pk "$TMP" | awk 'NR == 2 { print int($4 / 1024) }')
-[ "$avail" -gt $((mb + 256)) ] || { echo "not enough space in $TMP for a $mb MB dump"; exit 77; }
+[ "$avail" -gt $((mb + 256)) ] || skip "not enough space in $TMP for a $mb MB dump"
 
 # One block of 8 stack records (~1.4 KB), repeated until the file has $mb MB.
 awk -v mb="$mb" 'BEGIN {

@@ -16,8 +16,8 @@
 # usage: BUILD=build sh tests/bench/kv_aggregates.sh
 #        (KV_BENCH_KEYS=N default 100000, KV_BENCH_OBJECTS=M default 1000000,
 #         KV_BENCH_REQS=R default 100000, KV_BENCH_ROUNDS default 3)
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli redis-server redis-benchmark python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli redis-server redis-benchmark python3
 N=${KV_BENCH_KEYS:-100000}
 M=${KV_BENCH_OBJECTS:-1000000}
 REQS=${KV_BENCH_REQS:-100000}
@@ -65,14 +65,14 @@ PY
 measure() { # port file keys -> used_memory delta in bytes, or n/a when the load failed
     redis-cli -p "$1" flushall >/dev/null
     kv_settle "$1"
-    before=$(kv_mem_field "$1" used_memory)
+    before=$(kv_info "$1" used_memory memory)
     errs=$(redis-cli -p "$1" --pipe <"$2" 2>&1 | sed -n 's/.*errors: \([0-9]*\).*/\1/p')
     if [ "${errs:-1}" != 0 ] || [ "$(redis-cli -p "$1" dbsize)" != "$3" ]; then
         echo n/a
         return
     fi
     kv_settle "$1"
-    after=$(kv_mem_field "$1" used_memory)
+    after=$(kv_info "$1" used_memory memory)
     echo $((after - before))
 }
 
@@ -86,10 +86,10 @@ kv_start_redis --enable-debug-command yes
 echo "kv_aggregates: $N keys of 10 elements each; used_memory delta per element (per key)"
 printf '%-6s %-26s %16s %16s %7s\n' type elements kvcore_B/elem redis_B/elem ratio
 for kind in hash set zset list; do
-    gen $kind "$KV_TMP/$kind.resp"
-    k=$(measure "$KV_PORT" "$KV_TMP/$kind.resp" "$N")
+    gen $kind "$TMP/$kind.resp"
+    k=$(measure "$KV_PORT" "$TMP/$kind.resp" "$N")
     ke=$(encoding "$KV_PORT" $kind:0)
-    r=$(measure "$REDIS_PORT" "$KV_TMP/$kind.resp" "$N")
+    r=$(measure "$REDIS_PORT" "$TMP/$kind.resp" "$N")
     re=$(encoding "$REDIS_PORT" $kind:0)
     case $kind in
     hash) what="field<j> value<j>" ;;
@@ -103,25 +103,25 @@ for kind in hash set zset list; do
         rs = ($4 == "n/a") ? "n/a" : sprintf("%.1f (%.0f)", $4 / n, $4 / $5)
         ratio = ($3 == "n/a" || $4 == "n/a" || $4 == 0) ? "n/a" : sprintf("%.2f", $3 / $4)
         printf "%-6s %-26s %16s %16s %7s   [%s / %s]\n", $1, $2, ks, rs, ratio, $6, $7 }'
-    rm -f "$KV_TMP/$kind.resp"
+    rm -f "$TMP/$kind.resp"
 done
 echo
 
 B=$(((M + 99) / 100))
-gen plain "$KV_TMP/plain.resp"
-gen bucket "$KV_TMP/bucket.resp"
+gen plain "$TMP/plain.resp"
+gen bucket "$TMP/bucket.resp"
 echo "kv_aggregates: $M objects object:<n> -> v<n>, plain keys vs $B hashes of 100 fields"
 printf '%-8s %14s %16s %8s\n' server plain_B/obj bucketed_B/obj saving
 for who in kvcore redis; do
     port=$KV_PORT
     [ $who = redis ] && port=$REDIS_PORT
-    p=$(measure "$port" "$KV_TMP/plain.resp" "$M")
-    b=$(measure "$port" "$KV_TMP/bucket.resp" "$B")
+    p=$(measure "$port" "$TMP/plain.resp" "$M")
+    b=$(measure "$port" "$TMP/bucket.resp" "$B")
     echo "$who $p $b $M" | awk '{
         if ($2 == "n/a" || $3 == "n/a") { printf "%-8s %14s %16s %8s\n", $1, $2, $3, "n/a"; next }
         printf "%-8s %14.1f %16.1f %7.1fx\n", $1, $2 / $4, $3 / $4, $2 / $3 }'
 done
-rm -f "$KV_TMP/plain.resp" "$KV_TMP/bucket.resp"
+rm -f "$TMP/plain.resp" "$TMP/bucket.resp"
 redis-cli -p "$KV_PORT" flushall >/dev/null
 redis-cli -p "$REDIS_PORT" flushall >/dev/null
 echo
@@ -131,17 +131,17 @@ run() { # port -> "TEST rps" lines
     redis-benchmark -h 127.0.0.1 -p "$1" -t $TESTS -c 50 -n "$REQS" --csv 2>/dev/null |
         tr -d '"' | awk -F, 'NR > 1 && $2 + 0 > 0 {print $1, $2}'
 }
-: >"$KV_TMP/results"
+: >"$TMP/results"
 r=1
 while [ $r -le "$ROUNDS" ]; do
-    run "$KV_PORT" | sed 's/^/kvcore /' >>"$KV_TMP/results"
-    run "$REDIS_PORT" | sed 's/^/redis /' >>"$KV_TMP/results"
+    run "$KV_PORT" | sed 's/^/kvcore /' >>"$TMP/results"
+    run "$REDIS_PORT" | sed 's/^/redis /' >>"$TMP/results"
     redis-cli -p "$KV_PORT" flushall >/dev/null
     redis-cli -p "$REDIS_PORT" flushall >/dev/null
     r=$((r + 1))
 done
 echo "kv_aggregates: redis-benchmark -t $TESTS -c 50 -n $REQS, $ROUNDS interleaved rounds, median rps"
-python3 - "$KV_TMP/results" <<'PY'
+python3 - "$TMP/results" <<'PY'
 import statistics, sys
 rows = []
 for l in open(sys.argv[1]):

@@ -8,8 +8,8 @@
 # near 16). Redis 7.0 is measured the same way for reference. Median of
 # KV_BENCH_ROUNDS (default 3) rounds per size.
 # usage: BUILD=build sh tests/bench/kv_bigargs.sh   (KV_BENCH_SIZES="1 2 4", millions)
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli redis-server python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli redis-server python3
 ROUNDS=${KV_BENCH_ROUNDS:-3}
 SIZES=${KV_BENCH_SIZES:-"1 2 4"}
 

@@ -24,8 +24,8 @@
 #   "active-defrag-cycle-us 200"),
 #   KV_BENCH_OUT (directory for the
 #   chart, samples and redis-benchmark outputs, default $BUILD/bench)
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli redis-benchmark python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli redis-benchmark python3
 N=${KV_DEFRAG_BENCH_KEYS:-1500000}
 REQ=${KV_DEFRAG_BENCH_REQUESTS:-400000}
 CLIENTS=${KV_DEFRAG_BENCH_CLIENTS:-20}
@@ -42,7 +42,7 @@ mkdir -p "$OUT"
 
 field() { redis-cli -p "$1" info "$2" | tr -d '\r' | sed -n "s/^$3://p"; }
 
-# side NAME yes|no: one server, the workload, the benchmark; leaves $KV_TMP/NAME.*
+# side NAME yes|no: one server, the workload, the benchmark; leaves $TMP/NAME.*
 side() {
     name=$1
     kv_start_kvcore --save '' --enable-debug-command yes --latency-monitor-threshold 1 \
@@ -55,17 +55,17 @@ side() {
     redis-cli -p "$port" config set active-defrag-ignore-bytes 1mb ${KV_DEFRAG_BENCH_CONFIG:-} >/dev/null
     sleep 0.5
     echo "$(field "$port" memory allocator_frag_ratio) $(field "$port" memory used_memory_rss)" \
-        >"$KV_TMP/$name.before"
-    stop="$KV_TMP/$name.stop"
-    $PIN $LOAD sample "$port" "$KV_TMP/$name.samples" "$stop" &
+        >"$TMP/$name.before"
+    stop="$TMP/$name.stop"
+    $PIN $LOAD sample "$port" "$TMP/$name.samples" "$stop" &
     spid=$!
     sleep 1
     t_on=$(python3 -c 'import time; print(int(time.time() * 1000))')
-    echo "$t_on" >"$KV_TMP/$name.t_on"
+    echo "$t_on" >"$TMP/$name.t_on"
     [ "$2" = yes ] && redis-cli -p "$port" config set activedefrag yes >/dev/null
     [ -n "$SRV_CPU" ] && taskset -apc "$SRV_CPU" "$KV_PID" >/dev/null # jemalloc's thread too
     $PIN redis-benchmark -p "$port" -c "$CLIENTS" -n "$REQ" -r "$N" --precision 3 \
-        GET key:__rand_int__ >"$KV_TMP/$name.bench" 2>&1
+        GET key:__rand_int__ >"$TMP/$name.bench" 2>&1
     # Sample on until the cycles are over (yes) or for as long as that took (no).
     i=0
     while [ $i -lt 300 ]; do
@@ -82,10 +82,10 @@ side() {
     sleep 1
     touch "$stop"
     wait $spid
-    redis-cli -p "$port" latency latest >"$KV_TMP/$name.latency"
-    redis-cli -p "$port" info stats | tr -d '\r' | grep active_defrag >"$KV_TMP/$name.stats"
-    redis-cli -p "$port" info memory | tr -d '\r' >"$KV_TMP/$name.memory"
-    grep 'Active defrag slices' "$KV_TMP/kvcore.$port.log" >"$KV_TMP/$name.slices"
+    redis-cli -p "$port" latency latest >"$TMP/$name.latency"
+    redis-cli -p "$port" info stats | tr -d '\r' | grep active_defrag >"$TMP/$name.stats"
+    redis-cli -p "$port" info memory | tr -d '\r' >"$TMP/$name.memory"
+    grep 'Active defrag slices' "$TMP/kvcore.$port.log" >"$TMP/$name.slices"
     kill "$KV_PID"
     while kill -0 "$KV_PID" 2>/dev/null; do sleep 0.1; done
 }
@@ -108,7 +108,7 @@ while [ $r -le "$ROUNDS" ]; do
     r=$((r + 1))
 done
 
-python3 - "$KV_TMP" "$N" "$REQ" "$CLIENTS" "$OUT" "$ROUNDS" <<'PY'
+python3 - "$TMP" "$N" "$REQ" "$CLIENTS" "$OUT" "$ROUNDS" <<'PY'
 import os, re, statistics, sys
 tmp, n, req, clients, out, rounds = sys.argv[1:7]
 rounds = int(rounds)
@@ -205,11 +205,11 @@ if ok:
     ratio = med([x["on"]["p999"] / x["off"]["p999"] for x in ok if x["off"]["p999"]])
     print("      p99.9 yes/no: %.2f (target <= 1.5)" % ratio)
 PY
-python3 tests/bench/kv_defrag_chart.py "$KV_TMP/on1.samples" "$KV_TMP/off1.samples" \
-    "$(cat "$KV_TMP/on1.t_on")" \
+python3 tests/bench/kv_defrag_chart.py "$TMP/on1.samples" "$TMP/off1.samples" \
+    "$(cat "$TMP/on1.t_on")" \
     "kvcore-server active defrag: $N keys, 2/3 deleted, ignore-bytes 1mb" \
     "$OUT/kv_defrag.svg"
-for f in "$KV_TMP"/on*.samples "$KV_TMP"/off*.samples "$KV_TMP"/on*.bench "$KV_TMP"/off*.bench; do
+for f in "$TMP"/on*.samples "$TMP"/off*.samples "$TMP"/on*.bench "$TMP"/off*.bench; do
     cp "$f" "$OUT/kv_defrag.$(basename "$f")"
 done
 echo "  chart: $OUT/kv_defrag.svg; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -9,8 +9,8 @@
 # Target: at most Redis 7.0's bytes; throughput ratio reported, not judged.
 # usage: BUILD=build sh tests/bench/kv_list_zset.sh   (KV_BENCH_KEYS=N, KV_BENCH_REQS=R,
 #        KV_BENCH_ROUNDS=3)
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli redis-server redis-benchmark python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli redis-server redis-benchmark python3
 N=${KV_BENCH_KEYS:-100000}
 REQS=${KV_BENCH_REQS:-100000}
 ROUNDS=${KV_BENCH_ROUNDS:-3}
@@ -39,11 +39,11 @@ PY
 measure() { # port file -> "bytes_per_key encoding"
     redis-cli -p "$1" flushall >/dev/null
     kv_settle "$1"
-    before=$(kv_mem_field "$1" used_memory)
+    before=$(kv_info "$1" used_memory memory)
     redis-cli -p "$1" --pipe <"$2" >/dev/null
     [ "$(redis-cli -p "$1" dbsize)" = "$N" ] || { echo "load failed on port $1" >&2; exit 1; }
     kv_settle "$1"
-    after=$(kv_mem_field "$1" used_memory)
+    after=$(kv_info "$1" used_memory memory)
     key=$(redis-cli -p "$1" randomkey)
     enc=$(redis-cli -p "$1" object encoding "$key")
     echo "$before $after" | awk -v n="$N" -v e="$enc" '{printf "%.1f %s", ($2-$1)/n, e}'
@@ -51,13 +51,13 @@ measure() { # port file -> "bytes_per_key encoding"
 
 kv_start_kvcore --save ''
 kv_start_redis
-gen list "$KV_TMP/list.resp"
-gen zset "$KV_TMP/zset.resp"
+gen list "$TMP/list.resp"
+gen zset "$TMP/zset.resp"
 echo "kv_list_zset memory: $N keys of 10 elements each; used_memory delta"
 printf '%-6s %12s %13s %12s %13s %7s\n' type kvcore_B/key kvcore_B/elem redis_B/key redis_B/elem ratio
 for t in list zset; do
-    k=$(measure "$KV_PORT" "$KV_TMP/$t.resp")
-    r=$(measure "$REDIS_PORT" "$KV_TMP/$t.resp")
+    k=$(measure "$KV_PORT" "$TMP/$t.resp")
+    r=$(measure "$REDIS_PORT" "$TMP/$t.resp")
     echo "$t $k $r" | awk '{printf "%-6s %12.1f %13.1f %12.1f %13.1f %7.2f   (%s / %s)\n",
         $1, $2, $2/10, $4, $4/10, $2/$4, $3, $5}'
 done
@@ -68,17 +68,17 @@ bench() { # port round
     redis-benchmark -p "$1" -t "$TESTS" -n "$REQS" -c 50 --csv 2>/dev/null |
         tr -d '"' | awk -F, -v r="$2" 'NR > 1 { print r, $1, $2 }'
 }
-: >"$KV_TMP/kv.tp"
-: >"$KV_TMP/redis.tp"
+: >"$TMP/kv.tp"
+: >"$TMP/redis.tp"
 r=1
 while [ $r -le "$ROUNDS" ]; do
-    bench "$KV_PORT" $r >>"$KV_TMP/kv.tp"
-    bench "$REDIS_PORT" $r >>"$KV_TMP/redis.tp"
+    bench "$KV_PORT" $r >>"$TMP/kv.tp"
+    bench "$REDIS_PORT" $r >>"$TMP/redis.tp"
     r=$((r + 1))
 done
 echo
 echo "kv_list_zset throughput: redis-benchmark -n $REQS -c 50, median of $ROUNDS interleaved rounds"
-python3 - "$KV_TMP/kv.tp" "$KV_TMP/redis.tp" <<'PY'
+python3 - "$TMP/kv.tp" "$TMP/redis.tp" <<'PY'
 import statistics, sys
 def load(p):
     d = {}

@@ -28,8 +28,8 @@
 #   KV_BENCH_AGG_TESTS (hset,lpush,rpop,sadd,zadd,lrange_100; empty = none)
 #   KV_BENCH_IR (auto | perf | callgrind | none)  KV_BENCH_NIR (100000)
 #   KV_BENCH_KEEP=file: keep the raw per-run rows (and file.ir)
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli redis-server redis-benchmark python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli redis-server redis-benchmark python3
 ROUNDS=${KV_BENCH_ROUNDS:-5}
 N1=${KV_BENCH_N1:-200000}
 N16=${KV_BENCH_N16:-2000000}
@@ -80,25 +80,25 @@ run() { # server port pid test pipeline requests
     c0=$(cpu_ns "$3")
     ppid=""
     if [ "$IR" = perf ]; then
-        perf stat -x, -e instructions:u -p "$3" -o "$KV_TMP/perf.out" 2>/dev/null &
+        perf stat -x, -e instructions:u -p "$3" -o "$TMP/perf.out" 2>/dev/null &
         ppid=$!
         sleep 0.2
     fi
-    bench "$2" "$4" "$5" "$6" >"$KV_TMP/rows"
+    bench "$2" "$4" "$5" "$6" >"$TMP/rows"
     c1=$(cpu_ns "$3")
     ir=-
     if [ -n "$ppid" ]; then
         kill -INT "$ppid" 2>/dev/null
         wait "$ppid" 2>/dev/null
-        ir=$(awk -F, '$3 ~ /^instructions/ {print $1}' "$KV_TMP/perf.out")
+        ir=$(awk -F, '$3 ~ /^instructions/ {print $1}' "$TMP/perf.out")
     fi
-    rows=$(wc -l <"$KV_TMP/rows")
-    rps=$(tail -n 1 "$KV_TMP/rows" | awk -F, '{print $2}')
+    rows=$(wc -l <"$TMP/rows")
+    rps=$(tail -n 1 "$TMP/rows" | awk -F, '{print $2}')
     [ "$rows" -gt 0 ] || { echo "$1 $4 P$5: redis-benchmark gave no result" >&2; return; }
     echo "$1 $4 P$5 $rps $c0 $c1 $((rows * $6)) ${ir:--}" | awk '{
         cpu = ($6 - $5) / 1000 / $7
         ir = $8 == "-" ? "-" : sprintf("%.0f", $8 / $7)
-        printf "%s %s %s %s %.3f %s\n", $1, $2, $3, $4, cpu, ir }' >>"$KV_TMP/results"
+        printf "%s %s %s %s %.3f %s\n", $1, $2, $3, $4, cpu, ir }' >>"$TMP/results"
 }
 
 kv_start_kvcore --save ''
@@ -107,7 +107,7 @@ if [ -n "$SRV_CPU" ]; then
     taskset -apc "$SRV_CPU" "$KV_PID" >/dev/null && taskset -apc "$SRV_CPU" "$REDIS_PID" >/dev/null
 fi
 
-: >"$KV_TMP/results"
+: >"$TMP/results"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
     redis-cli -p "$KV_PORT" flushall >/dev/null
@@ -129,17 +129,17 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 
 # Instructions under callgrind: deterministic up to how requests batch per wake-up.
-: >"$KV_TMP/ir"
+: >"$TMP/ir"
 if [ "$IR" = callgrind ]; then
     cg_server() { # name port command...
         name=$1
         port=$2
         shift 2
-        valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$KV_TMP/cg.$name" \
-            "$@" >"$KV_TMP/cg-$name.log" 2>&1 &
+        valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$TMP/cg.$name" \
+            "$@" >"$TMP/cg-$name.log" 2>&1 &
         cg_pid=$!
-        KV_PIDS="$KV_PIDS $cg_pid"
-        kv_wait_ready "$port" "$cg_pid" || { cat "$KV_TMP/cg-$name.log"; exit 1; }
+        track_pid "$cg_pid"
+        kv_wait_ready "$port" "$cg_pid" || { cat "$TMP/cg-$name.log"; exit 1; }
         [ -n "$SRV_CPU" ] && taskset -apc "$SRV_CPU" "$cg_pid" >/dev/null
         callgrind_control -i on "$cg_pid" >/dev/null 2>&1
         d=0
@@ -150,23 +150,23 @@ if [ "$IR" = callgrind ]; then
             n=$NIR
             [ "$p" = 1 ] || n=$((NIR * 4))
             callgrind_control -z "$cg_pid" >/dev/null 2>&1
-            bench "$port" "$t" "$p" "$n" >"$KV_TMP/rows"
+            bench "$port" "$t" "$p" "$n" >"$TMP/rows"
             callgrind_control -d "$cg_pid" >/dev/null 2>&1
             d=$((d + 1))
-            rows=$(wc -l <"$KV_TMP/rows")
-            tot=$(awk '/^totals:/ {print $2}' "$KV_TMP/cg.$name.$d" 2>/dev/null)
+            rows=$(wc -l <"$TMP/rows")
+            tot=$(awk '/^totals:/ {print $2}' "$TMP/cg.$name.$d" 2>/dev/null)
             [ -n "$tot" ] && [ "$rows" -gt 0 ] &&
                 echo "$name $t P$p $(echo "$tot $rows $n" | awk '{printf "%.0f", $1 / ($2 * $3)}')" \
-                    >>"$KV_TMP/ir"
+                    >>"$TMP/ir"
         done
         kill "$cg_pid" 2>/dev/null
         wait "$cg_pid" 2>/dev/null
     }
-    port=$(kv_free_port)
+    port=$(free_port)
     cg_server kvcore "$port" "$KV_BIN" --bind 127.0.0.1 --port "$port" --save ''
-    port=$(kv_free_port)
+    port=$(free_port)
     cg_server redis "$port" redis-server --bind 127.0.0.1 --port "$port" --save '' \
-        --appendonly no --dir "$KV_TMP"
+        --appendonly no --dir "$TMP"
 fi
 
 echo "kv_throughput: redis-benchmark -c 50 -n $N1 (P1) / $N16 (P16) / $NAGG (others, P1)," \
@@ -176,8 +176,8 @@ perf) echo "instructions: perf stat -e instructions:u (user space) during the ti
 callgrind) echo "instructions: callgrind, user space, $NIR requests per P1 case, $((NIR * 4)) per P16 case" ;;
 *) echo "instructions: not measured (no hardware counters, no valgrind)" ;;
 esac
-[ -n "${KV_BENCH_KEEP:-}" ] && cp "$KV_TMP/results" "$KV_BENCH_KEEP" && cp "$KV_TMP/ir" "$KV_BENCH_KEEP.ir"
-python3 - "$KV_TMP/results" "$KV_TMP/ir" "$IR" <<'PY'
+[ -n "${KV_BENCH_KEEP:-}" ] && cp "$TMP/results" "$KV_BENCH_KEEP" && cp "$TMP/ir" "$KV_BENCH_KEEP.ir"
+python3 - "$TMP/results" "$TMP/ir" "$IR" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 irs = {}

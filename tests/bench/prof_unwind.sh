@@ -7,24 +7,19 @@
 # Prints the median ns per malloc+free pair of RUNS runs and the cost over profiling off.
 # usage: BUILD=build sh tests/bench/prof_unwind.sh [OPS] [RUNS] [THREADS]
 set -u
-BUILD=${BUILD:-build}
 OPS=${1:-4000000}
 RUNS=${2:-5}
 THREADS=${3:-1}
-top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top" || exit 2
-lib="$top/$BUILD/libmemshim.so"
-bin="$top/$BUILD/tests/helpers/prof_bench"
-for f in "$lib" "$bin"; do
-    [ -e "$f" ] || { echo "missing $f (make BUILD=$BUILD all unit-bins)"; exit 2; }
-done
+. "$(dirname "$0")/../lib.sh"
+bin="$HELPERS/prof_bench"
+need_built "$SHIM" "$bin"
 
 # median of the ns_per_op of RUNS runs, with the given environment
 median() {
     i=0
     vals=""
     while [ $i -lt "$RUNS" ]; do
-        v=$(env LD_PRELOAD="$lib" "$@" "$bin" "$OPS" 24 "$THREADS" | sed -n 's/.*ns_per_op=//p')
+        v=$(env LD_PRELOAD="$SHIM" "$@" "$bin" "$OPS" 24 "$THREADS" | sed -n 's/.*ns_per_op=//p')
         [ -n "$v" ] || { echo "run failed: $*" >&2; exit 1; }
         vals="$vals $v"
         i=$((i + 1))

@@ -8,15 +8,15 @@
 # off too; pipelined requests get one framed reply each; a last line without '\n' before
 # the client's shutdown is still answered. The holder must then still work.
 set -u
-. "$(dirname "$0")/../helpers/ctl_lib.sh"
+. "$(dirname "$0")/../lib.sh"
 ctl_setup
 py=/usr/bin/python3
-[ -x "$py" ] || { echo "no /usr/bin/python3"; exit 77; }
+[ -x "$py" ] || skip "no /usr/bin/python3"
 
 holder_start
-"$M" ctl "$hpid" set ctl.timeout_ms 300 >/dev/null || fail "set ctl.timeout_ms"
+"$MS" ctl "$hpid" set ctl.timeout_ms 300 >/dev/null || fail "set ctl.timeout_ms"
 
-cat >"$tmp/abuse.py" <<'EOF'
+cat >"$TMP/abuse.py" <<'EOF'
 import socket, sys, time
 
 path = sys.argv[1]
@@ -166,13 +166,13 @@ check("churn", h.startswith(b"OK ") and int(body.split(b"\t")[1]) >= 200, body)
 b.close()
 print("abuse ok")
 EOF
-"$py" "$tmp/abuse.py" "$sock" >"$tmp/abuse.out" 2>&1 || fail "$(cat "$tmp/abuse.out")"
-grep -qx 'abuse ok' "$tmp/abuse.out" || fail "$(cat "$tmp/abuse.out")"
+"$py" "$TMP/abuse.py" "$sock" >"$TMP/abuse.out" 2>&1 || fail "$(cat "$TMP/abuse.out")"
+grep -qx 'abuse ok' "$TMP/abuse.out" || fail "$(cat "$TMP/abuse.out")"
 
 # The host is alive, still allocating, and still answering.
 kill -0 "$hpid" || fail "holder died"
 [ "$(say 'alloc 100 64')" = "ok 100" ] || fail "holder stopped working"
-"$M" ctl "$hpid" stats >/dev/null || fail "stats after the abuse"
-[ -s "$tmp/err" ] && fail "unexpected stderr from the host: $(cat "$tmp/err")"
+"$MS" ctl "$hpid" stats >/dev/null || fail "stats after the abuse"
+[ -s "$TMP/err" ] && fail "unexpected stderr from the host: $(cat "$TMP/err")"
 echo "ok: ctl garbage"
 exit 0

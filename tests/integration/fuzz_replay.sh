@@ -6,15 +6,12 @@
 # Targets whose parser is not written yet are reported and left out; skips (77) when no
 # compiler takes -fsanitize=address,undefined.
 set -u
-BUILD=${BUILD:-build}
-cd "$(dirname "$0")/../.." || exit 2
+. "$(dirname "$0")/../lib.sh"
 . tests/fuzz/lib.sh
 unset LD_PRELOAD
 
-cc=$(fuzz_pick_cc "-fsanitize=address,undefined") || {
-    echo "no compiler with -fsanitize=address,undefined (install clang)"
-    exit 77
-}
+cc=$(fuzz_pick_cc "-fsanitize=address,undefined") ||
+    skip "no compiler with -fsanitize=address,undefined (install clang)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allocator_may_return_null=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 ran=0

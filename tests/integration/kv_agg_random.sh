@@ -5,8 +5,8 @@
 # conversion limits so keys cross encodings often, goes to kvcore-server and Debian's
 # redis-server; replies must match (as multisets where the order is the encoding's, by
 # shape where they are random), and so must every key's content at the end.
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli redis-server python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli redis-server python3
 kv_start_kvcore --save ''
 kv_start_redis
 rc=0

@@ -11,10 +11,10 @@
 #     "local" for Redis) gets the identical -DENIED text and is closed, and counted in
 #     rejected_connections; with protected-mode no, or a password, it is served.
 # Loopback only: both servers bind 127.0.0.1.
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli redis-server python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli redis-server python3
 
-python3 - <<'EOF' || kv_skip "skipped: cannot bind a client socket to 127.0.0.2"
+python3 - <<'EOF' || skip "cannot bind a client socket to 127.0.0.2"
 import socket
 s = socket.socket()
 s.bind(("127.0.0.2", 0))
@@ -91,14 +91,8 @@ after=$(info_field "$KV_PORT" acl_access_denied_auth secret)
 check "acl_access_denied_auth counts 2 failures" 2 $((after - before))
 
 # --- 3. protected mode ---
-kv_stop_one() {
-    kill "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-    [ $? != 99 ] || { echo "FAIL: the server under $KV_SERVER_WRAPPER reported errors"; fail=1; }
-    KV_PIDS=$(echo " $KV_PIDS " | sed "s/ $1 / /")
-}
-kv_stop_one "$KV_PID"
-kv_stop_one "$REDIS_PID"
+stop_pid "$KV_PID" || { echo "FAIL: the server under $KV_SERVER_WRAPPER reported errors"; fail=1; }
+stop_pid "$REDIS_PID" || { echo "FAIL: the server under $KV_SERVER_WRAPPER reported errors"; fail=1; }
 kv_start_kvcore
 kv_start_redis
 from_127_0_0_2() { # port [bytes to send]: prints what the server sent, then <closed> or <open>

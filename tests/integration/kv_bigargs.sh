@@ -13,10 +13,10 @@
 #     argument slot each) close the connection, counted in
 #     client_query_buffer_limit_disconnections and logged as Redis logs it. (Redis 7.0
 #     counts only its query buffer there, so it keeps that client.)
-#  4. the server runs with the deferred-reply-length check on (tests/kv/lib.sh).
+#  4. the server runs with the deferred-reply-length check on (tests/lib.sh).
 # Every read is bounded by a socket timeout (10 or 20 s); no result depends on timing.
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli redis-server python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli redis-server python3
 
 fail=0
 check() { # name expected actual
@@ -32,7 +32,7 @@ kv_start_kvcore
 kv_start_redis
 for p in "$KV_PORT" "$REDIS_PORT"; do redis-cli -p "$p" config set requirepass pw >/dev/null; done
 
-cat >"$KV_TMP/probe.py" <<'EOF'
+cat >"$TMP/probe.py" <<'EOF'
 import socket, sys
 
 port = int(sys.argv[1])
@@ -95,15 +95,15 @@ cases="mbulk-11 mbulk-11-after-NOAUTH mbulk-11-after-a-null-count mbulk-10 bulk-
 mbulk-11-after-a-wrong-password mbulk-huge inline-20000-bytes authenticated-mbulk-11"
 for c in $cases; do
     name=$(echo "$c" | tr '-' ' ')
-    a=$(python3 "$KV_TMP/probe.py" "$KV_PORT" "$name")
-    b=$(python3 "$KV_TMP/probe.py" "$REDIS_PORT" "$name")
+    a=$(python3 "$TMP/probe.py" "$KV_PORT" "$name")
+    b=$(python3 "$TMP/probe.py" "$REDIS_PORT" "$name")
     [ -n "$a" ] || a="(no output)"
     check "unauthenticated: $name" "$b" "$a"
 done
-a=$(python3 "$KV_TMP/probe.py" "$KV_PORT" "mbulk 11")
+a=$(python3 "$TMP/probe.py" "$KV_PORT" "mbulk 11")
 check "unauthenticated multibulk text" \
     "mbulk 11: b'-ERR Protocol error: unauthenticated multibulk length\\r\\n<closed>'" "$a"
-a=$(python3 "$KV_TMP/probe.py" "$KV_PORT" "bulk 16385")
+a=$(python3 "$TMP/probe.py" "$KV_PORT" "bulk 16385")
 check "unauthenticated bulk text" \
     "bulk 16385: b'-ERR Protocol error: unauthenticated bulk length\\r\\n<closed>'" "$a"
 
@@ -168,12 +168,12 @@ after=$(redis-cli -p "$KV_PORT" -a pw --no-auth-warning info stats | tr -d '\r' 
     sed -n 's/^client_query_buffer_limit_disconnections://p')
 check "query limit: client_query_buffer_limit_disconnections" 1 $((after - before))
 grep -q 'Closing client that reached max query buffer length: id=[0-9]* addr=127.0.0.1:.* (qbuf initial bytes: "\*100003\\r\\n\$6\\r\\nEXISTS' \
-    "$KV_TMP/kvcore.$KV_PORT.log" || { echo "FAIL query limit: no log line"; fail=1; }
+    "$TMP/kvcore.$KV_PORT.log" || { echo "FAIL query limit: no log line"; fail=1; }
 # Under the limit (the default 1 GB) the same command completes.
 redis-cli -p "$KV_PORT" -a pw --no-auth-warning config set client-query-buffer-limit 1gb >/dev/null
 check "query limit: kept under the default limit" "kept: b':0\\r\\n'" "$(qlimit "$KV_PORT")"
 check "server alive" PONG "$(redis-cli -p "$KV_PORT" -a pw --no-auth-warning ping)"
 # lib.sh runs test servers with the deferred-reply-length check on.
 grep -q 'Deferred reply lengths are checked (KVCORE_CHECK_REPLIES=abort)' \
-    "$KV_TMP/kvcore.$KV_PORT.log" || { echo "FAIL the reply length check is off"; fail=1; }
+    "$TMP/kvcore.$KV_PORT.log" || { echo "FAIL the reply length check is off"; fail=1; }
 exit $fail

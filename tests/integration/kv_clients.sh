@@ -3,9 +3,8 @@
 # kvcore-server through real clients and as a process: redis-cli replies and error texts,
 # redis-benchmark (pipelined and not), start-up log, config-file errors naming the line,
 # --version, CLIENT LIST/KILL, SHUTDOWN and SIGTERM exit cleanly.
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli redis-benchmark
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli redis-benchmark
 expect() { # want cmd...
     want=$1
     shift
@@ -14,8 +13,8 @@ expect() { # want cmd...
 }
 
 kv_start_kvcore
-grep -q "Ready to accept connections" "$KV_TMP/kvcore.$KV_PORT.log" || fail "no ready line"
-grep -q "pid=$KV_PID" "$KV_TMP/kvcore.$KV_PORT.log" || fail "no pid in start line"
+grep -q "Ready to accept connections" "$TMP/kvcore.$KV_PORT.log" || fail "no ready line"
+grep -q "pid=$KV_PID" "$TMP/kvcore.$KV_PORT.log" || fail "no pid in start line"
 
 expect OK set greeting hello
 expect hello get greeting
@@ -55,22 +54,22 @@ kv_start_kvcore
 kill -TERM "$KV_PID"
 wait "$KV_PID"
 [ $? -eq 0 ] || fail "SIGTERM exit status"
-grep -q "Received SIGTERM scheduling shutdown" "$KV_TMP/kvcore.$KV_PORT.log" || fail "SIGTERM log"
-grep -q "ready to exit, bye bye" "$KV_TMP/kvcore.$KV_PORT.log" || fail "bye log"
+grep -q "Received SIGTERM scheduling shutdown" "$TMP/kvcore.$KV_PORT.log" || fail "SIGTERM log"
+grep -q "ready to exit, bye bye" "$TMP/kvcore.$KV_PORT.log" || fail "bye log"
 
 # Configuration errors stop start-up and name the line.
-printf 'port 7000\n\nfrobnicate yes\n' >"$KV_TMP/bad.conf"
-out=$("$KV_BIN" "$KV_TMP/bad.conf" 2>&1) && fail "bad config accepted"
+printf 'port 7000\n\nfrobnicate yes\n' >"$TMP/bad.conf"
+out=$("$KV_BIN" "$TMP/bad.conf" 2>&1) && fail "bad config accepted"
 echo "$out" | grep -q "at line 3" || fail "bad config message: $out"
 echo "$out" | grep -q ">>> 'frobnicate yes'" || fail "bad config line: $out"
 out=$("$KV_BIN" --port notaport 2>&1) && fail "bad --port accepted"
 echo "$out" | grep -q "argument couldn't be parsed into an integer" || fail "bad --port: $out"
-printf 'port 0\nmaxmemory 10mb\n' >"$KV_TMP/good.conf"
+printf 'port 0\nmaxmemory 10mb\n' >"$TMP/good.conf"
 "$KV_BIN" --version | grep -q "kvcore-server v=" || fail "--version"
-KV_PORT=$(kv_free_port)
-"$KV_BIN" "$KV_TMP/good.conf" --port "$KV_PORT" >"$KV_TMP/good.log" 2>&1 &
+KV_PORT=$(free_port)
+"$KV_BIN" "$TMP/good.conf" --port "$KV_PORT" >"$TMP/good.log" 2>&1 &
 KV_PID=$!
-KV_PIDS="$KV_PIDS $KV_PID"
+track_pid "$KV_PID"
 kv_wait_ready "$KV_PORT" "$KV_PID" || fail "config file + --port"
 expect "$(printf 'maxmemory\n10485760')" config get maxmemory
 expect "$(printf 'port\n%s' "$KV_PORT")" config get port

@@ -4,8 +4,8 @@
 # MEMORY STATS, DEBUG POPULATE/SLEEP with absurd input, CONFIG SET of protected and path
 # configs), each checked by tests/kv/cmd_regress.py's strict RESP parser with a pipelined
 # PING behind it, and compared byte for byte with redis-server 7 where it is installed.
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli python3
 
 # An address-space limit, so that a server which regressed into allocating without
 # bound for DEBUG POPULATE fails with an error instead of exhausting the machine.
@@ -21,11 +21,11 @@ py="$(dirname "$0")/../kv/cmd_regress.py"
 python3 "$py" "$KV_PORT" "$rport" || rc=1
 
 # enable-protected-configs yes: CONFIG SET dir/dbfilename allowed, with Redis's checks.
-mkdir -p "$KV_TMP/kvdir/sub" "$KV_TMP/rdir/sub"
-kv_start_kvcore --enable-protected-configs yes --dir "$KV_TMP/kvdir"
+mkdir -p "$TMP/kvdir/sub" "$TMP/rdir/sub"
+kv_start_kvcore --enable-protected-configs yes --dir "$TMP/kvdir"
 rport=
 if command -v redis-server >/dev/null 2>&1; then
-    kv_start_redis --enable-protected-configs yes --dir "$KV_TMP/rdir"
+    kv_start_redis --enable-protected-configs yes --dir "$TMP/rdir"
     rport=$REDIS_PORT
 fi
 python3 "$py" "$KV_PORT" "$rport" config_open || rc=1

@@ -8,13 +8,13 @@
 # allocator_frag_ratio falls from above 1.4 to below 1.1, hits and key hits are counted,
 # the cycle is logged, INFO shows the defrag fields, and DEBUG DIGEST is identical
 # before and after. KV_DEFRAG_KEYS sets N (default 400000; the benchmark uses 1.5M).
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli python3
-[ -z "${MEMSHIM_SAN:-}" ] || kv_skip "skipped: fragmentation is jemalloc's, and a sanitizer owns malloc"
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli python3
+[ -z "${MEMSHIM_SAN:-}" ] || skip "fragmentation is jemalloc's, and a sanitizer owns malloc"
 N=${KV_DEFRAG_KEYS:-400000}
 LOAD="python3 tests/kv/defrag_load.py"
 kv_start_kvcore --enable-debug-command yes --save '' --loglevel notice
-LOG="$KV_TMP/kvcore.$KV_PORT.log"
+LOG="$TMP/kvcore.$KV_PORT.log"
 cli() { redis-cli -p "$KV_PORT" "$@"; }
 field() { cli info "$1" | tr -d '\r' | sed -n "s/^$2://p"; }
 fail() { echo "FAIL: $*"; tail -n 20 "$LOG"; exit 1; }
@@ -33,10 +33,10 @@ awk -v r="$before" 'BEGIN { exit !(r > 1.4) }' || fail "ratio $before is not abo
 d1=$(cli debug digest)
 [ ${#d1} -eq 40 ] || fail "DEBUG DIGEST gave '$d1'"
 
-stop="$KV_TMP/stop"
-$LOAD client "$KV_PORT" "$N" "$stop" >"$KV_TMP/client.out" 2>&1 &
+stop="$TMP/stop"
+$LOAD client "$KV_PORT" "$N" "$stop" >"$TMP/client.out" 2>&1 &
 cpid=$!
-KV_PIDS="$KV_PIDS $cpid"
+track_pid "$cpid"
 # threshold-lower 5: cycles go on until the ratio is clearly below the 1.1 checked here
 # (at the default 10 the last cycle may stop at 1.09-1.10, right on the line).
 cli config set active-defrag-ignore-bytes 1mb active-defrag-threshold-lower 5 >/dev/null
@@ -59,7 +59,7 @@ sleep 0.5 # let the client run on past the end of the cycle
 touch "$stop"
 wait $cpid
 crc=$?
-cat "$KV_TMP/client.out"
+cat "$TMP/client.out"
 [ $crc -eq 0 ] || fail "the client saw wrong replies"
 cli config set activedefrag no >/dev/null
 

@@ -3,8 +3,8 @@
 # Differential test: every command of tests/kv_corpus/*.txt goes to kvcore-server and to
 # Debian's redis-server (both fresh, same options); replies must be byte-identical
 # (tests/kv/kvdiff.py; nondeterministic replies are compared by shape only).
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli redis-server python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli redis-server python3
 kv_start_kvcore --enable-debug-command yes --save ''
 kv_start_redis --enable-debug-command yes
 corpus=tests/kv_corpus
@@ -12,10 +12,10 @@ if [ -n "${KV_SERVER_WRAPPER:-}" ]; then
     # Under valgrind (make valgrind) long double arithmetic has 64 bits, not x87's 80, so
     # INCRBYFLOAT/HINCRBYFLOAT results differ from Redis's: both servers get the corpus
     # without them.
-    mkdir -p "$KV_TMP/corpus"
+    mkdir -p "$TMP/corpus"
     for f in tests/kv_corpus/*.txt; do
-        grep -v -i 'INCRBYFLOAT' "$f" >"$KV_TMP/corpus/$(basename "$f")"
+        grep -v -i 'INCRBYFLOAT' "$f" >"$TMP/corpus/$(basename "$f")"
     done
-    corpus=$KV_TMP/corpus
+    corpus=$TMP/corpus
 fi
 python3 tests/kv/kvdiff.py "$KV_PORT" "$REDIS_PORT" "$corpus"/*.txt

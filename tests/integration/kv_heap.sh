@@ -4,14 +4,13 @@
 # heap-dump-dir (or a directory inside it) and the reply is the file's path; "..",
 # absolute paths outside, symlinks leading outside and a server without heap-dump-dir are
 # refused with an error, never OK.
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli python3
-[ -z "${MEMSHIM_SAN:-}" ] || kv_skip "skipped: heap profiling needs jemalloc's malloc (sanitizer build)"
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli python3
+[ -z "${MEMSHIM_SAN:-}" ] || skip "heap profiling needs jemalloc's malloc (sanitizer build)"
 
-dir="$KV_TMP/dumps"
-mkdir -p "$dir/sub" "$KV_TMP/outside"
-ln -s "$KV_TMP/outside" "$dir/escape"
+dir="$TMP/dumps"
+mkdir -p "$dir/sub" "$TMP/outside"
+ln -s "$TMP/outside" "$dir/escape"
 kv_start_kvcore --heap-dump-dir "$dir"
 R="redis-cli -p $KV_PORT"
 
@@ -32,11 +31,11 @@ case "$p" in "$dir/sub/"*.heap) ;; *) fail "dump into sub: $p" ;; esac
 p=$($R kprofile memory dump "$dir/sub")
 case "$p" in "$dir/sub/"*.heap) ;; *) fail "kprofile dump: $p" ;; esac
 
-for bad in ../ "sub/../.." /etc "$KV_TMP/outside" escape nosuch "$dir/../outside"; do
+for bad in ../ "sub/../.." /etc "$TMP/outside" escape nosuch "$dir/../outside"; do
     out=$($R memory heap dump "$bad")
     case "$out" in ERR*) ;; *) fail "dump to '$bad' not refused: $out" ;; esac
 done
-[ -z "$(ls "$KV_TMP/outside")" ] || fail "a dump escaped heap-dump-dir"
+[ -z "$(ls "$TMP/outside")" ] || fail "a dump escaped heap-dump-dir"
 
 out=$($R kprofile memory dump)
 case "$out" in *"wrong number of arguments"*) ;; *) fail "kprofile dump without dir: $out" ;; esac

@@ -3,15 +3,14 @@
 # MEMORY HEAP DUMP never follows a link planted at the next automatic dump name in
 # heap-dump-dir: a link to a victim file outside and a dangling link are skipped, both
 # stay as they were, the victim is unchanged, and the dump lands at the next free name.
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli
-[ -z "${MEMSHIM_SAN:-}" ] || kv_skip "skipped: heap profiling needs jemalloc's malloc (sanitizer build)"
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli
+[ -z "${MEMSHIM_SAN:-}" ] || skip "heap profiling needs jemalloc's malloc (sanitizer build)"
 
-dir="$KV_TMP/dumps"
+dir="$TMP/dumps"
 mkdir -p "$dir"
-victim="$KV_TMP/victim"
-ghost="$KV_TMP/ghost"
+victim="$TMP/victim"
+ghost="$TMP/ghost"
 printf 'precious\n' >"$victim"
 kv_start_kvcore --heap-dump-dir "$dir"
 R="redis-cli -p $KV_PORT"

@@ -6,9 +6,9 @@
 # exactly the OOM error while reads and DEL still work; eviction policies stay under the
 # limit, count evicted_keys, and evict the right kind of keys (volatile-* never a key
 # without a TTL). Also: the limit is also accepted with a unit and shown by INFO.
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli python3
-[ -z "${MEMSHIM_SAN:-}" ] || kv_skip "skipped: used memory is jemalloc's, and a sanitizer owns malloc"
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli python3
+[ -z "${MEMSHIM_SAN:-}" ] || skip "used memory is jemalloc's, and a sanitizer owns malloc"
 
 rc=0
 for policy in noeviction allkeys-lru volatile-lru allkeys-lfu volatile-lfu allkeys-random \

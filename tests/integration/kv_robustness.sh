@@ -4,8 +4,8 @@
 # vanishing mid-reply, buffer limits, maxclients) against kvcore-server: each gets an
 # error or a disconnect, everyone else keeps being served, no key changes.
 # (tests/kv/robust.py)
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli python3
 kv_start_kvcore --save ''
 python3 tests/kv/robust.py "$KV_PORT" || exit 1
 # The server is still alive and answers after all of it.

@@ -7,10 +7,10 @@
 # where redis-server implements the command the reply (error texts byte for byte) must
 # match (tests/kv/sweep.py). Under `make asan` the sanitized server runs it
 # (lib.sh's kv_cleanup fails the test on a sanitizer report in the server's log).
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli redis-server python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli redis-server python3
 # ~14k commands: minutes under valgrind's slowdown; `make asan` runs the sweep sanitized.
-[ -z "${KV_SERVER_WRAPPER:-}" ] || kv_skip "skipped under $KV_SERVER_WRAPPER (too slow; make asan covers it)"
+[ -z "${KV_SERVER_WRAPPER:-}" ] || skip "under $KV_SERVER_WRAPPER (too slow; make asan covers it)"
 kv_start_kvcore --enable-debug-command yes --save '' --busy-poll-us 0
 kv_start_redis --enable-debug-command yes
 python3 tests/kv/sweep.py "$KV_PORT" "$REDIS_PORT" ${KV_SWEEP_FILTER:-}

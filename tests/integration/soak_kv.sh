@@ -21,15 +21,13 @@
 # used-memory figure, fragmentation or heap profiling) run it for SOAK_SECONDS (default
 # 30 there) on a smaller keyspace without maxmemory, defrag and heap dumps, and check
 # correctness only (replies, the checker, the final digest, sanitizer reports).
-. "$(dirname "$0")/../kv/lib.sh"
-. "$(dirname "$0")/../kv/stress_lib.sh"
-kv_require_tools redis-cli python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli python3
 stress_need_load
 SAN=${MEMSHIM_SAN:-}
 if [ -n "$SAN" ]; then SECS=${SOAK_SECONDS:-30}; else SECS=${SOAK_SECONDS:-75}; fi
 SOAK_OUT=${SOAK_OUT:-$BUILD/soak}
-mkdir -p "$SOAK_OUT" "$KV_TMP/heap"
-M="$BUILD/memshim"
+mkdir -p "$SOAK_OUT" "$TMP/heap"
 MAXMEM_MB=48
 
 extra="--maxmemory ${MAXMEM_MB}mb --maxmemory-policy volatile-lru"
@@ -40,14 +38,12 @@ if [ -n "$SAN" ]; then
     KEYS=20000
     MAXVAL=1024
 else
-    [ -x "$M" ] || kv_skip "skipped: $M not built"
-    XDG_RUNTIME_DIR="$KV_TMP/xdg"
-    export XDG_RUNTIME_DIR
-    mkdir -m 700 "$XDG_RUNTIME_DIR"
+    need_built "$MS"
+    ctl_xdg
     MEMSHIM_CTL=1
     export MEMSHIM_CTL
     extra="$extra --activedefrag yes --active-defrag-ignore-bytes 1mb
-           --active-defrag-threshold-lower 5 --heap-dump-dir $KV_TMP/heap"
+           --active-defrag-threshold-lower 5 --heap-dump-dir $TMP/heap"
 fi
 # shellcheck disable=SC2086
 kv_start_kvcore --enable-debug-command yes --hz 20 $extra
@@ -55,9 +51,9 @@ unset MEMSHIM_CTL
 R="redis-cli -p $KV_PORT"
 
 checker_start --final-digest
-python3 tests/kv/soak_sample.py "$KV_PORT" "$SOAK_OUT/soak_kv.csv" "$KV_TMP/sample.stop" &
+python3 tests/kv/soak_sample.py "$KV_PORT" "$SOAK_OUT/soak_kv.csv" "$TMP/sample.stop" &
 SAMPLE_PID=$!
-"$KV_LOAD" "$KV_PORT" soak "$SECS" 6 0 "$KEYS" "$MAXVAL" >"$KV_TMP/load.out" 2>&1 &
+"$KV_LOAD" "$KV_PORT" soak "$SECS" 6 0 "$KEYS" "$MAXVAL" >"$TMP/load.out" 2>&1 &
 LOAD_PID=$!
 
 fail=0
@@ -82,9 +78,9 @@ while kill -0 "$LOAD_PID" 2>/dev/null; do
         fi
         rm -f "$p"
     else
-        p="$KV_TMP/heap/ctl-$n.heap"
-        if "$M" ctl "$KV_PID" heap enable >/dev/null && "$M" ctl "$KV_PID" heap dump "$p" >/dev/null &&
-            "$M" ctl "$KV_PID" heap disable >/dev/null && head -1 "$p" | grep -q '^heap_v2/'; then
+        p="$TMP/heap/ctl-$n.heap"
+        if "$MS" ctl "$KV_PID" heap enable >/dev/null && "$MS" ctl "$KV_PID" heap dump "$p" >/dev/null &&
+            "$MS" ctl "$KV_PID" heap disable >/dev/null && head -1 "$p" | grep -q '^heap_v2/'; then
             heap_ctl=$((heap_ctl + 1))
         else
             heap_bad=$((heap_bad + 1))
@@ -94,12 +90,12 @@ while kill -0 "$LOAD_PID" 2>/dev/null; do
     fi
 done
 wait "$LOAD_PID" || fail=1
-echo "load: $(cat "$KV_TMP/load.out")"
+echo "load: $(cat "$TMP/load.out")"
 
 # The checker's final DEBUG DIGEST needs its database alone.
 $R flushdb >/dev/null
 checker_stop || fail=1
-touch "$KV_TMP/sample.stop"
+touch "$TMP/sample.stop"
 wait "$SAMPLE_PID"
 kv_alive "$KV_PORT" || { echo "FAIL: server gone"; fail=1; }
 
@@ -132,7 +128,7 @@ EOF
 echo "soak: ${SECS} s; evicted_keys=$evicted expired_keys=$expired active_defrag_hits=$hits" \
     "total_active_defrag_time=${defrag_ms}ms heap dumps: protocol=$heap_proto ctl=$heap_ctl" \
     "failed=$heap_bad; chart: $SOAK_OUT/soak_kv.svg"
-grep -q " bad=0 " "$KV_TMP/load.out" || fail=1
+grep -q " bad=0 " "$TMP/load.out" || fail=1
 [ "$heap_bad" = 0 ] || fail=1
 [ -n "$SAN" ] || [ $((heap_proto + heap_ctl)) -gt 0 ] || { echo "FAIL: no heap dump taken"; fail=1; }
 [ -n "$SAN" ] || [ "${evicted:-0}" -gt 0 ] || { echo "FAIL: nothing was evicted"; fail=1; }

@@ -4,14 +4,13 @@
 # connected_clients counts them while they are held), then 200 rounds each of pipelined
 # SET/GET/INCR/DEL with every reply checked (tests/helpers/kv_load), twice; a checker
 # client verifies its own keys throughout (tests/kv/checker.py). Loopback only.
-. "$(dirname "$0")/../kv/lib.sh"
-. "$(dirname "$0")/../kv/stress_lib.sh"
-kv_require_tools redis-cli python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli python3
 stress_need_load
 N=${STRESS_CLIENTS:-1000}
 # Each client is a descriptor in this shell's children and in the server.
 ulimit -n $((N * 2 + 256)) 2>/dev/null || [ "$(ulimit -n)" -gt $((N + 100)) ] ||
-    kv_skip "skipped: cannot raise the open-file limit to $((N * 2 + 256))"
+    skip "cannot raise the open-file limit to $((N * 2 + 256))"
 kv_start_kvcore --maxclients $((N + 100)) --tcp-backlog 1024 --enable-debug-command yes
 checker_start
 fail=0

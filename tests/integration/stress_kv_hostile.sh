@@ -5,9 +5,8 @@
 # is sent and beyond proto-max-bulk-len (refused, nothing allocated), slow readers past
 # client-output-buffer-limit (hard and soft: dropped, everyone else served), and 3,000
 # clients vanishing mid-command and mid-reply (connections and memory given back).
-. "$(dirname "$0")/../kv/lib.sh"
-. "$(dirname "$0")/../kv/stress_lib.sh"
-kv_require_tools redis-cli python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli python3
 stress_need_load
 kv_start_kvcore --enable-debug-command yes
 checker_start

@@ -9,14 +9,12 @@
 # written; after the faults stop, every key the checker saw acknowledged reads back
 # exactly, and so does DEBUG DIGEST-VALUE. Finally every command of the differential
 # corpus runs under 3% failures and must get exactly one reply (tests/kv/one_reply.py).
-. "$(dirname "$0")/../kv/lib.sh"
-. "$(dirname "$0")/../kv/stress_lib.sh"
-kv_require_tools redis-cli python3
-[ -z "${MEMSHIM_SAN:-}" ] || kv_skip "skipped: failure injection needs libmemshim's malloc (sanitizer build)"
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli python3
+[ -z "${MEMSHIM_SAN:-}" ] || skip "failure injection needs libmemshim's malloc (sanitizer build)"
 stress_need_load
-M="$BUILD/memshim"
-[ -x "$M" ] || kv_skip "skipped: $M not built"
-XDG_RUNTIME_DIR="$KV_TMP/xdg"
+need_built "$MS"
+XDG_RUNTIME_DIR="$TMP/xdg"
 export XDG_RUNTIME_DIR
 mkdir -m 700 "$XDG_RUNTIME_DIR"
 MEMSHIM_CTL=1
@@ -27,14 +25,14 @@ PHASE_SECONDS=${INJECT_SECONDS:-5}
 
 ctl_set() { # name value: retried, since the control thread's own allocations may fail
     i=0
-    until "$M" ctl "$KV_PID" set "$1" "$2" >/dev/null 2>&1; do
+    until "$MS" ctl "$KV_PID" set "$1" "$2" >/dev/null 2>&1; do
         i=$((i + 1))
         [ $i -lt 100 ] || { echo "FAIL: memshim ctl set $1 $2"; return 1; }
         sleep 0.05
     done
 }
 ctl_get() {
-    "$M" ctl "$KV_PID" get "$1" 2>/dev/null | awk '{print $NF}'
+    "$MS" ctl "$KV_PID" get "$1" 2>/dev/null | awk '{print $NF}'
 }
 
 checker_start --tolerant
@@ -54,7 +52,7 @@ for phase in "0.001 11 0" "0.01 12 0" "0.05 13 0" "0.01 14 4096" "0.2 15 2048" "
     echo "rate=$1 seed=$2 min_size=$3: allocations failed $failed of $seen counted; load: $out"
     if ! kv_alive "$KV_PORT"; then
         echo "FAIL: server gone after rate=$1 seed=$2"
-        tail -n 60 "$KV_TMP"/kvcore.*.log
+        tail -n 60 "$TMP"/kvcore.*.log
         exit 1
     fi
 done

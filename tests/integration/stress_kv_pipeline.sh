@@ -5,9 +5,8 @@
 # then one client with a 100,000-command pipeline; a checker client verifies its own
 # keys throughout. Afterwards the query and reply buffers are given back (used_memory
 # returns to its level before, within 8 MB) and the load's keys are all gone.
-. "$(dirname "$0")/../kv/lib.sh"
-. "$(dirname "$0")/../kv/stress_lib.sh"
-kv_require_tools redis-cli python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli python3
 stress_need_load
 kv_start_kvcore --enable-debug-command yes
 checker_start
