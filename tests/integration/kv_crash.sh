@@ -7,8 +7,8 @@
 # (exit status 139). A SIGABRT sent from outside is reported the same way (status 134).
 # Core dumps are off (ulimit -c 0): the server runs from the repository, where a core
 # file would otherwise land when the caller allows them.
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli python3
 ulimit -c 0
 # Under valgrind the process's death by signal is valgrind's to report; the report itself
 # is what this test checks, so it runs the plain binary.
@@ -39,11 +39,11 @@ crash_run() { # signal-source log
     while kill -0 "$KV_PID" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
     wait "$KV_PID"
     status=$?
-    KV_PIDS=$(echo " $KV_PIDS " | sed "s/ $KV_PID / /")
+    untrack_pid "$KV_PID"
 }
 
-crash_run segfault "$KV_TMP/segv.log"
-log=$KV_TMP/segv.log
+crash_run segfault "$TMP/segv.log"
+log=$TMP/segv.log
 [ "$status" = 139 ] && echo "ok   exit status 139 (SIGSEGV)" ||
     { echo "FAIL exit status $status, expected 139"; fail=1; }
 expect "$log" "=== KVCORE BUG REPORT START" "report banner"
@@ -69,12 +69,12 @@ expect "$log" "^id=.* cmd=debug " "the crashing client's line"
 expect "$log" "argv\[1\]: '\"segfault\"'" "the crashing command's arguments"
 expect "$log" "=== KVCORE BUG REPORT END" "report end"
 
-crash_run abort "$KV_TMP/abrt.log"
-log=$KV_TMP/abrt.log
+crash_run abort "$TMP/abrt.log"
+log=$TMP/abrt.log
 [ "$status" = 134 ] && echo "ok   SIGABRT: exit status 134" ||
     { echo "FAIL SIGABRT: exit status $status, expected 134"; fail=1; }
 expect "$log" "crashed by signal: 6 (SIGABRT)" "SIGABRT reported"
 expect "$log" "(kv_loop_run+0x" "SIGABRT: stack from the event loop"
 expect "$log" "=== KVCORE BUG REPORT END" "SIGABRT: report end"
-[ $fail = 0 ] || sed -n '/BUG REPORT START/,/INFO OUTPUT/p' "$KV_TMP/segv.log"
+[ $fail = 0 ] || sed -n '/BUG REPORT START/,/INFO OUTPUT/p' "$TMP/segv.log"
 exit $fail

@@ -5,8 +5,8 @@
 # edge-case scores, TTLs, three databases) must digest byte-identically on both servers,
 # key by key and as a whole, before and after every key changed in place
 # (tests/kv/digest_diff.py).
-. "$(dirname "$0")/../kv/lib.sh"
-kv_require_tools redis-cli redis-server python3
+. "$(dirname "$0")/../lib.sh"
+need_cmd redis-cli redis-server python3
 kv_start_kvcore --enable-debug-command yes --save ''
 kv_start_redis --enable-debug-command yes
 rc=0

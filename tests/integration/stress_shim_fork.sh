@@ -8,7 +8,9 @@
 # socket's thread running, whose locks the fork handlers must also take and release.
 # The control socket goes to the test's own XDG_RUNTIME_DIR, so the host's gets no
 # memshim directory.
-. "$(dirname "$0")/../helpers/shim_test_lib.sh"
+. "$(dirname "$0")/../lib.sh"
+need_preload
+need_built "$SHIM"
 need_helper stress_fork
 bin="$HELPERS/stress_fork"
 XDG_RUNTIME_DIR="$TMP/xdg"
