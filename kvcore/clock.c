@@ -122,8 +122,8 @@ static uint64_t clock_slow(void) {
 uint64_t kv_clock_us(void) {
     uint64_t v;
 #if HAVE_TSC
-    if (MS_UNLIKELY(++ck.calls >= RECAL_CALLS) && ck.state == TSC_ON) calibrate();
-    if (MS_LIKELY(ck.state == TSC_ON)) {
+    if (KV_UNLIKELY(++ck.calls >= RECAL_CALLS) && ck.state == TSC_ON) calibrate();
+    if (KV_LIKELY(ck.state == TSC_ON)) {
         uint64_t tsc = read_tsc();
         uint64_t d = tsc > ck.anchor_tsc ? tsc - ck.anchor_tsc : 0;
         v = ck.anchor_us + (uint64_t)(((unsigned __int128)d * ck.mult) >> 32);

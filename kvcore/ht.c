@@ -22,8 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "ms_defs.h"
-
 /* --- Layout and sizing --- */
 
 #define SLOTS         7
@@ -384,7 +382,7 @@ static inline void step_if_needed(kv_ht_t *ht) {
  * once when the old table is empty and nothing paused it. 0 or -ENOMEM.
  */
 static int resize(kv_ht_t *ht, size_t min_capacity) {
-    ms_assert(!is_rehashing(ht));
+    kv_assert(!is_rehashing(ht));
     int log2n = exp_for_capacity(min_capacity == 0 ? 1 : min_capacity);
     if (log2n < 0) return -ENOMEM;
     if (log2n == ht->exp[0]) return 0;
@@ -429,7 +427,7 @@ static void pause_rehash(kv_ht_t *ht) {
 }
 
 static void resume_rehash(kv_ht_t *ht) {
-    ms_assert(ht->pause > 0);
+    kv_assert(ht->pause > 0);
     if (--ht->pause == 0) shrink_if_needed(ht);
 }
 

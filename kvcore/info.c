@@ -28,7 +28,7 @@ typedef struct buf {
     bool oom;
 } buf_t;
 
-static void addf(buf_t *b, const char *fmt, ...) MS_PRINTF(2, 3);
+static void addf(buf_t *b, const char *fmt, ...) KV_PRINTF(2, 3);
 static void addf(buf_t *b, const char *fmt, ...) {
     if (b->oom) return;
     for (;;) {

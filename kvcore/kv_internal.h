@@ -47,7 +47,6 @@
 #include "kv.h"
 #include "ht.h"
 #include "kv_util.h"
-#include "ms_defs.h"
 
 #define KV_VERSION       "0.1.0"
 #define KV_REDIS_VERSION "7.0.15" /* what INFO/HELLO report for client feature checks */
@@ -264,7 +263,7 @@ void kv_reply_status(kv_client_t *c, const char *s);
  * become spaces (as Redis does) so the reply stays valid protocol.
  */
 void kv_reply_error(kv_client_t *c, const char *msg);
-void kv_reply_errorf(kv_client_t *c, const char *fmt, ...) MS_PRINTF(2, 3);
+void kv_reply_errorf(kv_client_t *c, const char *fmt, ...) KV_PRINTF(2, 3);
 void kv_reply_int(kv_client_t *c, long long v);
 void kv_reply_bulk(kv_client_t *c, const void *p, size_t len);
 void kv_reply_bulk_cstr(kv_client_t *c, const char *s);
@@ -1084,7 +1083,7 @@ struct kv_server {
 extern kv_server_t kv_srv;
 
 /* Logs "pid:M dd Mon yyyy hh:mm:ss.mmm * msg" like Redis, to logfile or stdout. */
-void kv_log(int level, const char *fmt, ...) MS_PRINTF(2, 3);
+void kv_log(int level, const char *fmt, ...) KV_PRINTF(2, 3);
 /* Refreshes kv_srv.mem from jemalloc (memshim_stats_get) and /proc RSS. */
 void kv_server_update_mem_stats(void);
 /* Records a latency sample when latency-monitor-threshold allows it. */

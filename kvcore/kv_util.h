@@ -9,8 +9,29 @@
 #ifndef KV_UTIL_H
 #define KV_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* --- Compiler hints and assertions --- */
+
+#define KV_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define KV_UNLIKELY(x)  __builtin_expect(!!(x), 0)
+#define KV_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* Debug builds (MEMSHIM_DEBUG >= 1) check kv_assert; both branches always compile. */
+#ifndef MEMSHIM_DEBUG
+#    define MEMSHIM_DEBUG 0
+#endif
+static const bool kv_config_debug __attribute__((unused)) = MEMSHIM_DEBUG >= 1;
+
+/* Writes "file:line: assertion failed: expr" to stderr with write(2), then abort() (util.c). */
+void kv_assert_fail(const char *file, int line, const char *expr);
+
+#define kv_assert(e)                                                                               \
+    do {                                                                                           \
+        if (kv_config_debug && !(e)) kv_assert_fail(__FILE__, __LINE__, #e);                       \
+    } while (0)
 
 /* --- Little-endian fields (any alignment) --- */
 

@@ -415,7 +415,7 @@ static void check_deferred(kv_client_t *c, const kv_reply_block_t *b, long len) 
 void kv_reply_set_deferred(kv_client_t *c, void *node, long len) {
     kv_reply_block_t *b = node;
     if (b == NULL || (c->flags & KV_CLIENT_CLOSE_ASAP)) return;
-    if (ms_config_debug || kv_reply_check != KV_REPLY_CHECK_OFF) check_deferred(c, b, len);
+    if (kv_config_debug || kv_reply_check != KV_REPLY_CHECK_OFF) check_deferred(c, b, len);
     b->data[0] = '*';
     size_t n = kv_ll2str(b->data + 1, len) + 1;
     b->data[n++] = '\r';

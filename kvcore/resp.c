@@ -64,7 +64,7 @@ void kv_req_trim(kv_req_t *r) {
     }
 }
 
-static ssize_t req_fail(kv_req_t *r, int err, const char *fmt, ...) MS_PRINTF(3, 4);
+static ssize_t req_fail(kv_req_t *r, int err, const char *fmt, ...) KV_PRINTF(3, 4);
 static ssize_t req_fail(kv_req_t *r, int err, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

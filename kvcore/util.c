@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <unistd.h>
 #include <time.h>
 
 bool kv_str2ull(const char *s, size_t len, unsigned long long *out) {
@@ -414,4 +415,14 @@ size_t kv_d2str(char *buf, double d) {
         return n;
     }
     return (size_t)snprintf(buf, 32, "%.17g", d);
+}
+
+void kv_assert_fail(const char *file, int line, const char *expr) {
+    char buf[512];
+    int n = snprintf(buf, sizeof(buf), "%s:%d: assertion failed: %s\n", file, line, expr);
+    if (n > 0) {
+        ssize_t w = write(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+        (void)w;
+    }
+    abort();
 }

@@ -587,7 +587,7 @@ static void test_reply_deferred_length_check_catches_a_wrong_count(void **state)
     kv_client_free(c);
 
     /* Off (in a build without MEMSHIM_DEBUG, which always checks): not checked. */
-    if (!ms_config_debug) {
+    if (!kv_config_debug) {
         kv_reply_check = KV_REPLY_CHECK_OFF;
         c = kv_client_new(-1);
         d = kv_reply_deferred(c);
