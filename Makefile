@@ -272,7 +272,7 @@ asan: deps-test
 	MEMSHIM_SAN=1 BUILD=build-asan NOSHIM=1 sh tests/run.sh all '$(T)'
 
 # memcheck: every unit test, then kvcore-server's integration tests with the server under
-# valgrind (tests/kv/lib.sh's KV_SERVER_WRAPPER; exit status 99 = errors or definite leaks
+# valgrind (tests/lib.sh's KV_SERVER_WRAPPER; exit status 99 = errors or definite leaks
 # at its SIGTERM shutdown). The server links libmemshim.a there (NOSHIM=1, relinked each
 # time) so memcheck sees every allocation; tests that need the shim's malloc skip.
 VG_SERVER := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
