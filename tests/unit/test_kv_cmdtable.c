@@ -9,45 +9,7 @@
 #include "test_common.h"
 
 #include "kv_internal.h"
-
-/* The client's queued output as one NUL-terminated string; clears it. */
-static char *take_output(kv_client_t *c) {
-    size_t n = kv_client_pending_bytes(c);
-    char *out = malloc(n + 1);
-    assert_non_null(out);
-    memcpy(out, c->buf, c->bufpos);
-    size_t o = c->bufpos;
-    for (kv_reply_block_t *b = c->rhead; b; b = b->next) {
-        memcpy(out + o, b->data, b->used);
-        o += b->used;
-    }
-    out[o] = '\0';
-    c->bufpos = c->sentlen = 0;
-    while (c->rhead) {
-        kv_reply_block_t *b = c->rhead;
-        c->rhead = b->next;
-        free(b);
-    }
-    c->rtail = NULL;
-    c->reply_bytes = 0;
-    c->nblocks = 0;
-    return out;
-}
-
-/* Appends raw protocol to the client's query buffer and runs what is complete. */
-static void feed(kv_client_t *c, const char *s) {
-    size_t n = strlen(s);
-    if (c->qcap - c->qlen < n) {
-        c->qcap = c->qlen + n + 64;
-        c->qbuf = realloc(c->qbuf, c->qcap);
-        assert_non_null(c->qbuf);
-    }
-    memcpy(c->qbuf + c->qlen, s, n);
-    c->qlen += n;
-    kv_srv.current_client = c;
-    kv_client_process_input(c);
-    kv_srv.current_client = NULL;
-}
+#include "kv_client_test.h"
 
 typedef struct walk {
     size_t rows, top, bad;

@@ -10,6 +10,7 @@
 #include <limits.h>
 
 #include "kv_internal.h"
+#include "kv_client_test.h"
 
 #define MAXBULK (512LL * 1024 * 1024)
 
@@ -419,18 +420,6 @@ static void test_resp_argument_memory_is_reported_and_trimmed(void **state) {
     assert_int_equal(kv_req_mem(&r), small);
     kv_req_fini(&r);
     free(in);
-}
-
-/* Appends bytes to a socket-less client's query buffer and runs what is complete. */
-static void feed_bytes(kv_client_t *c, const char *s, size_t n) {
-    if (c->qcap - c->qlen < n) {
-        c->qcap = c->qlen + n + 64;
-        c->qbuf = realloc(c->qbuf, c->qcap);
-        assert_non_null(c->qbuf);
-    }
-    memcpy(c->qbuf + c->qlen, s, n);
-    c->qlen += n;
-    kv_client_process_input(c);
 }
 
 /*

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kv_client_test.h - a socket-less client driven by hand, shared by the kvcore unit
+ * tests that run commands through the real dispatcher: feed protocol into the client's
+ * query buffer and run what is complete (as the event loop would, with the client set
+ * as the current one), and take the queued reply back as a string. Include after
+ * test_common.h and kv_internal.h.
+ */
+#ifndef KV_CLIENT_TEST_H
+#define KV_CLIENT_TEST_H
+
+/* The client's queued output as one NUL-terminated string; clears it. */
+static inline char *take_output(kv_client_t *c) {
+    size_t n = kv_client_pending_bytes(c);
+    char *out = malloc(n + 1);
+    assert_non_null(out);
+    memcpy(out, c->buf, c->bufpos);
+    size_t o = c->bufpos;
+    for (kv_reply_block_t *b = c->rhead; b; b = b->next) {
+        memcpy(out + o, b->data, b->used);
+        o += b->used;
+    }
+    out[o] = '\0';
+    c->bufpos = c->sentlen = 0;
+    while (c->rhead) {
+        kv_reply_block_t *b = c->rhead;
+        c->rhead = b->next;
+        free(b);
+    }
+    c->rtail = NULL;
+    c->reply_bytes = 0;
+    c->nblocks = 0;
+    return out;
+}
+
+/* Asserts the client's queued output is exactly want; clears it. */
+static inline void assert_output(kv_client_t *c, const char *want) {
+    char *out = take_output(c);
+    assert_string_equal(out, want);
+    free(out);
+}
+
+/* Appends n raw bytes to the client's query buffer and runs what is complete. */
+static inline void feed_bytes(kv_client_t *c, const char *s, size_t n) {
+    if (c->qcap - c->qlen < n) {
+        c->qcap = c->qlen + n + 64;
+        c->qbuf = realloc(c->qbuf, c->qcap);
+        assert_non_null(c->qbuf);
+    }
+    memcpy(c->qbuf + c->qlen, s, n);
+    c->qlen += n;
+    kv_srv.current_client = c;
+    kv_client_process_input(c);
+    kv_srv.current_client = NULL;
+}
+
+/* feed_bytes for a NUL-terminated string of protocol. */
+static inline void feed(kv_client_t *c, const char *s) {
+    feed_bytes(c, s, strlen(s));
+}
+
+#endif /* KV_CLIENT_TEST_H */
