@@ -7,6 +7,7 @@
 #include "test_common.h"
 
 #include "heapprof.h"
+#include "hp_test_dumps.h"
 
 static const char dump[] = "heap_v2/1\n"
                            "  t*: 7: 700 [0: 0]\n"
@@ -70,20 +71,9 @@ static void test_flame_huge_counts_stay_finite(void **state) {
     (void)state;
     /* A period that makes 1 - exp(-ratio) round to 0 and counts near UINT64_MAX: the
      * scaled values, the total and every frame's geometry stay finite and in range. */
-    static const char huge[] =
-        "heap_v2/18446744073709551615\n"
-        "  t*: 18446744073709551615: 18446744073709551615 [0: 0]\n"
-        "@ 0xa0 0xc1\n"
-        "  t*: 18446744073709551615: 1 [18446744073709551615: 18446744073709551614]\n"
-        "@ 0xb0 0xc1\n"
-        "  t*: 18446744073709551615: 18446744073709551615 [1: 1]\n"
-        "@ 0xd0\n"
-        "  t*: 1: 1 [0: 0]\n"
-        "\n"
-        "MAPPED_LIBRARIES:\n";
     for (int alloc = 0; alloc < 2; alloc++) {
         hp_flame_opts_t fo = {.report = {.alloc = alloc}};
-        char *svg = flame_of(huge, &fo);
+        char *svg = flame_of(dump_huge, &fo);
         assert_null(strstr(svg, "nan"));
         assert_null(strstr(svg, "inf"));
         assert_non_null(strstr(svg, "data-d=\"0\"><title>all ("));

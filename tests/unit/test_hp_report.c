@@ -8,6 +8,7 @@
 #include "test_common.h"
 
 #include "heapprof.h"
+#include "hp_test_dumps.h"
 
 #include <math.h>
 
@@ -101,19 +102,6 @@ static void test_scale_stays_finite_for_huge_counts(void **state) {
     hp_scale(1, UINT64_MAX, UINT64_MAX, &n, &s); // ratio 1: an ordinary scale
     assert_true(fabs(n / (double)UINT64_MAX - 1.0 / (1.0 - exp(-1.0))) < 1e-12);
 }
-
-/* Counts near UINT64_MAX and a period that makes the scale huge: every output is finite. */
-static const char dump_huge[] =
-    "heap_v2/18446744073709551615\n"
-    "  t*: 18446744073709551615: 18446744073709551615 [0: 0]\n"
-    "@ 0xa0 0xc1\n"
-    "  t*: 18446744073709551615: 1 [18446744073709551615: 18446744073709551614]\n"
-    "@ 0xb0 0xc1\n"
-    "  t*: 18446744073709551615: 18446744073709551615 [1: 1]\n"
-    "@ 0xd0\n"
-    "  t*: 1: 1 [0: 0]\n"
-    "\n"
-    "MAPPED_LIBRARIES:\n";
 
 static void test_reports_of_huge_counts_are_finite_and_in_range(void **state) {
     (void)state;
