@@ -13,8 +13,9 @@ whose dir holds a directory "sub").
 With REDIS_PORT (a redis-server 7), error texts and reply shapes are compared with it.
 Prints one line per check; exit 0 when all pass.
 """
-import socket
 import sys
+
+from resp_conn import Conn, enc, plain
 
 KV = int(sys.argv[1])
 REDIS = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else None
@@ -28,101 +29,26 @@ def check(ok, what, detail=""):
         failed += 1
 
 
-def enc(args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        if not isinstance(a, bytes):
-            a = str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
-
-
-class Strict:
+class Strict(Conn):
     """A connection whose parser rejects anything not exactly RESP2."""
 
     def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buf = b""
-
-    def _fill(self):
-        d = self.sock.recv(1 << 20)
-        if not d:
-            raise EOFError("connection closed")
-        self.buf += d
-
-    def _line(self, pos):
-        while True:
-            i = self.buf.find(b"\r\n", pos)
-            if i >= 0:
-                if b"\n" in self.buf[pos:i] or b"\r" in self.buf[pos:i]:
-                    raise ValueError("stray CR/LF in a line")
-                return i
-            self._fill()
-
-    def _int(self, s):
-        if not s or not (s.isdigit() or (s[:1] == b"-" and s[1:].isdigit())):
-            raise ValueError("bad integer %r" % s)
-        return int(s)
-
-    def _parse(self, pos):
-        i = self._line(pos)
-        t, rest = self.buf[pos:pos + 1], self.buf[pos + 1:i]
-        if t in (b"+", b"-"):
-            return i + 2, (t, rest)
-        if t == b":":
-            return i + 2, (t, self._int(rest))
-        if t == b"$":
-            n = self._int(rest)
-            if n < -1:
-                raise ValueError("bad bulk length %d" % n)
-            if n == -1:
-                return i + 2, (t, None)
-            while len(self.buf) < i + 2 + n + 2:
-                self._fill()
-            if self.buf[i + 2 + n:i + 4 + n] != b"\r\n":
-                raise ValueError("bulk of %d bytes not followed by CRLF" % n)
-            return i + 4 + n, (t, self.buf[i + 2:i + 2 + n])
-        if t == b"*":
-            n = self._int(rest)
-            if n < -1:
-                raise ValueError("bad array length %d" % n)
-            items, p = [], i + 2
-            for _ in range(max(n, 0)):
-                p, v = self._parse(p)
-                items.append(v)
-            return p, (t, items if n >= 0 else None)
-        raise ValueError("bad reply type %r" % t)
-
-    def read(self):
-        end, val = self._parse(0)
-        raw, self.buf = self.buf[:end], self.buf[end:]
-        return raw, val
+        super().__init__(port, timeout=30, strict=True)
 
     def one(self, *args):
         """Sends args and PING <sentinel> in one write; returns (raw, value) of args' reply
         after checking that the next reply is the sentinel and nothing else follows it
         (a second PING, sent only then, must answer +PONG as the very next bytes)."""
-        self.sock.sendall(enc(list(args)) + enc(["PING", "cmd-regress-sentinel"]))
+        self.sock.sendall(enc(*args) + enc("PING", "cmd-regress-sentinel"))
         raw, val = self.read()
         _, s = self.read()
         if s != (b"$", b"cmd-regress-sentinel"):
             raise ValueError("reply out of step: %r follows %r" % (s, raw[:80]))
-        self.sock.sendall(enc(["PING"]))
+        self.sock.sendall(enc("PING"))
         _, p = self.read()
         if p != (b"+", b"PONG") or self.buf:
             raise ValueError("bytes left over after the reply: %r" % (p,))
         return raw, val
-
-
-def plain(v):
-    t, x = v
-    if t == b"*":
-        return None if x is None else [plain(y) for y in x]
-    if t == b"-":
-        return Exception(x.decode())
-    if t == b"+":
-        return x.decode()
-    return x
 
 
 def try_one(conn, *args):

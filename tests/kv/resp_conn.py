@@ -5,6 +5,9 @@ Replies are (type byte, value) pairs: b"+", b"-", b":" carry the raw line; b"$" 
 bulk bytes or None; b"*" a list of such pairs, or None for a null array. Methods that
 read return (raw bytes of the reply, parsed value), so tests can compare bytes exactly.
 PlainConn gives the same replies as plain Python values (see plain()).
+Conn(port, strict=True) also rejects any reply that is not exactly RESP2 (ValueError):
+a stray CR or LF in a line, a non-canonical number, a length below -1, a bulk not
+followed by CRLF.
 """
 import socket
 
@@ -22,9 +25,10 @@ def enc(*args):
 
 
 class Conn:
-    def __init__(self, port, timeout=10):
+    def __init__(self, port, timeout=10, strict=False):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
+        self.strict = strict
 
     @staticmethod
     def encode(args):
@@ -60,24 +64,40 @@ class Conn:
         while True:
             i = self.buf.find(b"\r\n", pos)
             if i >= 0:
+                if self.strict and (b"\n" in self.buf[pos:i] or b"\r" in self.buf[pos:i]):
+                    raise ValueError("stray CR/LF in a line")
                 return i
             self._fill()
+
+    def _int(self, s):
+        """The number in a reply line; in strict mode only an optional minus and digits."""
+        if self.strict and not (s.isdigit() or (s[:1] == b"-" and s[1:].isdigit())):
+            raise ValueError("bad integer %r" % s)
+        return int(s)
 
     def _parse(self, pos):
         """Returns (end position, value) of the reply starting at pos."""
         i = self._line(pos)
         t, rest = self.buf[pos:pos + 1], self.buf[pos + 1:i]
+        if t == b":" and self.strict:
+            self._int(rest)
         if t in (b"+", b"-", b":"):
             return i + 2, (t, rest)
         if t == b"$":
-            n = int(rest)
+            n = self._int(rest)
+            if self.strict and n < -1:
+                raise ValueError("bad bulk length %d" % n)
             if n < 0:
                 return i + 2, (t, None)
             while len(self.buf) < i + 2 + n + 2:
                 self._fill()
+            if self.strict and self.buf[i + 2 + n:i + 4 + n] != b"\r\n":
+                raise ValueError("bulk of %d bytes not followed by CRLF" % n)
             return i + 2 + n + 2, (t, self.buf[i + 2:i + 2 + n])
         if t == b"*":
-            n = int(rest)
+            n = self._int(rest)
+            if self.strict and n < -1:
+                raise ValueError("bad array length %d" % n)
             items, p = [], i + 2
             for _ in range(max(n, 0)):
                 p, v = self._parse(p)
