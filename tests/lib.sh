@@ -30,6 +30,7 @@
 #                          malloc, so libmemshim.so carries no overrides to preload
 #   need_root WHY          skips unless running as root (WHY: what root is needed for)
 #   need_runuser           need_root + skips unless runuser is installed
+#   need_sys_python        sets $py to /usr/bin/python3; skips when it is not there
 #   free_port              prints a free loopback TCP port
 #   wait_for N SECS CMD... runs CMD up to N times, SECS apart, until it succeeds (status 1
 #                          when it never did)
@@ -50,6 +51,8 @@
 #   kv_alive PORT                   true when the server answers PING
 #   kv_settle PORT                  waits until no keyspace table is rehashing and
 #                                   used_memory is stable (at most ~35 s)
+#   check NAME WANT GOT             prints "ok   NAME", or "FAIL NAME: ..." and sets
+#                                   fail=1 (the script sets fail=0 first, exits $fail)
 # KVCORE_CHECK_REPLIES is exported as "abort" for tests (not benchmarks) unless already
 # set: kvcore-server then aborts when a command announces one reply count and writes
 # another. KV_SERVER_WRAPPER (set by `make valgrind`): a command kvcore-server runs under,
@@ -66,6 +69,10 @@
 # by line through a fifo:
 #   ctl_xdg                 exports XDG_RUNTIME_DIR=$TMP/xdg (mode 700); sets $sockdir
 #   ctl_setup               need_preload, needs SHIM MS CTL_HOLDER, ctl_xdg
+#   ctl_nobody PROG         for a second user, nobody (needs runuser, root): defines
+#                           as_nobody CMD..., lets nobody traverse $TMP (mode 711), skips
+#                           unless nobody can run PROG; sets $nuid and makes $nxdg
+#                           ($TMP/xdg-nobody) and $nsockdir ($nxdg/memshim), nobody's, 700
 #   holder_start [VAR=...]  starts the holder; sets $hpid and $sock, waits for the socket
 #   say CMD                 sends one line to the holder, prints its one-line answer
 #   $extra_pids             more processes killed (SIGKILL) at exit, as $hpid is
@@ -209,6 +216,11 @@ need_runuser() {
     need_cmd runuser
 }
 
+need_sys_python() {
+    py=/usr/bin/python3
+    [ -x "$py" ] || skip "no /usr/bin/python3"
+}
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -286,6 +298,15 @@ kv_alive() { # port
     [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]
 }
 
+check() { # name expected actual
+    if [ "$2" = "$3" ]; then
+        echo "ok   $1"
+    else
+        echo "FAIL $1: expected [$2] got [$3]"
+        fail=1
+    fi
+}
+
 # Prints 1 while a keyspace table of the server on PORT is still rehashing: MEMORY STATS
 # for kvcore (KV_PORT), DEBUG HTSTATS for redis-server.
 kv_rehashing() { # port
@@ -350,6 +371,19 @@ ctl_setup() {
     need_preload
     need_built "$SHIM" "$MS" "$CTL_HOLDER"
     ctl_xdg
+}
+
+ctl_nobody() { # PROG
+    need_runuser
+    as_nobody() { runuser -u nobody -- "$@"; }
+    as_nobody true 2>/dev/null || skip "cannot switch to nobody here"
+    chmod 711 "$TMP" # nobody may traverse $TMP, not list it; $TMP/xdg stays root's
+    as_nobody test -x "$1" || skip "nobody cannot execute $1"
+    nuid=$(id -u nobody)
+    nxdg="$TMP/xdg-nobody"
+    nsockdir="$nxdg/memshim"
+    mkdir -m 700 "$nxdg" && chown nobody "$nxdg"
+    as_nobody mkdir -m 700 "$nsockdir" || fail "mkdir as nobody"
 }
 
 holder_start() { # [VAR=value...]

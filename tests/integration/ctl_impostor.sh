@@ -10,17 +10,8 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 ctl_setup
-need_runuser
-py=/usr/bin/python3
-[ -x "$py" ] || skip "no /usr/bin/python3"
-as_nobody() { runuser -u nobody -- "$@"; }
-as_nobody true 2>/dev/null || skip "cannot switch to nobody here"
-chmod 711 "$TMP" # nobody may traverse $TMP, not list it; $TMP/xdg stays root's
-as_nobody test -x "$CTL_HOLDER" || { echo "nobody cannot execute $CTL_HOLDER"; exit 77; }
-nuid=$(id -u nobody)
-nxdg="$TMP/xdg-nobody"
-mkdir -m 700 "$nxdg" && chown nobody "$nxdg"
-as_nobody mkdir -m 700 "$nxdg/memshim" || fail "mkdir as nobody"
+need_sys_python
+ctl_nobody "$CTL_HOLDER"
 
 # has_esc FILE: the file holds a raw ESC (0x1b) or CSI (0x9b) byte
 has_esc() { od -An -v -tx1 "$1" | grep -Eq '(^| )(1b|9b)( |$)'; }

@@ -11,8 +11,7 @@ set -u
 ctl_setup
 need_root "to run a client as nobody"
 need_cmd setpriv
-py=/usr/bin/python3
-[ -x "$py" ] || skip "no /usr/bin/python3"
+need_sys_python
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 as_nobody true 2>/dev/null || skip "cannot switch to nobody here"
 chmod 711 "$TMP" # nobody may traverse $TMP, not list it; $TMP/xdg stays 0700

@@ -10,18 +10,8 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 ctl_setup
-need_runuser
-py=/usr/bin/python3
-[ -x "$py" ] || skip "no /usr/bin/python3"
-as_nobody() { runuser -u nobody -- "$@"; }
-as_nobody true 2>/dev/null || skip "cannot switch to nobody here"
-chmod 711 "$TMP"
-as_nobody test -x "$MS" || { echo "nobody cannot execute $MS"; exit 77; }
-nuid=$(id -u nobody)
-nxdg="$TMP/xdg-nobody"
-nsockdir="$nxdg/memshim"
-mkdir -m 700 "$nxdg" && chown nobody "$nxdg"
-as_nobody mkdir -m 700 "$nsockdir" || fail "mkdir as nobody"
+need_sys_python
+ctl_nobody "$MS"
 mkdir -m 700 "$sockdir"
 
 # dead_pid: a pid that was used and is not running now

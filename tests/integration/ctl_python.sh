@@ -7,8 +7,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 ctl_setup
-py=/usr/bin/python3
-[ -x "$py" ] || skip "no /usr/bin/python3"
+need_sys_python
 
 mkfifo "$TMP/in"
 MEMSHIM_CTL=1 LD_PRELOAD="$SHIM" "$py" -u -c '

@@ -10,8 +10,7 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 ctl_setup
-py=/usr/bin/python3
-[ -x "$py" ] || skip "no /usr/bin/python3"
+need_sys_python
 
 holder_start
 "$MS" ctl "$hpid" set ctl.timeout_ms 60000 >/dev/null || fail "set ctl.timeout_ms"

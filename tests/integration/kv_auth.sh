@@ -21,14 +21,6 @@ s.bind(("127.0.0.2", 0))
 EOF
 
 fail=0
-check() { # name expected actual
-    if [ "$2" = "$3" ]; then
-        echo "ok   $1"
-    else
-        echo "FAIL $1: expected [$2] got [$3]"
-        fail=1
-    fi
-}
 info_field() { # port field [password]
     redis-cli -p "$1" ${3:+-a "$3"} --no-auth-warning info stats | tr -d '\r' |
         sed -n "s/^$2://p"

@@ -19,14 +19,6 @@
 need_cmd redis-cli redis-server python3
 
 fail=0
-check() { # name expected actual
-    if [ "$2" = "$3" ]; then
-        echo "ok   $1"
-    else
-        echo "FAIL $1: expected [$2] got [$3]"
-        fail=1
-    fi
-}
 
 kv_start_kvcore
 kv_start_redis
