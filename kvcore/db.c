@@ -135,15 +135,18 @@ int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl) {
         ref = kv_ht_find_ref(db->keys, key, klen);
     }
     int64_t new_exp = kv_obj_expire(o);
+    if (old_exp < 0 && new_exp >= 0 && kv_ht_add(db->expires, o) != 0) {
+        /* Could not index the TTL: the write fails as a whole and the old value stays (a
+         * key stored without the TTL its SET asked for would never expire). */
+        kv_obj_free(o);
+        return -ENOMEM;
+    }
     *ref = o;
     if (old_exp >= 0) {
         if (new_exp >= 0)
             kv_ht_replace_reallocated(db->expires, old, o);
         else
             kv_ht_pop(db->expires, key, klen);
-    } else if (new_exp >= 0 && kv_ht_add(db->expires, o) != 0) {
-        /* Could not index the TTL: keep the key without one rather than lose it. */
-        kv_obj_set_expire(o, -1);
     }
     kv_obj_free(old);
     return 0;

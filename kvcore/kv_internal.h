@@ -531,7 +531,7 @@ int kv_db_add(kv_db_t *db, kv_obj_t *o);
 /*
  * Stores o under its key, replacing any previous object (freed). With keep_ttl the old
  * object's TTL carries over (o is updated, may be reallocated). Takes ownership.
- * 0 or -ENOMEM.
+ * 0 or -ENOMEM (o freed, the old object and its TTL untouched).
  */
 int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl);
 /* Deletes the key; true if it existed. */

@@ -374,7 +374,10 @@ def digest_sample(names):
             stats["vanished"] += 1
             del model[name]
         elif got != digest_value(e.kind, e.val, e.expire):
-            fail("digest of %s differs from the model (%s %r)" % (name, e.kind, e.val))
+            other = digest_value(e.kind, e.val, None if e.expire is not None else 0)
+            fail("digest of %s differs from the model (%s %r, expire %r%s)" %
+                 (name, e.kind, e.val, e.expire,
+                  "; it matches the value with the TTL's presence flipped" if got == other else ""))
 
 
 rng = random.Random(os.getpid())
