@@ -375,6 +375,12 @@ def digest_sample(names):
             del model[name]
         elif got != digest_value(e.kind, e.val, e.expire):
             other = digest_value(e.kind, e.val, None if e.expire is not None else 0)
+            if TOLERANT and got == other:
+                # Under injected allocation failures the model cannot always know whether
+                # a failed write's TTL reached the key (the value is read back, its TTL is
+                # not): the value matched, the TTL's presence is left unjudged here.
+                stats["ttl_unjudged"] = stats.get("ttl_unjudged", 0) + 1
+                continue
             fail("digest of %s differs from the model (%s %r, expire %r%s)" %
                  (name, e.kind, e.val, e.expire,
                   "; it matches the value with the TTL's presence flipped" if got == other else ""))
