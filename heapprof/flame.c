@@ -43,6 +43,8 @@ typedef struct flame {
 #define TOP_H    60
 #define BOTTOM_H 34
 #define MIN_PX   0.1
+/* Stacks or frames between two progress reports. */
+#define PROGRESS_EVERY 4096
 
 static int child_of(flame_t *f, uint32_t parent, uint32_t name, uint32_t *out) {
     uint64_t key = ((uint64_t)parent << 32) | name;
@@ -55,7 +57,8 @@ static int child_of(flame_t *f, uint32_t parent, uint32_t name, uint32_t *out) {
     return hp_u64map_put(&f->edges, key, *out);
 }
 
-static int build_tree(flame_t *f, const hp_profile_t *p, const hp_report_opts_t *o) {
+static int build_tree(flame_t *f, const hp_profile_t *p, const hp_flame_opts_t *fo) {
+    const hp_report_opts_t *o = &fo->report;
     int vb = o->alloc ? HP_ALLOC_SPACE : HP_INUSE_SPACE;
     uint32_t root_name;
     if (hp_strtab_intern(&f->names, "all", 3, &root_name) != 0 ||
@@ -67,6 +70,8 @@ static int build_tree(flame_t *f, const hp_profile_t *p, const hp_report_opts_t 
     size_t key_cap = 0;
     int rc = 0;
     for (size_t si = 0; si < p->nsamples && rc == 0; si++) {
+        if (fo->progress && si % PROGRESS_EVERY == 0)
+            fo->progress(fo->progress_ctx, "merging", si, p->nsamples);
         const hp_sample_t *s = &p->samples[si];
         double v = s->v[vb];
         if (!(v > 0) || !isfinite(v)) continue;
@@ -96,6 +101,8 @@ static int build_tree(flame_t *f, const hp_profile_t *p, const hp_report_opts_t 
         }
     }
     free(key);
+    if (rc == 0 && fo->progress)
+        fo->progress(fo->progress_ctx, "merging", p->nsamples, p->nsamples);
     return rc;
 }
 
@@ -367,21 +374,25 @@ static void write_svg(FILE *out, const flame_t *f, const hp_flame_opts_t *o, uin
     fprintf(out, "<g id=\"frames\" data-total=\"%.2f\">\n", total);
     if (total > 0 && isfinite(total)) {
         for (size_t i = 0; i < f->nnodes; i++) {
+            if (o->progress && i % PROGRESS_EVERY == 0)
+                o->progress(o->progress_ctx, "drawing", i, f->nnodes);
             const node_t *nd = &f->nodes[i];
             if (px(nd->value, total, W) < MIN_PX) continue;
             write_frame(out, f, nd, total, W, height);
         }
     }
+    if (o->progress) o->progress(o->progress_ctx, "drawing", f->nnodes, f->nnodes);
     fputs("</g>\n</svg>\n", out);
 }
 
 int hp_flame_write(const hp_profile_t *p, const hp_flame_opts_t *opts, FILE *out) {
     hp_flame_opts_t o = opts ? *opts : (hp_flame_opts_t){0};
+    if (o.report.alloc && hp_profile_lacks_alloc(p)) return -ENODATA;
     flame_t f;
     memset(&f, 0, sizeof(f));
     hp_strtab_init(&f.names);
     hp_u64map_init(&f.edges);
-    int rc = build_tree(&f, p, &o.report);
+    int rc = build_tree(&f, p, &o);
     if (rc == 0) rc = layout(&f);
     if (rc == 0) {
         write_svg(out, &f, &o, p->period);

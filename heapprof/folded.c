@@ -34,6 +34,7 @@ static int append(char **buf, size_t *cap, size_t *len, const char *s, size_t n)
 
 int hp_collapsed_write(const hp_profile_t *p, const hp_report_opts_t *opts, FILE *out) {
     hp_report_opts_t o = opts ? *opts : (hp_report_opts_t){0};
+    if (o.alloc && hp_profile_lacks_alloc(p)) return -ENODATA;
     int vb = o.alloc ? HP_ALLOC_SPACE : HP_INUSE_SPACE;
     hp_strtab_t stacks;
     hp_strtab_init(&stacks);

@@ -179,6 +179,13 @@ int hp_profile_build(const hp_dump_t *d, const hp_sym_opts_t *opts, hp_profile_t
 void hp_profile_free(hp_profile_t *p);
 /* The profile's total of each HP_* value (sum over all stacks). */
 const double *hp_profile_totals(const hp_profile_t *p);
+/*
+ * 1 when the dump recorded no allocation totals: objects are in use but every
+ * allocated-since-start count is 0 (jemalloc wrote it with prof_accum off, its default).
+ * Then the alloc values are meaningless: --alloc reports refuse them (-ENODATA) and pprof
+ * leaves the alloc_* sample types out. 0 otherwise (an empty profile included).
+ */
+int hp_profile_lacks_alloc(const hp_profile_t *p);
 uint64_t hp_profile_period(const hp_profile_t *p);
 size_t hp_profile_sample_count(const hp_profile_t *p);
 /* Executable mappings, main program first; *count gets their number. */
@@ -210,7 +217,10 @@ typedef struct hp_table {
     void *priv; /* private: the names' storage */
 } hp_table_t;
 
-/* Flat and cumulative bytes and objects per function (jeprof --text). 0 or -ENOMEM. */
+/*
+ * Flat and cumulative bytes and objects per function (jeprof --text). 0, -ENOMEM, or
+ * -ENODATA (opts->alloc on a profile that hp_profile_lacks_alloc).
+ */
 int hp_top(const hp_profile_t *p, const hp_report_opts_t *opts, hp_table_t **out);
 /* new - base, per entry name, for two tables made with the same options. 0, -EINVAL, -ENOMEM. */
 int hp_diff(const hp_table_t *base, const hp_table_t *cur, hp_table_t **out);
@@ -220,7 +230,10 @@ int hp_table_write_text(const hp_table_t *t, size_t limit, FILE *out);
 /* Writes the table as one JSON object (limit rows, 0 = all). 0 or -EIO. */
 int hp_table_write_json(const hp_table_t *t, size_t limit, FILE *out);
 
-/* Folded stacks, root first: "main;f;g 1234" (bytes, rounded). 0, -ENOMEM, -EIO. */
+/*
+ * Folded stacks, root first: "main;f;g 1234" (bytes, rounded). 0, -ENOMEM, -EIO, -ENODATA
+ * (as hp_top; nothing is written).
+ */
 int hp_collapsed_write(const hp_profile_t *p, const hp_report_opts_t *opts, FILE *out);
 
 typedef struct hp_flame_opts {
@@ -228,16 +241,23 @@ typedef struct hp_flame_opts {
     const char *title;    /* NULL = "Heap flame graph" */
     const char *subtitle; /* NULL = none (e.g. the dump's name) */
     int width;            /* pixels, 0 = 1200 */
+    /* NULL = none; else called now and then with "merging" (done/total in stacks), then
+       "drawing" (done/total in frames) */
+    hp_progress_fn progress;
+    void *progress_ctx;
 } hp_flame_opts_t;
 
-/* A self-contained SVG flame graph with click-to-zoom and search. 0, -ENOMEM, -EIO. */
+/*
+ * A self-contained SVG flame graph with click-to-zoom and search. 0, -ENOMEM, -EIO,
+ * -ENODATA (as hp_top; nothing is written).
+ */
 int hp_flame_write(const hp_profile_t *p, const hp_flame_opts_t *opts, FILE *out);
 
 /*
  * Encodes the profile as a gzipped pprof profile.proto: sample types alloc_objects/count,
- * alloc_space/bytes, inuse_objects/count, inuse_space/bytes (default inuse_space), period
- * space/bytes, with locations, functions and mappings (build_id included). *buf is
- * malloc'd. 0, -ENOMEM, -EIO (compression failed).
+ * alloc_space/bytes (left out when hp_profile_lacks_alloc), inuse_objects/count,
+ * inuse_space/bytes (default inuse_space), period space/bytes, with locations, functions
+ * and mappings (build_id included). *buf is malloc'd. 0, -ENOMEM, -EIO (compression failed).
  */
 int hp_pprof_encode(const hp_profile_t *p, uint8_t **buf, size_t *len);
 /* hp_pprof_encode into the file at path. 0, -ENOMEM, -errno of the write. */

@@ -5,7 +5,8 @@
  * Pyroscope and Parca read it.
  *
  * Layout (docs/formats.md#pprof): sample types alloc_objects/count,
- * alloc_space/bytes, inuse_objects/count, inuse_space/bytes with inuse_space the default;
+ * alloc_space/bytes, inuse_objects/count, inuse_space/bytes with inuse_space the default
+ * (the alloc_* pair left out when the dump has no allocation totals: prof_accum was off);
  * period space/bytes = the dump's sampling period; values already unsampled (jeprof's
  * scale), rounded. One Sample per dump stack (leaf first, allocator frames dropped), one
  * Location per adjusted address, one Line per frame (inlined callee first), one Mapping per
@@ -99,14 +100,17 @@ static int build_message(const hp_profile_t *p, pb_arena_t *a, pb_profile_t *m) 
     };
     int64_t idx;
     if (str_index(a, "", &idx) != 0) return -ENOMEM;
-    for (int i = 0; i < HP_NVALUES; i++) {
+    /* A dump without allocation totals gets no alloc_* types rather than zeros. */
+    int first = hp_profile_lacks_alloc(p) ? HP_INUSE_OBJECTS : 0;
+    size_t nv = (size_t)(HP_NVALUES - first);
+    for (int i = first; i < HP_NVALUES; i++) {
         perftools__profiles__value_type__init(&a->types[i]);
         if (str_index(a, type_names[i][0], &a->types[i].type) != 0 ||
             str_index(a, type_names[i][1], &a->types[i].unit) != 0)
             return -ENOMEM;
-        a->type_ptrs[i] = &a->types[i];
+        a->type_ptrs[i - first] = &a->types[i];
     }
-    m->n_sample_type = HP_NVALUES;
+    m->n_sample_type = nv;
     m->sample_type = a->type_ptrs;
     m->default_sample_type = a->types[HP_INUSE_SPACE].type;
     pb_value_type_t *period = &a->types[HP_NVALUES];
@@ -119,7 +123,7 @@ static int build_message(const hp_profile_t *p, pb_arena_t *a, pb_profile_t *m) 
     a->samples = alloc_array(p->nsamples, sizeof(*a->samples));
     a->sample_ptrs = alloc_array(p->nsamples, sizeof(*a->sample_ptrs));
     a->loc_ids = alloc_array(p->nloc_ids, sizeof(*a->loc_ids));
-    a->values = alloc_array(p->nsamples * HP_NVALUES, sizeof(*a->values));
+    a->values = alloc_array(p->nsamples * nv, sizeof(*a->values));
     a->locs = alloc_array(p->nlocs, sizeof(*a->locs));
     a->loc_ptrs = alloc_array(p->nlocs, sizeof(*a->loc_ptrs));
     a->lines = alloc_array(p->nframes, sizeof(*a->lines));
@@ -198,10 +202,10 @@ static int build_message(const hp_profile_t *p, pb_arena_t *a, pb_profile_t *m) 
         perftools__profiles__sample__init(ps);
         ps->n_location_id = s->nlocs;
         ps->location_id = &a->loc_ids[s->first];
-        int64_t *v = &a->values[i * HP_NVALUES];
-        for (int k = 0; k < HP_NVALUES; k++)
-            v[k] = hp_round_i64(s->v[k]);
-        ps->n_value = HP_NVALUES;
+        int64_t *v = &a->values[i * nv];
+        for (size_t k = 0; k < nv; k++)
+            v[k] = hp_round_i64(s->v[(size_t)first + k]);
+        ps->n_value = nv;
         ps->value = v;
         a->sample_ptrs[i] = ps;
     }

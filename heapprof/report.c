@@ -90,9 +90,16 @@ static int cmp_abs(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
+int hp_profile_lacks_alloc(const hp_profile_t *p) {
+    const double *t = p->totals;
+    return t[HP_ALLOC_OBJECTS] == 0 && t[HP_ALLOC_SPACE] == 0 &&
+           (t[HP_INUSE_OBJECTS] != 0 || t[HP_INUSE_SPACE] != 0);
+}
+
 int hp_top(const hp_profile_t *p, const hp_report_opts_t *opts, hp_table_t **out) {
     hp_report_opts_t o = opts ? *opts : (hp_report_opts_t){0};
     *out = NULL;
+    if (o.alloc && hp_profile_lacks_alloc(p)) return -ENODATA;
     hp_table_t *t = table_new();
     if (t == NULL) return -ENOMEM;
     t->alloc = o.alloc;
@@ -214,11 +221,12 @@ int hp_diff(const hp_table_t *base, const hp_table_t *cur, hp_table_t **out) {
 
 /* --- Output --- */
 
+/* A share of the total; "-" when there is no total to share (0 of 0 is not a number). */
 static void fmt_pct(char *buf, size_t len, double v, double total) {
     if (total != 0)
         snprintf(buf, len, "%.1f%%", v * 100.0 / fabs(total));
     else
-        snprintf(buf, len, "%s", v == 0 ? "nan" : v > 0 ? "+inf" : "-inf");
+        snprintf(buf, len, "%s", v == 0 ? "-" : v > 0 ? "+inf" : "-inf");
 }
 
 int hp_table_write_text(const hp_table_t *t, size_t limit, FILE *out) {

@@ -9,14 +9,19 @@
  *   heapprof pprof DUMP -o out.pb.gz
  *
  * DUMP is a file, a FIFO or "-" (standard input): the dump is streamed, never held whole.
- * Commands and options are tables. Exit status: 0 ok, 1 usage or output error, 2 the dump
- * cannot be read (missing, truncated, corrupt, not a heap dump: one line on stderr naming
- * the line). A progress line goes to stderr when it is a terminal and the work takes more
- * than half a second; nothing when piped.
+ * Commands and options are tables; `heapprof --help`, `heapprof CMD --help` (or `heapprof
+ * help CMD`) and `heapprof --version` print to stdout and exit 0. Exit status: 0 ok, 1 usage
+ * or output error (a usage error is one line plus "Try 'heapprof CMD --help'"; --alloc on a
+ * dump without allocation totals is one too), 2 the dump cannot be read (missing,
+ * truncated, corrupt, not a heap dump: one line on stderr naming the line). A progress line
+ * goes to stderr when it is a terminal and the work takes more than half a second
+ * (HEAPPROF_PROGRESS_DELAY=SECONDS changes that); nothing when piped.
  */
 #include "heapprof.h"
+#include "memshim.h" // MEMSHIM_VERSION
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +30,8 @@
 #include <unistd.h>
 
 enum { EXIT_USAGE = 1, EXIT_INPUT = 2 };
+
+#define HP_CLI_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 /* Which options a command takes. */
 enum {
@@ -54,6 +61,7 @@ typedef struct args {
 typedef struct progress {
     bool tty;
     bool shown;
+    double delay; // seconds before the first progress line
     struct timespec start, last;
 } progress_t;
 
@@ -65,6 +73,7 @@ typedef struct command {
     unsigned opts;
     cmd_fn run;
     const char *usage;
+    const char *summary;
 } command_t;
 
 static double secs_since(const struct timespec *t) {
@@ -75,7 +84,7 @@ static double secs_since(const struct timespec *t) {
 
 static void on_progress(void *ctx, const char *what, size_t done, size_t total) {
     progress_t *pr = ctx;
-    if (!pr->tty || secs_since(&pr->start) < 0.5) return;
+    if (!pr->tty || secs_since(&pr->start) < pr->delay) return;
     if (pr->shown && secs_since(&pr->last) < 0.1 && done != total) return;
     clock_gettime(CLOCK_MONOTONIC, &pr->last);
     if (strcmp(what, "reading") == 0 && total == 0) // a pipe: its size is not known
@@ -83,7 +92,8 @@ static void on_progress(void *ctx, const char *what, size_t done, size_t total) 
     else if (strcmp(what, "reading") == 0)
         fprintf(stderr, "\rheapprof: reading %zu/%zu MB\033[K", done >> 20, total >> 20);
     else
-        fprintf(stderr, "\rheapprof: %s %zu/%zu stacks\033[K", what, done, total);
+        fprintf(stderr, "\rheapprof: %s %zu/%zu %s\033[K", what, done, total,
+                strcmp(what, "drawing") == 0 ? "frames" : "stacks");
     pr->shown = true;
 }
 
@@ -122,6 +132,16 @@ static int load_profile(const args_t *a, progress_t *pr, const char *path, hp_pr
     if (rc != 0) {
         fprintf(stderr, "heapprof: %s: %s\n", path, strerror(-rc));
         return EXIT_INPUT;
+    }
+    if (a->alloc && hp_profile_lacks_alloc(*out)) {
+        fprintf(stderr,
+                "heapprof: %s: this dump has no allocation totals (jemalloc's prof_accum was "
+                "off when it was written), so --alloc has nothing to show; profile with "
+                "MALLOC_CONF=prof_accum:true to record them\n",
+                path);
+        hp_profile_free(*out);
+        *out = NULL;
+        return EXIT_USAGE;
     }
     if (!a->quiet) {
         size_t n;
@@ -241,17 +261,16 @@ static int cmd_flame(const args_t *a, progress_t *pr) {
     hp_flame_opts_t fo = {.report = report_opts(a),
                           .title = a->title,
                           .subtitle = base ? base + 1 : a->files[0],
-                          .width = a->width};
+                          .width = a->width,
+                          .progress = on_progress,
+                          .progress_ctx = pr};
     int rc = hp_flame_write(p, &fo, f);
+    progress_done(pr);
     hp_profile_free(p);
     return close_output(a, f, rc);
 }
 
 static int cmd_pprof(const args_t *a, progress_t *pr) {
-    if (a->output == NULL || strcmp(a->output, "-") == 0) {
-        fprintf(stderr, "heapprof pprof: -o FILE is required (the output is gzipped binary)\n");
-        return EXIT_USAGE;
-    }
     hp_profile_t *p;
     int st = load_profile(a, pr, a->files[0], &p);
     if (st != 0) return st;
@@ -266,29 +285,23 @@ static int cmd_pprof(const args_t *a, progress_t *pr) {
 
 static const command_t commands[] = {
     {"top", 1, OPT_COMMON | OPT_LIMIT | OPT_VALUES | OPT_LINES | OPT_JSON | OPT_CUM | OPT_OUTPUT,
-     cmd_top, "top DUMP [--binary BIN] [-n N] [--inuse|--alloc] [--lines] [--cum] [--json]"},
+     cmd_top, "top DUMP [--binary BIN] [-n N] [--inuse|--alloc] [--lines] [--cum] [--json]",
+     "the functions that hold (or allocated) the most bytes, with flat and cumulative sums"},
     {"diff", 2, OPT_COMMON | OPT_LIMIT | OPT_VALUES | OPT_LINES | OPT_JSON | OPT_OUTPUT, cmd_diff,
-     "diff BASE NEW [--binary BIN] [-n N] [--inuse|--alloc] [--lines] [--json]"},
+     "diff BASE NEW [--binary BIN] [-n N] [--inuse|--alloc] [--lines] [--json]",
+     "what changed from BASE to NEW, per function (NEW - BASE), largest change first"},
     {"collapsed", 1, OPT_COMMON | OPT_VALUES | OPT_LINES | OPT_OUTPUT, cmd_collapsed,
-     "collapsed DUMP [--binary BIN] [--inuse|--alloc] [--lines] [-o FILE]"},
+     "collapsed DUMP [--binary BIN] [--inuse|--alloc] [--lines] [-o FILE]",
+     "folded stacks (\"main;f;g 1234\") for flamegraph.pl, speedscope or Pyroscope"},
     {"flame", 1, OPT_COMMON | OPT_VALUES | OPT_LINES | OPT_OUTPUT | OPT_TITLE, cmd_flame,
-     "flame DUMP -o OUT.svg [--binary BIN] [--inuse|--alloc] [--lines] [--title T] [--width PX]"},
-    {"pprof", 1, OPT_COMMON | OPT_OUTPUT, cmd_pprof, "pprof DUMP -o OUT.pb.gz [--binary BIN]"},
+     "flame DUMP -o OUT.svg [--binary BIN] [--inuse|--alloc] [--lines] [--title T] [--width PX]",
+     "a self-contained SVG flame graph (click to zoom, search)"},
+    {"pprof", 1, OPT_COMMON | OPT_OUTPUT, cmd_pprof, "pprof DUMP -o OUT.pb.gz [--binary BIN]",
+     "a gzipped pprof profile for `go tool pprof`, Pyroscope or Parca (no alloc_* sample types "
+     "when the dump has no allocation totals)"},
 };
 
-static void usage(FILE *out) {
-    fputs("usage: heapprof <command> ...\n", out);
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  heapprof %s\n", commands[i].usage);
-    fputs("options for every command:\n"
-          "  --binary BIN     the main program's file (when the dump's path is stale)\n"
-          "  --debug-dir DIR  debug store with .build-id/xx/rest.debug (default /usr/lib/debug)\n"
-          "  --no-symbols     name frames by address only\n"
-          "  -q, --quiet      no warnings about unreadable objects\n"
-          "a DUMP may be a file, a pipe or FIFO, or - (standard input); it is streamed\n"
-          "exit status: 0 ok, 1 usage or output error, 2 unreadable or malformed dump\n",
-          out);
-}
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 /* Option table: name, short name, takes a value, the command mask bit that allows it. */
 typedef struct option_row {
@@ -296,17 +309,82 @@ typedef struct option_row {
     const char *alias;
     bool value;
     unsigned mask;
+    const char *meta; // the value's name in the help, NULL for flags
+    const char *help; // for `heapprof CMD --help`
 } option_row_t;
 
 static const option_row_t options[] = {
-    {"--binary", NULL, true, OPT_BINARY}, {"--debug-dir", NULL, true, 0},
-    {"--no-symbols", NULL, false, 0},     {"--quiet", "-q", false, 0},
-    {"-n", "--limit", true, OPT_LIMIT},   {"--inuse", NULL, false, OPT_VALUES},
-    {"--alloc", NULL, false, OPT_VALUES}, {"--lines", NULL, false, OPT_LINES},
-    {"--json", NULL, false, OPT_JSON},    {"--cum", NULL, false, OPT_CUM},
-    {"--output", "-o", true, OPT_OUTPUT}, {"--title", NULL, true, OPT_TITLE},
-    {"--width", NULL, true, OPT_TITLE},
+    {"--binary", NULL, true, OPT_BINARY, "BIN",
+     "the main program's file (when the dump's path is stale)"},
+    {"--debug-dir", NULL, true, 0, "DIR",
+     "debug store with .build-id/xx/rest.debug (default /usr/lib/debug)"},
+    {"--no-symbols", NULL, false, 0, NULL, "name frames by address only"},
+    {"--quiet", "-q", false, 0, NULL, "no warnings about unreadable objects"},
+    {"-n", "--limit", true, OPT_LIMIT, "N", "show the first N rows (0: all)"},
+    {"--inuse", NULL, false, OPT_VALUES, NULL,
+     "bytes in use when the dump was written (the default)"},
+    {"--alloc", NULL, false, OPT_VALUES, NULL,
+     "bytes allocated since start (needs a dump written with MALLOC_CONF=prof_accum:true)"},
+    {"--lines", NULL, false, OPT_LINES, NULL, "one entry per function file:line"},
+    {"--json", NULL, false, OPT_JSON, NULL, "one JSON object instead of the text table"},
+    {"--cum", NULL, false, OPT_CUM, NULL, "sort by cumulative instead of flat bytes"},
+    {"--output", "-o", true, OPT_OUTPUT, "FILE", "write there instead of standard output"},
+    {"--title", NULL, true, OPT_TITLE, "T", "the flame graph's title"},
+    {"--width", NULL, true, OPT_TITLE, "PX", "the flame graph's width (200..100000, default 1200)"},
 };
+
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* "  -o, --output FILE    help": the short name first, whichever is the row's name. */
+static void print_option(FILE *out, const option_row_t *o) {
+    const char *shrt = o->name[1] != '-'                ? o->name
+                       : o->alias && o->alias[1] != '-' ? o->alias
+                                                        : NULL;
+    const char *lng = o->name[1] == '-' ? o->name : o->alias;
+    char names[48];
+    snprintf(names, sizeof(names), "%s%s%s%s%s", shrt ? shrt : "", shrt && lng ? ", " : "",
+             lng ? lng : "", o->meta ? " " : "", o->meta ? o->meta : "");
+    fprintf(out, "  %-20s %s\n", names, o->help);
+}
+
+static void usage(FILE *out) {
+    fputs("usage: heapprof <command> ...   (heapprof <command> --help for details)\n", out);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  heapprof %s\n", commands[i].usage);
+    fputs("options for every command:\n", out);
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        if ((options[i].mask & ~(unsigned)OPT_COMMON) == 0) print_option(out, &options[i]);
+    }
+    fputs("  -h, --help           this text (heapprof CMD --help: the command's)\n"
+          "  --version            heapprof's version\n"
+          "a DUMP may be a file, a pipe or FIFO, or - (standard input); it is streamed\n"
+          "exit status: 0 ok, 1 usage or output error, 2 unreadable or malformed dump\n",
+          out);
+}
+
+static void command_help(const command_t *cmd) {
+    printf("usage: heapprof %s\n%s\n\noptions:\n", cmd->usage, cmd->summary);
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const option_row_t *o = &options[i];
+        if (o->mask != 0 && !(cmd->opts & o->mask)) continue;
+        print_option(stdout, o);
+    }
+    puts("  -h, --help           this text\n"
+         "a DUMP may be a file, a pipe or FIFO, or - (standard input); it is streamed\n"
+         "exit status: 0 ok, 1 usage or output error, 2 unreadable or malformed dump");
+}
+
+/* A usage error: one line naming it, one line pointing at the help. EXIT_USAGE. */
+HP_CLI_PRINTF(2, 3) static int usage_error(const command_t *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "heapprof%s%s: ", cmd ? " " : "", cmd ? cmd->name : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'heapprof%s%s --help' for more information.\n", cmd ? " " : "",
+            cmd ? cmd->name : "");
+    return EXIT_USAGE;
+}
 
 static int set_option(args_t *a, const char *name, const char *val) {
     char *end;
@@ -345,34 +423,66 @@ static int set_option(args_t *a, const char *name, const char *val) {
     return 0;
 }
 
+static const command_t *find_command(const char *name) {
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(name, commands[i].name) == 0) return &commands[i];
+    }
+    return NULL;
+}
+
+static bool is_help(const char *arg) {
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+/* Seconds a command runs before its progress line appears (HEAPPROF_PROGRESS_DELAY). */
+static double progress_delay(void) {
+    const char *s = getenv("HEAPPROF_PROGRESS_DELAY");
+    if (s == NULL || *s == '\0') return 0.5;
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    return errno == 0 && *end == '\0' && d >= 0 && d <= 3600 ? d : 0.5;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
+    if (argc < 2)
+        return usage_error(NULL, "no command given (top, diff, collapsed, flame or pprof)");
+    if (is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        const command_t *c =
+            argc > 2 && strcmp(argv[1], "help") == 0 ? find_command(argv[2]) : NULL;
+        if (c != NULL)
+            command_help(c);
+        else
+            usage(stdout);
+        return 0;
     }
-    const command_t *cmd = NULL;
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (strcmp(argv[1], commands[i].name) == 0) cmd = &commands[i];
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("heapprof (memshim) %s\n", MEMSHIM_VERSION);
+        return 0;
     }
+    const command_t *cmd = find_command(argv[1]);
     if (cmd == NULL) {
-        fprintf(stderr, "heapprof: unknown command '%s'\n", argv[1]);
-        usage(stderr);
-        return EXIT_USAGE;
+        return usage_error(NULL, "unknown command '%s' (top, diff, collapsed, flame or pprof)",
+                           argv[1]);
+    }
+    /* --help anywhere wins over every other argument, right or wrong. */
+    for (int i = 2; i < argc; i++) {
+        if (is_help(argv[i])) {
+            command_help(cmd);
+            return 0;
+        }
     }
     args_t a = {.limit = -1};
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] != '-' || strcmp(arg, "-") == 0) {
-            if (a.nfiles >= cmd->nfiles) {
-                fprintf(stderr, "heapprof %s: unexpected argument '%s'\n", cmd->name, arg);
-                return EXIT_USAGE;
-            }
+            if (a.nfiles >= cmd->nfiles) return usage_error(cmd, "unexpected argument '%s'", arg);
             a.files[a.nfiles++] = arg;
             continue;
         }
         const option_row_t *o = NULL;
         const char *inline_val = NULL;
-        for (size_t j = 0; j < sizeof(options) / sizeof(options[0]) && o == NULL; j++) {
+        for (size_t j = 0; j < NOPTIONS && o == NULL; j++) {
             size_t n = strlen(options[j].name);
             if (strcmp(arg, options[j].name) == 0 ||
                 (options[j].alias && strcmp(arg, options[j].alias) == 0)) {
@@ -382,29 +492,25 @@ int main(int argc, char **argv) {
                 inline_val = arg + n + 1;
             }
         }
-        if (o == NULL || (o->mask != 0 && !(cmd->opts & o->mask))) {
-            fprintf(stderr, "heapprof %s: unknown option '%s'\nusage: heapprof %s\n", cmd->name,
-                    arg, cmd->usage);
-            return EXIT_USAGE;
-        }
+        if (o == NULL) return usage_error(cmd, "unknown option '%s'", arg);
+        if (o->mask != 0 && !(cmd->opts & o->mask))
+            return usage_error(cmd, "option '%s' does not apply to %s", arg, cmd->name);
         const char *val = inline_val;
         if (o->value && val == NULL) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "heapprof %s: %s needs a value\n", cmd->name, arg);
-                return EXIT_USAGE;
-            }
+            if (i + 1 >= argc) return usage_error(cmd, "%s needs a value", arg);
             val = argv[++i];
         }
-        if (set_option(&a, o->name, val) != 0) {
-            fprintf(stderr, "heapprof %s: bad value '%s' for %s\n", cmd->name, val, arg);
-            return EXIT_USAGE;
-        }
+        if (set_option(&a, o->name, val) != 0)
+            return usage_error(cmd, "bad value '%s' for %s", val, arg);
     }
     if (a.nfiles != cmd->nfiles) {
-        fprintf(stderr, "usage: heapprof %s\n", cmd->usage);
-        return EXIT_USAGE;
+        return usage_error(cmd, "%s",
+                           cmd->nfiles == 2 ? "needs two dumps, BASE and NEW"
+                                            : "needs a DUMP (a file, a FIFO or -)");
     }
-    progress_t pr = {.tty = isatty(STDERR_FILENO) == 1};
+    if (cmd->run == cmd_pprof && (a.output == NULL || strcmp(a.output, "-") == 0))
+        return usage_error(cmd, "-o FILE is required (the output is gzipped binary)");
+    progress_t pr = {.tty = isatty(STDERR_FILENO) == 1, .delay = progress_delay()};
     clock_gettime(CLOCK_MONOTONIC, &pr.start);
     return cmd->run(&a, &pr);
 }
