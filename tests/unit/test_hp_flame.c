@@ -102,12 +102,69 @@ static void test_flame_zero_total_draws_no_frames(void **state) {
     free(svg);
 }
 
+static void test_flame_alloc_without_alloc_totals_writes_nothing(void **state) {
+    (void)state;
+    static const char noacc[] = "heap_v2/1\n  t*: 7: 700 [0: 0]\n@ 0xa0 0xc1\n"
+                                "  t*: 7: 700 [0: 0]\n\nMAPPED_LIBRARIES:\n";
+    hp_dump_t *d = hp_dump_new();
+    assert_int_equal(hp_dump_parse(d, noacc, strlen(noacc)), 0);
+    hp_sym_opts_t so = {.no_symbols = 1};
+    hp_profile_t *p;
+    assert_int_equal(hp_profile_build(d, &so, &p), 0);
+    hp_dump_free(d);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    hp_flame_opts_t fo = {.report = {.alloc = 1}};
+    assert_int_equal(hp_flame_write(p, &fo, f), -ENODATA);
+    fclose(f);
+    assert_int_equal(len, 0);
+    free(buf);
+    hp_profile_free(p);
+}
+
+typedef struct seen {
+    size_t calls;
+    size_t merged, merge_total, drawn, draw_total;
+    int order_ok;
+} seen_t;
+
+static void record(void *ctx, const char *what, size_t done, size_t total) {
+    seen_t *s = ctx;
+    s->calls++;
+    assert_true(done <= total);
+    if (strcmp(what, "merging") == 0) {
+        s->order_ok &= s->drawn == 0 && s->draw_total == 0; // merging comes first
+        s->merged = done;
+        s->merge_total = total;
+    } else {
+        assert_string_equal(what, "drawing");
+        s->drawn = done;
+        s->draw_total = total;
+    }
+}
+
+static void test_flame_reports_progress_to_the_end(void **state) {
+    (void)state;
+    seen_t s = {.order_ok = 1};
+    hp_flame_opts_t fo = {.progress = record, .progress_ctx = &s};
+    char *svg = flame_of(dump, &fo);
+    free(svg);
+    assert_true(s.order_ok);
+    assert_int_equal(s.merge_total, 3); // the dump's three stacks
+    assert_int_equal(s.merged, 3);
+    assert_int_equal(s.draw_total, 7); // all, 0xc0, 0xb0, 0xd0, 0xa0, 0xe0, 0xa0
+    assert_int_equal(s.drawn, 7);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flame_frames_have_byte_widths_and_sorted_offsets),
         cmocka_unit_test(test_flame_escapes_title_text),
         cmocka_unit_test(test_flame_huge_counts_stay_finite),
         cmocka_unit_test(test_flame_zero_total_draws_no_frames),
+        cmocka_unit_test(test_flame_alloc_without_alloc_totals_writes_nothing),
+        cmocka_unit_test(test_flame_reports_progress_to_the_end),
     };
     return cmocka_run_group_tests_name("hp_flame", tests, NULL, NULL);
 }

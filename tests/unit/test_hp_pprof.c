@@ -149,12 +149,47 @@ static void test_pprof_write_file_creates_gzip(void **state) {
     hp_profile_free(p);
 }
 
+/* prof_accum off: every allocated-since-start count is 0, so alloc_* are left out. */
+static void test_pprof_leaves_out_alloc_types_without_alloc_totals(void **state) {
+    (void)state;
+    hp_profile_t *p;
+    Perftools__Profiles__Profile *m = encode_decode("heap_v2/1\n"
+                                                    "  t*: 7: 700 [0: 0]\n"
+                                                    "@ 0xa0 0xb1 0xc1\n"
+                                                    "  t*: 2: 200 [0: 0]\n"
+                                                    "@ 0xe0 0xc1\n"
+                                                    "  t*: 5: 500 [0: 0]\n"
+                                                    "\n"
+                                                    "MAPPED_LIBRARIES:\n",
+                                                    &p);
+    assert_int_equal(m->n_sample_type, 2);
+    assert_string_equal(str(m, m->sample_type[0]->type), "inuse_objects");
+    assert_string_equal(str(m, m->sample_type[0]->unit), "count");
+    assert_string_equal(str(m, m->sample_type[1]->type), "inuse_space");
+    assert_string_equal(str(m, m->sample_type[1]->unit), "bytes");
+    assert_string_equal(str(m, m->default_sample_type), "inuse_space");
+    for (size_t i = 0; i < m->n_string_table; i++)
+        assert_null(strstr(m->string_table[i], "alloc_"));
+    int64_t sum[2] = {0, 0};
+    assert_int_equal(m->n_sample, 2);
+    for (size_t i = 0; i < m->n_sample; i++) {
+        assert_int_equal(m->sample[i]->n_value, 2);
+        sum[0] += m->sample[i]->value[0];
+        sum[1] += m->sample[i]->value[1];
+    }
+    assert_int_equal(sum[0], 7);
+    assert_int_equal(sum[1], 700);
+    perftools__profiles__profile__free_unpacked(m, NULL);
+    hp_profile_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pprof_has_heap_sample_types_and_period),
         cmocka_unit_test(test_pprof_samples_sum_to_profile_totals),
         cmocka_unit_test(test_pprof_locations_are_leaf_first_with_adjusted_addresses),
         cmocka_unit_test(test_pprof_write_file_creates_gzip),
+        cmocka_unit_test(test_pprof_leaves_out_alloc_types_without_alloc_totals),
     };
     return cmocka_run_group_tests_name("hp_pprof", tests, NULL, NULL);
 }

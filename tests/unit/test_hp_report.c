@@ -201,6 +201,57 @@ static void test_collapsed_writes_root_first_merged_sorted(void **state) {
     hp_profile_free(p);
 }
 
+/* dump_a was written with prof_accum off (every "[0: 0]"): it has no allocation totals. */
+static void test_alloc_reports_refuse_a_dump_without_alloc_totals(void **state) {
+    (void)state;
+    hp_profile_t *p = profile_of(dump_a);
+    assert_int_equal(hp_profile_lacks_alloc(p), 1);
+    hp_report_opts_t ro = {.alloc = 1};
+    hp_table_t *t = (hp_table_t *)1;
+    assert_int_equal(hp_top(p, &ro, &t), -ENODATA);
+    assert_null(t);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(hp_collapsed_write(p, &ro, f), -ENODATA);
+    fclose(f);
+    assert_int_equal(len, 0); // nothing written
+    free(buf);
+    /* In-use reports of the same dump are not affected. */
+    assert_int_equal(hp_top(p, NULL, &t), 0);
+    hp_table_free(t);
+    hp_profile_free(p);
+    /* A dump with allocation totals, and an empty one, have nothing to refuse. */
+    p = profile_of("heap_v2/1\n  t*: 1: 100 [3: 900]\n@ 0xa0\n"
+                   "  t*: 1: 100 [3: 900]\n\nMAPPED_LIBRARIES:\n");
+    assert_int_equal(hp_profile_lacks_alloc(p), 0);
+    hp_profile_free(p);
+    p = profile_of("heap_v2/1\n  t*: 0: 0 [0: 0]\n\nMAPPED_LIBRARIES:\n");
+    assert_int_equal(hp_profile_lacks_alloc(p), 0);
+    assert_int_equal(hp_top(p, &ro, &t), 0);
+    assert_true(t->total_bytes == 0 && t->count == 0);
+    hp_table_free(t);
+    hp_profile_free(p);
+}
+
+/* Rows of a table whose total is 0 (objects of 0 bytes) show "-" for their share, not nan. */
+static void test_zero_total_table_prints_no_nan(void **state) {
+    (void)state;
+    hp_table_t *t = top_of("heap_v2/1\n  t*: 5: 0 [0: 0]\n@ 0xa0\n"
+                           "  t*: 5: 0 [0: 0]\n\nMAPPED_LIBRARIES:\n");
+    assert_true(t->total_bytes == 0 && t->count == 1);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(hp_table_write_text(t, 0, f), 0);
+    fclose(f);
+    assert_null(strstr(buf, "nan"));
+    assert_non_null(strstr(buf, "           0      -      -            0      -          5"
+                                "          5  0xa0\n"));
+    free(buf);
+    hp_table_free(t);
+}
+
 static void test_diff_subtracts_per_entry_and_sorts_by_size(void **state) {
     (void)state;
     hp_table_t *a = top_of(dump_a), *b = top_of(dump_b), *d;
@@ -273,6 +324,8 @@ int main(void) {
         cmocka_unit_test(test_top_sorts_by_cum_when_asked),
         cmocka_unit_test(test_alloc_values_come_from_the_cum_pair),
         cmocka_unit_test(test_collapsed_writes_root_first_merged_sorted),
+        cmocka_unit_test(test_alloc_reports_refuse_a_dump_without_alloc_totals),
+        cmocka_unit_test(test_zero_total_table_prints_no_nan),
         cmocka_unit_test(test_diff_subtracts_per_entry_and_sorts_by_size),
         cmocka_unit_test(test_diff_rejects_tables_of_different_kinds),
         cmocka_unit_test(test_table_text_and_json_forms),
