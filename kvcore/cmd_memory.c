@@ -349,8 +349,16 @@ static int resolve_dump_dir(const kv_arg_t *dir, char *out, size_t outlen, char 
     char real[PATH_MAX];
     struct stat st;
     if (realpath(cand, real) == NULL || stat(real, &st) != 0) {
-        snprintf(err, errlen, "ERR \"%.*s\" is not a directory", (int)dir->len, dir->ptr);
-        return -ENOENT;
+        int e = errno != 0 ? errno : ENOENT;
+        if (e == ENOENT)
+            snprintf(err, errlen, "ERR dump directory \"%.*s\" does not exist", (int)dir->len,
+                     dir->ptr);
+        else if (e == ENOTDIR)
+            snprintf(err, errlen, "ERR \"%.*s\" is not a directory", (int)dir->len, dir->ptr);
+        else
+            snprintf(err, errlen, "ERR dump directory \"%.*s\": %s", (int)dir->len, dir->ptr,
+                     strerror(e));
+        return -e;
     }
     size_t bl = strlen(base);
     bool inside = strcmp(real, base) == 0 || (strncmp(real, base, bl) == 0 &&

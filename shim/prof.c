@@ -280,8 +280,10 @@ static int fd_path(int fd, const char *name, char *out, size_t len) {
 static int dump_locked(const char *path, const char *dir, char *out_path, size_t out_len) {
     if (out_path != NULL && out_len == 0) return fail(-EINVAL, "dump: out_len is 0");
     if (!prof_is_active())
-        return fail(-EAGAIN, "profiling is not active: enable it before dumping "
-                             "(memshim_prof_enable, prof.active, MEMSHIM_PROF=1)");
+        return fail(-EAGAIN,
+                    "profiling is not active: enable it first with `memshim ctl %d heap "
+                    "enable`, or start the program with `memshim run --prof` (MEMSHIM_PROF=1)",
+                    (int)getpid());
     char name[sizeof(prof.last_dump)];
     bool automatic = path == NULL;
     if (!automatic && path[0] == '\0') return fail(-EINVAL, "dump: empty path");

@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "memshim.h"
-
 static const struct {
     const char *name;
     int (*main)(int argc, char **argv);
@@ -24,28 +22,35 @@ static const struct {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: memshim <command> [args...]   (memshim <command> --help for details)\n\n");
+    fprintf(f, "usage: memshim <command> [args...]   (memshim <command> --help for details)\n"
+               "       memshim --version\n\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 }
 
+static int (*find(const char *name))(int, char **) {
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(commands[i].name, name) == 0) return commands[i].main;
+    return NULL;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc < 2) return mscli_usage_error(NULL, "no command given (run, ctl or ps)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
-        usage(stdout);
-        return 0;
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        /* `memshim help CMD` is `memshim CMD --help`. */
+        int (*sub)(int, char **) = find(argv[2]);
+        if (sub == NULL) return mscli_usage_error(NULL, "unknown command '%s'", argv[2]);
+        char *help_argv[] = {argv[2], (char *)"--help", NULL};
+        return sub(2, help_argv);
     }
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("memshim %s\n", MEMSHIM_VERSION);
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(commands[i].name, cmd) == 0) return commands[i].main(argc - 1, argv + 1);
-    fprintf(stderr, "memshim: unknown command '%s'\n", cmd);
-    usage(stderr);
-    return 2;
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0)
+        return mscli_print_version();
+    int (*sub)(int, char **) = find(cmd);
+    if (sub != NULL) return sub(argc - 1, argv + 1);
+    return mscli_usage_error(NULL, "unknown command '%s'", cmd);
 }

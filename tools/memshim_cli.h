@@ -53,25 +53,32 @@ typedef struct mscli_run_args {
         char value[MSCLI_RUN_VALUE_MAX]; /* the value to set (appends already joined) */
         bool append;                     /* join with an inherited value too */
     } env[MSCLI_RUN_MAX_ENV];
-    char **cmd; /* CMD and its arguments, NULL-terminated (points into argv) */
-    bool help;  /* -h/--help was given: print usage, run nothing */
+    char **cmd;   /* CMD and its arguments, NULL-terminated (points into argv) */
+    bool help;    /* -h/--help was given: print usage, run nothing */
+    bool version; /* --version was given: print the version, run nothing */
     char err[256];
 } mscli_run_args_t;
 
 /*
  * Parses `run` arguments (argv[0] is "run"): options ("--name value" or "--name=value"),
- * then "--" or the first non-option word starts CMD. Fills *out.
+ * then "--" or the first non-option word starts CMD. Fills *out. --dump-at-exit implies
+ * --prof (MEMSHIM_PROF=1): without sampling there is nothing to dump.
  * Returns 0; -EINVAL with out->err set (unknown option, missing or malformed value,
  * no CMD, too many variables).
  */
 int mscli_run_parse(int argc, char **argv, mscli_run_args_t *out);
 
 /* Validators used by the table: a decimal u64; a probability 0..1; a size with an
- * optional k/m/g (KiB/MiB/GiB) suffix; a name:value[,name:value...] list. 0 or -EINVAL. */
+ * optional k/m/g (KiB/MiB/GiB) suffix; a name:value[,name:value...] list; a sample
+ * rate log2 0..62 (as `heap reset` takes); a log level 0..3; an unwinder name
+ * (libunwind or libgcc). 0 or -EINVAL. */
 int mscli_check_u64(const char *s);
 int mscli_check_prob(const char *s);
 int mscli_check_size(const char *s);
 int mscli_check_conf(const char *s);
+int mscli_check_lg_sample(const char *s);
+int mscli_check_log_level(const char *s);
+int mscli_check_unwinder(const char *s);
 
 /*
  * Finds libmemshim.so for the memshim binary at self_exe: first in the same directory
@@ -94,16 +101,48 @@ int mscli_run_preload_value(const char *lib, const char *existing, char *out, si
 int mscli_run_setenv(const mscli_run_args_t *args, const char *lib);
 
 /*
- * Why LD_PRELOAD cannot work for the program at path, or NULL when it can or when that
- * cannot be told: a statically linked ELF (no PT_INTERP) or a set-user/group-ID file.
+ * Checks, after the options are in the environment, that MEMSHIM_DUMP_DIR (when set and
+ * not empty) is a directory this process may write into, so a missing one is reported
+ * before CMD runs. Returns 0, or -errno (ENOENT, ENOTDIR, EACCES...) with err set to a
+ * message naming the directory.
  */
-const char *mscli_run_preload_blocker(const char *path);
+int mscli_run_check_dump_dir(char *err, size_t errlen);
+
+/* The credentials an exec starts from: real and effective user and group IDs. */
+typedef struct mscli_creds {
+    uid_t ruid, euid;
+    gid_t rgid, egid;
+} mscli_creds_t;
+
+/*
+ * Whether LD_PRELOAD cannot work for the program at path when the process with
+ * credentials *who (NULL: this process) executes it: a statically linked ELF (no
+ * PT_INTERP), or an exec the loader runs in secure mode (AT_SECURE): the effective
+ * user/group ID after the exec (set-user/group-ID bits, unless the file system is
+ * mounted nosuid) differs from the real one, or a non-root user gains file
+ * capabilities. Root executing a set-user-ID-root program is not secure mode. Writes
+ * the reason to why and returns true; false when preloading works or when that cannot
+ * be told (scripts: their interpreter decides).
+ */
+bool mscli_run_preload_blocker(const char *path, const mscli_creds_t *who, char *why, size_t len);
 
 /* A wait status as a shell reports it: the exit code, or 128 + the signal number. */
 int mscli_exit_status(int wstatus);
 
 /* Prints `memshim run` usage (generated from the option table) to f. */
 void mscli_run_usage(FILE *f);
+
+/* --- Shared by the subcommands --- */
+
+/*
+ * A usage error as GNU tools print it, on stderr: "memshim[ CMD]: MESSAGE" and the line
+ * "Try 'memshim[ CMD] --help' for more information." (cmd NULL: the top level).
+ * Returns 2, the exit status of a usage error.
+ */
+__attribute__((format(printf, 2, 3))) int mscli_usage_error(const char *cmd, const char *fmt, ...);
+
+/* Prints "memshim VERSION" to stdout; returns 0. */
+int mscli_print_version(void);
 
 /* --- memshim run --prof --report: the leak report (tools/memshim_prof.c) --- */
 

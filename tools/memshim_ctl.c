@@ -605,6 +605,8 @@ int mscli_ctl_main(int argc, char **argv) {
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             ctl_usage(stdout);
             return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            return mscli_print_version();
         } else if (strcmp(a, "--json") == 0) {
             json = true;
         } else if ((strcmp(a, "--timeout") == 0 || strcmp(a, "--socket") == 0) && i + 1 < argc) {
@@ -613,34 +615,27 @@ int mscli_ctl_main(int argc, char **argv) {
             } else {
                 char *end;
                 long v = strtol(argv[++i], &end, 10);
-                if (*end != '\0' || v < 1 || v > 3600000) {
-                    fprintf(stderr, "memshim ctl: --timeout takes 1..3600000 ms\n");
-                    return 2;
-                }
+                if (*end != '\0' || v < 1 || v > 3600000)
+                    return mscli_usage_error("ctl", "--timeout takes 1..3600000 ms");
                 timeout_ms = (int)v;
             }
+        } else if (strcmp(a, "--timeout") == 0 || strcmp(a, "--socket") == 0) {
+            return mscli_usage_error("ctl", "option '%s' needs a value", a);
         } else {
-            fprintf(stderr, "memshim ctl: unknown option '%s'\n", a);
-            ctl_usage(stderr);
-            return 2;
+            return mscli_usage_error("ctl", "unknown option '%s'", a);
         }
     }
     pid_t pid = 0;
     if (socket_path == NULL) {
-        if (i >= argc || parse_pid(argv[i], &pid) != 0) {
-            fprintf(stderr, "memshim ctl: expected a PID%s%s\n", i < argc ? ", not " : "",
-                    i < argc ? argv[i] : "");
-            ctl_usage(stderr);
-            return 2;
-        }
+        if (i >= argc || parse_pid(argv[i], &pid) != 0)
+            return mscli_usage_error("ctl", "expected a PID%s%s", i < argc ? ", not " : "",
+                                     i < argc ? argv[i] : "");
         i++;
     }
     char err[512], cwd[2048], line[MS_CTLPROTO_MAX_LINE + 16];
     if (mscli_ctl_build_line(argc - i, argv + i, json, getcwd(cwd, sizeof(cwd)), line, sizeof(line),
-                             err, sizeof(err)) != 0) {
-        fprintf(stderr, "memshim ctl: %s\n", err);
-        return 2;
-    }
+                             err, sizeof(err)) != 0)
+        return mscli_usage_error("ctl", "%s", err);
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int fd;
     if (socket_path == NULL) {
@@ -780,9 +775,10 @@ int mscli_ps_main(int argc, char **argv) {
             printf("usage: memshim ps [--json]\n\nLists this user's processes with a live "
                    "control socket, and removes this user's sockets whose process is gone.\n");
             return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            return mscli_print_version();
         } else {
-            fprintf(stderr, "memshim ps: unknown argument '%s'\n", argv[i]);
-            return 2;
+            return mscli_usage_error("ps", "unknown argument '%s'", argv[i]);
         }
     }
     char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];

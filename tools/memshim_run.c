@@ -22,8 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+#include "memshim.h"
 
 /* --- Validators --- */
 
@@ -62,6 +66,27 @@ int mscli_check_conf(const char *s) {
     return 0;
 }
 
+/* Decimal u64 at most max. */
+static int check_u64_max(const char *s, uint64_t max) {
+    uint64_t v;
+    int rc = ms_ctlproto_parse_u64(s, &v, false);
+    return rc != 0 ? rc : v > max ? -EINVAL : 0;
+}
+
+/* The shim's range for prof.lg_sample (memshim_prof_reset) and log.level. */
+int mscli_check_lg_sample(const char *s) {
+    return check_u64_max(s, 62);
+}
+
+int mscli_check_log_level(const char *s) {
+    return check_u64_max(s, 3);
+}
+
+/* The unwinders shim/prof_unwind.c knows. */
+int mscli_check_unwinder(const char *s) {
+    return s != NULL && (strcmp(s, "libunwind") == 0 || strcmp(s, "libgcc") == 0) ? 0 : -EINVAL;
+}
+
 /* --- The option table --- */
 
 static const mscli_run_option_t options[] = {
@@ -79,7 +104,7 @@ static const mscli_run_option_t options[] = {
      "children of CMD run under the shim too (the default)"},
     {"no-inherit", NULL, "MEMSHIM_INHERIT", "0", NULL, false,
      "children of CMD run without the shim"},
-    {"log-level", "N", "MEMSHIM_LOG_LEVEL", NULL, mscli_check_u64, false,
+    {"log-level", "N", "MEMSHIM_LOG_LEVEL", NULL, mscli_check_log_level, false,
      "0 error, 1 warn (default), 2 info, 3 debug"},
     {"ctl", NULL, "MEMSHIM_CTL", "1", NULL, false,
      "open a control socket for `memshim ctl` and `memshim ps`"},
@@ -87,13 +112,13 @@ static const mscli_run_option_t options[] = {
      "control settings name:value[,name:value...] (repeatable)"},
     {"prof", NULL, "MEMSHIM_PROF", "1", NULL, false,
      "sample allocations for heap profiles from the start (with --report: leak report)"},
-    {"sample", "LG", "MEMSHIM_PROF_SAMPLE", NULL, mscli_check_u64, false,
+    {"sample", "LG", "MEMSHIM_PROF_SAMPLE", NULL, mscli_check_lg_sample, false,
      "mean bytes between samples, log2 (default 19 = 512 KiB; 0..62)"},
     {"dump-dir", "DIR", "MEMSHIM_DUMP_DIR", NULL, NULL, false,
      "directory of heap dumps (memshim.<pid>.<seq>.heap); default: the cwd"},
     {"dump-at-exit", NULL, "MEMSHIM_DUMP_AT_EXIT", "1", NULL, false,
-     "write a heap dump when CMD exits"},
-    {"unwinder", "NAME", "MEMSHIM_PROF_UNWINDER", NULL, NULL, false,
+     "write a heap dump when CMD exits (implies --prof)"},
+    {"unwinder", "NAME", "MEMSHIM_PROF_UNWINDER", NULL, mscli_check_unwinder, false,
      "backtraces of samples: libunwind (default) or libgcc"},
 };
 
@@ -112,6 +137,25 @@ void mscli_run_usage(FILE *f) {
         fprintf(f, "  %-22s %s\n", left, options[i].help);
     }
     fprintf(f, "  %-22s %s\n", "-h, --help", "show this help");
+    fprintf(f, "  %-22s %s\n", "--version", "print the version");
+}
+
+/* --- Shared by the subcommands --- */
+
+int mscli_usage_error(const char *cmd, const char *fmt, ...) {
+    const char *sp = cmd != NULL ? " " : "", *name = cmd != NULL ? cmd : "";
+    fprintf(stderr, "memshim%s%s: ", sp, name);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'memshim%s%s --help' for more information.\n", sp, name);
+    return 2;
+}
+
+int mscli_print_version(void) {
+    printf("memshim %s\n", MEMSHIM_VERSION);
+    return 0;
 }
 
 /* --- Parsing --- */
@@ -157,6 +201,10 @@ int mscli_run_parse(int argc, char **argv, mscli_run_args_t *out) {
             out->help = true;
             return 0;
         }
+        if (strcmp(a, "--version") == 0) {
+            out->version = true;
+            return 0;
+        }
         if (a[0] != '-') break; /* the first word that is not an option starts CMD */
         if (a[1] != '-') return fail(out, "unknown option '%s'", a);
         const char *name = a + 2;
@@ -178,12 +226,25 @@ int mscli_run_parse(int argc, char **argv, mscli_run_args_t *out) {
             value = argv[++i];
         }
         if (opt->check != NULL && opt->check(value) != 0)
-            return fail(out, "bad value '%s' for --%s", value, opt->name);
+            return fail(out, "bad value '%.64s' for --%s %s: %s", value, opt->name, opt->metavar,
+                        opt->help);
         int rc = add_env(out, opt, value);
         if (rc != 0) return rc;
     }
     if (i >= argc) return fail(out, "no command given");
     out->cmd = &argv[i];
+    /* A dump at exit needs samples: --dump-at-exit alone would write nothing. */
+    const mscli_run_option_t *dae = NULL, *prof = NULL;
+    for (size_t k = 0; k < sizeof(options) / sizeof(options[0]); k++) {
+        if (strcmp(options[k].name, "dump-at-exit") == 0) dae = &options[k];
+        if (strcmp(options[k].name, "prof") == 0) prof = &options[k];
+    }
+    bool want_dump = false, have_prof = false;
+    for (size_t k = 0; k < out->nenv; k++) {
+        want_dump |= strcmp(out->env[k].name, dae->env) == 0;
+        have_prof |= strcmp(out->env[k].name, prof->env) == 0;
+    }
+    if (want_dump && !have_prof) return add_env(out, prof, prof->flag_value);
     return 0;
 }
 
@@ -258,6 +319,26 @@ int mscli_run_setenv(const mscli_run_args_t *args, const char *lib) {
     return 0;
 }
 
+int mscli_run_check_dump_dir(char *err, size_t errlen) {
+    const char *dir = getenv("MEMSHIM_DUMP_DIR");
+    if (dir == NULL || dir[0] == '\0') return 0;
+    struct stat st;
+    int rc = 0;
+    if (stat(dir, &st) != 0)
+        rc = -errno;
+    else if (!S_ISDIR(st.st_mode))
+        rc = -ENOTDIR;
+    else if (access(dir, W_OK | X_OK) != 0)
+        rc = -errno;
+    if (rc == -ENOENT)
+        snprintf(err, errlen, "dump directory '%s' does not exist (create it first)", dir);
+    else if (rc == -ENOTDIR)
+        snprintf(err, errlen, "dump directory '%s' is not a directory", dir);
+    else if (rc != 0)
+        snprintf(err, errlen, "dump directory '%s': %s", dir, strerror(-rc));
+    return rc;
+}
+
 /* --- Running --- */
 
 /* The file execvp would run for cmd, or false when PATH has none. */
@@ -276,34 +357,74 @@ static bool resolve(const char *cmd, char *out, size_t len) {
     return false;
 }
 
-const char *mscli_run_preload_blocker(const char *path) {
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return NULL;
-    if ((st.st_mode & (S_ISUID | S_ISGID)) != 0)
-        return "it is set-user/group-ID: the loader ignores LD_PRELOAD for it";
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
+/* Reads the ELF header of fd: 1 a dynamically linked ELF, 0 not ELF (or unreadable), or a
+ * static one with its reason in why (returns 2). */
+static int elf_kind(int fd, char *why, size_t len) {
     Elf64_Ehdr eh;
-    const char *why = NULL;
     if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
         memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
         eh.e_phentsize != sizeof(Elf64_Phdr))
-        goto out; /* a script or another format: its interpreter decides */
+        return 0; /* a script or another format: its interpreter decides */
     bool interp = false;
     for (unsigned i = 0; i < eh.e_phnum; i++) {
         Elf64_Phdr ph;
         if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * sizeof(ph))) !=
             (ssize_t)sizeof(ph))
-            goto out;
+            return 0;
         interp |= ph.p_type == PT_INTERP;
     }
-    if (!interp && eh.e_type == ET_EXEC)
-        why = "it is statically linked: there is no dynamic loader to preload the shim";
-    else if (!interp && eh.e_type == ET_DYN)
-        why = "it has no dynamic loader (static-pie): LD_PRELOAD does not apply";
-out:
+    if (!interp && eh.e_type == ET_EXEC) {
+        snprintf(why, len,
+                 "it is statically linked: there is no dynamic loader to preload the "
+                 "shim");
+        return 2;
+    }
+    if (!interp && eh.e_type == ET_DYN) {
+        snprintf(why, len, "it has no dynamic loader (static-pie): LD_PRELOAD does not apply");
+        return 2;
+    }
+    return 1;
+}
+
+bool mscli_run_preload_blocker(const char *path, const mscli_creds_t *who, char *why, size_t len) {
+    mscli_creds_t self;
+    if (who == NULL) {
+        self = (mscli_creds_t){getuid(), geteuid(), getgid(), getegid()};
+        who = &self;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return false;
+    struct stat st;
+    struct statvfs vfs;
+    int kind = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? elf_kind(fd, why, len) : 0;
+    bool nosuid = fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_NOSUID) != 0;
+    /* File capabilities make a non-root user's exec secure (Linux's cap_bprm_creds). */
+    bool fcaps = fgetxattr(fd, "security.capability", NULL, 0) > 0;
     close(fd);
-    return why;
+    if (kind != 1) return kind == 2; /* static: why is set; not ELF: the interpreter's call */
+    /* The IDs after the exec; the loader is in secure mode when they differ from the real
+     * ones (a set-group-ID bit without group execute is mandatory locking, not set-ID). */
+    uid_t euid = (st.st_mode & S_ISUID) && !nosuid ? st.st_uid : who->euid;
+    gid_t egid =
+        (st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP) && !nosuid ? st.st_gid : who->egid;
+    const char *tail = "the loader runs it in secure mode and ignores LD_PRELOAD";
+    if (euid != who->ruid && euid != who->euid)
+        snprintf(why, len, "it is set-user-ID (runs as uid %u, you are uid %u): %s", (unsigned)euid,
+                 (unsigned)who->ruid, tail);
+    else if (euid != who->ruid)
+        snprintf(why, len, "the real uid %u differs from the effective uid %u: %s",
+                 (unsigned)who->ruid, (unsigned)euid, tail);
+    else if (egid != who->rgid && egid != who->egid)
+        snprintf(why, len, "it is set-group-ID (runs as gid %u, you are gid %u): %s",
+                 (unsigned)egid, (unsigned)who->rgid, tail);
+    else if (egid != who->rgid)
+        snprintf(why, len, "the real gid %u differs from the effective gid %u: %s",
+                 (unsigned)who->rgid, (unsigned)egid, tail);
+    else if (fcaps && who->ruid != 0 && !nosuid)
+        snprintf(why, len, "it has file capabilities: %s", tail);
+    else
+        return false;
+    return true;
 }
 
 int mscli_exit_status(int wstatus) {
@@ -357,15 +478,12 @@ static int run_child(char **cmd, long *pid_out) {
 
 int mscli_run_main(int argc, char **argv) {
     static mscli_run_args_t args; /* large: not on the stack */
-    if (mscli_run_parse(argc, argv, &args) != 0) {
-        fprintf(stderr, "memshim run: %s\n", args.err);
-        mscli_run_usage(stderr);
-        return 2;
-    }
+    if (mscli_run_parse(argc, argv, &args) != 0) return mscli_usage_error("run", "%s", args.err);
     if (args.help) {
         mscli_run_usage(stdout);
         return 0;
     }
+    if (args.version) return mscli_print_version();
     char self[PATH_MAX], lib[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0) {
@@ -382,6 +500,11 @@ int mscli_run_main(int argc, char **argv) {
         fprintf(stderr, "memshim run: cannot set the environment: %s\n", strerror(-rc));
         return 2;
     }
+    char err[PATH_MAX + 128];
+    if (mscli_run_check_dump_dir(err, sizeof(err)) != 0) {
+        fprintf(stderr, "memshim run: %s\n", err);
+        return 2;
+    }
     mscli_prof_leak_t leak;
     rc = mscli_prof_leak_prepare(&leak);
     if (rc != 0) {
@@ -389,12 +512,9 @@ int mscli_run_main(int argc, char **argv) {
         return 2;
     }
     char path[PATH_MAX];
-    if (resolve(args.cmd[0], path, sizeof(path))) {
-        const char *why = mscli_run_preload_blocker(path);
-        if (why != NULL)
-            fprintf(stderr, "memshim run: warning: %s runs without the shim: %s\n", args.cmd[0],
-                    why);
-    }
+    if (resolve(args.cmd[0], path, sizeof(path)) &&
+        mscli_run_preload_blocker(path, NULL, err, sizeof(err)))
+        fprintf(stderr, "memshim run: warning: %s runs without the shim: %s\n", args.cmd[0], err);
     long pid = 0;
     int status = run_child(args.cmd, &pid);
     if (pid > 0) mscli_prof_leak_report(&leak, pid, args.cmd[0], self);

@@ -203,8 +203,12 @@ static void test_ctlcmd_heap_cycle_enables_dumps_and_disables(void **state) {
     snprintf(path, sizeof(path), "/tmp/test_ctlcmd.%d.heap", (int)getpid());
     char line[128];
     snprintf(line, sizeof(line), "heap dump %s", path);
-    assert_err(line, "profiling is not active: enable it before dumping (memshim_prof_enable, "
-                     "prof.active, MEMSHIM_PROF=1)");
+    char why[256];
+    snprintf(why, sizeof(why),
+             "profiling is not active: enable it first with `memshim ctl %d heap enable`, or "
+             "start the program with `memshim run --prof` (MEMSHIM_PROF=1)",
+             (int)getpid());
+    assert_err(line, why);
     reply_t *r = run("heap enable");
     assert_true(r->r.ok);
     assert_string_equal(r->body, "available\ttrue\nactive\ttrue\nlg_sample\t19\n");

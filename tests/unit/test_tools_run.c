@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,6 +104,10 @@ static void test_run_rejects_bad_command_lines(void **state) {
         {"run", "--report=yes", "ls", NULL},                   /* flags take no value */
         {"run", "--conf", "novalue", "ls", NULL},              /* name:value expected */
         {"run", "--conf", ":1", "ls", NULL},                   /* empty name */
+        {"run", "--sample", "99", "ls", NULL},                 /* above 62 */
+        {"run", "--sample", "63", "ls", NULL},                 /* above 62 */
+        {"run", "--log-level", "4", "ls", NULL},               /* above 3 (debug) */
+        {"run", "--unwinder", "gdb", "ls", NULL},              /* not an unwinder */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(parse(bad[i]), -EINVAL);
@@ -113,7 +118,56 @@ static void test_run_rejects_bad_command_lines(void **state) {
     assert_string_equal(args.err, "unknown option '--frobnicate'");
     const char *badval[] = {"run", "--fail-rate", "2", "ls", NULL};
     parse(badval);
-    assert_string_equal(args.err, "bad value '2' for --fail-rate");
+    assert_string_equal(args.err,
+                        "bad value '2' for --fail-rate P: fail each allocation with probability P "
+                        "(0..1)");
+    const char *badlg[] = {"run", "--sample", "99", "ls", NULL};
+    parse(badlg);
+    assert_non_null(strstr(args.err, "bad value '99' for --sample LG: "));
+    assert_non_null(strstr(args.err, "0..62"));
+}
+
+static void test_run_dump_at_exit_implies_prof(void **state) {
+    (void)state;
+    const char *alone[] = {"run", "--dump-at-exit", "ls", NULL};
+    assert_int_equal(parse(alone), 0);
+    assert_string_equal(env_of("MEMSHIM_DUMP_AT_EXIT"), "1");
+    assert_string_equal(env_of("MEMSHIM_PROF"), "1");
+    assert_int_equal(args.nenv, 2);
+    const char *both[] = {"run", "--prof", "--dump-at-exit", "ls", NULL};
+    assert_int_equal(parse(both), 0);
+    assert_string_equal(env_of("MEMSHIM_PROF"), "1");
+    assert_int_equal(args.nenv, 2);
+    const char *neither[] = {"run", "--report", "ls", NULL};
+    assert_int_equal(parse(neither), 0);
+    assert_null(env_of("MEMSHIM_PROF"));
+}
+
+static void test_run_version_runs_nothing(void **state) {
+    (void)state;
+    const char *argv[] = {"run", "--version", NULL};
+    assert_int_equal(parse(argv), 0);
+    assert_true(args.version);
+    assert_null(args.cmd);
+}
+
+static void test_run_checks_the_dump_dir_first(void **state) {
+    (void)state;
+    char err[512];
+    unsetenv("MEMSHIM_DUMP_DIR");
+    assert_int_equal(mscli_run_check_dump_dir(err, sizeof(err)), 0);
+    setenv("MEMSHIM_DUMP_DIR", "", 1);
+    assert_int_equal(mscli_run_check_dump_dir(err, sizeof(err)), 0);
+    setenv("MEMSHIM_DUMP_DIR", "/tmp", 1);
+    assert_int_equal(mscli_run_check_dump_dir(err, sizeof(err)), 0);
+    setenv("MEMSHIM_DUMP_DIR", "/nonexistent/dumps", 1);
+    assert_int_equal(mscli_run_check_dump_dir(err, sizeof(err)), -ENOENT);
+    assert_string_equal(err,
+                        "dump directory '/nonexistent/dumps' does not exist (create it first)");
+    setenv("MEMSHIM_DUMP_DIR", "/dev/null", 1);
+    assert_int_equal(mscli_run_check_dump_dir(err, sizeof(err)), -ENOTDIR);
+    assert_string_equal(err, "dump directory '/dev/null' is not a directory");
+    unsetenv("MEMSHIM_DUMP_DIR");
 }
 
 static void test_run_help_runs_nothing(void **state) {
@@ -225,18 +279,34 @@ static void test_run_setenv_exports_variables_and_preload(void **state) {
     unsetenv("MEMSHIM_FAIL_AFTER");
 }
 
+/* Copies the ELF file src to a new temporary file with mode and owner uid:gid; its path
+ * goes to out. */
+static void copy_elf(const char *src, char *out, mode_t mode, uid_t uid, gid_t gid) {
+    strcpy(out, "/tmp/test_tools_run_elf.XXXXXX");
+    int fd = mkstemp(out);
+    assert_true(fd >= 0);
+    close(fd);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "cp %s %s", src, out);
+    assert_int_equal(system(cmd), 0);
+    if (geteuid() == 0) assert_int_equal(chown(out, uid, gid), 0);
+    assert_int_equal(chmod(out, mode), 0);
+}
+
 static void test_run_detects_binaries_preload_cannot_reach(void **state) {
     (void)state;
-    assert_null(mscli_run_preload_blocker("/bin/sh")); /* dynamic */
-    assert_null(mscli_run_preload_blocker("/nonexistent"));
+    char why[256];
+    assert_false(mscli_run_preload_blocker("/bin/sh", NULL, why, sizeof(why))); /* dynamic */
+    assert_false(mscli_run_preload_blocker("/nonexistent", NULL, why, sizeof(why)));
     char script[] = "/tmp/test_tools_run_script.XXXXXX";
     int fd = mkstemp(script);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "#!/bin/sh\n", 10), 10);
     close(fd);
-    assert_null(mscli_run_preload_blocker(script)); /* the interpreter decides */
+    assert_false(mscli_run_preload_blocker(script, NULL, why, sizeof(why)));
+    /* The kernel ignores set-ID bits on scripts: their interpreter decides. */
     assert_int_equal(chmod(script, 04755), 0);
-    assert_non_null(strstr(mscli_run_preload_blocker(script), "set-user/group-ID"));
+    assert_false(mscli_run_preload_blocker(script, NULL, why, sizeof(why)));
     unlink(script);
     /* A static ELF: the smallest one the toolchain can make here. */
     char src[] = "/tmp/test_tools_run_static.XXXXXX";
@@ -247,11 +317,49 @@ static void test_run_detects_binaries_preload_cannot_reach(void **state) {
     snprintf(cmd, sizeof(cmd),
              "printf 'int main(void){return 0;}' | cc -static -x c -o %s - 2>/dev/null", src);
     if (system(cmd) == 0) {
-        const char *why = mscli_run_preload_blocker(src);
-        assert_non_null(why);
+        assert_true(mscli_run_preload_blocker(src, NULL, why, sizeof(why)));
         assert_non_null(strstr(why, "statically linked"));
     }
     unlink(src);
+}
+
+/* Secure mode (AT_SECURE) is when the IDs after the exec differ from the real ones. */
+static void test_run_setuid_blocks_preload_only_in_secure_mode(void **state) {
+    (void)state;
+    char why[256], suid[64], sgid[64], plain[64];
+    /* Owned by 0:0 when we are root; else by us, and the creds below are relative to that. */
+    uid_t owner = geteuid() == 0 ? 0 : geteuid();
+    gid_t group = geteuid() == 0 ? 0 : getegid();
+    copy_elf("/bin/true", suid, 04755, owner, group);
+    copy_elf("/bin/true", sgid, 02755, owner, group);
+    copy_elf("/bin/true", plain, 0755, owner, group);
+    struct statvfs vfs;
+    bool nosuid = statvfs(suid, &vfs) == 0 && (vfs.f_flag & ST_NOSUID) != 0;
+    uid_t other = owner + 1000;
+    gid_t ogroup = group + 1000;
+    const mscli_creds_t as_owner = {owner, owner, group, group};
+    const mscli_creds_t as_other = {other, other, ogroup, ogroup};
+    const mscli_creds_t elevated = {other, owner, ogroup, ogroup}; /* ruid != euid already */
+    /* The owner (root running a set-user-ID-root program) keeps its IDs: not secure. */
+    assert_false(mscli_run_preload_blocker(suid, &as_owner, why, sizeof(why)));
+    assert_false(mscli_run_preload_blocker(sgid, &as_owner, why, sizeof(why)));
+    assert_false(mscli_run_preload_blocker(plain, &as_owner, why, sizeof(why)));
+    assert_false(mscli_run_preload_blocker(plain, &as_other, why, sizeof(why)));
+    if (!nosuid) {
+        assert_true(mscli_run_preload_blocker(suid, &as_other, why, sizeof(why)));
+        assert_non_null(strstr(why, "set-user-ID"));
+        assert_non_null(strstr(why, "secure mode"));
+        assert_true(mscli_run_preload_blocker(sgid, &as_other, why, sizeof(why)));
+        assert_non_null(strstr(why, "set-group-ID"));
+    }
+    assert_true(mscli_run_preload_blocker(plain, &elevated, why, sizeof(why)));
+    assert_non_null(strstr(why, "differs from the effective uid"));
+    /* Set-group-ID without group execute is mandatory locking, not a set-ID program. */
+    assert_int_equal(chmod(sgid, 02745), 0);
+    assert_false(mscli_run_preload_blocker(sgid, &as_other, why, sizeof(why)));
+    unlink(suid);
+    unlink(sgid);
+    unlink(plain);
 }
 
 static void test_run_exit_status_is_the_shell_convention(void **state) {
@@ -283,6 +391,10 @@ int main(void) {
         cmocka_unit_test(test_run_finds_the_library_next_to_itself_or_in_the_prefix),
         cmocka_unit_test(test_run_setenv_exports_variables_and_preload),
         cmocka_unit_test(test_run_detects_binaries_preload_cannot_reach),
+        cmocka_unit_test(test_run_setuid_blocks_preload_only_in_secure_mode),
+        cmocka_unit_test(test_run_dump_at_exit_implies_prof),
+        cmocka_unit_test(test_run_version_runs_nothing),
+        cmocka_unit_test(test_run_checks_the_dump_dir_first),
         cmocka_unit_test(test_run_exit_status_is_the_shell_convention),
     };
     return cmocka_run_group_tests_name("tools_run", tests, NULL, NULL);
