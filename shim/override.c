@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* These are libc's and libstdc++'s ABI names; no header of ours can declare them all. */
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
@@ -26,47 +27,72 @@
  */
 MS_EXPORT const char *malloc_conf = "prof:true,prof_active:false";
 
-/* --- C --- */
+/* --- C ---
+ * valgrind's memcheck (and every valgrind tool with a heap of its own) replaces, by
+ * address and in every loaded object, ours included: malloc, free, cfree, calloc,
+ * realloc, memalign, posix_memalign, aligned_alloc, valloc, malloc_usable_size and the
+ * C++ operators. It does not replace reallocarray, pvalloc, free_sized,
+ * free_aligned_sized or the __libc_* aliases, so each of those calls one of the
+ * replaced names (MS_NOINLINE keeps the call a jump to that name's address): under
+ * valgrind every entry point then ends in the tool's heap, natively in jemalloc. Had
+ * reallocarray gone to jemalloc, memcheck's free would reject its blocks ("Invalid
+ * free()") and jemalloc would crash on memcheck's. The cost is one direct jump. */
 
-MS_EXPORT void *malloc(size_t size) {
+MS_EXPORT MS_NOINLINE void *malloc(size_t size) {
     return ms_malloc(size);
 }
-MS_EXPORT void free(void *ptr) {
+MS_EXPORT MS_NOINLINE void free(void *ptr) {
     ms_free(ptr);
 }
 MS_EXPORT void cfree(void *ptr) {
     ms_free(ptr);
 }
+/* The size a caller claims is not trusted: jemalloc looks it up. */
 MS_EXPORT void free_sized(void *ptr, size_t size) {
-    ms_free_sized(ptr, size);
+    (void)size;
+    free(ptr);
 }
 MS_EXPORT void free_aligned_sized(void *ptr, size_t al, size_t size) {
     (void)al;
-    ms_free_sized(ptr, size);
+    (void)size;
+    free(ptr);
 }
-MS_EXPORT void *calloc(size_t n, size_t size) {
+MS_EXPORT MS_NOINLINE void *calloc(size_t n, size_t size) {
     return ms_calloc(n, size);
 }
-MS_EXPORT void *realloc(void *ptr, size_t size) {
+MS_EXPORT MS_NOINLINE void *realloc(void *ptr, size_t size) {
     return ms_realloc(ptr, size);
 }
 MS_EXPORT void *reallocarray(void *ptr, size_t n, size_t size) {
-    return ms_reallocarray(ptr, n, size);
+    size_t total;
+    if (MS_UNLIKELY(__builtin_mul_overflow(n, size, &total))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(ptr, total);
 }
-MS_EXPORT int posix_memalign(void **p, size_t al, size_t size) {
+MS_EXPORT MS_NOINLINE int posix_memalign(void **p, size_t al, size_t size) {
     return ms_posix_memalign(p, al, size);
 }
 MS_EXPORT void *aligned_alloc(size_t al, size_t size) {
     return ms_aligned_alloc(al, size);
 }
-MS_EXPORT void *memalign(size_t al, size_t size) {
+MS_EXPORT MS_NOINLINE void *memalign(size_t al, size_t size) {
     return ms_memalign(al, size);
 }
-MS_EXPORT void *valloc(size_t size) {
+MS_EXPORT MS_NOINLINE void *valloc(size_t size) {
     return ms_valloc(size);
 }
-MS_EXPORT void *pvalloc(size_t size) {
-    return ms_pvalloc(size);
+/* glibc's: valloc of the size rounded up to whole pages, one page for 0. */
+MS_EXPORT MS_NOINLINE void *pvalloc(size_t size) {
+    size_t ps = (size_t)getpagesize();
+    size_t rounded;
+    if (MS_UNLIKELY(__builtin_add_overflow(size, ps - 1, &rounded))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    rounded &= ~(ps - 1);
+    return memalign(ps, rounded == 0 ? ps : rounded);
 }
 MS_EXPORT size_t malloc_usable_size(void *ptr) {
     return ms_usable_size(ptr);
@@ -74,31 +100,31 @@ MS_EXPORT size_t malloc_usable_size(void *ptr) {
 
 /* glibc's internal aliases, which some programs and libraries call directly. */
 MS_EXPORT void *__libc_malloc(size_t size) {
-    return ms_malloc(size);
+    return malloc(size);
 }
 MS_EXPORT void __libc_free(void *ptr) {
-    ms_free(ptr);
+    free(ptr);
 }
 MS_EXPORT void __libc_cfree(void *ptr) {
-    ms_free(ptr);
+    free(ptr);
 }
 MS_EXPORT void *__libc_calloc(size_t n, size_t size) {
-    return ms_calloc(n, size);
+    return calloc(n, size);
 }
 MS_EXPORT void *__libc_realloc(void *ptr, size_t size) {
-    return ms_realloc(ptr, size);
+    return realloc(ptr, size);
 }
 MS_EXPORT void *__libc_memalign(size_t al, size_t size) {
-    return ms_memalign(al, size);
+    return memalign(al, size);
 }
 MS_EXPORT void *__libc_valloc(size_t size) {
-    return ms_valloc(size);
+    return valloc(size);
 }
 MS_EXPORT void *__libc_pvalloc(size_t size) {
-    return ms_pvalloc(size);
+    return pvalloc(size);
 }
 MS_EXPORT int __posix_memalign(void **p, size_t al, size_t size) {
-    return ms_posix_memalign(p, al, size);
+    return posix_memalign(p, al, size);
 }
 
 /* glibc's heap introspection, answered from jemalloc (compat.c). */
