@@ -57,6 +57,9 @@ grep -Eq '^dumps +1$' "$TMP/st" || fail "heap status: $(cat "$TMP/st")"
 "$MS" ctl "$hpid" heap dump "$TMP/h2.heap" 2>"$TMP/err2"
 [ $? -eq 1 ] || fail "dump while disabled must answer ERR (exit 1)"
 grep -q 'profiling is not active' "$TMP/err2" || fail "dump while disabled: $(cat "$TMP/err2")"
+# The error names the user's command (this very PID), not the library's API.
+grep -q "memshim ctl $hpid heap enable" "$TMP/err2" || fail "dump while disabled: $(cat "$TMP/err2")"
+grep -q 'memshim_prof_enable\|prof\.active' "$TMP/err2" && fail "internal names: $(cat "$TMP/err2")"
 
 # --- stats, frag, purge, config ---
 "$MS" ctl "$hpid" stats >"$TMP/stats" || fail "stats"

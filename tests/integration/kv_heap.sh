@@ -36,6 +36,13 @@ for bad in ../ "sub/../.." /etc "$TMP/outside" escape nosuch "$dir/../outside"; 
     case "$out" in ERR*) ;; *) fail "dump to '$bad' not refused: $out" ;; esac
 done
 [ -z "$(ls "$TMP/outside")" ] || fail "a dump escaped heap-dump-dir"
+out=$($R memory heap dump nonexist)
+[ "$out" = 'ERR dump directory "nonexist" does not exist' ] || fail "dump to a missing dir: $out"
+out=$($R memory heap dump "$dir/nonexist")
+[ "$out" = "ERR dump directory \"$dir/nonexist\" does not exist" ] || fail "missing abs dir: $out"
+touch "$dir/afile"
+out=$($R memory heap dump afile)
+[ "$out" = 'ERR "afile" is not a directory' ] || fail "dump to a file: $out"
 
 out=$($R kprofile memory dump)
 case "$out" in *"wrong number of arguments"*) ;; *) fail "kprofile dump without dir: $out" ;; esac
