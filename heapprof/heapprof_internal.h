@@ -98,6 +98,12 @@ typedef struct hp_sym_frame {
     uint32_t sysname; // symbol as in the object (mangled), same id as func for C
     uint32_t file;    // source file id, HP_NO_STR if unknown
     uint32_t line;    // 0 if unknown
+    /*
+     * What tells this function from another of the same name (two statics in two files):
+     * its DWARF declaration file, else for a local symbol the symbol table's STT_FILE name
+     * or "@<address in hex>"; HP_NO_STR for a global symbol without DWARF.
+     */
+    uint32_t decl;
 } hp_sym_frame_t;
 
 #define HP_NO_STR UINT32_MAX
@@ -163,15 +169,23 @@ typedef struct hp_loc {
 } hp_loc_t;
 
 /* A function as reports and pprof see it. */
+/*
+ * A function as reports and pprof see it: one per (name, decl). When two functions share
+ * a name, each name is qualified with its file, "entry_new (t_hash.c)" (with the whole
+ * path when the file names share a base name too, "entry_new@1159" when no file is known),
+ * so every report keeps them apart and spells them the same.
+ */
 typedef struct hp_func {
-    uint32_t name; // strtab ids
+    uint32_t name; // strtab ids; the qualified name when another function has the same one
     uint32_t sysname;
-    uint32_t file; // HP_NO_STR if unknown
+    uint32_t file; // declaration file (pprof's Function.filename), HP_NO_STR if unknown
+    uint32_t decl; // hp_sym_frame_t's decl
 } hp_func_t;
 
 typedef struct hp_frame {
     uint32_t func; // hp_func index
     uint32_t line; // 0 if unknown
+    uint32_t file; // the source file of line (can differ from the function's), HP_NO_STR
 } hp_frame_t;
 
 /* A sample: one stack of the dump, allocator frames dropped, values scaled. */

@@ -34,7 +34,7 @@ typedef struct builder {
     const hp_dump_t *dump;
     hp_u64map_t loc_by_addr;
     hp_u64map_t str_map;  // symbolizer string id -> profile string id
-    hp_u64map_t func_map; // (name, file) -> func index
+    hp_u64map_t func_map; // (name, decl) -> func index
     loc_info_t *info;
     size_t info_cap;
     uint32_t *path;
@@ -63,18 +63,20 @@ static int map_string(builder_t *b, uint32_t sym_id, uint32_t *out) {
     return rc;
 }
 
-static int func_for(builder_t *b, const hp_sym_frame_t *f, uint32_t *out) {
-    uint32_t name, sys, file;
+static int func_for(builder_t *b, const hp_sym_frame_t *f, uint32_t file, uint32_t *out) {
+    uint32_t name, sys, decl;
     int rc = map_string(b, f->func, &name);
     if (rc == 0) rc = map_string(b, f->sysname, &sys);
-    if (rc == 0) rc = map_string(b, f->file, &file);
+    if (rc == 0) rc = map_string(b, f->decl, &decl);
     if (rc != 0) return rc;
-    uint64_t key = ((uint64_t)name << 32) | file;
+    uint64_t key = ((uint64_t)name << 32) | decl;
     if (hp_u64map_find(&b->func_map, key, out)) return 0;
     hp_profile_t *p = b->p;
     if (hp_grow((void **)&p->funcs, &p->funcs_cap, p->nfuncs + 1, sizeof(*p->funcs)) != 0)
         return -ENOMEM;
-    p->funcs[p->nfuncs] = (hp_func_t){name, sys, file};
+    /* The function's file: where it is declared, else where its first line seen is. */
+    bool decl_is_file = decl != HP_NO_STR && hp_strtab_get(&p->strs, decl)[0] != '@';
+    p->funcs[p->nfuncs] = (hp_func_t){name, sys, decl_is_file ? decl : file, decl};
     *out = (uint32_t)p->nfuncs++;
     return hp_u64map_put(&b->func_map, key, *out);
 }
@@ -100,9 +102,10 @@ static int loc_for(builder_t *b, uint64_t addr, uint32_t *out) {
     const hp_sym_frame_t *sf = hp_symbolizer_frames(b->sym) + r.first;
     const hp_strtab_t *ss = hp_symbolizer_strings(b->sym);
     for (uint32_t i = 0; i < r.nframes; i++) {
-        uint32_t func;
-        if ((rc = func_for(b, &sf[i], &func)) != 0) return rc;
-        p->frames[p->nframes++] = (hp_frame_t){func, sf[i].line};
+        uint32_t func, file;
+        if ((rc = map_string(b, sf[i].file, &file)) != 0) return rc;
+        if ((rc = func_for(b, &sf[i], file, &func)) != 0) return rc;
+        p->frames[p->nframes++] = (hp_frame_t){func, sf[i].line, file};
         if (r.known) {
             const char *name = hp_strtab_get(ss, sf[i].func);
             const char *sys = hp_strtab_get(ss, sf[i].sysname);
@@ -198,6 +201,70 @@ static int build_mappings(builder_t *b) {
     return 0;
 }
 
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static int cmp_func_name(const void *a, const void *b, void *ctx) {
+    const hp_func_t *f = ctx;
+    uint32_t x = f[*(const uint32_t *)a].name, y = f[*(const uint32_t *)b].name;
+    if (x != y) return x < y ? -1 : 1;
+    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+/*
+ * Gives every function whose name another function shares a qualified name: "name (file)"
+ * by the base name of its declaration file, by the whole path when two of those files
+ * share a base name, "name@addr" for a local symbol no file is known for; a function
+ * with no decl at all keeps the bare name.
+ */
+static int qualify_names(hp_profile_t *p) {
+    if (p->nfuncs < 2) return 0;
+    uint32_t *ord = malloc(p->nfuncs * sizeof(*ord));
+    if (ord == NULL) return -ENOMEM;
+    for (size_t i = 0; i < p->nfuncs; i++)
+        ord[i] = (uint32_t)i;
+    qsort_r(ord, p->nfuncs, sizeof(*ord), cmp_func_name, p->funcs);
+    char *buf = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t lo = 0, hi; lo < p->nfuncs && rc == 0; lo = hi) {
+        uint32_t name = p->funcs[ord[lo]].name;
+        bool differ = false;
+        for (hi = lo + 1; hi < p->nfuncs && p->funcs[ord[hi]].name == name; hi++)
+            differ = differ || p->funcs[ord[hi]].decl != p->funcs[ord[lo]].decl;
+        if (!differ) continue; // one function (the same decl, or one decl unknown)
+        for (size_t i = lo; i < hi && rc == 0; i++) {
+            hp_func_t *f = &p->funcs[ord[i]];
+            if (f->decl == HP_NO_STR) continue;
+            const char *decl = hp_strtab_get(&p->strs, f->decl);
+            const char *shown = base_name(decl);
+            for (size_t j = lo; j < hi && shown != decl; j++) {
+                uint32_t other = p->funcs[ord[j]].decl;
+                if (other == HP_NO_STR || other == f->decl) continue;
+                const char *o = hp_strtab_get(&p->strs, other);
+                /* "t_hash.c" (a symbol table's) may be the same file as "/src/t_hash.c". */
+                if (strcmp(base_name(o), shown) == 0 && strchr(o, '/') && strchr(decl, '/'))
+                    shown = decl;
+            }
+            const char *nm = hp_strtab_get(&p->strs, name);
+            size_t need = strlen(nm) + strlen(shown) + 4;
+            if (hp_grow((void **)&buf, &cap, need, 1) != 0) {
+                rc = -ENOMEM;
+                break;
+            }
+            int n = decl[0] == '@' ? snprintf(buf, cap, "%s%s", nm, decl)
+                                   : snprintf(buf, cap, "%s (%s)", nm, shown);
+            uint32_t id;
+            if ((rc = hp_strtab_intern(&p->strs, buf, (size_t)n, &id)) == 0) f->name = id;
+        }
+    }
+    free(buf);
+    free(ord);
+    return rc;
+}
+
 int hp_profile_build(const hp_dump_t *d, const hp_sym_opts_t *opts, hp_profile_t **out) {
     *out = NULL;
     hp_profile_t *p = calloc(1, sizeof(*p));
@@ -225,6 +292,7 @@ int hp_profile_build(const hp_dump_t *d, const hp_sym_opts_t *opts, hp_profile_t
     }
     if (progress != NULL) progress(opts->progress_ctx, "symbolizing", n, n);
     rc = build_mappings(&b);
+    if (rc == 0) rc = qualify_names(p);
 out:
     hp_symbolizer_free(b.sym);
     hp_u64map_fini(&b.loc_by_addr);
@@ -275,8 +343,8 @@ int hp_frame_key(const hp_profile_t *p, const hp_frame_t *f, bool lines, char *b
     const hp_func_t *fn = &p->funcs[f->func];
     const char *name = hp_strtab_get(&p->strs, fn->name);
     int n;
-    if (lines && fn->file != HP_NO_STR && f->line != 0)
-        n = snprintf(buf, len, "%s %s:%u", name, hp_strtab_get(&p->strs, fn->file), f->line);
+    if (lines && f->file != HP_NO_STR && f->line != 0)
+        n = snprintf(buf, len, "%s %s:%u", name, hp_strtab_get(&p->strs, f->file), f->line);
     else
         n = snprintf(buf, len, "%s", name);
     return n < 0 ? -EINVAL : n;

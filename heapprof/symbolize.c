@@ -51,6 +51,9 @@ typedef struct sym_obj {
     struct cu_range *cus;
     size_t ncus;
     bool cus_built;
+    /* Local function symbol (dwfl address) -> its STT_FILE name id, built by local_decl. */
+    hp_u64map_t locals;
+    bool locals_built;
 } sym_obj_t;
 
 typedef struct cu_range {
@@ -597,6 +600,7 @@ void hp_symbolizer_free(hp_symbolizer_t *s) {
         if (o->dwfl) dwfl_end(o->dwfl);
         free(o->segs);
         free(o->cus);
+        hp_u64map_fini(&o->locals);
         free(o->build_id_hex);
         free(o->debug_file);
     }
@@ -659,10 +663,10 @@ static uint64_t offset_to_vaddr(const sym_obj_t *o, uint64_t off) {
 }
 
 static int push_frame(hp_symbolizer_t *s, uint32_t func, uint32_t sysname, uint32_t file,
-                      uint32_t line) {
+                      uint32_t line, uint32_t decl) {
     if (hp_grow((void **)&s->frames, &s->frames_cap, s->nframes + 1, sizeof(*s->frames)) != 0)
         return -ENOMEM;
-    s->frames[s->nframes++] = (hp_sym_frame_t){func, sysname, file, line};
+    s->frames[s->nframes++] = (hp_sym_frame_t){func, sysname, file, line, decl};
     return 0;
 }
 
@@ -759,7 +763,7 @@ static Dwarf_Die *find_cu(sym_obj_t *o, Dwarf_Addr a, Dwarf_Addr *bias) {
 }
 
 static int dwarf_frames(hp_symbolizer_t *s, sym_obj_t *o, Dwarf_Addr a, uint32_t sym_func,
-                        uint32_t sym_sys) {
+                        uint32_t sym_sys, uint32_t sym_decl) {
     Dwarf_Addr cubias = 0;
     Dwarf_Die *cu = find_cu(o, a, &cubias);
     if (cu == NULL) return 0;
@@ -785,22 +789,43 @@ static int dwarf_frames(hp_symbolizer_t *s, sym_obj_t *o, Dwarf_Addr a, uint32_t
         scopes = NULL;
         n = ok ? dwarf_getscopes_die(&inner, &scopes) : 0;
     }
+    /* The DWARF name of the function holding the code: an inlined copy of it (GCC inlines
+     * a function into itself) is spelled as the function is, by its symbol. */
+    uint32_t sub_func = HP_NO_STR, sub_sys;
+    for (int i = 0; i < n; i++) {
+        if (dwarf_tag(&scopes[i]) != DW_TAG_subprogram) continue;
+        if (die_names(s, &scopes[i], &sub_func, &sub_sys) != 0) sub_func = HP_NO_STR;
+        break;
+    }
     Dwarf_Files *files = NULL;
     size_t nfiles = 0;
     int pushed = 0, rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         int tag = dwarf_tag(&scopes[i]);
         if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
-        uint32_t func, sys, fid;
-        bool named = die_names(s, &scopes[i], &func, &sys) == 0;
-        if (!named && tag == DW_TAG_subprogram && sym_func != HP_NO_STR) {
+        uint32_t func, sys, fid, decl;
+        /* The function holding the code goes by its symbol when one covers the address, as
+         * it does when the object's DWARF is not read (system libraries without --lines):
+         * one spelling either way (__libc_start_main, not its DWARF __libc_start_main_impl).
+         * Inlined callees have no symbol: their DWARF name. */
+        bool named = false;
+        if (tag == DW_TAG_subprogram && sym_func != HP_NO_STR) {
             func = sym_func;
             sys = sym_sys;
             named = true;
+        } else {
+            named = die_names(s, &scopes[i], &func, &sys) == 0;
+            if (named && func == sub_func && sym_func != HP_NO_STR) {
+                func = sym_func;
+                sys = sym_sys;
+            }
         }
         if (named) {
             if ((rc = file_id(s, file, comp_dir, &fid)) != 0) break;
-            if ((rc = push_frame(s, func, sys, fid, line > 0 ? (uint32_t)line : 0)) != 0) break;
+            if ((rc = file_id(s, dwarf_decl_file(&scopes[i]), comp_dir, &decl)) != 0) break;
+            if (decl == HP_NO_STR && tag == DW_TAG_subprogram) decl = sym_decl;
+            if ((rc = push_frame(s, func, sys, fid, line > 0 ? (uint32_t)line : 0, decl)) != 0)
+                break;
             pushed++;
         }
         if (tag == DW_TAG_subprogram) break;
@@ -823,11 +848,48 @@ static int dwarf_frames(hp_symbolizer_t *s, sym_obj_t *o, Dwarf_Addr a, uint32_t
     if (pushed == 0 && sym_func != HP_NO_STR) {
         uint32_t fid;
         if ((rc = file_id(s, file, comp_dir, &fid)) != 0) return rc;
-        if ((rc = push_frame(s, sym_func, sym_sys, fid, line > 0 ? (uint32_t)line : 0)) != 0)
+        if ((rc = push_frame(s, sym_func, sym_sys, fid, line > 0 ? (uint32_t)line : 0, sym_decl)) !=
+            0)
             return rc;
         pushed = 1;
     }
     return pushed;
+}
+
+/*
+ * The source file of the local (static) function symbol at dwfl address sym_addr: the
+ * STT_FILE symbol that precedes it in the symbol table (the compiler's name of its
+ * translation unit), or "@<ELF address in hex>" (jeprof's way of telling same-named
+ * functions apart) when the table names no file. The object's local functions are
+ * indexed on first use.
+ */
+static int local_decl(hp_symbolizer_t *s, sym_obj_t *o, Dwarf_Addr sym_addr, uint32_t *decl) {
+    if (!o->locals_built) {
+        o->locals_built = true;
+        int nsyms = dwfl_module_getsymtab(o->mod);
+        uint32_t cur = HP_NO_STR;
+        for (int i = 0; i < nsyms; i++) {
+            GElf_Sym sym;
+            GElf_Addr addr;
+            const char *nm = dwfl_module_getsym_info(o->mod, i, &sym, &addr, NULL, NULL, NULL);
+            if (nm == NULL) continue;
+            uint32_t seen;
+            int rc = 0;
+            if (GELF_ST_TYPE(sym.st_info) == STT_FILE) {
+                cur = HP_NO_STR;
+                if (nm[0] != '\0') rc = intern(s, nm, &cur);
+            } else if (GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
+                       GELF_ST_BIND(sym.st_info) == STB_LOCAL && cur != HP_NO_STR &&
+                       !hp_u64map_find(&o->locals, addr, &seen)) {
+                rc = hp_u64map_put(&o->locals, addr, cur);
+            }
+            if (rc != 0) return rc;
+        }
+    }
+    if (hp_u64map_find(&o->locals, sym_addr, decl)) return 0;
+    char buf[32];
+    snprintf(buf, sizeof(buf), "@%" PRIx64, (uint64_t)(sym_addr - o->bias));
+    return intern(s, buf, decl);
 }
 
 static int resolve(hp_symbolizer_t *s, uint64_t addr, hp_sym_addr_t *r) {
@@ -849,16 +911,19 @@ static int resolve(hp_symbolizer_t *s, uint64_t addr, hp_sym_addr_t *r) {
         GElf_Off symoff;
         GElf_Sym sym;
         const char *name = dwfl_module_addrinfo(o->mod, a, &symoff, &sym, NULL, NULL, NULL);
-        uint32_t func = HP_NO_STR, sys = HP_NO_STR;
+        uint32_t func = HP_NO_STR, sys = HP_NO_STR, decl = HP_NO_STR;
         int rc;
         if (name != NULL && name[0] != '\0') {
             if ((rc = intern_name(s, name, &func)) != 0) return rc;
             if ((rc = intern(s, name, &sys)) != 0) return rc;
+            if (GELF_ST_BIND(sym.st_info) == STB_LOCAL &&
+                (rc = local_decl(s, o, a - symoff, &decl)) != 0)
+                return rc;
         }
-        int n = o->pub.has_lines ? dwarf_frames(s, o, a, func, sys) : 0;
+        int n = o->pub.has_lines ? dwarf_frames(s, o, a, func, sys, decl) : 0;
         if (n < 0) return n;
         if (n == 0 && func != HP_NO_STR) {
-            if ((rc = push_frame(s, func, sys, HP_NO_STR, 0)) != 0) return rc;
+            if ((rc = push_frame(s, func, sys, HP_NO_STR, 0, decl)) != 0) return rc;
             n = 1;
         }
         if (n > 0) {
@@ -877,7 +942,7 @@ static int resolve(hp_symbolizer_t *s, uint64_t addr, hp_sym_addr_t *r) {
     }
     uint32_t id;
     int rc = intern(s, buf, &id);
-    if (rc == 0) rc = push_frame(s, id, id, HP_NO_STR, 0);
+    if (rc == 0) rc = push_frame(s, id, id, HP_NO_STR, 0, HP_NO_STR);
     if (rc != 0) return rc;
     r->nframes = 1;
     return 0;
