@@ -209,6 +209,34 @@ void ms_report_peaks(size_t *allocated, size_t *active, size_t *resident);
 int ms_report_format(char *buf, size_t len, const char *prog, const memshim_stats_t *fin,
                      size_t peak_allocated, size_t peak_active, size_t peak_resident);
 
+/*
+ * What heap profiling costs, for the summary's "profiler" lines. Dense sampling inflates
+ * memory: jemalloc 5.3 gives every sampled small block a run of the smallest large class
+ * (run_size, 16 KiB with 4 KiB pages), and its profiling tables count in stats.metadata.
+ */
+typedef struct ms_report_prof {
+    bool seen;            /* profiling was active at some sample (else no lines) */
+    size_t lg_sample;     /* prof.lg_sample: one sample per 2^lg_sample bytes */
+    size_t metadata_peak; /* stats.metadata (jemalloc's own, profiler's tables included) */
+    size_t metadata_final;
+    size_t run_size;  /* arenas.lextent.0.size */
+    size_t runs_peak; /* live runs of that class (sampled small blocks and others) */
+    size_t runs_final;
+} ms_report_prof_t;
+
+/* Reads into *out the profiling figures the sampler kept, plus final values (no epoch
+ * refresh: call after ms_report_sample). 0; -ENOENT when jemalloc has no profiling. */
+int ms_report_prof_get(ms_report_prof_t *out);
+
+/* Formats the "profiler" lines (none when !p->seen; the hint only below lg_sample 16).
+ * Returns the length written (0 for none), -ERANGE when buf is too small, or -EIO. */
+int ms_report_format_prof(char *buf, size_t len, const ms_report_prof_t *p);
+
+/* Reads prof.active, prof.lg_sample and the live runs of the smallest large class
+ * (stats.arenas.<all>.lextents.0.curlextents, as of the last epoch) and its size.
+ * 0 or -errno (-ENOENT without opt.prof). */
+int ms_je_prof_figures(bool *active, size_t *lg_sample, size_t *runs, size_t *run_size);
+
 /* Takes a last sample and writes the summary to MEMSHIM_REPORT_FILE or stderr. */
 void ms_report_write(void);
 

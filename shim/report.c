@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +29,10 @@ static _Atomic size_t peak_allocated;
 static _Atomic size_t peak_active;
 static _Atomic size_t peak_resident;
 static atomic_bool sampler_started;
+/* Heap profiling's cost (ms_report_prof_t): kept while profiling is active. */
+static _Atomic size_t peak_metadata;
+static _Atomic size_t peak_runs;
+static atomic_bool prof_seen;
 
 /*
  * stderr as it was at start-up. Programs may close it before the destructors run
@@ -73,7 +78,34 @@ int ms_report_sample(memshim_stats_t *out) {
     raise_to(&peak_allocated, st.allocated);
     raise_to(&peak_active, st.active);
     raise_to(&peak_resident, st.resident);
+    raise_to(&peak_metadata, st.metadata);
+    bool active = false;
+    size_t lg, runs, run_size;
+    if (ms_je_prof_figures(&active, &lg, &runs, &run_size) == 0 && active) {
+        atomic_store_explicit(&prof_seen, true, memory_order_relaxed);
+        raise_to(&peak_runs, runs);
+    }
     if (out != NULL) *out = st;
+    return 0;
+}
+
+int ms_report_prof_get(ms_report_prof_t *out) {
+    memset(out, 0, sizeof(*out));
+    bool active = false;
+    size_t runs = 0;
+    int rc = ms_je_prof_figures(&active, &out->lg_sample, &runs, &out->run_size);
+    if (rc != 0) return rc;
+    if (active) {
+        atomic_store(&prof_seen, true);
+        raise_to(&peak_runs, runs);
+    }
+    memshim_stats_t st;
+    if (memshim_stats_get(&st) == 0) raise_to(&peak_metadata, st.metadata);
+    out->seen = atomic_load(&prof_seen);
+    out->metadata_peak = atomic_load(&peak_metadata);
+    out->metadata_final = st.metadata;
+    out->runs_peak = atomic_load(&peak_runs);
+    out->runs_final = runs;
     return 0;
 }
 
@@ -171,6 +203,39 @@ int ms_report_format(char *buf, size_t len, const char *prog, const memshim_stat
     return (size_t)n >= len ? -ERANGE : n;
 }
 
+/* Sampling denser than one per 2^16 bytes is what the summary calls dense. */
+#define MS_REPORT_DENSE_LG 16
+
+int ms_report_format_prof(char *buf, size_t len, const ms_report_prof_t *p) {
+    if (len > 0) buf[0] = '\0';
+    if (!p->seen) return 0;
+    char every[32], mp[32], mf[32], rs[32], rp[32], rf[32];
+    human(every, sizeof(every), p->lg_sample < 64 ? (size_t)1 << p->lg_sample : SIZE_MAX);
+    human(mp, sizeof(mp), p->metadata_peak);
+    human(mf, sizeof(mf), p->metadata_final);
+    human(rs, sizeof(rs), p->run_size);
+    human(rp, sizeof(rp), p->runs_peak * p->run_size);
+    human(rf, sizeof(rf), p->runs_final * p->run_size);
+    int pid = (int)getpid();
+    int n = snprintf(buf, len,
+                     "memshim[%d]:   profiler   lg_sample %zu (a sample per %s); jemalloc "
+                     "metadata, its tables included: peak %s, final %s\n",
+                     pid, p->lg_sample, every, mp, mf);
+    if (n < 0) return -EIO;
+    if ((size_t)n >= len) return -ERANGE;
+    if (p->lg_sample < MS_REPORT_DENSE_LG) {
+        int m = snprintf(buf + n, len - (size_t)n,
+                         "memshim[%d]:   profiler   sampling this dense inflates memory: each "
+                         "sampled small block takes a %s run (runs of that size live: peak %s, "
+                         "final %s); the default lg_sample is 19\n",
+                         pid, rs, rp, rf);
+        if (m < 0) return -EIO;
+        if ((size_t)m >= len - (size_t)n) return -ERANGE;
+        n += m;
+    }
+    return n;
+}
+
 void ms_report_write(void) {
     memshim_stats_t fin;
     if (ms_report_sample(&fin) != 0) {
@@ -179,9 +244,14 @@ void ms_report_write(void) {
     }
     size_t pa, pc, pr;
     ms_report_peaks(&pa, &pc, &pr);
-    char buf[1024];
+    char buf[1536];
     int n = ms_report_format(buf, sizeof(buf), program_invocation_short_name, &fin, pa, pc, pr);
     if (n < 0) return;
+    ms_report_prof_t prof;
+    if (ms_report_prof_get(&prof) == 0) {
+        int m = ms_report_format_prof(buf + n, sizeof(buf) - (size_t)n, &prof);
+        if (m > 0) n += m;
+    }
     int fd = -1;
     if (ms_config.report_path[0] != '\0') {
         fd = open(ms_config.report_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

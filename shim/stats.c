@@ -36,6 +36,22 @@ int ms_je_epoch(void) {
     return rc != 0 ? -rc : 0;
 }
 
+int ms_je_prof_figures(bool *active, size_t *lg_sample, size_t *runs, size_t *run_size) {
+    bool on = false;
+    int rc = ms_je_get_bool("opt.prof", &on);
+    if (rc != 0) return rc;
+    if (!on) return -ENOENT;
+    char name[64];
+    snprintf(name, sizeof(name), "stats.arenas.%u.lextents.0.curlextents",
+             (unsigned)MALLCTL_ARENAS_ALL);
+    if ((rc = ms_je_get_bool("prof.active", active)) != 0 ||
+        (rc = ms_je_get_size("prof.lg_sample", lg_sample)) != 0 ||
+        (rc = ms_je_get_size(name, runs)) != 0 ||
+        (rc = ms_je_get_size("arenas.lextent.0.size", run_size)) != 0)
+        return rc;
+    return 0;
+}
+
 int memshim_stats_get(memshim_stats_t *out) {
     if (out == NULL) return -EINVAL;
     memset(out, 0, sizeof(*out));

@@ -174,6 +174,53 @@ static void test_report_write_goes_to_stderr_or_the_report_file(void **state) {
     assert_int_equal(memshim_ctl_set_str("config.report_file", ""), 0);
 }
 
+static void test_report_prof_lines_say_what_profiling_costs(void **state) {
+    (void)state;
+    ms_report_prof_t p = {0};
+    char buf[1024];
+    assert_int_equal(ms_report_format_prof(buf, sizeof(buf), &p), 0); /* never active */
+    assert_string_equal(buf, "");
+    p.seen = true;
+    p.lg_sample = 12;
+    p.metadata_peak = 5u << 20;
+    p.metadata_final = 3u << 20;
+    p.run_size = 16384;
+    p.runs_peak = 640;
+    p.runs_final = 2;
+    int n = ms_report_format_prof(buf, sizeof(buf), &p);
+    assert_true(n > 0);
+    assert_int_equal((size_t)n, strlen(buf));
+    assert_non_null(strstr(buf,
+                           "profiler   lg_sample 12 (a sample per 4.0 KiB); jemalloc metadata, "
+                           "its tables included: peak 5.0 MiB, final 3.0 MiB\n"));
+    assert_non_null(strstr(buf, "sampling this dense inflates memory: each sampled small block "
+                                "takes a 16.0 KiB run (runs of that size live: peak 10.0 MiB, "
+                                "final 32.0 KiB); the default lg_sample is 19\n"));
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "memshim[%d]: ", (int)getpid());
+    assert_int_equal(strncmp(buf, prefix, strlen(prefix)), 0);
+    assert_non_null(strstr(strchr(buf, '\n') + 1, prefix));
+    char tiny[60];
+    assert_int_equal(ms_report_format_prof(tiny, sizeof(tiny), &p), -ERANGE);
+    p.lg_sample = 16; /* not dense: no hint */
+    n = ms_report_format_prof(buf, sizeof(buf), &p);
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "lg_sample 16 (a sample per 64.0 KiB)"));
+    assert_null(strstr(buf, "inflates"));
+    assert_int_equal(strchr(buf, '\n') - buf + 1, n); /* one line */
+}
+
+/* libmemshim.a in this test carries no malloc_conf: jemalloc runs without opt.prof. */
+static void test_report_prof_get_without_profiling(void **state) {
+    (void)state;
+    ms_report_prof_t p;
+    assert_int_equal(ms_report_prof_get(&p), -ENOENT);
+    char buf[2048];
+    capture_stderr(report_write, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "report for test_shim_stats\n"));
+    assert_null(strstr(buf, "profiler"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stats_get_rejects_null),
@@ -184,6 +231,8 @@ int main(void) {
         cmocka_unit_test(test_report_sample_raises_peaks_only_upwards),
         cmocka_unit_test(test_report_format_names_every_figure),
         cmocka_unit_test(test_report_write_goes_to_stderr_or_the_report_file),
+        cmocka_unit_test(test_report_prof_lines_say_what_profiling_costs),
+        cmocka_unit_test(test_report_prof_get_without_profiling),
     };
     return cmocka_run_group_tests_name("shim_stats", tests, NULL, NULL);
 }
