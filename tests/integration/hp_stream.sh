@@ -44,7 +44,7 @@ same_streamed() {
 }
 
 same_streamed top top
-same_streamed "top --alloc --lines --json" top --alloc --lines --json
+same_streamed "top --cum --lines --json" top --cum --lines --json # (no --alloc: the dump has no allocation totals)
 same_streamed collapsed collapsed
 same_streamed flame flame -o -
 
