@@ -154,11 +154,28 @@ typedef struct hp_sym_opts {
     void *progress_ctx;
 } hp_sym_opts_t;
 
+/*
+ * Is the main program's file (opts->binary, else the path the dump names) the build that
+ * wrote the dump? A heap_v2 dump records no build-id, only /proc/<pid>/maps: each
+ * mapping's path, inode, file offset and size. So:
+ *   - the file at the dump's path, if it still has the dump's inode, is the one that ran:
+ *     its GNU build-id is compared with BIN's (a file with the dump's inode is the build);
+ *   - otherwise the file's executable PT_LOAD segments must fit the dump's executable
+ *     mappings (offset and page-rounded size), and a file that replaced the one at the
+ *     dump's path (another inode) is not trusted without --binary.
+ * HP_BIN_OK (checked, or nothing to check: no main program, inode 0), HP_BIN_UNVERIFIED
+ * (BIN could not be checked) or HP_BIN_MISMATCH; msg (len bytes) gets one sentence saying
+ * why for the latter two.
+ */
+enum { HP_BIN_OK = 0, HP_BIN_UNVERIFIED = 1, HP_BIN_MISMATCH = 2 };
+int hp_check_binary(const hp_dump_t *d, const hp_sym_opts_t *opts, char *msg, size_t len);
+
 /* An executable file mapping of the profile (pprof's Mapping). */
 typedef struct hp_mapping_info {
     uint64_t start, limit, offset;
     const char *path;
-    const char *build_id; /* lowercase hex GNU build-id, "" if unknown */
+    const char *build_id; /* lowercase hex GNU build-id, "" if unknown (the build that ran:
+                             not --binary's when hp_check_binary found it differs) */
     int has_functions;    /* function names were found for it */
     int has_lines;        /* DWARF file:line were found for it */
     int open_error;       /* 0, or -errno of opening the file (-ENOEXEC: not ELF; -ENODEV:

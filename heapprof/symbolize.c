@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct seg {
@@ -446,6 +447,9 @@ static bool is_system_path(const char *path) {
     return false;
 }
 
+static int check_main(const hp_mapping_t *maps, size_t n, const char *binary, char *ran,
+                      size_t ran_cap, char *msg, size_t len);
+
 static void object_open(hp_symbolizer_t *s, sym_obj_t *o) {
     o->tried = true;
     int fd = hp_open_regular(o->file, HP_MAX_OBJECT_SIZE);
@@ -492,6 +496,17 @@ static void object_open(hp_symbolizer_t *s, sym_obj_t *o) {
     if (n > 0) {
         o->build_id_hex = hex_string(bits, (size_t)n);
         if (o->build_id_hex != NULL) o->pub.build_id = o->build_id_hex;
+    }
+    if (o->pub.is_main && s->opts.binary != NULL) {
+        /* --binary names another build than the one that ran (kept on with --force):
+         * the profile's mapping carries the build-id that ran, or none if unknown. */
+        char ran[128], msg[8];
+        if (check_main(s->maps, s->nmaps, s->opts.binary, ran, sizeof(ran), msg, sizeof(msg)) ==
+            HP_BIN_MISMATCH) {
+            free(o->build_id_hex);
+            o->build_id_hex = strdup(ran);
+            o->pub.build_id = o->build_id_hex != NULL ? o->build_id_hex : "";
+        }
     }
     o->pub.has_symbols = dwfl_module_getsymtab(o->mod) > 0;
     if (s->opts.system_lines || has_own_dwarf(elf) || !is_system_path(o->file)) {
@@ -547,6 +562,126 @@ static const char *main_program_path(const hp_mapping_t *maps, size_t n, const c
         if (first_exe == NULL && !looks_like_library(maps[i].path)) first_exe = maps[i].path;
     }
     return first_exe ? first_exe : first;
+}
+
+/* --- Is the main program the build that ran? --- */
+
+/* path's GNU build-id in lowercase hex into hex (cap bytes); false if it has none. */
+static bool file_build_id(const char *path, char *hex, size_t cap) {
+    hex[0] = '\0';
+    int fd = hp_open_regular(path, HP_MAX_OBJECT_SIZE);
+    if (fd < 0) return false;
+    elf_version(EV_CURRENT);
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    const void *id = NULL;
+    ssize_t n = elf ? dwelf_elf_gnu_build_id(elf, &id) : -1;
+    if (n > 0 && (size_t)n * 2 < cap) {
+        for (ssize_t i = 0; i < n; i++)
+            snprintf(hex + 2 * i, 3, "%02x", ((const unsigned char *)id)[i]);
+    }
+    if (elf) elf_end(elf);
+    close(fd);
+    return hex[0] != '\0';
+}
+
+/*
+ * Whether path's executable PT_LOAD segments fit the dump's executable mappings of main:
+ * each one starts at a segment's page-aligned file offset and is as long as that segment
+ * rounded out to pages (4, 16 or 64 KiB). true when the file cannot be read (nothing
+ * proven).
+ */
+static bool layout_fits(const char *path, const hp_mapping_t *maps, size_t n, const char *main) {
+    int fd = hp_open_regular(path, HP_MAX_OBJECT_SIZE);
+    if (fd < 0) return true;
+    elf_version(EV_CURRENT);
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    size_t nph = 0;
+    bool fits = true;
+    if (elf != NULL && elf_kind(elf) == ELF_K_ELF && elf_getphdrnum(elf, &nph) == 0) {
+        for (size_t i = 0; i < n && fits; i++) {
+            const hp_mapping_t *m = &maps[i];
+            if (m->perms[2] != 'x' || strcmp(m->path, main) != 0) continue;
+            bool found = false;
+            for (size_t k = 0; k < nph && !found; k++) {
+                GElf_Phdr ph;
+                if (gelf_getphdr(elf, (int)k, &ph) == NULL || ph.p_type != PT_LOAD ||
+                    !(ph.p_flags & PF_X))
+                    continue;
+                for (uint64_t pg = 4096; pg <= 65536 && !found; pg *= 4) {
+                    uint64_t lo = ph.p_vaddr & ~(pg - 1);
+                    uint64_t hi = (ph.p_vaddr + ph.p_filesz + pg - 1) & ~(pg - 1);
+                    found = (ph.p_offset & ~(pg - 1)) == m->offset && hi - lo == m->end - m->start;
+                }
+            }
+            fits = found;
+        }
+    }
+    if (elf) elf_end(elf);
+    close(fd);
+    return fits;
+}
+
+/* hp_check_binary's work; ran gets the build-id of the build that ran when known. */
+static int check_main(const hp_mapping_t *maps, size_t n, const char *binary, char *ran,
+                      size_t ran_cap, char *msg, size_t len) {
+    ran[0] = '\0';
+    if (len > 0) msg[0] = '\0';
+    const char *main = main_program_path(maps, n, binary);
+    const hp_mapping_t *mm = NULL;
+    for (size_t i = 0; i < n && mm == NULL; i++) {
+        if (main != NULL && maps[i].perms[2] == 'x' && strcmp(maps[i].path, main) == 0)
+            mm = &maps[i];
+    }
+    if (mm == NULL || mm->inode == 0) return HP_BIN_OK;
+    struct stat at, bin;
+    bool same_at = stat(main, &at) == 0 && (uint64_t)at.st_ino == mm->inode;
+    if (binary != NULL && stat(binary, &bin) == 0 && (uint64_t)bin.st_ino == mm->inode &&
+        (!same_at || at.st_dev == bin.st_dev))
+        return HP_BIN_OK; // BIN is the very file that ran (moved, or the same path)
+    const char *file = binary != NULL ? binary : main;
+    if (same_at) {
+        file_build_id(main, ran, ran_cap);
+        if (binary == NULL) return HP_BIN_OK;
+        char have[128];
+        bool has = file_build_id(binary, have, sizeof(have));
+        if (ran[0] != '\0' && has && strcmp(ran, have) == 0) return HP_BIN_OK;
+        if (ran[0] != '\0' && has) {
+            snprintf(msg, len,
+                     "%s is not the build that wrote the dump: its build-id is %s, the "
+                     "program that ran (%s) has %s",
+                     binary, have, main, ran);
+            return HP_BIN_MISMATCH;
+        }
+    }
+    if (!layout_fits(file, maps, n, main)) {
+        snprintf(msg, len,
+                 "%s is not the build that wrote the dump: its code segment does not fit the "
+                 "dump's mapping of %s",
+                 file, main);
+        return HP_BIN_MISMATCH;
+    }
+    if (binary == NULL) {
+        if (stat(main, &at) != 0) return HP_BIN_OK; // gone: the open warning says so
+        snprintf(msg, len,
+                 "%s was replaced after the dump was written (inode %" PRIu64
+                 " in the dump, %" PRIu64 " now), so it may not be the build that ran; "
+                 "pass that build with --binary",
+                 main, mm->inode, (uint64_t)at.st_ino);
+        return HP_BIN_MISMATCH;
+    }
+    snprintf(msg, len,
+             "cannot check that %s is the build that wrote the dump (the dump records no "
+             "build-id, and %s is no longer the file that ran)",
+             binary, main);
+    return HP_BIN_UNVERIFIED;
+}
+
+int hp_check_binary(const hp_dump_t *d, const hp_sym_opts_t *opts, char *msg, size_t len) {
+    size_t n;
+    const hp_mapping_t *maps = hp_dump_mappings(d, &n);
+    char ran[128];
+    if (opts != NULL && opts->no_symbols) return HP_BIN_OK;
+    return check_main(maps, n, opts ? opts->binary : NULL, ran, sizeof(ran), msg, len);
 }
 
 hp_symbolizer_t *hp_symbolizer_new(const hp_dump_t *dump, const hp_sym_opts_t *opts) {

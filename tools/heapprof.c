@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { EXIT_USAGE = 1, EXIT_INPUT = 2 };
+enum { EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_MISMATCH = 3 };
 
 #define HP_CLI_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
@@ -55,7 +55,7 @@ typedef struct args {
     const char *title;
     long limit; // -1: not given
     int width;
-    bool alloc, lines, json, cum, no_symbols, quiet;
+    bool alloc, lines, json, cum, no_symbols, quiet, force;
 } args_t;
 
 typedef struct progress {
@@ -126,6 +126,17 @@ static int load_profile(const args_t *a, progress_t *pr, const char *path, hp_pr
                         .system_lines = a->lines,
                         .progress = on_progress,
                         .progress_ctx = pr};
+    char bin_why[1024];
+    int bin = hp_check_binary(d, &so, bin_why, sizeof(bin_why));
+    if (bin == HP_BIN_MISMATCH && !a->force) {
+        fprintf(stderr, "heapprof: %s: %s (--force analyses it anyway)\n", path, bin_why);
+        hp_dump_free(d);
+        return EXIT_MISMATCH;
+    }
+    if (bin == HP_BIN_MISMATCH)
+        fprintf(stderr, "heapprof: WARNING: %s: %s; --force: going on anyway\n", path, bin_why);
+    else if (bin == HP_BIN_UNVERIFIED && !a->quiet)
+        fprintf(stderr, "heapprof: warning: %s: %s\n", path, bin_why);
     rc = hp_profile_build(d, &so, out);
     hp_dump_free(d);
     progress_done(pr);
@@ -320,6 +331,7 @@ static const option_row_t options[] = {
      "debug store with .build-id/xx/rest.debug (default /usr/lib/debug)"},
     {"--no-symbols", NULL, false, 0, NULL, "name frames by address only"},
     {"--quiet", "-q", false, 0, NULL, "no warnings about unreadable objects"},
+    {"--force", NULL, false, 0, NULL, "analyse with a main program that is not the build that ran"},
     {"-n", "--limit", true, OPT_LIMIT, "N", "show the first N rows (0: all)"},
     {"--inuse", NULL, false, OPT_VALUES, NULL,
      "bytes in use when the dump was written (the default)"},
@@ -358,7 +370,8 @@ static void usage(FILE *out) {
     fputs("  -h, --help           this text (heapprof CMD --help: the command's)\n"
           "  --version            heapprof's version\n"
           "a DUMP may be a file, a pipe or FIFO, or - (standard input); it is streamed\n"
-          "exit status: 0 ok, 1 usage or output error, 2 unreadable or malformed dump\n",
+          "exit status: 0 ok, 1 usage or output error, 2 unreadable or malformed dump,\n"
+          "             3 the main program is not the build that ran\n",
           out);
 }
 
@@ -371,7 +384,8 @@ static void command_help(const command_t *cmd) {
     }
     puts("  -h, --help           this text\n"
          "a DUMP may be a file, a pipe or FIFO, or - (standard input); it is streamed\n"
-         "exit status: 0 ok, 1 usage or output error, 2 unreadable or malformed dump");
+         "exit status: 0 ok, 1 usage or output error, 2 unreadable or malformed dump,\n"
+         "             3 the main program is not the build that ran");
 }
 
 /* A usage error: one line naming it, one line pointing at the help. EXIT_USAGE. */
@@ -396,6 +410,8 @@ static int set_option(args_t *a, const char *name, const char *val) {
         a->no_symbols = true;
     } else if (strcmp(name, "--quiet") == 0) {
         a->quiet = true;
+    } else if (strcmp(name, "--force") == 0) {
+        a->force = true;
     } else if (strcmp(name, "-n") == 0) {
         errno = 0;
         a->limit = strtol(val, &end, 10);
