@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+
+extern char **environ;
 
 ms_config_t ms_config = {.inherit = true};
 
@@ -46,6 +49,104 @@ static const struct {
     {"MEMSHIM_CTL_TIMEOUT_MS", "ctl.timeout_ms"},
     {"MEMSHIM_CTL", "ctl.enable"},
 };
+
+/*
+ * MEMSHIM_* names in the environment that are not the shim's settings, so never warned
+ * about: the two the shim sets for its children, and the test harness's and build's
+ * own (tests/run.sh, tests/lib.sh, the Makefile, whose command-line variables reach
+ * every program a recipe runs).
+ */
+static const char *const env_not_settings[] = {
+    "MEMSHIM_WARNED",       /* config.c: the tree was told about a bad value */
+    "MEMSHIM_REPORT_PID",   /* config.c: the process the exit report belongs to */
+    "MEMSHIM_SAN",          /* tests: running under a sanitizer (make asan, make valgrind) */
+    "MEMSHIM_VALGRIND",     /* tests/run.sh: unit tests under valgrind */
+    "MEMSHIM_TEST_STALE",   /* tests/run.sh: run binaries older than their sources */
+    "MEMSHIM_TEST_TIMEOUT", /* tests/run.sh: per-test timeout */
+    "MEMSHIM_DEBUG",        /* make MEMSHIM_DEBUG=N: the assertion level of a build */
+};
+
+/* Case-insensitive Levenshtein distance of two names of at most 63 bytes (else 64). */
+static size_t name_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 64;
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            char ca = a[i - 1], cb = b[j - 1];
+            if (ca >= 'a' && ca <= 'z') ca = (char)(ca - 'a' + 'A');
+            if (cb >= 'a' && cb <= 'z') cb = (char)(cb - 'a' + 'A');
+            size_t best = diag + (ca != cb);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            diag = row[j];
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+bool ms_config_env_known(const char *name) {
+    if (strcmp(name, "MEMSHIM_CONF") == 0) return true;
+    for (size_t i = 0; i < sizeof(env_aliases) / sizeof(env_aliases[0]); i++)
+        if (strcmp(name, env_aliases[i].env) == 0) return true;
+    for (size_t i = 0; i < sizeof(env_not_settings) / sizeof(env_not_settings[0]); i++)
+        if (strcmp(name, env_not_settings[i]) == 0) return true;
+    return false;
+}
+
+const char *ms_config_env_suggest(const char *name) {
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    size_t n = sizeof(env_aliases) / sizeof(env_aliases[0]);
+    for (size_t i = 0; i <= n; i++) {
+        const char *cand = i < n ? env_aliases[i].env : "MEMSHIM_CONF";
+        size_t d = name_distance(name, cand);
+        if (d < best_d) {
+            best_d = d;
+            best = cand;
+        }
+    }
+    /* Close enough to be a slip: at most 3 edits, and fewer than a third of the name
+     * after the prefix (MEMSHIM_X is no misspelling of MEMSHIM_CTL). */
+    size_t len = strlen(name) > 8 ? strlen(name) - 8 : 0;
+    if (best_d <= 3 && best_d * 3 <= len + 1) return best;
+    /* Or a setting without its group: MEMSHIM_SAMPLE for MEMSHIM_PROF_SAMPLE. */
+    for (size_t i = 0; len >= 3 && i < n; i++) {
+        size_t cl = strlen(env_aliases[i].env);
+        if (cl > len + 8 && env_aliases[i].env[cl - len - 1] == '_' &&
+            strcasecmp(env_aliases[i].env + cl - len, name + 8) == 0)
+            return env_aliases[i].env;
+    }
+    return NULL;
+}
+
+/* Warns about every MEMSHIM_* variable that is not a known name. Walks environ in
+ * place (names copied to the stack), so nothing is allocated. */
+static int warn_unknown_env(void) {
+    int bad = 0;
+    for (char **e = environ; e != NULL && *e != NULL; e++) {
+        if (strncmp(*e, "MEMSHIM_", 8) != 0) continue;
+        const char *eq = strchr(*e, '=');
+        size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+        char name[64];
+        if (len >= sizeof(name)) len = sizeof(name) - 1; /* longer: unknown anyway */
+        memcpy(name, *e, len);
+        name[len] = '\0';
+        if (ms_config_env_known(name)) continue;
+        const char *hint = ms_config_env_suggest(name);
+        if (hint != NULL)
+            ms_log(MS_LOG_WARN, "unknown variable %s ignored (did you mean %s?)", name, hint);
+        else
+            ms_log(MS_LOG_WARN, "unknown variable %s ignored", name);
+        bad++;
+    }
+    return bad;
+}
 
 /*
  * Why setting control `name` failed. -ENOENT means two things: memshim_ctl found no such
@@ -116,6 +217,7 @@ int ms_config_apply_env(void) {
     }
     const char *conf = getenv("MEMSHIM_CONF");
     if (conf != NULL) bad += apply_conf_string(conf);
+    bad += warn_unknown_env();
     if (quiet && ms_log_level == -1) ms_log_level = saved_level;
     if (bad > 0 && !quiet) setenv("MEMSHIM_WARNED", "1", 1);
     return bad;

@@ -337,6 +337,14 @@ extern ms_config_t ms_config;
  */
 int ms_config_apply_env(void);
 
+/* True when name is MEMSHIM_CONF, a MEMSHIM_* setting, or one of the MEMSHIM_* names
+ * that are not settings (set by the shim for its children, or by the test harness). */
+bool ms_config_env_known(const char *name);
+
+/* The MEMSHIM_* setting closest to a misspelt name (case-insensitive edit distance),
+ * or NULL when none is close. ms_config_apply_env warns about unknown names with it. */
+const char *ms_config_env_suggest(const char *name);
+
 /* jemalloc read helpers: 0 or -errno (jemalloc's positive errno, negated once). */
 int ms_je_get_size(const char *name, size_t *out);
 int ms_je_get_u64(const char *name, uint64_t *out);

@@ -219,6 +219,41 @@ static void test_config_free_keeps_errno_variable_sets_the_control(void **state)
     assert_true(free_keeps_errno());
 }
 
+static void test_config_unknown_variable_names_the_closest_setting(void **state) {
+    (void)state;
+    assert_string_equal(ms_config_env_suggest("MEMSHIM_FAIL_RAT"), "MEMSHIM_FAIL_RATE");
+    assert_string_equal(ms_config_env_suggest("MEMSHIM_fail_rate"), "MEMSHIM_FAIL_RATE");
+    assert_string_equal(ms_config_env_suggest("MEMSHIM_PRF"), "MEMSHIM_PROF");
+    assert_string_equal(ms_config_env_suggest("MEMSHIM_REPROT_FILE"), "MEMSHIM_REPORT_FILE");
+    assert_string_equal(ms_config_env_suggest("MEMSHIM_SAMPLE"), "MEMSHIM_PROF_SAMPLE");
+    assert_string_equal(ms_config_env_suggest("MEMSHIM_CONFIG"), "MEMSHIM_CONF");
+    assert_null(ms_config_env_suggest("MEMSHIM_X"));
+    assert_null(ms_config_env_suggest("MEMSHIM_COMPLETELY_DIFFERENT"));
+    assert_true(ms_config_env_known("MEMSHIM_FAIL_RATE"));
+    assert_true(ms_config_env_known("MEMSHIM_CONF"));
+    assert_true(ms_config_env_known("MEMSHIM_WARNED"));
+    assert_true(ms_config_env_known("MEMSHIM_REPORT_PID"));
+    assert_true(ms_config_env_known("MEMSHIM_TEST_STALE"));
+    assert_false(ms_config_env_known("MEMSHIM_FAIL_RAT"));
+    setenv("MEMSHIM_FAIL_RAT", "0.1", 1);
+    setenv("MEMSHIM_ZZZZZZZZZZ", "1", 1);
+    setenv("MEMSHIM_REPORT_PID", "1", 1); /* the shim's own: no warning */
+    char err[1024];
+    assert_int_equal(apply_captured(err, sizeof(err)), 2);
+    assert_non_null(strstr(
+        err, "unknown variable MEMSHIM_FAIL_RAT ignored (did you mean MEMSHIM_FAIL_RATE?)\n"));
+    assert_non_null(strstr(err, "unknown variable MEMSHIM_ZZZZZZZZZZ ignored\n"));
+    assert_int_equal(count_lines(err), 2);
+    assert_string_equal(getenv("MEMSHIM_WARNED"), "1");
+    assert_int_equal(get_u64("inject.fail_after"), 0); /* nothing armed */
+    /* A child with the same environment stays quiet. */
+    assert_int_equal(apply_captured(err, sizeof(err)), 2);
+    assert_string_equal(err, "");
+    unsetenv("MEMSHIM_FAIL_RAT");
+    unsetenv("MEMSHIM_ZZZZZZZZZZ");
+    unsetenv("MEMSHIM_REPORT_PID");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_config_valid_variables_set_their_controls, clean_env,
@@ -240,6 +275,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(
             test_config_unavailable_feature_is_not_reported_as_unknown_name, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_config_free_keeps_errno_variable_sets_the_control,
+                                        clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_config_unknown_variable_names_the_closest_setting,
                                         clean_env, clean_env),
     };
     return cmocka_run_group_tests_name("shim_config", tests, NULL, NULL);
