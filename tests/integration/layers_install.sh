@@ -130,3 +130,19 @@ cc -std=c11 -Wall -Wextra -Werror "$tmp/use_heapprof.c" -o "$tmp/use_heapprof" $
 out=$("$tmp/use_heapprof") || fail "use_heapprof failed: $out"
 [ "$out" = "rc=0 stacks=1 period=524288" ] || fail "use_heapprof printed '$out'"
 echo "ok: a program built with pkg-config heapprof reads a dump ($out)"
+
+# The README's own example: install into a prefix (no DESTDIR, no ldconfig), build with
+# pkg-config, run with no LD_LIBRARY_PATH: memshim.pc carries the rpath of its libdir.
+pfx=$tmp/pfx
+unset PKG_CONFIG_SYSROOT_DIR
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top" -o all BUILD="$BUILD_ABS" \
+    NOSHIM="${NOSHIM:-0}" PREFIX="$pfx" install >"$tmp/install2.log" 2>&1 ||
+    fail "make install PREFIX=$pfx"
+export PKG_CONFIG_PATH="$pfx/lib/pkgconfig"
+export PKG_CONFIG_LIBDIR="$pfx/lib/pkgconfig:/usr/lib/x86_64-linux-gnu/pkgconfig:/usr/lib/pkgconfig:/usr/share/pkgconfig"
+# shellcheck disable=SC2046
+cc -std=c11 "$tmp/use_memshim.c" -o "$tmp/use_memshim2" $(pkg-config --cflags --libs memshim) ||
+    fail "the README's pkg-config example does not build"
+out=$(env -u LD_LIBRARY_PATH "$tmp/use_memshim2") || fail "the README's example does not run: $out"
+[ "$out" = "active=1 allocated>0=1 prof=1" ] || fail "use_memshim2 printed '$out'"
+echo "ok: make install PREFIX=DIR + pkg-config builds a program that runs without LD_LIBRARY_PATH"
