@@ -44,6 +44,7 @@ static const struct {
     {"MEMSHIM_DUMP_DIR", "prof.dump_dir"},
     {"MEMSHIM_DUMP_AT_EXIT", "prof.dump_at_exit"},
     {"MEMSHIM_PROF", "prof.active"},
+    {"MEMSHIM_PROF_PEAK", "prof.peak"},
     /* The control socket: the constructor starts it after every value is applied. */
     {"MEMSHIM_CTL_FORK", "ctl.fork"},
     {"MEMSHIM_CTL_TIMEOUT_MS", "ctl.timeout_ms"},

@@ -138,6 +138,26 @@ MEMSHIM_API int memshim_prof_reset(int lg_sample);
 /* Fills *out. 0 or -EINVAL (out is NULL); works (available=false) without profiling. */
 MEMSHIM_API int memshim_prof_status(memshim_prof_status_t *out);
 
+/*
+ * Peak profiles (prof.peak, MEMSHIM_PROF_PEAK): while on and profiling is active, a
+ * thread of the shim watches stats.allocated (every 10 ms) and, each time it exceeds the
+ * last peak by a sixteenth (at least 1 MiB), replaces <dump_dir>/memshim.<pid>.peak.heap
+ * with a dump (a new file renamed over the name: one file however many peaks; dumps at
+ * least 100 ms apart). A peak shorter than the watcher's poll or gap may be missed.
+ */
+typedef struct memshim_prof_peak_status {
+    bool enabled;       /* prof.peak */
+    uint64_t dumps;     /* peak profiles written by this process */
+    size_t peak_bytes;  /* stats.allocated when the current peak profile was taken, 0: none */
+    uint64_t peak_time; /* its time, seconds since the Unix epoch */
+    char path[512];     /* the peak profile, "" when none was written */
+} memshim_prof_peak_status_t;
+
+/* Turns peak profiles on or off. 0, -ENOENT (profiling not available), -EAGAIN. */
+MEMSHIM_API int memshim_prof_peak(bool on);
+/* Fills *out. 0 or -EINVAL (out is NULL). */
+MEMSHIM_API int memshim_prof_peak_status(memshim_prof_peak_status_t *out);
+
 /* --- Defragmentation (shim/hint.c) ---
  * Fragmentation figures, per-pointer "move it?" hints and the relocation primitive an
  * active defragmenter needs on stock jemalloc 5.3 (the design of Valkey 8.1). The

@@ -262,6 +262,12 @@ int ms_ctl_prof_last_dump_get(void *out);
 int ms_ctl_prof_last_error_get(void *out);
 int ms_ctl_prof_unwinder_get(void *out);
 int ms_ctl_prof_unwinder_set(const void *in);
+int ms_ctl_prof_peak_get(void *out);
+int ms_ctl_prof_peak_set(const void *in);
+int ms_ctl_prof_peak_bytes_get(void *out);
+int ms_ctl_prof_peak_time_get(void *out);
+int ms_ctl_prof_peak_dumps_get(void *out);
+int ms_ctl_prof_peak_path_get(void *out);
 
 /* Fork handlers of the profile-control lock (called from config.c's, after ms_ctl_*'s
  * prepare and before its parent/child): the child restarts dump numbering. */

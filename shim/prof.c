@@ -28,7 +28,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,6 +278,28 @@ static int fd_path(int fd, const char *name, char *out, size_t len) {
                 name);
 }
 
+/* jemalloc's prof.dump into the open file fd (named name, for messages). prof_lock held. */
+static int write_dump(int fd, const char *name) {
+    char via[64];
+    int rc = fd_path(fd, name, via, sizeof(via));
+    if (rc != 0) return rc;
+    const char *arg = via;
+    int saved_internal = ms_tls_internal;
+    ms_tls_internal = 1;
+    errno = 0;
+    int je = mallctl("prof.dump", NULL, NULL, &arg, sizeof(arg));
+    int e = errno;
+    ms_tls_internal = saved_internal;
+    /* jemalloc says EFAULT for everything; the errno of its open/write is the cause. */
+    if (je == ENOENT) return fail(-ENOENT, "%s", unavailable_msg);
+    if (je != 0 && (e == EACCES || e == EPERM || e == EROFS))
+        return fail(-EACCES, "cannot write dump '%s': %s", name, errtext(e));
+    if (je != 0)
+        return fail(-EIO, "jemalloc could not write dump '%s'%s%s", name, e ? ": " : "",
+                    e ? errtext(e) : "");
+    return 0;
+}
+
 /* The dump itself; path NULL = automatic name in dir (NULL = the dump dir). prof_lock held. */
 static int dump_locked(const char *path, const char *dir, char *out_path, size_t out_len) {
     if (out_path != NULL && out_len == 0) return fail(-EINVAL, "dump: out_len is 0");
@@ -294,28 +318,10 @@ static int dump_locked(const char *path, const char *dir, char *out_path, size_t
     int fd = open_target(path, dir != NULL ? dir : prof.dump_dir, name, sizeof(name), &created);
     if (fd < 0) return fd;
     size_t nlen = strlen(name);
-    char via[64];
     int rc = 0;
     if (out_path != NULL && nlen >= out_len)
         rc = fail(-EINVAL, "dump: out_len %zu is too small for '%s'", out_len, name);
-    if (rc == 0) rc = fd_path(fd, name, via, sizeof(via));
-    if (rc == 0) {
-        const char *arg = via;
-        int saved_internal = ms_tls_internal;
-        ms_tls_internal = 1;
-        errno = 0;
-        int je = mallctl("prof.dump", NULL, NULL, &arg, sizeof(arg));
-        int e = errno;
-        ms_tls_internal = saved_internal;
-        /* jemalloc says EFAULT for everything; the errno of its open/write is the cause. */
-        if (je == ENOENT)
-            rc = fail(-ENOENT, "%s", unavailable_msg);
-        else if (je != 0 && (e == EACCES || e == EPERM || e == EROFS))
-            rc = fail(-EACCES, "cannot write dump '%s': %s", name, errtext(e));
-        else if (je != 0)
-            rc = fail(-EIO, "jemalloc could not write dump '%s'%s%s", name, e ? ": " : "",
-                      e ? errtext(e) : "");
-    }
+    if (rc == 0) rc = write_dump(fd, name);
     if (rc != 0 && created) remove_created(fd, name);
     close(fd);
     if (rc != 0) return rc;
@@ -398,6 +404,164 @@ MS_EXPORT int memshim_prof_status(memshim_prof_status_t *out) {
     return 0;
 }
 
+/* --- Peak profiles ---
+ *
+ * With prof.peak on, a watcher thread of the shim reads stats.allocated every
+ * PEAK_POLL_MS and, when it exceeds the last peak by a step (a sixteenth, at least
+ * PEAK_MIN_STEP), writes a dump to <dump_dir>/memshim.<pid>.peak.heap: into a new
+ * temporary file (O_CREAT|O_EXCL|O_NOFOLLOW, as every dump) renamed over the name, so
+ * the directory holds one peak profile however long the process runs, and a reader
+ * never sees half a dump. jemalloc's own prof.gdump is not used: it dumps inside the
+ * allocation that crossed the maximum (arena locks held, any thread, any signal mask), to
+ * a new file each time, named by jemalloc. Dumps are rate-limited (at least PEAK_GAP_MS
+ * apart, and at most a fifth of the time spent dumping), so a peak that lasts less than
+ * a poll or falls within the gap is seen at its next higher value only.
+ */
+
+#define PEAK_SUFFIX   "peak.heap"
+#define PEAK_POLL_MS  10
+#define PEAK_MIN_STEP ((size_t)1 << 20)
+#define PEAK_GAP_MS   100
+#define PEAK_RETRY_MS 1000
+
+static struct {
+    atomic_bool on;        /* prof.peak */
+    atomic_bool started;   /* the watcher thread runs */
+    _Atomic size_t bytes;  /* stats.allocated of the last peak dump */
+    _Atomic uint64_t time; /* its unix time, seconds */
+    _Atomic uint64_t dumps;
+    char path[512]; /* prof_lock; "" before the first */
+} peak;
+
+static uint64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Writes the peak profile (allocated: the figure that made it one). prof_lock held. */
+static int peak_dump_locked(size_t allocated) {
+    if (!prof_is_active()) return fail(-EAGAIN, "peak profile: profiling is not active");
+    char final[sizeof(peak.path)], tmp[sizeof(peak.path) + 32], cwd[sizeof(prof.dump_dir)];
+    const char *dir = prof.dump_dir;
+    if (dir[0] == '\0') {
+        if (getcwd(cwd, sizeof(cwd)) == NULL)
+            return fail(-EIO, "cannot name the peak profile: getcwd failed (%s)", errtext(errno));
+        dir = cwd;
+    }
+    const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/";
+    int pid = (int)getpid();
+    int n = snprintf(final, sizeof(final), "%s%s%s.%d.%s", dir, sep, DUMP_PREFIX, pid, PEAK_SUFFIX);
+    if (n < 0 || (size_t)n >= sizeof(final))
+        return fail(-EINVAL, "peak profile path in '%s' is too long", dir);
+    int rc = check_target(final);
+    if (rc != 0) return rc;
+    const int flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CREAT | O_EXCL;
+    int fd = -1;
+    for (unsigned i = 0; i < DUMP_NAME_TRIES && fd < 0; i++) {
+        snprintf(tmp, sizeof(tmp), "%s%s.%s.%d.%s.%u.tmp", dir, sep, DUMP_PREFIX, pid, PEAK_SUFFIX,
+                 i);
+        fd = open(tmp, flags, DUMP_MODE);
+        if (fd < 0 && errno != EEXIST) return open_failed(tmp, errno);
+    }
+    if (fd < 0) return fail(-EEXIST, "no free temporary name for the peak profile: %s", tmp);
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return fail(-EINVAL, "peak profile: '%s' is not a regular file", tmp);
+    }
+    rc = write_dump(fd, tmp);
+    if (rc == 0 && rename(tmp, final) != 0)
+        rc = fail(-EIO, "cannot replace the peak profile '%s': %s", final, errtext(errno));
+    if (rc != 0) remove_created(fd, tmp);
+    close(fd);
+    if (rc != 0) return rc;
+    memcpy(peak.path, final, strlen(final) + 1);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    atomic_store(&peak.time, (uint64_t)now.tv_sec);
+    atomic_store(&peak.bytes, allocated);
+    atomic_fetch_add(&peak.dumps, 1);
+    return 0;
+}
+
+static void *peak_main(void *arg) {
+    (void)arg;
+    ms_tls_internal = 1;
+    const struct timespec poll = {0, PEAK_POLL_MS * 1000000L};
+    uint64_t next_ok = 0;
+    for (;;) {
+        nanosleep(&poll, NULL);
+        size_t allocated = 0;
+        if (!atomic_load(&peak.on) || !prof_is_active() || ms_je_epoch() != 0 ||
+            ms_je_get_size("stats.allocated", &allocated) != 0)
+            continue;
+        size_t have = atomic_load(&peak.bytes);
+        size_t step = have / 16 > PEAK_MIN_STEP ? have / 16 : PEAK_MIN_STEP;
+        if (allocated <= have || allocated - have <= step) continue;
+        uint64_t start = mono_ms();
+        if (start < next_ok) continue;
+        pthread_mutex_lock(&prof_lock);
+        int rc = peak_dump_locked(allocated);
+        if (rc != 0) ms_log(MS_LOG_WARN, "peak profile not written: %s", prof.last_errstr);
+        pthread_mutex_unlock(&prof_lock);
+        uint64_t end = mono_ms(), gap = rc != 0 ? PEAK_RETRY_MS : 4 * (end - start);
+        next_ok = end + (gap > PEAK_GAP_MS ? gap : PEAK_GAP_MS);
+    }
+    return NULL;
+}
+
+/* Starts the watcher once (signals blocked in it: they stay the program's). */
+static int peak_start(void) {
+    if (atomic_exchange(&peak.started, true)) return 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_t tid;
+    int saved = errno;
+    ms_tls_internal++;
+    int rc = pthread_create(&tid, &attr, peak_main, NULL);
+    ms_tls_internal--;
+    errno = saved;
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        atomic_store(&peak.started, false);
+        ms_log(MS_LOG_WARN, "peak profiles: no watcher thread (%s)", errtext(rc));
+        return -rc;
+    }
+    pthread_setname_np(tid, "memshim-peak");
+    return 0;
+}
+
+MS_EXPORT int memshim_prof_peak(bool on) {
+    if (!ensure_init()) return fail_unavailable();
+    if (!on) {
+        atomic_store(&peak.on, false);
+        return 0;
+    }
+    int rc = peak_start();
+    if (rc == 0) atomic_store(&peak.on, true);
+    return rc;
+}
+
+MS_EXPORT int memshim_prof_peak_status(memshim_prof_peak_status_t *out) {
+    if (out == NULL) return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    out->enabled = atomic_load(&peak.on);
+    pthread_mutex_lock(&prof_lock);
+    out->peak_bytes = atomic_load(&peak.bytes);
+    out->peak_time = atomic_load(&peak.time);
+    out->dumps = atomic_load(&peak.dumps);
+    memcpy(out->path, peak.path, sizeof(out->path));
+    pthread_mutex_unlock(&prof_lock);
+    return 0;
+}
+
 /* --- Start-up, exit and fork --- */
 
 /* After config.c's constructor (101), which may already have run us through the env. */
@@ -445,6 +609,13 @@ void ms_prof_fork_child(void) {
     prof.last_dump[0] = '\0';
     prof.last_error = 0;
     prof.last_errstr[0] = '\0';
+    /* The child's own peak (its pid names the file); its watcher starts anew. */
+    atomic_store(&peak.started, false);
+    atomic_store(&peak.bytes, 0);
+    atomic_store(&peak.time, 0);
+    atomic_store(&peak.dumps, 0);
+    peak.path[0] = '\0';
+    if (atomic_load(&peak.on) && peak_start() != 0) atomic_store(&peak.on, false);
 }
 
 /* --- Control-table handlers (rows in shim/ctl.c) --- */
@@ -552,4 +723,33 @@ int ms_ctl_prof_unwinder_set(const void *in) {
     if (rc != 0) rc = fail(rc, "cannot install the %s unwinder", ms_prof_unwinder_name(which));
     pthread_mutex_unlock(&prof_lock);
     return rc;
+}
+
+int ms_ctl_prof_peak_get(void *out) {
+    *(bool *)out = atomic_load(&peak.on);
+    return 0;
+}
+
+int ms_ctl_prof_peak_set(const void *in) {
+    return memshim_prof_peak(*(const bool *)in);
+}
+
+int ms_ctl_prof_peak_bytes_get(void *out) {
+    *(size_t *)out = atomic_load(&peak.bytes);
+    return 0;
+}
+
+int ms_ctl_prof_peak_time_get(void *out) {
+    *(uint64_t *)out = atomic_load(&peak.time);
+    return 0;
+}
+
+int ms_ctl_prof_peak_dumps_get(void *out) {
+    *(uint64_t *)out = atomic_load(&peak.dumps);
+    return 0;
+}
+
+int ms_ctl_prof_peak_path_get(void *out) {
+    *(const char **)out = peak.path;
+    return 0;
 }
