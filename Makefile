@@ -40,7 +40,8 @@ DEB_BUILD_PKGS := build-essential pkg-config libjemalloc-dev libjemalloc2 libunw
                   libcmocka-dev libdw-dev libelf-dev zlib1g-dev protobuf-c-compiler \
                   libprotobuf-c-dev golang-github-google-pprof-dev clang-format
 DEB_TEST_PKGS  := redis-server redis-tools python3 sqlite3 g++ valgrind golang-go \
-                  hyperfine clang libclang-rt-14-dev procps psmisc libc6-dbg libxml2-utils
+                  hyperfine clang libclang-rt-14-dev procps psmisc libc6-dbg libxml2-utils \
+                  prometheus
 
 .DEFAULT_GOAL := all
 .PHONY: all deps deps-test test unit unit-bins integration run bench asan valgrind fuzz \
@@ -179,8 +180,9 @@ endif
 $(KV_BIN): $(KV_MAIN_OBJ) $(KV_A) $(DEFRAG_A) $(KV_SHIM_DEP)
 	$(CC) -o $@ $(KV_MAIN_OBJ) $(KV_A) $(DEFRAG_A) $(KV_SHIM) $(LDFLAGS) $(SYS_SHIM_LIBS) $(SYS_KV_LIBS)
 
-$(MS_BIN): $(TOOL_MS_OBJ)
-	$(CC) -o $@ $^ $(LDFLAGS) -lpthread
+# memshim serve converts heap dumps in-process with libheapprof.
+$(MS_BIN): $(TOOL_MS_OBJ) $(HP_A)
+	$(CC) -o $@ $^ $(LDFLAGS) $(SYS_HP_LIBS) -lpthread
 
 $(HP_BIN): $(TOOL_HP_OBJ) $(HP_A)
 	@if [ -d $@ ]; then rm -rf $@; fi # object directory of the old layout
@@ -213,9 +215,9 @@ $(BUILD)/tests/test_kv_%: tests/unit/test_kv_%.c $(KV_A) $(DEFRAG_A) $(SHIM_A) $
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< $(KV_A) $(DEFRAG_A) $(SHIM_A) $(LDFLAGS) -lcmocka $(SYS_SHIM_LIBS) $(SYS_KV_LIBS)
 
-$(BUILD)/tests/test_tools_%: tests/unit/test_tools_%.c $(filter-out $(BUILD)/tools/memshim.o,$(TOOL_MS_OBJ)) $(BUILD)/tests/test_tools_%.d
+$(BUILD)/tests/test_tools_%: tests/unit/test_tools_%.c $(filter-out $(BUILD)/tools/memshim.o,$(TOOL_MS_OBJ)) $(HP_A) $(BUILD)/tests/test_tools_%.d
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< $(filter-out $(BUILD)/tools/memshim.o,$(TOOL_MS_OBJ)) $(LDFLAGS) -lcmocka -lpthread
+	$(CC) $(TEST_CFLAGS) $(DEPFLAGS) -o $@ $< $(filter-out $(BUILD)/tools/memshim.o,$(TOOL_MS_OBJ)) $(HP_A) $(LDFLAGS) -lcmocka $(SYS_HP_LIBS) -lpthread
 
 # Helper programs for integration tests (real programs that run under LD_PRELOAD).
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(SHIM_SO) $(BUILD)/tests/helpers/%.d

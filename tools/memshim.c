@@ -19,6 +19,7 @@ static const struct {
     {"run", mscli_run_main, "run a program under libmemshim (preloaded, options as MEMSHIM_*)"},
     {"ctl", mscli_ctl_main, "control a running process: heap profiles, stats, frag, config"},
     {"ps", mscli_ps_main, "list this user's processes that have a control socket"},
+    {"serve", mscli_serve_main, "HTTP agent: Prometheus /metrics, /targets, pprof heap profiles"},
 };
 
 static void usage(FILE *f) {
@@ -35,7 +36,7 @@ static int (*find(const char *name))(int, char **) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) return mscli_usage_error(NULL, "no command given (run, ctl or ps)");
+    if (argc < 2) return mscli_usage_error(NULL, "no command given (run, ctl, ps or serve)");
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         if (argc < 3) {

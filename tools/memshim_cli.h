@@ -229,4 +229,23 @@ int mscli_ctl_check_socket(const char *path, uid_t uid, char *err, size_t errlen
  * called listen()). 0, or -EPERM / -errno with err set. */
 int mscli_ctl_check_peer(int fd, pid_t pid, uid_t uid, const char *path, char *err, size_t errlen);
 
+/*
+ * One request line to process pid over its control socket, found and proven as for
+ * `memshim ctl PID` (the server is the process itself, running as its user). Connecting
+ * and the exchange each get timeout_ms. On 0, *reply is the reply and *body its
+ * malloc'd, NUL-terminated body (freed by the caller; empty for ERR). Otherwise -errno
+ * with err set: -ESRCH (no such process), -ENOENT (no control socket), -ECONNREFUSED,
+ * -EPERM (another user's process, or an impostor), -ETIMEDOUT, -EPROTO...
+ */
+struct ms_ctlproto_reply;
+int mscli_ctl_request_pid(pid_t pid, const char *line, int timeout_ms,
+                          struct ms_ctlproto_reply *reply, char **body, char *err, size_t errlen);
+
+/* --- memshim serve (tools/memshim_serve.c; its parts for tests: memshim_serve.h) --- */
+
+/* `memshim serve [--listen ADDR:PORT] [--unix PATH] [--token FILE] [--timeout MS]`:
+ * serves /metrics, /targets and /debug/pprof/heap until SIGINT/SIGTERM. 0, 1 (cannot
+ * listen), 2 usage. */
+int mscli_serve_main(int argc, char **argv);
+
 #endif /* MEMSHIM_CLI_H */

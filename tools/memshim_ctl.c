@@ -569,6 +569,15 @@ static int ctl_connect_pid(pid_t pid, int timeout_ms, char *path, size_t plen, c
     return refused ? -ECONNREFUSED : -ENOENT;
 }
 
+int mscli_ctl_request_pid(pid_t pid, const char *line, int timeout_ms,
+                          struct ms_ctlproto_reply *reply, char **body, char *err, size_t errlen) {
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    *body = NULL;
+    int fd = ctl_connect_pid(pid, timeout_ms, path, sizeof(path), err, errlen);
+    if (fd < 0) return fd;
+    return ctl_request_fd(fd, path, line, timeout_ms, reply, body, err, errlen);
+}
+
 /* --- memshim ctl --- */
 
 static void ctl_usage(FILE *f) {
