@@ -256,11 +256,34 @@ unit: unit-bins
 integration: all unit-bins
 	BUILD=$(BUILD) NOSHIM=$(NOSHIM) sh tests/run.sh integration '$(T)'
 
+# kvcore-server under libmemshim, ready to be heap-profiled: the control socket is on and
+# heap dumps (MEMORY HEAP DUMP, memshim ctl PID heap dump) go to $(RUN_DUMPS).
+# ARGS are more server arguments: make run ARGS="--maxmemory 1gb --save ''".
+# A port already in use (Debian's redis-server listens on 6379) fails before starting.
 RUN_PORT ?= 6379
+RUN_DUMPS ?= $(BUILD)/run-dumps
+ARGS ?=
 run: deps
 	$(MAKE) --no-print-directory all
-	@echo "kvcore-server on 127.0.0.1:$(RUN_PORT) under libmemshim (Ctrl-C stops it)"
-	$(MS_BIN) run -- $(KV_BIN) --bind 127.0.0.1 --port $(RUN_PORT)
+	@if command -v ss >/dev/null 2>&1 && [ -n "$$(ss -Htln 'sport = :$(RUN_PORT)')" ]; then \
+	    echo "make run: port $(RUN_PORT) is already in use (a redis-server?); pick a free one:" \
+	        "make run RUN_PORT=$$(($(RUN_PORT) + 1))" >&2; \
+	    exit 1; \
+	fi
+	@mkdir -p $(RUN_DUMPS)
+	@d=$$(cd $(RUN_DUMPS) && pwd); \
+	echo "kvcore-server on 127.0.0.1:$(RUN_PORT) under libmemshim, control socket on (Ctrl-C stops it)"; \
+	echo "heap dumps go to $$d. To take a heap profile, from another terminal:"; \
+	echo "  redis-cli -p $(RUN_PORT) MEMORY HEAP ENABLE"; \
+	echo "  redis-cli -p $(RUN_PORT) MEMORY HEAP DUMP      (replies with the dump's path)"; \
+	echo "  $(HP_BIN) top <that path>"; \
+	echo "or through the control socket (PID: the pid= of the first log line, or $(MS_BIN) ps):"; \
+	echo "  $(MS_BIN) ctl PID heap enable"; \
+	echo "  $(MS_BIN) ctl PID heap dump"; \
+	$(MS_BIN) run --ctl --dump-dir "$$d" -- $(KV_BIN) --bind 127.0.0.1 --port $(RUN_PORT) \
+	    --heap-dump-dir "$$d" $(ARGS) || { rc=$$?; [ $$rc -ge 128 ] || \
+	    echo "make run: kvcore-server exited with status $$rc" \
+	        "(port in use? make run RUN_PORT=...; bad ARGS?)" >&2; exit $$rc; }
 
 bench: deps-test
 	$(MAKE) --no-print-directory all unit-bins
