@@ -143,7 +143,8 @@ MEMSHIM_API int memshim_prof_status(memshim_prof_status_t *out);
  * thread of the shim watches stats.allocated (every 10 ms) and, each time it exceeds the
  * last peak by a sixteenth (at least 1 MiB), replaces <dump_dir>/memshim.<pid>.peak.heap
  * with a dump (a new file renamed over the name: one file however many peaks; dumps at
- * least 100 ms apart). A peak shorter than the watcher's poll or gap may be missed.
+ * least 100 ms apart). A peak shorter than the watcher's poll or gap may be missed, and
+ * one within a step of a profile taken on the way up keeps that profile.
  */
 typedef struct memshim_prof_peak_status {
     bool enabled;       /* prof.peak */

@@ -415,7 +415,8 @@ MS_EXPORT int memshim_prof_status(memshim_prof_status_t *out) {
  * allocation that crossed the maximum (arena locks held, any thread, any signal mask), to
  * a new file each time, named by jemalloc. Dumps are rate-limited (at least PEAK_GAP_MS
  * apart, and at most a fifth of the time spent dumping), so a peak that lasts less than
- * a poll or falls within the gap is seen at its next higher value only.
+ * a poll or falls within the gap is seen at its next higher value only, and a peak
+ * within a step of a profile taken on the way up to it keeps that profile.
  */
 
 #define PEAK_SUFFIX   "peak.heap"

@@ -8,7 +8,8 @@
  * when none was given. After CMD exits, the last dump CMD's pid wrote there
  * (<dir>/memshim.<pid>.<seq>.heap, shim/prof.c's names) is summarised by the
  * analyser, `heapprof top` (next to this binary, else on PATH). A temporary directory is
- * removed afterwards; a directory the user named keeps its dumps.
+ * removed afterwards; a directory the user named keeps its dumps. With --peak
+ * (MEMSHIM_PROF_PEAK=1) the top sites of the peak profile come first.
  *
  * A directory the user named may be shared: only regular files count as dumps (a link
  * planted at a higher sequence number is skipped), and the analyser reads the file this
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The shim's automatic dump names start with this (shim/prof.c, DUMP_PREFIX). */
@@ -143,9 +145,49 @@ static void remove_dir(const char *dir) {
     rmdir(dir);
 }
 
+/*
+ * With --peak: the top sites of the peak profile, <dir>/memshim.<pid>.peak.heap
+ * (shim/prof.c), printed before the sites still live at exit. 0 or -errno.
+ */
+static int peak_report(const mscli_prof_leak_t *lk, long pid, const char *cmd,
+                       const char *analyser) {
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/" DUMP_PREFIX "%ld.peak.heap", lk->dir, pid) >=
+        (int)sizeof(path))
+        return -ERANGE;
+    int fd = open_dump(path);
+    if (fd < 0) {
+        fprintf(stderr,
+                "memshim run: no peak profile from %s (pid %ld) in %s: %s (a heap that never "
+                "grew past 1 MiB has none)\n",
+                cmd, pid, lk->dir, fd == -EINVAL ? "not a regular file" : strerror(-fd));
+        return fd;
+    }
+    struct stat sb;
+    char when[32] = "?";
+    struct tm tm;
+    if (fstat(fd, &sb) == 0 && localtime_r(&sb.st_mtime, &tm) != NULL)
+        strftime(when, sizeof(when), "%H:%M:%S", &tm);
+    fprintf(stderr, "memshim run: heap at the peak of %s (pid %ld, written %s), top sites:\n", cmd,
+            pid, when);
+    int trc = run_top(analyser, fd);
+    close(fd);
+    if (trc != 0) {
+        fprintf(stderr, "memshim run: `%s top` could not summarise %s (status %d)\n", analyser,
+                path, trc);
+        return -EIO;
+    }
+    return 0;
+}
+
 int mscli_prof_leak_report(mscli_prof_leak_t *lk, long pid, const char *cmd, const char *self_exe) {
     if (!lk->enabled) return 0;
     int rc = 0;
+    if (env_true("MEMSHIM_PROF_PEAK")) {
+        char analyser[PATH_MAX];
+        find_analyser(self_exe, analyser, sizeof(analyser));
+        if (peak_report(lk, pid, cmd, analyser) == -EIO) lk->temporary = false;
+    }
     char dump[PATH_MAX];
     int frc = mscli_prof_find_dump(lk->dir, pid, dump, sizeof(dump));
     if (frc != 0) {

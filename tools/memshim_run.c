@@ -118,6 +118,9 @@ static const mscli_run_option_t options[] = {
      "directory of heap dumps (memshim.<pid>.<seq>.heap); default: the cwd"},
     {"dump-at-exit", NULL, "MEMSHIM_DUMP_AT_EXIT", "1", NULL, false,
      "write a heap dump when CMD exits (implies --prof)"},
+    {"peak", NULL, "MEMSHIM_PROF_PEAK", "1", NULL, false,
+     "keep a heap profile of the high-water mark, memshim.<pid>.peak.heap in the dump "
+     "dir (implies --prof; with --report: top sites at the peak)"},
     {"unwinder", "NAME", "MEMSHIM_PROF_UNWINDER", NULL, mscli_check_unwinder, false,
      "backtraces of samples: libunwind (default) or libgcc"},
 };
@@ -233,7 +236,8 @@ int mscli_run_parse(int argc, char **argv, mscli_run_args_t *out) {
     }
     if (i >= argc) return fail(out, "no command given");
     out->cmd = &argv[i];
-    /* A dump at exit needs samples: --dump-at-exit alone would write nothing. */
+    /* A dump at exit or at the peak needs samples: --dump-at-exit or --peak alone would
+     * write nothing. */
     const mscli_run_option_t *dae = NULL, *prof = NULL;
     for (size_t k = 0; k < sizeof(options) / sizeof(options[0]); k++) {
         if (strcmp(options[k].name, "dump-at-exit") == 0) dae = &options[k];
@@ -241,7 +245,8 @@ int mscli_run_parse(int argc, char **argv, mscli_run_args_t *out) {
     }
     bool want_dump = false, have_prof = false;
     for (size_t k = 0; k < out->nenv; k++) {
-        want_dump |= strcmp(out->env[k].name, dae->env) == 0;
+        want_dump |= strcmp(out->env[k].name, dae->env) == 0 ||
+                     strcmp(out->env[k].name, "MEMSHIM_PROF_PEAK") == 0;
         have_prof |= strcmp(out->env[k].name, prof->env) == 0;
     }
     if (want_dump && !have_prof) return add_env(out, prof, prof->flag_value);

@@ -13,7 +13,7 @@
  *
  * It prints "peak_dumps=D peak_bytes=B peak_path=P" at the end. The wait is on the shim's
  * state, not on time: at most WAIT_MS (a watcher that never dumps is a failure, exit 3).
- * The controls are read through memshim_ctl_get_str, looked up with dlsym so the helper
+ * The controls are used through memshim_ctl_get_str/_set_str, looked up with dlsym so the helper
  * runs under LD_PRELOAD without linking the shim (exit 2 without it).
  */
 #include <dlfcn.h>
@@ -25,7 +25,9 @@
 enum { BLOCK = 16 << 10, STEADY_BLOCK = 4 << 10, STEADY_N = 256, WAIT_MS = 60000 };
 
 typedef int (*get_str_fn)(const char *name, char *buf, size_t len);
+typedef int (*set_str_fn)(const char *name, const char *value);
 static get_str_fn get_str;
+static set_str_fn set_str;
 
 static void *volatile sink;
 
@@ -59,8 +61,20 @@ static void **steady_alloc(void) {
     return v;
 }
 
-/* `bytes` in BLOCK blocks, all live until the peak profile has them, then freed. */
+static void peak_on(const char *v) {
+    if (set_str("prof.peak", v) != 0) {
+        fprintf(stderr, "prof_spike: cannot set prof.peak %s\n", v);
+        exit(2);
+    }
+}
+
+/*
+ * `bytes` in BLOCK blocks, all live until the peak profile has them, then freed. The
+ * watcher is paused while the blocks are allocated: a profile of part of the spike
+ * (within the shim's step of the whole) would stand for it.
+ */
 static void spike_alloc(size_t bytes) {
+    peak_on("0");
     unsigned long long before = ctl_u64("prof.peak_dumps");
     size_t n = bytes / BLOCK;
     void **v = malloc(n * sizeof(void *));
@@ -68,6 +82,7 @@ static void spike_alloc(size_t bytes) {
         v[i] = malloc(BLOCK);
         memset(v[i], 2, 64);
     }
+    peak_on("1");
     wait_peak(before, bytes);
     for (size_t i = 0; i < n; i++)
         free(v[i]);
@@ -76,7 +91,8 @@ static void spike_alloc(size_t bytes) {
 
 int main(int argc, char **argv) {
     get_str = (get_str_fn)dlsym(RTLD_DEFAULT, "memshim_ctl_get_str");
-    if (get_str == NULL) {
+    set_str = (set_str_fn)dlsym(RTLD_DEFAULT, "memshim_ctl_set_str");
+    if (get_str == NULL || set_str == NULL) {
         fprintf(stderr, "prof_spike: not running under libmemshim\n");
         return 2;
     }
