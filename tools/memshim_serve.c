@@ -696,6 +696,13 @@ static void serve_metrics(int fd, int only_pid) {
         int status;
         char err[512];
         int rc = collect(pids[i], &procs[ok], &status, err, sizeof(err));
+        if (rc != 0 && only_pid > 0) { /* the one process asked for: say why */
+            atomic_fetch_add(&g_scrape_errors, 1);
+            free(pids);
+            free(procs);
+            respond_text(fd, status, "%s", err);
+            return;
+        }
         if (rc == 0)
             ok++;
         else if (rc != -ESRCH && rc != -ENOENT && rc != -ECONNREFUSED)
@@ -1056,6 +1063,10 @@ static int listen_tcp(const char *spec, bool *loopback) {
         return -1;
     }
     *loopback = addr_is_loopback(ai->ai_addr);
+    if (!*loopback && !g_token_set) { /* refused before anything listens */
+        freeaddrinfo(ai);
+        return -2;
+    }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -1193,12 +1204,10 @@ int mscli_serve_main(int argc, char **argv) {
     if (listen_spec != NULL || unix_path == NULL) {
         bool loopback = true;
         int fd = listen_tcp(listen_spec != NULL ? listen_spec : DEFAULT_LISTEN, &loopback);
-        if (fd < 0) return 1;
-        if (!loopback && !g_token_set) {
-            close(fd);
+        if (fd == -2)
             return mscli_usage_error("serve", "listening on %s (not loopback) needs --token FILE",
                                      listen_spec);
-        }
+        if (fd < 0) return 1;
         fds[nfds++] = fd;
         printf("memshim serve: listening on http://%s/\n", g_listen_name);
     } else {
