@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_memory.c - MEMORY USAGE STATS DOCTOR MALLOC-STATS PURGE HELP, and heap profiling
- * over the protocol: MEMORY HEAP ENABLE|DISABLE|STATUS|DUMP [dir] and the Kvrocks
+ * over the protocol: MEMORY HEAP ENABLE|DISABLE|STATUS|DUMP [dir]|PEAK and the Kvrocks
  * spelling KPROFILE MEMORY ENABLE|DISABLE|STATUS|DUMP <dir>.
  *
  * Heap profiling drives libmemshim's profile control (memshim_prof_*, memshim.h). A network
@@ -278,9 +278,10 @@ void kv_cmd_memory_help(kv_client_t *c) {
         "USAGE <key> [SAMPLES <count>]",
         "    Return memory in bytes used by <key> and its value. Nested values are",
         "    sampled up to <count> times (default: 5, 0 means sample all).",
-        "HEAP ENABLE|DISABLE|STATUS|DUMP [<dir>]",
+        "HEAP ENABLE|DISABLE|STATUS|DUMP [<dir>]|PEAK",
         "    Control jemalloc's heap profiler (kvcore). DUMP writes a heap profile into",
-        "    heap-dump-dir (or <dir> inside it) and returns its path.",
+        "    heap-dump-dir (or <dir> inside it) and returns its path. PEAK returns the",
+        "    path of the profile at the heap's high-water mark (MEMSHIM_PROF_PEAK=1).",
         NULL};
     kv_reply_help(c, help);
 }
@@ -375,7 +376,54 @@ static int resolve_dump_dir(const kv_arg_t *dir, char *out, size_t outlen, char 
     return 0;
 }
 
-enum { HEAP_ENABLE, HEAP_DISABLE, HEAP_STATUS, HEAP_DUMP };
+enum { HEAP_ENABLE, HEAP_DISABLE, HEAP_STATUS, HEAP_DUMP, HEAP_PEAK };
+
+/*
+ * MEMORY HEAP PEAK: the path of the shim's peak profile (prof.peak, written to the
+ * shim's dump directory), when that file is a regular file in heap-dump-dir or a
+ * directory inside it; otherwise an error saying why there is none.
+ */
+static void heap_peak(kv_client_t *c) {
+    char real[PATH_MAX], err[512];
+    if (resolve_dump_dir(NULL, real, sizeof(real), err, sizeof(err)) != 0) {
+        kv_reply_error(c, err);
+        return;
+    }
+    memshim_prof_peak_status_t pk;
+    memshim_prof_status_t st;
+    if (memshim_prof_peak_status(&pk) != 0 || memshim_prof_status(&st) != 0) {
+        kv_reply_error(c, "ERR could not read the profiler status");
+        return;
+    }
+    if (pk.path[0] == '\0') {
+        if (!st.available)
+            kv_reply_error(c, "ERR no peak profile: heap profiling is not available in this "
+                              "process");
+        else if (!pk.enabled)
+            kv_reply_error(c, "ERR no peak profile: peak profiles are off (start the server "
+                              "with MEMSHIM_PROF_PEAK=1 and MEMSHIM_DUMP_DIR=<heap-dump-dir>)");
+        else if (!st.active)
+            kv_reply_error(c, "ERR no peak profile yet: profiling is not active (MEMORY HEAP "
+                              "ENABLE)");
+        else
+            kv_reply_error(c, "ERR no peak profile yet: the heap has not grown by 1 MiB since "
+                              "peak profiles were turned on");
+        return;
+    }
+    const char *slash = strrchr(pk.path, '/');
+    kv_arg_t dir = {pk.path, slash != NULL && slash > pk.path ? (size_t)(slash - pk.path) : 1};
+    struct stat sb;
+    if (pk.path[0] != '/' || resolve_dump_dir(&dir, real, sizeof(real), err, sizeof(err)) != 0) {
+        kv_reply_error(c, "ERR the peak profile is not in heap-dump-dir (start the server with "
+                          "MEMSHIM_DUMP_DIR=<heap-dump-dir>)");
+        return;
+    }
+    if (lstat(pk.path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        kv_reply_error(c, "ERR the peak profile is gone or not a regular file");
+        return;
+    }
+    kv_reply_bulk_cstr(c, pk.path);
+}
 
 /* Runs one heap operation; `kvrocks` selects KPROFILE's reply shapes. */
 static void heap_op(kv_client_t *c, int op, const kv_arg_t *dir, bool kvrocks) {
@@ -440,18 +488,23 @@ static int heap_op_by_name(const kv_arg_t *a) {
     if (kv_arg_is(a, "disable")) return HEAP_DISABLE;
     if (kv_arg_is(a, "status")) return HEAP_STATUS;
     if (kv_arg_is(a, "dump")) return HEAP_DUMP;
+    if (kv_arg_is(a, "peak")) return HEAP_PEAK;
     return -1;
 }
 
 void kv_cmd_memory_heap(kv_client_t *c) {
     int op = heap_op_by_name(&c->argv[2]);
     if (op < 0) {
-        kv_reply_error(c,
-                       "ERR MEMORY HEAP subcommand must be one of ENABLE, DISABLE, STATUS, DUMP");
+        kv_reply_error(
+            c, "ERR MEMORY HEAP subcommand must be one of ENABLE, DISABLE, STATUS, DUMP, PEAK");
         return;
     }
     if ((op != HEAP_DUMP && c->argc != 3) || (op == HEAP_DUMP && c->argc > 4)) {
         kv_reply_arity_err(c);
+        return;
+    }
+    if (op == HEAP_PEAK) {
+        heap_peak(c);
         return;
     }
     heap_op(c, op, op == HEAP_DUMP && c->argc == 4 ? &c->argv[3] : NULL, false);
@@ -463,7 +516,7 @@ void kv_cmd_kprofile(kv_client_t *c) {
         return;
     }
     int op = heap_op_by_name(&c->argv[2]);
-    if (op < 0) {
+    if (op < 0 || op == HEAP_PEAK) {
         kv_reply_error(c, "ERR MEMORY subcommand must be one of ENABLE, DISABLE, STATUS, DUMP");
         return;
     }
