@@ -10,7 +10,6 @@
 # and a non-loopback --listen without --token (refused, exit 2).
 set -u
 . "$(dirname "$0")/../lib.sh"
-. "$top/tests/helpers/serve_lib.sh"
 serve_setup
 
 proc_start a MEMSHIM_PROF=1

@@ -10,7 +10,6 @@
 # agent used is gone afterwards.
 set -u
 . "$(dirname "$0")/../lib.sh"
-. "$top/tests/helpers/serve_lib.sh"
 serve_setup
 need_built "$HP"
 need_cmd go

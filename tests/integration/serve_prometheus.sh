@@ -8,7 +8,6 @@
 # bounded poll; nothing depends on how fast a scrape comes.
 set -u
 . "$(dirname "$0")/../lib.sh"
-. "$top/tests/helpers/serve_lib.sh"
 serve_setup
 need_cmd prometheus
 
