@@ -198,6 +198,12 @@ int ms_report_start(void);
 
 /* Reads jemalloc's counters into *out (may be NULL) and raises the peaks. 0 or -EIO. */
 int ms_report_sample(memshim_stats_t *out);
+/*
+ * Starts fn on a detached helper thread of the shim named `name` (64 KiB stack) that takes no
+ * signal meant for the host and whose own allocations never count for failure injection. Preserves
+ * errno. 0, or pthread_create's positive error number.
+ */
+int ms_thread_spawn(void *(*fn)(void *), const char *name);
 
 /* The peaks seen so far by ms_report_sample. */
 void ms_report_peaks(size_t *allocated, size_t *active, size_t *resident);

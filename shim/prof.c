@@ -515,27 +515,12 @@ static void *peak_main(void *arg) {
 /* Starts the watcher once (signals blocked in it: they stay the program's). */
 static int peak_start(void) {
     if (atomic_exchange(&peak.started, true)) return 0;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    pthread_t tid;
-    int saved = errno;
-    ms_tls_internal++;
-    int rc = pthread_create(&tid, &attr, peak_main, NULL);
-    ms_tls_internal--;
-    errno = saved;
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = ms_thread_spawn(peak_main, "memshim-peak");
     if (rc != 0) {
         atomic_store(&peak.started, false);
         ms_log(MS_LOG_WARN, "peak profiles: no watcher thread (%s)", errtext(rc));
         return -rc;
     }
-    pthread_setname_np(tid, "memshim-peak");
     return 0;
 }
 

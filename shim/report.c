@@ -126,10 +126,7 @@ static void *sampler_main(void *arg) {
     return NULL;
 }
 
-int ms_report_start(void) {
-    if (atomic_exchange(&sampler_started, true)) return 0;
-    keep_stderr();
-    (void)ms_report_sample(NULL);
+int ms_thread_spawn(void *(*fn)(void *), const char *name) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits the full mask */
@@ -140,17 +137,25 @@ int ms_report_start(void) {
     pthread_t tid;
     int saved = errno;
     ms_tls_internal++;
-    int rc = pthread_create(&tid, &attr, sampler_main, NULL);
+    int rc = pthread_create(&tid, &attr, fn, NULL);
     ms_tls_internal--;
     errno = saved;
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0) pthread_setname_np(tid, name);
+    return rc;
+}
+
+int ms_report_start(void) {
+    if (atomic_exchange(&sampler_started, true)) return 0;
+    keep_stderr();
+    (void)ms_report_sample(NULL);
+    int rc = ms_thread_spawn(sampler_main, "memshim-report");
     if (rc != 0) {
         atomic_store(&sampler_started, false);
         ms_log(MS_LOG_WARN, "report: no sampler thread (%s); peaks are exit values", strerror(rc));
         return -rc;
     }
-    pthread_setname_np(tid, "memshim-report");
     return 0;
 }
 

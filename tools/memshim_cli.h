@@ -212,6 +212,11 @@ int mscli_ctl_render(int kind, const char *body, size_t len, FILE *out);
  * out of memory.
  */
 char *mscli_escape_dup(const char *s, size_t len, size_t *out_len);
+/*
+ * The value of `key` in a kv reply body (lines "key<TAB>value"), copied into out (len
+ * bytes, truncated, NUL-terminated). Returns out, or NULL (out = "") when key is absent.
+ */
+const char *mscli_kv_get(const char *body, const char *key, char *out, size_t len);
 
 /* The effective uid of process pid (from /proc/PID/status). 0, -ESRCH or -errno. */
 int mscli_proc_euid(pid_t pid, uid_t *out);

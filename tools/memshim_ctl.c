@@ -708,9 +708,9 @@ static void read_cmdline(int pid, char *out, size_t len) {
     free(e);
 }
 
-/* Reads the value of key from a kv body (0 when absent). */
-static const char *kv_value(const char *body, const char *key, char *out, size_t len) {
+const char *mscli_kv_get(const char *body, const char *key, char *out, size_t len) {
     size_t kl = strlen(key);
+    out[0] = '\0';
     for (const char *p = body; p != NULL && *p != '\0';) {
         const char *nl = strchr(p, '\n');
         if (strncmp(p, key, kl) == 0 && p[kl] == '\t') {
@@ -723,8 +723,7 @@ static const char *kv_value(const char *body, const char *key, char *out, size_t
         }
         p = nl != NULL ? nl + 1 : NULL;
     }
-    out[0] = '\0';
-    return out;
+    return NULL;
 }
 
 static void human(unsigned long long v, char *out, size_t len) {
@@ -868,9 +867,9 @@ int mscli_ps_main(int argc, char **argv) {
         ps_row_t *r = &rows[nrows++];
         char v[64];
         r->pid = (int)pid;
-        r->allocated = strtoull(kv_value(body, "allocated", v, sizeof(v)), NULL, 10);
-        r->resident = strtoull(kv_value(body, "resident", v, sizeof(v)), NULL, 10);
-        r->prof = strcmp(kv_value(body, "prof_active", v, sizeof(v)), "true") == 0;
+        r->allocated = (mscli_kv_get(body, "allocated", v, sizeof(v)), strtoull(v, NULL, 10));
+        r->resident = (mscli_kv_get(body, "resident", v, sizeof(v)), strtoull(v, NULL, 10));
+        r->prof = mscli_kv_get(body, "prof_active", v, sizeof(v)) != NULL && strcmp(v, "true") == 0;
         read_cmdline(r->pid, r->cmdline, sizeof(r->cmdline));
         free(body);
     }

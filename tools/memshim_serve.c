@@ -407,27 +407,9 @@ static size_t list_pids(int *pids, size_t max) {
     return n;
 }
 
-/* The value of key in a kv body, or NULL. */
-static const char *kv_get(const char *body, const char *key, char *out, size_t len) {
-    size_t kl = strlen(key);
-    for (const char *p = body; p != NULL && *p != '\0';) {
-        const char *nl = strchr(p, '\n');
-        if (strncmp(p, key, kl) == 0 && p[kl] == '\t') {
-            const char *v = p + kl + 1;
-            size_t vl = nl != NULL ? (size_t)(nl - v) : strlen(v);
-            if (vl >= len) vl = len - 1;
-            memcpy(out, v, vl);
-            out[vl] = '\0';
-            return out;
-        }
-        p = nl != NULL ? nl + 1 : NULL;
-    }
-    return NULL;
-}
-
 static unsigned long long kv_u64(const char *body, const char *key) {
     char v[64];
-    return kv_get(body, key, v, sizeof(v)) != NULL ? strtoull(v, NULL, 10) : 0;
+    return mscli_kv_get(body, key, v, sizeof(v)) != NULL ? strtoull(v, NULL, 10) : 0;
 }
 
 /* One control request; 0 with *body (malloc'd) when the process answered OK. On failure
@@ -484,12 +466,12 @@ static int collect(int pid, proc_t *pr, int *status, char *err, size_t errlen) {
     pr->frag_bytes = kv_u64(body, "frag_bytes");
     pr->injected = kv_u64(body, "fail_injected");
     char v[64];
-    pr->frag_ratio = kv_get(body, "frag_ratio", v, sizeof(v)) ? strtod(v, NULL) : 0.0;
+    pr->frag_ratio = mscli_kv_get(body, "frag_ratio", v, sizeof(v)) ? strtod(v, NULL) : 0.0;
     free(body);
 
     if (ask(pid, "heap status", &body, status, err, errlen) == 0) {
         pr->have_heap = true;
-        pr->prof_active = kv_get(body, "active", v, sizeof(v)) && strcmp(v, "true") == 0;
+        pr->prof_active = mscli_kv_get(body, "active", v, sizeof(v)) && strcmp(v, "true") == 0;
         pr->dumps = kv_u64(body, "dumps");
         free(body);
     }
@@ -793,8 +775,8 @@ static void serve_heap(int fd, int pid, const char *query) {
         respond_text(fd, status, "%s", err);
         return;
     }
-    bool active = kv_get(body, "active", v, sizeof(v)) && strcmp(v, "true") == 0;
-    bool avail = kv_get(body, "available", v, sizeof(v)) && strcmp(v, "true") == 0;
+    bool active = mscli_kv_get(body, "active", v, sizeof(v)) && strcmp(v, "true") == 0;
+    bool avail = mscli_kv_get(body, "available", v, sizeof(v)) && strcmp(v, "true") == 0;
     free(body);
     if (!active) {
         if (avail)
