@@ -166,7 +166,8 @@ int hp_top(const hp_profile_t *p, const hp_report_opts_t *opts, hp_table_t **out
         hp_table_free(t);
         return rc;
     }
-    qsort(t->entries, t->count, sizeof(*t->entries), o.sort_cum ? cmp_cum : cmp_flat);
+    if (t->count > 1)
+        qsort(t->entries, t->count, sizeof(*t->entries), o.sort_cum ? cmp_cum : cmp_flat);
     *out = t;
     return 0;
 }
@@ -214,7 +215,7 @@ int hp_diff(const hp_table_t *base, const hp_table_t *cur, hp_table_t **out) {
             t->entries[n++] = *e;
     }
     t->count = n;
-    qsort(t->entries, t->count, sizeof(*t->entries), cmp_abs);
+    if (t->count > 1) qsort(t->entries, t->count, sizeof(*t->entries), cmp_abs);
     *out = t;
     return 0;
 }

@@ -81,6 +81,15 @@ int memshim_prof_status(memshim_prof_status_t *out) {
     out->unwinder = "none";
     return 0;
 }
+int memshim_prof_peak(bool on) {
+    (void)on;
+    return -ENOENT;
+}
+int memshim_prof_peak_status(memshim_prof_peak_status_t *out) {
+    if (out == NULL) return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    return 0;
+}
 
 /* The arguments a tag byte below 0x80 names. */
 static const char *const WORDS[] = {"s:int",
