@@ -652,6 +652,23 @@ void kv_cmd_bitcount(kv_client_t *c);
 void kv_cmd_bitpos(kv_client_t *c);
 void kv_cmd_substr(kv_client_t *c);
 
+/* Handlers and bitfield arithmetic (cmd_bits.c) */
+void kv_cmd_bitop(kv_client_t *c);
+void kv_cmd_bitfield(kv_client_t *c);
+void kv_cmd_bitfield_ro(kv_client_t *c);
+enum { KV_BF_WRAP = 0, KV_BF_SAT = 1, KV_BF_FAIL = 2 };
+/* A bits-wide (1..64) big-endian field at bit offset off of p (bit 0 = MSB of p[0]). */
+uint64_t kv_bf_get_unsigned(const unsigned char *p, uint64_t off, int bits);
+int64_t kv_bf_get_signed(const unsigned char *p, uint64_t off, int bits);
+void kv_bf_set(unsigned char *p, uint64_t off, int bits, uint64_t v);
+/*
+ * Whether value + incr fits a bits-wide unsigned (1..63) / signed (1..64) field: 0, or 1
+ * (overflow) / -1 (underflow) with *limit set per owtype (WRAP: wrapped result, SAT: the
+ * bound; FAIL: untouched), as Redis's BITFIELD decides it.
+ */
+int kv_bf_check_unsigned(uint64_t value, int64_t incr, int bits, int owtype, uint64_t *limit);
+int kv_bf_check_signed(int64_t value, int64_t incr, int bits, int owtype, int64_t *limit);
+
 /* Handlers (cmd_keys.c) */
 void kv_cmd_del(kv_client_t *c);
 void kv_cmd_unlink(kv_client_t *c);
