@@ -785,6 +785,18 @@ void kv_cmd_zremrangebyscore(kv_client_t *c);
 void kv_cmd_zremrangebylex(kv_client_t *c);
 void kv_cmd_zscan(kv_client_t *c);
 
+/* Handlers (cmd_geo.c) */
+void kv_cmd_geoadd(kv_client_t *c);
+void kv_cmd_geodist(kv_client_t *c);
+void kv_cmd_geohash(kv_client_t *c);
+void kv_cmd_geopos(kv_client_t *c);
+void kv_cmd_georadius(kv_client_t *c);
+void kv_cmd_georadius_ro(kv_client_t *c);
+void kv_cmd_georadiusbymember(kv_client_t *c);
+void kv_cmd_georadiusbymember_ro(kv_client_t *c);
+void kv_cmd_geosearch(kv_client_t *c);
+void kv_cmd_geosearchstore(kv_client_t *c);
+
 /* Handlers (cmd_hash.c) */
 void kv_cmd_hset(kv_client_t *c);
 void kv_cmd_hsetnx(kv_client_t *c);
