@@ -9,6 +9,10 @@
 need_built "$MS" "$SHIM"
 need_preload
 need_sys_python
+# Python's hash seed changes its dictionaries' sizes from run to run: fix it, so each seed
+# injects at the same allocations every time.
+PYTHONHASHSEED=0
+export PYTHONHASHSEED
 
 for seed in 1 2 3 4 5 6 7 8; do
     out=$("$MS" run --fail-min-size 64k --fail-rate 0.05 --seed "$seed" -- \
@@ -21,7 +25,8 @@ echo "ok: --fail-min-size 64k --fail-rate 0.05: python3 starts for seeds 1..8"
 # allocates 1 MiB buffers gets a MemoryError once the rate is set through the socket.
 ctl_xdg
 LD_PRELOAD=$SHIM MEMSHIM_CTL=1 "$py" -c '
-import time
+import sys, time
+open(sys.argv[1], "w").close()  # start-up is over: from here on only the loop allocates
 n = 0
 try:
     while n < 600:
@@ -29,10 +34,11 @@ try:
     print("no failure in", n)
 except MemoryError:
     print("MemoryError")
-' >"$TMP/py.out" 2>&1 &
+' "$TMP/ready" >"$TMP/py.out" 2>&1 &
 pid=$!
 track_pid "$pid"
-wait_path "$sockdir/$pid.sock" || fail "python3's control socket did not appear"
+wait_for 1500 0.02 test -e "$sockdir/$pid.sock" || fail "python3's control socket did not appear"
+wait_for 1500 0.02 test -e "$TMP/ready" || fail "python3 did not start: $(cat "$TMP/py.out")"
 "$MS" ctl "$pid" set inject.min_size 65536 >/dev/null || fail "ctl set inject.min_size"
 "$MS" ctl "$pid" set inject.fail_rate 1 >/dev/null || fail "ctl set inject.fail_rate"
 wait "$pid"
