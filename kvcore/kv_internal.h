@@ -815,6 +815,11 @@ void kv_cmd_hincrbyfloat(kv_client_t *c);
 void kv_cmd_hrandfield(kv_client_t *c);
 void kv_cmd_hscan(kv_client_t *c);
 
+/* Handlers (cmd_sort.c, cmd_lcs.c) */
+void kv_cmd_sort(kv_client_t *c);
+void kv_cmd_sort_ro(kv_client_t *c);
+void kv_cmd_lcs(kv_client_t *c);
+
 /* Handlers (cmd_set.c) */
 void kv_cmd_sadd(kv_client_t *c);
 void kv_cmd_srem(kv_client_t *c);
