@@ -134,6 +134,12 @@ KNOWN = [
      "a small list is a bare listpack, reported as Redis 7.2 does (7.0 says quicklist; "
      "README, list-max-listpack-size)"),
 ]
+# SORT of a hash-table set BY a name without '*' does not sort: the members come in the
+# set's own hash-table order, which each server has its own of (Redis: "unordered").
+for _n in ("sort", "sort_ro"):
+    KNOWN.append((_n, lambda a: a[1] == "k:set:ht" and len(a) > 3 and a[2].lower() == "by"
+                  and "*" not in a[3],
+                  "SORT of a hash-table set BY a constant replies it in hash-table order"))
 
 REBUILD_CMDS = [["SELECT", "0"], ["FLUSHALL"]] + PROBES + [
     c for _, build in KEYS.values() for c in build]
