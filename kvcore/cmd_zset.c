@@ -84,7 +84,12 @@ static bool parse_lex_range(const kv_arg_t *min, const kv_arg_t *max, kv_zsl_lex
            parse_lex_item(max, &r->max, &r->maxlen, &r->max_inf, &r->maxex);
 }
 
-enum { RANGE_AUTO, RANGE_RANK, RANGE_SCORE, RANGE_LEX };
+enum {
+    RANGE_AUTO = KV_ZRANGE_AUTO,
+    RANGE_RANK = KV_ZRANGE_RANK,
+    RANGE_SCORE = KV_ZRANGE_SCORE,
+    RANGE_LEX = KV_ZRANGE_LEX
+};
 
 /*
  * Parses the range of a ZRANGE-family command by its type: ranks into *start and *end, scores
@@ -302,7 +307,7 @@ void kv_cmd_zrevrank(kv_client_t *c) {
 
 /* --- ZRANGE and its older forms --- */
 
-enum { DIR_AUTO, DIR_FORWARD, DIR_REVERSE };
+enum { DIR_AUTO = KV_ZDIR_AUTO, DIR_FORWARD = KV_ZDIR_FORWARD, DIR_REVERSE = KV_ZDIR_REVERSE };
 
 static void range_by_rank(kv_client_t *c, kv_obj_t *o, long long start, long long end,
                           bool withscores, bool reverse) {
@@ -351,19 +356,21 @@ static void range_emit(kv_client_t *c, kv_obj_t *o, kv_zset_iter_t *it, const kv
     kv_reply_set_deferred(c, lenp, (long)(withscores ? n * 2 : n));
 }
 
-static void zrange_generic(kv_client_t *c, int rangetype, int direction) {
-    int minidx = 2, maxidx = 3;
+int kv_zrange_parse(kv_client_t *c, int keyidx, bool store, int rangetype, int direction,
+                    kv_zrange_args_t *za) {
+    memset(za, 0, sizeof(*za));
+    int minidx = keyidx + 1, maxidx = keyidx + 2;
     long long offset = 0, limit = -1;
     bool withscores = false;
-    for (int j = 4; j < c->argc; j++) {
+    for (int j = keyidx + 3; j < c->argc; j++) {
         int leftargs = c->argc - j - 1;
         const kv_arg_t *a = &c->argv[j];
-        if (kv_arg_is(a, "withscores")) {
+        if (!store && kv_arg_is(a, "withscores")) {
             withscores = true;
         } else if (kv_arg_is(a, "limit") && leftargs >= 2) {
             if (kv_arg_ll_or_reply(c, &c->argv[j + 1], &offset, NULL) != 0 ||
                 kv_arg_ll_or_reply(c, &c->argv[j + 2], &limit, NULL) != 0)
-                return;
+                return -EINVAL;
             j += 2;
         } else if (direction == DIR_AUTO && kv_arg_is(a, "rev")) {
             direction = DIR_REVERSE;
@@ -373,7 +380,7 @@ static void zrange_generic(kv_client_t *c, int rangetype, int direction) {
             rangetype = RANGE_SCORE;
         } else {
             kv_reply_syntax_err(c);
-            return;
+            return -EINVAL;
         }
     }
     if (direction == DIR_AUTO) direction = DIR_FORWARD;
@@ -382,21 +389,33 @@ static void zrange_generic(kv_client_t *c, int rangetype, int direction) {
     if (limit != -1 && rangetype == RANGE_RANK) {
         kv_reply_error(c, "ERR syntax error, LIMIT is only supported in combination with either "
                           "BYSCORE or BYLEX");
-        return;
+        return -EINVAL;
     }
     if (withscores && rangetype == RANGE_LEX) {
         kv_reply_error(c, "ERR syntax error, WITHSCORES not supported in combination with BYLEX");
-        return;
+        return -EINVAL;
     }
     if (reverse && rangetype != RANGE_RANK) {
-        minidx = 3; /* the range is given as max, min */
-        maxidx = 2;
+        minidx = keyidx + 2; /* the range is given as max, min */
+        maxidx = keyidx + 1;
     }
-    long long start = 0, end = 0;
-    kv_zsl_range_t sr;
-    kv_zsl_lexrange_t lr;
-    if (parse_range(c, rangetype, &c->argv[minidx], &c->argv[maxidx], &start, &end, &sr, &lr) != 0)
-        return;
+    za->rangetype = rangetype;
+    za->reverse = reverse;
+    za->withscores = withscores;
+    za->offset = offset;
+    za->limit = limit;
+    return parse_range(c, rangetype, &c->argv[minidx], &c->argv[maxidx], &za->start, &za->end,
+                       &za->sr, &za->lr);
+}
+
+static void zrange_generic(kv_client_t *c, int rangetype, int direction) {
+    kv_zrange_args_t za;
+    if (kv_zrange_parse(c, 1, false, rangetype, direction, &za) != 0) return;
+    rangetype = za.rangetype;
+    bool reverse = za.reverse, withscores = za.withscores;
+    long long start = za.start, end = za.end, offset = za.offset, limit = za.limit;
+    kv_zsl_range_t sr = za.sr;
+    kv_zsl_lexrange_t lr = za.lr;
     bool wrong;
     kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_ZSET, false, &wrong);
     if (wrong) return;

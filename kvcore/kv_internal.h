@@ -797,6 +797,17 @@ void kv_cmd_georadiusbymember_ro(kv_client_t *c);
 void kv_cmd_geosearch(kv_client_t *c);
 void kv_cmd_geosearchstore(kv_client_t *c);
 
+/* Handlers (cmd_zalg.c) */
+void kv_cmd_zunion(kv_client_t *c);
+void kv_cmd_zinter(kv_client_t *c);
+void kv_cmd_zdiff(kv_client_t *c);
+void kv_cmd_zintercard(kv_client_t *c);
+void kv_cmd_zunionstore(kv_client_t *c);
+void kv_cmd_zinterstore(kv_client_t *c);
+void kv_cmd_zdiffstore(kv_client_t *c);
+void kv_cmd_zrangestore(kv_client_t *c);
+void kv_cmd_zrandmember(kv_client_t *c);
+
 /* Handlers (cmd_hash.c) */
 void kv_cmd_hset(kv_client_t *c);
 void kv_cmd_hsetnx(kv_client_t *c);

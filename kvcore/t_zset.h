@@ -126,4 +126,26 @@ size_t kv_zset_value_bytes(const void *ptr, int encoding);
  */
 int kv_zset_check(const kv_obj_t *o);
 
+/*
+ * ZRANGE's arguments (cmd_zset.c parses them; ZRANGESTORE in cmd_zalg.c shares the parser).
+ * kv_zrange_parse reads argv[keyidx + 1 ..] (min, max, then the options) as Redis 7.0's
+ * zrangeGenericCommand: rangetype / direction are fixed by the older command forms or
+ * KV_ZRANGE_AUTO / KV_ZDIR_AUTO; store refuses WITHSCORES. It replies Redis's error for a
+ * malformed call: 0 or -EINVAL (replied). The key itself is not looked up.
+ */
+enum { KV_ZRANGE_AUTO, KV_ZRANGE_RANK, KV_ZRANGE_SCORE, KV_ZRANGE_LEX };
+enum { KV_ZDIR_AUTO, KV_ZDIR_FORWARD, KV_ZDIR_REVERSE };
+typedef struct kv_zrange_args {
+    int rangetype;        /* KV_ZRANGE_RANK, _SCORE or _LEX */
+    bool reverse;         /* REV (or a ZREV* command) */
+    bool withscores;      /* WITHSCORES */
+    long long offset;     /* LIMIT offset (0 without LIMIT) */
+    long long limit;      /* LIMIT count (-1: none) */
+    long long start, end; /* KV_ZRANGE_RANK: the ranks as given */
+    kv_zsl_range_t sr;    /* KV_ZRANGE_SCORE */
+    kv_zsl_lexrange_t lr; /* KV_ZRANGE_LEX: points into argv */
+} kv_zrange_args_t;
+int kv_zrange_parse(kv_client_t *c, int keyidx, bool store, int rangetype, int direction,
+                    kv_zrange_args_t *za);
+
 #endif /* KV_T_ZSET_H */
