@@ -525,6 +525,9 @@ static kv_cmd_t cmd_table[] = {
 
 #define LOOKUP_SLOTS 512 /* power of two, > 2 x commands */
 static kv_cmd_t *lookup_slots[LOOKUP_SLOTS];
+/* The lookup probes linearly until an empty slot: the table must stay under half full. */
+_Static_assert(sizeof(cmd_table) / sizeof(cmd_table[0]) * 2 < LOOKUP_SLOTS,
+               "LOOKUP_SLOTS must exceed twice the number of commands");
 static size_t ncommands;
 
 /* Command names are ASCII: fold case without the locale tables tolower() consults. */
