@@ -68,7 +68,7 @@ KEYS = {
                                                     for x in (str(i), "z%d" % i)]]),
 }
 GROUP_TYPE = {"string": "string", "bitmap": "string", "list": "list", "hash": "hash",
-              "set": "set", "sorted-set": "zset"}
+              "set": "set", "sorted-set": "zset", "geo": "zset"}
 
 PROBES = [["SET", "probe:str", "probe-value"],
           ["RPUSH", "probe:list", "p1", "p2", "p3"],
