@@ -118,18 +118,19 @@ static void test_unsigned_overflow_every_width(void **state) {
     for (int bits = 1; bits <= 63; bits++) {
         uint64_t max = ((uint64_t)1 << bits) - 1;
         const uint64_t values[] = {0, 1, max / 2, max - 1, max};
-        const int64_t incrs[] = {0,
-                                 1,
-                                 -1,
-                                 2,
-                                 -2,
-                                 (int64_t)max,
-                                 -(int64_t)max,
-                                 (int64_t)max + 1,
-                                 -(int64_t)max - 1,
-                                 INT64_MAX,
-                                 INT64_MIN,
-                                 INT64_MIN + 1};
+        const int64_t incrs[] = {
+            0,
+            1,
+            -1,
+            2,
+            -2,
+            (int64_t)max,
+            -(int64_t)max,
+            (int64_t)(max + 1), /* INT64_MIN for 63 bits, without signed overflow */
+            -(int64_t)max - 1,
+            INT64_MAX,
+            INT64_MIN,
+            INT64_MIN + 1};
         for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
             for (size_t j = 0; j < sizeof(incrs) / sizeof(incrs[0]); j++)
                 check_unsigned_case(bits, values[i], incrs[j]);
