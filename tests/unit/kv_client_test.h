@@ -59,4 +59,19 @@ static inline void feed(kv_client_t *c, const char *s) {
     feed_bytes(c, s, strlen(s));
 }
 
+/* Group set-up and tear-down: default config, the databases and the command table. */
+static inline int kv_server_setup(void **state) {
+    (void)state;
+    if (kv_config_defaults(&kv_srv.cfg) != 0) return -1;
+    if (kv_db_init_all(&kv_srv) != 0) return -1;
+    return kv_cmd_init();
+}
+
+static inline int kv_server_teardown(void **state) {
+    (void)state;
+    kv_db_free_all(&kv_srv);
+    kv_config_fini(&kv_srv.cfg);
+    return 0;
+}
+
 #endif /* KV_CLIENT_TEST_H */

@@ -334,20 +334,6 @@ static void test_auth_unauthenticated_client_gets_small_protocol_limits(void **s
     kv_client_free(c);
 }
 
-static int setup(void **state) {
-    (void)state;
-    if (kv_config_defaults(&kv_srv.cfg) != 0) return -1;
-    if (kv_db_init_all(&kv_srv) != 0) return -1;
-    return kv_cmd_init();
-}
-
-static int teardown(void **state) {
-    (void)state;
-    kv_db_free_all(&kv_srv);
-    kv_config_fini(&kv_srv.cfg);
-    return 0;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_only_127_0_0_1_and_ipv6_loopback_and_unix_are_local),
@@ -362,5 +348,5 @@ int main(void) {
         cmocka_unit_test(test_auth_wrong_password_pauses_the_client_without_blocking_others),
         cmocka_unit_test(test_auth_unauthenticated_client_gets_small_protocol_limits),
     };
-    return cmocka_run_group_tests_name("kv_auth", tests, setup, teardown);
+    return cmocka_run_group_tests_name("kv_auth", tests, kv_server_setup, kv_server_teardown);
 }

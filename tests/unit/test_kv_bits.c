@@ -216,20 +216,6 @@ static void test_grow_beyond_memory_is_oom_and_key_unchanged(void **state) {
     kv_srv.cfg.proto_max_bulk_len = saved;
 }
 
-static int setup(void **state) {
-    (void)state;
-    if (kv_config_defaults(&kv_srv.cfg) != 0) return -1;
-    if (kv_db_init_all(&kv_srv) != 0) return -1;
-    return kv_cmd_init();
-}
-
-static int teardown(void **state) {
-    (void)state;
-    kv_db_free_all(&kv_srv);
-    kv_config_fini(&kv_srv.cfg);
-    return 0;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_set_every_width_and_offset),
@@ -238,5 +224,5 @@ int main(void) {
         cmocka_unit_test(test_signed_overflow_every_width),
         cmocka_unit_test(test_grow_beyond_memory_is_oom_and_key_unchanged),
     };
-    return cmocka_run_group_tests_name("kv_bits", tests, setup, teardown);
+    return cmocka_run_group_tests_name("kv_bits", tests, kv_server_setup, kv_server_teardown);
 }
