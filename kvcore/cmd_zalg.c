@@ -16,8 +16,8 @@
  *
  * ZRANDMEMBER follows Redis's sampling rules: a negative count may repeat members (picked
  * uniformly, in pick order); a positive count returns distinct members, the whole set in
- * order from the highest when it asks for at least the set's size, else a uniform sample (in set order,
- * or for a count below a third of a skiplist set, in pick order).
+ * order from the highest when it asks for at least the set's size, else a uniform sample (in set
+ * order, or for a count below a third of a skiplist set, in pick order).
  */
 #include "t_set.h"
 #include "t_zset.h"
