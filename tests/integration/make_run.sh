@@ -70,7 +70,13 @@ case "$p2" in "$dumps"/*.heap) ;; *) run_fail "memshim ctl dump path: $(cat "$TM
 rm -f "$p1" "$p2"
 
 stop_run
-kill -0 "$kpid" 2>/dev/null && fail "kvcore-server $kpid still runs after its group was stopped"
+# The server exits on its own after the group's SIGTERM (or SIGKILL); give it time, and
+# count a zombie waiting for its reaper as gone.
+gone() {
+    st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
+    [ -z "$st" ] || [ "$st" = Z ]
+}
+wait_for 1500 0.02 gone "$kpid" || fail "kvcore-server $kpid still runs after its group was stopped"
 untrack_pid "$kpid"
 echo "ok: make run: profiled through MEMORY HEAP and memshim ctl"
 
