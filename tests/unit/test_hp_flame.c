@@ -21,12 +21,7 @@ static const char dump[] = "heap_v2/1\n"
                            "MAPPED_LIBRARIES:\n";
 
 static char *flame_of(const char *text, const hp_flame_opts_t *fo) {
-    hp_dump_t *d = hp_dump_new();
-    assert_int_equal(hp_dump_parse(d, text, strlen(text)), 0);
-    hp_sym_opts_t so = {.no_symbols = 1};
-    hp_profile_t *p;
-    assert_int_equal(hp_profile_build(d, &so, &p), 0);
-    hp_dump_free(d);
+    hp_profile_t *p = profile_of(text);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -106,12 +101,7 @@ static void test_flame_alloc_without_alloc_totals_writes_nothing(void **state) {
     (void)state;
     static const char noacc[] = "heap_v2/1\n  t*: 7: 700 [0: 0]\n@ 0xa0 0xc1\n"
                                 "  t*: 7: 700 [0: 0]\n\nMAPPED_LIBRARIES:\n";
-    hp_dump_t *d = hp_dump_new();
-    assert_int_equal(hp_dump_parse(d, noacc, strlen(noacc)), 0);
-    hp_sym_opts_t so = {.no_symbols = 1};
-    hp_profile_t *p;
-    assert_int_equal(hp_profile_build(d, &so, &p), 0);
-    hp_dump_free(d);
+    hp_profile_t *p = profile_of(noacc);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);

@@ -7,6 +7,7 @@
 #include "test_common.h"
 
 #include "heapprof.h"
+#include "hp_test_dumps.h"
 #include "profile.pb-c.h"
 
 #include <unistd.h>
@@ -22,12 +23,7 @@ static const char dump[] = "heap_v2/1\n"
                            "MAPPED_LIBRARIES:\n";
 
 static Perftools__Profiles__Profile *encode_decode(const char *text, hp_profile_t **pout) {
-    hp_dump_t *d = hp_dump_new();
-    assert_int_equal(hp_dump_parse(d, text, strlen(text)), 0);
-    hp_sym_opts_t so = {.no_symbols = 1};
-    hp_profile_t *p;
-    assert_int_equal(hp_profile_build(d, &so, &p), 0);
-    hp_dump_free(d);
+    hp_profile_t *p = profile_of(text);
     uint8_t *gz;
     size_t gzlen;
     assert_int_equal(hp_pprof_encode(p, &gz, &gzlen), 0);

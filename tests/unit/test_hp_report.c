@@ -35,17 +35,6 @@ static const char dump_b[] = "heap_v2/1\n"
                              "\n"
                              "MAPPED_LIBRARIES:\n";
 
-static hp_profile_t *profile_of(const char *text) {
-    hp_dump_t *d = hp_dump_new();
-    assert_non_null(d);
-    assert_int_equal(hp_dump_parse(d, text, strlen(text)), 0);
-    hp_sym_opts_t so = {.no_symbols = 1};
-    hp_profile_t *p = NULL;
-    assert_int_equal(hp_profile_build(d, &so, &p), 0);
-    hp_dump_free(d);
-    return p;
-}
-
 static hp_table_t *top_of(const char *text) {
     hp_profile_t *p = profile_of(text);
     hp_table_t *t = NULL;
