@@ -276,6 +276,11 @@ void kv_reply_null_array(kv_client_t *c); /* *-1 */
 void kv_reply_array_len(kv_client_t *c, long len);
 /* RESP2 maps are flat arrays of 2*len. */
 void kv_reply_map_len(kv_client_t *c, long len);
+/* A set (RESP3 '~'), a push message (RESP3 '>'): arrays in RESP2. */
+void kv_reply_set_len(kv_client_t *c, long len);
+void kv_reply_push_len(kv_client_t *c, long len);
+/* A boolean (RESP3 '#t'/'#f'): the integers 1/0 in RESP2. */
+void kv_reply_bool(kv_client_t *c, bool v);
 /* Deferred array length: a placeholder filled in later with kv_reply_set_deferred. */
 void *kv_reply_deferred(kv_client_t *c);
 void kv_reply_set_deferred(kv_client_t *c, void *node, long len);
@@ -892,6 +897,44 @@ kv_obj_t *kv_lookup_type_or_reply(kv_client_t *c, const kv_arg_t *key, int type,
                                   bool *wrong);
 int kv_arg_nonneg_or_reply(kv_client_t *c, const kv_arg_t *a, long long *out, const char *msg);
 bool kv_rank_range_clamp(long long len, long long *start, long long *end);
+
+/* --- Keyspace signals (notify.c, multi.c, pubsub.c, blocked.c) ---
+ *
+ * Every command that changes a key calls kv_signal_modified_key (WATCH, client tracking)
+ * and kv_notify_keyspace_event (notify-keyspace-events) as Redis's signalModifiedKey and
+ * notifyKeyspaceEvent; creating a list or sorted-set key calls kv_signal_key_ready (the
+ * clients blocked on it). Each module owns its half: notify.c formats and publishes
+ * events, multi.c keeps WATCH state, pubsub.c delivers messages, blocked.c serves
+ * blocked clients.
+ */
+enum {
+    KV_NOTIFY_KEYSPACE = 1 << 0,  /* K */
+    KV_NOTIFY_KEYEVENT = 1 << 1,  /* E */
+    KV_NOTIFY_GENERIC = 1 << 2,   /* g */
+    KV_NOTIFY_STRING = 1 << 3,    /* $ */
+    KV_NOTIFY_LIST = 1 << 4,      /* l */
+    KV_NOTIFY_SET = 1 << 5,       /* s */
+    KV_NOTIFY_HASH = 1 << 6,      /* h */
+    KV_NOTIFY_ZSET = 1 << 7,      /* z */
+    KV_NOTIFY_EXPIRED = 1 << 8,   /* x */
+    KV_NOTIFY_EVICTED = 1 << 9,   /* e */
+    KV_NOTIFY_STREAM = 1 << 10,   /* t */
+    KV_NOTIFY_KEY_MISS = 1 << 11, /* m (not part of A) */
+    KV_NOTIFY_LOADED = 1 << 12,   /* module only */
+    KV_NOTIFY_MODULE = 1 << 13,   /* d */
+    KV_NOTIFY_NEW = 1 << 14,      /* n (not part of A) */
+};
+/* The key changed (c may be NULL: expiry, eviction, the server itself). */
+void kv_signal_modified_key(kv_client_t *c, kv_db_t *db, const char *key, size_t klen);
+/* Every key of db changed (FLUSHDB, FLUSHALL, SWAPDB): NULL db = all of them. */
+void kv_signal_flushed_db(kv_db_t *db);
+/* Publishes a keyspace/keyevent notification when notify-keyspace-events asks for cls. */
+void kv_notify_keyspace_event(int cls, const char *event, const char *key, size_t klen, int dbid);
+/* A list or sorted set was created under key: clients blocked on it may be served. */
+void kv_signal_key_ready(kv_db_t *db, const char *key, size_t klen);
+/* Delivers msg to the subscribers of channel (shard channels when sharded); returns how
+ * many clients received it. */
+long kv_pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t mlen, bool sharded);
 
 /* --- maxmemory and eviction (evict.c) --- */
 

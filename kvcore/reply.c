@@ -271,6 +271,18 @@ void kv_reply_map_len(kv_client_t *c, long len) {
     reply_prefixed_len(c, '*', len * 2);
 }
 
+void kv_reply_set_len(kv_client_t *c, long len) {
+    reply_prefixed_len(c, '*', len);
+}
+
+void kv_reply_push_len(kv_client_t *c, long len) {
+    reply_prefixed_len(c, '*', len);
+}
+
+void kv_reply_bool(kv_client_t *c, bool v) {
+    kv_reply_int(c, v ? 1 : 0);
+}
+
 void *kv_reply_deferred(kv_client_t *c) {
     if (c->flags & KV_CLIENT_CLOSE_ASAP) return NULL;
     client_mark_pending(c);
