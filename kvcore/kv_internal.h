@@ -212,6 +212,19 @@ enum {
     KV_CLIENT_FAKE = 1u << 5,          /* no socket (unit tests, DEBUG POPULATE helpers) */
     KV_CLIENT_AUTHENTICATED = 1u << 6, /* may run commands when requirepass is set */
     KV_CLIENT_AUTH_PAUSED = 1u << 7,   /* a wrong password's reply is being delayed */
+    /* Protocol states, each owned by one module (multi.c, pubsub.c, blocked.c, ...). */
+    KV_CLIENT_MULTI = 1u << 8,       /* inside MULTI: commands are queued */
+    KV_CLIENT_EXEC = 1u << 9,        /* EXEC is running the queue (blocking commands don't block) */
+    KV_CLIENT_DIRTY_CAS = 1u << 10,  /* a WATCHed key changed: EXEC will fail */
+    KV_CLIENT_DIRTY_EXEC = 1u << 11, /* a queuing error: EXEC answers EXECABORT */
+    KV_CLIENT_PUBSUB = 1u << 12,     /* subscribed to a channel, pattern or shard channel */
+    KV_CLIENT_BLOCKED = 1u << 13,    /* waiting on keys (blocked.c) */
+    KV_CLIENT_MONITOR = 1u << 14,    /* MONITOR */
+    KV_CLIENT_TRACKING = 1u << 15,   /* CLIENT TRACKING on */
+    KV_CLIENT_NO_TOUCH = 1u << 16,   /* CLIENT NO-TOUCH on */
+    KV_CLIENT_NO_EVICT = 1u << 17,   /* CLIENT NO-EVICT on */
+    KV_CLIENT_REPLY_OFF = 1u << 18,  /* CLIENT REPLY OFF */
+    KV_CLIENT_REPLY_SKIP = 1u << 19, /* CLIENT REPLY SKIP: the next command's reply is dropped */
 };
 
 typedef struct kv_db kv_db_t;
@@ -1109,6 +1122,9 @@ struct kv_server {
     int64_t cron_timer;
     uint64_t cronloops;
     int effective_hz;
+    /* Changes to the dataset since the last successful save: every write command adds the
+     * keys/elements it changed (as Redis's server.dirty); 0 for a no-op write. */
+    long long dirty;
     /* stats */
     uint64_t stat_numcommands;
     uint64_t stat_numconnections;
