@@ -2,12 +2,12 @@
 /*
  * cmd_server.c - connection and server commands: PING ECHO QUIT SHUTDOWN INFO TIME HELLO,
  * COMMAND (COUNT INFO DOCS LIST GETKEYS HELP), DEBUG (SLEEP OBJECT POPULATE SEGFAULT
- * SET-ACTIVE-EXPIRE), LATENCY (LATEST RESET HELP), FUNCTION FLUSH, CLIENT (SETNAME GETNAME
- * ID INFO LIST KILL HELP) and CONFIG (GET SET RESETSTAT HELP).
+ * SET-ACTIVE-EXPIRE PROTOCOL), LATENCY (LATEST RESET HELP), FUNCTION FLUSH, CLIENT (SETNAME
+ * GETNAME ID INFO LIST KILL HELP) and CONFIG (GET SET RESETSTAT HELP).
  *
- * Replies follow Redis 7.0 (RESP2 only: HELLO 3 answers NOPROTO). CONFIG SET with several
- * pairs is atomic as in Redis: every name is checked first, then values are applied and
- * rolled back if one fails. DEBUG obeys enable-debug-command like Redis 7.
+ * Replies follow Redis 7.0 in RESP2 and RESP3 (HELLO 2|3 picks the connection's
+ * protocol). CONFIG SET with several pairs is atomic as in Redis: every name is checked first, then
+ * values are applied and rolled back if one fails. DEBUG obeys enable-debug-command like Redis 7.
  */
 #include "kv_internal.h"
 
@@ -129,8 +129,7 @@ void kv_cmd_hello(kv_client_t *c) {
         if (kv_arg_ll_or_reply(c, &c->argv[next++], &ver,
                                "ERR Protocol version is not an integer or out of range") != 0)
             return;
-        /* RESP3 is not spoken: 3 is refused like an unknown version. */
-        if (ver != 2) {
+        if (ver < 2 || ver > 3) {
             kv_reply_error(c, "NOPROTO unsupported protocol version");
             return;
         }
@@ -163,6 +162,7 @@ void kv_cmd_hello(kv_client_t *c) {
         return;
     }
     if (name != NULL && set_name_or_reply(c, name) != 0) return;
+    if (ver != 0) c->resp = (int)ver; /* HELLO's own reply is in the new protocol */
     kv_reply_map_len(c, 7);
     kv_reply_bulk_cstr(c, "server");
     kv_reply_bulk_cstr(c, "redis");
@@ -566,6 +566,62 @@ static void debug_populate(kv_client_t *c) {
     kv_reply_ok(c);
 }
 
+/* DEBUG PROTOCOL <type>: one sample reply of each type, with Redis 7.0's values. */
+static void debug_protocol(kv_client_t *c, const kv_arg_t *type) {
+    if (kv_arg_is(type, "string")) {
+        kv_reply_bulk_cstr(c, "Hello World");
+    } else if (kv_arg_is(type, "integer")) {
+        kv_reply_int(c, 12345);
+    } else if (kv_arg_is(type, "double")) {
+        kv_reply_double(c, 3.141);
+    } else if (kv_arg_is(type, "bignum")) {
+        static const char big[] = "1234567999999999999999999999999999999";
+        kv_reply_bignum(c, big, sizeof(big) - 1);
+    } else if (kv_arg_is(type, "null")) {
+        kv_reply_null(c);
+    } else if (kv_arg_is(type, "array") || kv_arg_is(type, "set")) {
+        if (kv_arg_is(type, "array"))
+            kv_reply_array_len(c, 3);
+        else
+            kv_reply_set_len(c, 3);
+        for (int j = 0; j < 3; j++)
+            kv_reply_int(c, j);
+    } else if (kv_arg_is(type, "map")) {
+        kv_reply_map_len(c, 3);
+        for (int j = 0; j < 3; j++) {
+            kv_reply_int(c, j);
+            kv_reply_bool(c, j == 1);
+        }
+    } else if (kv_arg_is(type, "attrib")) {
+        if (c->resp >= 3) { /* RESP2 has no attributes: only the reply is sent */
+            kv_reply_attribute_len(c, 1);
+            kv_reply_bulk_cstr(c, "key-popularity");
+            kv_reply_array_len(c, 2);
+            kv_reply_bulk_cstr(c, "key:123");
+            kv_reply_int(c, 90);
+        }
+        kv_reply_bulk_cstr(c, "Some real reply following the attribute");
+    } else if (kv_arg_is(type, "push")) {
+        if (c->resp < 3) {
+            kv_reply_error(c, "ERR RESP2 is not supported by this command");
+            return;
+        }
+        kv_reply_push_len(c, 2);
+        kv_reply_bulk_cstr(c, "server-cpu-usage");
+        kv_reply_int(c, 42);
+        kv_reply_bulk_cstr(c, "Some real reply following the push reply");
+    } else if (kv_arg_is(type, "verbatim")) {
+        static const char text[] = "This is a verbatim\nstring";
+        kv_reply_verbatim(c, text, sizeof(text) - 1);
+    } else if (kv_arg_is(type, "true") || kv_arg_is(type, "false")) {
+        kv_reply_bool(c, kv_arg_is(type, "true"));
+    } else {
+        kv_reply_error(c, "ERR Wrong protocol type name. Please use one of the following: "
+                          "string|integer|double|bignum|null|array|set|map|attrib|push|"
+                          "verbatim|true|false");
+    }
+}
+
 void kv_cmd_debug(kv_client_t *c) {
     if (!debug_allowed(c)) return;
     const kv_arg_t *sub = &c->argv[1];
@@ -582,6 +638,10 @@ void kv_cmd_debug(kv_client_t *c) {
             "    it is used instead of the 'key' prefix. These are not propagated to",
             "    replicas. Cluster slots are not respected so keys not belonging to the",
             "    current node can be created in cluster mode.",
+            "PROTOCOL <type>",
+            "    Reply with a test value of the specified type. <type> can be: string,",
+            "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+            "    true, false.",
             "SEGFAULT",
             "    Crash the server with sigsegv.",
             "SET-ACTIVE-EXPIRE <0|1>",
@@ -627,6 +687,8 @@ void kv_cmd_debug(kv_client_t *c) {
         kv_reply_status(c, buf);
     } else if (kv_arg_is(sub, "populate") && c->argc >= 3 && c->argc <= 5) {
         debug_populate(c);
+    } else if (kv_arg_is(sub, "protocol") && c->argc == 3) {
+        debug_protocol(c, &c->argv[2]);
     } else if (kv_arg_is(sub, "digest") && c->argc == 2) {
         unsigned char d[20];
         char hex[41];

@@ -236,7 +236,7 @@ typedef struct kv_client {
     uint32_t flags;
     int dbid;
     kv_db_t *db;
-    int resp;   /* protocol version (2) */
+    int resp;   /* protocol version: 2, or 3 after HELLO 3 (reply.c) */
     char *name; /* CLIENT SETNAME, NULL if none */
     char addr[64];
     char laddr[64];
@@ -282,21 +282,41 @@ void kv_reply_int(kv_client_t *c, long long v);
 void kv_reply_bulk(kv_client_t *c, const void *p, size_t len);
 void kv_reply_bulk_cstr(kv_client_t *c, const char *s);
 void kv_reply_bulk_ll(kv_client_t *c, long long v);
-/* A double as Redis's addReplyDouble in RESP2: bulk "%.17g" (inf as "inf"). */
+/*
+ * Typed replies speak the client's protocol (c->resp: 2, or 3 after HELLO 3) as Redis 7.0:
+ *   double      RESP3 ",<%.17g>" (",inf", ",-inf", ",nan"); RESP2 the same text as a bulk
+ *   double_text a double already formatted (GEOPOS's human long double): ",<text>" / bulk
+ *   bignum      RESP3 "(<digits>"; RESP2 a bulk
+ *   null        RESP3 "_"; RESP2 "$-1" (null) or "*-1" (null_array)
+ *   map_len     RESP3 "%<len>" then len key/value pairs; RESP2 "*<2*len>"
+ *   set_len     RESP3 "~<len>"; push_len RESP3 "><len>"; RESP2 "*<len>" for both
+ *   attribute_len RESP3 "|<len>" then len pairs, before the reply they annotate; RESP2
+ *               writes nothing (the caller must then skip the pairs too)
+ *   bool        RESP3 "#t"/"#f"; RESP2 ":1"/":0"
+ *   verbatim    RESP3 "=<len+4>\r\ntxt:<text>"; RESP2 a bulk
+ */
 void kv_reply_double(kv_client_t *c, double d);
-void kv_reply_null(kv_client_t *c);       /* $-1 */
-void kv_reply_null_array(kv_client_t *c); /* *-1 */
+void kv_reply_double_text(kv_client_t *c, const char *text, size_t len);
+void kv_reply_bignum(kv_client_t *c, const char *digits, size_t len);
+void kv_reply_null(kv_client_t *c);
+void kv_reply_null_array(kv_client_t *c);
 void kv_reply_array_len(kv_client_t *c, long len);
-/* RESP2 maps are flat arrays of 2*len. */
 void kv_reply_map_len(kv_client_t *c, long len);
-/* A set (RESP3 '~'), a push message (RESP3 '>'): arrays in RESP2. */
 void kv_reply_set_len(kv_client_t *c, long len);
 void kv_reply_push_len(kv_client_t *c, long len);
-/* A boolean (RESP3 '#t'/'#f'): the integers 1/0 in RESP2. */
+void kv_reply_attribute_len(kv_client_t *c, long len);
 void kv_reply_bool(kv_client_t *c, bool v);
-/* Deferred array length: a placeholder filled in later with kv_reply_set_deferred. */
+void kv_reply_verbatim(kv_client_t *c, const char *p, size_t len);
+/*
+ * Deferred lengths: kv_reply_deferred writes a placeholder (NULL when the client is being
+ * closed or out of memory; the set calls accept NULL); one set call fills it in once the
+ * count is known: an array of len, a map of `pairs` key/value pairs (2*pairs replies must
+ * follow; RESP2 "*<2*pairs>"), or a set of len.
+ */
 void *kv_reply_deferred(kv_client_t *c);
 void kv_reply_set_deferred(kv_client_t *c, void *node, long len);
+void kv_reply_set_deferred_map(kv_client_t *c, void *node, long pairs);
+void kv_reply_set_deferred_set(kv_client_t *c, void *node, long len);
 /*
  * The deferred-length check: kv_reply_set_deferred counts the top-level replies written
  * after the placeholder and reports a count other than the announced one (log line
@@ -311,8 +331,6 @@ extern int kv_reply_check;
 extern uint64_t kv_reply_check_failures;
 /* KVCORE_CHECK_REPLIES's value as a kv_reply_check mode (NULL: OFF). */
 int kv_reply_check_parse(const char *env);
-/* A "verbatim" text (RESP2: a bulk string). */
-void kv_reply_verbatim(kv_client_t *c, const char *p, size_t len);
 /* The standard subcommand help: an array of status lines, then the HELP line. */
 void kv_reply_help(kv_client_t *c, const char *const *lines);
 /* The common errors, byte for byte as Redis. */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * reply.c - the RESP2 reply writer and the pending-write list: what a command replies,
- * how it is queued, and how it reaches the socket.
+ * reply.c - the reply writer and the pending-write list: what a command replies, in the
+ * client's protocol (RESP2, or RESP3 after HELLO 3: c->resp), how it is queued, and how it
+ * reaches the socket. The typed calls (map, set, double, null, bool, verbatim, push...)
+ * choose the RESP3 type or its RESP2 fallback, so commands never test the protocol.
  *
  * A reply is appended to the client's 16 KB buffer, then to a list of blocks (a block is
  * at least 16 KB, or one bulk's size). A deferred length (kv_reply_deferred) is an empty
@@ -250,17 +252,57 @@ void kv_reply_bulk_ll(kv_client_t *c, long long v) {
     kv_reply_bulk(c, buf, n);
 }
 
+/* --- Typed replies: RESP3 forms, or their RESP2 fallbacks, by the client's protocol --- */
+
+static bool resp3(const kv_client_t *c) {
+    return c->resp >= 3;
+}
+
 void kv_reply_double(kv_client_t *c, double d) {
-    char buf[32];
-    kv_reply_bulk(c, buf, kv_d2str(buf, d));
+    char buf[40];
+    if (!resp3(c)) {
+        kv_reply_bulk(c, buf, kv_d2str(buf, d));
+        return;
+    }
+    buf[0] = ',';
+    size_t n = kv_d2str(buf + 1, d) + 1;
+    buf[n++] = '\r';
+    buf[n++] = '\n';
+    kv_reply_raw(c, buf, n);
+}
+
+void kv_reply_double_text(kv_client_t *c, const char *text, size_t len) {
+    if (!resp3(c)) {
+        kv_reply_bulk(c, text, len);
+        return;
+    }
+    kv_reply_raw(c, ",", 1);
+    kv_reply_raw(c, text, len);
+    kv_reply_raw(c, "\r\n", 2);
+}
+
+void kv_reply_bignum(kv_client_t *c, const char *digits, size_t len) {
+    if (!resp3(c)) {
+        kv_reply_bulk(c, digits, len);
+        return;
+    }
+    kv_reply_raw(c, "(", 1);
+    kv_reply_raw(c, digits, len);
+    kv_reply_raw(c, "\r\n", 2);
 }
 
 void kv_reply_null(kv_client_t *c) {
-    kv_reply_raw(c, "$-1\r\n", 5);
+    if (resp3(c))
+        kv_reply_raw(c, "_\r\n", 3);
+    else
+        kv_reply_raw(c, "$-1\r\n", 5);
 }
 
 void kv_reply_null_array(kv_client_t *c) {
-    kv_reply_raw(c, "*-1\r\n", 5);
+    if (resp3(c))
+        kv_reply_raw(c, "_\r\n", 3);
+    else
+        kv_reply_raw(c, "*-1\r\n", 5);
 }
 
 void kv_reply_array_len(kv_client_t *c, long len) {
@@ -268,19 +310,43 @@ void kv_reply_array_len(kv_client_t *c, long len) {
 }
 
 void kv_reply_map_len(kv_client_t *c, long len) {
-    reply_prefixed_len(c, '*', len * 2);
+    if (resp3(c))
+        reply_prefixed_len(c, '%', len);
+    else
+        reply_prefixed_len(c, '*', len * 2);
 }
 
 void kv_reply_set_len(kv_client_t *c, long len) {
-    reply_prefixed_len(c, '*', len);
+    reply_prefixed_len(c, resp3(c) ? '~' : '*', len);
 }
 
 void kv_reply_push_len(kv_client_t *c, long len) {
-    reply_prefixed_len(c, '*', len);
+    reply_prefixed_len(c, resp3(c) ? '>' : '*', len);
+}
+
+void kv_reply_attribute_len(kv_client_t *c, long len) {
+    if (resp3(c)) reply_prefixed_len(c, '|', len);
 }
 
 void kv_reply_bool(kv_client_t *c, bool v) {
-    kv_reply_int(c, v ? 1 : 0);
+    if (resp3(c))
+        kv_reply_raw(c, v ? "#t\r\n" : "#f\r\n", 4);
+    else
+        kv_reply_int(c, v ? 1 : 0);
+}
+
+void kv_reply_verbatim(kv_client_t *c, const char *p, size_t len) {
+    if (!resp3(c)) {
+        kv_reply_bulk(c, p, len);
+        return;
+    }
+    char hdr[40];
+    hdr[0] = '=';
+    size_t n = kv_ll2str(hdr + 1, (long long)len + 4) + 1;
+    memcpy(hdr + n, "\r\ntxt:", 6);
+    kv_reply_raw(c, hdr, n + 6);
+    kv_reply_raw(c, p, len);
+    kv_reply_raw(c, "\r\n", 2);
 }
 
 void *kv_reply_deferred(kv_client_t *c) {
@@ -370,7 +436,8 @@ static long count_replies(const kv_reply_block_t *b) {
     long top = 0;
     int t;
     while ((t = chain_getc(&r)) != -1) {
-        if (pending > 0)
+        bool nested = pending > 0;
+        if (nested)
             pending--;
         else
             top++;
@@ -401,6 +468,15 @@ static long count_replies(const kv_reply_block_t *b) {
             if (!chain_number(&r, &n)) return -1;
             if (n > 0) pending += 2 * n;
             break;
+        case '|':
+            /* An attribute annotates the reply after it: it is no element itself. */
+            if (!chain_number(&r, &n)) return -1;
+            if (nested)
+                pending++;
+            else
+                top--;
+            if (n > 0) pending += 2 * n;
+            break;
         default: return -1;
         }
     }
@@ -424,12 +500,14 @@ static void check_deferred(kv_client_t *c, const kv_reply_block_t *b, long len) 
     if (kv_reply_check != KV_REPLY_CHECK_LOG) abort(); /* ABORT, or OFF in a debug build */
 }
 
-void kv_reply_set_deferred(kv_client_t *c, void *node, long len) {
+/* Fills the placeholder with "<prefix><shown>"; `elements` is how many top-level replies
+ * must follow it (a map of N pairs is 2N). */
+static void set_deferred(kv_client_t *c, void *node, char prefix, long shown, long elements) {
     kv_reply_block_t *b = node;
     if (b == NULL || (c->flags & KV_CLIENT_CLOSE_ASAP)) return;
-    if (kv_config_debug || kv_reply_check != KV_REPLY_CHECK_OFF) check_deferred(c, b, len);
-    b->data[0] = '*';
-    size_t n = kv_ll2str(b->data + 1, len) + 1;
+    if (kv_config_debug || kv_reply_check != KV_REPLY_CHECK_OFF) check_deferred(c, b, elements);
+    b->data[0] = prefix;
+    size_t n = kv_ll2str(b->data + 1, shown) + 1;
     b->data[n++] = '\r';
     b->data[n++] = '\n';
     b->used = n;
@@ -437,8 +515,19 @@ void kv_reply_set_deferred(kv_client_t *c, void *node, long len) {
     c->reply_bytes += n;
 }
 
-void kv_reply_verbatim(kv_client_t *c, const char *p, size_t len) {
-    kv_reply_bulk(c, p, len);
+void kv_reply_set_deferred(kv_client_t *c, void *node, long len) {
+    set_deferred(c, node, '*', len, len);
+}
+
+void kv_reply_set_deferred_map(kv_client_t *c, void *node, long pairs) {
+    if (resp3(c))
+        set_deferred(c, node, '%', pairs, 2 * pairs);
+    else
+        set_deferred(c, node, '*', 2 * pairs, 2 * pairs);
+}
+
+void kv_reply_set_deferred_set(kv_client_t *c, void *node, long len) {
+    set_deferred(c, node, resp3(c) ? '~' : '*', len, len);
 }
 
 static void upper_copy(char *dst, size_t cap, const kv_arg_t *a) {

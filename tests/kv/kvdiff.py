@@ -3,7 +3,10 @@
 """kvdiff.py - differential test: send the same command corpus to two RESP servers
 (kvcore-server and Debian's redis-server) and require byte-identical replies.
 
-usage: kvdiff.py PORT_A PORT_B corpus.txt [corpus.txt ...]
+usage: kvdiff.py [--resp3] PORT_A PORT_B corpus.txt [corpus.txt ...]
+
+--resp3 runs every file in RESP3: each session connection sends HELLO 3 first (as if
+the file started with "@proto 3").
 
 Corpus lines (one command each, shell-like quoting via shlex):
   SET foo bar              send on the session connection, compare the raw reply bytes
@@ -23,7 +26,9 @@ Corpus lines (one command each, shell-like quoting via shlex):
                            literal), read until the server closes or 0.3 s of silence,
                            compare everything received
   @reconnect               new session connections (e.g. after QUIT or SELECT)
-Each file starts on new connections.
+  @proto 3                 HELLO 3 (or 2) on the session connections, now and after each
+                           reconnect in this file (the replies' ids differ: not compared)
+Each file starts on new connections, in RESP2 (or RESP3 with --resp3).
 Exit status: 0 when every reply matched, 1 otherwise (each mismatch is printed).
 """
 import ast
@@ -35,11 +40,41 @@ import time
 from resp_conn import Conn
 
 
+AGGREGATES = (b"*", b"%", b"~", b">")
+
+
 def shape(v):
     t, x = v
-    if t == b"*" and x is not None:
+    if t in AGGREGATES and x is not None:
         return (t, len(x))
     return (t,)
+
+
+class Sessions:
+    """The two session connections, in the file's protocol version."""
+
+    def __init__(self, pa, pb, proto):
+        self.ports, self.proto = (pa, pb), proto
+        self.a = self.b = None
+        self.reconnect()
+
+    def reconnect(self):
+        self.close()
+        self.a, self.b = Conn(self.ports[0]), Conn(self.ports[1])
+        if self.proto != 2:
+            self.hello()
+
+    def hello(self):
+        """HELLO <proto> on both; true when both replied a map (RESP3) or array (RESP2)."""
+        want = b"%" if self.proto == 3 else b"*"
+        _, va = self.a.call(["HELLO", str(self.proto)])
+        _, vb = self.b.call(["HELLO", str(self.proto)])
+        return va[0] == vb[0] == want
+
+    def close(self):
+        for c in (self.a, self.b):
+            if c is not None:
+                c.close()
 
 
 def info_fields(text):
@@ -106,17 +141,19 @@ def kscan_all(conn, args):
 
 
 def main():
-    if len(sys.argv) < 4:
+    argv = sys.argv[1:]
+    start_proto = 2
+    if argv[:1] == ["--resp3"]:
+        start_proto, argv = 3, argv[1:]
+    if len(argv) < 3:
         print(__doc__)
         return 2
-    pa, pb = int(sys.argv[1]), int(sys.argv[2])
-    a, b = Conn(pa), Conn(pb)
+    pa, pb = int(argv[0]), int(argv[1])
     failures = checked = 0
-    for path in sys.argv[3:]:
+    for path in argv[2:]:
         # Each corpus file starts on fresh connections (a file may end with QUIT).
-        a.close()
-        b.close()
-        a, b = Conn(pa), Conn(pb)
+        sess = Sessions(pa, pb, start_proto)
+        a, b = sess.a, sess.b
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
         for lineno, line in enumerate(lines, 1):
@@ -129,9 +166,15 @@ def main():
                 time.sleep(float(line.split()[1]))
                 continue
             if line == "@reconnect":
-                a.close()
-                b.close()
-                a, b = Conn(pa), Conn(pb)
+                sess.reconnect()
+                a, b = sess.a, sess.b
+                continue
+            if line.startswith("@proto "):
+                sess.proto = int(line.split()[1])
+                checked += 1
+                if not sess.hello():
+                    failures += 1
+                    print("MISMATCH %s: HELLO did not switch both servers" % where)
                 continue
             if line.startswith("@raw "):
                 data = ast.literal_eval(line[5:].strip())
@@ -170,9 +213,8 @@ def main():
                 except (EOFError, OSError) as e:
                     failures += 1
                     print("FAILED %s: %s" % (where, e))
-                    a.close()
-                    b.close()
-                    a, b = Conn(pa), Conn(pb)
+                    sess.reconnect()
+                    a, b = sess.a, sess.b
                     continue
                 if mode == "exact":
                     same = raw_a == raw_b
@@ -186,8 +228,8 @@ def main():
                         raw_a = ("sections %r missing %r" % (fa[0], missing)).encode()
                         raw_b = ("sections %r" % (fb[0],)).encode()
                 elif mode == "sort":
-                    same = va[0] == vb[0] == b"*" and sorted(map(repr, va[1])) == sorted(
-                        map(repr, vb[1]))
+                    same = va[0] == vb[0] and va[0] in AGGREGATES and sorted(
+                        map(repr, va[1])) == sorted(map(repr, vb[1]))
                 else:
                     same = (va[0] == vb[0] == b":" and abs(int(va[1]) - int(vb[1])) <= arg) or \
                         raw_a == raw_b
@@ -195,7 +237,8 @@ def main():
             if not same:
                 failures += 1
                 print("MISMATCH %s\n  kvcore: %r\n  redis:  %r" % (where, ra, rb))
-    print("%d commands compared, %d mismatches" % (checked, failures))
+    sess.close()
+    print("%d commands compared, %d mismatches (RESP%d)" % (checked, failures, start_proto))
     return 1 if failures else 0
 
 

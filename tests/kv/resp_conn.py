@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: MIT
-"""A minimal RESP2 client for the kvcore test scripts (standard library only).
+"""A minimal RESP2/RESP3 client for the kvcore test scripts (standard library only).
 
 Replies are (type byte, value) pairs: b"+", b"-", b":" carry the raw line; b"$" the
-bulk bytes or None; b"*" a list of such pairs, or None for a null array. Methods that
-read return (raw bytes of the reply, parsed value), so tests can compare bytes exactly.
+bulk bytes or None; b"*" a list of such pairs, or None for a null array. RESP3 (after
+HELLO 3): b"_" (None), b",", b"#", b"(" carry the raw line; b"=" (verbatim) and b"!"
+(blob error) the bytes; b"%" (map: the 2N keys and values in order), b"~" (set), b">"
+(push) a list; b"|" an attribute is read with the reply after it and returned as
+(b"|", (attribute list, reply)). Methods that read return (raw bytes of the reply,
+parsed value), so tests can compare bytes exactly.
 PlainConn gives the same replies as plain Python values (see plain()).
-Conn(port, strict=True) also rejects any reply that is not exactly RESP2 (ValueError):
+Conn(port, strict=True) also rejects any reply that is not exactly RESP (ValueError):
 a stray CR or LF in a line, a non-canonical number, a length below -1, a bulk not
 followed by CRLF.
 """
@@ -81,9 +85,11 @@ class Conn:
         t, rest = self.buf[pos:pos + 1], self.buf[pos + 1:i]
         if t == b":" and self.strict:
             self._int(rest)
-        if t in (b"+", b"-", b":"):
+        if t in (b"+", b"-", b":", b",", b"#", b"("):
             return i + 2, (t, rest)
-        if t == b"$":
+        if t == b"_":
+            return i + 2, (t, None)
+        if t in (b"$", b"=", b"!"):
             n = self._int(rest)
             if self.strict and n < -1:
                 raise ValueError("bad bulk length %d" % n)
@@ -94,14 +100,17 @@ class Conn:
             if self.strict and self.buf[i + 2 + n:i + 4 + n] != b"\r\n":
                 raise ValueError("bulk of %d bytes not followed by CRLF" % n)
             return i + 2 + n + 2, (t, self.buf[i + 2:i + 2 + n])
-        if t == b"*":
+        if t in (b"*", b"%", b"~", b">", b"|"):
             n = self._int(rest)
-            if self.strict and n < -1:
-                raise ValueError("bad array length %d" % n)
+            if self.strict and n < (-1 if t == b"*" else 0):
+                raise ValueError("bad aggregate length %d" % n)
             items, p = [], i + 2
-            for _ in range(max(n, 0)):
+            for _ in range(max(n, 0) * (2 if t in (b"%", b"|") else 1)):
                 p, v = self._parse(p)
                 items.append(v)
+            if t == b"|":
+                p, v = self._parse(p)
+                return p, (t, (items, v))
             return p, (t, items if n >= 0 else None)
         raise ValueError("bad reply type %r" % t)
 
@@ -119,13 +128,26 @@ class Conn:
 
 def plain(val):
     """A parsed reply as plain Python: bulk -> bytes or None, integer -> int, status ->
-    str, error -> Exception, array -> list (None for a null array)."""
+    str, error -> Exception, array -> list (None for a null array); RESP3: null -> None,
+    double -> float, boolean -> bool, big number -> int, verbatim -> bytes without its
+    format, map -> dict, set and push -> list, attribute -> the reply it annotates."""
     t, v = val
-    if t == b"*":
+    if t in (b"*", b"~", b">"):
         return None if v is None else [plain(x) for x in v]
-    if t == b":":
+    if t == b"%":
+        items = [plain(x) for x in v]
+        return dict(zip(items[0::2], items[1::2]))
+    if t == b"|":
+        return plain(v[1])
+    if t in (b":", b"("):
         return int(v)
-    if t == b"-":
+    if t == b",":
+        return float(v)
+    if t == b"#":
+        return v == b"t"
+    if t == b"=":
+        return v[4:]
+    if t in (b"-", b"!"):
         return Exception(v.decode())
     if t == b"+":
         return v.decode()
