@@ -253,6 +253,8 @@ static kv_cmd_t cmd_table[] = {
      "keyspace write slow dangerous", "Remove all keys from the current database", "1.0.0"},
     {"flushall", kv_cmd_flushall, -1, KV_CMD_WRITE, 0, 0, 0, "server",
      "keyspace write slow dangerous", "Remove all keys from all databases", "1.0.0"},
+    {"bgrewriteaof", kv_cmd_bgrewriteaof, 1, KV_CMD_ADMIN | KV_CMD_NOSCRIPT, 0, 0, 0, "server",
+     "admin slow dangerous", "Asynchronously rewrite the append-only file", "1.0.0"},
     {"dbsize", kv_cmd_dbsize, 1, KV_CMD_READONLY | KV_CMD_FAST, 0, 0, 0, "server",
      "keyspace read fast", "Return the number of keys in the selected database", "1.0.0"},
     {"object", container_cmd, -2, 0, 0, 0, 0, "generic", "slow",
@@ -684,11 +686,23 @@ void kv_cmd_process(kv_client_t *c) {
         kv_reply_errorf(c, "ERR '%s' is not implemented", cmd->fullname);
         return;
     }
+    if (kv_aof_refuses(c, cmd)) { /* MISCONF: the AOF cannot be written (aof.c) */
+        cmd->rejected_calls++;
+        return;
+    }
+    kv_cmd_call(c, cmd);
+}
+
+void kv_cmd_call(kv_client_t *c, kv_cmd_t *cmd) {
+    kv_prop_call_t pc;
     uint64_t start = kv_srv.cmd_clock_us;
+    const kv_cmd_t *outer = c->cmd;
     c->cmd = cmd;
     c->lastcmd = cmd; /* CLIENT LIST shows the running command, as Redis */
+    kv_propagate_call_begin(&pc, c, cmd);
     cmd->fn(c);
-    c->cmd = NULL;
+    kv_propagate_call_end(&pc, c, cmd);            /* the AOF form of what changed (propagate.c) */
+    c->cmd = outer;
     uint64_t now = kv_clock_us();
     uint64_t dur = now - start;
     kv_srv.cmd_clock_us = now;

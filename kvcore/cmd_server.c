@@ -710,6 +710,8 @@ void kv_cmd_debug(kv_client_t *c) {
         volatile char *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p != MAP_FAILED) *p = 'x';
         kv_reply_error(c, "ERR DEBUG SEGFAULT did not crash");
+    } else if (kv_arg_is(sub, "loadaof") && c->argc == 2) {
+        kv_aof_debug_loadaof(c); /* aof.c */
     } else if (kv_arg_is(sub, "set-active-expire") && c->argc == 3) {
         long long on; /* as Redis's atoi: not a number is 0 */
         if (!kv_str2ll(c->argv[2].ptr, c->argv[2].len, &on)) on = 0;
@@ -1171,6 +1173,12 @@ void kv_cmd_config_set(kv_client_t *c) {
         }
     }
     kv_defrag_config_apply();
+    if (kv_aof_config_apply() != 0) { /* appendonly yes could not start its rewrite */
+        kv_srv.cfg.appendonly = false;
+        kv_reply_error(c, "ERR CONFIG SET failed (possibly related to argument 'appendonly') - "
+                          "Unable to turn on AOF. Check server logs.");
+        goto out;
+    }
     kv_reply_ok(c);
 out:
     for (i = 0; i < npairs; i++) {

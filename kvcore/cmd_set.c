@@ -146,6 +146,8 @@ static void pop_one(kv_client_t *c, kv_obj_t *o) {
     kv_arg_t m;
     kv_set_random(o, &m, ibuf);
     kv_reply_bulk(c, m.ptr, m.len);
+    kv_arg_t srem[3] = {{"SREM", 4}, c->argv[1], m}; /* replays without the random choice */
+    kv_propagate_rewrite(c, srem, 3);
     /* Copy the member out of the structure before removing it. */
     char *copy = m.len <= sizeof(small) ? small : malloc(m.len);
     if (copy == NULL) {
@@ -174,6 +176,8 @@ static void spop_count(kv_client_t *c) {
     if ((unsigned long long)l >= size) {
         reply_members(c, o);
         kv_db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+        kv_arg_t del[2] = {{"DEL", 3}, c->argv[1]};
+        kv_propagate_rewrite(c, del, 2);
         return;
     }
     kv_reply_array_len(c, (long)l);
@@ -269,6 +273,8 @@ void kv_cmd_srandmember(kv_client_t *c) {
     kv_arg_t m;
     kv_set_random(o, &m, ibuf);
     kv_reply_bulk(c, m.ptr, m.len);
+    kv_arg_t srem[3] = {{"SREM", 4}, c->argv[1], m}; /* replays without the random choice */
+    kv_propagate_rewrite(c, srem, 3);
 }
 
 /* --- Set algebra --- */

@@ -47,6 +47,11 @@ static const enum_val_t loglevel_enum[] = {{"debug", KV_LOG_DEBUG},
                                            {"warning", KV_LOG_WARNING},
                                            {NULL, 0}};
 
+static const enum_val_t fsync_enum[] = {{"always", KV_AOF_FSYNC_ALWAYS},
+                                        {"everysec", KV_AOF_FSYNC_EVERYSEC},
+                                        {"no", KV_AOF_FSYNC_NO},
+                                        {NULL, 0}};
+
 static const enum_val_t debug_enum[] = {{"no", 0}, {"yes", 1}, {"local", 2}, {NULL, 0}};
 
 typedef struct cfg_row {
@@ -107,6 +112,16 @@ static const cfg_row_t cfg_rows[] = {
     {"save", NULL, T_SAVE, MULTI_ARG, F(save), 0, 0, 0, "3600 1 300 100 60 10000", NULL},
     STR("dbfilename", PROTECTED, dbfilename, "dump.rdb"),
     BOOL("appendonly", NULL, 0, appendonly, 0),
+    ENUM("appendfsync", 0, appendfsync, fsync_enum, KV_AOF_FSYNC_EVERYSEC),
+    STR("appendfilename", IMMUTABLE, appendfilename, "appendonly.aof"),
+    STR("appenddirname", IMMUTABLE, appenddirname, "appendonlydir"),
+    BOOL("aof-use-rdb-preamble", NULL, 0, aof_use_rdb_preamble, 1),
+    BOOL("aof-load-truncated", NULL, 0, aof_load_truncated, 1),
+    BOOL("aof-rewrite-incremental-fsync", NULL, 0, aof_rewrite_incremental_fsync, 1),
+    BOOL("no-appendfsync-on-rewrite", NULL, 0, no_appendfsync_on_rewrite, 0),
+    INT("auto-aof-rewrite-percentage", NULL, 0, auto_aof_rewrite_perc, 0, INT_MAX, 100),
+    MEM("auto-aof-rewrite-min-size", NULL, 0, auto_aof_rewrite_min_size, 0, LLONG_MAX,
+        64LL * 1024 * 1024),
     BOOL("daemonize", NULL, IMMUTABLE, daemonize, 0),
     BOOL("protected-mode", NULL, 0, protected_mode, 1),
     BOOL("lazyfree-lazy-eviction", NULL, 0, lazyfree_lazy_eviction, 0),
@@ -296,6 +311,14 @@ static int row_set(kv_config_values_t *cfg, const cfg_row_t *row, const char *va
         }
         if (row->off == F(dbfilename) && strchr(value, '/') != NULL) {
             *err = "dbfilename can't be a path, just a filename";
+            return -EINVAL;
+        }
+        if (row->off == F(appendfilename) && strchr(value, '/') != NULL) {
+            *err = "appendfilename can't be a path, just a filename";
+            return -EINVAL;
+        }
+        if (row->off == F(appenddirname) && strchr(value, '/') != NULL) {
+            *err = "appenddirname can't be a path, just a dirname";
             return -EINVAL;
         }
         return set_string(FIELD(cfg, row, char *), value);

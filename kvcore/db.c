@@ -63,13 +63,14 @@ static int64_t now_ms(void) {
 
 bool kv_db_key_is_expired(const kv_obj_t *o) {
     int64_t when = kv_obj_expire(o);
-    if (when < 0) return false;
+    if (when < 0 || kv_srv.loading) return false; /* a file replays as it was written */
     return now_ms() > when;
 }
 
 void kv_db_expire_obj(kv_db_t *db, kv_obj_t *o) {
     size_t klen;
     const char *key = kv_obj_key(o, &klen);
+    kv_propagate_del(db, key, klen, kv_srv.cfg.lazyfree_lazy_expire); /* before the key goes */
     kv_ht_pop(db->expires, key, klen);
     kv_ht_pop(db->keys, key, klen);
     kv_obj_free(o);

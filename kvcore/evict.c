@@ -264,6 +264,7 @@ static int evict(void) {
         int64_t before = thread_live();
         size_t klen;
         const char *key = kv_obj_key(o, &klen);
+        kv_propagate_del(db, key, klen, kv_srv.cfg.lazyfree_lazy_eviction);
         kv_db_delete(db, key, klen);
         int64_t delta = before - thread_live();
         if (delta > 0) freed += (size_t)delta;

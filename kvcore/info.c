@@ -245,19 +245,11 @@ static void section_persistence(buf_t *b) {
          "rdb_last_cow_size:0\r\n"
          "rdb_last_load_keys_expired:0\r\n"
          "rdb_last_load_keys_loaded:0\r\n"
-         "aof_enabled:0\r\n"
-         "aof_rewrite_in_progress:0\r\n"
-         "aof_rewrite_scheduled:0\r\n"
-         "aof_last_rewrite_time_sec:-1\r\n"
-         "aof_current_rewrite_time_sec:-1\r\n"
-         "aof_last_bgrewrite_status:ok\r\n"
-         "aof_rewrites:0\r\n"
-         "aof_rewrites_consecutive_failures:0\r\n"
-         "aof_last_write_status:ok\r\n"
-         "aof_last_cow_size:0\r\n"
+         "%s" /* aof_enabled .. aof_last_cow_size (aof.c) */
          "module_fork_in_progress:0\r\n"
-         "module_fork_last_cow_size:0\r\n",
-         (long long)(kv_srv.start_ms / 1000));
+         "module_fork_last_cow_size:0\r\n"
+         "%s", /* aof_current_size .. when AOF is on (aof.c) */
+         (long long)(kv_srv.start_ms / 1000), kv_aof_info(0), kv_aof_info(1));
 }
 
 static void section_stats(buf_t *b) {

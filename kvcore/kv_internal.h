@@ -967,6 +967,102 @@ void kv_signal_key_ready(kv_db_t *db, const char *key, size_t klen);
  * many clients received it. */
 long kv_pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t mlen, bool sharded);
 
+/* --- Propagation (propagate.c) and the append-only file (aof.c, aof_load.c,
+ * aof_rewrite.c) ---
+ *
+ * Every handler call goes through kv_cmd_call, which brackets it with
+ * kv_propagate_call_begin/end. A command whose call made kv_srv.dirty grow is appended
+ * to the AOF in its deterministic form; everything propagated during one top-level call
+ * (EXEC's queued commands, lazy-expiry DELs, a handler's rewrites) is written as one
+ * unit, inside MULTI/EXEC when it holds more than one command (Redis 7.0's rule).
+ * Code that changes the dataset outside a command (expiry, eviction, serving a blocked
+ * client) calls kv_propagate itself.
+ */
+enum { KV_AOF_FSYNC_NO = 0, KV_AOF_FSYNC_ALWAYS = 1, KV_AOF_FSYNC_EVERYSEC = 2 };
+
+/* One call in progress (on the caller's stack; calls nest for EXEC). */
+typedef struct kv_prop_call {
+    struct kv_prop_call *outer;
+    long long dirty; /* kv_srv.dirty when the call began */
+    int dbid;
+    bool replaced;  /* the handler propagated its own form (kv_propagate_rewrite) */
+    bool prevented; /* kv_propagate_prevent */
+    bool nested;    /* it ran other calls (EXEC): they propagated themselves */
+} kv_prop_call_t;
+
+/* Runs cmd's handler for c: statistics, latency, and propagation of its effects. What
+ * kv_cmd_process does after its checks, and what EXEC does for each queued command. */
+void kv_cmd_call(kv_client_t *c, kv_cmd_t *cmd);
+void kv_propagate_call_begin(kv_prop_call_t *pc, kv_client_t *c, const kv_cmd_t *cmd);
+void kv_propagate_call_end(kv_prop_call_t *pc, kv_client_t *c, const kv_cmd_t *cmd);
+/* Propagates argv (copied) as a command on db dbid: part of the running call's unit, or
+ * written at once between commands (cron). */
+void kv_propagate(int dbid, const kv_arg_t *argv, int argc);
+/* DEL (or UNLINK when lazy) of key: expiry and eviction. */
+void kv_propagate_del(kv_db_t *db, const char *key, size_t klen, bool lazy);
+/* From a handler: propagate argv (copied) instead of the running command; each call adds
+ * one command (SPOP's SREMs). */
+void kv_propagate_rewrite(kv_client_t *c, const kv_arg_t *argv, int argc);
+/* From a handler: the running command is not propagated (its effects were, or none). */
+void kv_propagate_prevent(kv_client_t *c);
+/* Frees the unit's buffers (shutdown). */
+void kv_propagate_fini(void);
+
+/* The deterministic form of c's command after its handler ran (Redis 7.0's rewrites):
+ * true with form set, false when the command propagates as sent. Arguments point into
+ * c->argv, the dataset or form->num: valid until the next change. */
+#define KV_PROP_FORM_ARGS 8
+typedef struct kv_prop_form {
+    kv_arg_t argv[KV_PROP_FORM_ARGS];
+    int argc;
+    char num[2][32];
+} kv_prop_form_t;
+bool kv_propagate_form(kv_client_t *c, const kv_cmd_t *cmd, kv_prop_form_t *form);
+/* Bytes kv_propagate may need to encode argv in RESP (an upper bound). */
+size_t kv_propagate_encoded_len(const kv_arg_t *argv, int argc);
+
+/* aof.c: true when propagated commands are wanted (AOF on or being turned on, not
+ * loading). kv_aof_feed appends one encoded command for dbid (-1: any db), adding a
+ * SELECT when the file's db differs. kv_aof_feed_failed records that a command could not
+ * be recorded (out of memory): reported as a write error. */
+bool kv_aof_wants_feed(void);
+void kv_aof_feed(int dbid, const char *cmd, size_t len);
+void kv_aof_feed_failed(int err);
+/* Writes (and per appendfsync, fsyncs) the buffered commands: before replies are sent. */
+void kv_aof_flush(bool force);
+/* Cheap check for kv_client_write: flushes when commands are buffered. */
+void kv_aof_before_reply(void);
+/* Start-up: loads the AOF when appendonly is yes (it then has priority over the RDB)
+ * and opens it for appending. 0, or -errno after logging why (the server exits). */
+int kv_aof_startup(void);
+/* Shutdown: flushes and fsyncs, stops a rewrite child, joins the fsync thread. */
+void kv_aof_shutdown(void);
+/* CONFIG SET side effects (appendonly turned on starts a rewrite). 0 or -errno. */
+int kv_aof_config_apply(void);
+/* processCommand's MISCONF gate for AOF write errors: true (and replied) when refused. */
+bool kv_aof_refuses(kv_client_t *c, const kv_cmd_t *cmd);
+/* The aof_* INFO persistence fields: part 0 the state block (aof_enabled ..
+ * aof_last_cow_size), part 1 the size block shown when AOF is on. A static buffer. */
+const char *kv_aof_info(int part);
+void kv_cmd_bgrewriteaof(kv_client_t *c);
+/* DEBUG LOADAOF. */
+void kv_aof_debug_loadaof(kv_client_t *c);
+
+/*
+ * aof_load.c: one command of an AOF ("*<n>\r\n" then n "$<len>\r\n<bytes>\r\n").
+ * Returns the bytes it used (> 0) with *argc set and argv[0..argc) pointing into buf,
+ * 0 when buf ends inside the command (torn), or -EPROTO (not the format: *err names what)
+ * / -E2BIG (more than max_args arguments; *argc says how many).
+ */
+ssize_t kv_aof_parse_command(const char *buf, size_t len, kv_arg_t *argv, int max_args, int *argc,
+                             const char **err);
+/*
+ * Replays one AOF file's commands (RESP text; an RDB-preamble base needs the RDB loader).
+ * last: the file's end may be torn (aof-load-truncated decides). 0, -EPROTO (corrupt),
+ * -ENOENT, or -errno; the error was logged.
+ */
+int kv_aof_load_file(const char *path, bool last, off_t *valid_len);
+
 /* --- maxmemory and eviction (evict.c) --- */
 
 /*
@@ -1030,6 +1126,12 @@ typedef struct kv_config_values {
     char *save;
     char *dbfilename;
     bool appendonly;
+    int appendfsync; /* KV_AOF_FSYNC_* */
+    char *appendfilename, *appenddirname;
+    bool aof_use_rdb_preamble, aof_load_truncated, aof_rewrite_incremental_fsync;
+    bool no_appendfsync_on_rewrite;
+    int auto_aof_rewrite_perc;
+    unsigned long long auto_aof_rewrite_min_size;
     bool daemonize;
     bool protected_mode;
     bool lazyfree_lazy_eviction, lazyfree_lazy_expire, lazyfree_lazy_server_del;
@@ -1143,6 +1245,8 @@ struct kv_server {
     /* Changes to the dataset since the last successful save: every write command adds the
      * keys/elements it changed (as Redis's server.dirty); 0 for a no-op write. */
     long long dirty;
+    /* Loading a data file: keys do not expire and nothing is propagated. */
+    bool loading;
     /* stats */
     uint64_t stat_numcommands;
     uint64_t stat_numconnections;

@@ -605,6 +605,7 @@ static void client_write_handler(kv_loop_t *loop, int fd, void *priv, int mask) 
 }
 
 int kv_client_write(kv_client_t *c) {
+    kv_aof_before_reply(); /* no reply leaves before the write it acknowledges is in the AOF */
     for (int round = 0; round < MAX_WRITE_ROUNDS && (c->bufpos > 0 || c->rhead); round++) {
         struct iovec iov[64];
         int cnt = 0;

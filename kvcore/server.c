@@ -388,6 +388,8 @@ int kv_server_main(int argc, char **argv) {
         kv_log(KV_LOG_WARNING, "Out of memory at start-up");
         goto out;
     }
+    /* The AOF, when appendonly is yes, has priority over the RDB file, as in Redis. */
+    if (kv_aof_startup() != 0) goto out;
     kv_srv.cron_timer = kv_timer_add(kv_srv.loop, 1, cron, NULL);
     kv_loop_set_before_sleep(kv_srv.loop, before_sleep, NULL);
     kv_loop_set_before_timers(kv_srv.loop, kv_server_before_timers, NULL);
@@ -396,6 +398,7 @@ int kv_server_main(int argc, char **argv) {
     kv_loop_run(kv_srv.loop);
 
     kv_log(KV_LOG_WARNING, "User requested shutdown...");
+    kv_aof_shutdown();
     if (kv_srv.cfg.pidfile && kv_srv.cfg.pidfile[0]) {
         kv_log(KV_LOG_NOTICE, "Removing the pid file.");
         unlink(kv_srv.cfg.pidfile);
@@ -407,6 +410,7 @@ out:
         close(kv_srv.listen_fds[i]);
     free_all_clients();
     if (kv_srv.loop) kv_net_flush_pending(&kv_srv);
+    kv_aof_shutdown(); /* a no-op after the normal shutdown */
     kv_defrag_fini();
     kv_auth_fini();
     kv_db_free_all(&kv_srv);
