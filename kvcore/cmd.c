@@ -701,7 +701,7 @@ void kv_cmd_call(kv_client_t *c, kv_cmd_t *cmd) {
     c->lastcmd = cmd; /* CLIENT LIST shows the running command, as Redis */
     kv_propagate_call_begin(&pc, c, cmd);
     cmd->fn(c);
-    kv_propagate_call_end(&pc, c, cmd);            /* the AOF form of what changed (propagate.c) */
+    kv_propagate_call_end(&pc, c, cmd); /* the AOF form of what changed (propagate.c) */
     c->cmd = outer;
     uint64_t now = kv_clock_us();
     uint64_t dur = now - start;
