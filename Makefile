@@ -41,11 +41,11 @@ DEB_BUILD_PKGS := build-essential pkg-config libjemalloc-dev libjemalloc2 libunw
                   libprotobuf-c-dev golang-github-google-pprof-dev clang-format
 DEB_TEST_PKGS  := redis-server redis-tools python3 sqlite3 g++ valgrind golang-go \
                   hyperfine clang libclang-rt-14-dev procps psmisc libc6-dbg libxml2-utils \
-                  prometheus
+                  prometheus tcl
 
 .DEFAULT_GOAL := all
 .PHONY: all deps deps-test test unit unit-bins integration run bench asan valgrind fuzz \
-        check-symbols check-format format install clean
+        check-symbols check-format format install clean conformance
 
 # ---------------------------------------------------------------------------------------
 # Sources
@@ -310,6 +310,19 @@ valgrind: deps-test
 FUZZ_SECONDS ?= 30
 fuzz: deps-test
 	BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
+
+# Valkey's Tcl test suite against kvcore-server (not part of make test; takes minutes):
+# one fresh server per file, in external mode. VALKEY_SRC is a Valkey source tree or its
+# .tar.gz; FILES overrides the list of test files; REF_SERVER=PATH (redis-server,
+# valkey-server) runs the same files on that server too and compares. Logs and the names
+# of failing tests: $(BUILD)/conformance/. README.md#conformance, docs/conformance.md.
+VALKEY_SRC ?=
+REF_SERVER ?=
+FILES ?=
+conformance: all
+	python3 tests/conformance/run.py --server $(KV_BIN) --valkey-src '$(VALKEY_SRC)' \
+	    --log-dir $(BUILD)/conformance $(if $(REF_SERVER),--ref '$(REF_SERVER)') \
+	    $(if $(FILES),--files '$(FILES)')
 
 # Only memshim_* and the libc/C++ allocation names may be exported from libmemshim.so.
 check-symbols: $(SHIM_SO)
