@@ -41,8 +41,9 @@
 #                          message) when it ran under KV_SERVER_WRAPPER and exited 99
 #
 # Redis protocol servers (kvcore-server and Debian's redis-server 7 as the reference):
-#   kv_start_kvcore [--name value]  starts $KV_BIN (under $KV_SERVER_WRAPPER when set);
-#                                   sets KV_PORT, KV_PID; log $TMP/kvcore.PORT.log
+#   kv_start_kvcore [--name value]  starts $KV_BIN (under $KV_SERVER_WRAPPER when set) with
+#                                   --dir $TMP (files it writes: AOF, RDB; a later --dir
+#                                   wins); sets KV_PORT, KV_PID; log $TMP/kvcore.PORT.log
 #   kv_start_redis [--name value]   starts redis-server (skips when not installed); sets
 #                                   REDIS_PORT, REDIS_PID; log $TMP/redis.PORT.log
 #   kv_wait_ready PORT PID          waits until PING answers (status 1 after ~10 s, ~60 s
@@ -272,7 +273,7 @@ kv_start_kvcore() {
     KV_PORT=$(free_port)
     KV_STARTED=1
     # shellcheck disable=SC2086
-    ${KV_SERVER_WRAPPER:-} "$KV_BIN" --bind 127.0.0.1 --port "$KV_PORT" "$@" \
+    ${KV_SERVER_WRAPPER:-} "$KV_BIN" --bind 127.0.0.1 --port "$KV_PORT" --dir "$TMP" "$@" \
         >"$TMP/kvcore.$KV_PORT.log" 2>&1 &
     KV_PID=$!
     track_pid "$KV_PID"
