@@ -129,6 +129,22 @@ static kv_cmd_t memory_subcmds[] = {
      "Estimate the memory usage of a key", "4.0.0"},
     {NULL}};
 
+static kv_cmd_t pubsub_subcmds[] = {
+    {"channels", kv_cmd_pubsub_channels, -2, KV_CMD_PUBSUB | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0,
+     "pubsub", "pubsub slow", "List active channels", "2.8.0"},
+    {"numsub", kv_cmd_pubsub_numsub, -2, KV_CMD_PUBSUB | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0,
+     "pubsub", "pubsub slow", "Get the count of subscribers for channels", "2.8.0"},
+    {"numpat", kv_cmd_pubsub_numpat, 2, KV_CMD_PUBSUB | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0,
+     "pubsub", "pubsub slow", "Get the count of unique patterns pattern subscriptions", "2.8.0"},
+    {"shardchannels", kv_cmd_pubsub_shardchannels, -2,
+     KV_CMD_PUBSUB | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "pubsub", "pubsub slow",
+     "List active shard channels", "7.0.0"},
+    {"shardnumsub", kv_cmd_pubsub_shardnumsub, -2, KV_CMD_PUBSUB | KV_CMD_LOADING | KV_CMD_STALE, 0,
+     0, 0, "pubsub", "pubsub slow", "Get the count of subscribers for shard channels", "7.0.0"},
+    {"help", kv_cmd_pubsub_help, 2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "pubsub", "slow",
+     "Show helpful text about the different subcommands", "6.2.0"},
+    {NULL}};
+
 static kv_cmd_t cmd_table[] = {
     {"get", kv_cmd_get, 2, KV_CMD_READONLY | KV_CMD_FAST, 1, 1, 1, "string", "read string fast",
      "Get the value of a key", "1.0.0"},
@@ -480,6 +496,32 @@ static kv_cmd_t cmd_table[] = {
      "Query a sorted set representing a geospatial index to fetch members inside an area of a "
      "box or a circle, and store the result in another key.",
      "6.2.0"},
+    {"subscribe", kv_cmd_subscribe, -2,
+     KV_CMD_PUBSUB | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "pubsub",
+     "pubsub slow", "Listen for messages published to the given channels", "2.0.0"},
+    {"unsubscribe", kv_cmd_unsubscribe, -1,
+     KV_CMD_PUBSUB | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "pubsub",
+     "pubsub slow", "Stop listening for messages posted to the given channels", "2.0.0"},
+    {"psubscribe", kv_cmd_psubscribe, -2,
+     KV_CMD_PUBSUB | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "pubsub",
+     "pubsub slow", "Listen for messages published to channels matching the given patterns",
+     "2.0.0"},
+    {"punsubscribe", kv_cmd_punsubscribe, -1,
+     KV_CMD_PUBSUB | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "pubsub",
+     "pubsub slow", "Stop listening for messages posted to channels matching the given patterns",
+     "2.0.0"},
+    {"ssubscribe", kv_cmd_ssubscribe, -2,
+     KV_CMD_PUBSUB | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 1, -1, 1, "pubsub",
+     "pubsub slow", "Listen for messages published to the given shard channels", "7.0.0"},
+    {"sunsubscribe", kv_cmd_sunsubscribe, -1,
+     KV_CMD_PUBSUB | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 1, -1, 1, "pubsub",
+     "pubsub slow", "Stop listening for messages posted to the given shard channels", "7.0.0"},
+    {"publish", kv_cmd_publish, 3, KV_CMD_PUBSUB | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST, 0,
+     0, 0, "pubsub", "pubsub fast", "Post a message to a channel", "2.0.0"},
+    {"spublish", kv_cmd_spublish, 3, KV_CMD_PUBSUB | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST, 1,
+     1, 1, "pubsub", "pubsub fast", "Post a message to a shard channel", "7.0.0"},
+    {"pubsub", container_cmd, -2, 0, 0, 0, 0, "pubsub", "slow", "A container for Pub/Sub commands",
+     "2.8.0", pubsub_subcmds},
     {"ping", kv_cmd_ping, -1, KV_CMD_FAST, 0, 0, 0, "connection", "fast connection",
      "Ping the server", "1.0.0"},
     {"echo", kv_cmd_echo, 2, KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST, 0, 0, 0, "connection",
@@ -676,6 +718,7 @@ void kv_cmd_process(kv_client_t *c) {
         kv_reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
     }
+    if (!kv_pubsub_cmd_allowed(c, cmd)) return; /* RESP2 subscribed mode (pubsub.c) */
     /* One clock read per command: the previous command's end is this one's start (the
      * input batch sets it first). Clock reads were 11% of a pipelined SET profile; the
      * command clock (clock.c) reads the TSC where it can, a quarter of clock_gettime. */

@@ -29,6 +29,7 @@ void kv_cmd_ping(kv_client_t *c) {
         kv_reply_arity_err(c);
         return;
     }
+    if (kv_pubsub_reply_ping(c)) return; /* subscribed RESP2 client: ["pong", msg] */
     if (c->argc == 1)
         kv_reply_raw(c, "+PONG\r\n", 7);
     else

@@ -254,6 +254,8 @@ static void section_persistence(buf_t *b) {
 
 static void section_stats(buf_t *b) {
     const kv_server_t *s = &kv_srv;
+    size_t ps_channels, ps_patterns, ps_shard;
+    kv_pubsub_stats(&ps_channels, &ps_patterns, &ps_shard);
     addf(b,
          "# Stats\r\n"
          "total_connections_received:%llu\r\n"
@@ -281,9 +283,9 @@ static void section_stats(buf_t *b) {
          "current_eviction_exceeded_time:0\r\n"
          "keyspace_hits:%llu\r\n"
          "keyspace_misses:%llu\r\n"
-         "pubsub_channels:0\r\n"
-         "pubsub_patterns:0\r\n"
-         "pubsubshard_channels:0\r\n"
+         "pubsub_channels:%zu\r\n"
+         "pubsub_patterns:%zu\r\n"
+         "pubsubshard_channels:%zu\r\n"
          "latest_fork_usec:0\r\n"
          "total_forks:0\r\n"
          "migrate_cached_sockets:0\r\n"
@@ -319,7 +321,7 @@ static void section_stats(buf_t *b) {
          (unsigned long long)s->stat_expired_time_cap_reached,
          (unsigned long long)(s->stat_expire_cycle_us / 1000),
          (unsigned long long)s->stat_evictedkeys, (unsigned long long)s->stat_keyspace_hits,
-         (unsigned long long)s->stat_keyspace_misses,
+         (unsigned long long)s->stat_keyspace_misses, ps_channels, ps_patterns, ps_shard,
          (unsigned long long)s->stat_active_defrag_hits,
          (unsigned long long)s->stat_active_defrag_misses,
          (unsigned long long)s->stat_active_defrag_key_hits,

@@ -263,6 +263,8 @@ typedef struct kv_client {
     /* list links */
     struct kv_client *prev, *next;
     struct kv_client *pw_next; /* pending-write list */
+    /* Subscriptions (pubsub.c), NULL when none. */
+    struct kv_pubsub_client *pubsub;
 } kv_client_t;
 
 /* Appends raw protocol bytes to the client's output. */
@@ -1063,6 +1065,38 @@ ssize_t kv_aof_parse_command(const char *buf, size_t len, kv_arg_t *argv, int ma
  */
 int kv_aof_load_file(const char *path, bool last, off_t *valid_len);
 
+/* --- Publish/subscribe (pubsub.c) --- */
+
+/* Drops every subscription of c (channels, patterns, shard channels) without a reply and
+ * leaves subscribed mode (RESET, a client being freed). */
+void kv_pubsub_unsubscribe_all(kv_client_t *c);
+/* kv_cmd_process's subscribed-mode gate: false (error replied, the command's rejected
+ * calls counted) when c is a RESP2 client with subscriptions and cmd is not one of
+ * (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT, RESET. */
+bool kv_pubsub_cmd_allowed(kv_client_t *c, kv_cmd_t *cmd);
+/* PING of a subscribed RESP2 client: replies ["pong", message or ""] and returns true;
+ * false (nothing replied) otherwise. */
+bool kv_pubsub_reply_ping(kv_client_t *c);
+/* The subscriptions of c (CLIENT LIST sub=, psub=, ssub=). */
+void kv_pubsub_client_counts(const kv_client_t *c, size_t *channels, size_t *patterns,
+                             size_t *shard);
+/* Channels, patterns and shard channels with at least one subscriber (INFO). */
+void kv_pubsub_stats(size_t *channels, size_t *patterns, size_t *shard);
+void kv_cmd_subscribe(kv_client_t *c);
+void kv_cmd_unsubscribe(kv_client_t *c);
+void kv_cmd_psubscribe(kv_client_t *c);
+void kv_cmd_punsubscribe(kv_client_t *c);
+void kv_cmd_ssubscribe(kv_client_t *c);
+void kv_cmd_sunsubscribe(kv_client_t *c);
+void kv_cmd_publish(kv_client_t *c);
+void kv_cmd_spublish(kv_client_t *c);
+void kv_cmd_pubsub_channels(kv_client_t *c);
+void kv_cmd_pubsub_numsub(kv_client_t *c);
+void kv_cmd_pubsub_numpat(kv_client_t *c);
+void kv_cmd_pubsub_shardchannels(kv_client_t *c);
+void kv_cmd_pubsub_shardnumsub(kv_client_t *c);
+void kv_cmd_pubsub_help(kv_client_t *c);
+
 /* --- maxmemory and eviction (evict.c) --- */
 
 /*
@@ -1095,6 +1129,10 @@ typedef struct kv_obuf_limit {
     unsigned long long hard, soft;
     long long soft_seconds;
 } kv_obuf_limit_t;
+
+/* The client-output-buffer-limit class that applies to c (net.c): pubsub while
+ * subscribed, else normal. */
+const kv_obuf_limit_t *kv_client_obuf_limit(const kv_client_t *c);
 
 typedef struct kv_config_values {
     char *bind; /* space-separated addresses */

@@ -113,6 +113,7 @@ static void unlink_to_close(kv_client_t *c) {
 void kv_client_free(kv_client_t *c) {
     if (c == NULL) return;
     if (kv_srv.current_client == c) kv_srv.current_client = NULL;
+    kv_pubsub_unsubscribe_all(c);
     kv_reply_unlink_pending(c);
     if (c->fd >= 0) {
         if (kv_srv.loop) kv_loop_del_file(kv_srv.loop, c->fd, KV_READABLE | KV_WRITABLE);
@@ -161,6 +162,7 @@ static void free_closed_clients(void) {
         c->prev = NULL;
         c->flags &= ~KV_CLIENT_CLOSE_ASAP;
         c->flags |= KV_CLIENT_FAKE; /* already unlinked from the list */
+        kv_pubsub_unsubscribe_all(c);
         kv_reply_unlink_pending(c);
         if (c->fd >= 0) close(c->fd);
         c->fd = -1;
@@ -475,12 +477,16 @@ int kv_net_listen(kv_server_t *srv) {
 
 /* --- Periodic checks --- */
 
+const kv_obuf_limit_t *kv_client_obuf_limit(const kv_client_t *c) {
+    return &kv_srv.cfg.obuf_limits[(c->flags & KV_CLIENT_PUBSUB) ? 2 : 0];
+}
+
 void kv_net_cron(kv_server_t *srv) {
     int64_t now = srv->mstime;
-    const kv_obuf_limit_t *l = &srv->cfg.obuf_limits[0];
     kv_client_t *next;
     for (kv_client_t *c = srv->clients; c; c = next) {
         next = c->next;
+        const kv_obuf_limit_t *l = kv_client_obuf_limit(c);
         if (srv->cfg.timeout > 0 && (now - c->last_ms) / 1000 > srv->cfg.timeout &&
             c->bufpos == 0 && c->rhead == NULL) {
             kv_log(KV_LOG_VERBOSE, "Closing idle client");
@@ -512,8 +518,9 @@ char *kv_client_info_line(const kv_client_t *c) {
     int e = 0;
     if (m & KV_READABLE) events[e++] = 'r';
     if (m & KV_WRITABLE) events[e++] = 'w';
-    char flags[8];
+    char flags[24];
     int f = 0;
+    if (c->flags & KV_CLIENT_PUBSUB) flags[f++] = 'P';
     if (c->flags & KV_CLIENT_CLOSE_AFTER_REPLY) flags[f++] = 'c';
     if (c->flags & KV_CLIENT_CLOSE_ASAP) flags[f++] = 'A';
     if (f == 0) flags[f++] = 'N';
@@ -523,15 +530,17 @@ char *kv_client_info_line(const kv_client_t *c) {
     size_t tot = sizeof(*c) + c->bufsize + c->qcap + omem +
                  (size_t)c->req.argv_cap * sizeof(kv_arg_t) + c->req.scratch_cap;
     const char *cmd = c->lastcmd ? c->lastcmd->fullname : "NULL";
+    size_t sub, psub, ssub;
+    kv_pubsub_client_counts(c, &sub, &psub, &ssub);
     int n =
         asprintf(&out,
                  "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-                 "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu "
+                 "sub=%zu psub=%zu ssub=%zu multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu "
                  "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu "
                  "events=%s cmd=%s user=default redir=-1 resp=%d",
                  (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                  (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
-                 flags, c->dbid, c->qlen - c->qpos, qfree, (size_t)0, c->bufsize, c->bufsize, obl,
-                 oll, omem, tot, events, cmd, c->resp);
+                 flags, c->dbid, sub, psub, ssub, c->qlen - c->qpos, qfree, (size_t)0, c->bufsize,
+                 c->bufsize, obl, oll, omem, tot, events, cmd, c->resp);
     return n < 0 ? NULL : out;
 }

@@ -83,7 +83,7 @@ static void block_append(kv_client_t *c, kv_reply_block_t *b) {
 }
 
 static void check_obuf_limits(kv_client_t *c) {
-    const kv_obuf_limit_t *l = &kv_srv.cfg.obuf_limits[0];
+    const kv_obuf_limit_t *l = kv_client_obuf_limit(c);
     size_t used = c->reply_bytes;
     if (l->hard && used >= l->hard) goto close;
     if (l->soft && used >= l->soft) {
