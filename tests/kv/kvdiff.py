@@ -28,6 +28,13 @@ Corpus lines (one command each, shell-like quoting via shlex):
   @reconnect               new session connections (e.g. after QUIT or SELECT)
   @proto 3                 HELLO 3 (or 2) on the session connections, now and after each
                            reconnect in this file (the replies' ids differ: not compared)
+  @n 3 SUBSCRIBE a b c     a command that replies more than once: read 3 replies, compare
+                           their bytes together
+  @read 2                  send nothing, read 2 replies already due (pushed messages)
+  @other PUBLISH ch m      any line after "@other " runs on a second pair of connections
+                           (the other session: a publisher beside a subscriber, a second
+                           client) in the same protocol; opened when first used, closed by
+                           @reconnect
 Each file starts on new connections, in RESP2 (or RESP3 with --resp3).
 Exit status: 0 when every reply matched, 1 otherwise (each mismatch is printed).
 """
@@ -55,7 +62,7 @@ class Sessions:
 
     def __init__(self, pa, pb, proto):
         self.ports, self.proto = (pa, pb), proto
-        self.a = self.b = None
+        self.a = self.b = self.o = None
         self.reconnect()
 
     def reconnect(self):
@@ -63,6 +70,15 @@ class Sessions:
         self.a, self.b = Conn(self.ports[0]), Conn(self.ports[1])
         if self.proto != 2:
             self.hello()
+
+    def other(self):
+        """The @other pair (a second client on each server), opened when first used."""
+        if self.o is not None and self.o.proto != self.proto:  # @proto since it opened
+            self.o.close()
+            self.o = None
+        if self.o is None:
+            self.o = Sessions(self.ports[0], self.ports[1], self.proto)
+        return self.o.a, self.o.b
 
     def hello(self):
         """HELLO <proto> on both; true when both replied a map (RESP3) or array (RESP2)."""
@@ -75,6 +91,19 @@ class Sessions:
         for c in (self.a, self.b):
             if c is not None:
                 c.close()
+        if self.o is not None:
+            self.o.close()
+            self.o = None
+
+
+def read_n(conn, n):
+    """n replies: their bytes concatenated, and their parsed values."""
+    raw, vals = b"", []
+    for _ in range(n):
+        r, v = conn.read()
+        raw += r
+        vals.append(v)
+    return raw, vals
 
 
 def info_fields(text):
@@ -176,6 +205,10 @@ def main():
                     failures += 1
                     print("MISMATCH %s: HELLO did not switch both servers" % where)
                 continue
+            ca, cb = a, b
+            if line.startswith("@other "):
+                line = line[7:].strip()
+                ca, cb = sess.other()
             if line.startswith("@raw "):
                 data = ast.literal_eval(line[5:].strip())
                 ra, rb = raw_exchange(pa, data), raw_exchange(pb, data)
@@ -197,26 +230,35 @@ def main():
             elif line.startswith("@near "):
                 _, n, line = line.split(" ", 2)
                 mode, arg = "near", int(n)
+            elif line.startswith("@n "):
+                _, n, line = line.split(" ", 2)
+                mode, arg = "count", int(n)
+            elif line.startswith("@read "):
+                mode, arg, line = "count", int(line.split()[1]), ""
             args = shlex.split(line)
             checked += 1
             if mode == "scan":
-                ra, rb = scan_all(a, args), scan_all(b, args)
+                ra, rb = scan_all(ca, args), scan_all(cb, args)
                 same = ra == rb
             elif mode == "kscan":
-                ra, rb = kscan_all(a, args), kscan_all(b, args)
+                ra, rb = kscan_all(ca, args), kscan_all(cb, args)
                 same = ra == rb
             else:
                 try:
-                    a.send(args)
-                    b.send(args)
-                    (raw_a, va), (raw_b, vb) = a.read(), b.read()
+                    if args:
+                        ca.send(args)
+                        cb.send(args)
+                    if mode == "count":
+                        (raw_a, va), (raw_b, vb) = read_n(ca, arg), read_n(cb, arg)
+                    else:
+                        (raw_a, va), (raw_b, vb) = ca.read(), cb.read()
                 except (EOFError, OSError) as e:
                     failures += 1
                     print("FAILED %s: %s" % (where, e))
                     sess.reconnect()
                     a, b = sess.a, sess.b
                     continue
-                if mode == "exact":
+                if mode in ("exact", "count"):
                     same = raw_a == raw_b
                 elif mode == "shape":
                     same = shape(va) == shape(vb)
