@@ -22,7 +22,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-enum { T_BOOL, T_INT, T_LL, T_MEM, T_ENUM, T_STRING, T_SAVE, T_OBUF };
+enum { T_BOOL, T_INT, T_LL, T_MEM, T_ENUM, T_STRING, T_SAVE, T_OBUF, T_NOTIFY };
 #define IMMUTABLE 1u
 #define MULTI_ARG 2u /* the file form takes several words, joined by spaces */
 #define PROTECTED 4u /* CONFIG SET only as enable-protected-configs allows (dir, dbfilename) */
@@ -162,6 +162,7 @@ static const cfg_row_t cfg_rows[] = {
     ENUM("enable-debug-command", IMMUTABLE, enable_debug_command, debug_enum, 0),
     ENUM("enable-protected-configs", IMMUTABLE, enable_protected_configs, debug_enum, 0),
     STR("requirepass", 0, requirepass, ""),
+    {"notify-keyspace-events", NULL, T_NOTIFY, 0, F(notify_keyspace_events), 0, 0, 0, NULL, NULL},
 };
 #define NROWS (sizeof(cfg_rows) / sizeof(cfg_rows[0]))
 
@@ -326,6 +327,13 @@ static int row_set(kv_config_values_t *cfg, const cfg_row_t *row, const char *va
         if (parse_save(value, err) != 0) return -EINVAL;
         return set_string(FIELD(cfg, row, char *), value);
     case T_OBUF: return parse_obuf(FIELD(cfg, row, kv_obuf_limit_t), value, err);
+    case T_NOTIFY:
+        if ((ll = kv_notify_flags_parse(value)) < 0) {
+            *err = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+            return -EINVAL;
+        }
+        *FIELD(cfg, row, int) = (int)ll;
+        return 0;
     default: *err = "unsupported config type"; return -EINVAL;
     }
 range:
@@ -376,6 +384,7 @@ static void row_get(const kv_config_values_t *cfg, const cfg_row_t *row, char *b
                                   obuf_class_names[i], l[i].hard, l[i].soft, l[i].soft_seconds);
         break;
     }
+    case T_NOTIFY: kv_notify_flags_str(*FIELD(cfg, row, int), buf, len); break;
     default: buf[0] = '\0';
     }
 }
@@ -389,7 +398,8 @@ int kv_config_defaults(kv_config_values_t *cfg) {
         switch (r->type) {
         case T_BOOL: *FIELD(cfg, r, bool) = r->dflt != 0; break;
         case T_INT:
-        case T_ENUM: *FIELD(cfg, r, int) = (int)r->dflt; break;
+        case T_ENUM:
+        case T_NOTIFY: *FIELD(cfg, r, int) = (int)r->dflt; break;
         case T_LL:
         case T_MEM: *FIELD(cfg, r, long long) = r->dflt; break;
         case T_STRING:

@@ -552,9 +552,12 @@ int kv_db_init_all(kv_server_t *srv);
 void kv_db_free_all(kv_server_t *srv);
 kv_db_t *kv_db_get(int id);
 
-/* Lookups: expired keys are deleted lazily (and counted) and NULL returned. */
-#define KV_LOOKUP_NOTOUCH 1u /* don't update LRU/LFU */
-#define KV_LOOKUP_NOSTATS 2u /* don't count hits/misses */
+/* Lookups: expired keys are deleted lazily (counted, "expired" event) and NULL returned.
+ * A lookup without NOSTATS (a read) that misses publishes "keymiss" (class m), as Redis's
+ * lookupKeyRead, unless NONOTIFY. */
+#define KV_LOOKUP_NOTOUCH  1u /* don't update LRU/LFU */
+#define KV_LOOKUP_NOSTATS  2u /* don't count hits/misses (a write's lookup) */
+#define KV_LOOKUP_NONOTIFY 4u /* no "keymiss" event (OBJECT) */
 kv_obj_t *kv_db_lookup(kv_db_t *db, const char *key, size_t klen, unsigned flags);
 /* For reads: counts keyspace_hits/misses. */
 kv_obj_t *kv_db_lookup_read(kv_db_t *db, const kv_arg_t *key);
@@ -961,8 +964,35 @@ enum {
 void kv_signal_modified_key(kv_client_t *c, kv_db_t *db, const char *key, size_t klen);
 /* Every key of db changed (FLUSHDB, FLUSHALL, SWAPDB): NULL db = all of them. */
 void kv_signal_flushed_db(kv_db_t *db);
-/* Publishes a keyspace/keyevent notification when notify-keyspace-events asks for cls. */
+/* Publishes a keyspace/keyevent notification when notify-keyspace-events asks for cls;
+ * returns at once when it does not (the default). */
 void kv_notify_keyspace_event(int cls, const char *event, const char *key, size_t klen, int dbid);
+/* The usual pair after a command changed key in c's db: kv_signal_modified_key, then
+ * kv_notify_keyspace_event(cls, event). The caller adds to kv_srv.dirty. */
+void kv_notify_key_changed(kv_client_t *c, const kv_arg_t *key, int cls, const char *event);
+/* A key emptied by a command was deleted: kv_db_delete and the "del" event (class g). */
+void kv_notify_deleted_empty(kv_client_t *c, const kv_arg_t *key);
+/* A STORE command's result is empty: deletes key from c's db and, when it was there,
+ * counts one change, signals it and publishes "del". Returns whether it was there. */
+bool kv_notify_store_empty(kv_client_t *c, const kv_arg_t *key);
+/*
+ * notify-keyspace-events text (notify.c): kv_notify_flags_parse turns "KEA", "Elg$", ""
+ * into KV_NOTIFY_* bits (-1 for a character outside "Ag$lshzxeKEtmdn"), and
+ * kv_notify_flags_str writes Redis's canonical form of flags to buf (at least 24 bytes).
+ */
+int kv_notify_flags_parse(const char *s);
+void kv_notify_flags_str(int flags, char *buf, size_t len);
+/* Every class 'A' stands for (not m, n: those are asked for by name). */
+#define KV_NOTIFY_ALL                                                                              \
+    (KV_NOTIFY_GENERIC | KV_NOTIFY_STRING | KV_NOTIFY_LIST | KV_NOTIFY_SET | KV_NOTIFY_HASH |      \
+     KV_NOTIFY_ZSET | KV_NOTIFY_EXPIRED | KV_NOTIFY_EVICTED | KV_NOTIFY_STREAM | KV_NOTIFY_MODULE)
+/*
+ * Where notifications go: kv_pubsub_publish unless a test installs another sink (the unit
+ * tests record what would be published). NULL restores kv_pubsub_publish.
+ */
+typedef long (*kv_notify_sink_fn)(const char *ch, size_t chlen, const char *msg, size_t mlen,
+                                  bool sharded);
+void kv_notify_set_sink(kv_notify_sink_fn fn);
 /* A list or sorted set was created under key: clients blocked on it may be served. */
 void kv_signal_key_ready(kv_db_t *db, const char *key, size_t klen);
 /* Delivers msg to the subscribers of channel (shard channels when sharded); returns how
@@ -1200,6 +1230,7 @@ typedef struct kv_config_values {
     char *requirepass;        /* the default user's password, "" = none */
     /* CONFIG SET of dir and dbfilename: 0 no, 1 yes, 2 local (as Redis 7) */
     int enable_protected_configs;
+    int notify_keyspace_events; /* KV_NOTIFY_* classes (notify.c) */
 } kv_config_values_t;
 
 /* Sets every config to its default. 0 or -ENOMEM. */

@@ -5,8 +5,15 @@
  * kv_signal_modified_key invalidates WATCHes (multi.c) and tracked keys;
  * kv_notify_keyspace_event publishes "__keyspace@<db>__:<key>" and
  * "__keyevent@<db>__:<event>" messages through pubsub.c as notify-keyspace-events asks.
+ * Every write command calls the latter, so its first test is one AND against the
+ * configured classes: with notifications off (the default) it costs a load and a branch.
+ * Which command emits which event is listed in docs/kvcore.md (keyspace notifications).
  */
 #include "kv_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void kv_signal_modified_key(kv_client_t *c, kv_db_t *db, const char *key, size_t klen) {
     (void)c;
@@ -19,10 +26,99 @@ void kv_signal_flushed_db(kv_db_t *db) {
     (void)db;
 }
 
+/* --- notify-keyspace-events --- */
+
+static const struct {
+    char ch;
+    int flags;
+} class_chars[] = {
+    {'A', KV_NOTIFY_ALL},      {'g', KV_NOTIFY_GENERIC},  {'$', KV_NOTIFY_STRING},
+    {'l', KV_NOTIFY_LIST},     {'s', KV_NOTIFY_SET},      {'h', KV_NOTIFY_HASH},
+    {'z', KV_NOTIFY_ZSET},     {'x', KV_NOTIFY_EXPIRED},  {'e', KV_NOTIFY_EVICTED},
+    {'K', KV_NOTIFY_KEYSPACE}, {'E', KV_NOTIFY_KEYEVENT}, {'t', KV_NOTIFY_STREAM},
+    {'m', KV_NOTIFY_KEY_MISS}, {'d', KV_NOTIFY_MODULE},   {'n', KV_NOTIFY_NEW},
+};
+
+int kv_notify_flags_parse(const char *s) {
+    int flags = 0;
+    for (; *s; s++) {
+        size_t i = 0;
+        while (i < sizeof(class_chars) / sizeof(class_chars[0]) && class_chars[i].ch != *s)
+            i++;
+        if (i == sizeof(class_chars) / sizeof(class_chars[0])) return -1;
+        flags |= class_chars[i].flags;
+    }
+    return flags;
+}
+
+void kv_notify_flags_str(int flags, char *buf, size_t len) {
+    /* Redis's order: 'A' or the type classes, then K, E and m. */
+    static const char order[] = "g$lshzxetdn";
+    char out[24];
+    size_t n = 0;
+    if ((flags & KV_NOTIFY_ALL) == KV_NOTIFY_ALL) {
+        out[n++] = 'A';
+    } else {
+        for (const char *p = order; *p; p++) {
+            char one[2] = {*p, '\0'};
+            if (flags & kv_notify_flags_parse(one)) out[n++] = *p;
+        }
+    }
+    if (flags & KV_NOTIFY_KEYSPACE) out[n++] = 'K';
+    if (flags & KV_NOTIFY_KEYEVENT) out[n++] = 'E';
+    if (flags & KV_NOTIFY_KEY_MISS) out[n++] = 'm';
+    out[n] = '\0';
+    snprintf(buf, len, "%s", out);
+}
+
+/* --- Publishing --- */
+
+static kv_notify_sink_fn sink = kv_pubsub_publish;
+
+void kv_notify_set_sink(kv_notify_sink_fn fn) {
+    sink = fn ? fn : kv_pubsub_publish;
+}
+
+/* Publishes msg on prefix + "<dbid>__:" + name. */
+static void publish(const char *prefix, int dbid, const char *name, size_t nlen, const char *msg,
+                    size_t mlen) {
+    char small[128], num[24];
+    size_t plen = strlen(prefix), dlen = kv_ll2str(num, dbid);
+    size_t len = plen + dlen + 3 + nlen;
+    char *ch = len <= sizeof(small) ? small : malloc(len);
+    if (ch == NULL) {
+        kv_log(KV_LOG_WARNING, "Out of memory publishing a keyspace notification");
+        return;
+    }
+    memcpy(ch, prefix, plen);
+    memcpy(ch + plen, num, dlen);
+    memcpy(ch + plen + dlen, "__:", 3);
+    memcpy(ch + plen + dlen + 3, name, nlen);
+    sink(ch, len, msg, mlen, false);
+    if (ch != small) free(ch);
+}
+
 void kv_notify_keyspace_event(int cls, const char *event, const char *key, size_t klen, int dbid) {
-    (void)cls;
-    (void)event;
-    (void)key;
-    (void)klen;
-    (void)dbid;
+    int flags = kv_srv.cfg.notify_keyspace_events;
+    if (!(flags & cls)) return;
+    size_t elen = strlen(event);
+    if (flags & KV_NOTIFY_KEYSPACE) publish("__keyspace@", dbid, key, klen, event, elen);
+    if (flags & KV_NOTIFY_KEYEVENT) publish("__keyevent@", dbid, event, elen, key, klen);
+}
+
+void kv_notify_key_changed(kv_client_t *c, const kv_arg_t *key, int cls, const char *event) {
+    kv_signal_modified_key(c, c->db, key->ptr, key->len);
+    kv_notify_keyspace_event(cls, event, key->ptr, key->len, c->db->id);
+}
+
+void kv_notify_deleted_empty(kv_client_t *c, const kv_arg_t *key) {
+    kv_db_delete(c->db, key->ptr, key->len);
+    kv_notify_keyspace_event(KV_NOTIFY_GENERIC, "del", key->ptr, key->len, c->db->id);
+}
+
+bool kv_notify_store_empty(kv_client_t *c, const kv_arg_t *key) {
+    if (!kv_db_delete(c->db, key->ptr, key->len)) return false;
+    kv_srv.dirty++;
+    kv_notify_key_changed(c, key, KV_NOTIFY_GENERIC, "del");
+    return true;
 }
