@@ -137,9 +137,11 @@ static int bf_type_or_reply(kv_client_t *c, const kv_arg_t *a, bool *sign, int *
 
 /*
  * The writable value of key, at least byte+1 bytes long (zero-padded); a missing key is
- * created. NULL when a reply was sent (WRONGTYPE, or OOM with the key unchanged).
+ * created. *grew tells whether it was created or lengthened (a change even when no bit
+ * flips). NULL when a reply was sent (WRONGTYPE, or OOM with the key unchanged).
  */
-static kv_rstr_t *string_for_write(kv_client_t *c, const kv_arg_t *key, size_t byte) {
+static kv_rstr_t *string_for_write(kv_client_t *c, const kv_arg_t *key, size_t byte, bool *grew) {
+    *grew = true;
     bool wrong;
     kv_obj_t *o = kv_lookup_type_or_reply(c, key, KV_TYPE_STRING, true, &wrong);
     if (wrong) return NULL;
@@ -167,7 +169,8 @@ static kv_rstr_t *string_for_write(kv_client_t *c, const kv_arg_t *key, size_t b
         return NULL;
     }
     if (o != old) kv_db_replaced(c->db, old, o);
-    if (s->len < byte + 1) {
+    *grew = s->len < byte + 1;
+    if (*grew) {
         memset(s->data + s->len, 0, byte + 1 - s->len);
         s->len = byte + 1;
     }
@@ -263,7 +266,7 @@ void kv_cmd_bitop(kv_client_t *c) {
     }
     if (maxlen == 0) {
         free(src);
-        kv_db_delete(c->db, dest->ptr, dest->len);
+        kv_notify_store_empty(c, dest);
         kv_reply_int(c, 0);
         return;
     }
@@ -282,6 +285,8 @@ void kv_cmd_bitop(kv_client_t *c) {
         kv_reply_oom(c);
         return;
     }
+    kv_notify_key_changed(c, dest, KV_NOTIFY_STRING, "set");
+    kv_srv.dirty++;
     kv_reply_int(c, (long long)maxlen);
 }
 
@@ -296,10 +301,12 @@ typedef struct bf_op {
     bool sign;
 } bf_op_t;
 
-/* Runs one SET or INCRBY on the grown string p and replies its result (nil on FAIL). */
-static void bf_write_op(kv_client_t *c, unsigned char *p, const bf_op_t *op) {
-    bool overflow;
+/* Runs one SET or INCRBY on the grown string p and replies its result (nil on FAIL).
+ * Returns whether the field's value changed. */
+static bool bf_write_op(kv_client_t *c, unsigned char *p, const bf_op_t *op, bool *failed) {
+    bool overflow, changed;
     long long ret;
+    *failed = false;
     if (op->sign) {
         int64_t oldval = kv_bf_get_signed(p, op->offset, op->bits), newval, wrapped = 0;
         if (op->opcode == BF_INCRBY) {
@@ -314,9 +321,11 @@ static void bf_write_op(kv_client_t *c, unsigned char *p, const bf_op_t *op) {
         }
         if (overflow && op->owtype == KV_BF_FAIL) {
             kv_reply_null(c);
-            return;
+            *failed = true;
+            return false;
         }
         kv_bf_set(p, op->offset, op->bits, (uint64_t)newval);
+        changed = newval != oldval;
     } else {
         uint64_t oldval = kv_bf_get_unsigned(p, op->offset, op->bits), newval, wrapped = 0;
         if (op->opcode == BF_INCRBY) {
@@ -332,11 +341,14 @@ static void bf_write_op(kv_client_t *c, unsigned char *p, const bf_op_t *op) {
         }
         if (overflow && op->owtype == KV_BF_FAIL) {
             kv_reply_null(c);
-            return;
+            *failed = true;
+            return false;
         }
         kv_bf_set(p, op->offset, op->bits, newval);
+        changed = newval != oldval;
     }
     kv_reply_int(c, ret);
+    return changed;
 }
 
 /* GET reads through a zero-padded 9-byte window, so fields past the end read as 0. */
@@ -416,6 +428,7 @@ static void bitfield_generic(kv_client_t *c, bool ro_cmd) {
     size_t len = 0;
     char ibuf[24];
     kv_rstr_t *s = NULL;
+    bool grew = false;
     if (readonly) {
         bool wrong;
         kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, false, &wrong);
@@ -430,7 +443,7 @@ static void bitfield_generic(kv_client_t *c, bool ro_cmd) {
             kv_reply_error(c, "ERR BITFIELD_RO only supports the GET subcommand");
             return;
         }
-        s = string_for_write(c, &c->argv[1], (size_t)(highest >> 3));
+        s = string_for_write(c, &c->argv[1], (size_t)(highest >> 3), &grew);
         if (s == NULL) {
             free(ops);
             return;
@@ -438,13 +451,19 @@ static void bitfield_generic(kv_client_t *c, bool ro_cmd) {
     }
 
     kv_reply_array_len(c, numops);
+    long long changes = 0;
+    bool failed;
     for (int j = 0; j < numops; j++) {
         if (ops[j].opcode == BF_GET)
             bf_get_op(c, s ? (const unsigned char *)s->data : src, s ? s->len : len, &ops[j]);
-        else
-            bf_write_op(c, (unsigned char *)s->data, &ops[j]);
+        else if (bf_write_op(c, (unsigned char *)s->data, &ops[j], &failed) || (grew && !failed))
+            changes++;
     }
     free(ops);
+    if (changes) {
+        kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_STRING, "setbit");
+        kv_srv.dirty += changes;
+    }
 }
 
 void kv_cmd_bitfield(kv_client_t *c) {

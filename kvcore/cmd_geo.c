@@ -319,9 +319,9 @@ enum {
 enum { SORT_NONE, SORT_ASC, SORT_DESC };
 
 static void store_points(kv_client_t *c, const kv_arg_t *dst, geo_array_t *ga, size_t n,
-                         const kv_geo_shape_t *s, bool storedist) {
+                         const kv_geo_shape_t *s, bool storedist, const char *event) {
     if (n == 0) {
-        kv_db_delete(c->db, dst->ptr, dst->len);
+        kv_notify_store_empty(c, dst);
         kv_reply_int(c, 0);
         return;
     }
@@ -345,6 +345,8 @@ static void store_points(kv_client_t *c, const kv_arg_t *dst, geo_array_t *ga, s
         kv_reply_oom(c);
         return;
     }
+    kv_notify_key_changed(c, dst, KV_NOTIFY_ZSET, event);
+    kv_srv.dirty += (long long)n;
     kv_reply_int(c, (long long)n);
 }
 
@@ -465,7 +467,7 @@ static void georadius_generic(kv_client_t *c, int src, unsigned flags) {
     }
     if (o == NULL) {
         if (storekey) {
-            kv_db_delete(c->db, storekey->ptr, storekey->len);
+            kv_notify_store_empty(c, storekey);
             kv_reply_int(c, 0);
         } else {
             kv_reply_array_len(c, 0);
@@ -497,7 +499,8 @@ static void georadius_generic(kv_client_t *c, int src, unsigned flags) {
         free(tmp);
     }
     if (storekey != NULL) {
-        store_points(c, storekey, &ga, n, &shape, storedist);
+        store_points(c, storekey, &ga, n, &shape, storedist,
+                     flags & GEO_SEARCHSTORE ? "geosearchstore" : "georadiusstore");
         geo_array_free(&ga);
         return;
     }

@@ -65,6 +65,8 @@ static void hset_generic(kv_client_t *c, bool hmset) {
         kv_reply_ok(c);
     else
         kv_reply_int(c, created);
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_HASH, "hset");
+    kv_srv.dirty += (c->argc - 2) / 2;
 }
 
 void kv_cmd_hset(kv_client_t *c) {
@@ -89,6 +91,8 @@ void kv_cmd_hsetnx(kv_client_t *c) {
         return;
     }
     kv_reply_int(c, 1);
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_HASH, "hset");
+    kv_srv.dirty++;
 }
 
 /* --- Reads --- */
@@ -189,12 +193,21 @@ void kv_cmd_hdel(kv_client_t *c) {
         return;
     }
     long long deleted = 0;
+    bool removed = false;
     for (int i = 2; i < c->argc; i++) {
         if (kv_hash_del(o, &c->argv[i])) deleted++;
         if (kv_hash_len(o) == 0) {
             kv_db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+            removed = true;
             break;
         }
+    }
+    if (deleted) {
+        kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_HASH, "hdel");
+        if (removed)
+            kv_notify_keyspace_event(KV_NOTIFY_GENERIC, "del", c->argv[1].ptr, c->argv[1].len,
+                                     c->db->id);
+        kv_srv.dirty += deleted;
     }
     kv_reply_int(c, deleted);
 }
@@ -227,6 +240,8 @@ void kv_cmd_hincrby(kv_client_t *c) {
         return;
     }
     kv_reply_int(c, value);
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_HASH, "hincrby");
+    kv_srv.dirty++;
 }
 
 void kv_cmd_hincrbyfloat(kv_client_t *c) {
@@ -262,6 +277,8 @@ void kv_cmd_hincrbyfloat(kv_client_t *c) {
         return;
     }
     kv_reply_bulk(c, nv.ptr, nv.len);
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_HASH, "hincrbyfloat");
+    kv_srv.dirty++;
 }
 
 /* --- HRANDFIELD --- */

@@ -24,7 +24,10 @@ static void del_generic(kv_client_t *c) {
     long long n = 0;
     for (int j = 1; j < c->argc; j++) {
         kv_db_lookup_write(c->db, &c->argv[j]); /* expires it if due */
-        if (kv_db_delete(c->db, c->argv[j].ptr, c->argv[j].len)) n++;
+        if (!kv_db_delete(c->db, c->argv[j].ptr, c->argv[j].len)) continue;
+        kv_srv.dirty++;
+        kv_notify_key_changed(c, &c->argv[j], KV_NOTIFY_GENERIC, "del");
+        n++;
     }
     kv_reply_int(c, n);
 }
@@ -97,6 +100,11 @@ static void rename_generic(kv_client_t *c, bool nx) {
         kv_reply_oom(c);
         return;
     }
+    kv_signal_modified_key(c, c->db, src->ptr, src->len);
+    kv_signal_modified_key(c, c->db, dst->ptr, dst->len);
+    kv_notify_keyspace_event(KV_NOTIFY_GENERIC, "rename_from", src->ptr, src->len, c->db->id);
+    kv_notify_keyspace_event(KV_NOTIFY_GENERIC, "rename_to", dst->ptr, dst->len, c->db->id);
+    kv_srv.dirty++;
     if (nx)
         kv_reply_int(c, 1);
     else
@@ -172,6 +180,9 @@ void kv_cmd_copy(kv_client_t *c) {
         kv_reply_oom(c);
         return;
     }
+    kv_signal_modified_key(c, dst, newkey->ptr, newkey->len);
+    kv_notify_keyspace_event(KV_NOTIFY_GENERIC, "copy_to", newkey->ptr, newkey->len, dst->id);
+    kv_srv.dirty++;
     kv_reply_int(c, 1);
 }
 
@@ -360,6 +371,8 @@ static void expire_generic(kv_client_t *c, long long basetime, bool seconds) {
     }
     if (when <= kv_srv.mstime) {
         kv_db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+        kv_srv.dirty++;
+        kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_GENERIC, "del");
         kv_reply_int(c, 1);
         return;
     }
@@ -368,6 +381,8 @@ static void expire_generic(kv_client_t *c, long long basetime, bool seconds) {
         return;
     }
     kv_reply_int(c, 1);
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_GENERIC, "expire");
+    kv_srv.dirty++;
     return;
 zero:
     kv_reply_int(c, 0);
@@ -423,7 +438,13 @@ void kv_cmd_pexpiretime(kv_client_t *c) {
 
 void kv_cmd_persist(kv_client_t *c) {
     kv_obj_t *o = kv_db_lookup_write(c->db, &c->argv[1]);
-    kv_reply_int(c, o != NULL && kv_db_persist(c->db, o) ? 1 : 0);
+    if (o == NULL || !kv_db_persist(c->db, o)) {
+        kv_reply_int(c, 0);
+        return;
+    }
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_GENERIC, "persist");
+    kv_srv.dirty++;
+    kv_reply_int(c, 1);
 }
 
 /* --- Databases --- */
@@ -450,7 +471,12 @@ void kv_cmd_swapdb(kv_client_t *c) {
         kv_reply_error(c, "ERR DB index is out of range");
         return;
     }
-    if (da != dbb) kv_db_swap(da, dbb);
+    if (da != dbb) {
+        kv_signal_flushed_db(da);
+        kv_signal_flushed_db(dbb);
+        kv_db_swap(da, dbb);
+    }
+    kv_srv.dirty++;
     kv_reply_ok(c);
 }
 
@@ -464,14 +490,16 @@ static int flush_flags_or_reply(kv_client_t *c) {
 
 void kv_cmd_flushdb(kv_client_t *c) {
     if (flush_flags_or_reply(c) != 0) return;
-    kv_db_flush(c->db);
+    kv_signal_flushed_db(c->db);
+    kv_srv.dirty += (long long)kv_db_flush(c->db);
     kv_reply_ok(c);
 }
 
 void kv_cmd_flushall(kv_client_t *c) {
     if (flush_flags_or_reply(c) != 0) return;
+    kv_signal_flushed_db(NULL);
     for (int i = 0; i < kv_srv.ndbs; i++)
-        kv_db_flush(&kv_srv.dbs[i]);
+        kv_srv.dirty += (long long)kv_db_flush(&kv_srv.dbs[i]);
     kv_reply_ok(c);
 }
 
@@ -482,7 +510,8 @@ void kv_cmd_dbsize(kv_client_t *c) {
 /* --- OBJECT --- */
 
 static kv_obj_t *object_lookup(kv_client_t *c) {
-    kv_obj_t *o = kv_db_lookup(c->db, c->argv[2].ptr, c->argv[2].len, KV_LOOKUP_NOTOUCH);
+    kv_obj_t *o =
+        kv_db_lookup(c->db, c->argv[2].ptr, c->argv[2].len, KV_LOOKUP_NOTOUCH | KV_LOOKUP_NONOTIFY);
     if (o == NULL) kv_reply_null(c);
     return o;
 }

@@ -36,6 +36,22 @@ static void after_removal(kv_client_t *c, kv_obj_t *o) {
     }
 }
 
+/*
+ * After a command removed n elements of the list o under key: the command's event, then
+ * the list's deletion with "del" when it emptied (else it may shrink), the modified-key
+ * signal and n changes, as Redis's listElementsRemoved.
+ */
+static void elements_removed(kv_client_t *c, const kv_arg_t *key, kv_obj_t *o, const char *event,
+                             long long n) {
+    kv_notify_keyspace_event(KV_NOTIFY_LIST, event, key->ptr, key->len, c->db->id);
+    if (kv_list_len(o) == 0)
+        kv_notify_deleted_empty(c, key);
+    else
+        kv_list_shrink(o);
+    kv_signal_modified_key(c, c->db, key->ptr, key->len);
+    kv_srv.dirty += n;
+}
+
 /* A new empty list stored under key; NULL on out-of-memory (replied). */
 static kv_obj_t *create_list(kv_client_t *c, const kv_arg_t *key) {
     kv_obj_t *o = kv_list_new(key->ptr, key->len, -1);
@@ -85,7 +101,10 @@ static void push_generic(kv_client_t *c, int where, bool xx) {
         kv_reply_oom(c);
         return;
     }
+    kv_srv.dirty += c->argc - 2;
     kv_reply_int(c, (long long)kv_list_len(o));
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_LIST,
+                          where == KV_LIST_HEAD ? "lpush" : "rpush");
 }
 
 void kv_cmd_lpush(kv_client_t *c) {
@@ -130,6 +149,7 @@ static void pop_generic(kv_client_t *c, int where) {
         kv_reply_array_len(c, 0);
         return;
     }
+    long long n = 1;
     if (!hascount) {
         kv_list_entry_t e;
         long idx = where == KV_LIST_HEAD ? 0 : -1;
@@ -141,14 +161,14 @@ static void pop_generic(kv_client_t *c, int where) {
         kv_list_del_range(o, idx, 1);
     } else {
         long long llen = (long long)kv_list_len(o);
-        long long n = count > llen ? llen : count;
+        n = count > llen ? llen : count;
         if (where == KV_LIST_HEAD)
             reply_range(c, o, 0, n - 1, false);
         else
             reply_range(c, o, -n, -1, true);
         kv_list_del_range(o, where == KV_LIST_HEAD ? 0 : (long)-n, (size_t)n);
     }
-    after_removal(c, o);
+    elements_removed(c, &c->argv[1], o, where == KV_LIST_HEAD ? "lpop" : "rpop", n);
 }
 
 void kv_cmd_lpop(kv_client_t *c) {
@@ -211,6 +231,8 @@ void kv_cmd_lset(kv_client_t *c) {
         return;
     }
     kv_list_shrink(o);
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_LIST, "lset");
+    kv_srv.dirty++;
     kv_reply_ok(c);
 }
 
@@ -254,7 +276,7 @@ void kv_cmd_lrem(kv_client_t *c) {
         kv_list_iter_del(&it, &e);
         if (++removed == limit) break;
     }
-    if (removed) after_removal(c, o);
+    if (removed) elements_removed(c, &c->argv[1], o, "lrem", (long long)removed);
     kv_reply_int(c, (long long)removed);
 }
 
@@ -280,7 +302,7 @@ void kv_cmd_ltrim(kv_client_t *c) {
     }
     kv_list_del_range(o, 0, (size_t)ltrim);
     kv_list_del_range(o, (long)-rtrim, (size_t)rtrim);
-    after_removal(c, o);
+    elements_removed(c, &c->argv[1], o, "ltrim", ltrim + rtrim);
     kv_reply_ok(c);
 }
 
@@ -316,6 +338,8 @@ void kv_cmd_linsert(kv_client_t *c) {
             kv_reply_oom(c);
             return;
         }
+        kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_LIST, "linsert");
+        kv_srv.dirty++;
         kv_reply_int(c, (long long)kv_list_len(o));
         return;
     }
@@ -444,6 +468,8 @@ static void lmove_generic(kv_client_t *c, int wherefrom, int whereto) {
         kv_reply_oom(c);
         goto out;
     }
+    kv_notify_key_changed(c, &c->argv[2], KV_NOTIFY_LIST,
+                          whereto == KV_LIST_HEAD ? "lpush" : "rpush");
     /* The pushed copy is in place: now take the element off the source. With src == dst
      * the source end is unaffected unless both ends are the same one. */
     if (src == dst && wherefrom == whereto)
@@ -451,7 +477,7 @@ static void lmove_generic(kv_client_t *c, int wherefrom, int whereto) {
     else
         kv_list_del_range(src, idx, 1);
     kv_reply_bulk(c, val, len);
-    after_removal(c, src);
+    elements_removed(c, &c->argv[1], src, wherefrom == KV_LIST_HEAD ? "lpop" : "rpop", 1);
 out:
     if (val != small) free(val);
 }

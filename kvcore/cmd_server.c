@@ -562,6 +562,7 @@ static void debug_populate(kv_client_t *c) {
             kv_reply_oom(c);
             return;
         }
+        kv_signal_modified_key(c, c->db, key, (size_t)kl); /* as Redis: no dirty change */
     }
     free(val);
     kv_reply_ok(c);
@@ -777,6 +778,7 @@ void kv_cmd_function_flush(kv_client_t *c) {
         kv_reply_error(c, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
         return;
     }
+    kv_srv.dirty++; /* as Redis: the (empty) function library counts as a change */
     kv_reply_ok(c);
 }
 

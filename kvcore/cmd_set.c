@@ -57,6 +57,10 @@ void kv_cmd_sadd(kv_client_t *c) {
         }
         added += rc;
     }
+    if (added) {
+        kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_SET, "sadd");
+        kv_srv.dirty += added;
+    }
     kv_reply_int(c, added);
 }
 
@@ -69,12 +73,21 @@ void kv_cmd_srem(kv_client_t *c) {
         return;
     }
     long long deleted = 0;
+    bool removed = false;
     for (int i = 2; i < c->argc; i++) {
         if (kv_set_remove(o, &c->argv[i])) deleted++;
         if (kv_set_len(o) == 0) {
             kv_db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+            removed = true;
             break;
         }
+    }
+    if (deleted) {
+        kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_SET, "srem");
+        if (removed)
+            kv_notify_keyspace_event(KV_NOTIFY_GENERIC, "del", c->argv[1].ptr, c->argv[1].len,
+                                     c->db->id);
+        kv_srv.dirty += deleted;
     }
     kv_reply_int(c, deleted);
 }
@@ -122,7 +135,8 @@ void kv_cmd_smove(kv_client_t *c) {
         kv_reply_int(c, 0);
         return;
     }
-    if (kv_set_len(src) == 0) kv_db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+    kv_notify_keyspace_event(KV_NOTIFY_SET, "srem", c->argv[1].ptr, c->argv[1].len, c->db->id);
+    if (kv_set_len(src) == 0) kv_notify_deleted_empty(c, &c->argv[1]);
     if (dst == NULL) {
         dst = kv_set_new(c->argv[2].ptr, c->argv[2].len, ele, 1);
         if (dst == NULL || kv_db_add(c->db, dst) != 0) {
@@ -130,10 +144,17 @@ void kv_cmd_smove(kv_client_t *c) {
             return;
         }
     }
-    if (kv_set_add(dst, ele) < 0) {
+    kv_signal_modified_key(c, c->db, c->argv[1].ptr, c->argv[1].len);
+    kv_srv.dirty++;
+    int added = kv_set_add(dst, ele);
+    if (added < 0) {
         if (kv_set_len(dst) == 0) kv_db_delete(c->db, c->argv[2].ptr, c->argv[2].len);
         kv_reply_oom(c);
         return;
+    }
+    if (added) {
+        kv_srv.dirty++;
+        kv_notify_key_changed(c, &c->argv[2], KV_NOTIFY_SET, "sadd");
     }
     kv_reply_int(c, 1);
 }
@@ -173,16 +194,21 @@ static void spop_count(kv_client_t *c) {
         return;
     }
     size_t size = kv_set_len(o);
+    kv_notify_keyspace_event(KV_NOTIFY_SET, "spop", c->argv[1].ptr, c->argv[1].len, c->db->id);
     if ((unsigned long long)l >= size) {
+        kv_srv.dirty += (long long)size;
         reply_members(c, o);
-        kv_db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+        kv_notify_deleted_empty(c, &c->argv[1]);
+        kv_signal_modified_key(c, c->db, c->argv[1].ptr, c->argv[1].len);
         kv_arg_t del[2] = {{"DEL", 3}, c->argv[1]};
         kv_propagate_rewrite(c, del, 2);
         return;
     }
+    kv_srv.dirty += l;
     kv_reply_array_len(c, (long)l);
     for (long long i = 0; i < l; i++)
         pop_one(c, o);
+    kv_signal_modified_key(c, c->db, c->argv[1].ptr, c->argv[1].len);
 }
 
 void kv_cmd_spop(kv_client_t *c) {
@@ -202,7 +228,10 @@ void kv_cmd_spop(kv_client_t *c) {
         return;
     }
     pop_one(c, o);
-    if (kv_set_len(o) == 0) kv_db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+    kv_notify_keyspace_event(KV_NOTIFY_SET, "spop", c->argv[1].ptr, c->argv[1].len, c->db->id);
+    if (kv_set_len(o) == 0) kv_notify_deleted_empty(c, &c->argv[1]);
+    kv_signal_modified_key(c, c->db, c->argv[1].ptr, c->argv[1].len);
+    kv_srv.dirty++;
 }
 
 static void srandmember_count(kv_client_t *c) {
@@ -301,12 +330,12 @@ static int by_size(const void *a, const void *b) {
 
 /* Stores result under argv[dst] (or deletes the key when the result is empty).
  */
-static void store_result(kv_client_t *c, const kv_arg_t *dst, kv_obj_t *result) {
+static void store_result(kv_client_t *c, const kv_arg_t *dst, kv_obj_t *result, const char *event) {
     size_t n = kv_set_len(result);
     if (n == 0) {
         kv_obj_free(result);
-        kv_db_delete(c->db, dst->ptr, dst->len);
         kv_reply_int(c, 0);
+        kv_notify_store_empty(c, dst);
         return;
     }
     kv_obj_t *o = kv_obj_rekey(result, dst->ptr, dst->len, -1);
@@ -321,6 +350,8 @@ static void store_result(kv_client_t *c, const kv_arg_t *dst, kv_obj_t *result) 
         return;
     }
     kv_reply_int(c, (long long)n);
+    kv_notify_key_changed(c, dst, KV_NOTIFY_SET, event);
+    kv_srv.dirty++;
 }
 
 /*
@@ -340,7 +371,7 @@ static void inter_generic(kv_client_t *c, int first, int n, const kv_arg_t *dst,
         if (sets[j] == NULL) empty = true;
     if (empty) {
         if (dst) {
-            kv_db_delete(c->db, dst->ptr, dst->len);
+            kv_notify_store_empty(c, dst);
             kv_reply_int(c, 0);
         } else if (card_only) {
             kv_reply_int(c, 0);
@@ -389,7 +420,7 @@ static void inter_generic(kv_client_t *c, int first, int n, const kv_arg_t *dst,
             kv_obj_free(result);
             kv_reply_oom(c);
         } else {
-            store_result(c, dst, result);
+            store_result(c, dst, result, "sinterstore");
         }
     } else {
         kv_reply_set_deferred(c, lenp, (long)card);
@@ -447,7 +478,7 @@ static void union_diff_generic(kv_client_t *c, int first, int n, const kv_arg_t 
         return;
     }
     if (dst) {
-        store_result(c, dst, result);
+        store_result(c, dst, result, op == OP_UNION ? "sunionstore" : "sdiffstore");
         return;
     }
     reply_members(c, result);

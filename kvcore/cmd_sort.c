@@ -299,7 +299,7 @@ static int store_result(kv_client_t *c, const kv_arg_t *dst, sort_vec_t *vec, lo
     long long n = end >= start ? end - start + 1 : 0;
     *outlen = ngets ? (long long)ngets * n : n;
     if (*outlen == 0) {
-        kv_db_delete(c->db, dst->ptr, dst->len);
+        kv_notify_store_empty(c, dst);
         return 0;
     }
     kv_obj_t *o = kv_list_new(dst->ptr, dst->len, -1);
@@ -328,6 +328,8 @@ static int store_result(kv_client_t *c, const kv_arg_t *dst, sort_vec_t *vec, lo
         }
     }
     if (kv_db_set(c->db, o, false) != 0) return -ENOMEM;
+    kv_notify_key_changed(c, dst, KV_NOTIFY_LIST, "sortstore");
+    kv_srv.dirty += *outlen;
     return 0;
 }
 

@@ -171,6 +171,9 @@ static void set_generic(kv_client_t *c, unsigned flags, const kv_arg_t *key, con
             kv_reply_oom(c);
         return;
     }
+    kv_srv.dirty++;
+    kv_notify_key_changed(c, key, KV_NOTIFY_STRING, "set");
+    if (exp) kv_notify_keyspace_event(KV_NOTIFY_GENERIC, "expire", key->ptr, key->len, c->db->id);
     if (!(flags & F_GET)) {
         if (ok_reply)
             kv_reply_raw(c, ok_reply, strlen(ok_reply));
@@ -219,7 +222,12 @@ void kv_cmd_getset(kv_client_t *c) {
         kv_reply_null(c);
     else
         reply_obj_str(c, o);
-    if (store_string(c, &c->argv[1], &c->argv[2], -1, false) != 0) store_failed_after_reply(c);
+    if (store_string(c, &c->argv[1], &c->argv[2], -1, false) != 0) {
+        store_failed_after_reply(c);
+        return;
+    }
+    kv_srv.dirty++;
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_STRING, "set");
 }
 
 void kv_cmd_getdel(kv_client_t *c) {
@@ -232,6 +240,8 @@ void kv_cmd_getdel(kv_client_t *c) {
     }
     reply_obj_str(c, o);
     kv_db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+    kv_srv.dirty++;
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_GENERIC, "del");
 }
 
 void kv_cmd_getex(kv_client_t *c) {
@@ -249,13 +259,18 @@ void kv_cmd_getex(kv_client_t *c) {
     long long ms = 0;
     if (exp && expire_ms_or_reply(c, exp, flags, ms_unit, &ms) != 0) return;
     reply_obj_str(c, o);
+    const char *event = NULL;
     if ((flags & (F_PXAT | F_EXAT)) && ms <= kv_srv.mstime) {
         kv_db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+        event = "del";
     } else if (exp) {
-        kv_db_set_expire(c->db, o, ms);
-    } else if (flags & F_PERSIST) {
-        kv_db_persist(c->db, o);
+        if (kv_db_set_expire(c->db, o, ms) != NULL) event = "expire";
+    } else if ((flags & F_PERSIST) && kv_db_persist(c->db, o)) {
+        event = "persist";
     }
+    if (event == NULL) return;
+    kv_srv.dirty++;
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_GENERIC, event);
 }
 
 void kv_cmd_mget(kv_client_t *c) {
@@ -287,6 +302,8 @@ static void mset_generic(kv_client_t *c, bool nx) {
             kv_reply_oom(c);
             return;
         }
+        kv_srv.dirty++;
+        kv_notify_key_changed(c, &c->argv[j], KV_NOTIFY_STRING, "set");
     }
     if (nx)
         kv_reply_int(c, 1);
@@ -320,16 +337,16 @@ static void incr_decr(kv_client_t *c, long long incr) {
     }
     value += incr;
     /* Same integer width: update in place, no allocation (the common counter case). */
-    if (o != NULL && kv_obj_int_set_inplace(o, value)) {
-        kv_reply_int(c, value);
-        return;
+    if (o == NULL || !kv_obj_int_set_inplace(o, value)) {
+        int64_t exp = o ? kv_obj_expire(o) : -1;
+        kv_obj_t *n = kv_obj_new_int(c->argv[1].ptr, c->argv[1].len, value, exp);
+        if (n == NULL || kv_db_set(c->db, n, false) != 0) {
+            kv_reply_oom(c);
+            return;
+        }
     }
-    int64_t exp = o ? kv_obj_expire(o) : -1;
-    kv_obj_t *n = kv_obj_new_int(c->argv[1].ptr, c->argv[1].len, value, exp);
-    if (n == NULL || kv_db_set(c->db, n, false) != 0) {
-        kv_reply_oom(c);
-        return;
-    }
+    kv_srv.dirty++;
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_STRING, "incrby");
     kv_reply_int(c, value);
 }
 
@@ -393,6 +410,8 @@ void kv_cmd_incrbyfloat(kv_client_t *c) {
         kv_reply_oom(c);
         return;
     }
+    kv_srv.dirty++;
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_STRING, "incrbyfloat");
     kv_reply_bulk(c, out, n);
 }
 
@@ -415,20 +434,25 @@ void kv_cmd_append(kv_client_t *c) {
     bool wrong;
     kv_obj_t *o = kv_lookup_type_or_reply(c, key, KV_TYPE_STRING, true, &wrong);
     if (wrong) return;
+    long long total;
     if (o == NULL) {
-        if (store_string(c, key, val, -1, false) != 0)
+        if (store_string(c, key, val, -1, false) != 0) {
             kv_reply_oom(c);
-        else
-            kv_reply_int(c, (long long)val->len);
-        return;
+            return;
+        }
+        total = (long long)val->len;
+    } else {
+        size_t cur = kv_obj_strlen(o);
+        if (check_len(c, cur, val->len) != 0) return;
+        kv_rstr_t *s = unshare_raw(c, &o, cur + val->len);
+        if (s == NULL) return;
+        memcpy(s->data + s->len, val->ptr, val->len);
+        s->len += val->len;
+        total = (long long)s->len;
     }
-    size_t cur = kv_obj_strlen(o);
-    if (check_len(c, cur, val->len) != 0) return;
-    kv_rstr_t *s = unshare_raw(c, &o, cur + val->len);
-    if (s == NULL) return;
-    memcpy(s->data + s->len, val->ptr, val->len);
-    s->len += val->len;
-    kv_reply_int(c, (long long)s->len);
+    kv_srv.dirty++;
+    kv_notify_key_changed(c, key, KV_NOTIFY_STRING, "append");
+    kv_reply_int(c, total);
 }
 
 void kv_cmd_strlen(kv_client_t *c) {
@@ -514,6 +538,8 @@ void kv_cmd_setrange(kv_client_t *c) {
         s->len = need;
     }
     memcpy(s->data + offset, val->ptr, val->len);
+    kv_srv.dirty++;
+    kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_STRING, "setrange");
     kv_reply_int(c, (long long)s->len);
 }
 
@@ -563,6 +589,7 @@ void kv_cmd_setbit(kv_client_t *c) {
     kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, true, &wrong);
     if (wrong) return;
     size_t byte = off >> 3;
+    bool grew = o == NULL; /* created or lengthened: a change even if no bit flips */
     if (o == NULL) {
         o = kv_obj_new_raw_string(c->argv[1].ptr, c->argv[1].len, "", 0, -1);
         if (o == NULL || kv_db_add(c->db, o) != 0) {
@@ -575,11 +602,16 @@ void kv_cmd_setbit(kv_client_t *c) {
     if (s->len < byte + 1) {
         memset(s->data + s->len, 0, byte + 1 - s->len);
         s->len = byte + 1;
+        grew = true;
     }
     unsigned char *p = (unsigned char *)s->data + byte;
     int bit = 7 - (int)(off & 7);
     int old = (*p >> bit) & 1;
     *p = (unsigned char)((*p & ~(1 << bit)) | ((int)on << bit));
+    if (grew || old != on) { /* as Redis 7.0: a write that changes nothing is not signalled */
+        kv_srv.dirty++;
+        kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_STRING, "setbit");
+    }
     kv_reply_int(c, old);
 }
 

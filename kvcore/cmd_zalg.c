@@ -116,13 +116,14 @@ static void reply_zset(kv_client_t *c, kv_obj_t *o, bool withscores, bool revers
     }
 }
 
-/* Stores res under dst (or deletes dst when res is empty) and replies the length. */
-static void store_result(kv_client_t *c, const kv_arg_t *dst, kv_obj_t *res) {
+/* Stores res under dst (or deletes dst when res is empty), replies the length and
+ * publishes event (or "del"). */
+static void store_result(kv_client_t *c, const kv_arg_t *dst, kv_obj_t *res, const char *event) {
     size_t n = res ? kv_zset_len(res) : 0;
     if (n == 0) {
         kv_obj_free(res);
-        kv_db_delete(c->db, dst->ptr, dst->len);
         kv_reply_int(c, 0);
+        kv_notify_store_empty(c, dst);
         return;
     }
     if (kv_db_set(c->db, res, false) != 0) {
@@ -130,6 +131,8 @@ static void store_result(kv_client_t *c, const kv_arg_t *dst, kv_obj_t *res) {
         return;
     }
     kv_reply_int(c, (long long)n);
+    kv_notify_key_changed(c, dst, KV_NOTIFY_ZSET, event);
+    kv_srv.dirty++;
 }
 
 /* A new empty result: listpack unless the limits say no entries at all. */
@@ -289,7 +292,9 @@ static void zsetop_generic(kv_client_t *c, const kv_arg_t *dst, int numidx, int 
     if (card_only) {
         kv_reply_int(c, (long long)card);
     } else if (dst) {
-        store_result(c, dst, res);
+        static const char *const events[] = {
+            [OP_UNION] = "zunionstore", [OP_INTER] = "zinterstore", [OP_DIFF] = "zdiffstore"};
+        store_result(c, dst, res, events[op]);
         res = NULL;
     } else {
         reply_zset(c, res, withscores, false);
@@ -337,21 +342,22 @@ void kv_cmd_zrangestore(kv_client_t *c) {
     kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[2], KV_TYPE_ZSET, false, &wrong);
     if (wrong) return;
     if (o == NULL) {
-        store_result(c, dst, NULL);
+        store_result(c, dst, NULL, "zrangestore");
         return;
     }
     long long start = za.start, end = za.end, n = -1; /* n: elements to take, -1: by range */
     bool skiplist = kv_srv.cfg.zset_max_listpack_entries == 0;
     if (za.rangetype == KV_ZRANGE_RANK) {
         if (!kv_rank_range_clamp((long long)kv_zset_len(o), &start, &end)) {
-            store_result(c, dst, NULL);
+            store_result(c, dst, NULL, "zrangestore");
             return;
         }
         n = end - start + 1;
         /* Redis sizes the new set for the known length (zrangeResultBeginStore). */
         if (n > kv_srv.cfg.zset_max_listpack_entries) skiplist = true;
     } else if (za.offset < 0 || (za.offset > 0 && za.offset >= (long long)kv_zset_len(o))) {
-        store_result(c, dst, NULL); /* a negative offset walks off the end in Redis */
+        store_result(c, dst, NULL,
+                     "zrangestore"); /* a negative offset walks off the end in Redis */
         return;
     }
     kv_obj_t *res = kv_zset_new(dst->ptr, dst->len, skiplist, -1);
@@ -393,7 +399,7 @@ void kv_cmd_zrangestore(kv_client_t *c) {
         kv_reply_oom(c);
         return;
     }
-    store_result(c, dst, res);
+    store_result(c, dst, res, "zrangestore");
 }
 
 /* --- ZRANDMEMBER key [count [WITHSCORES]] --- */

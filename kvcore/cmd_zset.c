@@ -28,6 +28,20 @@ static void delete_if_empty(kv_client_t *c, kv_obj_t *o) {
 }
 
 /*
+ * After a command removed n members of the sorted set o under key: n changes, the
+ * modified-key signal, the command's event, and the set's deletion with "del" when it
+ * emptied. Nothing when n is 0 (as Redis's zrem and zremrange).
+ */
+static void members_removed(kv_client_t *c, const kv_arg_t *key, kv_obj_t *o, const char *event,
+                            long long n) {
+    if (n == 0) return;
+    bool emptied = kv_zset_len(o) == 0;
+    kv_srv.dirty += n;
+    kv_notify_key_changed(c, key, KV_NOTIFY_ZSET, event);
+    if (emptied) kv_notify_deleted_empty(c, key);
+}
+
+/*
  * strtod over the argument as Redis's zslParseRange does on its NUL-terminated sds: the
  * whole string must be consumed up to its end or an embedded NUL, and NaN is refused.
  */
@@ -200,7 +214,7 @@ static void zadd_generic(kv_client_t *c, unsigned flags) {
         if (rc == -EDOM) {
             kv_reply_error(c, "ERR resulting score is not a number (NaN)");
             delete_if_empty(c, o);
-            goto out;
+            goto changed; /* as Redis: what was added before is signalled, not counted */
         }
         if (rc != 0) {
             delete_if_empty(c, o);
@@ -212,6 +226,7 @@ static void zadd_generic(kv_client_t *c, unsigned flags) {
         if (!(res & KV_ZADD_OUT_NOP)) processed++;
         score = newscore;
     }
+    kv_srv.dirty += added + updated;
 reply:
     if (incr) {
         if (processed)
@@ -221,6 +236,9 @@ reply:
     } else {
         kv_reply_int(c, ch ? added + updated : added);
     }
+changed:
+    if (added || updated)
+        kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_ZSET, incr ? "zincr" : "zadd");
 out:
     if (scores != small) free(scores);
 }
@@ -246,11 +264,9 @@ void kv_cmd_zrem(kv_client_t *c) {
     long long deleted = 0;
     for (int j = 2; j < c->argc; j++) {
         if (kv_zset_del(o, c->argv[j].ptr, c->argv[j].len)) deleted++;
-        if (kv_zset_len(o) == 0) {
-            delete_if_empty(c, o);
-            break;
-        }
+        if (kv_zset_len(o) == 0) break;
     }
+    members_removed(c, &c->argv[1], o, "zrem", deleted);
     kv_reply_int(c, deleted);
 }
 
@@ -501,6 +517,11 @@ static void zpop_generic(kv_client_t *c, bool max) {
     long long llen = (long long)kv_zset_len(o);
     long long n = count > llen ? llen : count;
     kv_reply_array_len(c, (long)(n * 2));
+    if (n > 0) {
+        kv_srv.dirty += n;
+        kv_notify_keyspace_event(KV_NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", c->argv[1].ptr,
+                                 c->argv[1].len, c->db->id);
+    }
     while (n-- > 0) {
         kv_zset_iter_t it;
         kv_zset_elem_t e;
@@ -510,7 +531,8 @@ static void zpop_generic(kv_client_t *c, bool max) {
         size_t at = max ? kv_zset_len(o) - 1 : 0;
         kv_zset_del_range_by_rank(o, at, at);
     }
-    delete_if_empty(c, o);
+    if (kv_zset_len(o) == 0) kv_notify_deleted_empty(c, &c->argv[1]);
+    kv_signal_modified_key(c, c->db, c->argv[1].ptr, c->argv[1].len);
 }
 
 void kv_cmd_zpopmin(kv_client_t *c) {
@@ -547,7 +569,12 @@ static void zremrange_generic(kv_client_t *c, int rangetype) {
     } else {
         deleted = kv_zset_del_range_by_lex(o, &lr);
     }
-    delete_if_empty(c, o);
+    static const char *const events[] = {
+        [RANGE_RANK] = "zremrangebyrank",
+        [RANGE_SCORE] = "zremrangebyscore",
+        [RANGE_LEX] = "zremrangebylex",
+    };
+    members_removed(c, &c->argv[1], o, events[rangetype], (long long)deleted);
     kv_reply_int(c, (long long)deleted);
 }
 

@@ -67,12 +67,22 @@ bool kv_db_key_is_expired(const kv_obj_t *o) {
     return now_ms() > when;
 }
 
+/* An expired key goes: "expired" (class x) and a modified-key signal, as Redis's
+ * deleteExpiredKeyAndPropagate (no dirty change). The key lives in o: signal first. */
+static void signal_expired(kv_db_t *db, const kv_obj_t *o) {
+    size_t klen;
+    const char *key = kv_obj_key(o, &klen);
+    kv_notify_keyspace_event(KV_NOTIFY_EXPIRED, "expired", key, klen, db->id);
+    kv_signal_modified_key(NULL, db, key, klen);
+}
+
 void kv_db_expire_obj(kv_db_t *db, kv_obj_t *o) {
     size_t klen;
     const char *key = kv_obj_key(o, &klen);
     kv_propagate_del(db, key, klen, kv_srv.cfg.lazyfree_lazy_expire); /* before the key goes */
     kv_ht_pop(db->expires, key, klen);
     kv_ht_pop(db->keys, key, klen);
+    signal_expired(db, o);
     kv_obj_free(o);
     kv_srv.stat_expiredkeys++;
 }
@@ -84,10 +94,13 @@ kv_obj_t *kv_db_lookup(kv_db_t *db, const char *key, size_t klen, unsigned flags
         o = NULL;
     }
     if (!(flags & KV_LOOKUP_NOSTATS)) {
-        if (o)
+        if (o) {
             kv_srv.stat_keyspace_hits++;
-        else
+        } else {
             kv_srv.stat_keyspace_misses++;
+            if (!(flags & KV_LOOKUP_NONOTIFY))
+                kv_notify_keyspace_event(KV_NOTIFY_KEY_MISS, "keymiss", key, klen, db->id);
+        }
     }
     if (o != NULL && !(flags & KV_LOOKUP_NOTOUCH)) kv_obj_touch(o);
     return o;
@@ -107,12 +120,13 @@ int kv_db_add(kv_db_t *db, kv_obj_t *o) {
         kv_obj_free(o);
         return rc;
     }
+    size_t klen;
+    const char *key = kv_obj_key(o, &klen);
     if (kv_obj_expire(o) >= 0 && kv_ht_add(db->expires, o) != 0) {
-        size_t klen;
-        const char *key = kv_obj_key(o, &klen);
         kv_ht_del(db->keys, key, klen);
         return -ENOMEM;
     }
+    kv_notify_keyspace_event(KV_NOTIFY_NEW, "new", key, klen, db->id);
     return 0;
 }
 
@@ -123,9 +137,14 @@ int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl) {
     if (ref == NULL) return kv_db_add(db, o);
     kv_obj_t *old = *ref;
     int64_t old_exp = kv_obj_expire(old);
-    /* Redis's lookupKeyWrite would have expired it before the overwrite: count it. */
-    if (old_exp >= 0 && now_ms() > old_exp) kv_srv.stat_expiredkeys++;
-    if (keep_ttl && old_exp >= 0) {
+    /* Redis's lookupKeyWrite would have expired it before the overwrite, and the value
+     * then goes in as a new key: count it, and signal both. */
+    bool was_expired = old_exp >= 0 && now_ms() > old_exp;
+    if (was_expired) {
+        kv_srv.stat_expiredkeys++;
+        signal_expired(db, old);
+    }
+    if (keep_ttl && old_exp >= 0 && !was_expired) {
         kv_obj_t *n = kv_obj_set_expire(o, old_exp);
         if (n == NULL) {
             kv_obj_free(o);
@@ -150,6 +169,7 @@ int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl) {
             kv_ht_pop(db->expires, key, klen);
     }
     kv_obj_free(old);
+    if (was_expired) kv_notify_keyspace_event(KV_NOTIFY_NEW, "new", key, klen, db->id);
     return 0;
 }
 

@@ -261,9 +261,13 @@ static int evict(void) {
             rc = -ENOMEM; /* nothing left that this policy may evict */
             break;
         }
-        int64_t before = thread_live();
         size_t klen;
         const char *key = kv_obj_key(o, &klen);
+        /* Signalled before the delete (the key lives in o) and before the measurement:
+         * what publishing allocates is not memory the eviction freed. */
+        kv_signal_modified_key(NULL, db, key, klen);
+        kv_notify_keyspace_event(KV_NOTIFY_EVICTED, "evicted", key, klen, db->id);
+        int64_t before = thread_live();
         kv_propagate_del(db, key, klen, kv_srv.cfg.lazyfree_lazy_eviction);
         kv_db_delete(db, key, klen);
         int64_t delta = before - thread_live();
