@@ -103,7 +103,7 @@ static void reply_distance(kv_client_t *c, double d) {
 static void reply_coord(kv_client_t *c, double v) {
     char buf[512];
     size_t n = kv_ld2str(buf, sizeof(buf), (long double)v);
-    kv_reply_bulk(c, buf, n);
+    kv_reply_double_text(c, buf, n); /* Redis's addReplyHumanLongDouble: a double in RESP3 */
 }
 
 /* --- GEOADD --- */

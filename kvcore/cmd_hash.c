@@ -154,12 +154,12 @@ static void getall_generic(kv_client_t *c, int what) {
     bool wrong;
     kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_HASH, false, &wrong);
     if (wrong) return;
-    if (o == NULL) {
-        kv_reply_array_len(c, 0);
-        return;
-    }
-    size_t n = kv_hash_len(o);
-    kv_reply_array_len(c, (long)(what == (WANT_FIELDS | WANT_VALUES) ? 2 * n : n));
+    size_t n = o ? kv_hash_len(o) : 0;
+    if (what == (WANT_FIELDS | WANT_VALUES))
+        kv_reply_map_len(c, (long)n); /* HGETALL: a map in RESP3 */
+    else
+        kv_reply_array_len(c, (long)n);
+    if (o == NULL) return;
     kv_hash_iter_t it;
     kv_arg_t f, v;
     kv_hash_iter_init(&it, o);
@@ -283,7 +283,22 @@ void kv_cmd_hincrbyfloat(kv_client_t *c) {
 
 /* --- HRANDFIELD --- */
 
+/* HSCAN's field and value: flat in both protocols. */
+static void reply_flat_pair(kv_client_t *c, const kv_arg_t *f, const kv_arg_t *v) {
+    kv_reply_bulk(c, f->ptr, f->len);
+    kv_reply_bulk(c, v->ptr, v->len);
+}
+
+/* HRANDFIELD's n fields; WITHVALUES makes them field/value pairs (nested in RESP3). */
+static void hrandfield_len(kv_client_t *c, long n, bool withvalues) {
+    if (withvalues)
+        kv_reply_pairs_len(c, n);
+    else
+        kv_reply_array_len(c, n);
+}
+
 static void reply_pair(kv_client_t *c, const kv_arg_t *f, const kv_arg_t *v, bool withvalues) {
+    if (withvalues) kv_reply_pair(c);
     kv_reply_bulk(c, f->ptr, f->len);
     if (withvalues) kv_reply_bulk(c, v->ptr, v->len);
 }
@@ -323,7 +338,7 @@ static void hrandfield_count(kv_client_t *c, long long l, bool withvalues) {
     kv_arg_t f, v;
     /* With repetitions: count independent picks. */
     if (!uniq || count == 1) {
-        kv_reply_array_len(c, (long)(withvalues ? count * 2 : count));
+        hrandfield_len(c, (long)count, withvalues);
         for (unsigned long long i = 0; i < count; i++) {
             kv_hash_random(o, &f, &v, fbuf, vbuf);
             reply_pair(c, &f, &v, withvalues);
@@ -332,7 +347,7 @@ static void hrandfield_count(kv_client_t *c, long long l, bool withvalues) {
     }
     /* Asking for the whole hash: every field, in iteration order. */
     if (count >= size) {
-        kv_reply_array_len(c, (long)(withvalues ? size * 2 : size));
+        hrandfield_len(c, (long)size, withvalues);
         kv_hash_iter_t it;
         kv_hash_iter_init(&it, o);
         while (kv_hash_iter_next(&it, &f, &v))
@@ -352,7 +367,7 @@ static void hrandfield_count(kv_client_t *c, long long l, bool withvalues) {
     }
     for (size_t i = 0; i < count; i++)
         pick[pos[i]] = 1;
-    kv_reply_array_len(c, (long)(withvalues ? count * 2 : count));
+    hrandfield_len(c, (long)count, withvalues);
     kv_hash_iter_t it;
     size_t i = 0;
     kv_hash_iter_init(&it, o);
@@ -510,7 +525,7 @@ void kv_cmd_hscan(kv_client_t *c) {
         kv_hash_iter_init(&it, o);
         while (kv_hash_iter_next(&it, &f, &v)) {
             if (!kv_scan_match(&opts, f.ptr, f.len)) continue;
-            reply_pair(c, &f, &v, true);
+            reply_flat_pair(c, &f, &v);
             n += 2;
         }
         kv_hash_iter_fini(&it);
@@ -528,7 +543,7 @@ void kv_cmd_hscan(kv_client_t *c) {
         f.ptr = kv_hash_entry_field(ents[i], &f.len);
         if (!kv_scan_match(&opts, f.ptr, f.len)) continue;
         v.ptr = kv_hash_entry_value(ents[i], &v.len);
-        reply_pair(c, &f, &v, true);
+        reply_flat_pair(c, &f, &v);
         n += 2;
     }
     kv_reply_set_deferred(c, lenp, n);

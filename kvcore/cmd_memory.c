@@ -156,7 +156,7 @@ void kv_cmd_memory_stats(kv_client_t *c) {
     kv_reply_double(c, used ? (double)m->rss / (double)used : 1.0);
     stat_key(c, &n, "fragmentation.bytes");
     kv_reply_int(c, (long long)m->rss - (long long)used);
-    kv_reply_set_deferred(c, lenp, n * 2);
+    kv_reply_set_deferred_map(c, lenp, n);
 }
 
 void kv_cmd_memory_doctor(kv_client_t *c) {

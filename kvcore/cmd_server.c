@@ -223,7 +223,7 @@ static void reply_words_as_status(kv_client_t *c, const char *words, const char 
         }
         p = e;
     }
-    kv_reply_set_deferred(c, lenp, n);
+    kv_reply_set_deferred_set(c, lenp, n);
 }
 
 void kv_cmd_reply_info(kv_client_t *c, const kv_cmd_t *cmd) {
@@ -238,13 +238,15 @@ void kv_cmd_reply_info(kv_client_t *c, const kv_cmd_t *cmd) {
             n++;
         }
     }
-    kv_reply_set_deferred(c, lenp, n);
+    kv_reply_set_deferred_set(c, lenp, n);
     kv_reply_int(c, cmd->first_key);
     kv_reply_int(c, cmd->last_key);
     kv_reply_int(c, cmd->key_step);
     reply_words_as_status(c, cmd->acl, "@");
-    kv_reply_array_len(c, 0); /* tips */
-    kv_reply_array_len(c, 0); /* key specs */
+    /* As Redis 7.0 in RESP3: flags, categories, tips and key specs are sets, and so are
+     * empty subcommands; subcommands are an array. */
+    kv_reply_set_len(c, 0); /* tips */
+    kv_reply_set_len(c, 0); /* key specs */
     if (cmd->subcmds) {
         long ns = 0;
         for (const kv_cmd_t *s = cmd->subcmds; s->name; s++)
@@ -253,7 +255,7 @@ void kv_cmd_reply_info(kv_client_t *c, const kv_cmd_t *cmd) {
         for (const kv_cmd_t *s = cmd->subcmds; s->name; s++)
             kv_cmd_reply_info(c, s);
     } else {
-        kv_reply_array_len(c, 0);
+        kv_reply_set_len(c, 0);
     }
 }
 
@@ -306,7 +308,10 @@ static void reply_all(kv_client_t *c, int mode) {
     each_ctx_t e = {c, 0, mode};
     void *lenp = kv_reply_deferred(c);
     kv_cmd_foreach(each_top, &e);
-    kv_reply_set_deferred(c, lenp, mode == 1 ? e.n * 2 : e.n);
+    if (mode == 1)
+        kv_reply_set_deferred_map(c, lenp, e.n);
+    else
+        kv_reply_set_deferred(c, lenp, e.n);
 }
 
 void kv_cmd_command(kv_client_t *c) {
@@ -356,9 +361,9 @@ void kv_cmd_command_docs(kv_client_t *c) {
         if (cmd == NULL) continue;
         kv_reply_bulk_cstr(c, cmd->fullname);
         kv_cmd_reply_docs(c, cmd);
-        n += 2;
+        n++;
     }
-    kv_reply_set_deferred(c, lenp, n);
+    kv_reply_set_deferred_map(c, lenp, n);
 }
 
 /* Does the space-separated word list hold the word a? */

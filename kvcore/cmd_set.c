@@ -20,8 +20,12 @@
 
 /* --- Helpers --- */
 
-static void reply_members(kv_client_t *c, kv_obj_t *o) {
-    kv_reply_array_len(c, (long)kv_set_len(o));
+/* Every member, as a RESP3 set (SMEMBERS, SPOP, SUNION...) or an array (SRANDMEMBER). */
+static void reply_members(kv_client_t *c, kv_obj_t *o, bool as_set) {
+    if (as_set)
+        kv_reply_set_len(c, (long)kv_set_len(o));
+    else
+        kv_reply_array_len(c, (long)kv_set_len(o));
     kv_set_iter_t it;
     kv_arg_t m;
     kv_set_iter_init(&it, o);
@@ -190,14 +194,14 @@ static void spop_count(kv_client_t *c) {
     kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_SET, true, &wrong);
     if (wrong) return;
     if (o == NULL || l == 0) {
-        kv_reply_array_len(c, 0);
+        kv_reply_set_len(c, 0);
         return;
     }
     size_t size = kv_set_len(o);
     kv_notify_keyspace_event(KV_NOTIFY_SET, "spop", c->argv[1].ptr, c->argv[1].len, c->db->id);
     if ((unsigned long long)l >= size) {
         kv_srv.dirty += (long long)size;
-        reply_members(c, o);
+        reply_members(c, o, true);
         kv_notify_deleted_empty(c, &c->argv[1]);
         kv_signal_modified_key(c, c->db, c->argv[1].ptr, c->argv[1].len);
         kv_arg_t del[2] = {{"DEL", 3}, c->argv[1]};
@@ -205,7 +209,7 @@ static void spop_count(kv_client_t *c) {
         return;
     }
     kv_srv.dirty += l;
-    kv_reply_array_len(c, (long)l);
+    kv_reply_set_len(c, (long)l);
     for (long long i = 0; i < l; i++)
         pop_one(c, o);
     kv_signal_modified_key(c, c->db, c->argv[1].ptr, c->argv[1].len);
@@ -263,7 +267,7 @@ static void srandmember_count(kv_client_t *c) {
         return;
     }
     if (count >= size) {
-        reply_members(c, o);
+        reply_members(c, o, false);
         return;
     }
     /* Distinct members: a random subset of the iteration positions (selection
@@ -376,7 +380,7 @@ static void inter_generic(kv_client_t *c, int first, int n, const kv_arg_t *dst,
         } else if (card_only) {
             kv_reply_int(c, 0);
         } else {
-            kv_reply_array_len(c, 0);
+            kv_reply_set_len(c, 0);
         }
         goto out;
     }
@@ -423,7 +427,7 @@ static void inter_generic(kv_client_t *c, int first, int n, const kv_arg_t *dst,
             store_result(c, dst, result, "sinterstore");
         }
     } else {
-        kv_reply_set_deferred(c, lenp, (long)card);
+        kv_reply_set_deferred_set(c, lenp, (long)card);
     }
 out:
     free(sets);
@@ -481,7 +485,7 @@ static void union_diff_generic(kv_client_t *c, int first, int n, const kv_arg_t 
         store_result(c, dst, result, op == OP_UNION ? "sunionstore" : "sdiffstore");
         return;
     }
-    reply_members(c, result);
+    reply_members(c, result, true);
     kv_obj_free(result);
 }
 

@@ -102,18 +102,16 @@ static int result_put(kv_obj_t *res, double score, const void *m, size_t len) {
     return kv_zset_add(res, score, m, len, 0, &out, NULL) == 0 ? 0 : -ENOMEM;
 }
 
-/* Replies the result's elements in order, flat pairs with withscores (RESP2). */
+/* Replies the result's elements in order, with their scores as pairs with withscores. */
 static void reply_zset(kv_client_t *c, kv_obj_t *o, bool withscores, bool reverse) {
     size_t n = o ? kv_zset_len(o) : 0;
-    kv_reply_array_len(c, (long)(withscores ? n * 2 : n));
+    kv_reply_scored_len(c, (long)n, withscores);
     if (n == 0) return;
     kv_zset_iter_t it;
     kv_zset_elem_t e;
     kv_zset_iter_rank(&it, o, 0, reverse);
-    while (kv_zset_iter_next(&it, &e)) {
-        kv_reply_bulk(c, e.member, e.len);
-        if (withscores) kv_reply_double(c, e.score);
-    }
+    while (kv_zset_iter_next(&it, &e))
+        kv_reply_scored(c, e.member, e.len, e.score, withscores);
 }
 
 /* Stores res under dst (or deletes dst when res is empty), replies the length and
@@ -405,8 +403,7 @@ void kv_cmd_zrangestore(kv_client_t *c) {
 /* --- ZRANDMEMBER key [count [WITHSCORES]] --- */
 
 static void reply_pick(kv_client_t *c, const kv_zset_elem_t *e, bool withscores) {
-    kv_reply_bulk(c, e->member, e->len);
-    if (withscores) kv_reply_double(c, e->score);
+    kv_reply_scored(c, e->member, e->len, e->score, withscores);
 }
 
 /* The element at rank r. */
@@ -439,7 +436,7 @@ static int sample_sparse(kv_client_t *c, kv_obj_t *o, size_t size, size_t count,
     uint64_t *tab = malloc(cap * sizeof(*tab)); /* rank + 1; 0 = empty slot */
     if (tab == NULL) return -ENOMEM;
     memset(tab, 0, cap * sizeof(*tab));
-    kv_reply_array_len(c, (long)(withscores ? count * 2 : count));
+    kv_reply_scored_len(c, (long)count, withscores);
     for (size_t added = 0; added < count;) {
         size_t r = rand_below(size);
         size_t h = (size_t)((r * 0x9E3779B97F4A7C15ull) >> 7) & (cap - 1);
@@ -474,7 +471,7 @@ static void zrandmember_count(kv_client_t *c, long long l, bool withscores) {
             kv_reply_oom(c);
             return;
         }
-        kv_reply_array_len(c, (long)(withscores ? count * 2 : count));
+        kv_reply_scored_len(c, (long)count, withscores);
         while (count-- > 0) {
             size_t r = rand_below(size);
             if (all) {
@@ -497,7 +494,7 @@ static void zrandmember_count(kv_client_t *c, long long l, bool withscores) {
         return;
     }
     /* Selection sampling (Knuth's algorithm S): count distinct members, in set order. */
-    kv_reply_array_len(c, (long)(withscores ? count * 2 : count));
+    kv_reply_scored_len(c, (long)count, withscores);
     kv_zset_iter_t it;
     kv_zset_elem_t e;
     kv_zset_iter_rank(&it, o, 0, false);

@@ -130,8 +130,7 @@ static int parse_range(kv_client_t *c, int rangetype, const kv_arg_t *min, const
 }
 
 static void reply_elem(kv_client_t *c, const kv_zset_elem_t *e, bool withscores) {
-    kv_reply_bulk(c, e->member, e->len);
-    if (withscores) kv_reply_double(c, e->score);
+    kv_reply_scored(c, e->member, e->len, e->score, withscores);
 }
 
 /* --- ZADD ZINCRBY --- */
@@ -332,7 +331,7 @@ static void range_by_rank(kv_client_t *c, kv_obj_t *o, long long start, long lon
         return;
     }
     long long n = end - start + 1;
-    kv_reply_array_len(c, (long)(withscores ? n * 2 : n));
+    kv_reply_scored_len(c, (long)n, withscores);
     kv_zset_iter_t it;
     kv_zset_elem_t e;
     kv_zset_iter_rank(&it, o, (size_t)start, reverse);
@@ -369,7 +368,7 @@ static void range_emit(kv_client_t *c, kv_obj_t *o, kv_zset_iter_t *it, const kv
         n++;
         if (limit > 0) limit--;
     }
-    kv_reply_set_deferred(c, lenp, (long)(withscores ? n * 2 : n));
+    kv_reply_set_deferred_scored(c, lenp, (long)n, withscores);
 }
 
 int kv_zrange_parse(kv_client_t *c, int keyidx, bool store, int rangetype, int direction,
@@ -513,10 +512,16 @@ static void zpop_generic(kv_client_t *c, bool max) {
         kv_reply_array_len(c, 0);
         return;
     }
+    /* As Redis 7.0: without COUNT one flat member/score pair, with COUNT an array of
+     * pairs (nested in RESP3). */
+    bool nested = count != -1;
     if (count == -1) count = 1;
     long long llen = (long long)kv_zset_len(o);
     long long n = count > llen ? llen : count;
-    kv_reply_array_len(c, (long)(n * 2));
+    if (nested)
+        kv_reply_scored_len(c, (long)n, true);
+    else
+        kv_reply_array_len(c, 2);
     if (n > 0) {
         kv_srv.dirty += n;
         kv_notify_keyspace_event(KV_NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", c->argv[1].ptr,
@@ -527,7 +532,12 @@ static void zpop_generic(kv_client_t *c, bool max) {
         kv_zset_elem_t e;
         kv_zset_iter_rank(&it, o, 0, max);
         if (!kv_zset_iter_next(&it, &e)) break;
-        reply_elem(c, &e, true);
+        if (nested) {
+            reply_elem(c, &e, true);
+        } else {
+            kv_reply_bulk(c, e.member, e.len);
+            kv_reply_double(c, e.score);
+        }
         size_t at = max ? kv_zset_len(o) - 1 : 0;
         kv_zset_del_range_by_rank(o, at, at);
     }
@@ -630,8 +640,9 @@ void kv_cmd_zscan(kv_client_t *c) {
         size_t mlen;
         const uint8_t *m = kv_zsl_node_member(node, &mlen);
         if (!kv_scan_match(&opts, (const char *)m, mlen)) continue;
+        char sbuf[32];
         kv_reply_bulk(c, m, mlen);
-        kv_reply_double(c, node->score);
+        kv_reply_bulk(c, sbuf, kv_d2str(sbuf, node->score)); /* a bulk in RESP3 too */
         n += 2;
     }
     free(ents);

@@ -308,17 +308,32 @@ void kv_reply_set_len(kv_client_t *c, long len);
 void kv_reply_push_len(kv_client_t *c, long len);
 void kv_reply_attribute_len(kv_client_t *c, long len);
 void kv_reply_bool(kv_client_t *c, bool v);
+/*
+ * An array of pairs (member and score of WITHSCORES, field and value of HRANDFIELD
+ * WITHVALUES), as Redis 7.0: RESP2 one flat array of 2*npairs; RESP3 an array of npairs
+ * two-element arrays. kv_reply_pairs_len opens it; kv_reply_pair opens each pair (writes
+ * "*2" in RESP3, nothing in RESP2) before its two replies.
+ */
+void kv_reply_pairs_len(kv_client_t *c, long npairs);
+void kv_reply_pair(kv_client_t *c);
+/* Sorted-set members, with their scores as pairs when withscores (ZRANGE, ZUNION...):
+ * kv_reply_scored_len opens n elements, kv_reply_scored writes one. */
+void kv_reply_scored_len(kv_client_t *c, long n, bool withscores);
+void kv_reply_scored(kv_client_t *c, const void *member, size_t len, double score, bool withscores);
 void kv_reply_verbatim(kv_client_t *c, const char *p, size_t len);
 /*
  * Deferred lengths: kv_reply_deferred writes a placeholder (NULL when the client is being
  * closed or out of memory; the set calls accept NULL); one set call fills it in once the
  * count is known: an array of len, a map of `pairs` key/value pairs (2*pairs replies must
- * follow; RESP2 "*<2*pairs>"), or a set of len.
+ * follow; RESP2 "*<2*pairs>"), a set of len, or an array of pairs.
  */
 void *kv_reply_deferred(kv_client_t *c);
 void kv_reply_set_deferred(kv_client_t *c, void *node, long len);
 void kv_reply_set_deferred_map(kv_client_t *c, void *node, long pairs);
 void kv_reply_set_deferred_set(kv_client_t *c, void *node, long len);
+/* kv_reply_pairs_len's deferred form: npairs pairs, each opened with kv_reply_pair. */
+void kv_reply_set_deferred_pairs(kv_client_t *c, void *node, long npairs);
+void kv_reply_set_deferred_scored(kv_client_t *c, void *node, long n, bool withscores);
 /*
  * The deferred-length check: kv_reply_set_deferred counts the top-level replies written
  * after the placeholder and reports a count other than the announced one (log line

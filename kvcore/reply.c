@@ -328,6 +328,28 @@ void kv_reply_attribute_len(kv_client_t *c, long len) {
     if (resp3(c)) reply_prefixed_len(c, '|', len);
 }
 
+void kv_reply_pairs_len(kv_client_t *c, long npairs) {
+    kv_reply_array_len(c, resp3(c) ? npairs : 2 * npairs);
+}
+
+void kv_reply_pair(kv_client_t *c) {
+    if (resp3(c)) kv_reply_raw(c, "*2\r\n", 4);
+}
+
+void kv_reply_scored_len(kv_client_t *c, long n, bool withscores) {
+    if (withscores)
+        kv_reply_pairs_len(c, n);
+    else
+        kv_reply_array_len(c, n);
+}
+
+void kv_reply_scored(kv_client_t *c, const void *member, size_t len, double score,
+                     bool withscores) {
+    if (withscores) kv_reply_pair(c);
+    kv_reply_bulk(c, member, len);
+    if (withscores) kv_reply_double(c, score);
+}
+
 void kv_reply_bool(kv_client_t *c, bool v) {
     if (resp3(c))
         kv_reply_raw(c, v ? "#t\r\n" : "#f\r\n", 4);
@@ -524,6 +546,17 @@ void kv_reply_set_deferred_map(kv_client_t *c, void *node, long pairs) {
         set_deferred(c, node, '%', pairs, 2 * pairs);
     else
         set_deferred(c, node, '*', 2 * pairs, 2 * pairs);
+}
+
+void kv_reply_set_deferred_pairs(kv_client_t *c, void *node, long npairs) {
+    kv_reply_set_deferred(c, node, resp3(c) ? npairs : 2 * npairs);
+}
+
+void kv_reply_set_deferred_scored(kv_client_t *c, void *node, long n, bool withscores) {
+    if (withscores)
+        kv_reply_set_deferred_pairs(c, node, n);
+    else
+        kv_reply_set_deferred(c, node, n);
 }
 
 void kv_reply_set_deferred_set(kv_client_t *c, void *node, long len) {

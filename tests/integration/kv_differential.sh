@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Differential test: every command of tests/kv_corpus/*.txt goes to kvcore-server and to
 # Debian's redis-server (both fresh, same options); replies must be byte-identical
-# (tests/kv/kvdiff.py; nondeterministic replies are compared by shape only).
+# (tests/kv/kvdiff.py; nondeterministic replies are compared by shape only). Every corpus
+# runs twice: in RESP2, then in RESP3 (HELLO 3 on each connection first).
 . "$(dirname "$0")/../lib.sh"
 need_cmd redis-cli redis-server python3
 kv_start_kvcore --enable-debug-command yes --save ''
@@ -18,4 +19,7 @@ if [ -n "${KV_SERVER_WRAPPER:-}" ]; then
     done
     corpus=$TMP/corpus
 fi
-python3 tests/kv/kvdiff.py "$KV_PORT" "$REDIS_PORT" "$corpus"/*.txt
+fail=0
+python3 tests/kv/kvdiff.py "$KV_PORT" "$REDIS_PORT" "$corpus"/*.txt || fail=1
+python3 tests/kv/kvdiff.py --resp3 "$KV_PORT" "$REDIS_PORT" "$corpus"/*.txt || fail=1
+exit $fail

@@ -3,8 +3,9 @@
  * test_kv_reply3.c - the reply writer's RESP3 encodings (reply.c) on a socket-less
  * client: every typed call in RESP3 and its RESP2 fallback, deferred map and set lengths
  * in both protocols, the deferred-length check counting maps, sets, pushes and attributes;
- * and through the real dispatcher HELLO 3 / HELLO 2 switching a connection's protocol and
- * DEBUG PROTOCOL's sample replies, byte for byte as Redis 7.0.
+ * and through the real dispatcher HELLO 3 / HELLO 2 switching a connection's protocol,
+ * DEBUG PROTOCOL's sample replies and the RESP3 shapes of commands (maps, sets, doubles,
+ * score pairs), byte for byte as Redis 7.0.
  */
 #include "test_common.h"
 
@@ -230,6 +231,33 @@ static void test_reply3_debug_protocol_replies_as_redis(void **state) {
     kv_srv.cfg.enable_debug_command = 0;
 }
 
+/* The RESP3 shapes of a few commands through the dispatcher, each as Redis 7.0 gives it. */
+static void test_reply3_command_shapes_match_redis(void **state) {
+    (void)state;
+    kv_client_t *c = client_resp(3);
+    feed(c, "HSET h f v\r\nSADD s x\r\nZADD z 1.5 a 2 b\r\n");
+    assert_output(c, ":1\r\n:1\r\n:2\r\n");
+    feed(c, "HGETALL h\r\nHGETALL nokey\r\nHRANDFIELD h 1 WITHVALUES\r\nHSCAN h 0\r\n");
+    assert_output(c, "%1\r\n$1\r\nf\r\n$1\r\nv\r\n%0\r\n*1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+                     "*2\r\n$1\r\n0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    feed(c, "SMEMBERS s\r\nSINTER s nokey\r\nSRANDMEMBER s 5\r\nSPOP nokey 3\r\n");
+    assert_output(c, "~1\r\n$1\r\nx\r\n~0\r\n*1\r\n$1\r\nx\r\n~0\r\n");
+    feed(c, "ZSCORE z a\r\nZSCORE z nope\r\nZRANGE z 0 -1 WITHSCORES\r\nZRANGE z 0 0\r\n");
+    assert_output(c, ",1.5\r\n_\r\n*2\r\n*2\r\n$1\r\na\r\n,1.5\r\n*2\r\n$1\r\nb\r\n,2\r\n"
+                     "*1\r\n$1\r\na\r\n");
+    feed(c, "ZRANGEBYSCORE z -inf +inf WITHSCORES LIMIT 1 1\r\nZUNION 1 z WITHSCORES\r\n");
+    assert_output(c, "*1\r\n*2\r\n$1\r\nb\r\n,2\r\n"
+                     "*2\r\n*2\r\n$1\r\na\r\n,1.5\r\n*2\r\n$1\r\nb\r\n,2\r\n");
+    /* ZPOPMIN: one flat pair without COUNT, an array of pairs with it. */
+    feed(c, "ZPOPMIN z\r\nZPOPMAX z 1\r\nZPOPMIN z\r\n");
+    assert_output(c, "*2\r\n$1\r\na\r\n,1.5\r\n*1\r\n*2\r\n$1\r\nb\r\n,2\r\n*0\r\n");
+    feed(c, "CONFIG GET maxmemory\r\nGET nokey\r\nLPOP nokey 2\r\nINCRBYFLOAT f 1.5\r\n");
+    assert_output(c, "%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n_\r\n_\r\n$3\r\n1.5\r\n");
+    feed(c, "FLUSHALL\r\n");
+    assert_output(c, "+OK\r\n");
+    kv_client_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reply3_typed_calls_use_resp3_types),
@@ -239,6 +267,7 @@ int main(void) {
         cmocka_unit_test(test_reply3_deferred_check_counts_resp3_types),
         cmocka_unit_test(test_reply3_hello_switches_the_connection_protocol),
         cmocka_unit_test(test_reply3_debug_protocol_replies_as_redis),
+        cmocka_unit_test(test_reply3_command_shapes_match_redis),
     };
     return cmocka_run_group_tests_name("kv_reply3", tests, kv_server_setup, kv_server_teardown);
 }
