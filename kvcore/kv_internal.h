@@ -225,6 +225,8 @@ enum {
     KV_CLIENT_NO_EVICT = 1u << 17,   /* CLIENT NO-EVICT on */
     KV_CLIENT_REPLY_OFF = 1u << 18,  /* CLIENT REPLY OFF */
     KV_CLIENT_REPLY_SKIP = 1u << 19, /* CLIENT REPLY SKIP: the next command's reply is dropped */
+    /* Writing a pub/sub push (pubsub.c): CLIENT REPLY OFF/SKIP must not silence it. */
+    KV_CLIENT_PUSHING = 1u << 20,
 };
 
 typedef struct kv_db kv_db_t;

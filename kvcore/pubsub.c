@@ -159,8 +159,22 @@ static void client_maybe_leave(kv_client_t *c) {
     c->flags &= ~(uint32_t)KV_CLIENT_PUBSUB;
 }
 
+/* Pushes (message, subscribe and unsubscribe events) are written with KV_CLIENT_PUSHING
+ * set, so CLIENT REPLY OFF/SKIP, which silence a command's replies, let them through (as
+ * Redis). Returns the flag's previous state for push_end. */
+static bool push_begin(kv_client_t *c) {
+    bool was = c->flags & KV_CLIENT_PUSHING;
+    c->flags |= KV_CLIENT_PUSHING;
+    return was;
+}
+
+static void push_end(kv_client_t *c, bool was) {
+    if (!was) c->flags &= ~(uint32_t)KV_CLIENT_PUSHING;
+}
+
 static void reply_event(kv_client_t *c, const char *word, const char *name, size_t len,
                         long count) {
+    bool was = push_begin(c);
     kv_reply_push_len(c, 3);
     kv_reply_bulk_cstr(c, word);
     if (name != NULL)
@@ -168,6 +182,7 @@ static void reply_event(kv_client_t *c, const char *word, const char *name, size
     else
         kv_reply_null(c);
     kv_reply_int(c, count);
+    push_end(c, was);
 }
 
 /* Subscribes c; 0 (also when already subscribed) or -ENOMEM (nothing changed). */
@@ -277,11 +292,13 @@ void kv_pubsub_stats(size_t *channels, size_t *patterns, size_t *shard) {
 static void deliver(kv_client_t *to, int kind, const ps_chan_t *pat, const char *ch, size_t chlen,
                     const char *msg, size_t mlen) {
     const char *word = kind_words[kind].message;
+    bool was = push_begin(to);
     kv_reply_push_len(to, pat ? 4 : 3);
     kv_reply_bulk(to, word, strlen(word));
     if (pat != NULL) kv_reply_bulk(to, pat->name, pat->len);
     kv_reply_bulk(to, ch, chlen);
     kv_reply_bulk(to, msg, mlen);
+    push_end(to, was);
 }
 
 /*

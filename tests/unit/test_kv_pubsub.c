@@ -89,6 +89,10 @@ static void test_pubsub_publish_counts_channel_then_pattern_receivers(void **sta
     assert_output(s1, "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n");
     assert_output(s2, "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
                       "*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n");
+    /* Pushes are written with KV_CLIENT_PUSHING set (CLIENT REPLY OFF lets them through);
+     * the flag does not outlive them. */
+    assert_false(s1->flags & KV_CLIENT_PUSHING);
+    assert_false(s2->flags & KV_CLIENT_PUSHING);
     feed(p, "PUBLISH other x\r\n");
     assert_output(p, ":0\r\n");
     assert_output(s1, "");
