@@ -9,8 +9,10 @@
  * Lookup is an open-addressing table built at start-up over the lower-cased names.
  *
  * kv_cmd_process does what Redis's processCommand does before running a handler, in the
- * same order and with the same texts: unknown command / unknown subcommand, arity, OOM
- * for denyoom commands above maxmemory; then it runs the handler and counts it.
+ * same order and with the same texts: unknown command / unknown subcommand, arity,
+ * NOAUTH, commands refused inside MULTI, OOM for denyoom commands above maxmemory,
+ * MISCONF; each refusal goes through reject() (which also flags an open transaction);
+ * then it queues the command (inside MULTI, multi.c) or runs it (kv_cmd_call).
  */
 #include "kv_internal.h"
 
@@ -522,6 +524,22 @@ static kv_cmd_t cmd_table[] = {
      1, 1, "pubsub", "pubsub fast", "Post a message to a shard channel", "7.0.0"},
     {"pubsub", container_cmd, -2, 0, 0, 0, 0, "pubsub", "slow", "A container for Pub/Sub commands",
      "2.8.0", pubsub_subcmds},
+    {"multi", kv_cmd_multi, 1,
+     KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST | KV_CMD_ALLOW_BUSY, 0, 0, 0,
+     "transactions", "fast transaction", "Mark the start of a transaction block", "1.2.0"},
+    {"exec", kv_cmd_exec, 1, KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_SKIP_SLOWLOG,
+     0, 0, 0, "transactions", "slow transaction", "Execute all commands issued after MULTI",
+     "1.2.0"},
+    {"discard", kv_cmd_discard, 1,
+     KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST | KV_CMD_ALLOW_BUSY, 0, 0, 0,
+     "transactions", "fast transaction", "Discard all commands issued after MULTI", "2.0.0"},
+    {"watch", kv_cmd_watch, -2,
+     KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST | KV_CMD_ALLOW_BUSY, 1, -1, 1,
+     "transactions", "fast transaction",
+     "Watch the given keys to determine execution of the MULTI/EXEC block", "2.2.0"},
+    {"unwatch", kv_cmd_unwatch, 1,
+     KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST | KV_CMD_ALLOW_BUSY, 0, 0, 0,
+     "transactions", "fast transaction", "Forget about all watched keys", "2.2.0"},
     {"ping", kv_cmd_ping, -1, KV_CMD_FAST, 0, 0, 0, "connection", "fast connection",
      "Ping the server", "1.0.0"},
     {"echo", kv_cmd_echo, 2, KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST, 0, 0, 0, "connection",
@@ -676,15 +694,25 @@ static int arglen128(const kv_arg_t *a, size_t cap) {
     return (int)(z ? (size_t)(z - a->ptr) : n);
 }
 
+/* Redis's rejectCommand: counts the refusal and replies msg (its code included; NULL when
+ * the caller replied already); inside MULTI the transaction is flagged, and a refused
+ * EXEC aborts it (multi.c). */
+static void reject(kv_client_t *c, kv_cmd_t *cmd, const char *msg) {
+    if (cmd != NULL) cmd->rejected_calls++;
+    kv_multi_reject(c, cmd, msg);
+}
+
 static void reject_unknown(kv_client_t *c) {
+    char msg[1024];
     kv_cmd_t *base = kv_cmd_lookup(c->argv[0].ptr, c->argv[0].len);
     if (base != NULL && (base->flags & KV_CMD_CONTAINER)) {
         char up[40];
         size_t n = strlen(base->name);
         for (size_t i = 0; i <= n; i++)
             up[i] = (char)toupper((unsigned char)base->name[i]);
-        kv_reply_errorf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.",
-                        arglen128(&c->argv[1], 128), c->argv[1].ptr, up);
+        snprintf(msg, sizeof(msg), "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                 arglen128(&c->argv[1], 128), c->argv[1].ptr, up);
+        reject(c, NULL, msg);
         return;
     }
     char args[512];
@@ -696,8 +724,9 @@ static void reject_unknown(kv_client_t *c) {
         if (w < 0) break;
         len += (size_t)w;
     }
-    kv_reply_errorf(c, "ERR unknown command '%.*s', with args beginning with: %s",
-                    arglen128(&c->argv[0], 128), c->argv[0].ptr, args);
+    snprintf(msg, sizeof(msg), "ERR unknown command '%.*s', with args beginning with: %s",
+             arglen128(&c->argv[0], 128), c->argv[0].ptr, args);
+    reject(c, NULL, msg);
 }
 
 void kv_cmd_process(kv_client_t *c) {
@@ -707,41 +736,52 @@ void kv_cmd_process(kv_client_t *c) {
         return;
     }
     if ((cmd->arity > 0 && cmd->arity != c->argc) || c->argc < -cmd->arity) {
-        cmd->rejected_calls++;
-        kv_reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd->fullname);
+        char msg[128];
+        snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command", cmd->fullname);
+        reject(c, cmd, msg);
         return;
     }
     if (!kv_auth_gate(c, cmd)) return; /* NOAUTH (auth.c) */
-    /* As Redis: evict before any command; refuse denyoom ones while still over. */
-    if (kv_srv.cfg.maxmemory && kv_evict_perform() != 0 && (cmd->flags & KV_CMD_DENYOOM)) {
-        cmd->rejected_calls++;
-        kv_reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
+    if ((c->flags & KV_CLIENT_MULTI) && (cmd->flags & KV_CMD_NO_MULTI)) {
+        reject(c, cmd, "ERR Command not allowed inside a transaction");
         return;
     }
-    if (!kv_pubsub_cmd_allowed(c, cmd)) return; /* RESP2 subscribed mode (pubsub.c) */
-    /* One clock read per command: the previous command's end is this one's start (the
-     * input batch sets it first). Clock reads were 11% of a pipelined SET profile; the
-     * command clock (clock.c) reads the TSC where it can, a quarter of clock_gettime. */
+    /* As Redis: evict before any command; refuse denyoom ones (and, inside MULTI, any
+     * queuing) while still over. */
+    if (kv_srv.cfg.maxmemory && kv_evict_perform() != 0 && kv_multi_denies_oom(c, cmd)) {
+        reject(c, cmd, "OOM command not allowed when used memory > 'maxmemory'.");
+        return;
+    }
+    if (!kv_pubsub_cmd_allowed(c, cmd)) { /* RESP2 subscribed mode (pubsub.c) */
+        kv_multi_reject(c, cmd, NULL);    /* replied and counted: flag MULTI only */
+        return;
+    }
     /* A row without a handler (a container named alone, or a table mistake) is refused,
      * never called; tests/unit/test_kv_cmdtable.c checks that no row has one. */
     if (cmd->fn == NULL) {
-        cmd->rejected_calls++;
-        kv_reply_errorf(c, "ERR '%s' is not implemented", cmd->fullname);
+        char msg[128];
+        snprintf(msg, sizeof(msg), "ERR '%s' is not implemented", cmd->fullname);
+        reject(c, cmd, msg);
         return;
     }
     if (kv_aof_refuses(c, cmd)) { /* MISCONF: the AOF cannot be written (aof.c) */
-        cmd->rejected_calls++;
+        reject(c, cmd, NULL);
         return;
     }
+    c->lastcmd = cmd; /* CLIENT LIST shows the running command (EXEC during EXEC), as Redis */
+    if ((c->flags & KV_CLIENT_MULTI) && kv_multi_queue(c, cmd)) return;
     kv_cmd_call(c, cmd);
 }
 
 void kv_cmd_call(kv_client_t *c, kv_cmd_t *cmd) {
+    /* One clock read per command: the previous command's end is this one's start (the
+     * input batch sets it first). Clock reads were 11% of a pipelined SET profile; the
+     * command clock (clock.c) reads the TSC where it can, a quarter of clock_gettime.
+     * Inside EXEC each queued command starts where the previous one ended. */
     kv_prop_call_t pc;
     uint64_t start = kv_srv.cmd_clock_us;
     const kv_cmd_t *outer = c->cmd;
     c->cmd = cmd;
-    c->lastcmd = cmd; /* CLIENT LIST shows the running command, as Redis */
     kv_propagate_call_begin(&pc, c, cmd);
     cmd->fn(c);
     kv_propagate_call_end(&pc, c, cmd); /* the AOF form of what changed (propagate.c) */

@@ -471,11 +471,7 @@ void kv_cmd_swapdb(kv_client_t *c) {
         kv_reply_error(c, "ERR DB index is out of range");
         return;
     }
-    if (da != dbb) {
-        kv_signal_flushed_db(da);
-        kv_signal_flushed_db(dbb);
-        kv_db_swap(da, dbb);
-    }
+    if (da != dbb) kv_db_swap(da, dbb); /* signals the swap (WATCH) first */
     kv_srv.dirty++;
     kv_reply_ok(c);
 }
@@ -490,15 +486,13 @@ static int flush_flags_or_reply(kv_client_t *c) {
 
 void kv_cmd_flushdb(kv_client_t *c) {
     if (flush_flags_or_reply(c) != 0) return;
-    kv_signal_flushed_db(c->db);
-    kv_srv.dirty += (long long)kv_db_flush(c->db);
+    kv_srv.dirty += (long long)kv_db_flush(c->db); /* signals the flush (WATCH) first */
     kv_reply_ok(c);
 }
 
 void kv_cmd_flushall(kv_client_t *c) {
     if (flush_flags_or_reply(c) != 0) return;
-    kv_signal_flushed_db(NULL);
-    for (int i = 0; i < kv_srv.ndbs; i++)
+    for (int i = 0; i < kv_srv.ndbs; i++) /* each signals its flush (WATCH) first */
         kv_srv.dirty += (long long)kv_db_flush(&kv_srv.dbs[i]);
     kv_reply_ok(c);
 }

@@ -220,6 +220,7 @@ size_t kv_db_expires_size(const kv_db_t *db) {
 }
 
 size_t kv_db_flush(kv_db_t *db) {
+    kv_signal_flushed_db(db); /* while the keys are still there (WATCH) */
     size_t n = kv_ht_size(db->keys);
     kv_ht_clear(db->expires);
     kv_ht_clear(db->keys);
@@ -230,6 +231,7 @@ size_t kv_db_flush(kv_db_t *db) {
 }
 
 void kv_db_swap(kv_db_t *a, kv_db_t *b) {
+    kv_signal_swapped_db(a, b);
     kv_ht_t *k = a->keys, *e = a->expires;
     long long avg = a->avg_ttl;
     a->keys = b->keys;

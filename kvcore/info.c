@@ -119,14 +119,17 @@ static void section_clients(buf_t *b) {
          "client_recent_max_output_buffer:%zu\r\n"
          "blocked_clients:0\r\n"
          "tracking_clients:0\r\n"
-         "clients_in_timeout_table:0\r\n",
-         kv_srv.nclients, kv_srv.cfg.maxclients, maxin, maxout);
+         "watching_clients:%zu\r\n"
+         "clients_in_timeout_table:0\r\n"
+         "total_watched_keys:%zu\r\n",
+         kv_srv.nclients, kv_srv.cfg.maxclients, maxin, maxout, kv_multi_watching_clients(),
+         kv_multi_watched_keys());
 }
 
 static size_t clients_mem(void) {
     size_t n = 0;
     for (kv_client_t *c = kv_srv.clients; c; c = c->next)
-        n += sizeof(*c) + c->bufsize + c->qcap + c->reply_bytes;
+        n += sizeof(*c) + c->bufsize + c->qcap + c->reply_bytes + kv_multi_mem(c);
     return n;
 }
 

@@ -20,6 +20,7 @@
  *                         intset.c, quicklist.c, zskiplist.c
  *   defrag adapter        defrag_kv.c (engine host, per-db stages), defrag_types.c
  *   introspection         info.c, digest.c, crash.c
+ *   transactions          multi.c: MULTI/EXEC/DISCARD, WATCH and its per-db index
  *   helpers               util.c (parsing, kv_d2str, glob, the PRNG kv_rand64), kv_util.h
  *                         (kv_ll2str, kv_rd32/kv_wr32: needs nothing of the server)
  *
@@ -262,6 +263,7 @@ typedef struct kv_client {
     size_t nblocks;
     int64_t obuf_soft_since_ms; /* when the soft output limit was first exceeded, 0 = not */
     uint32_t auth_fails;        /* consecutive wrong passwords (auth.c) */
+    struct kv_multi *multi;     /* MULTI queue and WATCHed keys (multi.c), NULL when none */
     /* list links */
     struct kv_client *prev, *next;
     struct kv_client *pw_next; /* pending-write list */
@@ -979,8 +981,12 @@ enum {
 };
 /* The key changed (c may be NULL: expiry, eviction, the server itself). */
 void kv_signal_modified_key(kv_client_t *c, kv_db_t *db, const char *key, size_t klen);
-/* Every key of db changed (FLUSHDB, FLUSHALL, SWAPDB): NULL db = all of them. */
+/* Every key of db is about to go (NULL db = all of them). kv_db_flush calls it while the
+ * keys are still there (WATCH fails only for keys that existed, as Redis); commands need
+ * not call it themselves. */
 void kv_signal_flushed_db(kv_db_t *db);
+/* The contents of a and b are about to be exchanged: kv_db_swap calls it first. */
+void kv_signal_swapped_db(kv_db_t *a, kv_db_t *b);
 /* Publishes a keyspace/keyevent notification when notify-keyspace-events asks for cls;
  * returns at once when it does not (the default). */
 void kv_notify_keyspace_event(int cls, const char *event, const char *key, size_t klen, int dbid);
@@ -1143,6 +1149,47 @@ void kv_cmd_pubsub_numpat(kv_client_t *c);
 void kv_cmd_pubsub_shardchannels(kv_client_t *c);
 void kv_cmd_pubsub_shardnumsub(kv_client_t *c);
 void kv_cmd_pubsub_help(kv_client_t *c);
+
+/* --- Transactions (multi.c) ---
+ *
+ * MULTI queues commands (arguments copied) until EXEC runs them or DISCARD drops them;
+ * WATCH keeps, per db, which clients watch which key, and kv_signal_modified_key,
+ * kv_signal_flushed_db and kv_signal_swapped_db flag those clients KV_CLIENT_DIRTY_CAS.
+ * While EXEC runs the queue, KV_CLIENT_MULTI and KV_CLIENT_EXEC are both set (blocking
+ * commands must not block then; SUBSCRIBE runs, as in Redis 7.0).
+ */
+/*
+ * kv_cmd_process's hooks, in Redis's order. kv_multi_reject replies a refused command's
+ * error (msg with its code, "ERR ..."; NULL when the caller replied already): inside
+ * MULTI it also flags the transaction
+ * (EXEC will answer EXECABORT), and a refused EXEC aborts it ("EXECABORT Transaction
+ * discarded because of: ..."). kv_multi_denies_oom: whether cmd is refused above
+ * maxmemory (denyoom commands, EXEC of a queue holding one, anything queued). kv_multi_queue:
+ * inside MULTI, queues cmd with a copy of c's argv and replies +QUEUED (true), or returns
+ * false for what runs at once (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+ */
+void kv_multi_reject(kv_client_t *c, const kv_cmd_t *cmd, const char *msg);
+bool kv_multi_denies_oom(const kv_client_t *c, const kv_cmd_t *cmd);
+bool kv_multi_queue(kv_client_t *c, kv_cmd_t *cmd);
+/* Leaves MULTI and drops every WATCH (RESET; the client's end through kv_multi_client_free). */
+void kv_multi_reset(kv_client_t *c);
+/* Frees c's transaction state and unwatches its keys (net.c, when the client is freed). */
+void kv_multi_client_free(kv_client_t *c);
+/* Queued commands (-1 outside MULTI) and bytes the state holds (CLIENT LIST multi=,
+ * multi-mem=; the queue counts against client-query-buffer-limit). */
+long kv_multi_queued_count(const kv_client_t *c);
+size_t kv_multi_mem(const kv_client_t *c);
+/* INFO clients: clients watching at least one key; watched keys over every db. */
+size_t kv_multi_watching_clients(void);
+size_t kv_multi_watched_keys(void);
+/* The watch side of the keyspace signals (notify.c forwards to them). */
+void kv_multi_touch_key(kv_db_t *db, const char *key, size_t klen);
+void kv_multi_touch_db(kv_db_t *db, kv_db_t *replaced_with);
+void kv_cmd_multi(kv_client_t *c);
+void kv_cmd_exec(kv_client_t *c);
+void kv_cmd_discard(kv_client_t *c);
+void kv_cmd_watch(kv_client_t *c);
+void kv_cmd_unwatch(kv_client_t *c);
 
 /* --- maxmemory and eviction (evict.c) --- */
 

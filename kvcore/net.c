@@ -129,6 +129,7 @@ void kv_client_free(kv_client_t *c) {
         if (c->next) c->next->prev = c->prev;
         kv_srv.nclients--;
     }
+    kv_multi_client_free(c);
     kv_reply_free_blocks(c);
     kv_req_fini(&c->req);
     free(c->qbuf);
@@ -166,6 +167,7 @@ static void free_closed_clients(void) {
         kv_reply_unlink_pending(c);
         if (c->fd >= 0) close(c->fd);
         c->fd = -1;
+        kv_multi_client_free(c);
         kv_reply_free_blocks(c);
         kv_req_fini(&c->req);
         free(c->qbuf);
@@ -184,7 +186,7 @@ kv_client_t *kv_client_by_id(uint64_t id) {
 /* --- Reading and running commands --- */
 
 size_t kv_client_query_mem(const kv_client_t *c) {
-    return c->qlen - c->qpos + kv_req_mem(&c->req);
+    return c->qlen - c->qpos + kv_req_mem(&c->req) + kv_multi_mem(c);
 }
 
 /* Redis's sdscatrepr: p[0..len) quoted, with C escapes for what is not printable. */
@@ -341,9 +343,9 @@ static void client_read(kv_loop_t *loop, int fd, void *priv, int mask) {
         free_closed_clients();
         return;
     }
-    /* Parsing a partly received command grew its argument array: check again now, not
-     * one read later (the array doubles). */
-    if (c->req.mb_left > 0) kv_client_check_query_limit(c);
+    /* Parsing a partly received command grew its argument array, or MULTI queued copies
+     * of the commands: check again now, not one read later. */
+    if (c->req.mb_left > 0 || (c->flags & KV_CLIENT_MULTI)) kv_client_check_query_limit(c);
 }
 
 /* Writes every pending reply (reply.c), then frees the clients closed meanwhile. */
@@ -521,26 +523,29 @@ char *kv_client_info_line(const kv_client_t *c) {
     char flags[24];
     int f = 0;
     if (c->flags & KV_CLIENT_PUBSUB) flags[f++] = 'P';
+    if (c->flags & KV_CLIENT_MULTI) flags[f++] = 'x';
+    if (c->flags & KV_CLIENT_DIRTY_CAS) flags[f++] = 'd';
     if (c->flags & KV_CLIENT_CLOSE_AFTER_REPLY) flags[f++] = 'c';
     if (c->flags & KV_CLIENT_CLOSE_ASAP) flags[f++] = 'A';
     if (f == 0) flags[f++] = 'N';
     flags[f] = '\0';
     size_t qfree = c->qcap - c->qlen;
     size_t obl = c->bufpos, oll = c->nblocks, omem = c->reply_bytes;
+    size_t mmem = kv_multi_mem(c);
     size_t tot = sizeof(*c) + c->bufsize + c->qcap + omem +
-                 (size_t)c->req.argv_cap * sizeof(kv_arg_t) + c->req.scratch_cap;
+                 (size_t)c->req.argv_cap * sizeof(kv_arg_t) + c->req.scratch_cap + mmem;
     const char *cmd = c->lastcmd ? c->lastcmd->fullname : "NULL";
     size_t sub, psub, ssub;
     kv_pubsub_client_counts(c, &sub, &psub, &ssub);
-    int n =
-        asprintf(&out,
-                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-                 "sub=%zu psub=%zu ssub=%zu multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=%zu "
-                 "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu "
-                 "events=%s cmd=%s user=default redir=-1 resp=%d",
-                 (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
-                 (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
-                 flags, c->dbid, sub, psub, ssub, c->qlen - c->qpos, qfree, (size_t)0, c->bufsize,
-                 c->bufsize, obl, oll, omem, tot, events, cmd, c->resp);
+    int n = asprintf(&out,
+                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
+                     "sub=%zu psub=%zu ssub=%zu multi=%ld qbuf=%zu qbuf-free=%zu argv-mem=%zu "
+                     "multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu "
+                     "events=%s cmd=%s user=default redir=-1 resp=%d",
+                     (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
+                     (long long)((now - c->ctime_ms) / 1000),
+                     (long long)((now - c->last_ms) / 1000), flags, c->dbid, sub, psub, ssub,
+                     kv_multi_queued_count(c), c->qlen - c->qpos, qfree, (size_t)0, mmem,
+                     c->bufsize, c->bufsize, obl, oll, omem, tot, events, cmd, c->resp);
     return n < 0 ? NULL : out;
 }

@@ -17,13 +17,21 @@
 
 void kv_signal_modified_key(kv_client_t *c, kv_db_t *db, const char *key, size_t klen) {
     (void)c;
-    (void)db;
-    (void)key;
-    (void)klen;
+    kv_multi_touch_key(db, key, klen);
 }
 
 void kv_signal_flushed_db(kv_db_t *db) {
-    (void)db;
+    if (db != NULL) {
+        kv_multi_touch_db(db, NULL);
+        return;
+    }
+    for (int i = 0; i < kv_srv.ndbs; i++)
+        kv_multi_touch_db(&kv_srv.dbs[i], NULL);
+}
+
+void kv_signal_swapped_db(kv_db_t *a, kv_db_t *b) {
+    kv_multi_touch_db(a, b);
+    kv_multi_touch_db(b, a);
 }
 
 /* --- notify-keyspace-events --- */
