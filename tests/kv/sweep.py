@@ -83,6 +83,7 @@ PROBE_READS = [["GET", "probe:str"], ["LRANGE", "probe:list", "0", "-1"],
 SKIP = {
     "shutdown": "stops the server",
     "quit": "closes the connection (covered by kv_differential's corpus)",
+    "multi": "queues the probes that follow (covered by the corpus multi.txt, test_kv_multi)",
     "debug": "swept through DEBUG_VECTORS (SLEEP blocks, SEGFAULT crashes on purpose)",
     "memory|heap": "kvcore's heap profiler: DUMP writes files (covered by kv_heap.sh)",
     "kprofile": "kvcore's heap profiler: DUMP writes files (covered by kv_heap.sh)",
