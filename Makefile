@@ -23,7 +23,7 @@ WARN := -Wall -Wextra $(WERROR) -Wshadow -Wstrict-prototypes -Wmissing-prototype
         -Wold-style-definition -Wpointer-arith -Wformat=2 -Wundef -Wwrite-strings \
         -Wvla -Wimplicit-fallthrough -Wno-missing-field-initializers
 
-CPPFLAGS += -D_GNU_SOURCE -Ishim -Iheapprof -Idefrag -Ikvcore -I$(BUILD)/gen
+CPPFLAGS += -D_GNU_SOURCE -Ishim -Iheapprof -Idefrag -Ikvcore -I$(BUILD)/gen -I/usr/include/liblzf
 CFLAGS   += -std=c11 $(OPT) $(WARN) $(SAN) -fno-omit-frame-pointer
 LDFLAGS  += $(SAN)
 
@@ -33,11 +33,11 @@ LDFLAGS  += $(SAN)
 SYS_SHIM_LIBS := -ljemalloc -Wl,--push-state,--no-as-needed -lgcc_s -Wl,--pop-state -lunwind \
                  -lpthread -ldl
 SYS_HP_LIBS   := -ldw -lelf -lprotobuf-c -lz -lm
-SYS_KV_LIBS   := -lm
+SYS_KV_LIBS   := -llzf -lm
 
 # The Debian packages everything here needs (make deps installs the missing ones).
 DEB_BUILD_PKGS := build-essential pkg-config libjemalloc-dev libjemalloc2 libunwind-dev \
-                  libcmocka-dev libdw-dev libelf-dev zlib1g-dev protobuf-c-compiler \
+                  libcmocka-dev libdw-dev libelf-dev zlib1g-dev protobuf-c-compiler liblzf-dev \
                   libprotobuf-c-dev golang-github-google-pprof-dev clang-format
 DEB_TEST_PKGS  := redis-server redis-tools python3 sqlite3 g++ valgrind golang-go \
                   hyperfine clang libclang-rt-14-dev procps psmisc libc6-dbg libxml2-utils \
@@ -281,7 +281,7 @@ run: deps
 	echo "  $(MS_BIN) ctl PID heap enable"; \
 	echo "  $(MS_BIN) ctl PID heap dump"; \
 	$(MS_BIN) run --ctl --dump-dir "$$d" -- $(KV_BIN) --bind 127.0.0.1 --port $(RUN_PORT) \
-	    --heap-dump-dir "$$d" $(ARGS) || { rc=$$?; [ $$rc -ge 128 ] || \
+	    --heap-dump-dir "$$d" --save '' $(ARGS) || { rc=$$?; [ $$rc -ge 128 ] || \
 	    echo "make run: kvcore-server exited with status $$rc" \
 	        "(port in use? make run RUN_PORT=...; bad ARGS?)" >&2; exit $$rc; }
 

@@ -15,6 +15,7 @@
  * then it queues the command (inside MULTI, multi.c) or runs it (kv_cmd_call).
  */
 #include "kv_internal.h"
+#include "rdb.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -275,6 +276,18 @@ static kv_cmd_t cmd_table[] = {
      "admin slow dangerous", "Asynchronously rewrite the append-only file", "1.0.0"},
     {"dbsize", kv_cmd_dbsize, 1, KV_CMD_READONLY | KV_CMD_FAST, 0, 0, 0, "server",
      "keyspace read fast", "Return the number of keys in the selected database", "1.0.0"},
+    {"dump", kv_cmd_dump, 2, KV_CMD_READONLY, 1, 1, 1, "generic", "keyspace read slow",
+     "Return a serialized version of the value stored at the specified key.", "2.6.0"},
+    {"restore", kv_cmd_restore, -4, KV_CMD_WRITE | KV_CMD_DENYOOM, 1, 1, 1, "generic",
+     "keyspace write slow dangerous",
+     "Create a key using the provided serialized value, previously obtained using DUMP.", "2.6.0"},
+    {"save", kv_cmd_save, 1, KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_NO_MULTI, 0, 0, 0, "server",
+     "admin slow dangerous", "Synchronously save the dataset to disk", "1.0.0"},
+    {"bgsave", kv_cmd_bgsave, -1, KV_CMD_ADMIN | KV_CMD_NOSCRIPT, 0, 0, 0, "server",
+     "admin slow dangerous", "Asynchronously save the dataset to disk", "1.0.0"},
+    {"lastsave", kv_cmd_lastsave, 1, KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST, 0, 0, 0, "server",
+     "admin fast dangerous", "Get the UNIX time stamp of the last successful save to disk",
+     "1.0.0"},
     {"object", container_cmd, -2, 0, 0, 0, 0, "generic", "slow",
      "A container for object introspection commands", "2.2.3", object_subcmds},
     {"copy", kv_cmd_copy, -3, KV_CMD_WRITE | KV_CMD_DENYOOM, 1, 2, 1, "generic",
@@ -762,6 +775,10 @@ void kv_cmd_process(kv_client_t *c) {
         char msg[128];
         snprintf(msg, sizeof(msg), "ERR '%s' is not implemented", cmd->fullname);
         reject(c, cmd, msg);
+        return;
+    }
+    if (kv_persist_deny_write(c, cmd)) { /* MISCONF: the last background save failed */
+        reject(c, cmd, NULL);
         return;
     }
     if (kv_aof_refuses(c, cmd)) { /* MISCONF: the AOF cannot be written (aof.c) */

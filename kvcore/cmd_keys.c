@@ -10,6 +10,7 @@
  * bucket steps per call) and expired keys are filtered out (and deleted).
  */
 #include "kv_internal.h"
+#include "rdb.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -494,6 +495,7 @@ void kv_cmd_flushall(kv_client_t *c) {
     if (flush_flags_or_reply(c) != 0) return;
     for (int i = 0; i < kv_srv.ndbs; i++) /* each signals its flush (WATCH) first */
         kv_srv.dirty += (long long)kv_db_flush(&kv_srv.dbs[i]);
+    kv_persist_flushall(); /* stops a background save; saves when save points exist */
     kv_reply_ok(c);
 }
 

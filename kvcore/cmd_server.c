@@ -10,6 +10,7 @@
  * values are applied and rolled back if one fails. DEBUG obeys enable-debug-command like Redis 7.
  */
 #include "kv_internal.h"
+#include "rdb.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -70,7 +71,12 @@ void kv_cmd_shutdown(kv_client_t *c) {
         kv_reply_error(c, "ERR No shutdown in progress.");
         return;
     }
-    /* No persistence to write: shut down at once; the connection closes without a reply. */
+    /* Saves first when asked or when save points exist (persist.c); the connection then
+     * closes without a reply. */
+    if (kv_persist_shutdown(save, nosave) != 0 && !other) {
+        kv_reply_error(c, "ERR Errors trying to SHUTDOWN. Check logs.");
+        return;
+    }
     kv_server_request_shutdown();
 }
 
@@ -489,22 +495,6 @@ static bool debug_allowed(kv_client_t *c) {
     return false;
 }
 
-static size_t rdb_len_size(size_t len) {
-    return len < 64 ? 1 : len < 16384 ? 2 : len <= UINT32_MAX ? 5 : 9;
-}
-
-static size_t serialized_len(const kv_obj_t *o) {
-    long long v;
-    if (o->type != KV_TYPE_STRING) return 0;
-    if (o->encoding == KV_ENC_INT && kv_obj_get_ll(o, &v)) {
-        if (v >= -(1 << 7) && v <= (1 << 7) - 1) return 2;
-        if (v >= -(1 << 15) && v <= (1 << 15) - 1) return 3;
-        if (v >= -(1LL << 31) && v <= (1LL << 31) - 1) return 5;
-    }
-    size_t len = kv_obj_strlen(o);
-    return rdb_len_size(len) + len;
-}
-
 static void debug_populate(kv_client_t *c) {
     long long count, size = 0;
     if (!kv_str2ll(c->argv[2].ptr, c->argv[2].len, &count) || count < 0) {
@@ -649,6 +639,8 @@ void kv_cmd_debug(kv_client_t *c) {
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
             "    true, false.",
+            "RELOAD",
+            "    Save the RDB on disk and reload it back to memory.",
             "SEGFAULT",
             "    Crash the server with sigsegv.",
             "SET-ACTIVE-EXPIRE <0|1>",
@@ -689,9 +681,15 @@ void kv_cmd_debug(kv_client_t *c) {
                  "Value at:%p refcount:%u encoding:%s serializedlength:%zu lru:%u "
                  "lru_seconds_idle:%llu",
                  (void *)o, (unsigned)o->refcount, kv_obj_encoding_name((int)o->encoding),
-                 serialized_len(o), (unsigned)o->lru,
+                 kv_rdb_serialized_len(o), (unsigned)o->lru,
                  (unsigned long long)(kv_obj_idle_ms(o) / 1000));
         kv_reply_status(c, buf);
+    } else if (kv_arg_is(sub, "reload") && c->argc == 2) {
+        char err[512];
+        if (kv_persist_debug_reload(err, sizeof(err)) == 0)
+            kv_reply_ok(c);
+        else
+            kv_reply_error(c, "ERR Error trying to load the RDB dump, check server logs.");
     } else if (kv_arg_is(sub, "populate") && c->argc >= 3 && c->argc <= 5) {
         debug_populate(c);
     } else if (kv_arg_is(sub, "protocol") && c->argc == 3) {

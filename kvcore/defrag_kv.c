@@ -26,6 +26,7 @@
  * stretch the slice by a millisecond or more (measured with tests/bench/kv_defrag.sh).
  */
 #include "kv_internal.h"
+#include "rdb.h"
 
 #include <errno.h>
 #include <jemalloc/jemalloc.h>
@@ -393,6 +394,11 @@ void kv_defrag_cron(kv_server_t *srv, void *priv) {
     (void)srv;
     (void)priv;
     if (g.d == NULL) return;
+    if (kv_persist_child_pid() > 0) { /* moving objects would copy pages the child shares */
+        if (defrag_is_running(g.d)) defrag_stop(g.d);
+        kv_srv.active_defrag_running = 0;
+        return;
+    }
     defrag_cron(g.d);
     if (!defrag_is_running(g.d)) kv_srv.active_defrag_running = 0;
 }

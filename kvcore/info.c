@@ -12,6 +12,7 @@
  * defragmenter can reclaim), allocator_frag_ratio = 1 + that / allocated.
  */
 #include "kv_internal.h"
+#include "rdb.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -228,31 +229,16 @@ static void section_memory(buf_t *b) {
 }
 
 static void section_persistence(buf_t *b) {
+    char rdb[1024];
+    kv_persist_info(rdb, sizeof(rdb));
     addf(b,
          "# Persistence\r\n"
-         "loading:0\r\n"
-         "async_loading:0\r\n"
-         "current_cow_peak:0\r\n"
-         "current_cow_size:0\r\n"
-         "current_cow_size_age:0\r\n"
-         "current_fork_perc:0.00\r\n"
-         "current_save_keys_processed:0\r\n"
-         "current_save_keys_total:0\r\n"
-         "rdb_changes_since_last_save:0\r\n"
-         "rdb_bgsave_in_progress:0\r\n"
-         "rdb_last_save_time:%lld\r\n"
-         "rdb_last_bgsave_status:ok\r\n"
-         "rdb_last_bgsave_time_sec:-1\r\n"
-         "rdb_current_bgsave_time_sec:-1\r\n"
-         "rdb_saves:0\r\n"
-         "rdb_last_cow_size:0\r\n"
-         "rdb_last_load_keys_expired:0\r\n"
-         "rdb_last_load_keys_loaded:0\r\n"
+         "%s"
          "%s" /* aof_enabled .. aof_last_cow_size (aof.c) */
          "module_fork_in_progress:0\r\n"
          "module_fork_last_cow_size:0\r\n"
          "%s", /* aof_current_size .. when AOF is on (aof.c) */
-         (long long)(kv_srv.start_ms / 1000), kv_aof_info(0), kv_aof_info(1));
+         rdb, kv_aof_info(0), kv_aof_info(1));
 }
 
 static void section_stats(buf_t *b) {

@@ -1257,6 +1257,7 @@ typedef struct kv_config_values {
     char *dir;
     char *save;
     char *dbfilename;
+    bool rdbcompression, rdbchecksum, stop_writes_on_bgsave_error; /* persist.c, rdb.c */
     bool appendonly;
     int appendfsync; /* KV_AOF_FSYNC_* */
     char *appendfilename, *appenddirname;

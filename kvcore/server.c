@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "memshim.h"
+#include "rdb.h"
 
 kv_server_t kv_srv;
 static volatile sig_atomic_t shutdown_signal;
@@ -186,6 +187,16 @@ static void track_ops(void) {
     kv_srv.inst_last_cmds = kv_srv.stat_numcommands;
 }
 
+/* A signal's shutdown saves as SHUTDOWN without arguments does (persist.c); when that
+ * fails the server keeps running, as Redis. */
+static bool signal_shutdown_saved(void) {
+    if (kv_persist_shutdown(false, false) == 0) return true;
+    kv_log(KV_LOG_WARNING, "SIGTERM received but errors trying to shut down the server, check "
+                           "the logs for more information");
+    shutdown_signal = 0;
+    return false;
+}
+
 static int64_t cron(kv_loop_t *loop, int64_t id, void *priv) {
     (void)loop;
     (void)id;
@@ -205,7 +216,7 @@ static int64_t cron(kv_loop_t *loop, int64_t id, void *priv) {
     if (shutdown_signal && !srv->shutdown_asap) {
         kv_log(KV_LOG_WARNING, "Received %s scheduling shutdown...",
                shutdown_signal == SIGINT ? "SIGINT" : "SIGTERM");
-        srv->shutdown_asap = true;
+        srv->shutdown_asap = signal_shutdown_saved();
     }
     if (srv->shutdown_asap) kv_loop_stop(srv->loop);
     return 1000000 / srv->effective_hz;
@@ -232,13 +243,12 @@ static void before_sleep(kv_loop_t *loop, void *priv) {
     kv_srv.mstime = kv_mstime();
     kv_expire_cycle_fast(&kv_srv);
     kv_net_flush_pending(&kv_srv);
-    if (shutdown_signal || kv_srv.shutdown_asap) {
-        if (!kv_srv.shutdown_asap)
-            kv_log(KV_LOG_WARNING, "Received %s scheduling shutdown...",
-                   shutdown_signal == SIGINT ? "SIGINT" : "SIGTERM");
-        kv_srv.shutdown_asap = true;
-        kv_loop_stop(kv_srv.loop);
+    if (shutdown_signal && !kv_srv.shutdown_asap) {
+        kv_log(KV_LOG_WARNING, "Received %s scheduling shutdown...",
+               shutdown_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        kv_srv.shutdown_asap = signal_shutdown_saved();
     }
+    if (kv_srv.shutdown_asap) kv_loop_stop(kv_srv.loop);
 }
 
 void kv_server_request_shutdown(void) {
@@ -390,6 +400,7 @@ int kv_server_main(int argc, char **argv) {
     }
     /* The AOF, when appendonly is yes, has priority over the RDB file, as in Redis. */
     if (kv_aof_startup() != 0) goto out;
+    if (kv_persist_init(&kv_srv) != 0) goto out; /* the RDB file, unless the AOF was loaded */
     kv_srv.cron_timer = kv_timer_add(kv_srv.loop, 1, cron, NULL);
     kv_loop_set_before_sleep(kv_srv.loop, before_sleep, NULL);
     kv_loop_set_before_timers(kv_srv.loop, kv_server_before_timers, NULL);

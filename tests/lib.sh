@@ -273,7 +273,7 @@ kv_start_kvcore() {
     KV_PORT=$(free_port)
     KV_STARTED=1
     # shellcheck disable=SC2086
-    ${KV_SERVER_WRAPPER:-} "$KV_BIN" --bind 127.0.0.1 --port "$KV_PORT" --dir "$TMP" "$@" \
+    ${KV_SERVER_WRAPPER:-} "$KV_BIN" --bind 127.0.0.1 --port "$KV_PORT" --save '' --dir "$TMP" "$@" \
         >"$TMP/kvcore.$KV_PORT.log" 2>&1 &
     KV_PID=$!
     track_pid "$KV_PID"

@@ -64,7 +64,7 @@ echo "$out" | grep -q "at line 3" || fail "bad config message: $out"
 echo "$out" | grep -q ">>> 'frobnicate yes'" || fail "bad config line: $out"
 out=$("$KV_BIN" --port notaport 2>&1) && fail "bad --port accepted"
 echo "$out" | grep -q "argument couldn't be parsed into an integer" || fail "bad --port: $out"
-printf 'port 0\nmaxmemory 10mb\n' >"$TMP/good.conf"
+printf 'port 0\nmaxmemory 10mb\nsave ""\n' >"$TMP/good.conf"
 "$KV_BIN" --version | grep -q "kvcore-server v=" || fail "--version"
 KV_PORT=$(free_port)
 "$KV_BIN" "$TMP/good.conf" --port "$KV_PORT" >"$TMP/good.log" 2>&1 &

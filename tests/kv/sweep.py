@@ -89,6 +89,8 @@ SKIP = {
     "kprofile": "kvcore's heap profiler: DUMP writes files (covered by kv_heap.sh)",
     "client|kill": "hostile values only (a sane one may kill the sweep's own connection)",
     "config|set": "hostile values only (a sane one changes the server under the sweep)",
+    "save": "writes the dataset to disk (covered by kv_rdb.sh)",
+    "bgsave": "forks a background save whose progress is timing (covered by kv_rdb.sh)",
 }
 # One reply per channel, and RESP2 subscribed mode after: kv_corpus/pubsub.txt covers them.
 for _n in ("subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe",
@@ -120,7 +122,7 @@ for n in ("info", "time", "lastsave", "config|get", "config|help", "memory|stats
           "command|list", "command|count", "command|help", "command|getkeys",
           "scan", "hscan", "sscan", "zscan", "ttl", "pttl", "expiretime", "pexpiretime",
           "client|help", "object|help", "hello", "command", "debug", "debug|object",
-          "debug|help"):
+          "debug|help", "dump"):
     MODE[n] = "errors"
 MODE["debug|digest"] = MODE["debug|digest-value"] = "exact"
 # Random picks: same type and array length. SPOP also makes the two keyspaces differ
