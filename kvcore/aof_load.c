@@ -5,7 +5,8 @@
  *
  * A file is read in 1 MB chunks; each complete command runs at once (MULTI ... EXEC are
  * queued and run at EXEC, as Redis's loader does through the client's MULTI state).
- * Lines starting with '#' are annotations (Redis's aof-timestamp-enabled) and skipped.
+ * Lines starting with '#' are annotations (Redis's aof-timestamp-enabled) and skipped;
+ * so are commands that are not writes (a file only holds writes and SELECT).
  * The end of the last file may be torn (the server died inside a write): with
  * aof-load-truncated yes the torn command, or an unfinished MULTI, is dropped, logged,
  * and the file truncated to its last complete command; anything else that is not the
@@ -313,6 +314,13 @@ static int run_command(replay_t *r, kv_arg_t *argv, int argc) {
         kv_log(KV_LOG_WARNING, "Unknown command '%.*s' reading the append only file %s",
                (int)(argv[0].len > 64 ? 64 : argv[0].len), argv[0].ptr, r->path);
         return -EPROTO;
+    }
+    if (!(cmd->flags & KV_CMD_WRITE) && cmd->fn != kv_cmd_select) {
+        /* Only writes change what a file rebuilds; anything else (reads, DEBUG, CONFIG,
+         * SHUTDOWN, BGREWRITEAOF) has no business in one and is not run. */
+        kv_log(KV_LOG_WARNING, "Skipping '%s' in the append only file %s: not a write command",
+               cmd->fullname, r->path);
+        return 0;
     }
     if ((cmd->arity > 0 && cmd->arity != argc) || argc < -cmd->arity) {
         kv_log(KV_LOG_WARNING, "Wrong number of arguments for '%s' reading the append only file %s",
