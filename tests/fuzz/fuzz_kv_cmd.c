@@ -22,74 +22,12 @@
 #include "fuzz_common.h"
 
 #include "kv_internal.h"
-#include "memshim.h"
 
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
 
-/*
- * Link seams: libmemshim (the allocator statistics, defrag moves and the heap profiler's
- * control) is not linked, the sanitizer owns malloc. Each answers "not available".
- */
-int memshim_stats_get(memshim_stats_t *out) {
-    if (out == NULL) return -EINVAL;
-    memset(out, 0, sizeof(*out));
-    out->frag_ratio = 1.0;
-    return 0;
-}
-int memshim_purge(void) {
-    return 0;
-}
-int memshim_defrag_frag_get(memshim_frag_t *out) {
-    if (out == NULL) return -EINVAL;
-    memset(out, 0, sizeof(*out));
-    return -ENOSYS;
-}
-int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out) {
-    (void)ptrs;
-    for (size_t i = 0; i < n; i++)
-        out[i] = false;
-    return 0;
-}
-void *memshim_defrag_move(void *ptr) {
-    (void)ptr;
-    return NULL;
-}
-void *memshim_defrag_alloc_copy(void *ptr) {
-    (void)ptr;
-    return NULL;
-}
-void memshim_defrag_free(void *ptr) {
-    free(ptr);
-}
-int memshim_prof_enable(void) {
-    return -ENOENT;
-}
-int memshim_prof_disable(void) {
-    return -ENOENT;
-}
-int memshim_prof_dump_in_dir(const char *dir, char *out_path, size_t out_len) {
-    (void)dir;
-    (void)out_path;
-    (void)out_len;
-    return -ENOENT;
-}
-int memshim_prof_status(memshim_prof_status_t *out) {
-    if (out == NULL) return -EINVAL;
-    memset(out, 0, sizeof(*out));
-    out->unwinder = "none";
-    return 0;
-}
-int memshim_prof_peak(bool on) {
-    (void)on;
-    return -ENOENT;
-}
-int memshim_prof_peak_status(memshim_prof_peak_status_t *out) {
-    if (out == NULL) return -EINVAL;
-    memset(out, 0, sizeof(*out));
-    return 0;
-}
+#include "fuzz_kv_seams.h"
 
 /* The arguments a tag byte below 0x80 names. */
 static const char *const WORDS[] = {"s:int",
@@ -215,13 +153,14 @@ static const char *const WORDS[] = {"s:int",
 
 /* Rows never run, and why: lower-case "parent|sub" or "name". */
 static const char *const SKIPPED[] = {
-    "shutdown",    /* stops the server */
-    "quit",        /* closes the client */
-    "client|kill", /* may close the fuzzing client itself */
-    "config|set",  /* changes dir, limits, logging of the process under test */
-    "memory|heap", /* the heap profiler writes files */
-    "kprofile",    /* the same, Kvrocks-style */
-    "debug",       /* SLEEP/SEGFAULT/POPULATE huge on purpose: DEBUG_OK subcommands only */
+    "shutdown",     /* stops the server */
+    "quit",         /* closes the client */
+    "client|kill",  /* may close the fuzzing client itself */
+    "config|set",   /* changes dir, limits, logging of the process under test */
+    "memory|heap",  /* the heap profiler writes files */
+    "kprofile",     /* the same, Kvrocks-style */
+    "debug",        /* SLEEP/SEGFAULT/POPULATE huge on purpose: DEBUG_OK subcommands only */
+    "bgrewriteaof", /* forks a child that writes files */
     NULL};
 /* DEBUG subcommands that are run. */
 static const char *const DEBUG_OK[] = {
