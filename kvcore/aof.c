@@ -18,6 +18,7 @@
  */
 #include "kv_internal.h"
 #include "aof.h"
+#include "rdb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "memshim.h"
 
 enum { AOF_OFF, AOF_ON, AOF_WAIT_REWRITE };
 
@@ -45,6 +48,7 @@ static struct {
     long long fsynced_incr_size; /* last_incr_size when an fsync was last requested */
     /* rewrite */
     pid_t child;
+    bool child_rdb; /* the running rewrite writes an RDB base */
     int64_t rewrite_start_ms;
     long long first_incr_seq; /* the increment the running rewrite's base precedes */
     long long last_rewrite_secs;
@@ -362,11 +366,13 @@ static int open_temp_incr(void) {
 static int write_base_now(const char *why) {
     char name[PATH_BYTES], p[PATH_BYTES];
     long long seq = aof.mf.base_seq + 1;
-    snprintf(name, sizeof(name), "%s.%lld.base.aof", kv_srv.cfg.appendfilename, seq);
+    bool rdb = kv_srv.cfg.aof_use_rdb_preamble;
+    snprintf(name, sizeof(name), "%s.%lld.base.%s", kv_srv.cfg.appendfilename, seq,
+             rdb ? "rdb" : "aof");
     int fd = create_file(name, false);
     if (fd < 0) return fd;
     unsigned long long bytes = 0;
-    int rc = kv_aof_write_dataset(fd, kv_srv.cfg.aof_rewrite_incremental_fsync, &bytes);
+    int rc = kv_aof_write_base(fd, rdb, &bytes);
     close(fd);
     kv_aof_manifest_t m;
     if (rc == 0) rc = manifest_copy(&m);
@@ -394,7 +400,10 @@ static int write_base_now(const char *why) {
 /* --- Feeding and writing --- */
 
 bool kv_aof_wants_feed(void) {
-    return aof.state != AOF_OFF && !kv_srv.loading;
+    /* While AOF is being turned on, only what follows the rewrite's fork is wanted: the
+     * base the child writes holds everything before it. */
+    if (kv_srv.loading) return false;
+    return aof.state == AOF_ON || (aof.state == AOF_WAIT_REWRITE && aof.child > 0);
 }
 
 static void buf_append(const char *p, size_t len) {
@@ -563,9 +572,15 @@ static void temp_rewrite_name(char *out, pid_t pid) {
 static void rewrite_child(void) {
     char p[PATH_BYTES];
     temp_rewrite_name(p, getpid());
+    /* Quiet in the shim, as a BGSAVE child (persist.c): no control socket of its own, no
+     * failure injection, no heap-profile dumps. */
+    (void)memshim_ctl_set_str("ctl.enable", "false");
+    (void)memshim_ctl_set_str("inject.reset", "1");
+    (void)memshim_ctl_set_str("prof.peak", "false");
+    (void)memshim_ctl_set_str("prof.dump_at_exit", "false");
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) _exit(1);
-    int rc = kv_aof_write_dataset(fd, kv_srv.cfg.aof_rewrite_incremental_fsync, NULL);
+    int rc = kv_aof_write_base(fd, aof.child_rdb, NULL);
     close(fd);
     _exit(rc == 0 ? 0 : 1);
 }
@@ -573,6 +588,10 @@ static void rewrite_child(void) {
 /* Starts BGREWRITEAOF. 0, -EINPROGRESS or -errno (logged). */
 static int rewrite_start(void) {
     if (aof.child > 0) return -EINPROGRESS;
+    if (kv_persist_child_pid() > 0) { /* one child at a time, as Redis: the cron starts it */
+        aof.scheduled = true;
+        return 0;
+    }
     char d[PATH_BYTES];
     dir_path(d);
     if (mkdir(d, 0755) != 0 && errno != EEXIST) {
@@ -587,6 +606,7 @@ static int rewrite_start(void) {
                                              : 0;
     if (rc != 0) return rc;
     aof.first_incr_seq = aof.mf.incr_seq + (aof.state == AOF_ON ? 0 : 1);
+    aof.child_rdb = kv_srv.cfg.aof_use_rdb_preamble;
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -617,7 +637,8 @@ static void rewrite_done(void) {
     char tmp[PATH_BYTES], name[PATH_BYTES], p[PATH_BYTES];
     temp_rewrite_name(tmp, aof.child);
     long long seq = aof.mf.base_seq + 1;
-    snprintf(name, sizeof(name), "%s.%lld.base.aof", kv_srv.cfg.appendfilename, seq);
+    snprintf(name, sizeof(name), "%s.%lld.base.%s", kv_srv.cfg.appendfilename, seq,
+             aof.child_rdb ? "rdb" : "aof");
     file_path(p, name);
     kv_aof_manifest_t m;
     if (manifest_copy(&m) != 0) {
@@ -692,9 +713,19 @@ static void rewrite_kill_child(void) {
     aof.child = 0;
 }
 
+pid_t kv_aof_child_pid(void) {
+    return aof.child;
+}
+
 void kv_cmd_bgrewriteaof(kv_client_t *c) {
     if (aof.child > 0) {
         kv_reply_error(c, "ERR Background append only file rewriting already in progress");
+        return;
+    }
+    if (kv_persist_child_pid() > 0 || (c->flags & KV_CLIENT_EXEC)) {
+        aof.scheduled = true;
+        aof.consecutive_failures = 0;
+        kv_reply_status(c, "Background append only file rewriting scheduled");
         return;
     }
     if (rewrite_start() != 0) {
@@ -713,11 +744,14 @@ static void aof_cron(kv_server_t *srv, void *priv) {
     rewrite_check_child();
     int64_t now = kv_mstime();
     if (aof.state == AOF_OFF) {
+        if (aof.scheduled && aof.child <= 0 && kv_persist_child_pid() <= 0 &&
+            now - aof.last_rewrite_try_ms >= 1000)
+            rewrite_start();
         return;
     }
     if (!aof.write_ok || aof.flush_postponed_ms) kv_aof_flush(false); /* retry */
     kv_aof_flush(false);
-    if (aof.child > 0) return;
+    if (aof.child > 0 || kv_persist_child_pid() > 0) return;
     if (aof.scheduled && now - aof.last_rewrite_try_ms >= 1000) {
         rewrite_start();
         return;

@@ -46,5 +46,8 @@ void kv_aof_manifest_fini(kv_aof_manifest_t *m);
  * what was written. 0 or -errno.
  */
 int kv_aof_write_dataset(int fd, bool incremental_fsync, unsigned long long *bytes);
+/* A base file's contents: an RDB snapshot (rdb true, aof-use-rdb-preamble) or commands;
+ * fsynced. 0 or -errno. */
+int kv_aof_write_base(int fd, bool rdb, unsigned long long *bytes);
 
 #endif /* KV_AOF_H */

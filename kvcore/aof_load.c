@@ -3,7 +3,9 @@
  * aof_load.c - reading append-only files back: the command parser, the manifest parser
  * and the replay of one file through a fake client.
  *
- * A file is read in 1 MB chunks; each complete command runs at once (MULTI ... EXEC are
+ * A file that starts with "REDIS" begins with an RDB snapshot (a Redis 7 base.rdb, or an
+ * older single file's preamble): rdb_load.c reads it, commands may follow. A file is read
+ * in 1 MB chunks; each complete command runs at once (MULTI ... EXEC are
  * queued and run at EXEC, as Redis's loader does through the client's MULTI state).
  * Lines starting with '#' are annotations (Redis's aof-timestamp-enabled) and skipped;
  * so are commands that are not writes (a file only holds writes and SELECT).
@@ -15,6 +17,7 @@
  */
 #include "kv_internal.h"
 #include "aof.h"
+#include "rdb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -412,12 +415,12 @@ static ssize_t refill(int fd, char **buf, size_t *cap, size_t *len, size_t start
     return n;
 }
 
-static int replay_fd(replay_t *r, int fd, bool last, off_t size, off_t *valid_len) {
+static int replay_fd(replay_t *r, int fd, off_t start, bool last, off_t size, off_t *valid_len) {
     size_t cap = CHUNK_BYTES, len = 0, pos = 0;
     char *buf = malloc(cap);
     int argv_cap = 64;
     kv_arg_t *argv = malloc((size_t)argv_cap * sizeof(*argv));
-    off_t base = 0; /* file offset of buf[0] */
+    off_t base = start; /* file offset of buf[0] */
     int rc = 0;
     bool eof = false;
     if (buf == NULL || argv == NULL) rc = -ENOMEM;
@@ -492,23 +495,37 @@ int kv_aof_load_file(const char *path, bool last, off_t *valid_len) {
     char magic[5];
     if (fstat(fd, &st) != 0) st.st_size = 0;
     *valid_len = st.st_size;
+    bool was_loading = kv_srv.loading;
+    kv_srv.loading = true;
+    off_t start = 0;
     if (st.st_size >= 5 && pread(fd, magic, 5, 0) == 5 && memcmp(magic, "REDIS", 5) == 0) {
-        kv_log(KV_LOG_WARNING,
-               "The AOF file %s starts with an RDB preamble, which this build cannot read: "
-               "rewrite it with aof-use-rdb-preamble no",
-               path);
-        close(fd);
-        return -EPROTO;
+        kv_rdb_load_stats_t ls;
+        char err[512];
+        kv_log(KV_LOG_NOTICE, "Reading RDB base file on AOF loading...");
+        int rc = kv_rdb_load_fd(fd, KV_RDB_LOAD_AOF_PREAMBLE, &ls, err, sizeof(err));
+        if (rc != 0) {
+            kv_log(KV_LOG_WARNING, "Bad file format reading the append only file %s: %s", path,
+                   err);
+            kv_srv.loading = was_loading;
+            close(fd);
+            return rc == -ENOMEM ? rc : -EPROTO;
+        }
+        kv_log(KV_LOG_NOTICE, "Reading the remaining AOF tail...");
+        start = (off_t)ls.bytes;
+        if (lseek(fd, start, SEEK_SET) != start) {
+            kv_srv.loading = was_loading;
+            close(fd);
+            return -EIO;
+        }
     }
     replay_t r = {.path = path};
     r.c = kv_client_new(-1);
     if (r.c == NULL) {
+        kv_srv.loading = was_loading;
         close(fd);
         return -ENOMEM;
     }
-    bool was_loading = kv_srv.loading;
-    kv_srv.loading = true;
-    int rc = replay_fd(&r, fd, last, st.st_size, valid_len);
+    int rc = replay_fd(&r, fd, start, last, st.st_size, valid_len);
     kv_srv.loading = was_loading;
     queue_clear(&r);
     free(r.q);

@@ -7,10 +7,13 @@
  * ZADD, HMSET; SET for strings) and a PEXPIREAT for a key with a TTL; keys whose time has
  * passed are left out, as Redis's rewrite does. Output goes through a 64 KB buffer;
  * with aof-rewrite-incremental-fsync the file is fsynced every 4 MB so the final fsync
- * does not stall on a large dirty page cache. Design: docs/kvcore.md#append-only-file.
+ * does not stall on a large dirty page cache. With aof-use-rdb-preamble yes the base is
+ * an RDB snapshot instead (rdb.c, flagged aof-base), as Redis 7.0 writes it.
+ * Design: docs/kvcore.md#append-only-file.
  */
 #include "kv_internal.h"
 #include "aof.h"
+#include "rdb.h"
 #include "t_hash.h"
 #include "t_list.h"
 #include "t_set.h"
@@ -219,4 +222,13 @@ int kv_aof_write_dataset(int fd, bool incremental_fsync, unsigned long long *byt
     if (w.err == 0 && fsync(fd) != 0) w.err = errno;
     if (bytes) *bytes = w.written;
     return -w.err;
+}
+
+int kv_aof_write_base(int fd, bool rdb, unsigned long long *bytes) {
+    if (!rdb) return kv_aof_write_dataset(fd, kv_srv.cfg.aof_rewrite_incremental_fsync, bytes);
+    kv_rdb_save_stats_t st = {0, 0};
+    int rc = kv_rdb_save_fd(fd, KV_RDB_SAVE_AOF_BASE, &st);
+    if (rc == 0 && fsync(fd) != 0) rc = -errno;
+    if (bytes) *bytes = st.bytes;
+    return rc;
 }

@@ -1066,7 +1066,7 @@ void kv_propagate_fini(void);
 /* The deterministic form of c's command after its handler ran (Redis 7.0's rewrites):
  * true with form set, false when the command propagates as sent. Arguments point into
  * c->argv, the dataset or form->num: valid until the next change. */
-#define KV_PROP_FORM_ARGS 8
+#define KV_PROP_FORM_ARGS 12
 typedef struct kv_prop_form {
     kv_arg_t argv[KV_PROP_FORM_ARGS];
     int argc;
@@ -1100,6 +1100,9 @@ bool kv_aof_refuses(kv_client_t *c, const kv_cmd_t *cmd);
  * aof_last_cow_size), part 1 the size block shown when AOF is on. A static buffer. */
 const char *kv_aof_info(int part);
 void kv_cmd_bgrewriteaof(kv_client_t *c);
+/* The AOF rewrite child, if one runs (0: none): one child at a time, as Redis (persist.c
+ * does not fork while it runs). */
+pid_t kv_aof_child_pid(void);
 /* DEBUG LOADAOF. */
 void kv_aof_debug_loadaof(kv_client_t *c);
 

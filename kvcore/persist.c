@@ -298,6 +298,7 @@ static void persist_cron(kv_server_t *srv, void *priv) {
         if (r == ps.child) child_done(status);
         return;
     }
+    if (kv_aof_child_pid() > 0) return; /* one child at a time: the AOF rewrite runs */
     if (ps.scheduled) {
         bgsave_start();
         return;
@@ -478,6 +479,17 @@ void kv_cmd_bgsave(kv_client_t *c) {
             kv_reply_status(c, "Background saving scheduled");
         } else {
             kv_reply_error(c, "ERR Background save already in progress");
+        }
+        return;
+    }
+    if (kv_aof_child_pid() > 0) { /* Redis's texts with an AOF rewrite running */
+        if (schedule) {
+            ps.scheduled = true;
+            kv_reply_status(c, "Background saving scheduled");
+        } else {
+            kv_reply_error(c, "ERR Another child process is active (AOF?): can't BGSAVE right "
+                              "now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever "
+                              "possible.");
         }
         return;
     }

@@ -15,6 +15,7 @@
  * Design: docs/kvcore.md#append-only-file.
  */
 #include "kv_internal.h"
+#include "rdb.h"
 #include "t_hash.h"
 
 #include <errno.h>
@@ -254,6 +255,21 @@ static bool rw_hincrbyfloat(kv_client_t *c, kv_db_t *db, rw_t *r) {
     return true;
 }
 
+/* RESTORE with a relative TTL: RESTORE key <ms> payload [options] ABSTTL. */
+static bool rw_restore(kv_client_t *c, kv_db_t *db, rw_t *r) {
+    static const char *const absttl[] = {"absttl", NULL};
+    if (kv_arg_is(&c->argv[2], "0") || has_option(c, 4, absttl)) return false;
+    kv_obj_t *o = peek(db, &c->argv[1]);
+    if (o == NULL || kv_obj_expire(o) < 0 || c->argc + 1 > KV_PROP_FORM_ARGS) return false;
+    rw_word(r, "RESTORE");
+    rw_add(r, c->argv[1].ptr, c->argv[1].len);
+    rw_ll(r, 0, kv_obj_expire(o));
+    for (int i = 3; i < c->argc; i++)
+        rw_add(r, c->argv[i].ptr, c->argv[i].len);
+    rw_word(r, "ABSTTL");
+    return true;
+}
+
 typedef bool (*rw_fn)(kv_client_t *c, kv_db_t *db, rw_t *r);
 
 static const struct {
@@ -271,6 +287,7 @@ static const struct {
     {kv_cmd_getdel, rw_getdel},
     {kv_cmd_incrbyfloat, rw_incrbyfloat},
     {kv_cmd_hincrbyfloat, rw_hincrbyfloat},
+    {kv_cmd_restore, rw_restore},
 };
 
 bool kv_propagate_form(kv_client_t *c, const kv_cmd_t *cmd, kv_prop_form_t *form) {

@@ -67,6 +67,11 @@ int memshim_prof_peak(bool on) {
     (void)on;
     return -ENOENT;
 }
+int memshim_ctl_set_str(const char *name, const char *value) {
+    (void)name;
+    (void)value;
+    return -ENOENT;
+}
 int memshim_prof_peak_status(memshim_prof_peak_status_t *out) {
     if (out == NULL) return -EINVAL;
     memset(out, 0, sizeof(*out));
