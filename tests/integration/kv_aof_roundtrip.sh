@@ -6,8 +6,9 @@
 # restart, after BGREWRITEAOF (new base, old files gone) and a restart, after DEBUG
 # LOADAOF, and after CONFIG SET appendonly yes turned the AOF on at run time. The files:
 # Redis 7.0's manifest and names; redis-check-aof accepts them; Debian's redis-server
-# loads kvcore's directory and kvcore loads redis-server's (aof-use-rdb-preamble no on
-# both sides) to the same digest. Parts needing redis-server/redis-check-aof skip alone.
+# loads kvcore's directory and kvcore loads redis-server's to the same digest. All of it
+# with an RDB base (aof-use-rdb-preamble yes, the default) and a command base (no).
+# Parts needing redis-server/redis-check-aof skip alone.
 . "$(dirname "$0")/../lib.sh"
 need_cmd redis-cli
 fail=0
@@ -50,79 +51,94 @@ digest() { # port
     redis-cli -p "$1" debug digest
 }
 
-d=$TMP/kv
-mkdir -p "$d"
-kv_start_kvcore --dir "$d" --appendonly yes --save '' --enable-debug-command yes
-populate "$KV_PORT"
-want=$(digest "$KV_PORT")
-check "INFO aof_enabled" 1 "$(kv_info "$KV_PORT" aof_enabled persistence)"
-check "INFO aof_last_write_status" ok "$(kv_info "$KV_PORT" aof_last_write_status persistence)"
-check "manifest" "file appendonly.aof.1.base.aof seq 1 type b
+roundtrip() { # aof-use-rdb-preamble: yes (an RDB base, Redis's default) or no (commands)
+    pre=$1
+    ext=rdb
+    [ "$pre" = yes ] || ext=aof
+    d=$TMP/kv$pre
+    mkdir -p "$d"
+    kv_start_kvcore --dir "$d" --appendonly yes --save '' --enable-debug-command yes \
+        --aof-use-rdb-preamble "$pre"
+    populate "$KV_PORT"
+    want=$(digest "$KV_PORT")
+    check "$pre: INFO aof_enabled" 1 "$(kv_info "$KV_PORT" aof_enabled persistence)"
+    check "$pre: INFO aof_last_write_status" ok \
+        "$(kv_info "$KV_PORT" aof_last_write_status persistence)"
+    check "$pre: manifest" "file appendonly.aof.1.base.$ext seq 1 type b
 file appendonly.aof.1.incr.aof seq 1 type i" "$(cat "$d/appendonlydir/appendonly.aof.manifest")"
-grep -q SREM "$d/appendonlydir/appendonly.aof.1.incr.aof" || { echo "FAIL SPOP not as SREM"; fail=1; }
-grep -q PXAT "$d/appendonlydir/appendonly.aof.1.incr.aof" || { echo "FAIL SET EX not as PXAT"; fail=1; }
-if grep -qi incrbyfloat "$d/appendonlydir/appendonly.aof.1.incr.aof"; then
-    echo "FAIL INCRBYFLOAT propagated as sent"
-    fail=1
-fi
-stop_pid "$KV_PID"
+    incr=$d/appendonlydir/appendonly.aof.1.incr.aof
+    grep -q SREM "$incr" || { echo "FAIL SPOP not as SREM"; fail=1; }
+    grep -q PXAT "$incr" || { echo "FAIL SET EX not as PXAT"; fail=1; }
+    if grep -qi incrbyfloat "$incr"; then
+        echo "FAIL INCRBYFLOAT propagated as sent"
+        fail=1
+    fi
+    stop_pid "$KV_PID"
 
-kv_start_kvcore --dir "$d" --appendonly yes --save '' --enable-debug-command yes
-check "digest after restart" "$want" "$(digest "$KV_PORT")"
-ttl=$(redis-cli -p "$KV_PORT" ttl ttl)
-[ "$ttl" -gt 90000 ] || { echo "FAIL ttl after restart: $ttl"; fail=1; }
+    kv_start_kvcore --dir "$d" --appendonly yes --save '' --enable-debug-command yes \
+        --aof-use-rdb-preamble "$pre"
+    check "$pre: digest after restart" "$want" "$(digest "$KV_PORT")"
+    ttl=$(redis-cli -p "$KV_PORT" ttl ttl)
+    [ "$ttl" -gt 90000 ] || { echo "FAIL ttl after restart: $ttl"; fail=1; }
 
-# BGREWRITEAOF: a new base (seq 2), the new increment, the old files deleted.
-check "BGREWRITEAOF" "Background append only file rewriting started" \
-    "$(redis-cli -p "$KV_PORT" bgrewriteaof)"
-wait_info "$KV_PORT" aof_rewrites 1 || fail=1
-wait_info "$KV_PORT" aof_rewrite_in_progress 0 || fail=1
-check "last bgrewrite" ok "$(kv_info "$KV_PORT" aof_last_bgrewrite_status persistence)"
-check "files after rewrite" "appendonly.aof.2.base.aof
+    # BGREWRITEAOF: a new base (seq 2), the new increment, the old files deleted.
+    check "$pre: BGREWRITEAOF" "Background append only file rewriting started" \
+        "$(redis-cli -p "$KV_PORT" bgrewriteaof)"
+    wait_info "$KV_PORT" aof_rewrites 1 || fail=1
+    wait_info "$KV_PORT" aof_rewrite_in_progress 0 || fail=1
+    check "$pre: last bgrewrite" ok "$(kv_info "$KV_PORT" aof_last_bgrewrite_status persistence)"
+    check "$pre: files after rewrite" "appendonly.aof.2.base.$ext
 appendonly.aof.2.incr.aof
 appendonly.aof.manifest" "$(ls "$d/appendonlydir")"
-redis-cli -p "$KV_PORT" rpush l after >/dev/null
-redis-cli -p "$KV_PORT" -n 5 set five 5 >/dev/null
-want=$(digest "$KV_PORT")
-base=$(kv_info "$KV_PORT" aof_base_size persistence)
-[ "$base" -gt 0 ] || { echo "FAIL aof_base_size $base"; fail=1; }
-check "DEBUG LOADAOF" OK "$(redis-cli -p "$KV_PORT" debug loadaof)"
-check "digest after DEBUG LOADAOF" "$want" "$(digest "$KV_PORT")"
-stop_pid "$KV_PID"
-kv_start_kvcore --dir "$d" --appendonly yes --save '' --enable-debug-command yes
-check "digest after rewrite and restart" "$want" "$(digest "$KV_PORT")"
-stop_pid "$KV_PID"
-
-if command -v redis-check-aof >/dev/null 2>&1; then
-    out=$(redis-check-aof "$d/appendonlydir/appendonly.aof.manifest" 2>&1)
-    check "redis-check-aof" 1 "$(echo "$out" | grep -c "All AOF files and manifest are valid")"
-else
-    echo "skip redis-check-aof: not installed"
-fi
-
-if command -v redis-server >/dev/null 2>&1; then
-    # redis-server reads kvcore's directory.
-    cp -r "$d" "$TMP/r1"
-    kv_start_redis --dir "$TMP/r1" --appendonly yes --aof-use-rdb-preamble no \
-        --enable-debug-command yes
-    check "redis-server loads kvcore's AOF" "$want" "$(digest "$REDIS_PORT")"
-    stop_pid "$REDIS_PID"
-    # kvcore reads redis-server's.
-    mkdir -p "$TMP/r2"
-    kv_start_redis --dir "$TMP/r2" --appendonly yes --aof-use-rdb-preamble no \
-        --enable-debug-command yes
-    populate "$REDIS_PORT"
-    redis-cli -p "$REDIS_PORT" bgrewriteaof >/dev/null
-    wait_info "$REDIS_PORT" aof_rewrites 1 || fail=1
-    redis-cli -p "$REDIS_PORT" set after-rewrite 1 >/dev/null
-    rwant=$(digest "$REDIS_PORT")
-    stop_pid "$REDIS_PID"
-    kv_start_kvcore --dir "$TMP/r2" --appendonly yes --save '' --enable-debug-command yes
-    check "kvcore loads redis-server's AOF" "$rwant" "$(digest "$KV_PORT")"
+    redis-cli -p "$KV_PORT" rpush l after >/dev/null
+    redis-cli -p "$KV_PORT" -n 5 set five 5 >/dev/null
+    want=$(digest "$KV_PORT")
+    base=$(kv_info "$KV_PORT" aof_base_size persistence)
+    [ "$base" -gt 0 ] || { echo "FAIL aof_base_size $base"; fail=1; }
+    check "$pre: DEBUG LOADAOF" OK "$(redis-cli -p "$KV_PORT" debug loadaof)"
+    check "$pre: digest after DEBUG LOADAOF" "$want" "$(digest "$KV_PORT")"
     stop_pid "$KV_PID"
-else
-    echo "skip redis-server interoperability: not installed"
-fi
+    kv_start_kvcore --dir "$d" --appendonly yes --save '' --enable-debug-command yes \
+        --aof-use-rdb-preamble "$pre"
+    check "$pre: digest after rewrite and restart" "$want" "$(digest "$KV_PORT")"
+    stop_pid "$KV_PID"
+
+    if command -v redis-check-aof >/dev/null 2>&1; then
+        out=$(redis-check-aof "$d/appendonlydir/appendonly.aof.manifest" 2>&1)
+        check "$pre: redis-check-aof" 1 \
+            "$(echo "$out" | grep -c "All AOF files and manifest are valid")"
+    else
+        echo "skip redis-check-aof: not installed"
+    fi
+
+    if command -v redis-server >/dev/null 2>&1; then
+        # redis-server reads kvcore's directory.
+        cp -r "$d" "$TMP/r1$pre"
+        kv_start_redis --dir "$TMP/r1$pre" --appendonly yes --aof-use-rdb-preamble "$pre" \
+            --enable-debug-command yes
+        check "$pre: redis-server loads kvcore's AOF" "$want" "$(digest "$REDIS_PORT")"
+        stop_pid "$REDIS_PID"
+        # kvcore reads redis-server's.
+        mkdir -p "$TMP/r2$pre"
+        kv_start_redis --dir "$TMP/r2$pre" --appendonly yes --aof-use-rdb-preamble "$pre" \
+            --enable-debug-command yes
+        populate "$REDIS_PORT"
+        redis-cli -p "$REDIS_PORT" bgrewriteaof >/dev/null
+        wait_info "$REDIS_PORT" aof_rewrites 1 || fail=1
+        redis-cli -p "$REDIS_PORT" set after-rewrite 1 >/dev/null
+        rwant=$(digest "$REDIS_PORT")
+        stop_pid "$REDIS_PID"
+        kv_start_kvcore --dir "$TMP/r2$pre" --appendonly yes --save '' \
+            --enable-debug-command yes --aof-use-rdb-preamble "$pre"
+        check "$pre: kvcore loads redis-server's AOF" "$rwant" "$(digest "$KV_PORT")"
+        stop_pid "$KV_PID"
+    else
+        echo "skip redis-server interoperability: not installed"
+    fi
+}
+
+roundtrip yes
+roundtrip no
 
 # CONFIG SET appendonly yes on a server with data: a rewrite writes the first base.
 mkdir -p "$TMP/live"

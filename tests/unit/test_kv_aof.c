@@ -11,6 +11,7 @@
 
 #include "kv_internal.h"
 #include "aof.h"
+#include "rdb.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -329,6 +330,34 @@ static void test_prop_other_commands_propagate_as_sent(void **state) {
     assert_string_equal(form_of(run("DEL l")), "");
 }
 
+static void test_prop_restore_with_ttl_becomes_absttl(void **state) {
+    (void)state;
+    run("SET k v");
+    unsigned char *payload;
+    size_t plen;
+    assert_int_equal(kv_rdb_dump_payload(kv_ht_find(kv_db_get(0)->keys, "k", 1), &payload, &plen),
+                     0);
+    run("DEL k");
+    kv_arg_t argv[4] = {{"RESTORE", 7}, {"k", 1}, {"100000", 6}, {(char *)payload, plen}};
+    kv_cmd_t *cmd = kv_cmd_lookup_argv(argv, 4);
+    cl->argv = argv;
+    cl->argc = 4;
+    kv_cmd_call(cl, cmd);
+    kv_reply_free_blocks(cl);
+    cl->bufpos = cl->sentlen = 0;
+    kv_prop_form_t f;
+    assert_true(kv_propagate_form(cl, cmd, &f));
+    char when[32];
+    snprintf(when, sizeof(when), "%lld", (long long)expire_of("k"));
+    assert_int_equal(f.argc, 5);
+    assert_memory_equal(f.argv[0].ptr, "RESTORE", 7);
+    assert_int_equal(f.argv[2].len, strlen(when));
+    assert_memory_equal(f.argv[2].ptr, when, strlen(when));
+    assert_int_equal(f.argv[3].len, plen);
+    assert_memory_equal(f.argv[4].ptr, "ABSTTL", 6);
+    free(payload);
+}
+
 /* --- Loading --- */
 
 static char path[128];
@@ -456,6 +485,34 @@ static void test_aof_rewrite_reads_back_to_the_same_dataset(void **state) {
     unlink(path);
 }
 
+static void test_aof_rdb_base_with_a_command_tail_reads_back(void **state) {
+    (void)state;
+    run("SET s hello");
+    run("RPUSH l a b 3");
+    run("ZADD z 1.5 a");
+    run("HSET h f v");
+    run("SADD st x 1");
+    run("SET t v PX 100000000");
+    snprintf(path, sizeof(path), "%s/base.rdb", tmpdir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    unsigned long long bytes = 0;
+    assert_int_equal(kv_aof_write_base(fd, true, &bytes), 0);
+    static const char tail[] = "*3\r\n$3\r\nSET\r\n$4\r\ntail\r\n$1\r\n1\r\n";
+    assert_int_equal(write(fd, tail, sizeof(tail) - 1), (ssize_t)sizeof(tail) - 1);
+    close(fd);
+    assert_int_equal((long long)bytes + (long long)sizeof(tail) - 1, size_of(path));
+    run("SET tail 1");
+    unsigned char before[20], after[20];
+    kv_digest_dataset(before);
+    for (int i = 0; i < kv_srv.ndbs; i++)
+        kv_db_flush(&kv_srv.dbs[i]);
+    assert_int_equal(load(true), 0);
+    kv_digest_dataset(after);
+    assert_memory_equal(before, after, 20);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aof_parse_reads_one_command),
@@ -480,6 +537,8 @@ int main(void) {
         cmocka_unit_test_setup(test_aof_load_stops_at_corruption_in_the_middle, reset),
         cmocka_unit_test_setup(test_aof_load_refuses_unknown_commands, reset),
         cmocka_unit_test_setup(test_aof_rewrite_reads_back_to_the_same_dataset, reset),
+        cmocka_unit_test_setup(test_aof_rdb_base_with_a_command_tail_reads_back, reset),
+        cmocka_unit_test_setup(test_prop_restore_with_ttl_becomes_absttl, reset),
     };
     return cmocka_run_group_tests_name("kv_aof", tests, setup, teardown);
 }
