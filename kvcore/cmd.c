@@ -50,6 +50,9 @@ static kv_cmd_t object_subcmds[] = {
 static kv_cmd_t command_subcmds[] = {
     {"getkeys", kv_cmd_command_getkeys, -4, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
      "slow connection", "Extract keys given a full Redis command", "2.8.13"},
+    {"getkeysandflags", kv_cmd_command_getkeysandflags, -4, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0,
+     "server", "slow connection", "Extract keys and access flags given a full Redis command",
+     "7.0.0"},
     {"count", kv_cmd_command_count, 2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
      "slow connection", "Get total number of Redis commands", "2.8.13"},
     {"docs", kv_cmd_command_docs, -2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
@@ -66,6 +69,19 @@ static kv_cmd_t command_subcmds[] = {
 static kv_cmd_t latency_subcmds[] = {
     {"help", kv_cmd_latency_help, 2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server", "slow",
      "Show helpful text about the different subcommands.", "2.8.13"},
+    {"history", kv_cmd_latency_history, 3,
+     KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "admin slow dangerous", "Return timestamp-latency samples for the event.", "2.8.13"},
+    {"histogram", kv_cmd_latency_histogram, -2,
+     KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "admin slow dangerous",
+     "Return the cumulative distribution of latencies of a subset of commands or all.", "7.0.0"},
+    {"graph", kv_cmd_latency_graph, 3,
+     KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "admin slow dangerous", "Return a latency graph for the event.", "2.8.13"},
+    {"doctor", kv_cmd_latency_doctor, 2,
+     KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "admin slow dangerous", "Return a human readable latency analysis report.", "2.8.13"},
     {"reset", kv_cmd_latency_reset, -2,
      KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
      "admin slow dangerous", "Reset latency data for one or more events.", "2.8.13"},
@@ -92,6 +108,37 @@ static kv_cmd_t client_subcmds[] = {
     {"list", kv_cmd_client_list, -2, KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE,
      0, 0, 0, "connection", "admin slow dangerous connection", "Get the list of client connections",
      "2.4.0"},
+    {"no-evict", kv_cmd_client_no_evict, 3,
+     KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "connection",
+     "admin slow dangerous connection", "Set client eviction mode for the current connection",
+     "7.0.0"},
+    {"no-touch", kv_cmd_client_no_touch, 3, KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0,
+     0, "connection", "slow connection",
+     "Controls whether commands sent by the client affect the LRU/LFU of accessed keys", "7.2.0"},
+    {"setinfo", kv_cmd_client_setinfo, 4, KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0,
+     "connection", "slow connection", "Set client or connection specific info", "7.2.0"},
+    {"reply", kv_cmd_client_reply, 3, KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0,
+     "connection", "slow connection", "Instruct the server whether to reply to commands", "3.2.0"},
+    {"pause", kv_cmd_client_pause, -3,
+     KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "connection",
+     "admin slow dangerous connection", "Stop processing commands from clients for some time",
+     "2.9.50"},
+    {"unpause", kv_cmd_client_unpause, 2,
+     KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "connection",
+     "admin slow dangerous connection", "Resume processing of clients that were paused", "6.2.0"},
+    {"getredir", kv_cmd_client_getredir, 2, KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0,
+     0, "connection", "slow connection", "Get tracking notifications redirection client ID if any",
+     "6.0.0"},
+    {"trackinginfo", kv_cmd_client_trackinginfo, 2, KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE,
+     0, 0, 0, "connection", "slow connection",
+     "Return information about server assisted client side caching for the current connection",
+     "6.2.0"},
+    {"caching", kv_cmd_client_caching, 3, KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0,
+     "connection", "slow connection",
+     "Instruct the server about tracking or not keys in the next request", "6.0.0"},
+    {"tracking", kv_cmd_client_tracking, -3, KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0,
+     0, "connection", "slow connection",
+     "Enable or disable server assisted client side caching support", "6.0.0"},
     {"help", kv_cmd_client_help, 2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "connection",
      "slow connection", "Show helpful text about the different subcommands", "5.0.0"},
     {"kill", kv_cmd_client_kill, -3, KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE,
@@ -578,6 +625,13 @@ static kv_cmd_t cmd_table[] = {
      KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST | KV_CMD_NO_AUTH |
          KV_CMD_ALLOW_BUSY,
      0, 0, 0, "connection", "fast connection", "Handshake with Redis", "6.0.0"},
+    {"reset", kv_cmd_reset, 1,
+     KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST | KV_CMD_NO_AUTH |
+         KV_CMD_ALLOW_BUSY,
+     0, 0, 0, "connection", "fast connection", "Reset the connection", "6.2.0"},
+    {"monitor", kv_cmd_monitor, 1, KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE,
+     0, 0, 0, "server", "admin slow dangerous",
+     "Listen for all requests received by the server in real time", "1.0.0"},
     {"command", kv_cmd_command, -1, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
      "slow connection", "Get array of Redis command details", "2.8.13", command_subcmds},
     {"debug", kv_cmd_debug, -2, KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0,
@@ -698,6 +752,7 @@ static void reset_one(kv_cmd_t *cmd, void *priv) {
 
 void kv_cmd_reset_stats(void) {
     kv_cmd_foreach(reset_one, NULL);
+    kv_latency_hist_reset();
 }
 
 /* "%.128s" of an argument: stops at a NUL byte like Redis's printf. */
@@ -810,4 +865,5 @@ void kv_cmd_call(kv_client_t *c, kv_cmd_t *cmd) {
     cmd->usec += dur;
     kv_srv.stat_numcommands++;
     if (dur >= 1000) kv_latency_add("command", dur / 1000);
+    kv_client_after_call(c, cmd, dur); /* MONITOR, tracking, latency histogram */
 }

@@ -244,20 +244,21 @@ void kv_cmd_reply_info(kv_client_t *c, const kv_cmd_t *cmd) {
             n++;
         }
     }
+    if (kv_cmd_is_movable(cmd)) {
+        kv_reply_status(c, "movablekeys");
+        n++;
+    }
     kv_reply_set_deferred_set(c, lenp, n);
     kv_reply_int(c, cmd->first_key);
     kv_reply_int(c, cmd->last_key);
     kv_reply_int(c, cmd->key_step);
     reply_words_as_status(c, cmd->acl, "@");
-    /* As Redis 7.0 in RESP3: flags, categories, tips and key specs are sets, and so are
-     * empty subcommands; subcommands are an array. */
-    kv_reply_set_len(c, 0); /* tips */
-    kv_reply_set_len(c, 0); /* key specs */
+    kv_cmd_reply_tips_and_specs(c, cmd);
     if (cmd->subcmds) {
         long ns = 0;
         for (const kv_cmd_t *s = cmd->subcmds; s->name; s++)
             ns++;
-        kv_reply_array_len(c, ns);
+        kv_reply_set_len(c, ns);
         for (const kv_cmd_t *s = cmd->subcmds; s->name; s++)
             kv_cmd_reply_info(c, s);
     } else {
@@ -329,7 +330,7 @@ void kv_cmd_command_count(kv_client_t *c) {
 }
 
 /* "get" or "config|get" */
-static const kv_cmd_t *lookup_fullname(const kv_arg_t *a) {
+const kv_cmd_t *kv_cmd_lookup_fullname(const kv_arg_t *a) {
     const char *bar = memchr(a->ptr, '|', a->len);
     if (bar == NULL) return kv_cmd_lookup(a->ptr, a->len);
     kv_cmd_t *base = kv_cmd_lookup(a->ptr, (size_t)(bar - a->ptr));
@@ -347,7 +348,7 @@ void kv_cmd_command_info(kv_client_t *c) {
     }
     kv_reply_array_len(c, c->argc - 2);
     for (int i = 2; i < c->argc; i++) {
-        const kv_cmd_t *cmd = lookup_fullname(&c->argv[i]);
+        const kv_cmd_t *cmd = kv_cmd_lookup_fullname(&c->argv[i]);
         if (cmd)
             kv_cmd_reply_info(c, cmd);
         else
@@ -363,7 +364,7 @@ void kv_cmd_command_docs(kv_client_t *c) {
     void *lenp = kv_reply_deferred(c);
     long n = 0;
     for (int i = 2; i < c->argc; i++) {
-        const kv_cmd_t *cmd = lookup_fullname(&c->argv[i]);
+        const kv_cmd_t *cmd = kv_cmd_lookup_fullname(&c->argv[i]);
         if (cmd == NULL) continue;
         kv_reply_bulk_cstr(c, cmd->fullname);
         kv_cmd_reply_docs(c, cmd);
@@ -431,31 +432,6 @@ void kv_cmd_command_list(kv_client_t *c) {
     kv_reply_set_deferred(c, lenp, f.n);
 }
 
-void kv_cmd_command_getkeys(kv_client_t *c) {
-    kv_cmd_t *cmd = kv_cmd_lookup_argv(c->argv + 2, c->argc - 2);
-    if (cmd == NULL) {
-        kv_reply_error(c, "ERR Invalid command specified");
-        return;
-    }
-    int argc = c->argc - 2;
-    if ((cmd->arity > 0 && cmd->arity != argc) || argc < -cmd->arity) {
-        kv_reply_error(c, "ERR Invalid number of arguments specified for command");
-        return;
-    }
-    if (cmd->first_key == 0) {
-        kv_reply_error(c, "ERR The command has no key arguments");
-        return;
-    }
-    int last = cmd->last_key < 0 ? argc + cmd->last_key : cmd->last_key;
-    void *lenp = kv_reply_deferred(c);
-    long n = 0;
-    for (int i = cmd->first_key; i <= last && i < argc; i += cmd->key_step) {
-        kv_reply_bulk(c, c->argv[2 + i].ptr, c->argv[2 + i].len);
-        n++;
-    }
-    kv_reply_set_deferred(c, lenp, n);
-}
-
 void kv_cmd_command_help(kv_client_t *c) {
     static const char *const help[] = {
         "(no subcommand)",
@@ -474,6 +450,8 @@ void kv_cmd_command_help(kv_client_t *c) {
         "    commands are returned.",
         "GETKEYS <full-command>",
         "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
         NULL};
     kv_reply_help(c, help);
 }
@@ -728,47 +706,6 @@ void kv_cmd_debug(kv_client_t *c) {
 }
 
 /* --- LATENCY --- */
-
-void kv_cmd_latency_latest(kv_client_t *c) {
-    kv_reply_array_len(c, kv_srv.nlatency);
-    for (int i = 0; i < kv_srv.nlatency; i++) {
-        const kv_latency_event_t *e = &kv_srv.latency[i];
-        kv_reply_array_len(c, 4);
-        kv_reply_bulk_cstr(c, e->name);
-        kv_reply_int(c, e->time_s);
-        kv_reply_int(c, e->latest_ms);
-        kv_reply_int(c, e->max_ms);
-    }
-}
-
-void kv_cmd_latency_reset(kv_client_t *c) {
-    long long n = 0;
-    if (c->argc == 2) {
-        n = kv_srv.nlatency;
-        kv_srv.nlatency = 0;
-    } else {
-        for (int j = 2; j < c->argc; j++) {
-            for (int i = 0; i < kv_srv.nlatency; i++) {
-                if (kv_arg_is(&c->argv[j], kv_srv.latency[i].name)) {
-                    kv_srv.latency[i] = kv_srv.latency[--kv_srv.nlatency];
-                    n++;
-                    break;
-                }
-            }
-        }
-    }
-    kv_reply_int(c, n);
-}
-
-void kv_cmd_latency_help(kv_client_t *c) {
-    static const char *const help[] = {"LATEST",
-                                       "    Return the latest latency samples for all events.",
-                                       "RESET [<event> ...]",
-                                       "    Reset latency data of one or more <event> classes.",
-                                       "    (default: reset all data for all event classes)",
-                                       NULL};
-    kv_reply_help(c, help);
-}
 
 /* --- FUNCTION FLUSH (no scripting: a successful no-op, as test harnesses need) --- */
 
@@ -1025,6 +962,10 @@ void kv_cmd_client_kill(kv_client_t *c) {
 
 void kv_cmd_client_help(kv_client_t *c) {
     static const char *const help[] = {
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
         "    Return the name of the current connection.",
         "ID",
@@ -1049,8 +990,23 @@ void kv_cmd_client_help(kv_client_t *c) {
         "    Return information about client connections. Options:",
         "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
         "      Return clients of specified type.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
         NULL};
     kv_reply_help(c, help);
 }

@@ -133,6 +133,8 @@ static const cfg_row_t cfg_rows[] = {
     BOOL("lazyfree-lazy-user-del", NULL, 0, lazyfree_lazy_user_del, 0),
     BOOL("lazyfree-lazy-user-flush", NULL, 0, lazyfree_lazy_user_flush, 0),
     LL("latency-monitor-threshold", NULL, 0, latency_monitor_threshold, 0, LLONG_MAX, 0),
+    BOOL("latency-tracking", NULL, 0, latency_tracking, 1),
+    STR("latency-tracking-info-percentiles", 0, latency_tracking_info_percentiles, "50 99 99.9"),
     LL("slowlog-log-slower-than", NULL, 0, slowlog_log_slower_than, -1, LLONG_MAX, 10000),
     LL("slowlog-max-len", NULL, 0, slowlog_max_len, 0, LONG_MAX, 128),
     BOOL("activedefrag", NULL, 0, activedefrag, 0),

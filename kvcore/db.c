@@ -102,7 +102,8 @@ kv_obj_t *kv_db_lookup(kv_db_t *db, const char *key, size_t klen, unsigned flags
                 kv_notify_keyspace_event(KV_NOTIFY_KEY_MISS, "keymiss", key, klen, db->id);
         }
     }
-    if (o != NULL && !(flags & KV_LOOKUP_NOTOUCH)) kv_obj_touch(o);
+    if (o != NULL && !(flags & KV_LOOKUP_NOTOUCH) && !kv_client_no_touch(kv_srv.current_client))
+        kv_obj_touch(o);
     return o;
 }
 

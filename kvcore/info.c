@@ -105,7 +105,8 @@ static void section_server(buf_t *b) {
 }
 
 static void section_clients(buf_t *b) {
-    size_t maxin = 0, maxout = 0;
+    size_t maxin = 0, maxout = 0, trk[4];
+    kv_tracking_info(&trk[0], &trk[1], &trk[2], &trk[3]);
     for (kv_client_t *c = kv_srv.clients; c; c = c->next) {
         if (c->qbuf_peak > maxin) maxin = c->qbuf_peak;
         size_t out = c->reply_bytes + c->bufpos;
@@ -119,11 +120,11 @@ static void section_clients(buf_t *b) {
          "client_recent_max_input_buffer:%zu\r\n"
          "client_recent_max_output_buffer:%zu\r\n"
          "blocked_clients:0\r\n"
-         "tracking_clients:0\r\n"
+         "tracking_clients:%zu\r\n"
          "watching_clients:%zu\r\n"
          "clients_in_timeout_table:0\r\n"
          "total_watched_keys:%zu\r\n",
-         kv_srv.nclients, kv_srv.cfg.maxclients, maxin, maxout, kv_multi_watching_clients(),
+         kv_srv.nclients, kv_srv.cfg.maxclients, maxin, maxout, trk[0], kv_multi_watching_clients(),
          kv_multi_watched_keys());
 }
 
@@ -242,6 +243,8 @@ static void section_persistence(buf_t *b) {
 }
 
 static void section_stats(buf_t *b) {
+    size_t trk[4];
+    kv_tracking_info(&trk[0], &trk[1], &trk[2], &trk[3]);
     const kv_server_t *s = &kv_srv;
     size_t ps_channels, ps_patterns, ps_shard;
     kv_pubsub_stats(&ps_channels, &ps_patterns, &ps_shard);
@@ -285,9 +288,9 @@ static void section_stats(buf_t *b) {
          "active_defrag_key_misses:%llu\r\n"
          "total_active_defrag_time:%llu\r\n"
          "current_active_defrag_time:%llu\r\n"
-         "tracking_total_keys:0\r\n"
-         "tracking_total_items:0\r\n"
-         "tracking_total_prefixes:0\r\n"
+         "tracking_total_keys:%zu\r\n"
+         "tracking_total_items:%zu\r\n"
+         "tracking_total_prefixes:%zu\r\n"
          "unexpected_error_replies:%llu\r\n"
          "total_error_replies:%llu\r\n"
          "dump_payload_sanitizations:0\r\n"
@@ -316,7 +319,7 @@ static void section_stats(buf_t *b) {
          (unsigned long long)s->stat_active_defrag_key_hits,
          (unsigned long long)s->stat_active_defrag_key_misses,
          (unsigned long long)s->stat_total_active_defrag_time_ms,
-         (unsigned long long)s->stat_current_active_defrag_time_ms,
+         (unsigned long long)s->stat_current_active_defrag_time_ms, trk[1], trk[2], trk[3],
          (unsigned long long)s->stat_unexpected_error_replies,
          (unsigned long long)s->stat_total_error_replies,
          (unsigned long long)s->stat_client_qbuf_limit_disconnections,
@@ -382,6 +385,16 @@ static void section_commandstats(buf_t *b) {
     kv_cmd_foreach(cmdstat_one, b);
 }
 
+static void section_latencystats(buf_t *b) {
+    char *s = kv_latency_info_stats();
+    if (s == NULL) {
+        b->oom = true;
+        return;
+    }
+    addf(b, "%s", s);
+    free(s);
+}
+
 static void section_keyspace(buf_t *b) {
     addf(b, "# Keyspace\r\n");
     for (int i = 0; i < kv_srv.ndbs; i++) {
@@ -409,6 +422,7 @@ static const section_t sections[] = {
     {"modules", NULL, true},
     {"commandstats", section_commandstats, false},
     {"errorstats", section_errorstats, true},
+    {"latencystats", section_latencystats, false},
     {"cluster", NULL, true},
     {"keyspace", section_keyspace, true},
 };

@@ -228,7 +228,10 @@ enum {
     KV_CLIENT_REPLY_SKIP = 1u << 19, /* CLIENT REPLY SKIP: the next command's reply is dropped */
     /* Writing a pub/sub push (pubsub.c): CLIENT REPLY OFF/SKIP must not silence it. */
     KV_CLIENT_PUSHING = 1u << 20,
+    KV_CLIENT_PAUSED = 1u << 21, /* waits for CLIENT PAUSE to end (client_ext.c) */
 };
+
+typedef struct kv_client_ext kv_client_ext_t;
 
 typedef struct kv_db kv_db_t;
 typedef struct kv_cmd kv_cmd_t;
@@ -264,6 +267,7 @@ typedef struct kv_client {
     int64_t obuf_soft_since_ms; /* when the soft output limit was first exceeded, 0 = not */
     uint32_t auth_fails;        /* consecutive wrong passwords (auth.c) */
     struct kv_multi *multi;     /* MULTI queue and WATCHed keys (multi.c), NULL when none */
+    kv_client_ext_t *ext;       /* SETINFO, REPLY SKIP, tracking (client_ext.c); NULL: none */
     /* list links */
     struct kv_client *prev, *next;
     struct kv_client *pw_next; /* pending-write list */
@@ -1193,6 +1197,137 @@ void kv_cmd_exec(kv_client_t *c);
 void kv_cmd_discard(kv_client_t *c);
 void kv_cmd_watch(kv_client_t *c);
 void kv_cmd_unwatch(kv_client_t *c);
+/* --- Client extras (client_ext.c, tracking.c, monitor.c) ---
+ *
+ * What a connection can ask of the server beyond running commands: CLIENT NO-TOUCH,
+ * NO-EVICT, REPLY, SETINFO, PAUSE/UNPAUSE, RESET (client_ext.c); CLIENT TRACKING and
+ * its invalidation messages (tracking.c); MONITOR (monitor.c). Per-client state lives
+ * in kv_client_ext_t, allocated on first use.
+ */
+enum {
+    KV_TRK_BCAST = 1u << 0,
+    KV_TRK_OPTIN = 1u << 1,
+    KV_TRK_OPTOUT = 1u << 2,
+    KV_TRK_NOLOOP = 1u << 3,
+    KV_TRK_CACHING = 1u << 4, /* CLIENT CACHING yes/no given for the next command */
+    KV_TRK_BROKEN_REDIR = 1u << 5,
+};
+struct kv_client_ext {
+    char *lib_name, *lib_ver; /* CLIENT SETINFO; NULL: not set */
+    bool skip_next;           /* CLIENT REPLY SKIP ran: mute the command after the next */
+    uint32_t trk;             /* KV_TRK_* while KV_CLIENT_TRACKING is set */
+    uint64_t trk_redirect;    /* client id invalidations go to; 0: this client */
+    kv_arg_t *prefixes;       /* BCAST prefixes (owned copies) */
+    int nprefixes;
+};
+/* True when c (may be NULL) is in CLIENT NO-TOUCH mode and not running TOUCH: its reads
+ * leave the keys' LRU/LFU alone. */
+bool kv_client_no_touch(const kv_client_t *c);
+/* The client's extras, allocated on first use; NULL on out-of-memory. */
+kv_client_ext_t *kv_client_ext_get(kv_client_t *c);
+/* At disconnection: leaves tracking, MONITOR and pause lists, frees the extras. */
+void kv_client_ext_free(kv_client_t *c);
+/*
+ * Around each command of kv_client_process_input: kv_client_before_command returns
+ * false when a CLIENT PAUSE holds the command (the client waits, flagged
+ * KV_CLIENT_PAUSED, and runs it when the pause ends); kv_client_after_command drops the
+ * command's reply under CLIENT REPLY OFF/SKIP and sends tracking messages it caused.
+ */
+typedef struct kv_reply_mark {
+    size_t bufpos;
+    kv_reply_block_t *tail;
+    size_t tail_used;
+    size_t reply_bytes, nblocks;
+    bool mute;
+} kv_reply_mark_t;
+bool kv_client_before_command(kv_client_t *c, kv_reply_mark_t *m);
+void kv_client_after_command(kv_client_t *c, kv_reply_mark_t *m);
+/* The CLIENT LIST flag letters of the extras ("t", "B", "R", "e", "T", "O"...): writes
+ * them to out (room for 8) in Redis's order among themselves and returns how many. */
+int kv_client_ext_flags(const kv_client_t *c, char *out, bool tail);
+/* CLIENT LIST's redir= and lib-name=/lib-ver= values. */
+long long kv_client_tracking_redir(const kv_client_t *c);
+/* Tracking (tracking.c): after a read-only command, remembers the keys it read; a key
+ * changed (kv_signal_modified_key) or every key (flush) invalidates; the invalidation
+ * messages of BCAST clients go out before the loop sleeps. */
+void kv_tracking_after_command(kv_client_t *c, const kv_cmd_t *cmd);
+void kv_tracking_invalidate_key(kv_client_t *by, const char *key, size_t klen);
+void kv_tracking_invalidate_all(void);
+void kv_tracking_before_sleep(void);
+/* The tracking state of c is dropped (CLIENT TRACKING off, RESET, disconnection). */
+void kv_tracking_disable(kv_client_t *c);
+/* INFO stats: tracking_clients, tracking_total_keys, tracking_total_items,
+ * tracking_total_prefixes. */
+void kv_tracking_info(size_t *clients, size_t *keys, size_t *items, size_t *prefixes);
+/* MONITOR (monitor.c): every command run is shown to the monitoring clients. */
+extern size_t kv_monitor_count;
+void kv_monitor_feed(const kv_client_t *c, const kv_cmd_t *cmd);
+void kv_monitor_remove(kv_client_t *c);
+/* CLIENT PAUSE: true while commands of this kind wait (expiry and eviction wait too). */
+bool kv_pause_is_active(bool write);
+/* Handlers (client_ext.c, tracking.c, monitor.c) */
+void kv_cmd_client_no_touch(kv_client_t *c);
+void kv_cmd_client_no_evict(kv_client_t *c);
+void kv_cmd_client_reply(kv_client_t *c);
+void kv_cmd_client_setinfo(kv_client_t *c);
+void kv_cmd_client_pause(kv_client_t *c);
+void kv_cmd_client_unpause(kv_client_t *c);
+void kv_cmd_client_getredir(kv_client_t *c);
+void kv_cmd_client_trackinginfo(kv_client_t *c);
+void kv_cmd_client_caching(kv_client_t *c);
+void kv_cmd_client_tracking(kv_client_t *c);
+void kv_cmd_reset(kv_client_t *c);
+void kv_cmd_monitor(kv_client_t *c);
+
+/* --- Key specifications (keyspec.c; the data: cmd_keyspecs.c, generated) --- */
+
+/* One command's metadata from Redis 7.0's COMMAND INFO, by full name. */
+typedef struct kv_cmd_meta {
+    const char *name;  /* "set", "config|get" */
+    const char *tips;  /* space separated */
+    const char *specs; /* "notes|flags|begin|find" lines (keyspec.c) */
+    bool movable;      /* the movablekeys flag */
+} kv_cmd_meta_t;
+extern const kv_cmd_meta_t kv_cmd_meta[];
+extern const size_t kv_cmd_meta_count;
+const kv_cmd_meta_t *kv_cmd_meta_find(const char *fullname);
+bool kv_cmd_is_movable(const kv_cmd_t *cmd);
+bool kv_cmd_has_keys(const kv_cmd_t *cmd);
+/* A key argument: its position in argv and its flags ("RW access update"). */
+typedef struct kv_keyref {
+    int pos;
+    const char *flags;
+    size_t flags_len;
+} kv_keyref_t;
+/* The keys of argv[0..argc) (argv[0] the command name) as Redis finds them: their count
+ * with *out malloc'd (free it), 0 when there are none, -1 when the arguments do not fit
+ * the command's key specs (or out of memory). */
+int kv_cmd_get_keys(const kv_cmd_t *cmd, const kv_arg_t *argv, int argc, kv_keyref_t **out);
+/* COMMAND INFO's tips and key-specs fields. */
+void kv_cmd_reply_tips_and_specs(kv_client_t *c, const kv_cmd_t *cmd);
+/* "get" or "config|get"; NULL if unknown (cmd_server.c). */
+const kv_cmd_t *kv_cmd_lookup_fullname(const kv_arg_t *a);
+void kv_cmd_command_getkeysandflags(kv_client_t *c);
+
+/* --- Latency monitor and histograms (latency.c) --- */
+
+typedef struct kv_latency_hist kv_latency_hist_t;
+/* A call of cmd took usec (latency-tracking). */
+void kv_latency_hist_record(kv_cmd_t *cmd, uint64_t usec);
+/* Drops every histogram (CONFIG RESETSTAT). */
+void kv_latency_hist_reset(void);
+/* INFO latencystats: "# Latencystats\r\n" and a line per command called; malloc'd,
+ * NULL on out-of-memory. */
+char *kv_latency_info_stats(void);
+void kv_cmd_latency_history(kv_client_t *c);
+void kv_cmd_latency_histogram(kv_client_t *c);
+void kv_cmd_latency_graph(kv_client_t *c);
+void kv_cmd_latency_doctor(kv_client_t *c);
+
+/* After each call (cmd.c kv_cmd_call): MONITOR, tracking, latency histogram. */
+void kv_client_after_call(kv_client_t *c, kv_cmd_t *cmd, uint64_t usec);
+/* Before the loop sleeps (server.c): the end of a CLIENT PAUSE, BCAST tracking messages. */
+void kv_client_ext_before_sleep(void);
 
 /* --- maxmemory and eviction (evict.c) --- */
 
@@ -1273,6 +1408,8 @@ typedef struct kv_config_values {
     bool lazyfree_lazy_eviction, lazyfree_lazy_expire, lazyfree_lazy_server_del;
     bool lazyfree_lazy_user_del, lazyfree_lazy_user_flush;
     long long latency_monitor_threshold;
+    bool latency_tracking;                   /* per-command histograms (latency.c) */
+    char *latency_tracking_info_percentiles; /* "50 99 99.9" */
     long long slowlog_log_slower_than;
     long long slowlog_max_len;
     /* active defragmentation (used by defrag/; here so CONFIG and the file accept them) */

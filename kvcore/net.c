@@ -130,6 +130,7 @@ void kv_client_free(kv_client_t *c) {
         kv_srv.nclients--;
     }
     kv_multi_client_free(c);
+    kv_client_ext_free(c);
     kv_reply_free_blocks(c);
     kv_req_fini(&c->req);
     free(c->qbuf);
@@ -168,6 +169,7 @@ static void free_closed_clients(void) {
         if (c->fd >= 0) close(c->fd);
         c->fd = -1;
         kv_multi_client_free(c);
+        kv_client_ext_free(c);
         kv_reply_free_blocks(c);
         kv_req_fini(&c->req);
         free(c->qbuf);
@@ -248,7 +250,8 @@ void kv_client_process_input(kv_client_t *c) {
     kv_srv.cmd_clock_us = kv_clock_us();
     while (c->qpos < c->qlen) {
         /* A paused client (delayed WRONGPASS, auth.c) runs the rest when released. */
-        if (c->flags & (KV_CLIENT_CLOSE_AFTER_REPLY | KV_CLIENT_CLOSE_ASAP | KV_CLIENT_AUTH_PAUSED))
+        if (c->flags & (KV_CLIENT_CLOSE_AFTER_REPLY | KV_CLIENT_CLOSE_ASAP | KV_CLIENT_AUTH_PAUSED |
+                        KV_CLIENT_PAUSED))
             break;
         c->req.max_bulk = kv_srv.cfg.proto_max_bulk_len; /* CONFIG SET applies at once */
         c->req.unauth = kv_auth_required(c);
@@ -265,12 +268,22 @@ void kv_client_process_input(kv_client_t *c) {
             }
             break;
         }
-        c->qpos += (size_t)n;
-        if (c->req.argc == 0) continue;
+        if (c->req.argc == 0) {
+            c->qpos += (size_t)n;
+            continue;
+        }
         c->argc = c->req.argc;
         c->argv = c->req.argv;
+        kv_reply_mark_t mark;
+        if (!kv_client_before_command(c, &mark)) { /* CLIENT PAUSE: parsed again later */
+            c->argc = 0;
+            c->argv = NULL;
+            break;
+        }
+        c->qpos += (size_t)n;
         c->last_ms = kv_srv.mstime;
         kv_cmd_process(c);
+        kv_client_after_command(c, &mark); /* CLIENT REPLY OFF|SKIP */
         c->argc = 0;
         c->argv = NULL;
         kv_req_trim(&c->req);
@@ -522,11 +535,15 @@ char *kv_client_info_line(const kv_client_t *c) {
     if (m & KV_WRITABLE) events[e++] = 'w';
     char flags[24];
     int f = 0;
+    f += kv_client_ext_flags(c, flags + f, false);
     if (c->flags & KV_CLIENT_PUBSUB) flags[f++] = 'P';
     if (c->flags & KV_CLIENT_MULTI) flags[f++] = 'x';
     if (c->flags & KV_CLIENT_DIRTY_CAS) flags[f++] = 'd';
+    f += kv_client_ext_flags(c, flags + f, true);
     if (c->flags & KV_CLIENT_CLOSE_AFTER_REPLY) flags[f++] = 'c';
     if (c->flags & KV_CLIENT_CLOSE_ASAP) flags[f++] = 'A';
+    if (c->flags & KV_CLIENT_NO_EVICT) flags[f++] = 'e';
+    if (c->flags & KV_CLIENT_NO_TOUCH) flags[f++] = 'T';
     if (f == 0) flags[f++] = 'N';
     flags[f] = '\0';
     size_t qfree = c->qcap - c->qlen;
@@ -537,15 +554,16 @@ char *kv_client_info_line(const kv_client_t *c) {
     const char *cmd = c->lastcmd ? c->lastcmd->fullname : "NULL";
     size_t sub, psub, ssub;
     kv_pubsub_client_counts(c, &sub, &psub, &ssub);
-    int n = asprintf(&out,
-                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
-                     "sub=%zu psub=%zu ssub=%zu multi=%ld qbuf=%zu qbuf-free=%zu argv-mem=%zu "
-                     "multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu "
-                     "events=%s cmd=%s user=default redir=-1 resp=%d",
-                     (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
-                     (long long)((now - c->ctime_ms) / 1000),
-                     (long long)((now - c->last_ms) / 1000), flags, c->dbid, sub, psub, ssub,
-                     kv_multi_queued_count(c), c->qlen - c->qpos, qfree, (size_t)0, mmem,
-                     c->bufsize, c->bufsize, obl, oll, omem, tot, events, cmd, c->resp);
+    int n =
+        asprintf(&out,
+                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d "
+                 "sub=%zu psub=%zu ssub=%zu multi=%ld qbuf=%zu qbuf-free=%zu argv-mem=%zu "
+                 "multi-mem=%zu rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu "
+                 "events=%s cmd=%s user=default redir=%lld resp=%d",
+                 (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
+                 (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
+                 flags, c->dbid, sub, psub, ssub, kv_multi_queued_count(c), c->qlen - c->qpos,
+                 qfree, (size_t)0, mmem, c->bufsize, c->bufsize, obl, oll, omem, tot, events, cmd,
+                 kv_client_tracking_redir(c), c->resp);
     return n < 0 ? NULL : out;
 }

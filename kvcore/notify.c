@@ -18,9 +18,11 @@
 void kv_signal_modified_key(kv_client_t *c, kv_db_t *db, const char *key, size_t klen) {
     (void)c;
     kv_multi_touch_key(db, key, klen);
+    kv_tracking_invalidate_key(c, key, klen); /* CLIENT TRACKING (tracking.c) */
 }
 
 void kv_signal_flushed_db(kv_db_t *db) {
+    kv_tracking_invalidate_all(); /* CLIENT TRACKING (tracking.c) */
     if (db != NULL) {
         kv_multi_touch_db(db, NULL);
         return;

@@ -71,23 +71,6 @@ void kv_log(int level, const char *fmt, ...) {
 
 /* --- Latency monitor --- */
 
-void kv_latency_add(const char *event, uint64_t ms) {
-    long long thr = kv_srv.cfg.latency_monitor_threshold;
-    if (thr <= 0 || (long long)ms < thr) return;
-    kv_latency_event_t *e = NULL;
-    for (int i = 0; i < kv_srv.nlatency; i++)
-        if (!strcmp(kv_srv.latency[i].name, event)) e = &kv_srv.latency[i];
-    if (e == NULL) {
-        if (kv_srv.nlatency >= (int)(sizeof(kv_srv.latency) / sizeof(kv_srv.latency[0]))) return;
-        e = &kv_srv.latency[kv_srv.nlatency++];
-        memset(e, 0, sizeof(*e));
-        snprintf(e->name, sizeof(e->name), "%s", event);
-    }
-    e->time_s = kv_mstime() / 1000;
-    e->latest_ms = (uint32_t)ms;
-    if (ms > e->max_ms) e->max_ms = (uint32_t)ms;
-}
-
 /* --- Statistics --- */
 
 void kv_server_count_error(const char *msg) {
@@ -242,6 +225,7 @@ static void before_sleep(kv_loop_t *loop, void *priv) {
     kv_loop_set_busy_poll(loop, kv_server_busy_poll_us()); /* CONFIG SET applies at once */
     kv_srv.mstime = kv_mstime();
     kv_expire_cycle_fast(&kv_srv);
+    kv_client_ext_before_sleep();
     kv_net_flush_pending(&kv_srv);
     if (shutdown_signal && !kv_srv.shutdown_asap) {
         kv_log(KV_LOG_WARNING, "Received %s scheduling shutdown...",
