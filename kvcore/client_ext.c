@@ -156,7 +156,7 @@ bool kv_client_before_command(kv_client_t *c, kv_reply_mark_t *m) {
         pause_state.nwaiting++;
         return false;
     }
-    m->mute = (c->flags & (KV_CLIENT_REPLY_OFF | KV_CLIENT_REPLY_SKIP)) != 0;
+    m->mute = (c->flags & KV_CLIENT_REPLY_SKIP) != 0; /* OFF: judged after (REPLY ON) */
     mark_output(c, m);
     return true;
 }
@@ -369,6 +369,7 @@ void kv_client_ext_free(kv_client_t *c) {
  * set), turns REPLY ON and NO-EVICT/NO-TOUCH off; answers +RESET.
  */
 void kv_cmd_reset(kv_client_t *c) {
+    kv_pubsub_unsubscribe_all(c);
     if (c->flags & KV_CLIENT_MONITOR) kv_monitor_remove(c);
     if (c->flags & KV_CLIENT_TRACKING) kv_tracking_disable(c);
     c->flags &= ~(KV_CLIENT_NO_TOUCH | KV_CLIENT_NO_EVICT | KV_CLIENT_REPLY_OFF |

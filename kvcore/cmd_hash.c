@@ -433,8 +433,18 @@ bool kv_scan_parse_cursor(const kv_arg_t *a, unsigned long long *out) {
 int kv_scan_parse_opts(kv_client_t *c, int first, kv_scan_opts_t *opts) {
     opts->count = 10;
     opts->pat = NULL;
+    opts->no_values = false;
+    const char *names_only = c->cmd == NULL               ? NULL
+                             : c->cmd->fn == kv_cmd_hscan ? "novalues"
+                             : c->cmd->fn == kv_cmd_zscan ? "noscores"
+                                                          : NULL;
     for (int i = first; i < c->argc;) {
         int j = c->argc - i;
+        if (names_only && kv_arg_is(&c->argv[i], names_only)) {
+            opts->no_values = true;
+            i++;
+            continue;
+        }
         if (kv_arg_is(&c->argv[i], "count") && j >= 2) {
             if (kv_arg_ll_or_reply(c, &c->argv[i + 1], &opts->count, NULL) != 0) return -EINVAL;
             if (opts->count < 1) {
@@ -525,8 +535,11 @@ void kv_cmd_hscan(kv_client_t *c) {
         kv_hash_iter_init(&it, o);
         while (kv_hash_iter_next(&it, &f, &v)) {
             if (!kv_scan_match(&opts, f.ptr, f.len)) continue;
-            reply_flat_pair(c, &f, &v);
-            n += 2;
+            if (opts.no_values)
+                kv_reply_bulk(c, f.ptr, f.len);
+            else
+                reply_flat_pair(c, &f, &v);
+            n += opts.no_values ? 1 : 2;
         }
         kv_hash_iter_fini(&it);
         kv_reply_set_deferred(c, lenp, n);
@@ -543,8 +556,11 @@ void kv_cmd_hscan(kv_client_t *c) {
         f.ptr = kv_hash_entry_field(ents[i], &f.len);
         if (!kv_scan_match(&opts, f.ptr, f.len)) continue;
         v.ptr = kv_hash_entry_value(ents[i], &v.len);
-        reply_flat_pair(c, &f, &v);
-        n += 2;
+        if (opts.no_values)
+            kv_reply_bulk(c, f.ptr, f.len);
+        else
+            reply_flat_pair(c, &f, &v);
+        n += opts.no_values ? 1 : 2;
     }
     kv_reply_set_deferred(c, lenp, n);
     free(ents);

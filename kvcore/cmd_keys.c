@@ -522,9 +522,23 @@ void kv_cmd_object_encoding(kv_client_t *c) {
     if (o) kv_reply_bulk_cstr(c, kv_obj_encoding_name((int)o->encoding));
 }
 
+/* Redis keeps one shared object for each integer 0..9999 and gives it to every string
+ * key holding that integer (unless an LRU/LFU maxmemory policy needs an access time per
+ * key): OBJECT REFCOUNT then answers INT_MAX. kvcore stores the value in the key's own
+ * allocation, and answers as Redis does. */
+static bool is_shared_integer(const kv_obj_t *o) {
+    long long v;
+    int p = kv_srv.cfg.maxmemory_policy;
+    bool lru_lfu = p == KV_POLICY_VOLATILE_LRU || p == KV_POLICY_VOLATILE_LFU ||
+                   p == KV_POLICY_ALLKEYS_LRU || p == KV_POLICY_ALLKEYS_LFU;
+    if (o->type != KV_TYPE_STRING || o->encoding != KV_ENC_INT) return false;
+    if (kv_srv.cfg.maxmemory != 0 && lru_lfu) return false;
+    return kv_obj_get_ll(o, &v) && v >= 0 && v < 10000;
+}
+
 void kv_cmd_object_refcount(kv_client_t *c) {
     kv_obj_t *o = object_lookup(c);
-    if (o) kv_reply_int(c, o->refcount);
+    if (o) kv_reply_int(c, is_shared_integer(o) ? 2147483647 : o->refcount);
 }
 
 void kv_cmd_object_idletime(kv_client_t *c) {

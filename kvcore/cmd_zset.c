@@ -301,15 +301,41 @@ void kv_cmd_zmscore(kv_client_t *c) {
     }
 }
 
+/* ZRANK/ZREVRANK key member [WITHSCORE] (WITHSCORE: Redis 7.2, [rank, score], or a
+ * null array when the member is missing). */
 static void zrank_generic(kv_client_t *c, bool reverse) {
+    bool withscore = false;
+    if (c->argc > 4) {
+        kv_reply_arity_err(c);
+        return;
+    }
+    if (c->argc == 4) {
+        if (!kv_arg_is(&c->argv[3], "withscore")) {
+            kv_reply_syntax_err(c);
+            return;
+        }
+        withscore = true;
+    }
     bool wrong;
     kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_ZSET, false, &wrong);
     if (wrong) return;
     long long rank = o ? kv_zset_rank(o, c->argv[2].ptr, c->argv[2].len, reverse) : -1;
-    if (rank < 0)
-        kv_reply_null(c);
-    else
+    double score = 0;
+    if (rank < 0) {
+        if (withscore)
+            kv_reply_null_array(c);
+        else
+            kv_reply_null(c);
+        return;
+    }
+    if (!withscore) {
         kv_reply_int(c, rank);
+        return;
+    }
+    kv_zset_score(o, c->argv[2].ptr, c->argv[2].len, &score);
+    kv_reply_array_len(c, 2);
+    kv_reply_int(c, rank);
+    kv_reply_double(c, score);
 }
 
 void kv_cmd_zrank(kv_client_t *c) {
@@ -621,8 +647,8 @@ void kv_cmd_zscan(kv_client_t *c) {
             if (kv_scan_match(&opts, (const char *)m, mlen)) {
                 const uint8_t *s = kv_lp_get_bytes(sptr, sbuf, &slen);
                 kv_reply_bulk(c, m, mlen);
-                kv_reply_bulk(c, s, slen);
-                n += 2;
+                if (!opts.no_values) kv_reply_bulk(c, s, slen);
+                n += opts.no_values ? 1 : 2;
             }
             eptr = kv_lp_next(lp, sptr);
         }
@@ -642,8 +668,9 @@ void kv_cmd_zscan(kv_client_t *c) {
         if (!kv_scan_match(&opts, (const char *)m, mlen)) continue;
         char sbuf[32];
         kv_reply_bulk(c, m, mlen);
-        kv_reply_bulk(c, sbuf, kv_d2str(sbuf, node->score)); /* a bulk in RESP3 too */
-        n += 2;
+        if (!opts.no_values)
+            kv_reply_bulk(c, sbuf, kv_d2str(sbuf, node->score)); /* a bulk in RESP3 too */
+        n += opts.no_values ? 1 : 2;
     }
     free(ents);
     kv_reply_set_deferred(c, lenp, n);

@@ -919,10 +919,12 @@ void kv_cmd_sscan(kv_client_t *c);
 typedef struct kv_scan_opts {
     long long count;     /* COUNT, default 10 */
     const kv_arg_t *pat; /* MATCH pattern, NULL for none (or "*") */
+    bool no_values;      /* HSCAN NOVALUES, ZSCAN NOSCORES (Redis 7.2): names only */
 } kv_scan_opts_t;
 /* Parses a cursor as Redis does (strict decimal, then strtoull). True on success. */
 bool kv_scan_parse_cursor(const kv_arg_t *a, unsigned long long *out);
-/* Parses COUNT/MATCH from argv[first]; replies the Redis error. 0 or -EINVAL. */
+/* Parses COUNT/MATCH (and NOVALUES for HSCAN, NOSCORES for ZSCAN) from argv[first];
+ * replies the Redis error. 0 or -EINVAL. */
 int kv_scan_parse_opts(kv_client_t *c, int first, kv_scan_opts_t *opts);
 /* True when s matches the MATCH pattern (or there is none). */
 bool kv_scan_match(const kv_scan_opts_t *opts, const char *s, size_t len);
