@@ -352,7 +352,12 @@ void kv_tracking_invalidate_key(kv_client_t *by, const char *key, size_t klen) {
     free_tkey(k);
 }
 
+/* A FLUSHALL signals each db: one flush message per command, as Redis sends. */
+static uint64_t last_flush_cmd = UINT64_MAX;
+
 void kv_tracking_invalidate_all(void) {
+    if (last_flush_cmd == kv_srv.stat_numcommands && kv_srv.current_client != NULL) return;
+    last_flush_cmd = kv_srv.stat_numcommands;
     if (tracking_clients > 0) {
         for (kv_client_t *c = kv_srv.clients; c; c = c->next) {
             if (!(c->flags & KV_CLIENT_TRACKING)) continue;
