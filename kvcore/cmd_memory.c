@@ -12,6 +12,7 @@
  * it wrote, or an error saying why none was written - never OK on failure.
  */
 #include "kv_internal.h"
+#include "rdb.h"
 
 #include <errno.h>
 #include <jemalloc/jemalloc.h>
@@ -180,9 +181,12 @@ void kv_cmd_memory_doctor(kv_client_t *c) {
                           m->resident - m->active > mb10;
     bool high_proc_rss = m->resident && (double)m->rss / (double)m->resident > 1.1 &&
                          m->rss > m->resident && m->rss - m->resident > mb10;
+    uint64_t cow = kv_persist_last_cow_bytes();
+    bool high_cow = cow > mb10 && (double)cow > used / 10; /* fork copy-on-write (persist.c) */
     char out[4096];
     size_t n;
-    if (!big_peak && !high_frag && !high_alloc_frag && !high_alloc_rss && !high_proc_rss) {
+    if (!big_peak && !high_frag && !high_alloc_frag && !high_alloc_rss && !high_proc_rss &&
+        !high_cow) {
         n = (size_t)snprintf(out, sizeof(out),
                              "Hi Sam, I can't find any memory issue in your instance. I can only "
                              "account for what occurs on this base.\n");
@@ -217,6 +221,13 @@ void kv_cmd_memory_doctor(kv_client_t *c) {
         n += (size_t)snprintf(out + n, sizeof(out) - n,
                               " * High process RSS overhead: This instance has non-allocator RSS "
                               "memory overhead is greater than 1.1.\n\n");
+    if (high_cow)
+        n += (size_t)snprintf(out + n, sizeof(out) - n,
+                              " * Fork copy-on-write: The last background save's child copied "
+                              "%llu MB of pages the server wrote meanwhile (rdb_last_cow_size), "
+                              "more than 10%% of the dataset. A save needs that much free memory "
+                              "again; save when writes are fewer, or leave room for it.\n\n",
+                              (unsigned long long)(cow >> 20));
     n += (size_t)snprintf(out + n, sizeof(out) - n,
                           "I'm here to keep you safe, Sam. I want to help you.\n");
     kv_reply_verbatim(c, out, n);

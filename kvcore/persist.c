@@ -440,14 +440,8 @@ size_t kv_persist_info(char *buf, size_t cap) {
     return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-const char *kv_persist_doctor_note(char *buf, size_t cap) {
-    if (ps.last_cow == 0 && ps.child <= 0) return NULL;
-    snprintf(buf, cap,
-             "The last background save copied %llu bytes on write (rdb_last_cow_size); "
-             "writes during a save make the child's pages private, so a save can need up to "
-             "that much memory again.",
-             (unsigned long long)ps.last_cow);
-    return buf;
+uint64_t kv_persist_last_cow_bytes(void) {
+    return ps.last_cow;
 }
 
 /* --- Commands --- */

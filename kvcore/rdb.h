@@ -239,8 +239,8 @@ int kv_persist_shutdown(bool save, bool nosave);
 void kv_persist_flushall(void);
 /* DEBUG RELOAD: save, flush, load. 0 or -errno with err set. */
 int kv_persist_debug_reload(char *err, size_t errlen);
-/* MEMORY DOCTOR's line about copy-on-write of the last background save, or NULL. */
-const char *kv_persist_doctor_note(char *buf, size_t cap);
+/* The copy-on-write bytes of the last background save (rdb_last_cow_size, MEMORY DOCTOR). */
+uint64_t kv_persist_last_cow_bytes(void);
 
 void kv_cmd_save(kv_client_t *c);
 void kv_cmd_bgsave(kv_client_t *c);
