@@ -114,6 +114,7 @@ static const cfg_row_t cfg_rows[] = {
     BOOL("rdbcompression", NULL, 0, rdbcompression, 1),
     BOOL("rdbchecksum", NULL, IMMUTABLE, rdbchecksum, 1),
     BOOL("stop-writes-on-bgsave-error", NULL, 0, stop_writes_on_bgsave_error, 1),
+    INT("rdb-key-save-delay", NULL, 0, rdb_key_save_delay, 0, INT_MAX, 0),
     BOOL("appendonly", NULL, 0, appendonly, 0),
     ENUM("appendfsync", 0, appendfsync, fsync_enum, KV_AOF_FSYNC_EVERYSEC),
     STR("appendfilename", IMMUTABLE, appendfilename, "appendonly.aof"),

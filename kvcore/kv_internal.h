@@ -1398,6 +1398,7 @@ typedef struct kv_config_values {
     char *save;
     char *dbfilename;
     bool rdbcompression, rdbchecksum, stop_writes_on_bgsave_error; /* persist.c, rdb.c */
+    int rdb_key_save_delay; /* microseconds slept after each key saved (tests, as Redis) */
     bool appendonly;
     int appendfsync; /* KV_AOF_FSYNC_* */
     char *appendfilename, *appenddirname;

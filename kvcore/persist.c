@@ -221,6 +221,7 @@ static int bgsave_start(void) {
     ps.cow_now = ps.cow_peak = 0;
     ps.cow_now_ms = 0;
     ps.scheduled = false;
+    kv_defrag_cron(&kv_srv, NULL); /* stops a defrag cycle now: pages stay shared */
     kv_log(KV_LOG_NOTICE, "Background saving started by pid %d", (int)pid);
     return 0;
 }

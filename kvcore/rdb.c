@@ -384,6 +384,7 @@ static void write_db(kv_rdb_out_t *w, kv_db_t *db, uint64_t *keys) {
     kv_ht_iter_init(&it, db->keys);
     while (w->err == 0 && kv_ht_iter_next(&it, &e)) {
         write_key(w, e);
+        if (kv_srv.cfg.rdb_key_save_delay > 0) usleep((useconds_t)kv_srv.cfg.rdb_key_save_delay);
         if (++*keys % PROGRESS_EVERY == 0 && w->progress) w->progress(*keys, w->progress_priv);
     }
     kv_ht_iter_fini(&it);
