@@ -13,11 +13,14 @@
  * then each argument is one tag byte: below 0x80 an entry of WORDS (key names, numbers at
  * the edges, option keywords), else a literal of (tag & 0x3f) bytes taken from the input.
  * Every input starts from the same state (all databases flushed, the keys of WORDS built
- * in every type and encoding, a new client), so a finding replays alone.
- * Property: every command queues exactly one reply that parses as strict RESP2 (type
- * byte, canonical numbers, CRLF, bulk lengths and array counts exact), with no byte left
- * over; and the sanitizers see no error. Commands that stop, sleep, close the client,
- * write files or change the server's configuration on purpose are not run (SKIPPED).
+ * in every type and encoding, a new client), so a finding replays alone. An input of odd
+ * length runs in RESP3 (HELLO 3 first); a fuzzed HELLO may switch either way.
+ * Property: every command queues exactly one reply (the SUBSCRIBE family one per channel)
+ * that parses as strict RESP in the client's protocol (type byte, canonical numbers, CRLF,
+ * bulk lengths and aggregate counts exact; RESP2 has no RESP3 type, RESP3 no "$-1"/"*-1"
+ * null), with no byte left over; and the sanitizers see no error. Commands that stop,
+ * sleep, close the client, write files or change the server's configuration on purpose
+ * are not run (SKIPPED).
  */
 #include "fuzz_common.h"
 
@@ -164,7 +167,7 @@ static const char *const SKIPPED[] = {
     NULL};
 /* DEBUG subcommands that are run. */
 static const char *const DEBUG_OK[] = {
-    "object", "digest", "digest-value", "help", "set-active-expire", NULL};
+    "object", "digest", "digest-value", "help", "set-active-expire", "protocol", NULL};
 
 #define MAX_ROWS 512
 static const kv_cmd_t *rows[MAX_ROWS];
@@ -187,6 +190,7 @@ static bool skipped(const kv_cmd_t *cmd) {
 typedef struct rd {
     const char *p;
     size_t len, pos;
+    bool resp3; /* the protocol the reply must be in */
 } rd_t;
 
 static bool rd_line(rd_t *r, const char **s, size_t *n) {
@@ -207,6 +211,39 @@ static bool number(const char *s, size_t n, bool len_field, long long *out) {
     return !len_field || *out >= -1;
 }
 
+/* A RESP3 double: "inf", "-inf", "nan", "-nan", or what strtod reads whole. */
+static bool double_text(const char *s, size_t n) {
+    char buf[64];
+    if (n == 0 || n >= sizeof(buf)) return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (!strcmp(buf, "inf") || !strcmp(buf, "-inf") || !strcmp(buf, "nan") || !strcmp(buf, "-nan"))
+        return true;
+    char *end;
+    (void)strtod(buf, &end);
+    return end == buf + n && buf[0] != ' ' && buf[0] != '+';
+}
+
+/* A RESP3 big number: an optional '-', then digits. */
+static bool bignum_text(const char *s, size_t n) {
+    size_t i = n > 0 && s[0] == '-';
+    if (i == n) return false;
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
+
+/* A bulk payload of v bytes after its length line, then CRLF. */
+static bool rd_payload(rd_t *r, long long v) {
+    if ((size_t)v > r->len - r->pos || r->len - r->pos - (size_t)v < 2) return false;
+    r->pos += (size_t)v;
+    if (r->p[r->pos] != '\r' || r->p[r->pos + 1] != '\n') return false;
+    r->pos += 2;
+    return true;
+}
+
+static bool rd_children(rd_t *r, long long n, int depth);
+
 static bool rd_reply(rd_t *r, int depth) {
     if (depth > 8 || r->pos >= r->len) return false;
     char t = r->p[r->pos++];
@@ -214,25 +251,49 @@ static bool rd_reply(rd_t *r, int depth) {
     size_t n;
     long long v;
     if (!rd_line(r, &s, &n)) return false;
+    if (strchr("_,#(=!%~>|", t) != NULL && !r->resp3) return false; /* RESP3 types */
     switch (t) {
     case '+':
     case '-': return true;
     case ':': return number(s, n, false, &v);
     case '$':
-        if (!number(s, n, true, &v)) return false;
-        if (v < 0) return true;
-        if ((size_t)v > r->len - r->pos || r->len - r->pos - (size_t)v < 2) return false;
-        r->pos += (size_t)v;
-        if (r->p[r->pos] != '\r' || r->p[r->pos + 1] != '\n') return false;
-        r->pos += 2;
-        return true;
     case '*':
         if (!number(s, n, true, &v)) return false;
-        for (long long i = 0; i < v; i++)
-            if (!rd_reply(r, depth + 1)) return false;
-        return true;
+        if (v < 0) return !r->resp3; /* RESP3's null is "_" */
+        return t == '$' ? rd_payload(r, v) : rd_children(r, v, depth);
+    case '_': return n == 0;
+    case ',': return double_text(s, n);
+    case '#': return n == 1 && (s[0] == 't' || s[0] == 'f');
+    case '(': return bignum_text(s, n);
+    case '=': /* "txt:" or "mkd:" then the text */
+        if (!number(s, n, true, &v) || v < 4) return false;
+        if (r->len - r->pos < 4 || r->p[r->pos + 3] != ':') return false;
+        return rd_payload(r, v);
+    case '!': return number(s, n, true, &v) && v >= 0 && rd_payload(r, v);
+    case '~':
+    case '>': return number(s, n, true, &v) && v >= 0 && rd_children(r, v, depth);
+    case '%': return number(s, n, true, &v) && v >= 0 && rd_children(r, 2 * v, depth);
+    case '|': /* an attribute: its pairs, then the reply it annotates */
+        return number(s, n, true, &v) && v >= 0 && rd_children(r, 2 * v, depth) &&
+               rd_reply(r, depth);
     default: return false;
     }
+}
+
+static bool rd_children(rd_t *r, long long n, int depth) {
+    for (long long i = 0; i < n; i++)
+        if (!rd_reply(r, depth + 1)) return false;
+    return true;
+}
+
+/* Commands that reply once per channel (SUBSCRIBE a b: two confirmations). */
+static const char *const PER_CHANNEL[] = {
+    "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe", NULL};
+
+static bool replies_per_channel(const kv_cmd_t *cmd) {
+    for (size_t i = 0; cmd != NULL && PER_CHANNEL[i]; i++)
+        if (strcmp(PER_CHANNEL[i], cmd->fullname) == 0) return true;
+    return false;
 }
 
 /* The client's queued output (buffer, then blocks), checked and dropped; returns the
@@ -254,9 +315,12 @@ static char check_output(kv_client_t *c) {
     FUZZ_CHECK(o == n);
     c->rtail = NULL;
     c->bufpos = c->sentlen = c->reply_bytes = c->nblocks = 0;
-    rd_t r = {out, n, 0};
+    rd_t r = {out, n, 0, c->resp >= 3};
     FUZZ_CHECK(rd_reply(&r, 0)); /* one complete, well-formed reply... */
-    FUZZ_CHECK(r.pos == n);      /* ...and nothing after it */
+    if (replies_per_channel(c->lastcmd))
+        while (r.pos < n)
+            FUZZ_CHECK(rd_reply(&r, 0));
+    FUZZ_CHECK(r.pos == n); /* ...and nothing after it */
     char type = out[0];
     free(out);
     return type;
@@ -384,6 +448,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     reset_state();
     uint8_t *in = fuzz_dup(data, size);
     if (in == NULL) return 0;
+    if (size % 2 == 1) runv(client, (const char *const[]){"HELLO", "3", NULL});
     size_t pos = 0;
     for (int ncmd = 0; ncmd < MAX_CMDS && pos + 2 <= size; ncmd++) {
         const kv_cmd_t *cmd = rows[in[pos++] % nrows];
@@ -415,6 +480,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             for (size_t i = 0; DEBUG_OK[i]; i++)
                 ok = ok || (argv[1].len == strlen(DEBUG_OK[i]) &&
                             strncasecmp(argv[1].ptr, DEBUG_OK[i], argv[1].len) == 0);
+            /* DEBUG PROTOCOL push answers twice on purpose (a push, then a reply). */
+            if (argc >= 3 && argv[2].len == 4 && strncasecmp(argv[2].ptr, "push", 4) == 0) continue;
             if (!ok) continue;
         }
         /* A negative count asks SRANDMEMBER & co. for that many picks: billions take
