@@ -369,6 +369,7 @@ void kv_client_ext_free(kv_client_t *c) {
  * set), turns REPLY ON and NO-EVICT/NO-TOUCH off; answers +RESET.
  */
 void kv_cmd_reset(kv_client_t *c) {
+    kv_multi_reset(c);
     kv_pubsub_unsubscribe_all(c);
     if (c->flags & KV_CLIENT_MONITOR) kv_monitor_remove(c);
     if (c->flags & KV_CLIENT_TRACKING) kv_tracking_disable(c);

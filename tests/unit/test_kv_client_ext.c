@@ -82,7 +82,7 @@ static void test_tracking_default_mode_pushes_invalidations(void **state) {
     kv_client_t *t = listed_client();
     kv_client_t *w = listed_client();
     feed(t, "HELLO 3\r\n");
-    take_output(t);
+    free(take_output(t));
     feed(t, "CLIENT TRACKING on\r\nGET a\r\nMGET b c\r\n");
     assert_output(t, "+OK\r\n_\r\n*2\r\n_\r\n_\r\n");
     size_t clients, keys, items, prefixes;
@@ -101,9 +101,9 @@ static void test_tracking_default_mode_pushes_invalidations(void **state) {
     assert_output(t, "+OK\r\n_\r\n+OK\r\n");
     /* A flush invalidates everything with a null. */
     feed(t, "GET d\r\n");
-    take_output(t);
-    feed(w, "FLUSHALL\r\n");
-    take_output(w);
+    free(take_output(t));
+    feed(w, "FLUSHALL\r\n"); /* no save points: nothing written (main's setup) */
+    free(take_output(w));
     assert_output(t, ">2\r\n$10\r\ninvalidate\r\n_\r\n");
     feed(t, "CLIENT TRACKING off\r\n");
     assert_output(t, "+OK\r\n");
@@ -119,11 +119,11 @@ static void test_tracking_optin_tracks_only_after_caching_yes(void **state) {
     kv_client_t *t = listed_client();
     kv_client_t *w = listed_client();
     feed(t, "HELLO 3\r\n");
-    take_output(t);
+    free(take_output(t));
     feed(t, "CLIENT TRACKING on OPTIN\r\nGET a\r\nCLIENT CACHING yes\r\nGET b\r\nGET c\r\n");
-    take_output(t);
+    free(take_output(t));
     feed(w, "SET a 1\r\nSET b 1\r\nSET c 1\r\n");
-    take_output(w);
+    free(take_output(w));
     assert_output(t, ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nb\r\n");
     feed(t, "CLIENT CACHING no\r\n");
     assert_output(t, "-ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT "
@@ -141,14 +141,14 @@ static void test_tracking_bcast_sends_prefix_matches_before_sleep(void **state) 
     kv_client_t *t = listed_client();
     kv_client_t *w = listed_client();
     feed(t, "HELLO 3\r\n");
-    take_output(t);
+    free(take_output(t));
     feed(t, "CLIENT TRACKING on BCAST PREFIX user: PREFIX us\r\n");
     assert_output(t, "-ERR Prefix 'user:' overlaps with another provided prefix 'us'. Prefixes "
                      "for a single client must not overlap.\r\n");
     feed(t, "CLIENT TRACKING on BCAST PREFIX user: PREFIX item:\r\n");
     assert_output(t, "+OK\r\n");
     feed(w, "SET user:1 a\r\nSET other b\r\nSET user:2 c\r\nSET user:1 d\r\n");
-    take_output(w);
+    free(take_output(w));
     assert_output(t, ""); /* collected, sent before the loop sleeps */
     kv_client_ext_before_sleep();
     assert_output(t, ">2\r\n$10\r\ninvalidate\r\n*2\r\n$6\r\nuser:1\r\n$6\r\nuser:2\r\n");
@@ -174,7 +174,7 @@ static void test_tracking_redirect_to_a_gone_client_is_flagged_broken(void **sta
     char cmd[96];
     snprintf(cmd, sizeof(cmd), "CLIENT TRACKING on REDIRECT %llu\r\n", (unsigned long long)r->id);
     feed(t, "HELLO 3\r\n");
-    take_output(t);
+    free(take_output(t));
     feed(t, cmd);
     assert_output(t, "+OK\r\n");
     feed(t, "CLIENT GETREDIR\r\nGET k\r\n");
@@ -183,7 +183,7 @@ static void test_tracking_redirect_to_a_gone_client_is_flagged_broken(void **sta
     unsigned long long rid = r->id;
     unlist_and_free(r);
     feed(w, "SET k v\r\n");
-    take_output(w);
+    free(take_output(w));
     snprintf(cmd, sizeof(cmd), ">2\r\n$21\r\ntracking-redir-broken\r\n:%llu\r\n", rid);
     assert_output(t, cmd);
     char *line = kv_client_info_line(t);
@@ -228,10 +228,15 @@ static void test_reset_restores_a_fresh_connection(void **state) {
     (void)state;
     kv_client_t *c = kv_client_new(-1);
     feed(c, "SELECT 5\r\nCLIENT SETNAME n\r\nCLIENT NO-TOUCH on\r\nCLIENT NO-EVICT on\r\n");
-    take_output(c);
+    free(take_output(c));
     assert_true(c->flags & KV_CLIENT_NO_TOUCH);
     feed(c, "RESET\r\nCLIENT GETNAME\r\n");
     assert_output(c, "+RESET\r\n$-1\r\n");
+    /* A transaction is discarded, subscriptions dropped. */
+    feed(c, "MULTI\r\nSET x 1\r\nRESET\r\nGET x\r\nSUBSCRIBE ch\r\nRESET\r\nPING\r\n");
+    assert_output(c, "+OK\r\n+QUEUED\r\n+RESET\r\n$-1\r\n"
+                     "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n+RESET\r\n+PONG\r\n");
+    assert_false(c->flags & (KV_CLIENT_MULTI | KV_CLIENT_PUBSUB));
     assert_int_equal(c->dbid, 0);
     assert_false(c->flags & (KV_CLIENT_NO_TOUCH | KV_CLIENT_NO_EVICT));
     kv_client_free(c);
@@ -241,15 +246,15 @@ static void test_no_touch_keeps_the_access_time(void **state) {
     (void)state;
     kv_client_t *c = kv_client_new(-1);
     feed(c, "SET k v\r\n");
-    take_output(c);
+    free(take_output(c));
     kv_obj_t *o = kv_db_lookup(kv_db_get(0), "k", 1, KV_LOOKUP_NOTOUCH | KV_LOOKUP_NOSTATS);
     o->lru = 5;
     feed(c, "CLIENT NO-TOUCH on\r\nGET k\r\n");
-    take_output(c);
+    free(take_output(c));
     o = kv_db_lookup(kv_db_get(0), "k", 1, KV_LOOKUP_NOTOUCH | KV_LOOKUP_NOSTATS);
     assert_int_equal(o->lru, 5);
     feed(c, "TOUCH k\r\n"); /* TOUCH still touches */
-    take_output(c);
+    free(take_output(c));
     o = kv_db_lookup(kv_db_get(0), "k", 1, KV_LOOKUP_NOTOUCH | KV_LOOKUP_NOSTATS);
     assert_int_not_equal(o->lru, 5);
     feed(c, "CLIENT NO-TOUCH maybe\r\n");
@@ -301,7 +306,7 @@ static void test_latency_histogram_buckets_and_percentiles(void **state) {
     (void)state;
     kv_client_t *c = kv_client_new(-1);
     feed(c, "CONFIG RESETSTAT\r\n");
-    take_output(c);
+    free(take_output(c));
     kv_cmd_t *set = kv_cmd_lookup("set", 3);
     kv_latency_hist_reset();
     kv_latency_hist_record(set, 5);
@@ -325,7 +330,7 @@ static void test_object_refcount_of_shared_integers(void **state) {
     (void)state;
     kv_client_t *c = kv_client_new(-1);
     feed(c, "SET a 9999\r\nSET b 10000\r\nSET c -1\r\nSET d 012\r\n");
-    take_output(c);
+    free(take_output(c));
     feed(c, "OBJECT REFCOUNT a\r\nOBJECT REFCOUNT b\r\nOBJECT REFCOUNT c\r\n"
             "OBJECT REFCOUNT d\r\n");
     assert_output(c, ":2147483647\r\n:1\r\n:1\r\n:1\r\n");
@@ -337,7 +342,7 @@ static void test_redis72_options_withscore_novalues_noscores(void **state) {
     (void)state;
     kv_client_t *c = kv_client_new(-1);
     feed(c, "ZADD z 1.5 a 2 b\r\nHSET h f v\r\n");
-    take_output(c);
+    free(take_output(c));
     feed(c, "ZRANK z b WITHSCORE\r\nZREVRANK z b withscore\r\nZRANK z x WITHSCORE\r\n"
             "ZRANK z b foo\r\nZRANK z b WITHSCORE x\r\n");
     assert_output(c, "*2\r\n:1\r\n$1\r\n2\r\n*2\r\n:0\r\n$1\r\n2\r\n*-1\r\n"
@@ -350,6 +355,13 @@ static void test_redis72_options_withscore_novalues_noscores(void **state) {
                   "*2\r\n$1\r\n0\r\n*0\r\n-ERR syntax error\r\n");
     kv_client_free(c);
     kv_db_flush(kv_db_get(0));
+}
+
+/* The server's defaults, without save points (FLUSHALL would write a dump file). */
+static int setup(void **state) {
+    char err[128];
+    if (kv_server_setup(state) != 0) return -1;
+    return kv_config_set(&kv_srv.cfg, "save", "", err, sizeof(err));
 }
 
 int main(void) {
@@ -368,5 +380,5 @@ int main(void) {
         cmocka_unit_test(test_object_refcount_of_shared_integers),
         cmocka_unit_test(test_redis72_options_withscore_novalues_noscores),
     };
-    return cmocka_run_group_tests_name("kv_client_ext", tests, kv_server_setup, kv_server_teardown);
+    return cmocka_run_group_tests_name("kv_client_ext", tests, setup, kv_server_teardown);
 }
