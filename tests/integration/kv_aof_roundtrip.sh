@@ -4,7 +4,8 @@
 # with TTLs and the commands that propagate in another form (SET EX, INCRBYFLOAT, SPOP,
 # HINCRBYFLOAT, EXPIRE, GETEX) and a second db, must give the same DEBUG DIGEST after a
 # restart, after BGREWRITEAOF (new base, old files gone) and a restart, after DEBUG
-# LOADAOF, and after CONFIG SET appendonly yes turned the AOF on at run time. The files:
+# LOADAOF, and after CONFIG SET appendonly yes turned the AOF on at run time (then an
+# automatic rewrite: auto-aof-rewrite-percentage 50). The files:
 # Redis 7.0's manifest and names; redis-check-aof accepts them; Debian's redis-server
 # loads kvcore's directory and kvcore loads redis-server's to the same digest. All of it
 # with an RDB base (aof-use-rdb-preamble yes, the default) and a command base (no).
@@ -148,6 +149,23 @@ check "CONFIG SET appendonly yes" OK "$(redis-cli -p "$KV_PORT" config set appen
 wait_info "$KV_PORT" aof_rewrites 1 || fail=1
 wait_info "$KV_PORT" aof_rewrite_in_progress 0 || fail=1
 redis-cli -p "$KV_PORT" set after-on 1 >/dev/null
+# The automatic rewrite: the files grew past 50% of their size after the last rewrite.
+redis-cli -p "$KV_PORT" config set auto-aof-rewrite-percentage 50 auto-aof-rewrite-min-size 1 \
+    >/dev/null
+i=0
+while [ $i -lt 100 ]; do
+    redis-cli -p "$KV_PORT" set "grow$i" "$(printf '%0100d' "$i")" >/dev/null
+    i=$((i + 1))
+done
+i=0
+while [ "$(kv_info "$KV_PORT" aof_rewrites persistence)" -lt 2 ] && [ $i -lt 200 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+[ "$(kv_info "$KV_PORT" aof_rewrites persistence)" -ge 2 ] || { echo "FAIL no automatic rewrite"; fail=1; }
+wait_info "$KV_PORT" aof_rewrite_in_progress 0 || fail=1
+[ "$(grep -c 'Starting automatic rewriting of AOF' "$TMP/kvcore.$KV_PORT.log")" -ge 1 ] ||
+    { echo "FAIL no automatic rewrite logged"; fail=1; }
 want=$(digest "$KV_PORT")
 stop_pid "$KV_PID"
 kv_start_kvcore --dir "$TMP/live" --appendonly yes --save '' --enable-debug-command yes
