@@ -618,6 +618,7 @@ static int rewrite_start(void) {
     aof.child = pid;
     aof.rewrite_start_ms = kv_mstime();
     aof.scheduled = false;
+    kv_defrag_cron(&kv_srv, NULL); /* stops a defrag cycle now: pages stay shared */
     kv_log(KV_LOG_NOTICE, "Background append only file rewriting started by pid %d", (int)pid);
     return 0;
 }

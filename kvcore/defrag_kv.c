@@ -394,7 +394,7 @@ void kv_defrag_cron(kv_server_t *srv, void *priv) {
     (void)srv;
     (void)priv;
     if (g.d == NULL) return;
-    if (kv_persist_child_pid() > 0) { /* moving objects would copy pages the child shares */
+    if (kv_persist_child_pid() > 0 || kv_aof_child_pid() > 0) { /* a fork child shares pages */
         if (defrag_is_running(g.d)) defrag_stop(g.d);
         kv_srv.active_defrag_running = 0;
         return;
