@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """multi_load.py - transactions under load against kvcore-server (tests/integration/kv_multi.sh).
 
-usage: multi_load.py PORT queue N | limit | disconnect CLIENTS
+usage: multi_load.py PORT queue N | limit | disconnect CLIENTS | mem N
 
   queue N        MULTI, then N pipelined INCRs (each must answer +QUEUED; another client
                  sees multi=N in CLIENT LIST and the counter untouched), then EXEC: the
@@ -15,6 +15,8 @@ usage: multi_load.py PORT queue N | limit | disconnect CLIENTS
                  (polled, bounded) only the observer's watches remain: watching_clients 1,
                  total_watched_keys as the observer's, and a write to a shared key still
                  fails the observer's EXEC.
+  mem N          (a measurement, never fails) INFO used_memory's growth while N INCRs
+                 are queued, then DISCARD; works on redis-server too (docs/benchmarks.md).
 Every read is bounded by a socket timeout; prints one line per check, exits 1 on a failure.
 """
 import socket
@@ -165,6 +167,23 @@ def disconnect(nclients):
     obs.close()
 
 
+def mem(n):
+    obs = Conn(PORT, timeout=60)
+    base = int(info_field(obs, "used_memory"))
+    c = Conn(PORT, timeout=60)
+    c.cmd("MULTI")
+    for start in range(0, n, 10000):
+        k = min(10000, n - start)
+        c.sock.sendall(enc("INCR", "ctr") * k)
+        recv_exact(c.sock, 9 * k)
+    peak = int(info_field(obs, "used_memory"))
+    c.cmd("DISCARD")
+    print("used_memory +%.1f MB with %d queued INCRs (%.0f bytes each)"
+          % ((peak - base) / 1e6, n, (peak - base) / n))
+    c.close()
+    obs.close()
+
+
 def main():
     mode = sys.argv[2]
     try:
@@ -172,6 +191,8 @@ def main():
             queue(int(sys.argv[3]))
         elif mode == "limit":
             limit()
+        elif mode == "mem":
+            mem(int(sys.argv[3]))
         else:
             disconnect(int(sys.argv[3]))
     except (OSError, EOFError) as e:
