@@ -90,7 +90,7 @@ void kv_db_expire_obj(kv_db_t *db, kv_obj_t *o) {
 kv_obj_t *kv_db_lookup(kv_db_t *db, const char *key, size_t klen, unsigned flags) {
     kv_obj_t *o = kv_ht_find(db->keys, key, klen);
     if (o != NULL && o->hasexpire && kv_db_key_is_expired(o)) {
-        kv_db_expire_obj(db, o);
+        if (!kv_pause_is_active(true)) kv_db_expire_obj(db, o); /* paused: deleted later */
         o = NULL;
     }
     if (!(flags & KV_LOOKUP_NOSTATS)) {

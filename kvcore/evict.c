@@ -299,7 +299,8 @@ static int64_t evict_timer(kv_loop_t *loop, int64_t id, void *priv) {
 }
 
 int kv_evict_perform(void) {
-    if (evict_timer_id > 0) return 0; /* the timer is on it; commands run meanwhile */
+    if (evict_timer_id > 0) return 0;       /* the timer is on it; commands run meanwhile */
+    if (kv_pause_is_active(true)) return 0; /* CLIENT PAUSE: nothing is evicted */
     int rc = evict();
     if (rc != EVICT_RUNNING) return rc;
     if (kv_srv.loop != NULL) {

@@ -98,7 +98,7 @@ static bool expire_cycle(kv_server_t *srv, uint64_t timelimit_us, bool *stale_le
 }
 
 void kv_expire_cycle_slow(kv_server_t *srv) {
-    if (!srv->active_expire_enabled) return;
+    if (!srv->active_expire_enabled || kv_pause_is_active(true)) return; /* CLIENT PAUSE */
     int effort = srv->cfg.active_expire_effort - 1;
     int hz = srv->effective_hz > 0 ? srv->effective_hz : 10;
     uint64_t limit = (uint64_t)(SLOW_TIME_PERC + 2 * effort) * 1000000u / (uint64_t)hz / 100u;
@@ -107,7 +107,8 @@ void kv_expire_cycle_slow(kv_server_t *srv) {
 }
 
 void kv_expire_cycle_fast(kv_server_t *srv) {
-    if (!srv->active_expire_enabled || !srv->expire_timelimit_exit) return;
+    if (!srv->active_expire_enabled || !srv->expire_timelimit_exit || kv_pause_is_active(true))
+        return;
     int effort = srv->cfg.active_expire_effort - 1;
     uint64_t duration = FAST_DURATION + FAST_DURATION / 4 * (uint64_t)effort;
     uint64_t now = kv_monotonic_us();

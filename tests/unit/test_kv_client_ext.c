@@ -68,6 +68,14 @@ static void test_pause_write_holds_writes_until_unpause(void **state) {
     assert_false(c->flags & KV_CLIENT_PAUSED);
     assert_output(
         c, "+OK\r\n$1\r\nv\r\n-ERR unknown command 'NOSUCH', with args beginning with: \r\n");
+    /* While paused, an expired key reads as missing but stays until the pause ends. */
+    feed(c, "SET e v\r\n");
+    free(take_output(c));
+    kv_db_t *db = kv_db_get(0);
+    kv_db_set_expire(db, kv_db_lookup(db, "e", 1, KV_LOOKUP_NOSTATS | KV_LOOKUP_NOTOUCH), 1);
+    feed(admin, "CLIENT PAUSE 100000 WRITE\r\nGET e\r\nDBSIZE\r\nCLIENT UNPAUSE\r\n"
+                "GET e\r\nDBSIZE\r\n");
+    assert_output(admin, "+OK\r\n$-1\r\n:2\r\n+OK\r\n$-1\r\n:1\r\n");
     feed(admin, "CLIENT PAUSE 100000 nope\r\nCLIENT PAUSE x\r\nCLIENT PAUSE -1\r\n");
     assert_output(admin, "-ERR CLIENT PAUSE mode must be WRITE or ALL\r\n"
                          "-ERR timeout is not an integer or out of range\r\n"
