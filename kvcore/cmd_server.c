@@ -597,6 +597,21 @@ static void debug_protocol(kv_client_t *c, const kv_arg_t *type) {
     }
 }
 
+/*
+ * DEBUG QUICKLIST-PACKED-THRESHOLD size: Redis stores list elements at or above it in
+ * "plain" nodes of their own. kvcore's quicklist always gives an element bigger than a
+ * node's size limit a node of its own, whatever the threshold: the size is checked as
+ * Redis checks it, and the lists behave the same either way.
+ */
+static void debug_packed_threshold(kv_client_t *c, const kv_arg_t *a) {
+    unsigned long long sz;
+    if (!kv_memtoull(a->ptr, a->len, &sz) || sz > (1ULL << 32)) {
+        kv_reply_error(c, "ERR argument must be a memory value bigger than 1 and smaller than 4gb");
+        return;
+    }
+    kv_reply_ok(c);
+}
+
 void kv_cmd_debug(kv_client_t *c) {
     if (!debug_allowed(c)) return;
     const kv_arg_t *sub = &c->argv[1];
@@ -668,6 +683,8 @@ void kv_cmd_debug(kv_client_t *c) {
             kv_reply_ok(c);
         else
             kv_reply_error(c, "ERR Error trying to load the RDB dump, check server logs.");
+    } else if (kv_arg_is(sub, "quicklist-packed-threshold") && c->argc == 3) {
+        debug_packed_threshold(c, &c->argv[2]);
     } else if (kv_arg_is(sub, "populate") && c->argc >= 3 && c->argc <= 5) {
         debug_populate(c);
     } else if (kv_arg_is(sub, "protocol") && c->argc == 3) {
