@@ -8,8 +8,8 @@
  * Key extraction follows Redis's rules: a spec's begin search (an index, or a keyword
  * searched from a position) gives the first key, its find-keys part (a range, or a count
  * argument) the last; arguments that do not fit make the whole extraction invalid.
- * SET, BITFIELD (flags that depend on the arguments) and SORT (STORE anywhere) are
- * computed as Redis's own key functions compute them.
+ * SET, BITFIELD (flags that depend on the arguments), SORT (STORE anywhere) and SORT_RO
+ * are computed as Redis's own key functions compute them.
  */
 #include "kv_internal.h"
 
@@ -299,6 +299,8 @@ int kv_cmd_get_keys(const kv_cmd_t *cmd, const kv_arg_t *argv, int argc, kv_keyr
     const char *name = cmd->fullname;
     if (strcmp(name, "sort") == 0) {
         sort_keys(&k);
+    } else if (strcmp(name, "sort_ro") == 0) {
+        add_key(&k, 1, FLAGS("RO access")); /* BY/GET name no key: only the sorted one */
     } else if (strcmp(name, "set") == 0) {
         if (any_arg_is(argv, argc, 3, "get"))
             add_key(&k, 1, FLAGS("RW access update"));
