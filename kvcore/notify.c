@@ -38,45 +38,44 @@ void kv_signal_swapped_db(kv_db_t *a, kv_db_t *b) {
 
 /* --- notify-keyspace-events --- */
 
+/* Each class letter and what it stands for; the type classes in the order Redis prints
+ * them (CONFIG GET), then the letters printed apart ('A', K E m). */
 static const struct {
     char ch;
     int flags;
 } class_chars[] = {
-    {'A', KV_NOTIFY_ALL},      {'g', KV_NOTIFY_GENERIC},  {'$', KV_NOTIFY_STRING},
-    {'l', KV_NOTIFY_LIST},     {'s', KV_NOTIFY_SET},      {'h', KV_NOTIFY_HASH},
-    {'z', KV_NOTIFY_ZSET},     {'x', KV_NOTIFY_EXPIRED},  {'e', KV_NOTIFY_EVICTED},
-    {'K', KV_NOTIFY_KEYSPACE}, {'E', KV_NOTIFY_KEYEVENT}, {'t', KV_NOTIFY_STREAM},
-    {'m', KV_NOTIFY_KEY_MISS}, {'d', KV_NOTIFY_MODULE},   {'n', KV_NOTIFY_NEW},
+    {'g', KV_NOTIFY_GENERIC},  {'$', KV_NOTIFY_STRING},   {'l', KV_NOTIFY_LIST},
+    {'s', KV_NOTIFY_SET},      {'h', KV_NOTIFY_HASH},     {'z', KV_NOTIFY_ZSET},
+    {'x', KV_NOTIFY_EXPIRED},  {'e', KV_NOTIFY_EVICTED},  {'t', KV_NOTIFY_STREAM},
+    {'d', KV_NOTIFY_MODULE},   {'n', KV_NOTIFY_NEW},      {'A', KV_NOTIFY_ALL},
+    {'K', KV_NOTIFY_KEYSPACE}, {'E', KV_NOTIFY_KEYEVENT}, {'m', KV_NOTIFY_KEY_MISS},
 };
+#define NCLASSES     (sizeof(class_chars) / sizeof(class_chars[0]))
+#define NTYPECLASSES 11 /* g .. n */
 
 int kv_notify_flags_parse(const char *s) {
     int flags = 0;
     for (; *s; s++) {
         size_t i = 0;
-        while (i < sizeof(class_chars) / sizeof(class_chars[0]) && class_chars[i].ch != *s)
+        while (i < NCLASSES && class_chars[i].ch != *s)
             i++;
-        if (i == sizeof(class_chars) / sizeof(class_chars[0])) return -1;
+        if (i == NCLASSES) return -1;
         flags |= class_chars[i].flags;
     }
     return flags;
 }
 
 void kv_notify_flags_str(int flags, char *buf, size_t len) {
-    /* Redis's order: 'A' or the type classes, then K, E and m. */
-    static const char order[] = "g$lshzxetdn";
-    char out[24];
+    char out[NCLASSES + 1];
     size_t n = 0;
     if ((flags & KV_NOTIFY_ALL) == KV_NOTIFY_ALL) {
-        out[n++] = 'A';
+        out[n++] = 'A'; /* as Redis, even when n is also set */
     } else {
-        for (const char *p = order; *p; p++) {
-            char one[2] = {*p, '\0'};
-            if (flags & kv_notify_flags_parse(one)) out[n++] = *p;
-        }
+        for (size_t i = 0; i < NTYPECLASSES; i++)
+            if (flags & class_chars[i].flags) out[n++] = class_chars[i].ch;
     }
-    if (flags & KV_NOTIFY_KEYSPACE) out[n++] = 'K';
-    if (flags & KV_NOTIFY_KEYEVENT) out[n++] = 'E';
-    if (flags & KV_NOTIFY_KEY_MISS) out[n++] = 'm';
+    for (size_t i = NTYPECLASSES + 1; i < NCLASSES; i++)
+        if (flags & class_chars[i].flags) out[n++] = class_chars[i].ch;
     out[n] = '\0';
     snprintf(buf, len, "%s", out);
 }
