@@ -140,7 +140,7 @@ int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl) {
     int64_t old_exp = kv_obj_expire(old);
     /* Redis's lookupKeyWrite would have expired it before the overwrite, and the value
      * then goes in as a new key: count it, and signal both. */
-    bool was_expired = kv_db_key_is_expired(old);
+    bool was_expired = old_exp >= 0 && !kv_srv.loading && now_ms() > old_exp;
     if (was_expired) {
         kv_srv.stat_expiredkeys++;
         signal_expired(db, old);
