@@ -8,16 +8,20 @@ byte for byte, and the same number of dataset changes.
 usage: notify_diff.py [--no-dirty] PORT_A PORT_B corpus.txt [corpus.txt ...]
 
 Corpus lines are kvdiff.py's (tests/kv/kvdiff.py): one command each, shlex quoting.
-Replies are not compared here (kvdiff.py does that); prefixes ~ @sort @near N are
-stripped and the command run, @sleep waits, @reconnect opens new session connections,
-other @ directives are skipped. Each server gets a subscriber connection that
-PSUBSCRIBEs to __key*@*__:* in RESP2; after every command a marker key is SET from a
-third connection in db 13 and the subscriber reads up to that marker's keyevent, so the
-notifications of each command are compared as one window (messages naming the marker
-key are dropped). Active expiry is switched off on both (DEBUG SET-ACTIVE-EXPIRE 0):
-a key then expires when a command touches it, at the same point on both servers.
-After every command, INFO's rdb_changes_since_last_save must have grown by the same
-amount on both (--no-dirty: not compared, for a server that does not report it).
+Replies are not compared here (kvdiff.py does that). Directives: ~ @sort @near N are
+stripped and the command run; @n N reads N replies; @read N reads N replies already due;
+@other runs the rest of the line on a second session connection; @proto N sends HELLO N
+on the session connections (now and after each reconnect in the file); @sleep waits;
+@reconnect opens new session connections; @raw @scan @kscan @fields are skipped on both.
+Each server gets a subscriber connection that PSUBSCRIBEs to __key*@*__:* in RESP2.
+After every command a marker is PUBLISHed on a channel that pattern matches (PUBLISH
+changes no key and is refused in no state a corpus creates, maxmemory included), and the
+subscriber reads up to it: the notifications of each command are compared as one
+window. Active expiry is off on both while the corpora run (DEBUG SET-ACTIVE-EXPIRE 0,
+restored at the end): a key then expires when a command touches it, at the same point
+on both servers. After every command, INFO's rdb_changes_since_last_save must have grown
+by the same amount on both (--no-dirty: not compared, for a server that does not report
+it).
 
 Exit status: 0 when everything matched, 1 otherwise (each difference is printed).
 """
@@ -27,8 +31,7 @@ import time
 
 from resp_conn import Conn
 
-MARKER = b"__notify_diff_marker__"
-MARKER_DB = 13
+MARKER_CHANNEL = b"__keyevent@0__:__notify_diff_marker__"
 PATTERN = b"__key*@*__:*"
 
 
@@ -38,34 +41,51 @@ def value(reply):
 
 
 class Side:
-    """One server: a session connection, a marker connection and a subscriber."""
+    """One server: session connections, a marker/admin connection and a subscriber."""
 
     def __init__(self, port):
         self.port = port
         self.marks = 0
         self.last_dirty = 0
+        self.proto = None
         self.sub = Conn(port)
         got = value(self.sub.cmd("PSUBSCRIBE", PATTERN))
         assert got[0][1] == b"psubscribe", got
         self.marker = Conn(port)
-        self.marker.cmd("SELECT", MARKER_DB)
-        admin = Conn(port)
-        admin.cmd("CONFIG", "SET", "notify-keyspace-events", "AKEnm")
-        admin.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "0")
-        self.session = Conn(port)
+        self.marker.cmd("CONFIG", "SET", "notify-keyspace-events", "AKEnm")
+        self.marker.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        self.reconnect()
+
+    def close(self):
+        self.marker.cmd("DEBUG", "SET-ACTIVE-EXPIRE", "1")
 
     def reconnect(self):
-        self.session = Conn(self.port)
+        self.session = self.connect()
+        self.other = None
 
-    def run(self, args):
-        self.session.call(args)
+    def connect(self):
+        conn = Conn(self.port)
+        if self.proto:
+            conn.cmd("HELLO", self.proto)
+        return conn
+
+    def run(self, conn_name, args, replies=1):
+        """Sends args on a session connection (None: sends nothing), reads `replies`
+        replies and returns the notifications the command caused."""
+        if conn_name == "other" and self.other is None:
+            self.other = self.connect()
+        conn = self.other if conn_name == "other" else self.session
+        if args:
+            conn.send(args)
+        for _ in range(replies):
+            conn.read()
         return self.window()
 
     def window(self):
         """The notifications published since the last window, up to a fresh marker."""
         self.marks += 1
-        self.marker.cmd("SET", MARKER, self.marks)
-        want_chan = b"__keyevent@%d__:set" % MARKER_DB
+        mark = b"%d" % self.marks
+        self.marker.cmd("PUBLISH", MARKER_CHANNEL, mark)
         out = []
         while True:
             fields = [x[1] for x in value(self.sub.read())]
@@ -73,10 +93,8 @@ class Side:
                 out.append(b"unexpected " + fields[0])
                 continue
             chan, msg = fields[2], fields[3]
-            if chan == want_chan and msg == MARKER:
+            if chan == MARKER_CHANNEL and msg == mark:
                 return out
-            if MARKER in chan or msg == MARKER:
-                continue
             out.append(chan + b" " + msg)
 
     def dirty_delta(self):
@@ -93,22 +111,37 @@ class Side:
         return None
 
 
-def command_of(line):
-    """The command a corpus line runs, or None for directives without one."""
+def words(text):
+    return [a.encode("utf-8", "surrogateescape") for a in shlex.split(text)]
+
+
+def parse(line):
+    """(connection, args, replies) for a corpus line; None for lines skipped on both."""
+    conn = "session"
+    if line.startswith("@other "):
+        conn, line = "other", line[len("@other "):]
     if line.startswith("~"):
         line = line[1:]
+    replies = 1
     if line.startswith("@sort "):
         line = line[len("@sort "):]
     elif line.startswith("@near "):
         line = line.split(None, 2)[2]
+    elif line.startswith("@n "):
+        _, n, line = line.split(None, 2)
+        replies = int(n)
+    elif line.startswith("@read "):
+        return conn, None, int(line.split()[1])
     elif line.startswith("@"):
         return None
-    return [a.encode("utf-8", "surrogateescape") for a in shlex.split(line)]
+    args = words(line)
+    return (conn, args, replies) if args else None
 
 
 def run_file(path, a, b, each_dirty=False):
     bad = 0
     for s in (a, b):
+        s.proto = None
         s.reconnect()
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         lines = f.read().split("\n")
@@ -123,10 +156,15 @@ def run_file(path, a, b, each_dirty=False):
             for s in (a, b):
                 s.reconnect()
             continue
-        args = command_of(line)
-        if not args:
+        if line.startswith("@proto "):
+            for s in (a, b):
+                s.proto = line.split()[1]
+                s.session.cmd("HELLO", s.proto)
             continue
-        got, want = a.run(args), b.run(args)
+        what = parse(line)
+        if what is None:
+            continue
+        got, want = a.run(*what), b.run(*what)
         if got != want:
             bad += 1
             print("%s:%d: %s" % (path, lineno, line))
@@ -164,6 +202,8 @@ def main():
         n = run_file(path, a, b, each_dirty)
         print("%s %s" % ("ok  " if n == 0 else "FAIL", path))
         bad += n
+    a.close()
+    b.close()
     return 1 if bad else 0
 
 
