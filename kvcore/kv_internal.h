@@ -21,6 +21,9 @@
  *   defrag adapter        defrag_kv.c (engine host, per-db stages), defrag_types.c
  *   introspection         info.c, digest.c, crash.c
  *   transactions          multi.c: MULTI/EXEC/DISCARD, WATCH and its per-db index
+ *   append-only file      propagate.c (what a call writes: deterministic forms, units),
+ *                         aof.c (writer, fsync thread, manifest, rewrites), aof_load.c
+ *                         (parser, replay), aof_rewrite.c (the dataset as commands), aof.h
  *   helpers               util.c (parsing, kv_d2str, glob, the PRNG kv_rand64), kv_util.h
  *                         (kv_ll2str, kv_rd32/kv_wr32: needs nothing of the server)
  *
