@@ -5,7 +5,7 @@
  * command table) and the manifest parser, on arbitrary file contents.
  * fuzz-sources: kvcore/[a-z]*.c defrag/[a-z]*.c
  * fuzz-exclude: kvcore/main.c
- * fuzz-libs: -ljemalloc -lunwind
+ * fuzz-libs: -ljemalloc -lunwind -llzf
  * fuzz-options: -max_len=4096
  *
  * Input: data[0] bit 0 says whether the file is the manifest's last one (its end may be

@@ -5,7 +5,7 @@
  * checked after every command.
  * fuzz-sources: kvcore/[a-z]*.c defrag/[a-z]*.c
  * fuzz-exclude: kvcore/main.c
- * fuzz-libs: -ljemalloc -lunwind
+ * fuzz-libs: -ljemalloc -lunwind -llzf
  * fuzz-options: -max_len=512
  *
  * Input: a sequence of commands. Per command, one byte picks a row of the command table

@@ -12,7 +12,7 @@
 #   fuzz    clang -fsanitize=fuzzer,address,undefined      -> $BUILD/fuzz/<target>
 #   replay  <cc> -fsanitize=address,undefined replay_main.c -> $BUILD/fuzz-replay/<target>
 
-FUZZ_INC="-Ishim -Iheapprof -Idefrag -Ikvcore -Itests/fuzz"
+FUZZ_INC="-Ishim -Iheapprof -Idefrag -Ikvcore -Itests/fuzz -I/usr/include/liblzf"
 FUZZ_CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
 -Wno-missing-field-initializers -fno-sanitize-recover=all"
 
