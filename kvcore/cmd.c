@@ -141,6 +141,10 @@ static kv_cmd_t client_subcmds[] = {
      "Enable or disable server assisted client side caching support", "6.0.0"},
     {"help", kv_cmd_client_help, 2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "connection",
      "slow connection", "Show helpful text about the different subcommands", "5.0.0"},
+    {"unblock", kv_cmd_client_unblock, -3,
+     KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "connection",
+     "admin slow dangerous connection",
+     "Unblock a client blocked in a blocking command from a different connection", "5.0.0"},
     {"kill", kv_cmd_client_kill, -3, KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE,
      0, 0, 0, "connection", "admin slow dangerous connection", "Kill the connection of a client",
      "2.4.0"},
@@ -372,6 +376,28 @@ static kv_cmd_t cmd_table[] = {
     {"rpoplpush", kv_cmd_rpoplpush, 3, KV_CMD_WRITE | KV_CMD_DENYOOM, 1, 2, 1, "list",
      "write list slow",
      "Remove the last element in a list, prepend it to another list and return it", "1.2.0"},
+    {"blpop", kv_cmd_blpop, -3, KV_CMD_WRITE | KV_CMD_NOSCRIPT | KV_CMD_BLOCKING, 1, -2, 1, "list",
+     "write list slow blocking",
+     "Remove and get the first element in a list, or block until one is available", "2.0.0"},
+    {"brpop", kv_cmd_brpop, -3, KV_CMD_WRITE | KV_CMD_NOSCRIPT | KV_CMD_BLOCKING, 1, -2, 1, "list",
+     "write list slow blocking",
+     "Remove and get the last element in a list, or block until one is available", "2.0.0"},
+    {"blmove", kv_cmd_blmove, 6, KV_CMD_WRITE | KV_CMD_NOSCRIPT | KV_CMD_BLOCKING | KV_CMD_DENYOOM,
+     1, 2, 1, "list", "write list slow blocking",
+     "Pop an element from a list, push it to another list and return it; or block until one "
+     "is available",
+     "6.2.0"},
+    {"brpoplpush", kv_cmd_brpoplpush, 4,
+     KV_CMD_WRITE | KV_CMD_NOSCRIPT | KV_CMD_BLOCKING | KV_CMD_DENYOOM, 1, 2, 1, "list",
+     "write list slow blocking",
+     "Pop an element from a list, push it to another list and return it; or block until one "
+     "is available",
+     "2.2.0"},
+    {"blmpop", kv_cmd_blmpop, -5, KV_CMD_WRITE | KV_CMD_BLOCKING, 0, 0, 0, "list",
+     "write list slow blocking", "Pop elements from a list, or block until one is available",
+     "7.0.0"},
+    {"lmpop", kv_cmd_lmpop, -4, KV_CMD_WRITE, 0, 0, 0, "list", "write list slow",
+     "Pop elements from a list", "7.0.0"},
     {"hset", kv_cmd_hset, -4, KV_CMD_WRITE | KV_CMD_DENYOOM | KV_CMD_FAST, 1, 1, 1, "hash",
      "write hash fast", "Set the string value of a hash field", "2.0.0"},
     {"hsetnx", kv_cmd_hsetnx, 4, KV_CMD_WRITE | KV_CMD_DENYOOM | KV_CMD_FAST, 1, 1, 1, "hash",
@@ -494,6 +520,24 @@ static kv_cmd_t cmd_table[] = {
     {"zpopmax", kv_cmd_zpopmax, -2, KV_CMD_WRITE | KV_CMD_FAST, 1, 1, 1, "sorted-set",
      "write sortedset fast", "Remove and return members with the highest scores in a sorted set",
      "5.0.0"},
+    {"bzpopmin", kv_cmd_bzpopmin, -3,
+     KV_CMD_WRITE | KV_CMD_NOSCRIPT | KV_CMD_BLOCKING | KV_CMD_FAST, 1, -2, 1, "sorted-set",
+     "write sortedset fast blocking",
+     "Remove and return the member with the lowest score from one or more sorted sets, or "
+     "block until one is available",
+     "5.0.0"},
+    {"bzpopmax", kv_cmd_bzpopmax, -3,
+     KV_CMD_WRITE | KV_CMD_NOSCRIPT | KV_CMD_BLOCKING | KV_CMD_FAST, 1, -2, 1, "sorted-set",
+     "write sortedset fast blocking",
+     "Remove and return the member with the highest score from one or more sorted sets, or "
+     "block until one is available",
+     "5.0.0"},
+    {"bzmpop", kv_cmd_bzmpop, -5, KV_CMD_WRITE | KV_CMD_BLOCKING, 0, 0, 0, "sorted-set",
+     "write sortedset slow blocking",
+     "Remove and return members with scores in a sorted set or block until one is available",
+     "7.0.0"},
+    {"zmpop", kv_cmd_zmpop, -4, KV_CMD_WRITE, 0, 0, 0, "sorted-set", "write sortedset slow",
+     "Remove and return members with scores in a sorted set", "7.0.0"},
     {"zremrangebyrank", kv_cmd_zremrangebyrank, 4, KV_CMD_WRITE, 1, 1, 1, "sorted-set",
      "write sortedset slow", "Remove all members in a sorted set within the given indexes",
      "2.0.0"},
@@ -797,6 +841,10 @@ static void reject_unknown(kv_client_t *c) {
     reject(c, NULL, msg);
 }
 
+/* Nesting of kv_cmd_call (EXEC runs its queue through it): ready keys are served when
+ * the outermost call has finished. */
+static int depth;
+
 void kv_cmd_process(kv_client_t *c) {
     kv_cmd_t *cmd = kv_cmd_lookup_argv(c->argv, c->argc);
     if (cmd == NULL) {
@@ -855,7 +903,9 @@ void kv_cmd_call(kv_client_t *c, kv_cmd_t *cmd) {
     const kv_cmd_t *outer = c->cmd;
     c->cmd = cmd;
     kv_propagate_call_begin(&pc, c, cmd);
+    depth++;
     cmd->fn(c);
+    depth--;
     kv_propagate_call_end(&pc, c, cmd); /* the AOF form of what changed (propagate.c) */
     c->cmd = outer;
     uint64_t now = kv_clock_us();
@@ -866,4 +916,6 @@ void kv_cmd_call(kv_client_t *c, kv_cmd_t *cmd) {
     kv_srv.stat_numcommands++;
     if (dur >= 1000) kv_latency_add("command", dur / 1000);
     kv_client_after_call(c, cmd, dur); /* MONITOR, tracking, latency histogram */
+    /* Keys the command (or a whole EXEC) made ready serve their blocked clients now. */
+    if (depth == 0) kv_blocked_serve_ready();
 }

@@ -7,7 +7,9 @@
  * are parsed and the key is looked up decides which error a bad call gets, and the
  * differential test (tests/kv_corpus/list.txt) holds us to the same replies. The
  * encoding rules are Redis 7.2's (t_list.c here): kv_list_grow before adding,
- * kv_list_shrink after removing, and a list that empties is deleted at once.
+ * kv_list_shrink after removing, and a list that empties is deleted at once. The pop and
+ * move cores (kv_list_pop_reply, kv_list_move_reply) also serve LMPOP and the blocking
+ * commands (blocked.c), so every pop takes the same path and notifies the same way.
  */
 #include "t_list.h"
 
@@ -125,6 +127,34 @@ void kv_cmd_rpushx(kv_client_t *c) {
 
 /* --- LPOP RPOP --- */
 
+void kv_list_pop_reply(kv_client_t *c, const kv_arg_t *key, kv_obj_t *o, int where, long long count,
+                       int form) {
+    if (form == KV_POP_KEY_VALUE || form == KV_POP_KEY_ARRAY) {
+        kv_reply_array_len(c, 2);
+        kv_reply_bulk(c, key->ptr, key->len);
+    }
+    long long n = 1;
+    if (form == KV_POP_VALUE || form == KV_POP_KEY_VALUE) {
+        kv_list_entry_t e;
+        long idx = where == KV_LIST_HEAD ? 0 : -1;
+        if (kv_list_index(o, idx, &e) != 0) { /* not reached: callers pass non-empty lists */
+            kv_reply_null(c);
+            return;
+        }
+        reply_entry(c, &e);
+        kv_list_del_range(o, idx, 1);
+    } else {
+        long long llen = (long long)kv_list_len(o);
+        n = count > llen ? llen : count;
+        if (where == KV_LIST_HEAD)
+            reply_range(c, o, 0, n - 1, false);
+        else
+            reply_range(c, o, -n, -1, true);
+        kv_list_del_range(o, where == KV_LIST_HEAD ? 0 : (long)-n, (size_t)n);
+    }
+    elements_removed(c, key, o, where == KV_LIST_HEAD ? "lpop" : "rpop", n);
+}
+
 static void pop_generic(kv_client_t *c, int where) {
     bool hascount = c->argc == 3;
     long long count = 0;
@@ -149,26 +179,8 @@ static void pop_generic(kv_client_t *c, int where) {
         kv_reply_array_len(c, 0);
         return;
     }
-    long long n = 1;
-    if (!hascount) {
-        kv_list_entry_t e;
-        long idx = where == KV_LIST_HEAD ? 0 : -1;
-        if (kv_list_index(o, idx, &e) != 0) {
-            kv_reply_null(c);
-            return;
-        }
-        reply_entry(c, &e);
-        kv_list_del_range(o, idx, 1);
-    } else {
-        long long llen = (long long)kv_list_len(o);
-        n = count > llen ? llen : count;
-        if (where == KV_LIST_HEAD)
-            reply_range(c, o, 0, n - 1, false);
-        else
-            reply_range(c, o, -n, -1, true);
-        kv_list_del_range(o, where == KV_LIST_HEAD ? 0 : (long)-n, (size_t)n);
-    }
-    elements_removed(c, &c->argv[1], o, where == KV_LIST_HEAD ? "lpop" : "rpop", n);
+    kv_list_pop_reply(c, &c->argv[1], o, where, hascount ? count : 1,
+                      hascount ? KV_POP_ARRAY : KV_POP_VALUE);
 }
 
 void kv_cmd_lpop(kv_client_t *c) {
@@ -423,7 +435,7 @@ void kv_cmd_lpos(kv_client_t *c) {
 
 /* --- LMOVE RPOPLPUSH --- */
 
-static bool parse_side(kv_client_t *c, const kv_arg_t *a, int *where) {
+bool kv_list_parse_side(kv_client_t *c, const kv_arg_t *a, int *where) {
     if (kv_arg_is(a, "right")) {
         *where = KV_LIST_TAIL;
     } else if (kv_arg_is(a, "left")) {
@@ -435,15 +447,10 @@ static bool parse_side(kv_client_t *c, const kv_arg_t *a, int *where) {
     return true;
 }
 
-static void lmove_generic(kv_client_t *c, int wherefrom, int whereto) {
+void kv_list_move_reply(kv_client_t *c, const kv_arg_t *srckey, kv_obj_t *src,
+                        const kv_arg_t *dstkey, int wherefrom, int whereto) {
     bool wrong;
-    kv_obj_t *src = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_LIST, true, &wrong);
-    if (wrong) return;
-    if (src == NULL) {
-        kv_reply_null(c);
-        return;
-    }
-    kv_obj_t *dst = kv_lookup_type_or_reply(c, &c->argv[2], KV_TYPE_LIST, true, &wrong);
+    kv_obj_t *dst = kv_lookup_type_or_reply(c, dstkey, KV_TYPE_LIST, true, &wrong);
     if (wrong) return;
     /* Copy the value out: popping and pushing may move the listpack it lives in. */
     long idx = wherefrom == KV_LIST_HEAD ? 0 : -1;
@@ -461,15 +468,14 @@ static void lmove_generic(kv_client_t *c, int wherefrom, int whereto) {
         return;
     }
     memcpy(val, s, len);
-    if (dst == NULL) dst = create_list(c, &c->argv[2]);
+    if (dst == NULL) dst = create_list(c, dstkey);
     if (dst == NULL) goto out;
     if (kv_list_grow(dst, len, 1) != 0 || kv_list_push(dst, whereto, val, len) != 0) {
         if (kv_list_len(dst) == 0) after_removal(c, dst);
         kv_reply_oom(c);
         goto out;
     }
-    kv_notify_key_changed(c, &c->argv[2], KV_NOTIFY_LIST,
-                          whereto == KV_LIST_HEAD ? "lpush" : "rpush");
+    kv_notify_key_changed(c, dstkey, KV_NOTIFY_LIST, whereto == KV_LIST_HEAD ? "lpush" : "rpush");
     /* The pushed copy is in place: now take the element off the source. With src == dst
      * the source end is unaffected unless both ends are the same one. */
     if (src == dst && wherefrom == whereto)
@@ -477,14 +483,27 @@ static void lmove_generic(kv_client_t *c, int wherefrom, int whereto) {
     else
         kv_list_del_range(src, idx, 1);
     kv_reply_bulk(c, val, len);
-    elements_removed(c, &c->argv[1], src, wherefrom == KV_LIST_HEAD ? "lpop" : "rpop", 1);
+    elements_removed(c, srckey, src, wherefrom == KV_LIST_HEAD ? "lpop" : "rpop", 1);
 out:
     if (val != small) free(val);
 }
 
+static void lmove_generic(kv_client_t *c, int wherefrom, int whereto) {
+    bool wrong;
+    kv_obj_t *src = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_LIST, true, &wrong);
+    if (wrong) return;
+    if (src == NULL) {
+        kv_reply_null(c);
+        return;
+    }
+    kv_list_move_reply(c, &c->argv[1], src, &c->argv[2], wherefrom, whereto);
+}
+
 void kv_cmd_lmove(kv_client_t *c) {
     int wherefrom, whereto;
-    if (!parse_side(c, &c->argv[3], &wherefrom) || !parse_side(c, &c->argv[4], &whereto)) return;
+    if (!kv_list_parse_side(c, &c->argv[3], &wherefrom) ||
+        !kv_list_parse_side(c, &c->argv[4], &whereto))
+        return;
     lmove_generic(c, wherefrom, whereto);
 }
 

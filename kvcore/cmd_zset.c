@@ -9,7 +9,8 @@
  * us to the same replies. Scores are replied as Redis 7.0's addReplyDouble does ("%.17g",
  * "inf", "-inf"). Quirks kept on purpose: score bounds are parsed with strtod as Redis does
  * (so "" means 0 and leading spaces are accepted), a negative LIMIT offset returns nothing
- * and a negative LIMIT count means no limit.
+ * and a negative LIMIT count means no limit. The pop core (kv_zset_pop_reply) also serves
+ * ZMPOP and the blocking pops (blocked.c).
  */
 #include "t_zset.h"
 
@@ -522,6 +523,49 @@ void kv_cmd_zlexcount(kv_client_t *c) {
 
 /* --- ZPOPMIN ZPOPMAX --- */
 
+/*
+ * The reply shapes, as Redis 7.0: ZPOPMIN without COUNT one flat member/score pair, with
+ * COUNT the members with scores (pairs nested in RESP3); BZPOPMIN key, member and score;
+ * ZMPOP/BZMPOP key and an array of member/score pairs (nested in RESP2 too).
+ */
+void kv_zset_pop_reply(kv_client_t *c, const kv_arg_t *key, kv_obj_t *o, bool max, long long count,
+                       int form) {
+    long long llen = (long long)kv_zset_len(o);
+    long long n = count > llen ? llen : count;
+    if (form == KV_POP_KEY_VALUE || form == KV_POP_KEY_ARRAY) {
+        kv_reply_array_len(c, form == KV_POP_KEY_VALUE ? 3 : 2);
+        kv_reply_bulk(c, key->ptr, key->len);
+    }
+    if (form == KV_POP_VALUE)
+        kv_reply_array_len(c, 2);
+    else if (form == KV_POP_ARRAY)
+        kv_reply_scored_len(c, (long)n, true);
+    else if (form == KV_POP_KEY_ARRAY)
+        kv_reply_array_len(c, (long)n);
+    if (n > 0) {
+        kv_srv.dirty += n;
+        kv_notify_keyspace_event(KV_NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", key->ptr, key->len,
+                                 c->db->id);
+    }
+    while (n-- > 0) {
+        kv_zset_iter_t it;
+        kv_zset_elem_t e;
+        kv_zset_iter_rank(&it, o, 0, max);
+        if (!kv_zset_iter_next(&it, &e)) break;
+        if (form == KV_POP_ARRAY) {
+            reply_elem(c, &e, true);
+        } else {
+            if (form == KV_POP_KEY_ARRAY) kv_reply_array_len(c, 2);
+            kv_reply_bulk(c, e.member, e.len);
+            kv_reply_double(c, e.score);
+        }
+        size_t at = max ? kv_zset_len(o) - 1 : 0;
+        kv_zset_del_range_by_rank(o, at, at);
+    }
+    if (kv_zset_len(o) == 0) kv_notify_deleted_empty(c, key);
+    kv_signal_modified_key(c, c->db, key->ptr, key->len);
+}
+
 static void zpop_generic(kv_client_t *c, bool max) {
     if (c->argc > 3) {
         kv_reply_syntax_err(c);
@@ -538,37 +582,8 @@ static void zpop_generic(kv_client_t *c, bool max) {
         kv_reply_array_len(c, 0);
         return;
     }
-    /* As Redis 7.0: without COUNT one flat member/score pair, with COUNT an array of
-     * pairs (nested in RESP3). */
-    bool nested = count != -1;
-    if (count == -1) count = 1;
-    long long llen = (long long)kv_zset_len(o);
-    long long n = count > llen ? llen : count;
-    if (nested)
-        kv_reply_scored_len(c, (long)n, true);
-    else
-        kv_reply_array_len(c, 2);
-    if (n > 0) {
-        kv_srv.dirty += n;
-        kv_notify_keyspace_event(KV_NOTIFY_ZSET, max ? "zpopmax" : "zpopmin", c->argv[1].ptr,
-                                 c->argv[1].len, c->db->id);
-    }
-    while (n-- > 0) {
-        kv_zset_iter_t it;
-        kv_zset_elem_t e;
-        kv_zset_iter_rank(&it, o, 0, max);
-        if (!kv_zset_iter_next(&it, &e)) break;
-        if (nested) {
-            reply_elem(c, &e, true);
-        } else {
-            kv_reply_bulk(c, e.member, e.len);
-            kv_reply_double(c, e.score);
-        }
-        size_t at = max ? kv_zset_len(o) - 1 : 0;
-        kv_zset_del_range_by_rank(o, at, at);
-    }
-    if (kv_zset_len(o) == 0) kv_notify_deleted_empty(c, &c->argv[1]);
-    kv_signal_modified_key(c, c->db, c->argv[1].ptr, c->argv[1].len);
+    kv_zset_pop_reply(c, &c->argv[1], o, max, count == -1 ? 1 : count,
+                      count == -1 ? KV_POP_VALUE : KV_POP_ARRAY);
 }
 
 void kv_cmd_zpopmin(kv_client_t *c) {

@@ -115,6 +115,14 @@ kv_obj_t *kv_db_lookup_write(kv_db_t *db, const kv_arg_t *key) {
     return kv_db_lookup(db, key->ptr, key->len, KV_LOOKUP_NOSTATS);
 }
 
+/* A list or sorted set appeared under its key: clients blocked on it may be served. */
+static void signal_if_ready(kv_db_t *db, const kv_obj_t *o) {
+    if (o->type != KV_TYPE_LIST && o->type != KV_TYPE_ZSET) return;
+    size_t klen;
+    const char *key = kv_obj_key(o, &klen);
+    kv_signal_key_ready(db, key, klen);
+}
+
 int kv_db_add(kv_db_t *db, kv_obj_t *o) {
     int rc = kv_ht_add(db->keys, o);
     if (rc != 0) {
@@ -128,6 +136,7 @@ int kv_db_add(kv_db_t *db, kv_obj_t *o) {
         return -ENOMEM;
     }
     kv_notify_keyspace_event(KV_NOTIFY_NEW, "new", key, klen, db->id);
+    signal_if_ready(db, o);
     return 0;
 }
 
@@ -171,6 +180,7 @@ int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl) {
     }
     kv_obj_free(old);
     if (was_expired) kv_notify_keyspace_event(KV_NOTIFY_NEW, "new", key, klen, db->id);
+    signal_if_ready(db, o);
     return 0;
 }
 
@@ -244,6 +254,7 @@ void kv_db_swap(kv_db_t *a, kv_db_t *b) {
     a->expire_cursor = b->expire_cursor = 0;
     kv_defrag_db_changed(a);
     kv_defrag_db_changed(b);
+    kv_blocked_db_swapped(a, b);
 }
 
 void kv_db_cron(kv_server_t *srv) {

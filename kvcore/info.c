@@ -119,13 +119,13 @@ static void section_clients(buf_t *b) {
          "maxclients:%d\r\n"
          "client_recent_max_input_buffer:%zu\r\n"
          "client_recent_max_output_buffer:%zu\r\n"
-         "blocked_clients:0\r\n"
+         "blocked_clients:%zu\r\n"
          "tracking_clients:%zu\r\n"
          "watching_clients:%zu\r\n"
-         "clients_in_timeout_table:0\r\n"
+         "clients_in_timeout_table:%zu\r\n"
          "total_watched_keys:%zu\r\n",
-         kv_srv.nclients, kv_srv.cfg.maxclients, maxin, maxout, trk[0], kv_multi_watching_clients(),
-         kv_multi_watched_keys());
+         kv_srv.nclients, kv_srv.cfg.maxclients, maxin, maxout, kv_blocked_clients(), trk[0],
+         kv_multi_watching_clients(), kv_blocked_in_timeout_table(), kv_multi_watched_keys());
 }
 
 static size_t clients_mem(void) {

@@ -271,6 +271,7 @@ typedef struct kv_client {
     uint32_t auth_fails;        /* consecutive wrong passwords (auth.c) */
     struct kv_multi *multi;     /* MULTI queue and WATCHed keys (multi.c), NULL when none */
     kv_client_ext_t *ext;       /* SETINFO, REPLY SKIP, tracking (client_ext.c); NULL: none */
+    struct kv_blocked *bstate;  /* blocked.c: what a blocked client waits for, or NULL */
     /* list links */
     struct kv_client *prev, *next;
     struct kv_client *pw_next; /* pending-write list */
@@ -945,6 +946,63 @@ kv_obj_t *kv_scan_begin(kv_client_t *c, int type, unsigned long long *cursor, kv
  */
 size_t kv_scan_ht_collect(kv_ht_t *ht, unsigned long long cursor, long long count, void ***out,
                           size_t *n);
+
+/* --- Blocking commands (blocked.c) and the pop cores they share ---
+ *
+ * The pop cores reply and pop in one of four shapes: KV_POP_VALUE (one element: LPOP,
+ * ZPOPMIN without COUNT), KV_POP_ARRAY (LPOP key n, ZPOPMIN key n), KV_POP_KEY_VALUE
+ * (key and one element: BLPOP, BZPOPMIN), KV_POP_KEY_ARRAY (key and an array: LMPOP,
+ * ZMPOP and their blocking forms), and notify, signal and count the change as LPOP and
+ * ZPOPMIN do. pre: o is the non-empty list / sorted set under key (bytes that outlive o)
+ * in c's database, count >= 1; the key is deleted when it empties. kv_list_move_reply is
+ * LMOVE's core: src the non-empty list under srckey, dstkey looked up (WRONGTYPE replied)
+ * and created as needed.
+ */
+enum { KV_POP_VALUE, KV_POP_ARRAY, KV_POP_KEY_VALUE, KV_POP_KEY_ARRAY };
+typedef struct kv_blocked kv_blocked_t;
+void kv_list_pop_reply(kv_client_t *c, const kv_arg_t *key, kv_obj_t *o, int where, long long count,
+                       int form);
+void kv_list_move_reply(kv_client_t *c, const kv_arg_t *srckey, kv_obj_t *src,
+                        const kv_arg_t *dstkey, int wherefrom, int whereto);
+/* LEFT / RIGHT into KV_LIST_HEAD / KV_LIST_TAIL; false with a syntax error replied. */
+bool kv_list_parse_side(kv_client_t *c, const kv_arg_t *a, int *where);
+void kv_zset_pop_reply(kv_client_t *c, const kv_arg_t *key, kv_obj_t *o, bool max, long long count,
+                       int form);
+void kv_cmd_blpop(kv_client_t *c);
+void kv_cmd_brpop(kv_client_t *c);
+void kv_cmd_blmove(kv_client_t *c);
+void kv_cmd_brpoplpush(kv_client_t *c);
+void kv_cmd_blmpop(kv_client_t *c);
+void kv_cmd_lmpop(kv_client_t *c);
+void kv_cmd_bzpopmin(kv_client_t *c);
+void kv_cmd_bzpopmax(kv_client_t *c);
+void kv_cmd_bzmpop(kv_client_t *c);
+void kv_cmd_zmpop(kv_client_t *c);
+void kv_cmd_client_unblock(kv_client_t *c);
+/*
+ * A blocking command's timeout (seconds, fractions allowed) as Redis 7.0 parses it:
+ * *ms >= 0 (0 = forever), or -EINVAL with "timeout is not a float or out of range" /
+ * "timeout is negative" replied.
+ */
+int kv_blocked_parse_timeout(kv_client_t *c, const kv_arg_t *a, long long *ms);
+/* Serves the clients blocked on the keys signalled ready (kv_signal_key_ready); called
+ * by kv_cmd_process when the outermost command has finished. */
+void kv_blocked_serve_ready(void);
+/* SWAPDB: every key of a or b that now exists and has waiters is ready. */
+void kv_blocked_db_swapped(kv_db_t *a, kv_db_t *b);
+/* Times out (null reply) the clients whose deadline (kv_monotonic_us) is <= now_us;
+ * returns how many. The loop timer and before-sleep call it. */
+size_t kv_blocked_expire(uint64_t now_us);
+/* Before the loop sleeps: due timeouts, then the pending input of unblocked clients. */
+void kv_blocked_before_sleep(void);
+/* The client goes away (freed or closing): it stops waiting; nothing of it remains. */
+void kv_blocked_client_gone(kv_client_t *c);
+/* Blocked clients, keys with waiters, blocked clients with a timeout (INFO). */
+size_t kv_blocked_clients(void);
+size_t kv_blocked_keys(void);
+size_t kv_blocked_in_timeout_table(void);
+/* Frees the tables (shutdown, after every client was freed). */
+void kv_blocked_fini(void);
 
 /* Shared by handlers (cmd_util.c) */
 /* Parses argv as a long long, replying the Redis error on failure. 0 or -EINVAL. */

@@ -112,6 +112,7 @@ static void unlink_to_close(kv_client_t *c) {
 
 void kv_client_free(kv_client_t *c) {
     if (c == NULL) return;
+    kv_blocked_client_gone(c);
     if (kv_srv.current_client == c) kv_srv.current_client = NULL;
     kv_pubsub_unsubscribe_all(c);
     kv_reply_unlink_pending(c);
@@ -141,6 +142,7 @@ void kv_client_free(kv_client_t *c) {
 
 void kv_client_close_async(kv_client_t *c) {
     if (c->flags & (KV_CLIENT_CLOSE_ASAP | KV_CLIENT_FAKE)) return;
+    kv_blocked_client_gone(c);
     /* Unlink from the client list now (CLIENT LIST stops showing it) and queue it. */
     if (c->prev)
         c->prev->next = c->next;
@@ -249,9 +251,10 @@ void kv_client_process_input(kv_client_t *c) {
     kv_srv.mstime = kv_mstime();
     kv_srv.cmd_clock_us = kv_clock_us();
     while (c->qpos < c->qlen) {
-        /* A paused client (delayed WRONGPASS, auth.c) runs the rest when released. */
+        /* A paused client (delayed WRONGPASS, auth.c; CLIENT PAUSE) or a blocked one
+         * (blocked.c) runs the rest when released. */
         if (c->flags & (KV_CLIENT_CLOSE_AFTER_REPLY | KV_CLIENT_CLOSE_ASAP | KV_CLIENT_AUTH_PAUSED |
-                        KV_CLIENT_PAUSED))
+                        KV_CLIENT_PAUSED | KV_CLIENT_BLOCKED))
             break;
         c->req.max_bulk = kv_srv.cfg.proto_max_bulk_len; /* CONFIG SET applies at once */
         c->req.unauth = kv_auth_required(c);
@@ -538,6 +541,7 @@ char *kv_client_info_line(const kv_client_t *c) {
     f += kv_client_ext_flags(c, flags + f, false);
     if (c->flags & KV_CLIENT_PUBSUB) flags[f++] = 'P';
     if (c->flags & KV_CLIENT_MULTI) flags[f++] = 'x';
+    if (c->flags & KV_CLIENT_BLOCKED) flags[f++] = 'b';
     if (c->flags & KV_CLIENT_DIRTY_CAS) flags[f++] = 'd';
     f += kv_client_ext_flags(c, flags + f, true);
     if (c->flags & KV_CLIENT_CLOSE_AFTER_REPLY) flags[f++] = 'c';

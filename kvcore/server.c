@@ -226,6 +226,7 @@ static void before_sleep(kv_loop_t *loop, void *priv) {
     kv_srv.mstime = kv_mstime();
     kv_expire_cycle_fast(&kv_srv);
     kv_client_ext_before_sleep();
+    kv_blocked_before_sleep();
     kv_net_flush_pending(&kv_srv);
     if (shutdown_signal && !kv_srv.shutdown_asap) {
         kv_log(KV_LOG_WARNING, "Received %s scheduling shutdown...",
@@ -406,6 +407,7 @@ out:
     free_all_clients();
     if (kv_srv.loop) kv_net_flush_pending(&kv_srv);
     kv_aof_shutdown(); /* a no-op after the normal shutdown */
+    kv_blocked_fini();
     kv_defrag_fini();
     kv_auth_fini();
     kv_db_free_all(&kv_srv);

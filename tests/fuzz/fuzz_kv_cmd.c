@@ -336,6 +336,10 @@ static char run(kv_client_t *c, int argc, kv_arg_t *argv) {
     kv_srv.cmd_clock_us = kv_clock_us();
     kv_cmd_process(c);
     kv_srv.current_client = NULL;
+    if (c->flags & KV_CLIENT_BLOCKED) { /* a blocking pop found nothing: time it out */
+        kv_blocked_client_gone(c);
+        kv_reply_null_array(c);
+    }
     c->argc = 0;
     c->argv = NULL;
     return check_output(c);

@@ -96,6 +96,10 @@ SKIP = {
 for _n in ("subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe",
            "sunsubscribe"):
     SKIP[_n] = "a reply per channel, then subscribed mode (covered by the pubsub corpus)"
+# The blocking pops would wait (a timeout of "0" or "1"): kv_blocking's scenarios and the
+# blocking corpus compare them with redis-server instead.
+for _n in ("blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop"):
+    SKIP[_n] = "blocks (covered by kv_blocking and tests/kv_corpus/blocking.txt)"
 # These get only PALETTE values, never DEFAULT or key names, in every position.
 HOSTILE_ONLY = {"client|kill", "config|set"}
 
