@@ -11,7 +11,8 @@
  *                         their count check, output buffers, the pending-write list
  *   commands              cmd.c (table, dispatch, checks before a call), cmd_<family>.c
  *                         (string, keys, list, hash, set, zset, server, memory, bits,
- *                         sort, lcs, zalg: sorted-set algebra, geo + geohash.c)
+ *                         sort, lcs, zalg: sorted-set algebra, geo + geohash.c),
+ *                         blocked.c (blocking pops, LMPOP/ZMPOP, CLIENT UNBLOCK)
  *   shared command steps  cmd_util.c: kv_lookup_type_or_reply (the one typed lookup:
  *                         WRONGTYPE replied, NULL when absent), kv_arg_*_or_reply
  *   common replies        reply.c: kv_reply_oom, kv_reply_wrongtype, kv_reply_syntax_err...
