@@ -557,8 +557,10 @@ bool kv_aof_refuses(kv_client_t *c, const kv_cmd_t *cmd) {
     if (aof.state == AOF_OFF) return false;
     int err = aof.write_ok ? bio_error() : aof.write_errno;
     if (err == 0) return false;
-    if (!(cmd->flags & KV_CMD_WRITE) && cmd->fn != kv_cmd_ping) return false;
-    kv_reply_errorf(c, "MISCONF Errors writing to the AOF file: %s", strerror(err));
+    if (!(kv_multi_cmd_flags(c, cmd) & KV_CMD_WRITE) && cmd->fn != kv_cmd_ping) return false;
+    char msg[256];
+    snprintf(msg, sizeof(msg), "MISCONF Errors writing to the AOF file: %s", strerror(err));
+    kv_multi_reject(c, cmd, msg); /* EXEC of queued writes: EXECABORT (multi.c) */
     return true;
 }
 

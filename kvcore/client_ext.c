@@ -63,8 +63,8 @@ static void pause_check(void) {
 }
 
 static bool command_is_write(const kv_client_t *c, const kv_cmd_t *cmd) {
-    (void)c;
-    return (cmd->flags & (KV_CMD_WRITE | KV_CMD_MAY_REPLICATE)) != 0;
+    /* EXEC of a queue holding writes is a write (multi.c) */
+    return (kv_multi_cmd_flags(c, cmd) & (KV_CMD_WRITE | KV_CMD_MAY_REPLICATE)) != 0;
 }
 
 /* Would the pause hold this command? Commands that fail their checks (unknown, arity)

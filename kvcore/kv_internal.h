@@ -1241,6 +1241,9 @@ void kv_cmd_pubsub_help(kv_client_t *c);
  */
 void kv_multi_reject(kv_client_t *c, const kv_cmd_t *cmd, const char *msg);
 bool kv_multi_denies_oom(const kv_client_t *c, const kv_cmd_t *cmd);
+/* cmd's flags as Redis's processCommand judges them: EXEC also carries the WRITE,
+ * MAY_REPLICATE and DENYOOM flags of the commands it would run (MISCONF, CLIENT PAUSE). */
+uint32_t kv_multi_cmd_flags(const kv_client_t *c, const kv_cmd_t *cmd);
 bool kv_multi_queue(kv_client_t *c, kv_cmd_t *cmd);
 /* Leaves MULTI and drops every WATCH (RESET; the client's end through kv_multi_client_free). */
 void kv_multi_reset(kv_client_t *c);

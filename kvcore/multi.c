@@ -349,8 +349,13 @@ bool kv_multi_denies_oom(const kv_client_t *c, const kv_cmd_t *cmd) {
     if (!(c->flags & KV_CLIENT_MULTI)) return false;
     /* Queuing could take any amount of memory: only EXEC (of a queue holding a denyoom
      * command), DISCARD, QUIT and RESET pass. */
-    if (cmd->fn == kv_cmd_exec) return c->multi != NULL && (c->multi->qflags & KV_CMD_DENYOOM);
+    if (cmd->fn == kv_cmd_exec) return (kv_multi_cmd_flags(c, cmd) & KV_CMD_DENYOOM) != 0;
     return !(cmd->fn == kv_cmd_discard || cmd->fn == kv_cmd_quit || is_named(cmd, "reset"));
+}
+
+uint32_t kv_multi_cmd_flags(const kv_client_t *c, const kv_cmd_t *cmd) {
+    if (cmd->fn != kv_cmd_exec || c->multi == NULL) return cmd->flags;
+    return cmd->flags | (c->multi->qflags & (KV_CMD_WRITE | KV_CMD_MAY_REPLICATE | KV_CMD_DENYOOM));
 }
 
 bool kv_multi_queue(kv_client_t *c, kv_cmd_t *cmd) {

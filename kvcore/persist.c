@@ -394,12 +394,14 @@ int kv_persist_debug_reload(char *err, size_t errlen) {
 bool kv_persist_deny_write(kv_client_t *c, const kv_cmd_t *cmd) {
     if (ps.last_bgsave_ok || !kv_srv.cfg.stop_writes_on_bgsave_error || !have_save_points())
         return false;
-    if (!(cmd->flags & KV_CMD_WRITE) && strcmp(cmd->name, "ping") != 0) return false;
-    kv_reply_error(c, "MISCONF Redis is configured to save RDB snapshots, but it's currently "
-                      "unable to persist to disk. Commands that may modify the data set are "
-                      "disabled, because this instance is configured to report errors during "
-                      "writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). "
-                      "Please check the Redis logs for details about the RDB error.");
+    if (!(kv_multi_cmd_flags(c, cmd) & KV_CMD_WRITE) && strcmp(cmd->name, "ping") != 0)
+        return false;
+    kv_multi_reject(c, cmd,
+                    "MISCONF Redis is configured to save RDB snapshots, but it's currently "
+                    "unable to persist to disk. Commands that may modify the data set are "
+                    "disabled, because this instance is configured to report errors during "
+                    "writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). "
+                    "Please check the Redis logs for details about the RDB error.");
     return true;
 }
 

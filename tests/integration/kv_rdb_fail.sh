@@ -5,7 +5,7 @@
 # dataset that does not fit makes BGSAVE fail (INFO rdb_last_bgsave_status:err, write
 # commands and PING refused with MISCONF as redis-server words it, reads still served, no
 # temporary file left) and SAVE fail (ENOSPC in the log); the remounted read-only dir
-# fails the same way; after remounting read-write and deleting the bulk, BGSAVE succeeds
+# fails the same way (MULTI too); after remounting read-write and deleting the bulk, BGSAVE succeeds
 # and writes are accepted again. The old dump passes redis-check-rdb after each failure.
 if [ -z "${KV_RDB_FAIL_NS:-}" ]; then
     command -v unshare >/dev/null 2>&1 || { echo "skipped: unshare not installed"; exit 77; }
@@ -64,6 +64,9 @@ r_failed() { [ "$(kv_info "$REDIS_PORT" rdb_last_bgsave_status)" = err ]; }
 wait_for 300 0.1 r_failed || fail "redis-server's BGSAVE did not fail on a read-only dir"
 r_misconf=$(redis-cli -p "$REDIS_PORT" set k v)
 [ "$kv_misconf" = "$r_misconf" ] || fail "MISCONF text: '$kv_misconf' vs '$r_misconf'"
+# Inside MULTI a refused write flags the transaction (EXECABORT), reads are queued.
+tx() { printf 'MULTI\nSET k v\nGET nokey\nEXEC\nMULTI\nGET nokey\nEXEC\n' | redis-cli -p "$1"; }
+[ "$(tx "$KV_PORT")" = "$(tx "$REDIS_PORT")" ] || fail "MULTI under MISCONF: $(tx "$KV_PORT")"
 bgsave_and_wait
 [ "$(status)" = err ] || fail "status on a read-only dir"
 grep -q "Failed opening the temp RDB file" "$TMP/kvcore.$KV_PORT.log" || fail "no open error"

@@ -342,6 +342,22 @@ static void test_multi_over_maxmemory_refuses_queuing_but_not_exec(void **state)
     kv_client_free(c);
 }
 
+static void test_multi_exec_carries_the_write_flags_of_its_queue(void **state) {
+    (void)state;
+    kv_client_t *c = client_new();
+    kv_cmd_t *exec = kv_cmd_lookup("exec", 4), *get = kv_cmd_lookup("get", 3);
+    expect(c, "MULTI", "+OK\r\n");
+    expect(c, "GET k", "+QUEUED\r\n");
+    assert_false(kv_multi_cmd_flags(c, exec) & (KV_CMD_WRITE | KV_CMD_DENYOOM));
+    expect(c, "SET k v", "+QUEUED\r\n");
+    assert_true(kv_multi_cmd_flags(c, exec) & KV_CMD_WRITE); /* MISCONF, CLIENT PAUSE */
+    assert_true(kv_multi_cmd_flags(c, exec) & KV_CMD_DENYOOM);
+    assert_int_equal(kv_multi_cmd_flags(c, get), get->flags);
+    expect(c, "DISCARD", "+OK\r\n");
+    assert_int_equal(kv_multi_cmd_flags(c, exec), exec->flags);
+    kv_client_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_multi_queues_commands_and_exec_replies_in_order, flush_all),
@@ -360,6 +376,7 @@ int main(void) {
         cmocka_unit_test_setup(test_watch_counters_and_client_free_leave_nothing, flush_all),
         cmocka_unit_test_setup(test_multi_queue_counts_against_the_query_buffer_limit, flush_all),
         cmocka_unit_test_setup(test_multi_over_maxmemory_refuses_queuing_but_not_exec, flush_all),
+        cmocka_unit_test_setup(test_multi_exec_carries_the_write_flags_of_its_queue, flush_all),
     };
     return cmocka_run_group_tests_name("kv_multi", tests, kv_server_setup, kv_server_teardown);
 }
