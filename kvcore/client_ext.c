@@ -35,6 +35,10 @@ static bool pause_expired(void) {
     return pause_state.active && kv_mstime() >= pause_state.end_ms;
 }
 
+size_t kv_pause_waiting_clients(void) {
+    return pause_state.nwaiting;
+}
+
 bool kv_pause_is_active(bool write) {
     if (!pause_state.active || pause_expired()) return false;
     return pause_state.all || write;

@@ -135,6 +135,7 @@ static const cfg_row_t cfg_rows[] = {
     BOOL("lazyfree-lazy-user-flush", NULL, 0, lazyfree_lazy_user_flush, 0),
     LL("latency-monitor-threshold", NULL, 0, latency_monitor_threshold, 0, LLONG_MAX, 0),
     BOOL("latency-tracking", NULL, 0, latency_tracking, 1),
+    LL("tracking-table-max-keys", NULL, 0, tracking_table_max_keys, 0, LONG_MAX, 1000000),
     STR("latency-tracking-info-percentiles", 0, latency_tracking_info_percentiles, "50 99 99.9"),
     LL("slowlog-log-slower-than", NULL, 0, slowlog_log_slower_than, -1, LLONG_MAX, 10000),
     LL("slowlog-max-len", NULL, 0, slowlog_max_len, 0, LONG_MAX, 128),

@@ -124,8 +124,9 @@ static void section_clients(buf_t *b) {
          "watching_clients:%zu\r\n"
          "clients_in_timeout_table:%zu\r\n"
          "total_watched_keys:%zu\r\n",
-         kv_srv.nclients, kv_srv.cfg.maxclients, maxin, maxout, kv_blocked_clients(), trk[0],
-         kv_multi_watching_clients(), kv_blocked_in_timeout_table(), kv_multi_watched_keys());
+         kv_srv.nclients, kv_srv.cfg.maxclients, maxin, maxout,
+         kv_blocked_clients() + kv_pause_waiting_clients(), trk[0], kv_multi_watching_clients(),
+         kv_blocked_in_timeout_table(), kv_multi_watched_keys());
 }
 
 static size_t clients_mem(void) {

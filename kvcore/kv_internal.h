@@ -1330,8 +1330,11 @@ void kv_tracking_info(size_t *clients, size_t *keys, size_t *items, size_t *pref
 extern size_t kv_monitor_count;
 void kv_monitor_feed(const kv_client_t *c, const kv_cmd_t *cmd);
 void kv_monitor_remove(kv_client_t *c);
-/* CLIENT PAUSE: true while commands of this kind wait (expiry and eviction wait too). */
+/* CLIENT PAUSE: true while commands of this kind wait (expiry and eviction wait too).
+ * kv_pause_waiting_clients: clients holding a command until the pause ends (INFO
+ * blocked_clients counts them, as Redis does). */
 bool kv_pause_is_active(bool write);
+size_t kv_pause_waiting_clients(void);
 /* Handlers (client_ext.c, tracking.c, monitor.c) */
 void kv_cmd_client_no_touch(kv_client_t *c);
 void kv_cmd_client_no_evict(kv_client_t *c);
@@ -1478,6 +1481,7 @@ typedef struct kv_config_values {
     long long latency_monitor_threshold;
     bool latency_tracking;                   /* per-command histograms (latency.c) */
     char *latency_tracking_info_percentiles; /* "50 99 99.9" */
+    long long tracking_table_max_keys;       /* keys CLIENT TRACKING remembers, 0: no limit */
     long long slowlog_log_slower_than;
     long long slowlog_max_len;
     /* active defragmentation (used by defrag/; here so CONFIG and the file accept them) */

@@ -328,7 +328,7 @@ static bool is_running(const kv_client_t *c) {
 /* --- Signals --- */
 
 void kv_tracking_invalidate_key(kv_client_t *by, const char *key, size_t klen) {
-    if (tracking_clients == 0) return;
+    if (tracking_clients == 0 && table_keys == 0) return;
     for (size_t i = 0; i < nprefixes; i++) {
         prefix_t *px = prefixes[i];
         if (klen >= px->len && memcmp(key, px->p, px->len) == 0)
@@ -389,9 +389,30 @@ void kv_tracking_after_command(kv_client_t *c, const kv_cmd_t *cmd) {
     if (n > 0) free(keys);
 }
 
-/* Before the loop sleeps: each BCAST client gets the keys changed under its prefixes
- * (NOLOOP: not those it changed itself), one message per prefix. */
+/* tracking-table-max-keys: over it, keys leave the table (their clients invalidated as
+ * if the keys changed), with an effort that grows while the table stays over the limit. */
+static void limit_table(void) {
+    static unsigned rounds;
+    static size_t cursor;
+    long long max = kv_srv.cfg.tracking_table_max_keys;
+    if (max <= 0 || table_keys <= (size_t)max) {
+        rounds = 0;
+        return;
+    }
+    for (int effort = 100 * (int)(rounds + 1); effort > 0 && table_keys > (size_t)max; effort--) {
+        while (table[cursor & (table_size - 1)] == NULL)
+            cursor++;
+        tkey_t *k = table[cursor & (table_size - 1)];
+        kv_tracking_invalidate_key(NULL, k->key, k->klen);
+    }
+    rounds = table_keys > (size_t)max ? rounds + 1 : 0;
+}
+
+/* Before the loop sleeps: the table's size limit, then each BCAST client gets the keys
+ * changed under its prefixes (NOLOOP: not those it changed itself), one message per
+ * prefix. */
 void kv_tracking_before_sleep(void) {
+    if (tracking_clients > 0 || table_keys > 0) limit_table();
     for (size_t i = 0; i < nprefixes; i++) {
         prefix_t *px = prefixes[i];
         if (px->nkeys == 0) continue;
@@ -421,7 +442,6 @@ void kv_tracking_disable(kv_client_t *c) {
     kv_client_ext_t *x = c->ext;
     if (x != NULL) {
         if (x->trk & KV_TRK_BCAST) {
-            if (x->nprefixes == 0) prefix_remove_client("", 0, c);
             for (int i = 0; i < x->nprefixes; i++) {
                 prefix_remove_client(x->prefixes[i].ptr, x->prefixes[i].len, c);
                 free((char *)x->prefixes[i].ptr);
@@ -540,16 +560,18 @@ static int enable(kv_client_t *c, const trk_opts_t *o) {
     x->trk = (x->trk & KV_TRK_CACHING) | o->trk;
     x->trk_redirect = (uint64_t)o->redir;
     if (!(o->trk & KV_TRK_BCAST)) return 0;
-    if (o->nprefixes == 0 && x->nprefixes == 0) return prefix_add_client("", 0, c);
-    for (int i = 0; i < o->nprefixes; i++) {
-        char *copy = malloc(o->prefixes[i].len ? o->prefixes[i].len : 1);
-        if (copy == NULL || prefix_add_client(o->prefixes[i].ptr, o->prefixes[i].len, c) != 0) {
+    static const kv_arg_t everything = {"", 0};
+    const kv_arg_t *add = o->nprefixes ? o->prefixes : &everything;
+    int nadd = o->nprefixes ? o->nprefixes : x->nprefixes == 0;
+    for (int i = 0; i < nadd; i++) {
+        char *copy = malloc(add[i].len ? add[i].len : 1);
+        if (copy == NULL || prefix_add_client(add[i].ptr, add[i].len, c) != 0) {
             free(copy);
             return -1;
         }
-        memcpy(copy, o->prefixes[i].ptr, o->prefixes[i].len);
+        memcpy(copy, add[i].ptr, add[i].len);
         x->prefixes[x->nprefixes].ptr = copy;
-        x->prefixes[x->nprefixes].len = o->prefixes[i].len;
+        x->prefixes[x->nprefixes].len = add[i].len;
         x->nprefixes++;
     }
     return 0;

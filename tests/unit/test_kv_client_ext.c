@@ -61,11 +61,13 @@ static void test_pause_write_holds_writes_until_unpause(void **state) {
     /* The read ran; the write waits, and the read after it waits behind it. */
     assert_output(c, "$-1\r\n");
     assert_true(c->flags & KV_CLIENT_PAUSED);
-    feed(c, "NOSUCH\r\n"); /* more input queues behind the held write */
+    assert_int_equal(kv_pause_waiting_clients(), 1); /* INFO blocked_clients */
+    feed(c, "NOSUCH\r\n");                           /* more input queues behind the held write */
     assert_output(c, "");
     feed(admin, "CLIENT UNPAUSE\r\n");
     assert_output(admin, "+OK\r\n");
     assert_false(c->flags & KV_CLIENT_PAUSED);
+    assert_int_equal(kv_pause_waiting_clients(), 0);
     assert_output(
         c, "+OK\r\n$1\r\nv\r\n-ERR unknown command 'NOSUCH', with args beginning with: \r\n");
     /* While paused, an expired key reads as missing but stays until the pause ends. */
@@ -122,6 +124,29 @@ static void test_tracking_default_mode_pushes_invalidations(void **state) {
     unlist_and_free(t);
 }
 
+static void test_tracking_table_limit_invalidates_the_excess(void **state) {
+    (void)state;
+    kv_client_t *t = listed_client();
+    feed(t, "HELLO 3\r\n");
+    free(take_output(t));
+    feed(t, "CLIENT TRACKING on\r\nMGET a b c\r\nCONFIG SET tracking-table-max-keys 1\r\n");
+    free(take_output(t));
+    kv_client_ext_before_sleep();
+    size_t clients, keys, items, prefixes;
+    kv_tracking_info(&clients, &keys, &items, &prefixes);
+    assert_int_equal(keys, 1);
+    char *out = take_output(t);
+    /* Two of the three keys were invalidated, one message each. */
+    int n = 0;
+    for (char *p = out; (p = strstr(p, ">2\r\n$10\r\ninvalidate\r\n*1\r\n")) != NULL; p++)
+        n++;
+    assert_int_equal(n, 2);
+    free(out);
+    feed(t, "CONFIG SET tracking-table-max-keys 1000000\r\nCLIENT TRACKING off\r\n");
+    free(take_output(t));
+    unlist_and_free(t);
+}
+
 static void test_tracking_optin_tracks_only_after_caching_yes(void **state) {
     (void)state;
     kv_client_t *t = listed_client();
@@ -153,6 +178,9 @@ static void test_tracking_bcast_sends_prefix_matches_before_sleep(void **state) 
     feed(t, "CLIENT TRACKING on BCAST PREFIX user: PREFIX us\r\n");
     assert_output(t, "-ERR Prefix 'user:' overlaps with another provided prefix 'us'. Prefixes "
                      "for a single client must not overlap.\r\n");
+    feed(t, "CLIENT TRACKING on BCAST\r\nCLIENT TRACKINGINFO\r\nCLIENT TRACKING off\r\n");
+    assert_output(t, "+OK\r\n%3\r\n$5\r\nflags\r\n~2\r\n$2\r\non\r\n$5\r\nbcast\r\n"
+                     "$8\r\nredirect\r\n:0\r\n$8\r\nprefixes\r\n*1\r\n$0\r\n\r\n+OK\r\n");
     feed(t, "CLIENT TRACKING on BCAST PREFIX user: PREFIX item:\r\n");
     assert_output(t, "+OK\r\n");
     feed(w, "SET user:1 a\r\nSET other b\r\nSET user:2 c\r\nSET user:1 d\r\n");
@@ -377,6 +405,7 @@ int main(void) {
         cmocka_unit_test(test_reply_off_skip_on),
         cmocka_unit_test(test_pause_write_holds_writes_until_unpause),
         cmocka_unit_test(test_tracking_default_mode_pushes_invalidations),
+        cmocka_unit_test(test_tracking_table_limit_invalidates_the_excess),
         cmocka_unit_test(test_tracking_optin_tracks_only_after_caching_yes),
         cmocka_unit_test(test_tracking_bcast_sends_prefix_matches_before_sleep),
         cmocka_unit_test(test_tracking_redirect_to_a_gone_client_is_flagged_broken),
