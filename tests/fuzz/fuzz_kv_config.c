@@ -2,7 +2,7 @@
 /*
  * fuzz_kv_config.c - the configuration-file parser (kv_config_load_string in
  * kvcore/config.c) on arbitrary file contents.
- * fuzz-sources: kvcore/config.c kvcore/util.c
+ * fuzz-sources: kvcore/config.c kvcore/util.c kvcore/notify_flags.c
  *
  * The input up to its first NUL byte is the file text (the API takes a C string).
  * Properties: loading never reads or writes outside its buffers and either succeeds or

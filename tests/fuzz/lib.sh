@@ -89,7 +89,26 @@ PROBE
     return 1
 }
 
-# Builds one target when a dependency is newer than the binary.
+# Compiles one source of a target to an object under its mode's object directory, unless
+# the object is newer than the source and every header its last compile read (.d file).
+# usage: fuzz_obj <cc> "<flags>" <source> <object>
+fuzz_obj() {
+    cc=$1 flags=$2 src=$3 o=$4
+    if [ -f "$o" ] && [ -f "${o%.o}.d" ]; then
+        stale=no
+        for d in $(sed -e 's/^[^:]*://' -e 's/\\$//' "${o%.o}.d"); do
+            { [ ! -e "$d" ] || [ "$d" -nt "$o" ]; } && stale=yes && break
+        done
+        [ $stale = no ] && return 0
+    fi
+    mkdir -p "$(dirname "$o")"
+    # shellcheck disable=SC2086 # word splitting of the flag lists is intended
+    "$cc" $FUZZ_CFLAGS $flags $FUZZ_INC -MMD -MF "${o%.o}.d" -c -o "$o" "$src"
+}
+
+# Builds one target when a dependency is newer than the binary. The parser sources are
+# compiled once per mode into objects the targets share (kvcore's whole tree is in several
+# targets), two compiles at a time, and only again when a source or header changed.
 # usage: fuzz_build <target> fuzz|replay <cc> <out>
 fuzz_build() {
     t=$1 mode=$2 cc=$3 out=$4
@@ -106,15 +125,29 @@ fuzz_build() {
         [ $stale = no ] && return 0
     fi
     mkdir -p "$(dirname "$out")"
+    # Unused functions are dropped, so a parser's file may refer to server code the target
+    # does not link, as long as the parser itself never calls it.
+    gc="-ffunction-sections -fdata-sections"
     if [ "$mode" = fuzz ]; then
-        san="-fsanitize=fuzzer,address,undefined"
+        san="-fsanitize=fuzzer,address,undefined $gc -Wl,--gc-sections"
+        objsan="-fsanitize=fuzzer-no-link,address,undefined $gc"
         extra=
     else
-        # Unused functions are dropped, so a parser's file may refer to server code the
-        # target does not link, as long as the parser itself never calls it.
-        san="-fsanitize=address,undefined -ffunction-sections -fdata-sections -Wl,--gc-sections"
+        san="-fsanitize=address,undefined $gc -Wl,--gc-sections"
+        objsan="-fsanitize=address,undefined $gc"
         extra=tests/fuzz/replay_main.c
     fi
+    # One object directory per compiler and flag set, so changed flags never reuse objects.
+    objdir="$(dirname "$out")/obj-$(echo "$cc $objsan $FUZZ_CFLAGS $FUZZ_INC" | cksum | cut -d' ' -f1)"
+    objs=
+    for s in $srcs; do
+        objs="$objs $objdir/${s%.c}.o"
+    done
+    export FUZZ_CFLAGS FUZZ_INC
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    printf '%s\n' $srcs | xargs -P "${FUZZ_JOBS:-2}" -I{} sh -c \
+        '. tests/fuzz/lib.sh; fuzz_obj "$1" "$2" "$3" "$4/${3%.c}.o"' _ "$cc" "$objsan" {} "$objdir" ||
+        return 1
     # shellcheck disable=SC2086 # word splitting of the flag lists is intended
-    "$cc" $FUZZ_CFLAGS $san $FUZZ_INC -o "$out" "tests/fuzz/$t.c" $extra $srcs -lm $(fuzz_libs "$t")
+    "$cc" $FUZZ_CFLAGS $san $FUZZ_INC -o "$out" "tests/fuzz/$t.c" $extra $objs -lm $(fuzz_libs "$t")
 }
