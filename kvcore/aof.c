@@ -603,6 +603,14 @@ static int rewrite_start(void) {
     }
     aof.last_rewrite_try_ms = kv_mstime();
     kv_aof_flush(true);
+    if (aof.state == AOF_WAIT_REWRITE) aof.len = 0; /* all of it is in the coming snapshot */
+    if (aof.len > 0) {
+        /* What could not be written belongs before the fork: in the new increment it would
+         * replay twice over the new base. */
+        kv_log(KV_LOG_WARNING, "Can't rewrite append only file in background: the AOF buffer "
+                               "could not be written");
+        return -EIO;
+    }
     int rc = aof.state == AOF_ON             ? open_new_incr()
              : aof.state == AOF_WAIT_REWRITE ? open_temp_incr()
                                              : 0;
