@@ -164,6 +164,8 @@ static const char *const SKIPPED[] = {
     "kprofile",     /* the same, Kvrocks-style */
     "debug",        /* SLEEP/SEGFAULT/POPULATE huge on purpose: DEBUG_OK subcommands only */
     "bgrewriteaof", /* forks a child that writes files */
+    "save",         /* writes the dump file */
+    "bgsave",       /* forks a child that writes the dump file */
     NULL};
 /* DEBUG subcommands that are run. */
 static const char *const DEBUG_OK[] = {
@@ -395,6 +397,8 @@ static void init_once(void) {
         kv_srv.listen_fds[i] = -1;
     FUZZ_CHECK(kv_config_defaults(&kv_srv.cfg) == 0);
     char err[256];
+    /* No save points: FLUSHALL would write dump.rdb. */
+    FUZZ_CHECK(kv_config_set(&kv_srv.cfg, "save", "", err, sizeof(err)) == 0);
     /* Small limits: a SETRANGE/SETBIT far away refuses instead of allocating 512 MB. */
     FUZZ_CHECK(kv_config_set(&kv_srv.cfg, "proto-max-bulk-len", "1048576", err, sizeof(err)) == 0);
     kv_srv.cfg.enable_debug_command = 1;

@@ -332,8 +332,7 @@ static void test_rdb_load_skips_expired(void **state) {
     kv_client_t *c = kv_client_new(-1);
     RUN(c, "SET", "gone", "v");
     RUN(c, "SET", "kept", "v");
-    kv_obj_t *o = kv_obj_set_expire(key("gone"), 1000); /* 1970: long expired */
-    kv_db_replaced(&kv_srv.dbs[0], key("gone"), o);
+    assert_non_null(kv_db_set_expire(&kv_srv.dbs[0], key("gone"), 1000)); /* 1970 */
     kv_rdb_out_t w;
     kv_rdb_out_init(&w, -1, true);
     assert_int_equal(kv_rdb_save_out(&w, 0, NULL), 0);
