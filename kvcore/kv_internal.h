@@ -25,6 +25,9 @@
  *   append-only file      propagate.c (what a call writes: deterministic forms, units),
  *                         aof.c (writer, fsync thread, manifest, rewrites), aof_load.c
  *                         (parser, replay), aof_rewrite.c (the dataset as commands), aof.h
+ *   RDB persistence       rdb.h: rdb.c (writer, DUMP), rdb_load.c (validating reader,
+ *                         RESTORE), crc64.c, persist.c (SAVE/BGSAVE and the fork child,
+ *                         save points, load at start-up, MISCONF, INFO persistence)
  *   helpers               util.c (parsing, kv_d2str, glob, the PRNG kv_rand64), kv_util.h
  *                         (kv_ll2str, kv_rd32/kv_wr32: needs nothing of the server)
  *
