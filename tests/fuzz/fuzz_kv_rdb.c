@@ -26,6 +26,7 @@
 #include "t_list.h"
 #include "t_set.h"
 #include "t_zset.h"
+#include "fuzz_kv_seams.h"
 
 #include <errno.h>
 #include <string.h>

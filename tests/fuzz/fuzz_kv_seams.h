@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_kv_seams.h - link seams for the fuzz targets that link all of kvcore (kv_cmd,
- * kv_aof): libmemshim (the allocator statistics, defrag moves and the heap profiler's
+ * kv_aof, kv_rdb): libmemshim (the allocator statistics, defrag moves and the heap profiler's
  * control) is not linked, the sanitizer owns malloc. Each answers "not available". Include
  * once per target, after kv_internal.h.
  */
