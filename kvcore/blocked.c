@@ -387,6 +387,9 @@ void kv_blocked_serve_ready(void) {
         bkey_t *bk = B.ready_head;
         B.ready_head = bk->ready_next;
         if (B.ready_head == NULL) B.ready_tail = NULL;
+        /* As Redis 7.0, keys are judged at the time of serving: a key that expired while
+         * the command ran (EXEC ... DEBUG SLEEP) is deleted, not served. */
+        kv_srv.mstime = kv_mstime();
         serve_key(bk); /* bk stays marked ready meanwhile: its last waiter leaves it be */
         bk->ready = false;
         if (bk->head == NULL) bkey_free(bk);

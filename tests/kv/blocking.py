@@ -4,6 +4,7 @@
 BLMPOP BZPOPMIN BZPOPMAX BZMPOP, CLIENT UNBLOCK).
 
 usage: blocking.py PORT [REF_PORT]
+       blocking.py --aof-workload PORT   served and immediate pops for an AOF round trip
 
 Each scenario drives a few connections and returns its transcript: the raw replies it
 read, in order. Scenarios assert what they must (who was served, with what, and who is
@@ -273,6 +274,20 @@ def transaction(s):
     check(s.read(b) == pair(b"t2", b"v2"), "served after EXEC from the first ready key")
 
 
+def expired_when_served(s):
+    a = s.conn()
+    s.block(a, "BLPOP", "ek", "0")
+    s.cmd(s.admin, "MULTI")
+    s.cmd(s.admin, "RPUSH", "ek", "a")
+    s.cmd(s.admin, "PEXPIRE", "ek", "100")
+    s.cmd(s.admin, "DEBUG", "SLEEP", "0.2")
+    check(s.cmd(s.admin, "EXEC").startswith(b"*3"), "EXEC ran")
+    blocked_now(s.admin, 1, "a key expired by the time it is served wakes nobody")
+    check(s.cmd(s.admin, "EXISTS", "ek") == b":0\r\n", "and is gone")
+    s.cmd(s.admin, "RPUSH", "ek", "b")
+    check(s.read(a) == pair(b"ek", b"b"), "served by the next push")
+
+
 def many_keys(s):
     a = s.conn()
     keys = ["mk%d" % i for i in range(10000)]
@@ -294,7 +309,7 @@ def many_clients(s):
 
 SCENARIOS = [fifo, keys_in_order, wrongtype_stays_blocked, blmove_chain,
              blmove_wrong_destination, mpop_forms, timeouts, forever, unblock, disconnect,
-             pipelined, databases, transaction, many_keys, many_clients]
+             pipelined, databases, transaction, expired_when_served, many_keys, many_clients]
 
 
 def run(port):
@@ -315,7 +330,38 @@ def run(port):
     return out
 
 
+def aof_workload(port):
+    """Pops served to blocked clients (after another client's command or EXEC) and served
+    at once, of every kind, leaving data behind: what the AOF must replay to the same
+    dataset (kv_blocking.sh compares DEBUG DIGEST across a restart)."""
+    s = Scenario(port)
+    a, b = s.conn(), s.conn()
+    s.block(a, "BLPOP", "w1", "w2", "0")
+    s.block(b, "BLMOVE", "w2", "w3", "RIGHT", "LEFT", "0")
+    s.cmd(s.admin, "RPUSH", "w2", "x", "y", "z")
+    s.read(a)
+    s.read(b)
+    s.block(a, "BZMPOP", "0", "1", "zw", "MAX", "COUNT", "2")
+    s.block(b, "BZPOPMIN", "zw", "0")
+    s.cmd(s.admin, "ZADD", "zw", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e")
+    s.read(a)
+    s.read(b)
+    s.block(a, "BLMPOP", "0", "1", "w4", "LEFT", "COUNT", "2")
+    s.cmd(s.admin, "MULTI")
+    s.cmd(s.admin, "RPUSH", "w4", "1", "2", "3")
+    s.cmd(s.admin, "EXEC")
+    s.read(a)
+    for args in (["BRPOP", "w3", "0"], ["BRPOPLPUSH", "w4", "w5", "0"],
+                 ["LMPOP", "1", "w2", "RIGHT"], ["ZMPOP", "1", "zw", "MIN"]):
+        s.cmd(a, *args)
+    s.close()
+    check(s.log.count(b"*-1\r\n") == 0, "every pop found something")
+
+
 def main():
+    if sys.argv[1:2] == ["--aof-workload"]:
+        aof_workload(int(sys.argv[2]))
+        return 0
     ports = [int(p) for p in sys.argv[1:]]
     results = [run(p) for p in ports]
     bad = 0
