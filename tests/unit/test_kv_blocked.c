@@ -39,7 +39,7 @@ static void test_blocked_timeout_parses_as_redis_7_0(void **state) {
         {"0.1", 100, NULL},
         {"0.0001", 1, NULL}, /* rounded up: never 0 (forever) */
         {"-0.0001", 0, NULL},
-        {"1e-400", 1, NULL},
+        {"1e-400", 1, NULL}, /* needs x87's 80-bit long double (not valgrind's 64) */
         {"0x10", 16000, NULL},
         {"abc", -1, "-ERR timeout is not a float or out of range\r\n"},
         {"", -1, "-ERR timeout is not a float or out of range\r\n"},
@@ -51,8 +51,10 @@ static void test_blocked_timeout_parses_as_redis_7_0(void **state) {
         {"1e20", -1, "-ERR timeout is negative\r\n"},
         {"9223372036854776", -1, "-ERR timeout is negative\r\n"},
     };
+    bool ld64 = getenv("MEMSHIM_VALGRIND") != NULL;
     kv_client_t *c = client();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (ld64 && strcmp(cases[i].arg, "1e-400") == 0) continue;
         kv_arg_t a = {cases[i].arg, strlen(cases[i].arg)};
         long long ms = -7;
         int rc = kv_blocked_parse_timeout(c, &a, &ms);
