@@ -680,6 +680,7 @@ struct kv_cmd {
     uint64_t usec;
     uint64_t rejected_calls;
     uint64_t failed_calls;
+    struct kv_latency_hist *hist; /* latency-tracking histogram (latency.c), NULL: none yet */
 };
 
 /* Builds the lookup table. 0 or -ENOMEM. */

@@ -11,8 +11,8 @@
  * per-command histogram with the bucket layout of the HdrHistogram Redis uses (values in
  * nanoseconds from 1 to 10^9, two significant digits: 256 sub-buckets per power of two),
  * so LATENCY HISTOGRAM's cumulative counts and INFO latencystats' percentiles read the
- * same values Redis reports. A command's histogram is allocated at its first call and
- * freed by CONFIG RESETSTAT.
+ * same values Redis reports. A command's histogram hangs off its table row, allocated at
+ * its first call and freed by CONFIG RESETSTAT.
  */
 #include "kv_internal.h"
 
@@ -68,12 +68,10 @@ static int64_t highest_equivalent(int64_t v) {
     return lowest + size - 1;
 }
 
-static kv_latency_hist_t *hists_of(kv_cmd_t *cmd);
-
 void kv_latency_hist_record(kv_cmd_t *cmd, uint64_t usec) {
     if (!kv_srv.cfg.latency_tracking) return;
-    kv_latency_hist_t *h = hists_of(cmd);
-    if (h == NULL) return;
+    if (cmd->hist == NULL && (cmd->hist = calloc(1, sizeof(*cmd->hist))) == NULL) return;
+    kv_latency_hist_t *h = cmd->hist;
     int64_t ns = (int64_t)usec * 1000;
     if (ns < 1) ns = 1;
     if (ns > HIST_MAX_NS) ns = HIST_MAX_NS;
@@ -81,44 +79,18 @@ void kv_latency_hist_record(kv_cmd_t *cmd, uint64_t usec) {
     h->total++;
 }
 
-/* Histograms by command, in a table beside the command table (its rows are static). */
-typedef struct hist_slot {
-    const kv_cmd_t *cmd;
-    kv_latency_hist_t *h;
-} hist_slot_t;
-static hist_slot_t *slots;
-static size_t nslots, slots_cap;
-
-static kv_latency_hist_t *hist_find(const kv_cmd_t *cmd) {
-    for (size_t i = 0; i < nslots; i++)
-        if (slots[i].cmd == cmd) return slots[i].h;
-    return NULL;
-}
-
-static kv_latency_hist_t *hists_of(kv_cmd_t *cmd) {
-    kv_latency_hist_t *h = hist_find(cmd);
-    if (h != NULL) return h;
-    if (nslots == slots_cap) {
-        size_t cap = slots_cap ? slots_cap * 2 : 32;
-        hist_slot_t *n = realloc(slots, cap * sizeof(*n));
-        if (n == NULL) return NULL;
-        slots = n;
-        slots_cap = cap;
-    }
-    h = calloc(1, sizeof(*h));
-    if (h == NULL) return NULL;
-    slots[nslots].cmd = cmd;
-    slots[nslots].h = h;
-    nslots++;
-    return h;
+static void free_hist(kv_cmd_t *cmd, void *priv) {
+    (void)priv;
+    free(cmd->hist);
+    cmd->hist = NULL;
 }
 
 void kv_latency_hist_reset(void) {
-    for (size_t i = 0; i < nslots; i++)
-        free(slots[i].h);
-    free(slots);
-    slots = NULL;
-    nslots = slots_cap = 0;
+    kv_cmd_foreach(free_hist, NULL);
+}
+
+static const kv_latency_hist_t *hist_find(const kv_cmd_t *cmd) {
+    return cmd->hist;
 }
 
 /* The value (ns) at percentile p, as hdr_value_at_percentile. */
