@@ -49,17 +49,21 @@ has_cmd MULTI && has_cmd EXEC && echo "ok   two writes inside MULTI/EXEC" ||
 check "MULTI/EXEC pairs (the single write is bare)" 1 \
     "$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().count(b"$5\r\nMULTI\r\n"))' "$incr")"
 
-# Eviction.
-python3 -c 'print("\n".join("SET ev:%d %s" % (i, "x" * 1000) for i in range(3000)))' | $R >/dev/null
-used=$(kv_info "$KV_PORT" used_memory memory)
-$R config set maxmemory-policy allkeys-random >/dev/null
-$R config set maxmemory $((used - 1000000)) >/dev/null
-$R set trigger 1 >/dev/null
-evicted=$(kv_info "$KV_PORT" evicted_keys stats)
-[ "$evicted" -gt 0 ] || { echo "FAIL nothing evicted"; fail=1; }
-dels=$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().count(b"$3\r\nDEL\r\n$"))' "$incr")
-[ "$dels" -ge $((evicted + 2)) ] && echo "ok   $evicted evictions written as DEL" ||
-    { echo "FAIL $evicted keys evicted, $dels DELs in the file"; fail=1; }
+# Eviction (not under a sanitizer: used memory is jemalloc's figure).
+if [ -z "${MEMSHIM_SAN:-}" ]; then
+    python3 -c 'print("\n".join("SET ev:%d %s" % (i, "x" * 1000) for i in range(3000)))' | $R >/dev/null
+    used=$(kv_info "$KV_PORT" used_memory memory)
+    $R config set maxmemory-policy allkeys-random >/dev/null
+    $R config set maxmemory $((used - 1000000)) >/dev/null
+    $R set trigger 1 >/dev/null
+    evicted=$(kv_info "$KV_PORT" evicted_keys stats)
+    [ "$evicted" -gt 0 ] || { echo "FAIL nothing evicted"; fail=1; }
+    dels=$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().count(b"$3\r\nDEL\r\n$"))' "$incr")
+    [ "$dels" -ge $((evicted + 2)) ] && echo "ok   $evicted evictions written as DEL" ||
+        { echo "FAIL $evicted keys evicted, $dels DELs in the file"; fail=1; }
+else
+    echo "skip eviction: used memory is jemalloc's, and a sanitizer owns malloc"
+fi
 $R config set maxmemory 0 >/dev/null
 want=$($R debug digest)
 stop_pid "$KV_PID"

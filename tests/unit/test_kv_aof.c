@@ -31,8 +31,8 @@ static int setup(void **state) {
     if (kv_db_init_all(&kv_srv) != 0) return -1;
     if (kv_cmd_init() != 0) return -1;
     cl = kv_client_new(-1);
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_kv_aof.XXXXXX");
-    if (cl == NULL || mkdtemp(tmpdir) == NULL) return -1;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_kv_aof.%d", (int)getpid());
+    if (cl == NULL || mkdir(tmpdir, 0700) != 0) return -1;
     return 0;
 }
 
