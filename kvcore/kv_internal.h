@@ -7,8 +7,9 @@
  *   network               loop.c (epoll, timers), net.c (connections, reading, limits),
  *                         auth.c (AUTH, protected mode)
  *   protocol              resp.c: the request parser only (what fuzz_kv_resp drives);
- *                         reply.c: the reply writer (kv_reply_*), deferred lengths and
- *                         their count check, output buffers, the pending-write list
+ *                         reply.c: the reply writer (kv_reply_*, RESP2 or RESP3 per
+ *                         connection), deferred lengths and their count check, output
+ *                         buffers, the pending-write list
  *   commands              cmd.c (table, dispatch, checks before a call), cmd_<family>.c
  *                         (string, keys, list, hash, set, zset, server, memory, bits,
  *                         sort, lcs, zalg: sorted-set algebra, geo + geohash.c),
