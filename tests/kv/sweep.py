@@ -4,7 +4,11 @@
 name Redis 7's COMMAND LIST has that kvcore does not, sent with bad and borderline
 arguments, with the framing of each reply checked and its bytes compared to redis-server.
 
-usage: sweep.py KVCORE_PORT REDIS_PORT [name-filter]
+usage: sweep.py [--resp3] KVCORE_PORT REDIS_PORT [name-filter]
+
+--resp3: the sweep's connections speak RESP3 (HELLO 3 first); replies must then parse
+under a strict RESP3 grammar (no RESP2 null "$-1"/"*-1"), and without it under RESP2's
+(no RESP3 type byte).
 
 The command list comes from the servers themselves: kvcore's COMMAND INFO (names, arity,
 key positions, subcommands, group) and redis-server's COMMAND INFO (every name it has).
@@ -38,8 +42,12 @@ import time
 
 from resp_conn import Conn
 
-KV_PORT, REDIS_PORT = int(sys.argv[1]), int(sys.argv[2])
-FILTER = sys.argv[3].lower() if len(sys.argv) > 3 else ""
+ARGS = sys.argv[1:]
+RESP3 = ARGS[:1] == ["--resp3"]
+if RESP3:
+    ARGS = ARGS[1:]
+KV_PORT, REDIS_PORT = int(ARGS[0]), int(ARGS[1])
+FILTER = ARGS[2].lower() if len(ARGS) > 2 else ""
 
 PALETTE = ["", "abc", "-1", "0", "1.5", "inf", "-inf", "+inf", "nan", "4294967296",
            "9223372036854775807", "-9223372036854775808", "18446744073709551616",
@@ -163,11 +171,20 @@ def enc(args):
     return Conn.encode(args)
 
 
-class Strict:
-    """A strict RESP2 reader over a byte string; raises ValueError on any deviation."""
+LINE_TYPES = (b"+", b"-", b":", b",", b"#", b"(")
+BLOB_TYPES = (b"$", b"=", b"!")
+AGGREGATES = (b"*", b"~", b">", b"%")
+RESP3_TYPES = (b"_", b",", b"#", b"(", b"=", b"!", b"~", b">", b"%", b"|")
 
-    def __init__(self, buf):
+
+class Strict:
+    """A strict RESP2 (or, with RESP3 set, RESP3) reader over a byte string; raises
+    ValueError on any deviation. A map's value is its 2N keys and values in order; an
+    attribute's its 2N pairs followed by the reply it annotates."""
+
+    def __init__(self, buf, resp3=None):
         self.buf, self.pos = buf, 0
+        self.resp3 = RESP3 if resp3 is None else resp3
 
     def line(self):
         i = self.buf.find(b"\r\n", self.pos)
@@ -179,9 +196,10 @@ class Strict:
         self.pos = i + 2
         return s
 
-    @staticmethod
-    def number(s, allow_neg1_only=False):
+    def number(self, s, allow_neg1_only=False):
         if s == b"-1" and allow_neg1_only:
+            if self.resp3:
+                raise ValueError("a RESP2 null in RESP3")
             return -1
         if allow_neg1_only:
             ok = s.isdigit() and (s == b"0" or s[:1] != b"0")
@@ -192,42 +210,72 @@ class Strict:
             raise ValueError("not a canonical number: %r" % s)
         return int(s)
 
+    def check_line(self, t, s):
+        if t == b":":
+            self.number(s)
+        elif t == b"#" and s not in (b"t", b"f"):
+            raise ValueError("bad boolean %r" % s)
+        elif t == b"(" and not (s[1:] if s[:1] == b"-" else s).isdigit():
+            raise ValueError("bad big number %r" % s)
+        elif t == b",":
+            if s not in (b"inf", b"-inf", b"nan", b"-nan"):
+                try:
+                    float(s)
+                except ValueError:
+                    raise ValueError("bad double %r" % s)
+                if s[:1] in (b"+", b" ") or s.lower() in (b"infinity", b"-infinity"):
+                    raise ValueError("bad double %r" % s)
+
     def reply(self):
         if self.pos >= len(self.buf):
             raise ValueError("missing reply")
         t = self.buf[self.pos:self.pos + 1]
         self.pos += 1
         s = self.line()
-        if t in (b"+", b"-"):
+        if t in RESP3_TYPES and not self.resp3:
+            raise ValueError("RESP3 type %r in RESP2" % t)
+        if t in LINE_TYPES:
+            self.check_line(t, s)
             return (t, s)
-        if t == b":":
-            self.number(s)
-            return (t, s)
-        if t == b"$":
-            n = self.number(s, True)
+        if t == b"_":
+            if s:
+                raise ValueError("null with a payload")
+            return (t, None)
+        if t in BLOB_TYPES:
+            n = self.number(s, t == b"$")
             if n < 0:
                 return (t, None)
             if self.buf[self.pos + n:self.pos + n + 2] != b"\r\n":
                 raise ValueError("bulk of %d bytes not followed by CRLF" % n)
             v = self.buf[self.pos:self.pos + n]
+            if t == b"=" and (n < 4 or v[3:4] != b":"):
+                raise ValueError("verbatim string without its format")
             self.pos += n + 2
             return (t, v)
-        if t == b"*":
-            n = self.number(s, True)
+        if t in AGGREGATES or t == b"|":
+            n = self.number(s, t == b"*")
             if n < 0:
                 return (t, None)
-            return (t, [self.reply() for _ in range(n)])
+            items = [self.reply() for _ in range(n * (2 if t in (b"%", b"|") else 1))]
+            if t == b"|":
+                items.append(self.reply())
+            return (t, items)
         raise ValueError("bad type byte %r" % t)
 
 
 class Server:
-    def __init__(self, port, name):
+    def __init__(self, port, name, resp3=None):
         self.port, self.name = port, name
+        self.resp3 = RESP3 if resp3 is None else resp3
         self.connect()
 
     def connect(self):
         self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=20)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.resp3:
+            replies, _ = self.exchange([["HELLO", "3"]])
+            if replies[0][0] != b"%":
+                raise RuntimeError("%s: HELLO 3 answered %r" % (self.name, replies[0]))
 
     def send(self, cmds, pre=b""):
         self.sock.sendall(pre + b"".join(enc(c) for c in cmds))
@@ -253,7 +301,7 @@ class Server:
         buf = self.recv_until_end()
         if buf is None:
             raise EOFError("connection closed")
-        p = Strict(buf)
+        p = Strict(buf, self.resp3)
         out = [p.reply() for _ in range(npre + len(cmds) + 1)]
         if p.pos != len(buf):
             raise ValueError("%d bytes left over" % (len(buf) - p.pos))
@@ -265,18 +313,21 @@ class Server:
 def raw(v):
     """The RESP bytes of a parsed reply (for messages and exact comparison)."""
     t, x = v
-    if t in (b"+", b"-", b":"):
+    if t in LINE_TYPES:
         return t + x + b"\r\n"
-    if t == b"$":
-        return b"$-1\r\n" if x is None else b"$%d\r\n%s\r\n" % (len(x), x)
+    if t == b"_":
+        return b"_\r\n"
+    if t in BLOB_TYPES:
+        return t + b"-1\r\n" if x is None else t + b"%d\r\n%s\r\n" % (len(x), x)
     if x is None:
-        return b"*-1\r\n"
-    return b"*%d\r\n" % len(x) + b"".join(raw(e) for e in x)
+        return t + b"-1\r\n"
+    n = len(x) // 2 if t in (b"%", b"|") else len(x)
+    return t + b"%d\r\n" % n + b"".join(raw(e) for e in x)
 
 
 def flat(v):
     t, x = v
-    if t == b"*" and x is not None:
+    if t in AGGREGATES and x is not None:
         return [y for e in x for y in flat(e)]
     return [raw(v)]
 
@@ -289,8 +340,8 @@ def same(mode, a, b):
     if mode == "errors":
         return True
     if mode == "shape":
-        return a[0] != b"*" or (a[1] is None) == (b[1] is None) and len(a[1] or []) == len(
-            b[1] or [])
+        return a[0] not in AGGREGATES or (a[1] is None) == (b[1] is None) and len(
+            a[1] or []) == len(b[1] or [])
     if mode == "sorted":
         return sorted(flat(a)) == sorted(flat(b))
     return raw(a) == raw(b)
@@ -342,6 +393,8 @@ class Sweep:
         post = [["PING", SENTINEL]] + PROBE_READS
         if full == "select":
             post = [["SELECT", "0"]] + post
+        if full == "reset" and RESP3:  # RESET goes back to RESP2, as in Redis
+            post = [["HELLO", "3"]] + post
         kv_err = rd = None
         try:
             self.kv.send([argv] + post + [["PING", END]])
@@ -383,9 +436,14 @@ class Sweep:
             return
         kv = replies[0]
         self.changed = self.changed or kv[0] != b"-"
-        off = 2 if full == "select" else 1
+        off = 2 if full == "select" or (full == "reset" and RESP3) else 1
         if full == "select" and replies[1] != (b"+", b"OK"):
             self.finding(argv, "SELECT 0 after it failed")
+        if full == "reset" and RESP3:
+            if replies[1][0] != b"%":
+                self.finding(argv, "HELLO 3 after it answered %s" % short(raw(replies[1])))
+            if compare:
+                self.reconnect(self.rd)  # redis-server's connection is back in RESP2 too
         if replies[off] != (b"$", SENTINEL):
             self.finding(argv, "PING after it answered %s" % short(raw(replies[off])))
         got = replies[off + 1:off + 1 + len(PROBE_READS)]
@@ -572,9 +630,10 @@ def vectors(full, row, tokens=()):
 def main():
     sw = Sweep()
     t0 = time.monotonic()
-    kv_rows = info_rows(sw.kv)
-    rd_rows = info_rows(sw.rd)
-    tokens = doc_tokens(sw.rd)
+    # The command table is read in RESP2 (its parsers expect RESP2's flat shapes).
+    kv_rows = info_rows(Server(KV_PORT, "kvcore", False))
+    rd_rows = info_rows(Server(REDIS_PORT, "redis", False))
+    tokens = doc_tokens(Server(REDIS_PORT, "redis", False))
     sw.rebuild()
     counts = {"kvcore": 0, "unimplemented": 0, "skipped": 0}
     for full in sorted(kv_rows):
@@ -610,9 +669,9 @@ def main():
         for extra in ([], ["1"], ["k:str:emb", "abc"]):
             sw.run(full, prefix + extra, compare=False)
     secs = time.monotonic() - t0
-    print("sweep: %d kvcore commands, %d redis-only names, %d skipped (%s); %d vectors sent, "
+    print("sweep (RESP%d): %d kvcore commands, %d redis-only names, %d skipped (%s); %d vectors sent, "
           "%d compared with redis-server, %d known differences waived, %d findings, %.1f s"
-          % (counts["kvcore"], counts["unimplemented"], counts["skipped"],
+          % (3 if RESP3 else 2, counts["kvcore"], counts["unimplemented"], counts["skipped"],
              ", ".join(sorted(k for k in SKIP if k not in HOSTILE_ONLY)), sw.sent,
              sw.compared, sum(sw.waived.values()), len(sw.findings), secs))
     for why, n in sorted(sw.waived.items()):
