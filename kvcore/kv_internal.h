@@ -1258,6 +1258,9 @@ void kv_multi_client_free(kv_client_t *c);
  * multi-mem=; the queue counts against client-query-buffer-limit). */
 long kv_multi_queued_count(const kv_client_t *c);
 size_t kv_multi_mem(const kv_client_t *c);
+/* Checks the watch index and, when c is not NULL, c's queue and watches (multi.c's
+ * invariants). 0 or -EPROTO. */
+int kv_multi_check(const kv_client_t *c);
 /* INFO clients: clients watching at least one key; watched keys over every db. */
 size_t kv_multi_watching_clients(void);
 size_t kv_multi_watched_keys(void);

@@ -405,6 +405,55 @@ size_t kv_multi_watched_keys(void) {
     return nwatched_keys;
 }
 
+/* --- Invariants --- */
+
+static bool key_list_has(const wkey_t *wk, const watch_t *w) {
+    for (const watch_t *x = wk->watchers; x != NULL; x = x->knext)
+        if (x == w) return true;
+    return false;
+}
+
+/* The index: every key has watchers that point back to it, in its db, linked both ways,
+ * and the key count matches. */
+static int index_check(void) {
+    size_t keys = 0;
+    for (int i = 0; index_of != NULL && i < kv_srv.ndbs; i++) {
+        if (index_of[i] == NULL) continue;
+        if (kv_ht_size(index_of[i]) == 0) return -EPROTO; /* an empty index is freed */
+        kv_ht_iter_t it;
+        void *entry;
+        int rc = 0;
+        kv_ht_iter_init(&it, index_of[i]);
+        while (rc == 0 && kv_ht_iter_next(&it, &entry)) {
+            const wkey_t *wk = entry;
+            keys++;
+            if (wk->watchers == NULL || wk->watchers->kprev != NULL) rc = -EPROTO;
+            for (const watch_t *w = wk->watchers; rc == 0 && w != NULL; w = w->knext)
+                if (w->wk != wk || w->dbid != i || (w->knext && w->knext->kprev != w)) rc = -EPROTO;
+        }
+        kv_ht_iter_fini(&it);
+        if (rc != 0) return rc;
+    }
+    return keys == nwatched_keys && (index_of != NULL || keys == 0) ? 0 : -EPROTO;
+}
+
+int kv_multi_check(const kv_client_t *c) {
+    if (index_check() != 0) return -EPROTO;
+    const struct kv_multi *m = c ? c->multi : NULL;
+    if (m == NULL) return 0;
+    size_t n = 0, wbytes = 0, qbytes = 0;
+    for (const watch_t *w = m->watches; w != NULL; w = w->cnext, n++) {
+        if (w->client != c || !key_list_has(w->wk, w)) return -EPROTO;
+        wbytes += sizeof(*w) + w->wk->klen;
+    }
+    for (size_t i = 0; i < m->n; i++)
+        qbytes += m->q[i].bytes;
+    if (n != m->nwatches || wbytes != m->wbytes || qbytes != m->qbytes || m->n > m->cap)
+        return -EPROTO;
+    if ((c->flags & (KV_CLIENT_DIRTY_CAS | KV_CLIENT_DIRTY_EXEC)) && m->n != 0) return -EPROTO;
+    return 0;
+}
+
 /* --- Commands --- */
 
 void kv_cmd_multi(kv_client_t *c) {

@@ -6,6 +6,7 @@
  * from another client, by FLUSHDB/FLUSHALL and SWAPDB only when the key exists, by a key
  * expiring before EXEC but not by the deletion of a key already expired when watched;
  * the watch counters, CLIENT LIST's multi fields and a freed client leaving nothing.
+ * kv_multi_check runs after every command.
  */
 #include "test_common.h"
 
@@ -28,10 +29,11 @@ static void run(kv_client_t *c, const char *line) {
     feed_bytes(c, buf, (size_t)n);
 }
 
-/* Runs line and asserts its reply. */
+/* Runs line and asserts its reply, then the invariants (the index, c's state). */
 static void expect(kv_client_t *c, const char *line, const char *reply) {
     run(c, line);
     assert_output(c, reply);
+    assert_int_equal(kv_multi_check(c), 0);
 }
 
 static kv_client_t *client_new(void) {
@@ -161,6 +163,7 @@ static void test_watch_fails_exec_when_another_client_changes_the_key(void **sta
     expect(c, "MULTI", "+OK\r\n");
     expect(c, "INCR w", "+QUEUED\r\n");
     kv_signal_modified_key(other, other->db, "w", 1); /* what every write command signals */
+    assert_int_equal(kv_multi_check(c), 0);
     assert_true(c->flags & KV_CLIENT_DIRTY_CAS);
     assert_int_equal(kv_multi_queued_count(c), 0);
     assert_int_equal(kv_multi_watched_keys(), 0); /* a dirty client drops its watches */
@@ -292,6 +295,7 @@ static void test_watch_counters_and_client_free_leave_nothing(void **state) {
     assert_null(strstr(line, " multi-mem=0 "));
     free(line);
     kv_client_free(a); /* disconnecting inside MULTI, with watches */
+    assert_int_equal(kv_multi_check(b), 0);
     assert_int_equal(kv_multi_watching_clients(), 1);
     assert_int_equal(kv_multi_watched_keys(), 2);
     kv_signal_modified_key(NULL, kv_db_get(0), "k1", 2); /* nobody left to flag */
@@ -302,6 +306,7 @@ static void test_watch_counters_and_client_free_leave_nothing(void **state) {
     assert_non_null(strstr(line, " multi=-1 "));
     free(line);
     kv_client_free(b);
+    assert_int_equal(kv_multi_check(NULL), 0);
     assert_int_equal(kv_multi_watching_clients(), 0);
     assert_int_equal(kv_multi_watched_keys(), 0);
 }
