@@ -23,6 +23,8 @@
  *   defrag adapter        defrag_kv.c (engine host, per-db stages), defrag_types.c
  *   introspection         info.c, digest.c, crash.c
  *   transactions          multi.c: MULTI/EXEC/DISCARD, WATCH and its per-db index
+ *   publish/subscribe     pubsub.c: channel, pattern and shard-channel tables, the
+ *                         SUBSCRIBE family, PUBLISH, PUBSUB, RESP2 subscribed mode
  *   append-only file      propagate.c (what a call writes: deterministic forms, units),
  *                         aof.c (writer, fsync thread, manifest, rewrites), aof_load.c
  *                         (parser, replay), aof_rewrite.c (the dataset as commands), aof.h
