@@ -234,6 +234,7 @@ def pipelined(s):
 
 
 def databases(s):
+    """SELECT, SWAPDB, FLUSHALL, and keys made by RENAME, COPY and RESTORE."""
     a = s.conn()
     s.block(a, "BLPOP", "sk", "0")
     s.cmd(s.admin, "SELECT", "1")
@@ -252,6 +253,11 @@ def databases(s):
     s.cmd(s.admin, "RPUSH", "src3", "c")
     s.cmd(s.admin, "COPY", "src3", "sk3")
     check(s.read(a) == pair(b"sk3", b"c"), "COPY into place wakes it")
+    s.cmd(s.admin, "RPUSH", "src4", "d")
+    payload = s.admin.cmd("DUMP", "src4")[1][1]  # each server's own encoding: not logged
+    s.block(a, "BLPOP", "sk4", "0")
+    s.cmd(s.admin, "RESTORE", "sk4", "0", payload)
+    check(s.read(a) == pair(b"sk4", b"d"), "RESTORE into place wakes it")
 
 
 class Skip(Exception):
@@ -289,6 +295,21 @@ def expired_when_served(s):
     check(s.read(a) == pair(b"ek", b"b"), "served by the next push")
 
 
+def resp3(s):
+    a = s.conn()
+    a.cmd("HELLO", "3")  # the server's own description: not logged
+    s.block(a, "BZPOPMIN", "r3", "0")
+    s.cmd(s.admin, "ZADD", "r3", "1.5", "m")
+    check(s.read(a) == b"*3\r\n$2\r\nr3\r\n$1\r\nm\r\n,1.5\r\n", "RESP3 double score")
+    check(s.cmd(a, "BLMOVE", "nx", "d", "LEFT", "LEFT", "0.05") == b"_\r\n", "RESP3 null")
+    s.block(a, "BZMPOP", "0", "1", "r3", "MIN", "COUNT", "3")
+    s.cmd(s.admin, "ZADD", "r3", "2", "x", "3", "y")
+    s.read(a)
+    s.block(a, "BLMPOP", "0", "1", "r4", "RIGHT", "COUNT", "3")
+    s.cmd(s.admin, "RPUSH", "r4", "p", "q")
+    s.read(a)
+
+
 def many_keys(s):
     a = s.conn()
     keys = ["mk%d" % i for i in range(10000)]
@@ -310,7 +331,7 @@ def many_clients(s):
 
 SCENARIOS = [fifo, keys_in_order, wrongtype_stays_blocked, blmove_chain,
              blmove_wrong_destination, mpop_forms, timeouts, forever, unblock, disconnect,
-             pipelined, databases, transaction, expired_when_served, many_keys, many_clients]
+             pipelined, databases, transaction, expired_when_served, resp3, many_keys, many_clients]
 
 
 def run(port):
