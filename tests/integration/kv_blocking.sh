@@ -3,13 +3,13 @@
 # Blocking commands with several clients (tests/kv/blocking.py): FIFO wake-up, the key
 # that became ready, keys of another type, BLMOVE chains and a wrong destination, the
 # BLMPOP/BZMPOP/BZPOPMIN reply shapes, timeouts (bounded), CLIENT UNBLOCK, disconnecting
-# while blocked, input pipelined behind a blocked command, SELECT/SWAPDB/FLUSHALL and
-# keys made by RENAME/COPY/RESTORE, MULTI, a key expired by the time it is served, RESP3
+# while blocked, input pipelined behind a blocked command, SELECT/SWAPDB/FLUSHALL and keys
+# made by RENAME/COPY/RESTORE, MULTI, a key expired by the time it is served, RESP3
 # replies (served and timed out), 10000 keys, 300 clients. Every scenario runs on
-# kvcore-server and on redis-server and their transcripts must be byte-identical; then kvcore's INFO must show no blocked client
-# left. Last, pops served to blocked clients go to the append-only file as Redis 7.0
-# writes them (LPOP, LMOVE, ZPOPMAX ... never the blocking form) and a restart from it
-# gives the same DEBUG DIGEST.
+# kvcore-server and on redis-server and their transcripts must be byte-identical; then
+# kvcore's INFO must show no blocked client left. Last, pops served to blocked clients go
+# to the append-only file as Redis 7.0 writes them (LPOP, LMOVE, ZPOPMAX ... never the
+# blocking form) and a restart from it gives the same DEBUG DIGEST.
 . "$(dirname "$0")/../lib.sh"
 need_cmd redis-server redis-cli python3
 kv_start_kvcore --save '' --enable-debug-command yes
