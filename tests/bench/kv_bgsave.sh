@@ -1,13 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# BGSAVE of N keys (DEBUG POPULATE: "key:<n>" -> 100-byte values) under a write load,
-# kvcore-server side by side with Debian's redis-server 7.0, same settings (rdbcompression
-# yes, rdbchecksum yes): while redis-benchmark overwrites random keys of the same range
-# (SET, 50 clients, pipeline 16), BGSAVE runs; reported per server: the save's wall time
-# (BGSAVE until rdb_bgsave_in_progress is 0, polled every 10 ms), the dump's size and
-# bytes per second, rdb_last_cow_size (the child's Private_Dirty at its end: what the
-# writes made it copy), the writes done meanwhile and used_memory. Rounds alternate
-# servers; the median round is shown. Reports, never fails.
+# BGSAVE of N keys ("key:%012d" -> 100-byte values, loaded with redis-cli --pipe) under a
+# write load, kvcore-server side by side with Debian's redis-server 7.0, same settings
+# (rdbcompression yes, rdbchecksum yes), the dataset reloaded before each round. While
+# redis-benchmark overwrites random keys of the same names (SET -r N, 50 clients,
+# pipeline 16), BGSAVE runs; reported per server: the save's wall time (BGSAVE until
+# rdb_bgsave_in_progress is 0, polled every 10 ms), the dump's size and MB per second,
+# rdb_last_cow_size (the child's Private_Dirty at its end: what the writes made it copy),
+# the writes done meanwhile and used_memory. Rounds alternate servers; the round with the
+# median time is shown. Reports, never fails.
 # usage: BUILD=build sh tests/bench/kv_bgsave.sh
 #        (KV_BENCH_KEYS=N default 1000000, KV_BENCH_ROUNDS default 3)
 . "$(dirname "$0")/../lib.sh"
@@ -21,6 +22,7 @@ now_ms() { date +%s%3N; }
 round() { # name port dir -> one line: secs bytes cow writes
     port=$2
     rm -f "$3/dump.rdb"
+    redis-cli -p "$port" --pipe <"$TMP/load.resp" >/dev/null # the same dataset every round
     redis-benchmark -p "$port" -t set -r "$N" -d 100 -c 50 -P 16 -n 100000000 -q \
         >/dev/null 2>&1 &
     bpid=$!
@@ -49,9 +51,18 @@ start() { # name -> port (servers stay up for all rounds)
 }
 
 mkdir -p "$TMP/kvcore" "$TMP/redis"
+python3 - "$N" >"$TMP/load.resp" <<'PY'
+import sys
+out = sys.stdout.buffer
+for i in range(int(sys.argv[1])):
+    k = b"key:%012d" % i
+    v = (b"%d-" % (i * 2654435761 % 1000003)) * 20
+    v = v[:100]
+    out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(v), v))
+PY
 for s in kvcore redis; do
     start "$s"
-    redis-cli -p "$(cat "$TMP/$s.port")" debug populate "$N" key 100 >/dev/null
+    redis-cli -p "$(cat "$TMP/$s.port")" --pipe <"$TMP/load.resp" >/dev/null
 done
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
