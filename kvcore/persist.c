@@ -470,13 +470,8 @@ void kv_cmd_bgsave(kv_client_t *c) {
         }
         schedule = true;
     }
-    if (ps.child > 0) {
-        if (schedule) {
-            ps.scheduled = true;
-            kv_reply_status(c, "Background saving scheduled");
-        } else {
-            kv_reply_error(c, "ERR Background save already in progress");
-        }
+    if (ps.child > 0) { /* as Redis 7.0, SCHEDULE too */
+        kv_reply_error(c, "ERR Background save already in progress");
         return;
     }
     if (kv_aof_child_pid() > 0) { /* Redis's texts with an AOF rewrite running */
