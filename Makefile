@@ -300,7 +300,8 @@ asan: deps-test
 # valgrind (tests/lib.sh's KV_SERVER_WRAPPER; exit status 99 = errors or definite leaks
 # at its SIGTERM shutdown). The server links libmemshim.a there (NOSHIM=1, relinked each
 # time) so memcheck sees every allocation; tests that need the shim's malloc skip.
-VG_SERVER := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+VG_SERVER := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+             --suppressions=$(CURDIR)/tests/valgrind.supp
 valgrind: deps-test
 	rm -f build-vg/kvcore-server
 	$(MAKE) --no-print-directory BUILD=build-vg NOSHIM=1 all unit-bins

@@ -128,7 +128,11 @@ static uint64_t private_dirty_bytes(void) {
 }
 
 static void child_send(uint32_t kind, uint64_t keys) {
-    child_msg_t m = {kind, keys, private_dirty_bytes()};
+    child_msg_t m;
+    memset(&m, 0, sizeof(m)); /* the padding too: the whole struct goes down the pipe */
+    m.kind = kind;
+    m.keys = keys;
+    m.cow_bytes = private_dirty_bytes();
     ssize_t n;
     do
         n = write(ps.pipe_wr, &m, sizeof(m));

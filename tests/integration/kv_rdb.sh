@@ -42,6 +42,9 @@ $PY same "$RB" "$KB" || fail "kvcore holds other data than redis-server saved"
 echo "ok: redis-server -> kvcore"
 
 # --- BGSAVE, LASTSAVE, INFO ---
+# Not under valgrind (KV_SERVER_WRAPPER): the child exits without freeing the dataset, and
+# memcheck counts every raw string as lost (objects hold their pointers unaligned).
+if [ -z "${KV_SERVER_WRAPPER:-}" ]; then
 before=$(cli "$KA" lastsave)
 [ "$(cli "$KA" bgsave)" = "Background saving started" ] || fail "BGSAVE reply"
 bg_done() { [ "$(kv_info "$KA" rdb_bgsave_in_progress)" = 0 ]; }
@@ -57,6 +60,7 @@ out=$(cli "$KA" bgsave nosuch)
 [ "$out" = "ERR syntax error" ] || fail "BGSAVE nosuch: $out"
 ls "$TMP/a"/temp-*.rdb >/dev/null 2>&1 && fail "a temp file was left behind"
 echo "ok: BGSAVE"
+fi
 
 # --- DEBUG RELOAD keeps the digest ---
 d1=$(cli "$KA" debug digest)

@@ -15,6 +15,9 @@ fi
 . "$(dirname "$0")/../lib.sh"
 need_cmd redis-cli redis-server redis-check-rdb md5sum
 need_built "$KV_BIN"
+# Under valgrind the save's child exits with memcheck's leak report (it never frees the
+# dataset; objects hold their pointers unaligned), which fails every BGSAVE.
+[ -z "${KV_SERVER_WRAPPER:-}" ] || skip "background saves under valgrind (see kv_rdb.sh)"
 mnt="$TMP/mnt"
 mkdir -p "$mnt"
 mount -t tmpfs -o size=1m tmpfs "$mnt" 2>/dev/null || skip "mount of a tmpfs refused"
