@@ -857,6 +857,10 @@ void kv_cmd_process(kv_client_t *c) {
         reject(c, cmd, msg);
         return;
     }
+    if (kv_debug_refuses(c, cmd)) { /* enable-debug-command (cmd_server.c), before NOAUTH */
+        reject(c, cmd, NULL);
+        return;
+    }
     if (!kv_auth_gate(c, cmd)) return; /* NOAUTH (auth.c) */
     if ((c->flags & KV_CLIENT_MULTI) && (cmd->flags & KV_CMD_NO_MULTI)) {
         reject(c, cmd, "ERR Command not allowed inside a transaction");

@@ -612,6 +612,10 @@ static void debug_packed_threshold(kv_client_t *c, const kv_arg_t *a) {
     kv_reply_ok(c);
 }
 
+bool kv_debug_refuses(kv_client_t *c, const kv_cmd_t *cmd) {
+    return cmd->fn == kv_cmd_debug && !debug_allowed(c);
+}
+
 void kv_cmd_debug(kv_client_t *c) {
     if (!debug_allowed(c)) return;
     const kv_arg_t *sub = &c->argv[1];

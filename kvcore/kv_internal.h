@@ -794,6 +794,9 @@ void kv_cmd_command_list(kv_client_t *c);
 void kv_cmd_command_help(kv_client_t *c);
 void kv_cmd_command_getkeys(kv_client_t *c);
 void kv_cmd_debug(kv_client_t *c);
+/* processCommand's protected-command check: true (and refused with Redis's text) when cmd
+ * is DEBUG and enable-debug-command does not allow it for c. */
+bool kv_debug_refuses(kv_client_t *c, const kv_cmd_t *cmd);
 void kv_cmd_latency_latest(kv_client_t *c);
 void kv_cmd_latency_reset(kv_client_t *c);
 void kv_cmd_latency_help(kv_client_t *c);

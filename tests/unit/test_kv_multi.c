@@ -363,6 +363,21 @@ static void test_multi_exec_carries_the_write_flags_of_its_queue(void **state) {
     kv_client_free(c);
 }
 
+static void test_multi_refuses_a_protected_debug_at_queuing(void **state) {
+    (void)state;
+    kv_client_t *c = client_new();
+    int saved = kv_srv.cfg.enable_debug_command;
+    kv_srv.cfg.enable_debug_command = 0; /* "no": DEBUG is refused before it is queued */
+    expect(c, "MULTI", "+OK\r\n");
+    run(c, "DEBUG SLEEP 0");
+    char *out = take_output(c);
+    assert_non_null(strstr(out, "-ERR DEBUG command not allowed."));
+    free(out);
+    expect(c, "EXEC", "-EXECABORT Transaction discarded because of previous errors.\r\n");
+    kv_srv.cfg.enable_debug_command = saved;
+    kv_client_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_multi_queues_commands_and_exec_replies_in_order, flush_all),
@@ -382,6 +397,7 @@ int main(void) {
         cmocka_unit_test_setup(test_multi_queue_counts_against_the_query_buffer_limit, flush_all),
         cmocka_unit_test_setup(test_multi_over_maxmemory_refuses_queuing_but_not_exec, flush_all),
         cmocka_unit_test_setup(test_multi_exec_carries_the_write_flags_of_its_queue, flush_all),
+        cmocka_unit_test_setup(test_multi_refuses_a_protected_debug_at_queuing, flush_all),
     };
     return cmocka_run_group_tests_name("kv_multi", tests, kv_server_setup, kv_server_teardown);
 }
