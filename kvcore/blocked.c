@@ -373,7 +373,14 @@ static void serve_key(bkey_t *bk) {
             spec.dst = spec.dst ? &dst : NULL;
             kv_arg_t key = {bk->key, bk->klen};
             unblock(c, true);
+            /* As Redis 7.0's updateStatsOnUnblock: the time and an error reply count for
+             * the blocked command (its call was counted when it blocked). */
+            const kv_cmd_t *outer = c->cmd;
+            uint64_t t0 = kv_clock_us();
+            c->cmd = c->lastcmd;
             serve(c, &key, o, &spec, false);
+            if (c->lastcmd != NULL) ((kv_cmd_t *)c->lastcmd)->usec += kv_clock_us() - t0;
+            c->cmd = outer;
             free((void *)dst.ptr);
         }
         w = next;
@@ -692,9 +699,12 @@ void kv_cmd_client_unblock(kv_client_t *c) {
         return;
     }
     unblock(target, true);
-    if (error)
+    if (error) {
+        target->cmd = target->lastcmd; /* a failed call of the blocked command, as Redis */
         kv_reply_error(target, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
-    else
+        target->cmd = NULL;
+    } else {
         kv_reply_null_array(target);
+    }
     kv_reply_int(c, 1);
 }

@@ -47,6 +47,16 @@ def check(cond, what):
         raise AssertionError(what)
 
 
+def cmdstat(admin, name):
+    """(calls, failed_calls) of a command in INFO commandstats."""
+    raw, _ = admin.call(["INFO", "commandstats"])
+    for line in raw.decode().split("\r\n"):
+        if line.startswith("cmdstat_%s:" % name):
+            f = dict(kv.split("=") for kv in line.split(":", 1)[1].split(","))
+            return int(f["calls"]), int(f["failed_calls"])
+    return 0, 0
+
+
 def blocked_now(admin, n, what):
     got = info_field(admin, "blocked_clients")
     check(got == n, "%s: blocked_clients %d, want %d" % (what, got, n))
@@ -145,10 +155,13 @@ def blmove_chain(s):
 
 def blmove_wrong_destination(s):
     a = s.conn()
+    s.admin.cmd("CONFIG", "RESETSTAT")
     s.cmd(s.admin, "SET", "dst", "v")
     s.block(a, "BLMOVE", "src", "dst", "LEFT", "RIGHT", "0")
     s.cmd(s.admin, "RPUSH", "src", "e1")
     check(s.read(a).startswith(b"-WRONGTYPE"), "WRONGTYPE for the destination")
+    got = cmdstat(s.admin, "blmove")
+    check(got == (1, 1), "BLMOVE counted once, as failed: %r" % (got,))
     check(s.cmd(s.admin, "LRANGE", "src", "0", "-1") == b"*1\r\n" + bulk(b"e1"), "kept")
 
 
@@ -201,6 +214,7 @@ def unblock(s):
     a, b = s.conn(), s.conn()
     ida = int(a.cmd("CLIENT", "ID")[1][1])
     idb = int(b.cmd("CLIENT", "ID")[1][1])
+    s.admin.cmd("CONFIG", "RESETSTAT")
     s.block(a, "BLPOP", "u", "0")
     s.block(b, "BZPOPMIN", "u", "0")
     check(b"flags=b " in s.admin.cmd("CLIENT", "LIST")[0], "CLIENT LIST shows flags=b")
@@ -208,6 +222,7 @@ def unblock(s):
     check(s.read(a) == b"*-1\r\n", "TIMEOUT answers null")
     check(s.cmd(s.admin, "CLIENT", "UNBLOCK", idb, "ERROR") == b":1\r\n", "unblocked")
     check(s.read(b) == b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n", "ERROR text")
+    check(cmdstat(s.admin, "bzpopmin")[1] == 1, "an ERROR unblock is a failed call")
     check(s.cmd(s.admin, "CLIENT", "UNBLOCK", idb) == b":0\r\n", "not blocked any more")
     check(s.cmd(a, "PING") == b"+PONG\r\n", "the client works again")
 
