@@ -126,6 +126,65 @@ static void test_rdb_dump_known_bytes(void **state) {
     flush_all();
 }
 
+/* The whole payload, footer included, must be exactly want[0..n) (Redis 7.0's bytes). */
+static void assert_dump_exact(const char *k, const char *want, size_t n) {
+    unsigned char *p;
+    size_t len;
+    assert_int_equal(kv_rdb_dump_payload(key(k), &p, &len), 0);
+    assert_int_equal(len, n);
+    assert_memory_equal(p, want, n);
+    free(p);
+}
+
+/* Aggregates as redis-server 7.0 dumps them (rdbcompression no; redis-cli DUMP): a list
+ * as QUICKLIST_2 with one packed node, a listpack sorted set, a skiplist (binary score),
+ * a hash table hash and a one-member set. */
+static void test_rdb_dump_known_bytes_aggregates(void **state) {
+    (void)state;
+    kv_client_t *c = kv_client_new(-1);
+    char m65[66], v65[66];
+    memset(m65, 'm', 65);
+    memset(v65, 'v', 65);
+    m65[65] = v65[65] = '\0';
+    kv_srv.cfg.rdbcompression = false;
+    RUN(c, "RPUSH", "l", "a", "1");
+    RUN(c, "ZADD", "z", "1.5", "a");
+    RUN(c, "ZADD", "zs", "2", m65);
+    RUN(c, "HSET", "hh", "f", v65);
+    RUN(c, "SADD", "s1", "abc");
+    assert_dump_exact("l",
+                      "\x12\x01\x02\x0c\x0c\x00\x00\x00\x02\x00\x81"
+                      "a\x02\x01\x01\xff\n\x00\x94\x96+#\xac\x17\xaa\x85",
+                      26);
+    assert_dump_exact("z",
+                      "\x11\x0f\x0f\x00\x00\x00\x02\x00\x81"
+                      "a\x02\x83"
+                      "1.5\x04\xff\n\x00\b\x0cn\x19\x80\x8e}\x98",
+                      27);
+    char zs[200], hh[200];
+    size_t n = 0;
+    memcpy(zs + n, "\x05\x01\x40\x41", 4);
+    n += 4;
+    memcpy(zs + n, m65, 65);
+    n += 65;
+    memcpy(zs + n, "\x00\x00\x00\x00\x00\x00\x00\x40\n\x00t\x99\x95\xf8\x04\xa4iF", 18);
+    assert_dump_exact("zs", zs, n + 18);
+    n = 0;
+    memcpy(hh + n, "\x04\x01\x01\x66\x40\x41", 6);
+    n += 6;
+    memcpy(hh + n, v65, 65);
+    n += 65;
+    memcpy(hh + n, "\n\x00\xc4\xdc\x9er\x8c\xbb\x80\x62", 10);
+    assert_dump_exact("hh", hh, n + 10);
+    assert_dump_exact("s1",
+                      "\x02\x01\x03"
+                      "abc\n\x00\xa3\xcb\xecL\x8c/1\xf0",
+                      16);
+    kv_srv.cfg.rdbcompression = true;
+    kv_client_free(c);
+    flush_all();
+}
+
 /* Every key dumped and loaded back under another name: same value digest, same encoding. */
 static void round_trip_all(void) {
     kv_ht_iter_t it;
@@ -412,6 +471,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rdb_crc64_check_value),
         cmocka_unit_test(test_rdb_dump_known_bytes),
+        cmocka_unit_test(test_rdb_dump_known_bytes_aggregates),
         cmocka_unit_test(test_rdb_round_trip_every_encoding),
         cmocka_unit_test(test_rdb_snapshot_round_trip),
         cmocka_unit_test(test_rdb_payload_any_flip_is_refused),
