@@ -12,6 +12,9 @@
 # Parts needing redis-server/redis-check-aof skip alone.
 . "$(dirname "$0")/../lib.sh"
 need_cmd redis-cli
+# Under valgrind (make valgrind) a forked rewrite child exits 99 from its own leak check
+# (its copy of the dataset is never freed), so every rewrite would count as failed.
+[ -z "${KV_SERVER_WRAPPER:-}" ] || skip "rewrite children exit 99 under the valgrind wrapper"
 fail=0
 
 wait_info() { # port field want: polls INFO persistence (bounded, 20 s)
