@@ -203,6 +203,8 @@ static int bgsave_start(void) {
     if (pid == 0) {
         close(fds[0]);
         ps.pipe_wr = fds[1];
+        for (int i = 0; i < kv_srv.nlisten; i++) /* a restarted server may bind meanwhile */
+            close(kv_srv.listen_fds[i]);
         child_quiet();
         _exit(child_save());
     }

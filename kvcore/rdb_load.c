@@ -269,7 +269,7 @@ static char *read_string(kv_rdb_in_t *r, size_t *outlen) {
         *outlen = kv_ll2str(s, ll);
         return s;
     }
-    if (len > remaining(r)) {
+    if (len > remaining(r) || len > SIZE_MAX / 2) { /* a pipe's length is unknown: bound it */
         short_read(r);
         return NULL;
     }
