@@ -373,6 +373,7 @@ static void serve_key(bkey_t *bk) {
             spec.dst = spec.dst ? &dst : NULL;
             kv_arg_t key = {bk->key, bk->klen};
             unblock(c, true);
+            kv_tracking_hold(c, true); /* its own invalidations after the reply */
             /* As Redis 7.0's updateStatsOnUnblock: the time and an error reply count for
              * the blocked command (its call was counted when it blocked). */
             const kv_cmd_t *outer = c->cmd;
@@ -381,6 +382,7 @@ static void serve_key(bkey_t *bk) {
             serve(c, &key, o, &spec, false);
             if (c->lastcmd != NULL) ((kv_cmd_t *)c->lastcmd)->usec += kv_clock_us() - t0;
             c->cmd = outer;
+            kv_tracking_hold(c, false);
             free((void *)dst.ptr);
         }
         w = next;

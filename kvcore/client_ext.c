@@ -5,8 +5,9 @@
  * and RESET; the per-client extras (kv_client_ext_t) and the steps net.c runs around
  * each command.
  *
- * REPLY OFF/SKIP: the reply a command wrote is cut off again after it ran (the output
- * position is marked before), so no reply function needs to know. CLIENT PAUSE: a
+ * REPLY OFF/SKIP: reply.c drops the replies of a client flagged KV_CLIENT_REPLY_OFF or
+ * KV_CLIENT_REPLY_SKIP (set here for the command after REPLY SKIP) but lets pushes
+ * through. CLIENT PAUSE: a
  * command the pause covers is not consumed; the client is flagged KV_CLIENT_PAUSED and
  * its input is run again when the pause ends (UNPAUSE, or its time, checked before the
  * loop sleeps and by the cron). Texts and replies are Redis 7.0's (NO-TOUCH and SETINFO:
@@ -124,56 +125,23 @@ void kv_cmd_client_unpause(kv_client_t *c) {
 
 /* --- Around each command --- */
 
-static void mark_output(const kv_client_t *c, kv_reply_mark_t *m) {
-    m->bufpos = c->bufpos;
-    m->tail = c->rtail;
-    m->tail_used = c->rtail ? c->rtail->used : 0;
-    m->reply_bytes = c->reply_bytes;
-    m->nblocks = c->nblocks;
-}
-
-/* Drops what was written since the mark (nothing was sent meanwhile: writes happen
- * only between commands). */
-static void cut_output(kv_client_t *c, const kv_reply_mark_t *m) {
-    if (c->flags & KV_CLIENT_CLOSE_ASAP) return; /* the output is gone already */
-    kv_reply_block_t *b = m->tail ? m->tail->next : c->rhead;
-    while (b != NULL) {
-        kv_reply_block_t *n = b->next;
-        free(b);
-        b = n;
-    }
-    if (m->tail) {
-        m->tail->next = NULL;
-        m->tail->used = m->tail_used;
-    } else {
-        c->rhead = NULL;
-    }
-    c->rtail = m->tail;
-    c->reply_bytes = m->reply_bytes;
-    c->nblocks = m->nblocks;
-    if (c->bufpos > m->bufpos) c->bufpos = m->bufpos;
-}
-
 bool kv_client_before_command(kv_client_t *c, kv_reply_mark_t *m) {
     if (pause_holds(c)) {
         c->flags |= KV_CLIENT_PAUSED;
         pause_state.nwaiting++;
         return false;
     }
-    m->mute = (c->flags & KV_CLIENT_REPLY_SKIP) != 0; /* OFF: judged after (REPLY ON) */
-    mark_output(c, m);
+    /* CLIENT REPLY SKIP ran before: this command's replies are dropped (reply.c). */
+    m->mute = c->ext && c->ext->skip_next;
+    if (m->mute) {
+        c->ext->skip_next = false;
+        c->flags |= KV_CLIENT_REPLY_SKIP;
+    }
     return true;
 }
 
 void kv_client_after_command(kv_client_t *c, kv_reply_mark_t *m) {
-    kv_client_ext_t *x = c->ext;
-    bool skip_set = x && x->skip_next;
-    if (m->mute || skip_set || (c->flags & KV_CLIENT_REPLY_OFF)) cut_output(c, m);
-    c->flags &= ~KV_CLIENT_REPLY_SKIP;
-    if (skip_set) {
-        x->skip_next = false;
-        c->flags |= KV_CLIENT_REPLY_SKIP;
-    }
+    if (m->mute) c->flags &= ~KV_CLIENT_REPLY_SKIP;
 }
 
 /* --- Small CLIENT subcommands --- */
@@ -210,7 +178,8 @@ void kv_cmd_client_no_evict(kv_client_t *c) {
     kv_reply_ok(c);
 }
 
-/* ON answers OK; OFF and SKIP answer nothing (kv_client_after_command cuts the OK). */
+/* ON answers OK; OFF and SKIP answer nothing: OFF's OK is dropped (reply.c), SKIP arms
+ * the next command's silence and replies nothing itself, as Redis. */
 void kv_cmd_client_reply(kv_client_t *c) {
     const kv_arg_t *a = &c->argv[2];
     if (kv_arg_is(a, "on")) {
@@ -225,6 +194,7 @@ void kv_cmd_client_reply(kv_client_t *c) {
             return;
         }
         if (!(c->flags & KV_CLIENT_REPLY_OFF)) x->skip_next = true;
+        return;
     } else {
         kv_reply_syntax_err(c);
         return;

@@ -1311,14 +1311,10 @@ void kv_client_ext_free(kv_client_t *c);
  * Around each command of kv_client_process_input: kv_client_before_command returns
  * false when a CLIENT PAUSE holds the command (the client waits, flagged
  * KV_CLIENT_PAUSED, and runs it when the pause ends); kv_client_after_command drops the
- * command's reply under CLIENT REPLY OFF/SKIP and sends tracking messages it caused.
+ * SKIP state the command ran under.
  */
 typedef struct kv_reply_mark {
-    size_t bufpos;
-    kv_reply_block_t *tail;
-    size_t tail_used;
-    size_t reply_bytes, nblocks;
-    bool mute;
+    bool mute; /* this command runs under CLIENT REPLY SKIP */
 } kv_reply_mark_t;
 bool kv_client_before_command(kv_client_t *c, kv_reply_mark_t *m);
 void kv_client_after_command(kv_client_t *c, kv_reply_mark_t *m);
@@ -1334,6 +1330,9 @@ void kv_tracking_after_command(kv_client_t *c, const kv_cmd_t *cmd);
 void kv_tracking_invalidate_key(kv_client_t *by, const char *key, size_t klen);
 void kv_tracking_invalidate_all(void);
 void kv_tracking_before_sleep(void);
+/* Around serving a blocked client outside a call (blocked.c): the invalidations its pop
+ * causes for itself follow its reply. */
+void kv_tracking_hold(kv_client_t *c, bool hold);
 /* The tracking state of c is dropped (CLIENT TRACKING off, RESET, disconnection). */
 void kv_tracking_disable(kv_client_t *c);
 /* INFO stats: tracking_clients, tracking_total_keys, tracking_total_items,

@@ -108,8 +108,16 @@ close:
     }
 }
 
+/* Output that is not queued: a client being closed; CLIENT REPLY OFF/SKIP silence a
+ * command's replies but not pushes (KV_CLIENT_PUSHING: pub/sub, tracking). */
+static inline bool reply_dropped(const kv_client_t *c) {
+    return (c->flags & KV_CLIENT_CLOSE_ASAP) ||
+           ((c->flags & (KV_CLIENT_REPLY_OFF | KV_CLIENT_REPLY_SKIP)) &&
+            !(c->flags & KV_CLIENT_PUSHING));
+}
+
 void kv_reply_raw(kv_client_t *c, const char *p, size_t len) {
-    if (c->flags & KV_CLIENT_CLOSE_ASAP) return;
+    if (reply_dropped(c)) return;
     client_mark_pending(c);
     if (c->rhead == NULL) {
         size_t room = c->bufsize - c->bufpos;
@@ -224,7 +232,7 @@ void kv_reply_bulk(kv_client_t *c, const void *p, size_t len) {
         n += len;
         d[n++] = '\r';
         d[n++] = '\n';
-        if (!(c->flags & KV_CLIENT_CLOSE_ASAP)) {
+        if (!reply_dropped(c)) {
             client_mark_pending(c);
             c->bufpos += n;
         }
@@ -372,7 +380,7 @@ void kv_reply_verbatim(kv_client_t *c, const char *p, size_t len) {
 }
 
 void *kv_reply_deferred(kv_client_t *c) {
-    if (c->flags & KV_CLIENT_CLOSE_ASAP) return NULL;
+    if (reply_dropped(c)) return NULL;
     client_mark_pending(c);
     kv_reply_block_t *b = block_new(24);
     if (b == NULL) {

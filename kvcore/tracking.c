@@ -222,6 +222,17 @@ static void prefix_note_key(prefix_t *px, const char *key, size_t klen, uint64_t
 
 /* --- Messages --- */
 
+/* Invalidations are pushes: CLIENT REPLY OFF/SKIP let them through (reply.c). */
+static bool push_begin(kv_client_t *c) {
+    bool was = (c->flags & KV_CLIENT_PUSHING) != 0;
+    c->flags |= KV_CLIENT_PUSHING;
+    return was;
+}
+
+static void push_end(kv_client_t *c, bool was) {
+    if (!was) c->flags &= ~KV_CLIENT_PUSHING;
+}
+
 /*
  * Where c's invalidations go: c itself, or its redirect target (NULL when that client is
  * gone: c is flagged broken and, in RESP3, told so once per message). *redir says which.
@@ -234,9 +245,11 @@ static kv_client_t *message_target(kv_client_t *c, bool *redir) {
     if (t == NULL || (t->flags & KV_CLIENT_CLOSE_ASAP)) {
         x->trk |= KV_TRK_BROKEN_REDIR;
         if (c->resp > 2) {
+            bool was = push_begin(c);
             kv_reply_push_len(c, 2);
             kv_reply_bulk_cstr(c, "tracking-redir-broken");
             kv_reply_int(c, (long long)x->trk_redirect);
+            push_end(c, was);
         }
         return NULL;
     }
@@ -263,20 +276,24 @@ static bool message_head(kv_client_t *t, bool redir) {
 static void send_key(kv_client_t *c, const char *key, size_t klen) {
     bool redir;
     kv_client_t *t = message_target(c, &redir);
-    if (t == NULL || !message_head(t, redir)) return;
-    kv_reply_array_len(t, 1);
-    kv_reply_bulk(t, key, klen);
+    if (t == NULL) return;
+    bool was = push_begin(t);
+    if (message_head(t, redir)) {
+        kv_reply_array_len(t, 1);
+        kv_reply_bulk(t, key, klen);
+    }
+    push_end(t, was);
 }
 
 static void send_flush(kv_client_t *c) {
     bool redir;
     kv_client_t *t = message_target(c, &redir);
-    if (t == NULL || !message_head(t, redir)) return;
+    if (t == NULL) return;
+    bool was = push_begin(t);
     /* The null of the tracking client's protocol, as Redis sends it. */
-    if (c->resp > 2)
-        kv_reply_raw(t, "_\r\n", 3);
-    else
-        kv_reply_raw(t, "$-1\r\n", 5);
+    if (message_head(t, redir))
+        kv_reply_raw(t, c->resp > 2 ? "_\r\n" : "$-1\r\n", c->resp > 2 ? 3 : 5);
+    push_end(t, was);
 }
 
 /* Keys a running command invalidated for its own client: sent after its reply. */
@@ -320,9 +337,18 @@ static void flush_pending(void) {
     pending_client = NULL;
 }
 
-/* Is c running the command that caused this? (its messages wait for the reply) */
+/* A blocked client being served (blocked.c): its reply is written outside a call. */
+static kv_client_t *held_client;
+
+void kv_tracking_hold(kv_client_t *c, bool hold) {
+    held_client = hold ? c : NULL;
+    if (!hold && npending && pending_client == c) flush_pending();
+}
+
+/* Is c running a command (its own, a queued one in EXEC, or one served after blocking)?
+ * Then its messages wait for that command's reply. */
 static bool is_running(const kv_client_t *c) {
-    return c == kv_srv.current_client && c->cmd != NULL;
+    return c->cmd != NULL || c == held_client;
 }
 
 /* --- Signals --- */
@@ -425,11 +451,15 @@ void kv_tracking_before_sleep(void) {
             if (n == 0) continue;
             bool redir;
             kv_client_t *t = message_target(c, &redir);
-            if (t == NULL || !message_head(t, redir)) continue;
-            kv_reply_array_len(t, n);
-            for (size_t k = 0; k < px->nkeys; k++)
-                if (!(noloop && px->keys[k]->by == c->id))
-                    kv_reply_bulk(t, px->keys[k]->key, px->keys[k]->klen);
+            if (t == NULL) continue;
+            bool was = push_begin(t);
+            if (message_head(t, redir)) {
+                kv_reply_array_len(t, n);
+                for (size_t k = 0; k < px->nkeys; k++)
+                    if (!(noloop && px->keys[k]->by == c->id))
+                        kv_reply_bulk(t, px->keys[k]->key, px->keys[k]->klen);
+            }
+            push_end(t, was);
         }
         prefix_free_keys(px);
     }

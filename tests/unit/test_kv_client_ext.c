@@ -116,6 +116,14 @@ static void test_tracking_default_mode_pushes_invalidations(void **state) {
     /* The tracking client's own change: the message follows its reply. */
     feed(t, "SET b x\r\n");
     assert_output(t, "+OK\r\n>2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nb\r\n");
+    /* Invalidations are pushes: CLIENT REPLY OFF does not silence them. */
+    feed(t, "GET a\r\nCLIENT REPLY OFF\r\n");
+    assert_output(t, "$1\r\n2\r\n");
+    feed(w, "SET a 3\r\n");
+    free(take_output(w));
+    assert_output(t, ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\na\r\n");
+    feed(t, "CLIENT REPLY ON\r\n");
+    assert_output(t, "+OK\r\n");
     /* NOLOOP: its own changes are not reported. */
     feed(t, "CLIENT TRACKING on NOLOOP\r\nGET c\r\nSET c y\r\n");
     assert_output(t, "+OK\r\n_\r\n+OK\r\n");
@@ -132,6 +140,25 @@ static void test_tracking_default_mode_pushes_invalidations(void **state) {
     assert_int_equal(keys, 0);
     unlist_and_free(w);
     unlist_and_free(t);
+}
+
+static void test_tracking_served_blocked_client_gets_reply_first(void **state) {
+    (void)state;
+    kv_client_t *t = listed_client();
+    kv_client_t *w = listed_client();
+    feed(t, "HELLO 3\r\n");
+    free(take_output(t));
+    feed(t, "CLIENT TRACKING on\r\nLRANGE l2 0 -1\r\nBLMOVE l1 l2 LEFT LEFT 0\r\n");
+    assert_output(t, "+OK\r\n*0\r\n");
+    feed(w, "RPUSH l1 foo\r\n");
+    free(take_output(w));
+    /* The BLMOVE's reply, then the invalidation of l2 it caused. */
+    assert_output(t, "$3\r\nfoo\r\n>2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nl2\r\n");
+    feed(t, "CLIENT TRACKING off\r\n");
+    free(take_output(t));
+    unlist_and_free(w);
+    unlist_and_free(t);
+    kv_db_flush(kv_db_get(0));
 }
 
 static void test_tracking_table_limit_invalidates_the_excess(void **state) {
@@ -415,6 +442,7 @@ int main(void) {
         cmocka_unit_test(test_reply_off_skip_on),
         cmocka_unit_test(test_pause_write_holds_writes_until_unpause),
         cmocka_unit_test(test_tracking_default_mode_pushes_invalidations),
+        cmocka_unit_test(test_tracking_served_blocked_client_gets_reply_first),
         cmocka_unit_test(test_tracking_table_limit_invalidates_the_excess),
         cmocka_unit_test(test_tracking_optin_tracks_only_after_caching_yes),
         cmocka_unit_test(test_tracking_bcast_sends_prefix_matches_before_sleep),
