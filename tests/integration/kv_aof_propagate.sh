@@ -3,7 +3,8 @@
 # kv_aof_propagate: what reaches the append-only file besides the commands themselves.
 # A key removed by active expiry and one removed lazily (active expiry off, then looked
 # up) are written as DEL; keys evicted under maxmemory (allkeys-random) are written as DEL
-# and the file replays to the same DEBUG DIGEST; a transaction with two writes is
+# and the file replays to the same DEBUG DIGEST; a BLPOP served at once or after a push
+# is written as LPOP; a transaction with two writes is
 # written inside MULTI/EXEC and one with a single write without them (Redis 7.0's rule).
 . "$(dirname "$0")/../lib.sh"
 need_cmd redis-cli
@@ -48,6 +49,20 @@ has_cmd MULTI && has_cmd EXEC && echo "ok   two writes inside MULTI/EXEC" ||
     { echo "FAIL no MULTI/EXEC in the file"; fail=1; }
 check "MULTI/EXEC pairs (the single write is bare)" 1 \
     "$(python3 -c 'import sys; print(open(sys.argv[1], "rb").read().count(b"$5\r\nMULTI\r\n"))' "$incr")"
+
+# Blocking pops: served at once, and served after another client's push.
+$R lpush bq x >/dev/null
+$R blpop bq 1 >/dev/null
+has_cmd LPOP bq && echo "ok   BLPOP served at once written as LPOP" ||
+    { echo "FAIL no LPOP for BLPOP"; fail=1; }
+$R blpop bq2 10 >"$TMP/blpop.out" &
+bpid=$!
+wait_for 100 0.1 sh -c "[ \"\$(redis-cli -p $KV_PORT info clients | tr -d '\r' | sed -n 's/^blocked_clients://p')\" = 1 ]" ||
+    { echo "FAIL the BLPOP never blocked"; fail=1; }
+$R rpush bq2 y >/dev/null
+wait "$bpid"
+has_cmd LPOP bq2 && echo "ok   a blocked BLPOP served later written as LPOP" ||
+    { echo "FAIL no LPOP for the served BLPOP"; fail=1; }
 
 # Eviction (not under a sanitizer: used memory is jemalloc's figure).
 if [ -z "${MEMSHIM_SAN:-}" ]; then
