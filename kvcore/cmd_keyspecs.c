@@ -175,6 +175,12 @@ const kv_cmd_meta_t kv_cmd_meta[] = {
     {"pexpire", "", "|RW update|i1|r0,1,0", false},
     {"pexpireat", "", "|RW update|i1|r0,1,0", false},
     {"pexpiretime", "", "|RO access|i1|r0,1,0", false},
+    {"pfadd", "", "|RW insert|i1|r0,1,0", false},
+    {"pfcount", "",
+     "RW because it may change the internal representation of the key, and propagate to "
+     "replicas|RW access|i1|r-1,1,0",
+     false},
+    {"pfmerge", "", "|RW access insert|i1|r0,1,0\n|RO access|i2|r-1,1,0", false},
     {"ping", "request_policy:all_shards response_policy:all_succeeded", "", false},
     {"psetex", "", "|OW update|i1|r0,1,0", false},
     {"psubscribe", "", "", false},

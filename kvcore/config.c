@@ -162,6 +162,7 @@ static const cfg_row_t cfg_rows[] = {
        LONG_MAX, 128),
     MEM("zset-max-listpack-value", "zset-max-ziplist-value", 0, zset_max_listpack_value, 0,
         LONG_MAX, 64),
+    MEM("hll-sparse-max-bytes", NULL, 0, hll_sparse_max_bytes, 0, LONG_MAX, 3000),
     BOOL("jemalloc-bg-thread", NULL, 0, jemalloc_bg_thread, 1),
     STR("unixsocket", IMMUTABLE, unixsocket, ""),
     INT("io-threads", NULL, IMMUTABLE, io_threads, 1, 128, 1),

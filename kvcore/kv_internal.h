@@ -728,6 +728,10 @@ void kv_cmd_setbit(kv_client_t *c);
 void kv_cmd_bitcount(kv_client_t *c);
 void kv_cmd_bitpos(kv_client_t *c);
 void kv_cmd_substr(kv_client_t *c);
+/* HyperLogLog (cmd_hll.c) */
+void kv_cmd_pfadd(kv_client_t *c);
+void kv_cmd_pfcount(kv_client_t *c);
+void kv_cmd_pfmerge(kv_client_t *c);
 
 /* Handlers and bitfield arithmetic (cmd_bits.c) */
 void kv_cmd_bitop(kv_client_t *c);
@@ -1511,6 +1515,7 @@ typedef struct kv_config_values {
     int list_compress_depth;
     long long set_max_intset_entries, set_max_listpack_entries, set_max_listpack_value;
     long long zset_max_listpack_entries, zset_max_listpack_value;
+    long long hll_sparse_max_bytes; /* a larger sparse HyperLogLog becomes dense */
     bool jemalloc_bg_thread;
     char *unixsocket;
     int io_threads;
