@@ -7,9 +7,10 @@
  * listpacks and intsets are validated deeply, and values are rebuilt through the types'
  * own functions (which choose encodings by the current configuration and report
  * duplicate fields or members, which Redis refuses too). An object is built completely
- * before anyone sees it, so a failed value leaves nothing behind. Types kvcore has no
- * structure for (streams, modules, functions, the pre-7.0 ziplist and zipmap encodings)
- * stop the load with an error naming the key and the type.
+ * before anyone sees it, so a failed value leaves nothing behind. The ziplist encodings
+ * of files from Redis before 7.0 are read too. Types kvcore has no structure for
+ * (streams, modules, functions, the zipmap of Redis before 2.6) stop the load with an
+ * error naming the key and the type.
  */
 #include "rdb.h"
 
@@ -325,11 +326,7 @@ static const char *type_name(int type) {
     case KV_RDB_TYPE_STREAM_LISTPACKS:
     case KV_RDB_TYPE_STREAM_LISTPACKS_2:
     case KV_RDB_TYPE_STREAM_LISTPACKS_3: return "stream";
-    case KV_RDB_TYPE_HASH_ZIPMAP: return "hash (zipmap encoding)";
-    case KV_RDB_TYPE_LIST_ZIPLIST: return "list (ziplist encoding)";
-    case KV_RDB_TYPE_ZSET_ZIPLIST: return "zset (ziplist encoding)";
-    case KV_RDB_TYPE_HASH_ZIPLIST: return "hash (ziplist encoding)";
-    case KV_RDB_TYPE_LIST_QUICKLIST: return "list (quicklist of ziplists)";
+    case KV_RDB_TYPE_HASH_ZIPMAP: return "hash (zipmap encoding, Redis before 2.6)";
     default: return NULL;
     }
 }
@@ -380,9 +377,163 @@ static bool list_add_listpack(kv_rdb_in_t *r, kv_obj_t *o, uint8_t *lp) {
     return true;
 }
 
+/* --- Ziplists (files of Redis before 7.0) ---
+ *
+ * [zlbytes u32][zltail u32][zllen u16][entries][0xFF]; an entry is [prevlen: 1 byte, or
+ * 0xFE and u32][encoding][data]. Every length is checked against the blob, each prevlen
+ * against the previous entry's size, zltail and zllen (unless 65535) against the walk.
+ */
+
+typedef bool (*zl_entry_fn)(kv_rdb_in_t *r, void *priv, const void *s, size_t n);
+
+static uint32_t rd_le(const uint8_t *p, int n) {
+    uint32_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+/* The integer of an 11xxxxxx encoding byte e with its data at p (w bytes, checked). */
+static bool zl_int(uint8_t e, const uint8_t *p, size_t avail, size_t *w, long long *v) {
+    uint64_t u = 0;
+    int bytes = e == 0xC0 ? 2 : e == 0xD0 ? 4 : e == 0xE0 ? 8 : e == 0xF0 ? 3 : e == 0xFE ? 1 : 0;
+    if (bytes == 0) {
+        if (e < 0xF1 || e > 0xFD) return false;
+        *w = 0;
+        *v = (e & 0x0F) - 1;
+        return true;
+    }
+    if ((size_t)bytes > avail) return false;
+    for (int i = 0; i < bytes; i++)
+        u |= (uint64_t)p[i] << (8 * i);
+    int shift = 64 - 8 * bytes; /* sign-extend from the width */
+    *v = (long long)((int64_t)(u << shift) >> shift);
+    *w = (size_t)bytes;
+    return true;
+}
+
+static bool zl_walk(kv_rdb_in_t *r, const uint8_t *zl, size_t len, zl_entry_fn fn, void *priv) {
+    if (len < 11 || rd_le(zl, 4) != len || zl[len - 1] != 0xFF) goto bad;
+    size_t end = len - 1, p = 10, prevlen = 0, count = 0, last = 10;
+    while (p < end) {
+        size_t start = p, prev;
+        if (zl[p] < 0xFE) {
+            prev = zl[p++];
+        } else if (zl[p] == 0xFE && end - p > 5) {
+            prev = rd_le(zl + p + 1, 4);
+            p += 5;
+        } else {
+            goto bad;
+        }
+        if (prev != prevlen || p >= end) goto bad;
+        uint8_t e = zl[p];
+        char buf[24];
+        const void *str;
+        size_t n;
+        if (e >> 6 == 3) {
+            long long v;
+            size_t w;
+            if (!zl_int(e, zl + p + 1, end - p - 1, &w, &v)) goto bad;
+            p += 1 + w;
+            n = kv_ll2str(buf, v);
+            str = buf;
+        } else {
+            size_t hdr = e >> 6 == 0 ? 1 : e >> 6 == 1 ? 2 : 5;
+            if ((e >> 6 == 2 && e != 0x80) || end - p < hdr) goto bad;
+            n = e >> 6 == 0   ? (size_t)(e & 0x3F)
+                : e >> 6 == 1 ? (size_t)(e & 0x3F) << 8 | zl[p + 1]
+                              : (size_t)zl[p + 1] << 24 | (size_t)zl[p + 2] << 16 |
+                                    (size_t)zl[p + 3] << 8 | zl[p + 4];
+            p += hdr;
+            if (n > end - p) goto bad;
+            str = zl + p;
+            p += n;
+        }
+        prevlen = p - start;
+        last = start;
+        count++;
+        if (!fn(r, priv, str, n)) return false;
+    }
+    if (p != end || rd_le(zl + 4, 4) != last) goto bad;
+    if (rd_le(zl + 8, 2) != 65535 && rd_le(zl + 8, 2) != count) goto bad;
+    return true;
+bad:
+    fail(r, -EPROTO, "Ziplist integrity check failed");
+    return false;
+}
+
+/* A ziplist blob read as a string; NULL on failure. */
+static uint8_t *read_ziplist(kv_rdb_in_t *r, size_t *len) {
+    return (uint8_t *)read_string(r, len);
+}
+
+static bool zl_list_add(kv_rdb_in_t *r, void *priv, const void *s, size_t n);
+
+/* Field/value or member/score pairs: the first of a pair is kept until its partner. */
+typedef struct zl_pairs {
+    kv_obj_t *o;
+    bool zset;
+    char *first;
+    size_t flen;
+} zl_pairs_t;
+
+static bool hash_add(kv_rdb_in_t *r, kv_obj_t *o, const void *f, size_t flen, const void *v,
+                     size_t vlen);
+static bool zset_add(kv_rdb_in_t *r, kv_obj_t *o, double score, const void *m, size_t len);
+
+static bool zl_pair_add(kv_rdb_in_t *r, void *priv, const void *s, size_t n) {
+    zl_pairs_t *zp = priv;
+    if (zp->first == NULL) {
+        zp->first = malloc(n + 1);
+        if (zp->first == NULL) {
+            fail(r, -ENOMEM, "Out of memory loading a value");
+            return false;
+        }
+        memcpy(zp->first, s, n);
+        zp->flen = n;
+        return true;
+    }
+    bool ok;
+    if (zp->zset) {
+        double score;
+        ok = kv_str2d(s, n, &score);
+        if (!ok) fail(r, -EPROTO, "Zset ziplist integrity check failed");
+        ok = ok && zset_add(r, zp->o, score, zp->first, zp->flen);
+    } else {
+        ok = hash_add(r, zp->o, zp->first, zp->flen, s, n);
+    }
+    free(zp->first);
+    zp->first = NULL;
+    return ok;
+}
+
+static kv_obj_t *read_ziplist_pairs(kv_rdb_in_t *r, int type, const char *key, size_t klen) {
+    size_t len;
+    uint8_t *zl = read_ziplist(r, &len);
+    if (zl == NULL) return NULL;
+    zl_pairs_t zp = {NULL, type == KV_RDB_TYPE_ZSET_ZIPLIST, NULL, 0};
+    zp.o = zp.zset ? kv_zset_new(key, klen, false, -1) : kv_hash_new(key, klen, -1);
+    if (zp.o == NULL) fail(r, -ENOMEM, "Out of memory loading a value");
+    bool ok = zp.o != NULL && zl_walk(r, zl, len, zl_pair_add, &zp);
+    if (ok && zp.first != NULL) fail(r, -EPROTO, "Ziplist integrity check failed");
+    free(zp.first);
+    free(zl);
+    size_t n = zp.o == NULL ? 0 : zp.zset ? kv_zset_len(zp.o) : kv_hash_len(zp.o);
+    if (r->err == 0 && n == 0) fail(r, -ENODATA, "Empty keys skipped");
+    if (r->err != 0) {
+        kv_obj_free(zp.o);
+        return NULL;
+    }
+    return zp.o;
+}
+
+static bool zl_list_add(kv_rdb_in_t *r, void *priv, const void *s, size_t n) {
+    return list_add(r, priv, s, n);
+}
+
 static kv_obj_t *read_list(kv_rdb_in_t *r, int type, const char *key, size_t klen) {
-    uint64_t n;
-    if (!read_count(r, &n, 1)) return NULL;
+    uint64_t n = 1; /* a LIST_ZIPLIST is one ziplist */
+    if (type != KV_RDB_TYPE_LIST_ZIPLIST && !read_count(r, &n, 1)) return NULL;
     kv_obj_t *o = kv_list_new(key, klen, -1);
     if (o == NULL) {
         fail_oom(r);
@@ -394,6 +545,13 @@ static kv_obj_t *read_list(kv_rdb_in_t *r, int type, const char *key, size_t kle
             char *s = read_string(r, &len);
             if (s != NULL) list_add(r, o, s, len);
             free(s);
+            continue;
+        }
+        if (type == KV_RDB_TYPE_LIST_ZIPLIST || type == KV_RDB_TYPE_LIST_QUICKLIST) {
+            size_t len;
+            uint8_t *zl = read_ziplist(r, &len);
+            if (zl != NULL) zl_walk(r, zl, len, zl_list_add, o);
+            free(zl);
             continue;
         }
         uint64_t container;
@@ -643,7 +801,11 @@ kv_obj_t *kv_rdb_read_object(kv_rdb_in_t *r, int type, const char *key, size_t k
     switch (type) {
     case KV_RDB_TYPE_STRING: o = read_string_obj(r, key, klen); break;
     case KV_RDB_TYPE_LIST:
+    case KV_RDB_TYPE_LIST_ZIPLIST:
+    case KV_RDB_TYPE_LIST_QUICKLIST:
     case KV_RDB_TYPE_LIST_QUICKLIST_2: o = read_list(r, type, key, klen); break;
+    case KV_RDB_TYPE_HASH_ZIPLIST:
+    case KV_RDB_TYPE_ZSET_ZIPLIST: o = read_ziplist_pairs(r, type, key, klen); break;
     case KV_RDB_TYPE_SET:
     case KV_RDB_TYPE_SET_INTSET:
     case KV_RDB_TYPE_SET_LISTPACK: o = read_set(r, type, key, klen); break;

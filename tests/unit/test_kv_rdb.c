@@ -15,6 +15,9 @@
 
 #include "kv_internal.h"
 #include "rdb.h"
+#include "t_hash.h"
+#include "t_list.h"
+#include "t_zset.h"
 #include "kv_client_test.h"
 
 static void send_cmd(kv_client_t *c, int argc, const char **argv) {
@@ -357,6 +360,74 @@ static void test_rdb_payload_bad_structure_is_refused(void **state) {
     }
 }
 
+/* The ziplist encodings of files from Redis before 7.0: a list ziplist, a quicklist of
+ * ziplists, a hash and a sorted set ziplist load; a ziplist whose prevlen, tail offset or
+ * count lies is refused. */
+static void test_rdb_loads_ziplists(void **state) {
+    (void)state;
+    /* ["a", 12 (int8)]: zlbytes 17, zltail 13, zllen 2, entries, end. */
+    static const char list_zl[] = "\x11\x00\x00\x00\x0d\x00\x00\x00\x02\x00"
+                                  "\x00\x01"
+                                  "a\x03\xfe\x0c\xff";
+    static const char hash_zl[] = "\x11\x00\x00\x00\x0d\x00\x00\x00\x02\x00"
+                                  "\x00\x01"
+                                  "f\x03\x01v\xff";
+    static const char zset_zl[] = "\x13\x00\x00\x00\x0d\x00\x00\x00\x02\x00"
+                                  "\x00\x01m\x03\x03"
+                                  "1.5\xff";
+    unsigned char body[64];
+    size_t len;
+    kv_obj_t *o;
+    /* LIST_ZIPLIST */
+    body[0] = KV_RDB_TYPE_LIST_ZIPLIST;
+    body[1] = 17;
+    memcpy(body + 2, list_zl, 17);
+    unsigned char *p = with_footer(body, 19, &len);
+    assert_non_null(o = kv_rdb_payload_load(p, len, "l", 1, -1));
+    assert_int_equal(o->type, KV_TYPE_LIST);
+    assert_int_equal(kv_list_len(o), 2);
+    kv_obj_free(o);
+    free(p);
+    /* A lying prevlen, zltail or zllen. */
+    for (int i = 0; i < 3; i++) {
+        memcpy(body + 2, list_zl, 17);
+        body[2 + (i == 0 ? 13 : i == 1 ? 4 : 8)] ^= 0x01;
+        p = with_footer(body, 19, &len);
+        assert_null(kv_rdb_payload_load(p, len, "l", 1, -1));
+        free(p);
+    }
+    /* LIST_QUICKLIST (version 1): one ziplist node. */
+    body[0] = KV_RDB_TYPE_LIST_QUICKLIST;
+    body[1] = 1;
+    body[2] = 17;
+    memcpy(body + 3, list_zl, 17);
+    p = with_footer(body, 20, &len);
+    assert_non_null(o = kv_rdb_payload_load(p, len, "q", 1, -1));
+    assert_int_equal(kv_list_len(o), 2);
+    kv_obj_free(o);
+    free(p);
+    /* HASH_ZIPLIST and ZSET_ZIPLIST */
+    body[0] = KV_RDB_TYPE_HASH_ZIPLIST;
+    body[1] = 17;
+    memcpy(body + 2, hash_zl, 17);
+    p = with_footer(body, 19, &len);
+    assert_non_null(o = kv_rdb_payload_load(p, len, "h", 1, -1));
+    assert_int_equal(o->type, KV_TYPE_HASH);
+    assert_int_equal(kv_hash_len(o), 1);
+    kv_obj_free(o);
+    free(p);
+    body[0] = KV_RDB_TYPE_ZSET_ZIPLIST;
+    body[1] = 19;
+    memcpy(body + 2, zset_zl, 19);
+    p = with_footer(body, 21, &len);
+    assert_non_null(o = kv_rdb_payload_load(p, len, "z", 1, -1));
+    double score = 0;
+    assert_true(kv_zset_score(o, "m", 1, &score));
+    assert_true(score == 1.5);
+    kv_obj_free(o);
+    free(p);
+}
+
 /* A snapshot with a stream key stops with an error naming the key and the type. */
 static void test_rdb_load_names_unsupported_key(void **state) {
     (void)state;
@@ -476,6 +547,7 @@ int main(void) {
         cmocka_unit_test(test_rdb_snapshot_round_trip),
         cmocka_unit_test(test_rdb_payload_any_flip_is_refused),
         cmocka_unit_test(test_rdb_payload_bad_structure_is_refused),
+        cmocka_unit_test(test_rdb_loads_ziplists),
         cmocka_unit_test(test_rdb_load_names_unsupported_key),
         cmocka_unit_test(test_rdb_load_skips_expired),
         cmocka_unit_test(test_rdb_restore_command),
