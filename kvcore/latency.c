@@ -473,13 +473,16 @@ static void doc_sample(int64_t t, uint32_t ms, void *priv) {
 void kv_cmd_latency_doctor(kv_client_t *c) {
     stats_ctx_t s = {0};
     if (kv_srv.cfg.latency_monitor_threshold <= 0 && kv_srv.nlatency == 0) {
-        append(&s, "Latency monitoring is disabled: no event is recorded. Enable it with "
-                   "CONFIG SET latency-monitor-threshold <milliseconds>.\n");
+        /* The two reports without samples are Redis 7.0's texts, byte for byte. */
+        append(&s, "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this "
+                   "Redis instance. You may use \"CONFIG SET latency-monitor-threshold "
+                   "<milliseconds>.\" in order to enable it. If we weren't in a deep space "
+                   "mission I'd suggest to take a look at "
+                   "https://redis.io/topics/latency-monitor.\n");
     } else if (kv_srv.nlatency == 0) {
-        append(&s,
-               "No latency spike was observed since the events were last reset: every "
-               "event stayed below latency-monitor-threshold (%lld ms).\n",
-               kv_srv.cfg.latency_monitor_threshold);
+        append(&s, "Dave, no latency spike was observed during the lifetime of this Redis "
+                   "instance, not in the slightest bit. I honestly think you ought to sit down "
+                   "calmly, take a stress pill, and think things over.\n");
     } else {
         append(&s, "Latency spikes were observed in this instance, event by event:\n\n");
         for (int i = 0; i < kv_srv.nlatency; i++) {

@@ -99,6 +99,8 @@ SKIP = {
     "config|set": "hostile values only (a sane one changes the server under the sweep)",
     "save": "writes the dataset to disk (covered by kv_rdb.sh)",
     "bgsave": "forks a background save whose progress is timing (covered by kv_rdb.sh)",
+    "client|pause": "pauses every client, the sweep's own included (covered by kv_client_ext)",
+    "monitor": "turns the connection into a command feed (covered by kv_client_ext)",
 }
 # One reply per channel, and RESP2 subscribed mode after: kv_corpus/pubsub.txt covers them.
 for _n in ("subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe",
@@ -144,6 +146,8 @@ for n in ("spop", "srandmember", "hrandfield", "zrandmember", "randomkey"):
 # Order follows the hash table's layout: compare the elements as a multiset.
 for n in ("smembers", "sinter", "sunion", "sdiff", "keys", "hgetall", "hkeys", "hvals"):
     MODE[n] = "sorted"
+# Per-command call counts of the sweep itself, in each server's own table order.
+MODE["latency|histogram"] = "errors"
 
 # Known differences, each with its reason: (full name, predicate on the argument vector)
 # -> why. A vector that matches is still framed, PING-checked and probe-checked; only the
@@ -153,6 +157,11 @@ KNOWN = [
      "a small list is a bare listpack, reported as Redis 7.2 does (7.0 says quicklist; "
      "README, list-max-listpack-size)"),
 ]
+# ZRANK/ZREVRANK take Redis 7.2's WITHSCORE (clients send it): with a fourth argument 7.0
+# answers an arity error, kvcore the 7.2 reply or its syntax error.
+for _n in ("zrank", "zrevrank"):
+    KNOWN.append((_n, lambda a: len(a) == 4,
+                  "Redis 7.2's WITHSCORE option (7.0 has no fourth argument)"))
 # SORT of a hash-table set BY a name without '*' does not sort: the members come in the
 # set's own hash-table order, which each server has its own of (Redis: "unordered").
 for _n in ("sort", "sort_ro"):
