@@ -162,8 +162,7 @@ static int dense_set(uint8_t *regs, long index, int count) {
 
 /*
  * The opcode at d[p] (p < len). A truncated XZERO (its second byte missing) reads that
- * byte as 0, as Redis does (it reads the string's terminator), so both servers judge such
- * a value alike; size stays 2, which ends any walk.
+ * byte as 0 with size 2: every walk checks p + size <= len and calls the value corrupt.
  */
 static op_t op_at(const uint8_t *d, size_t len, size_t p) {
     uint8_t b = d[p];
@@ -204,6 +203,7 @@ static int sparse_walk(const uint8_t *d, size_t len, void (*fn)(void *, long, lo
     long idx = 0;
     for (size_t p = KV_HLL_HDR_SIZE; p < len;) {
         op_t op = op_at(d, len, p);
+        if (p + op.size > len) return -EPROTO;
         if (op.kind == OP_VAL) {
             if (idx + op.run > KV_HLL_REGISTERS) break;
             fn(arg, idx, op.run, op.val);
@@ -406,6 +406,7 @@ int kv_hll_count(const uint8_t *s, size_t len, uint64_t *card) {
     long idx = 0;
     for (size_t p = KV_HLL_HDR_SIZE; p < len;) {
         op_t op = op_at(s, len, p);
+        if (p + op.size > len) return -EPROTO;
         hist[op.kind == OP_VAL ? op.val : 0] += (int)op.run;
         idx += op.run;
         if (idx > KV_HLL_REGISTERS) break; /* wrong whatever follows */
