@@ -123,7 +123,7 @@ static void signal_if_ready(kv_db_t *db, const kv_obj_t *o) {
     kv_signal_key_ready(db, key, klen);
 }
 
-int kv_db_add(kv_db_t *db, kv_obj_t *o) {
+static int add_key(kv_db_t *db, kv_obj_t *o, bool notify) {
     int rc = kv_ht_add(db->keys, o);
     if (rc != 0) {
         kv_obj_free(o);
@@ -135,9 +135,18 @@ int kv_db_add(kv_db_t *db, kv_obj_t *o) {
         kv_ht_del(db->keys, key, klen);
         return -ENOMEM;
     }
+    if (!notify) return 0; /* loaded from a file: no event, nobody to serve yet */
     kv_notify_keyspace_event(KV_NOTIFY_NEW, "new", key, klen, db->id);
     signal_if_ready(db, o);
     return 0;
+}
+
+int kv_db_add(kv_db_t *db, kv_obj_t *o) {
+    return add_key(db, o, true);
+}
+
+int kv_db_add_loaded(kv_db_t *db, kv_obj_t *o) {
+    return add_key(db, o, false);
 }
 
 int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl) {

@@ -918,7 +918,7 @@ static void load_key(kv_rdb_in_t *r, load_state_t *ls, int type) {
              key, ls->db->id);
     } else {
         set_lru_lfu(o, ls->lfu_freq, ls->lru_idle);
-        if (kv_db_add(ls->db, o) != 0)
+        if (kv_db_add_loaded(ls->db, o) != 0)
             fail(r, -ENOMEM, "Out of memory loading key '%.*s'", (int)(klen > 128 ? 128 : klen),
                  key);
         else

@@ -461,6 +461,19 @@ static void test_notify_flush_and_swapdb_count_keys_without_events(void **state)
     assert_int_equal(nrecorded, 0);
 }
 
+static void test_notify_loaded_keys_are_added_without_new_event(void **state) {
+    (void)state;
+    kv_obj_t *loaded = kv_obj_new_string("loaded", 6, "v", 1, -1);
+    kv_obj_t *added = kv_obj_new_string("added", 5, "v", 1, -1);
+    assert_non_null(loaded);
+    assert_non_null(added);
+    assert_int_equal(kv_db_add_loaded(client->db, loaded), 0);
+    assert_int_equal(nrecorded, 0);
+    assert_int_equal(kv_db_add(client->db, added), 0);
+    assert_string_equal(recorded, "__keyevent@0__:new|added;");
+    assert_int_equal(kv_db_size(client->db), 2);
+}
+
 static void test_notify_errors_change_nothing(void **state) {
     (void)state;
     run(client, "SET str v");
@@ -489,6 +502,7 @@ int main(void) {
         cmocka_unit_test_setup(test_notify_lazy_expiry_signals_expired_then_the_command, reset),
         cmocka_unit_test_setup(test_notify_active_expiry_signals_expired, reset),
         cmocka_unit_test_setup(test_notify_flush_and_swapdb_count_keys_without_events, reset),
+        cmocka_unit_test_setup(test_notify_loaded_keys_are_added_without_new_event, reset),
         cmocka_unit_test_setup(test_notify_errors_change_nothing, reset),
     };
     return cmocka_run_group_tests_name("kv_notify", tests, setup, teardown);
