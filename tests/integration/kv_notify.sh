@@ -28,7 +28,7 @@ python3 tests/kv/notify_diff.py "$KV_PORT" "$REDIS_PORT" "$TMP"/corpus/*.txt || 
 python3 tests/kv/notify_live.py "$KV_PORT" expire || fail=1
 kill "$KV_PID"
 
-kv_start_kvcore --save '' --notify-keyspace-events 'Elg$Kx'
+kv_start_kvcore --dbfilename events.rdb --notify-keyspace-events 'Elg$Kx'
 check "notify-keyspace-events from the command line" 'g$lxKE' \
     "$(redis-cli -p "$KV_PORT" config get notify-keyspace-events | tail -1)"
 check "CONFIG SET of an unknown class" \
@@ -37,7 +37,8 @@ check "CONFIG SET of an unknown class" \
 kill "$KV_PID"
 
 if [ -z "${MEMSHIM_SAN:-}" ]; then
-    kv_start_kvcore --save '' --maxmemory 4mb --maxmemory-policy allkeys-random
+    # Its own dump file name: the corpora's DEBUG RELOAD left dump.rdb in $TMP.
+    kv_start_kvcore --dbfilename evict.rdb --maxmemory 4mb --maxmemory-policy allkeys-random
     python3 tests/kv/notify_live.py "$KV_PORT" evict || fail=1
 else
     echo "skip eviction: used memory is jemalloc's, and a sanitizer owns malloc"

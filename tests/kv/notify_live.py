@@ -59,6 +59,7 @@ def read_messages(sub, want, deadline):
 
 def check_expire(port):
     conn = Conn(port)
+    conn.cmd("FLUSHALL")
     conn.cmd("CONFIG", "SET", "notify-keyspace-events", "Ex")
     sub = subscriber(port, "expired")
     before = info_int(conn, "expired_keys")
@@ -83,6 +84,7 @@ def check_expire(port):
 
 def check_evict(port):
     conn = Conn(port)
+    conn.cmd("FLUSHALL")  # every key evicted is then one of ours, in db 0
     conn.cmd("CONFIG", "SET", "notify-keyspace-events", "Ee")
     sub = subscriber(port, "evicted")
     written = set()
@@ -109,7 +111,9 @@ def check_evict(port):
         print("FAIL %d evicted messages, evicted_keys %d" % (len(keys), evicted))
         ok = False
     if len(set(keys)) != len(keys) or not set(keys) <= written:
-        print("FAIL evicted messages repeat a key or name a key never written")
+        dup = sorted(k for k in set(keys) if keys.count(k) > 1)
+        print("FAIL evicted messages repeat keys %r or name keys never written %r" %
+              (dup[:5], sorted(set(keys) - written)[:5]))
         ok = False
     gone = value(conn.call(["EXISTS"] + keys))
     if int(gone) != 0:
