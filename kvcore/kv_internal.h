@@ -601,9 +601,9 @@ kv_obj_t *kv_db_lookup_write(kv_db_t *db, const kv_arg_t *key);
 bool kv_db_key_is_expired(const kv_obj_t *o);
 /*
  * Adds o (a new object with its key embedded; must not exist). Takes ownership and
- * registers its TTL, if any, and publishes the "new" keyspace event. 0 or -ENOMEM (o
- * freed). kv_db_add_loaded is the same for a key read from a file, without the event
- * (as Redis's dbAddRDBLoad).
+ * registers its TTL, if any, publishes the "new" keyspace event and lets clients blocked
+ * on a new list or sorted set be served. 0 or -ENOMEM (o freed). kv_db_add_loaded is the
+ * same for a key read from a file, without either (as Redis's dbAddRDBLoad).
  */
 int kv_db_add(kv_db_t *db, kv_obj_t *o);
 int kv_db_add_loaded(kv_db_t *db, kv_obj_t *o);
