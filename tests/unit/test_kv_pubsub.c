@@ -245,6 +245,23 @@ static void test_pubsub_subscribed_client_uses_the_pubsub_output_limit(void **st
     kv_client_free(c);
 }
 
+/* CLIENT REPLY OFF silences a command's replies but never a push: the subscribe events
+ * of the client's own commands and the messages others publish still arrive. */
+static void test_pubsub_pushes_pass_client_reply_off(void **state) {
+    (void)state;
+    kv_client_t *c = kv_client_new(-1), *p = kv_client_new(-1);
+    feed(c, "CLIENT REPLY OFF\r\nSUBSCRIBE a\r\nGET k\r\nPING\r\n");
+    assert_output(c, "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n");
+    feed(p, "PUBLISH a m\r\n");
+    assert_output(p, ":1\r\n");
+    assert_output(c, "*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nm\r\n");
+    feed(c, "UNSUBSCRIBE\r\nPING\r\nCLIENT REPLY ON\r\n");
+    assert_output(c, "*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n+OK\r\n");
+    kv_client_free(c);
+    kv_client_free(p);
+    assert_tables_empty();
+}
+
 static bool glob(const char *pat, const char *s) {
     return kv_glob_match(pat, strlen(pat), s, strlen(s), false);
 }
@@ -283,6 +300,7 @@ int main(void) {
         cmocka_unit_test(test_pubsub_freed_client_leaves_no_channel_behind),
         cmocka_unit_test(test_pubsub_channels_filters_by_pattern),
         cmocka_unit_test(test_pubsub_subscribed_client_uses_the_pubsub_output_limit),
+        cmocka_unit_test(test_pubsub_pushes_pass_client_reply_off),
         cmocka_unit_test(test_pubsub_patterns_follow_redis_glob_rules),
     };
     return cmocka_run_group_tests_name("kv_pubsub", tests, kv_server_setup, kv_server_teardown);
