@@ -17,8 +17,9 @@ mkdir -p "$TMP/corpus"
 for f in tests/kv_corpus/*.txt; do
     case $f in */pubsub.txt) continue ;; esac
     if [ -n "${KV_SERVER_WRAPPER:-}" ]; then
-        # As kv_differential: valgrind's long double is not x87's.
-        grep -v -i 'INCRBYFLOAT' "$f" >"$TMP/corpus/$(basename "$f")"
+        # Valgrind's long double is not x87's: INCRBYFLOAT results differ, and a timeout
+        # of 1e-400 (a tiny positive value) reads as 0, which blocks forever.
+        grep -v -i -e 'INCRBYFLOAT' -e 'e-400' "$f" >"$TMP/corpus/$(basename "$f")"
     else
         cp "$f" "$TMP/corpus/"
     fi
