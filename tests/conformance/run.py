@@ -161,6 +161,10 @@ def run_suite_file(tree, tclsh, port, test_file, timeout):
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         note = f"killed after {timeout + 60} s"
+    except BaseException:  # interrupted: the suite's processes go with us
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     text = out.decode("utf-8", "replace")
     if not note and proc.returncode != 0 and "[exception]" in ANSI.sub("", text):
         note = "the file ended early on an exception"
@@ -182,10 +186,12 @@ def run_all(label, binary, tree, tclsh, files, log_dir, timeout):
                                   {"passed": [], "failed": [], "skipped": []}, str(e))
             print(f"{test_file:<{width}}  {e}")
             continue
-        output, note = run_suite_file(tree, tclsh, server.port, test_file, timeout)
-        if not server.alive():
-            note = (note + "; " if note else "") + f"server exited ({server.proc.returncode})"
-        server.stop()
+        try:
+            output, note = run_suite_file(tree, tclsh, server.port, test_file, timeout)
+            if not server.alive():
+                note = (note + "; " if note else "") + f"server exited ({server.proc.returncode})"
+        finally:
+            server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
         with open(os.path.join(log_dir, slug + ".log"), "w") as f:
             f.write(output)
@@ -233,7 +239,12 @@ def compare(files, mine, ref, log_dir):
           f"{os.path.join(log_dir, 'ref-only-passes.txt')}")
 
 
+def on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks: nothing left running
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_sigterm)
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--server", required=True, help="the server under test (binary)")
     ap.add_argument("--ref", default="", help="a reference server to run the same files on")
