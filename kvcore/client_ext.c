@@ -67,9 +67,17 @@ static void pause_check(void) {
     if (pause_expired()) pause_release();
 }
 
+/* Commands that may change what a replica sees without the write flag: PUBLISH and
+ * SPUBLISH (the message goes to the replication stream), PFCOUNT (it may rewrite the
+ * cached cardinality). CLIENT PAUSE WRITE holds them as Redis does. */
+static bool may_replicate(const kv_cmd_t *cmd) {
+    return cmd->fn == kv_cmd_publish || cmd->fn == kv_cmd_spublish || cmd->fn == kv_cmd_pfcount;
+}
+
 static bool command_is_write(const kv_client_t *c, const kv_cmd_t *cmd) {
     /* EXEC of a queue holding writes is a write (multi.c) */
-    return (kv_multi_cmd_flags(c, cmd) & (KV_CMD_WRITE | KV_CMD_MAY_REPLICATE)) != 0;
+    return (kv_multi_cmd_flags(c, cmd) & (KV_CMD_WRITE | KV_CMD_MAY_REPLICATE)) != 0 ||
+           may_replicate(cmd);
 }
 
 /* Would the pause hold this command? Commands that fail their checks (unknown, arity)

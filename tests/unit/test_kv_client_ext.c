@@ -70,6 +70,14 @@ static void test_pause_write_holds_writes_until_unpause(void **state) {
     assert_int_equal(kv_pause_waiting_clients(), 0);
     assert_output(
         c, "+OK\r\n$1\r\nv\r\n-ERR unknown command 'NOSUCH', with args beginning with: \r\n");
+    /* PUBLISH waits too (its message would reach replicas). */
+    feed(admin, "CLIENT PAUSE 100000 WRITE\r\n");
+    free(take_output(admin));
+    feed(c, "PUBLISH ch m\r\n");
+    assert_output(c, "");
+    feed(admin, "CLIENT UNPAUSE\r\n");
+    free(take_output(admin));
+    assert_output(c, ":0\r\n");
     /* A transaction is queued as usual; its EXEC waits when the queue holds a write. */
     feed(c, "MULTI\r\nGET k\r\nEXEC\r\nMULTI\r\nSET k w\r\n");
     assert_output(c, "+OK\r\n+QUEUED\r\n*1\r\n$1\r\nv\r\n+OK\r\n+QUEUED\r\n");
