@@ -181,8 +181,11 @@ void kv_cmd_pfcount(kv_client_t *c) {
  * -ENOMEM. */
 static int apply_max(kv_hll_t *h, const uint8_t *max, bool dense) {
     int rc = dense ? kv_hll_to_dense(h) : 0;
-    for (long i = 0; i < KV_HLL_REGISTERS && rc == 0; i++)
-        if (max[i]) rc = kv_hll_set(h, i, max[i], sparse_max()) < 0 ? -1 : 0;
+    for (long i = 0; i < KV_HLL_REGISTERS && rc == 0; i++) {
+        if (max[i] == 0) continue;
+        int set = kv_hll_set(h, i, max[i], sparse_max());
+        rc = set < 0 ? set : 0;
+    }
     return rc;
 }
 
@@ -217,7 +220,7 @@ void kv_cmd_pfmerge(kv_client_t *c) {
         kv_reply_ok(c);
     } else if (rc == -EPROTO) {
         kv_reply_error(c, corrupt_err);
-    } else if (rc == -ENOMEM) {
+    } else if (rc != -EINVAL) { /* -EINVAL: lookup_hll replied */
         kv_reply_oom(c);
     }
     kv_hll_fini(&h);
