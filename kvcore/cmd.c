@@ -164,6 +164,17 @@ static kv_cmd_t config_subcmds[] = {
      "admin slow dangerous", "Reset the stats returned by INFO", "2.0.0"},
     {NULL}};
 
+static kv_cmd_t slowlog_subcmds[] = {
+    {"get", kv_cmd_slowlog_get, -2, KV_CMD_ADMIN | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "admin slow dangerous", "Get the slow log's entries", "2.2.12"},
+    {"len", kv_cmd_slowlog_len, 2, KV_CMD_ADMIN | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "admin slow dangerous", "Get the slow log's length", "2.2.12"},
+    {"reset", kv_cmd_slowlog_reset, 2, KV_CMD_ADMIN | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0,
+     "server", "admin slow dangerous", "Clear all entries from the slow log", "2.2.12"},
+    {"help", kv_cmd_slowlog_help, 2, KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server", "slow",
+     "Show helpful text about the different subcommands", "6.2.0"},
+    {NULL}};
+
 static kv_cmd_t memory_subcmds[] = {
     {"purge", kv_cmd_memory_purge, 2, 0, 0, 0, 0, "server", "slow",
      "Ask the allocator to release memory", "4.0.0"},
@@ -691,6 +702,8 @@ static kv_cmd_t cmd_table[] = {
      0, 0, "server", "admin slow dangerous", "A container for debugging commands", "1.0.0"},
     {"latency", container_cmd, -2, 0, 0, 0, 0, "server", "slow",
      "A container for latency diagnostics commands", "2.8.13", latency_subcmds},
+    {"slowlog", container_cmd, -2, 0, 0, 0, 0, "server", "slow",
+     "A container for slow log commands", "2.2.12", slowlog_subcmds},
     {"function", container_cmd, -2, 0, 0, 0, 0, "scripting", "slow",
      "A container for function commands", "7.0.0", function_subcmds},
     {"client", container_cmd, -2, 0, 0, 0, 0, "connection", "slow",
@@ -928,6 +941,7 @@ void kv_cmd_call(kv_client_t *c, kv_cmd_t *cmd) {
     cmd->usec += dur;
     kv_srv.stat_numcommands++;
     if (dur >= 1000) kv_latency_add("command", dur / 1000);
+    kv_slowlog_record(c, cmd, dur);    /* slowlog-log-slower-than (slowlog.c) */
     kv_client_after_call(c, cmd, dur); /* MONITOR, tracking, latency histogram */
     /* Keys the command (or a whole EXEC) made ready serve their blocked clients now. */
     if (depth == 0) kv_blocked_serve_ready();

@@ -1398,6 +1398,18 @@ void kv_cmd_reply_tips_and_specs(kv_client_t *c, const kv_cmd_t *cmd);
 const kv_cmd_t *kv_cmd_lookup_fullname(const kv_arg_t *a);
 void kv_cmd_command_getkeysandflags(kv_client_t *c);
 
+/* --- Slow log (slowlog.c) --- */
+
+/* kv_cmd_call: c's call of cmd took usec; logged when slowlog-log-slower-than says so. */
+void kv_slowlog_record(const kv_client_t *c, const kv_cmd_t *cmd, uint64_t usec);
+long long kv_slowlog_len(void);
+/* Frees every entry (SLOWLOG RESET). */
+void kv_slowlog_reset(void);
+void kv_cmd_slowlog_get(kv_client_t *c);
+void kv_cmd_slowlog_len(kv_client_t *c);
+void kv_cmd_slowlog_reset(kv_client_t *c);
+void kv_cmd_slowlog_help(kv_client_t *c);
+
 /* --- Latency monitor and histograms (latency.c) --- */
 
 typedef struct kv_latency_hist kv_latency_hist_t;
