@@ -162,6 +162,10 @@ static kv_cmd_t config_subcmds[] = {
     {"resetstat", kv_cmd_config_resetstat, 2,
      KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
      "admin slow dangerous", "Reset the stats returned by INFO", "2.0.0"},
+    {"rewrite", kv_cmd_config_rewrite, 2,
+     KV_CMD_ADMIN | KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE, 0, 0, 0, "server",
+     "admin slow dangerous", "Rewrite the configuration file with the in memory configuration",
+     "2.8.0"},
     {NULL}};
 
 static kv_cmd_t slowlog_subcmds[] = {

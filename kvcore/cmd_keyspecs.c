@@ -60,6 +60,7 @@ const kv_cmd_meta_t kv_cmd_meta[] = {
     {"config|get", "", "", false},
     {"config|help", "", "", false},
     {"config|resetstat", "", "", false},
+    {"config|rewrite", "", "", false},
     {"config|set", "request_policy:all_nodes response_policy:all_succeeded", "", false},
     {"copy", "", "|RO access|i1|r0,1,0\n|OW update|i2|r0,1,0", false},
     {"dbsize", "request_policy:all_shards response_policy:agg_sum", "", false},

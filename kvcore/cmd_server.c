@@ -3,7 +3,8 @@
  * cmd_server.c - connection and server commands: PING ECHO QUIT SHUTDOWN INFO TIME HELLO,
  * COMMAND (COUNT INFO DOCS LIST GETKEYS HELP), DEBUG (SLEEP OBJECT POPULATE SEGFAULT
  * SET-ACTIVE-EXPIRE PROTOCOL), LATENCY (LATEST RESET HELP), FUNCTION FLUSH, CLIENT (SETNAME
- * GETNAME ID INFO LIST KILL HELP) and CONFIG (GET SET RESETSTAT HELP).
+ * GETNAME ID INFO LIST KILL HELP) and CONFIG (GET SET RESETSTAT HELP; REWRITE is in
+ * config_rewrite.c).
  *
  * Replies follow Redis 7.0 in RESP2 and RESP3 (HELLO 2|3 picks the connection's
  * protocol). CONFIG SET with several pairs is atomic as in Redis: every name is checked first, then
@@ -1186,6 +1187,8 @@ void kv_cmd_config_help(kv_client_t *c) {
         "    Set the configuration <directive> to <value>.",
         "RESETSTAT",
         "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
         NULL};
     kv_reply_help(c, help);
 }

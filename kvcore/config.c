@@ -136,7 +136,8 @@ static const cfg_row_t cfg_rows[] = {
     LL("latency-monitor-threshold", NULL, 0, latency_monitor_threshold, 0, LLONG_MAX, 0),
     BOOL("latency-tracking", NULL, 0, latency_tracking, 1),
     LL("tracking-table-max-keys", NULL, 0, tracking_table_max_keys, 0, LONG_MAX, 1000000),
-    STR("latency-tracking-info-percentiles", 0, latency_tracking_info_percentiles, "50 99 99.9"),
+    STR("latency-tracking-info-percentiles", MULTI_ARG, latency_tracking_info_percentiles,
+        "50 99 99.9"),
     LL("slowlog-log-slower-than", NULL, 0, slowlog_log_slower_than, -1, LLONG_MAX, 10000),
     LL("slowlog-max-len", NULL, 0, slowlog_max_len, 0, LONG_MAX, 128),
     BOOL("activedefrag", NULL, 0, activedefrag, 0),
@@ -488,13 +489,30 @@ static void format_line_error(char *err, size_t errlen, int lineno, const char *
              lineno, (int)(len > 200 ? 200 : len), line, msg);
 }
 
+/* A file's second and later `save` lines add their points to the first's (as Redis;
+ * CONFIG REWRITE writes one line per point). */
+static int append_save(kv_config_values_t *cfg, const kv_arg_t *argv, int argc, const char **err) {
+    char *more = join_args(argv, argc);
+    if (more == NULL) return -ENOMEM;
+    size_t n = strlen(cfg->save) + strlen(more) + 2;
+    char *all = malloc(n);
+    int rc = -ENOMEM;
+    if (all != NULL) {
+        snprintf(all, n, "%s %s", cfg->save, more);
+        rc = row_set(cfg, find_row("save"), all, err);
+    }
+    free(all);
+    free(more);
+    return rc;
+}
+
 int kv_config_load_string(kv_config_values_t *cfg, const char *text, char *err, size_t errlen) {
     const char *p = text;
     int lineno = 0;
     char *scratch = NULL;
     size_t scap = 0;
     kv_arg_t argv[128];
-    int rc = 0;
+    int rc = 0, saves = 0;
     while (*p) {
         const char *eol = strchr(p, '\n');
         size_t len = eol ? (size_t)(eol - p) : strlen(p);
@@ -518,8 +536,13 @@ int kv_config_load_string(kv_config_values_t *cfg, const char *text, char *err, 
         }
         if (argc == 0) continue;
         const char *msg = NULL;
-        if (apply_directive(cfg, argv, argc, &msg) != 0) {
-            format_line_error(err, errlen, lineno, line, len, msg);
+        if (kv_arg_is(&argv[0], "save") && saves++ > 0 && cfg->save && cfg->save[0] && argc > 2) {
+            rc = append_save(cfg, argv, argc, &msg);
+        } else {
+            rc = apply_directive(cfg, argv, argc, &msg);
+        }
+        if (rc != 0) {
+            format_line_error(err, errlen, lineno, line, len, msg ? msg : "Out of memory");
             rc = -EINVAL;
             break;
         }
@@ -680,6 +703,12 @@ bool kv_config_is_immutable(const char *name) {
 bool kv_config_is_protected(const char *name) {
     const cfg_row_t *row = find_row(name);
     return row != NULL && (row->flags & PROTECTED);
+}
+
+char kv_config_kind(const char *name) {
+    const cfg_row_t *row = find_row(name);
+    if (row == NULL) return '\0';
+    return row->type == T_MEM ? 'm' : row->type == T_STRING ? 's' : 'o';
 }
 
 const char *kv_config_canonical(const char *name) {

@@ -1573,6 +1573,12 @@ bool kv_config_is_immutable(const char *name);
 bool kv_config_is_protected(const char *name);
 /* The row's name for a name or alias, NULL if unknown. */
 const char *kv_config_canonical(const char *name);
+/* CONFIG REWRITE (config_rewrite.c): writes cfg into the file at path as Redis rewrites
+ * it (comments and order kept); 0 or -errno. */
+int kv_config_rewrite(const char *path, const kv_config_values_t *cfg);
+void kv_cmd_config_rewrite(kv_client_t *c);
+/* CONFIG REWRITE's formatting: 'm' memory, 's' string (quoted), 'o' other, 0 unknown. */
+char kv_config_kind(const char *name);
 
 /* --- Server (server.c) --- */
 
