@@ -184,7 +184,7 @@ cg_one() { # prog config: total instructions (every process of the run)
     for f in "$TMP"/cg.out.*; do
         callgrind_annotate --threshold=100 "$f" 2>/dev/null
     done >"$TMP/cg.$prog.$conf"
-    sed -n 's/.*Collected : //p' "$TMP/cg.err" | awk '{ s += $1 } END { printf "%d\n", s }'
+    sed -n 's/.*Collected : //p' "$TMP/cg.err" | awk '{ s += $1 } END { printf "%.0f\n", s }'
 }
 
 # The self cost of the allocator's functions, summed by object: jemalloc's, the shim's and
