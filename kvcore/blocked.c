@@ -175,6 +175,9 @@ static void arm_timer(void) {
 
 /* --- Blocking and unblocking --- */
 
+/* True while a key waits in the ready list: kv_cmd_call tests it inline. */
+bool kv_blocked_any_ready;
+
 static void ready_push(bkey_t *bk) {
     bk->ready = true;
     bk->ready_next = NULL;
@@ -183,6 +186,7 @@ static void ready_push(bkey_t *bk) {
     else
         B.ready_head = bk;
     B.ready_tail = bk;
+    kv_blocked_any_ready = true;
 }
 
 static void bkey_free(bkey_t *bk) {
@@ -404,6 +408,7 @@ void kv_blocked_serve_ready(void) {
         if (bk->head == NULL) bkey_free(bk);
     }
     B.serving = false;
+    kv_blocked_any_ready = false;
 }
 
 void kv_signal_key_ready(kv_db_t *db, const char *key, size_t klen) {
@@ -501,6 +506,7 @@ void kv_blocked_fini(void) {
     B.nheap = B.heapcap = 0;
     B.timer_id = -1;
     B.ready_head = B.ready_tail = NULL;
+    kv_blocked_any_ready = false;
 }
 
 /* --- Argument parsing --- */

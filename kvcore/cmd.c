@@ -948,5 +948,5 @@ void kv_cmd_call(kv_client_t *c, kv_cmd_t *cmd) {
     kv_slowlog_record(c, cmd, dur);    /* slowlog-log-slower-than (slowlog.c) */
     kv_client_after_call(c, cmd, dur); /* MONITOR, tracking, latency histogram */
     /* Keys the command (or a whole EXEC) made ready serve their blocked clients now. */
-    if (depth == 0) kv_blocked_serve_ready();
+    if (depth == 0 && kv_blocked_any_ready) kv_blocked_serve_ready();
 }

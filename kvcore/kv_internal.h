@@ -1006,6 +1006,8 @@ int kv_blocked_parse_timeout(kv_client_t *c, const kv_arg_t *a, long long *ms);
 /* Serves the clients blocked on the keys signalled ready (kv_signal_key_ready); called
  * by kv_cmd_process when the outermost command has finished. */
 void kv_blocked_serve_ready(void);
+/* A key waits in the ready list (blocked.c): lets callers skip kv_blocked_serve_ready. */
+extern bool kv_blocked_any_ready;
 /* SWAPDB: every key of a or b that now exists and has waiters is ready. */
 void kv_blocked_db_swapped(kv_db_t *a, kv_db_t *b);
 /* Times out (null reply) the clients whose deadline (kv_monotonic_us) is <= now_us;
@@ -1073,8 +1075,9 @@ void kv_signal_flushed_db(kv_db_t *db);
 /* The contents of a and b are about to be exchanged: kv_db_swap calls it first. */
 void kv_signal_swapped_db(kv_db_t *a, kv_db_t *b);
 /* Publishes a keyspace/keyevent notification when notify-keyspace-events asks for cls;
- * returns at once when it does not (the default). */
-void kv_notify_keyspace_event(int cls, const char *event, const char *key, size_t klen, int dbid);
+ * returns at once when it does not (the default): kv_notify_keyspace_event, the inline
+ * class test after kv_srv below, calls it only then. */
+void kv_notify_keyspace_publish(int cls, const char *event, const char *key, size_t klen, int dbid);
 /* The usual pair after a command changed key in c's db: kv_signal_modified_key, then
  * kv_notify_keyspace_event(cls, event). The caller adds to kv_srv.dirty. */
 void kv_notify_key_changed(kv_client_t *c, const kv_arg_t *key, int cls, const char *event);
@@ -1334,6 +1337,9 @@ long long kv_client_tracking_redir(const kv_client_t *c);
  * changed (kv_signal_modified_key) or every key (flush) invalidates; the invalidation
  * messages of BCAST clients go out before the loop sleeps. */
 void kv_tracking_after_command(kv_client_t *c, const kv_cmd_t *cmd);
+/* Invalidations wait for the end of a command (tracking.c): the inline test that lets
+ * kv_client_after_call skip kv_tracking_after_command for non-tracking clients. */
+extern bool kv_tracking_pending;
 void kv_tracking_invalidate_key(kv_client_t *by, const char *key, size_t klen);
 void kv_tracking_invalidate_all(void);
 void kv_tracking_before_sleep(void);
@@ -1692,6 +1698,14 @@ struct kv_server {
 
 /* The one server (a global: handlers reach it without plumbing). */
 extern kv_server_t kv_srv;
+
+/* kv_notify_keyspace_publish when notify-keyspace-events has cls: the class test inline,
+ * so a key miss or a write costs no call with notifications off. */
+static inline void kv_notify_keyspace_event(int cls, const char *event, const char *key,
+                                            size_t klen, int dbid) {
+    if (kv_srv.cfg.notify_keyspace_events & cls)
+        kv_notify_keyspace_publish(cls, event, key, klen, dbid);
+}
 
 /* Logs "pid:M dd Mon yyyy hh:mm:ss.mmm * msg" like Redis, to logfile or stdout. */
 void kv_log(int level, const char *fmt, ...) KV_PRINTF(2, 3);

@@ -64,7 +64,8 @@ static void publish(const char *prefix, int dbid, const char *name, size_t nlen,
     if (ch != small) free(ch);
 }
 
-void kv_notify_keyspace_event(int cls, const char *event, const char *key, size_t klen, int dbid) {
+void kv_notify_keyspace_publish(int cls, const char *event, const char *key, size_t klen,
+                                int dbid) {
     int flags = kv_srv.cfg.notify_keyspace_events;
     if (!(flags & cls)) return;
     size_t elen = strlen(event);

@@ -304,6 +304,8 @@ typedef struct pending {
 static pending_t *pending;
 static size_t npending, pending_cap;
 static kv_client_t *pending_client;
+/* npending != 0, read inline by kv_client_after_call. */
+bool kv_tracking_pending;
 
 static void pend(kv_client_t *c, const char *key, size_t klen) {
     if (npending == pending_cap) {
@@ -320,6 +322,7 @@ static void pend(kv_client_t *c, const char *key, size_t klen) {
     pending[npending].klen = klen;
     npending++;
     pending_client = c;
+    kv_tracking_pending = true;
 }
 
 static void flush_pending(void) {
@@ -335,6 +338,7 @@ static void flush_pending(void) {
     }
     npending = 0;
     pending_client = NULL;
+    kv_tracking_pending = false;
 }
 
 /* A blocked client being served (blocked.c): its reply is written outside a call. */
