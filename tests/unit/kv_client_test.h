@@ -60,6 +60,21 @@ static inline void feed(kv_client_t *c, const char *s) {
 }
 
 /* Group set-up and tear-down: default config, the databases and the command table. */
+/* Sends the space-separated words of line (at most 32, 512 bytes) as one multibulk command. */
+static inline void feed_words(kv_client_t *c, const char *line) {
+    char buf[1024], words[512];
+    const char *argv[32];
+    int argc = 0;
+    snprintf(words, sizeof(words), "%s", line);
+    for (char *save = NULL, *w = strtok_r(words, " ", &save); w && argc < 32;
+         w = strtok_r(NULL, " ", &save))
+        argv[argc++] = w;
+    int n = snprintf(buf, sizeof(buf), "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++)
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+    feed_bytes(c, buf, (size_t)n);
+}
+
 static inline int kv_server_setup(void **state) {
     (void)state;
     if (kv_config_defaults(&kv_srv.cfg) != 0) return -1;

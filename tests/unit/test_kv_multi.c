@@ -15,23 +15,9 @@
 #include "kv_internal.h"
 #include "kv_client_test.h"
 
-/* Sends the space-separated words of line as one multibulk command. */
-static void run(kv_client_t *c, const char *line) {
-    char buf[1024], words[512];
-    const char *argv[32];
-    int argc = 0;
-    snprintf(words, sizeof(words), "%s", line);
-    for (char *save = NULL, *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
-        argv[argc++] = w;
-    int n = snprintf(buf, sizeof(buf), "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++)
-        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
-    feed_bytes(c, buf, (size_t)n);
-}
-
 /* Runs line and asserts its reply, then the invariants (the index, c's state). */
 static void expect(kv_client_t *c, const char *line, const char *reply) {
-    run(c, line);
+    feed_words(c, line);
     assert_output(c, reply);
     assert_int_equal(kv_multi_check(c), 0);
 }
@@ -369,7 +355,7 @@ static void test_multi_refuses_a_protected_debug_at_queuing(void **state) {
     int saved = kv_srv.cfg.enable_debug_command;
     kv_srv.cfg.enable_debug_command = 0; /* "no": DEBUG is refused before it is queued */
     expect(c, "MULTI", "+OK\r\n");
-    run(c, "DEBUG SLEEP 0");
+    feed_words(c, "DEBUG SLEEP 0");
     char *out = take_output(c);
     assert_non_null(strstr(out, "-ERR DEBUG command not allowed."));
     free(out);

@@ -41,30 +41,16 @@ static void record(kv_client_t *c, const kv_cmd_t *cmd, const char *line, uint64
     c->argv = saved_argv;
 }
 
-/* Runs a command given as words through the dispatcher (multibulk). */
-static void run(kv_client_t *c, const char *line) {
-    char buf[1024], words[512];
-    const char *argv[32];
-    int argc = 0;
-    snprintf(words, sizeof(words), "%s", line);
-    for (char *save = NULL, *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
-        argv[argc++] = w;
-    int n = snprintf(buf, sizeof(buf), "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++)
-        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
-    feed_bytes(c, buf, (size_t)n);
-}
-
 /* The reply to `line` must contain want. */
 static void expect_contains(kv_client_t *c, const char *line, const char *want) {
-    run(c, line);
+    feed_words(c, line);
     char *out = take_output(c);
     if (strstr(out, want) == NULL) fail_msg("%s: %s lacks %s", line, out, want);
     free(out);
 }
 
 static void expect(kv_client_t *c, const char *line, const char *reply) {
-    run(c, line);
+    feed_words(c, line);
     assert_output(c, reply);
 }
 
@@ -103,7 +89,7 @@ static void test_slowlog_entry_fields_newest_first(void **state) {
     c->name = strdup("cli");
     record(c, &plain_cmd, "get k", 77);
     kv_srv.cfg.slowlog_log_slower_than = -1; /* SLOWLOG GET itself stays out */
-    run(c, "SLOWLOG GET");
+    feed_words(c, "SLOWLOG GET");
     char *out = take_output(c);
     assert_memory_equal(out, "*2\r\n*6\r\n:", 9);
     const char *get =
@@ -219,7 +205,7 @@ static void test_slowlog_through_the_dispatcher(void **state) {
     /* EXEC is not logged, its queued INCR is; MULTI is */
     expect_contains(c, "SLOWLOG GET 1", "*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n");
     expect_contains(c, "SLOWLOG GET 4", "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n");
-    run(c, "SLOWLOG GET -1");
+    feed_words(c, "SLOWLOG GET -1");
     char *out = take_output(c);
     assert_null(strstr(out, "$4\r\nEXEC\r\n"));
     assert_non_null(strstr(out, "$5\r\nMULTI\r\n"));
