@@ -499,7 +499,7 @@ int kv_aof_load_file(const char *path, bool last, off_t *valid_len) {
     kv_srv.loading = true;
     off_t start = 0;
     if (st.st_size >= 5 && pread(fd, magic, 5, 0) == 5 && memcmp(magic, "REDIS", 5) == 0) {
-        kv_rdb_load_stats_t ls;
+        kv_rdb_load_stats_t ls = {0};
         char err[512];
         kv_log(KV_LOG_NOTICE, "Reading RDB base file on AOF loading...");
         int rc = kv_rdb_load_fd(fd, KV_RDB_LOAD_AOF_PREAMBLE, &ls, err, sizeof(err));

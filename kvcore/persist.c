@@ -327,9 +327,9 @@ static int load_at_startup(void) {
     long long size = fstat(fd, &st) == 0 ? (long long)st.st_size : -1;
     kv_log(KV_LOG_NOTICE, "Loading RDB %s (%lld bytes)...", name, size);
     int64_t t0 = kv_mstime();
-    kv_rdb_load_stats_t ls;
+    kv_rdb_load_stats_t ls = {.total_bytes = size > 0 ? (uint64_t)size : 0};
     char err[512];
-    int rc = kv_rdb_load_fd(fd, 0, &ls, err, sizeof(err));
+    int rc = kv_rdb_load_fd(fd, KV_RDB_LOAD_PROGRESS, &ls, err, sizeof(err));
     close(fd);
     if (rc != 0) {
         kv_log(KV_LOG_WARNING, "Fatal error loading the DB: %s. Exiting.", err);
@@ -388,7 +388,7 @@ int kv_persist_debug_reload(char *err, size_t errlen) {
         snprintf(err, errlen, "%s", strerror(errno));
         return -errno;
     }
-    kv_rdb_load_stats_t ls;
+    kv_rdb_load_stats_t ls = {0};
     rc = kv_rdb_load_fd(fd, 0, &ls, err, errlen);
     close(fd);
     if (rc == 0) kv_log(KV_LOG_NOTICE, "DB reloaded by DEBUG RELOAD");

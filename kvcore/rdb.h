@@ -203,10 +203,15 @@ typedef struct kv_rdb_load_stats {
     uint64_t empty_skipped;
     uint64_t bytes;
     int version;
+    /* In (kv_rdb_load_fd): the input's size, for the progress line (KV_RDB_LOAD_PROGRESS). */
+    uint64_t total_bytes;
 } kv_rdb_load_stats_t;
 
 /* kv_rdb_load_fd flags. */
-enum { KV_RDB_LOAD_AOF_PREAMBLE = 1u << 0 /* keep expired keys, as Redis does */ };
+enum {
+    KV_RDB_LOAD_AOF_PREAMBLE = 1u << 0, /* keep expired keys, as Redis does */
+    KV_RDB_LOAD_PROGRESS = 1u << 1,     /* log lines at each tenth of a big file: keys, % read */
+};
 
 /*
  * Loads a snapshot from fd at its current offset into the (empty) databases, up to and

@@ -992,6 +992,13 @@ static bool load_step(kv_rdb_in_t *r, load_state_t *ls) {
     return r->err == 0;
 }
 
+/* The start-up progress line: keys loaded so far and how much of the file was read. */
+static void log_progress(const kv_rdb_in_t *r, const kv_rdb_load_stats_t *st) {
+    kv_log(KV_LOG_NOTICE, "Loading RDB: %llu keys loaded, %llu%% of the file read",
+           (unsigned long long)st->keys_loaded,
+           (unsigned long long)(r->pos * 100 / st->total_bytes));
+}
+
 static int load_input(kv_rdb_in_t *r, unsigned flags, kv_rdb_load_stats_t *st) {
     char magic[10];
     if (!read_into(r, magic, 9)) return r->err;
@@ -1007,8 +1014,15 @@ static int load_input(kv_rdb_in_t *r, unsigned flags, kv_rdb_load_stats_t *st) {
     }
     st->version = ver;
     load_state_t ls = {&kv_srv.dbs[0], -1, -1, -1, flags, st};
+    /* Files of 16 MiB and more log a line at each tenth read (by bytes, so the same file
+     * always logs the same steps); smaller ones load in a moment. */
+    bool progress = (flags & KV_RDB_LOAD_PROGRESS) && st->total_bytes >= (16u << 20);
+    uint64_t next_tenth = 1;
     while (load_step(r, &ls))
-        ;
+        if (progress && r->pos * 10 >= next_tenth * st->total_bytes && next_tenth < 10) {
+            log_progress(r, st);
+            next_tenth = r->pos * 10 / st->total_bytes + 1;
+        }
     if (r->err != 0) return r->err;
     if (ver >= 5) {
         uint64_t expect = r->crc, got;
@@ -1034,7 +1048,9 @@ static int finish(kv_rdb_in_t *r, int rc, char *err, size_t errlen) {
 
 int kv_rdb_load_fd(int fd, unsigned flags, kv_rdb_load_stats_t *st, char *err, size_t errlen) {
     kv_rdb_in_t r;
+    uint64_t total = st->total_bytes;
     memset(st, 0, sizeof(*st));
+    st->total_bytes = total;
     if (kv_rdb_in_init_fd(&r, fd) != 0) {
         if (err) snprintf(err, errlen, "Out of memory");
         return -ENOMEM;

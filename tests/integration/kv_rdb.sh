@@ -109,4 +109,23 @@ untrack_pid "$pid"
 grep -q "Can't load key 'events' of type stream" "$TMP/stream.log" ||
     fail "load error does not name the key: $(tail -3 "$TMP/stream.log")"
 echo "ok: a stream is refused by name"
+
+# --- a big file's load logs its progress at each tenth (by bytes, so always the same) ---
+mkdir -p "$TMP/f"
+kv_start_kvcore --enable-debug-command yes --dir "$TMP/f" --rdbcompression no
+[ "$(cli "$KV_PORT" debug populate 300000 key 64)" = OK ] || fail "POPULATE"
+[ "$(cli "$KV_PORT" save)" = OK ] || fail "SAVE of 300000 keys"
+stop_pid "$KV_PID"
+size=$(stat -c %s "$TMP/f/dump.rdb")
+[ "$size" -ge 16777216 ] || fail "dump of $size bytes: too small for progress lines"
+kv_start_kvcore --dir "$TMP/f"
+log="$TMP/kvcore.$KV_PORT.log"
+[ "$(grep -c 'Loading RDB: [0-9]* keys loaded, [0-9]*% of the file read' "$log")" -eq 9 ] ||
+    fail "progress lines: $(grep 'Loading RDB:' "$log")"
+pcts=$(sed -n 's/.*Loading RDB: [0-9]* keys loaded, \([0-9]*\)% of the file read/\1/p' "$log" |
+    tr '\n' ' ')
+[ "$pcts" = "10 20 30 40 50 60 70 80 90 " ] || fail "progress steps: $pcts"
+[ "$(cli "$KV_PORT" dbsize)" = 300000 ] || fail "keys after the load"
+stop_pid "$KV_PID"
+echo "ok: load progress lines"
 echo "RDB checks ok"
