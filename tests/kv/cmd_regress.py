@@ -116,7 +116,8 @@ def section_command():
     raw, val = try_one(kv, "COMMAND", "LIST", "FILTERBY", "PATTERN", "config*")
     if raw is not None:
         got = sorted(x.decode() for x in plain(val))
-        check(got == ["config", "config|get", "config|help", "config|resetstat", "config|set"],
+        check(got == ["config", "config|get", "config|help", "config|resetstat", "config|rewrite",
+                      "config|set"],
               "COMMAND LIST FILTERBY PATTERN config*", repr(got))
     raw, val = try_one(kv, "COMMAND", "LIST", "FILTERBY", "ACLCAT", "hash")
     if raw is not None:
