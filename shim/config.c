@@ -272,15 +272,18 @@ static void fork_prepare(void) {
     ms_ctl_fork_prepare();
     ms_prof_fork_prepare();
     ms_ctlsock_fork_prepare();
+    ms_prof_unwind_fork_prepare(); /* last: walks may run until here */
 }
 
 static void fork_parent(void) {
+    ms_prof_unwind_fork_parent();
     ms_ctlsock_fork_parent();
     ms_prof_fork_parent();
     ms_ctl_fork_parent();
 }
 
 static void fork_child(void) {
+    ms_prof_unwind_fork_child();
     ms_prof_fork_child();
     ms_ctl_fork_child();
     ms_report_fork_child();

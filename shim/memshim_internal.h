@@ -295,6 +295,11 @@ int ms_prof_unwinder_current(void);
 int ms_prof_unwinder_parse(const char *name);
 /* MS_PROF_UNWIND_* -> its name ("" when out of range). */
 const char *ms_prof_unwinder_name(int which);
+/* Fork handlers: prepare waits until no libunwind walk is running (new ones record empty
+ * stacks until parent/child). */
+void ms_prof_unwind_fork_prepare(void);
+void ms_prof_unwind_fork_parent(void);
+void ms_prof_unwind_fork_child(void);
 
 /* --- Control socket (ctlsock.c, ctlcmd.c): MEMSHIM_CTL=1, `memshim ctl` --- */
 

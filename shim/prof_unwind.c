@@ -11,6 +11,10 @@
  *
  * Invariants of the hook: it takes no lock and allocates nothing; a per-thread flag
  * (initial-exec TLS) makes a nested call record an empty stack instead of recursing;
+ * fork never snapshots a walk in progress: libunwind's own mutexes (its caches) would stay
+ * locked in the child and the child's first sampled allocation would hang. The fork
+ * handlers raise `forking` and wait until no walk is running; a walk that starts meanwhile
+ * records an empty stack (a sample or two during a fork lose their frames, nothing waits);
  * the frames it records start at the allocator's caller: leading frames inside
  * libjemalloc, libunwind and libmemshim (when it is a shared object) are dropped, so
  * jeprof and heapprof name the user's function as the leaf.
@@ -22,6 +26,7 @@
 
 #include <errno.h>
 #include <link.h>
+#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -46,6 +51,10 @@ static atomic_int current_unwinder = -1;
 
 static MS_TLS int in_backtrace;
 
+/* Walks in progress, and whether a fork is waiting for them (see the header comment). */
+static atomic_uint walks;
+static atomic_bool forking;
+
 static const char *const unwinder_names[] = {
     [MS_PROF_UNWIND_LIBUNWIND] = "libunwind",
     [MS_PROF_UNWIND_LIBGCC] = "libgcc",
@@ -65,10 +74,18 @@ static inline bool in_skip_range(uintptr_t ip) {
 static void bt_libunwind(void **vec, unsigned *len, unsigned max) {
     *len = 0;
     if (in_backtrace) return;
+    /* Announce the walk, then look for a fork (both sequentially consistent: either the
+     * fork handler sees this walk and waits, or this walk sees the fork and stops). */
+    atomic_fetch_add(&walks, 1);
+    if (atomic_load(&forking)) {
+        atomic_fetch_sub(&walks, 1);
+        return;
+    }
     in_backtrace = 1;
     void *buf[BT_BUF];
     unsigned cap = max + BT_SKIP_MAX < BT_BUF ? max + BT_SKIP_MAX : BT_BUF;
     int got = unw_backtrace(buf, (int)cap);
+    atomic_fetch_sub(&walks, 1);
     unsigned n = got > 0 ? (unsigned)got : 0;
     /* buf[0] is this function: skipped even when the shim is linked into the program. */
     unsigned i = 1;
@@ -155,4 +172,21 @@ int ms_prof_unwinder_parse(const char *name) {
 const char *ms_prof_unwinder_name(int which) {
     if (which < 0 || which >= (int)(sizeof(unwinder_names) / sizeof(unwinder_names[0]))) return "";
     return unwinder_names[which];
+}
+
+void ms_prof_unwind_fork_prepare(void) {
+    atomic_store(&forking, true);
+    while (atomic_load(&walks) != 0)
+        sched_yield();
+}
+
+void ms_prof_unwind_fork_parent(void) {
+    atomic_store(&forking, false);
+}
+
+void ms_prof_unwind_fork_child(void) {
+    /* Only the forking thread exists here: a walk counted but abandoned is gone with its
+     * thread. */
+    atomic_store(&walks, 0);
+    atomic_store(&forking, false);
 }
