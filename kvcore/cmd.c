@@ -906,7 +906,7 @@ void kv_cmd_process(kv_client_t *c) {
      * never called; tests/unit/test_kv_cmdtable.c checks that no row has one. */
     if (cmd->fn == NULL) {
         char msg[128];
-        snprintf(msg, sizeof(msg), "ERR '%s' is not implemented", cmd->fullname);
+        snprintf(msg, sizeof(msg), "ERR '%s' has no handler", cmd->fullname);
         reject(c, cmd, msg);
         return;
     }

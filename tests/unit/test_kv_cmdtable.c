@@ -90,7 +90,7 @@ static void test_null_handler_is_refused(void **state) {
     feed(c, "*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n*1\r\n$4\r\nPING\r\n");
     echo->fn = saved;
     char *out = take_output(c);
-    assert_string_equal(out, "-ERR 'echo' is not implemented\r\n+PONG\r\n");
+    assert_string_equal(out, "-ERR 'echo' has no handler\r\n+PONG\r\n");
     free(out);
     kv_client_free(c);
 }
