@@ -75,6 +75,23 @@ static inline void feed_words(kv_client_t *c, const char *line) {
     feed_bytes(c, buf, (size_t)n);
 }
 
+/* Sends argv as one multibulk command (at most 4 KiB of protocol). */
+static inline void send_cmd(kv_client_t *c, int argc, const char **argv) {
+    char req[4096];
+    int n = snprintf(req, sizeof(req), "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++)
+        n += snprintf(req + n, sizeof(req) - (size_t)n, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+    assert_true(n > 0 && (size_t)n < sizeof(req));
+    feed(c, req);
+}
+
+/* SEND(c, "SET", "k", "v"): send_cmd with the words as argv. */
+#define SEND(c, ...)                                                                               \
+    do {                                                                                           \
+        const char *argv_[] = {__VA_ARGS__};                                                       \
+        send_cmd(c, (int)(sizeof(argv_) / sizeof(argv_[0])), argv_);                               \
+    } while (0)
+
 static inline int kv_server_setup(void **state) {
     (void)state;
     if (kv_config_defaults(&kv_srv.cfg) != 0) return -1;

@@ -161,22 +161,6 @@ static void test_signed_overflow_every_width(void **state) {
     }
 }
 
-/* Protocol for argv. */
-static void send_cmd(kv_client_t *c, int argc, const char **argv) {
-    char req[512];
-    int n = snprintf(req, sizeof(req), "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++)
-        n += snprintf(req + n, sizeof(req) - (size_t)n, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
-    assert_true(n > 0 && (size_t)n < sizeof(req));
-    feed(c, req);
-}
-
-#define SEND(c, ...)                                                                               \
-    do {                                                                                           \
-        const char *argv_[] = {__VA_ARGS__};                                                       \
-        send_cmd(c, (int)(sizeof(argv_) / sizeof(argv_[0])), argv_);                               \
-    } while (0)
-
 /* With proto-max-bulk-len raised past what can be allocated, growing replies OOM and the
  * key (missing, embedded or raw) is exactly as before. */
 static void test_grow_beyond_memory_is_oom_and_key_unchanged(void **state) {

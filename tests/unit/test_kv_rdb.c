@@ -20,21 +20,6 @@
 #include "t_zset.h"
 #include "kv_client_test.h"
 
-static void send_cmd(kv_client_t *c, int argc, const char **argv) {
-    char req[4096];
-    int n = snprintf(req, sizeof(req), "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++)
-        n += snprintf(req + n, sizeof(req) - (size_t)n, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
-    assert_true(n > 0 && (size_t)n < sizeof(req));
-    feed(c, req);
-}
-
-#define SEND(c, ...)                                                                               \
-    do {                                                                                           \
-        const char *argv_[] = {__VA_ARGS__};                                                       \
-        send_cmd(c, (int)(sizeof(argv_) / sizeof(argv_[0])), argv_);                               \
-    } while (0)
-
 /* Sends a command and drops its reply. */
 #define RUN(c, ...)                                                                                \
     do {                                                                                           \
