@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -492,6 +493,8 @@ static void do_read(conn_t *c) {
 }
 
 int main(int argc, char **argv) {
+    /* A server that drops a connection mid-write must cost a reconnect, not the process. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 5) {
         fprintf(stderr, "usage: kv_load PORT clients N ROUNDS | pipeline N DEPTH | "
                         "soak SECONDS CONNS DB KEYS MAXVAL [tolerant]\n");

@@ -44,7 +44,9 @@ for phase in "0.001 11 0" "0.01 12 0" "0.05 13 0" "0.01 14 4096" "0.2 15 2048" "
     ctl_set inject.seed "$2" || fail=1
     ctl_set inject.min_size "$3" || fail=1
     ctl_set inject.fail_rate "$1" || fail=1
-    out=$("$KV_LOAD" "$KV_PORT" soak "$PHASE_SECONDS" 4 0 5000 8192 tolerant) || fail=1
+    rc=0
+    out=$("$KV_LOAD" "$KV_PORT" soak "$PHASE_SECONDS" 4 0 5000 8192 tolerant) || rc=$?
+    [ "$rc" -eq 0 ] || { echo "FAIL: kv_load exited with $rc"; fail=1; }
     ctl_set inject.fail_rate 0 || fail=1
     failed=$(ctl_get inject.failures)
     seen=$(ctl_get inject.seen)
