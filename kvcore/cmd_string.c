@@ -429,6 +429,26 @@ static kv_rstr_t *unshare_raw(kv_client_t *c, kv_obj_t **op, size_t cap) {
     return s;
 }
 
+/*
+ * Adds key as a new RAW string with room for cap bytes (length 0). The buffer is made
+ * before the key is added, so an out-of-memory leaves no empty key behind. NULL after
+ * replying OOM.
+ */
+static kv_rstr_t *add_raw_key(kv_client_t *c, const kv_arg_t *key, size_t cap) {
+    kv_obj_t *o = kv_obj_new_raw_string(key->ptr, key->len, "", 0, -1);
+    kv_rstr_t *s = o ? kv_obj_str_make_raw(&o, cap) : NULL;
+    if (s == NULL) {
+        kv_obj_free(o);
+        kv_reply_oom(c);
+        return NULL;
+    }
+    if (kv_db_add(c->db, o) != 0) { /* o freed */
+        kv_reply_oom(c);
+        return NULL;
+    }
+    return s;
+}
+
 void kv_cmd_append(kv_client_t *c) {
     const kv_arg_t *key = &c->argv[1], *val = &c->argv[2];
     bool wrong;
@@ -517,11 +537,6 @@ void kv_cmd_setrange(kv_client_t *c) {
             return;
         }
         if (check_len(c, (unsigned long long)offset, val->len) != 0) return;
-        o = kv_obj_new_raw_string(c->argv[1].ptr, c->argv[1].len, "", 0, -1);
-        if (o == NULL || kv_db_add(c->db, o) != 0) {
-            kv_reply_oom(c);
-            return;
-        }
     } else {
         olen = kv_obj_strlen(o);
         if (val->len == 0) {
@@ -531,7 +546,7 @@ void kv_cmd_setrange(kv_client_t *c) {
         if (check_len(c, (unsigned long long)offset, val->len) != 0) return;
     }
     size_t need = (size_t)offset + val->len;
-    kv_rstr_t *s = unshare_raw(c, &o, need);
+    kv_rstr_t *s = o ? unshare_raw(c, &o, need) : add_raw_key(c, &c->argv[1], need);
     if (s == NULL) return;
     if (s->len < need) {
         memset(s->data + s->len, 0, need - s->len);
@@ -590,14 +605,7 @@ void kv_cmd_setbit(kv_client_t *c) {
     if (wrong) return;
     size_t byte = off >> 3;
     bool grew = o == NULL; /* created or lengthened: a change even if no bit flips */
-    if (o == NULL) {
-        o = kv_obj_new_raw_string(c->argv[1].ptr, c->argv[1].len, "", 0, -1);
-        if (o == NULL || kv_db_add(c->db, o) != 0) {
-            kv_reply_oom(c);
-            return;
-        }
-    }
-    kv_rstr_t *s = unshare_raw(c, &o, byte + 1);
+    kv_rstr_t *s = o ? unshare_raw(c, &o, byte + 1) : add_raw_key(c, &c->argv[1], byte + 1);
     if (s == NULL) return;
     if (s->len < byte + 1) {
         memset(s->data + s->len, 0, byte + 1 - s->len);

@@ -179,6 +179,15 @@ static void test_grow_beyond_memory_is_oom_and_key_unchanged(void **state) {
     assert_output(c, oom);
     SEND(c, "EXISTS", "bm");
     assert_output(c, ":0\r\n");
+    /* SETBIT and SETRANGE on a missing key: no empty key left behind. */
+    SEND(c, "SETBIT", "bm", huge, "1");
+    assert_output(c, oom);
+    SEND(c, "EXISTS", "bm");
+    assert_output(c, ":0\r\n");
+    SEND(c, "SETRANGE", "bm", "576460752303423488", "x");
+    assert_output(c, oom);
+    SEND(c, "EXISTS", "bm");
+    assert_output(c, ":0\r\n");
     SEND(c, "SET", "bm", "small");
     assert_output(c, "+OK\r\n");
     SEND(c, "BITFIELD", "bm", "INCRBY", "u8", huge, "1");
