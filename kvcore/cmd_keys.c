@@ -488,6 +488,7 @@ static int flush_flags_or_reply(kv_client_t *c) {
 void kv_cmd_flushdb(kv_client_t *c) {
     if (flush_flags_or_reply(c) != 0) return;
     kv_srv.dirty += (long long)kv_db_flush(c->db); /* signals the flush (WATCH) first */
+    kv_propagate_force(c); /* an empty db's flush goes to the AOF too, as in Redis */
     kv_reply_ok(c);
 }
 
@@ -495,7 +496,8 @@ void kv_cmd_flushall(kv_client_t *c) {
     if (flush_flags_or_reply(c) != 0) return;
     for (int i = 0; i < kv_srv.ndbs; i++) /* each signals its flush (WATCH) first */
         kv_srv.dirty += (long long)kv_db_flush(&kv_srv.dbs[i]);
-    kv_persist_flushall(); /* stops a background save; saves when save points exist */
+    kv_persist_flushall(); /* stops a background save; saves (dirty = 0) at save points */
+    kv_propagate_force(c);
     kv_reply_ok(c);
 }
 

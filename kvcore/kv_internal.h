@@ -1131,6 +1131,7 @@ typedef struct kv_prop_call {
     bool replaced;  /* the handler propagated its own form (kv_propagate_rewrite) */
     bool prevented; /* kv_propagate_prevent */
     bool nested;    /* it ran other calls (EXEC): they propagated themselves */
+    bool forced;    /* kv_propagate_force: propagated even when dirty did not grow */
 } kv_prop_call_t;
 
 /* Runs cmd's handler for c: statistics, latency, and propagation of its effects. What
@@ -1148,6 +1149,10 @@ void kv_propagate_del(kv_db_t *db, const char *key, size_t klen, bool lazy);
 void kv_propagate_rewrite(kv_client_t *c, const kv_arg_t *argv, int argc);
 /* From a handler: the running command is not propagated (its effects were, or none). */
 void kv_propagate_prevent(kv_client_t *c);
+/* From a handler: the running command is propagated even if it changed nothing counted
+ * in kv_srv.dirty (FLUSHALL and FLUSHDB of empty databases, FLUSHALL's save resetting
+ * dirty), as Redis's forceCommandPropagation. */
+void kv_propagate_force(kv_client_t *c);
 /* Frees the unit's buffers (shutdown). */
 void kv_propagate_fini(void);
 

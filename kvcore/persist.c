@@ -372,10 +372,8 @@ int kv_persist_shutdown(bool save, bool nosave) {
 void kv_persist_flushall(void) {
     if (ps.child > 0) kill_child();
     if (!have_save_points()) return;
-    long long saved = kv_srv.dirty;
     char err[512];
-    (void)save_now(err, sizeof(err));
-    kv_srv.dirty = saved;
+    (void)save_now(err, sizeof(err)); /* resets dirty, as Redis: the save holds the flush */
 }
 
 int kv_persist_debug_reload(char *err, size_t errlen) {

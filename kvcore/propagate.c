@@ -10,8 +10,9 @@
  * expiry DELs, a handler's own kv_propagate_rewrite, the rewritten command) collects in
  * one execution unit; at the end of the top-level call the unit goes to the AOF, wrapped
  * in MULTI/EXEC when it holds more than one command (as Redis 7.0's also_propagate). A
- * command propagates itself only when kv_srv.dirty grew during its call, it ran no
- * nested calls (EXEC) and its handler neither rewrote nor prevented it.
+ * command propagates itself only when kv_srv.dirty grew during its call (or its handler
+ * forced it: FLUSHALL, FLUSHDB), it ran no nested calls (EXEC) and its handler neither
+ * rewrote nor prevented it.
  * Design: docs/kvcore.md#append-only-file.
  */
 #include "kv_internal.h"
@@ -136,6 +137,11 @@ void kv_propagate_rewrite(kv_client_t *c, const kv_arg_t *argv, int argc) {
 void kv_propagate_prevent(kv_client_t *c) {
     (void)c;
     if (current != NULL) current->prevented = true;
+}
+
+void kv_propagate_force(kv_client_t *c) {
+    (void)c;
+    if (current != NULL) current->forced = true;
 }
 
 /* --- Deterministic forms (Redis 7.0's rewriteClientCommandVector calls) --- */
@@ -304,14 +310,15 @@ void kv_propagate_call_begin(kv_prop_call_t *pc, kv_client_t *c, const kv_cmd_t 
     pc->outer = current;
     pc->dirty = kv_srv.dirty;
     pc->dbid = c->db ? c->db->id : c->dbid;
-    pc->replaced = pc->prevented = pc->nested = false;
+    pc->replaced = pc->prevented = pc->nested = pc->forced = false;
     if (current != NULL) current->nested = true;
     current = pc;
 }
 
 void kv_propagate_call_end(kv_prop_call_t *pc, kv_client_t *c, const kv_cmd_t *cmd) {
     current = pc->outer;
-    bool self = kv_srv.dirty > pc->dirty && !pc->replaced && !pc->prevented && !pc->nested;
+    bool self = (kv_srv.dirty > pc->dirty || pc->forced) && !pc->replaced && !pc->prevented &&
+                !pc->nested;
     if (self && kv_aof_wants_feed()) {
         kv_prop_form_t form;
         if (kv_propagate_form(c, cmd, &form))

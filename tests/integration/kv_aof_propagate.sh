@@ -6,6 +6,7 @@
 # and the file replays to the same DEBUG DIGEST; a BLPOP served at once or after a push
 # is written as LPOP; a transaction with two writes is
 # written inside MULTI/EXEC and one with a single write without them (Redis 7.0's rule).
+# FLUSHDB and FLUSHALL are written even when there was nothing to flush.
 . "$(dirname "$0")/../lib.sh"
 need_cmd redis-cli
 fail=0
@@ -80,6 +81,21 @@ else
     echo "skip eviction: used memory is jemalloc's, and a sanitizer owns malloc"
 fi
 $R config set maxmemory 0 >/dev/null
+
+# FLUSHDB and FLUSHALL reach the file even when there was nothing to flush (as Redis's
+# forced propagation): a replay then ends with the same empty databases.
+count_cmd() { # NAME: commands of that name in the file, any case
+    python3 -c 'import sys, re; print(len(re.findall(rb"(?i)\r\n\$%d\r\n%s\r\n" % (len(sys.argv[2]), sys.argv[2].encode()), open(sys.argv[1], "rb").read())))' "$incr" "$1"
+}
+fa=$(count_cmd FLUSHALL)
+fd=$(count_cmd FLUSHDB)
+$R -n 3 flushdb >/dev/null
+$R flushall >/dev/null
+$R flushall >/dev/null
+check "FLUSHDB of an empty db written" $((fd + 1)) "$(count_cmd FLUSHDB)"
+check "FLUSHALL twice, the second with nothing to flush, both written" $((fa + 2)) \
+    "$(count_cmd FLUSHALL)"
+$R set after-flush 1 >/dev/null
 want=$($R debug digest)
 stop_pid "$KV_PID"
 kv_start_kvcore --dir "$d" --appendonly yes --save '' --enable-debug-command yes

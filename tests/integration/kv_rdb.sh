@@ -128,4 +128,18 @@ pcts=$(sed -n 's/.*Loading RDB: [0-9]* keys loaded, \([0-9]*\)% of the file read
 [ "$(cli "$KV_PORT" dbsize)" = 300000 ] || fail "keys after the load"
 stop_pid "$KV_PID"
 echo "ok: load progress lines"
+# --- FLUSHALL with save points saves the empty dataset and clears the change count ---
+mkdir -p "$TMP/g"
+kv_start_kvcore --dir "$TMP/g" --save "900 1"
+cli "$KV_PORT" set a 1 >/dev/null
+cli "$KV_PORT" set b 2 >/dev/null
+[ "$(kv_info "$KV_PORT" rdb_changes_since_last_save persistence)" = 2 ] ||
+    fail "changes before FLUSHALL"
+[ "$(cli "$KV_PORT" flushall)" = OK ] || fail "FLUSHALL"
+[ "$(kv_info "$KV_PORT" rdb_changes_since_last_save persistence)" = 0 ] ||
+    fail "rdb_changes_since_last_save after FLUSHALL with save points:" \
+        "$(kv_info "$KV_PORT" rdb_changes_since_last_save persistence) (redis-server: 0)"
+[ -s "$TMP/g/dump.rdb" ] || fail "FLUSHALL with save points wrote no dump"
+stop_pid "$KV_PID"
+echo "ok: FLUSHALL with save points"
 echo "RDB checks ok"
