@@ -317,8 +317,8 @@ void kv_propagate_call_begin(kv_prop_call_t *pc, kv_client_t *c, const kv_cmd_t 
 
 void kv_propagate_call_end(kv_prop_call_t *pc, kv_client_t *c, const kv_cmd_t *cmd) {
     current = pc->outer;
-    bool self = (kv_srv.dirty > pc->dirty || pc->forced) && !pc->replaced && !pc->prevented &&
-                !pc->nested;
+    bool self =
+        (kv_srv.dirty > pc->dirty || pc->forced) && !pc->replaced && !pc->prevented && !pc->nested;
     if (self && kv_aof_wants_feed()) {
         kv_prop_form_t form;
         if (kv_propagate_form(c, cmd, &form))
