@@ -77,6 +77,7 @@ static void reply_range(kv_client_t *c, kv_obj_t *o, long long start, long long 
     kv_list_iter_init(&it, o, (long)(reverse ? end : start), !reverse);
     while (n-- > 0 && kv_list_iter_next(&it, &e))
         reply_entry(c, &e);
+    kv_list_release(o);
 }
 
 /* --- LPUSH RPUSH LPUSHX RPUSHX --- */
@@ -216,6 +217,7 @@ void kv_cmd_lindex(kv_client_t *c) {
         return;
     }
     reply_entry(c, &e);
+    kv_list_release(o);
 }
 
 void kv_cmd_lset(kv_client_t *c) {
@@ -288,6 +290,7 @@ void kv_cmd_lrem(kv_client_t *c) {
         kv_list_iter_del(&it, &e);
         if (++removed == limit) break;
     }
+    kv_list_release(o);
     if (removed) elements_removed(c, &c->argv[1], o, "lrem", (long long)removed);
     kv_reply_int(c, (long long)removed);
 }
@@ -425,6 +428,7 @@ void kv_cmd_lpos(kv_client_t *c) {
         index++;
         matchindex = -1;
     }
+    kv_list_release(o);
     if (lenp != NULL)
         kv_reply_set_deferred(c, lenp, (long)arraylen);
     else if (matchindex != -1)

@@ -12,6 +12,7 @@
  */
 #include "kv_internal.h"
 #include "rdb.h"
+#include "quicklist.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -613,6 +614,18 @@ static void debug_packed_threshold(kv_client_t *c, const kv_arg_t *a) {
     kv_reply_ok(c);
 }
 
+/* Redis 7.0's quicklist fields of DEBUG OBJECT, in its order and formats. */
+static void debug_quicklist_fields(const kv_ql_t *ql, char *out, size_t cap) {
+    size_t raw = 0;
+    for (const kv_ql_node_t *n = ql->head; n != NULL; n = n->next)
+        raw += kv_ql_node_raw_bytes(n);
+    snprintf(out, cap,
+             " ql_nodes:%zu ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:%d "
+             "ql_uncompressed_size:%zu",
+             ql->nodes, ql->nodes ? (double)ql->count / (double)ql->nodes : 0.0, ql->fill,
+             ql->depth != 0, raw);
+}
+
 bool kv_debug_refuses(kv_client_t *c, const kv_cmd_t *cmd) {
     return cmd->fn == kv_cmd_debug && !debug_allowed(c);
 }
@@ -676,13 +689,15 @@ void kv_cmd_debug(kv_client_t *c) {
             kv_reply_error(c, "ERR no such key");
             return;
         }
-        char buf[256];
-        snprintf(buf, sizeof(buf),
-                 "Value at:%p refcount:%u encoding:%s serializedlength:%zu lru:%u "
-                 "lru_seconds_idle:%llu",
-                 (void *)o, (unsigned)o->refcount, kv_obj_encoding_name((int)o->encoding),
-                 kv_rdb_serialized_len(o), (unsigned)o->lru,
-                 (unsigned long long)(kv_obj_idle_ms(o) / 1000));
+        char buf[384];
+        int n = snprintf(buf, sizeof(buf),
+                         "Value at:%p refcount:%u encoding:%s serializedlength:%zu lru:%u "
+                         "lru_seconds_idle:%llu",
+                         (void *)o, (unsigned)o->refcount, kv_obj_encoding_name((int)o->encoding),
+                         kv_rdb_serialized_len(o), (unsigned)o->lru,
+                         (unsigned long long)(kv_obj_idle_ms(o) / 1000));
+        if (o->encoding == KV_ENC_QUICKLIST && n > 0 && (size_t)n < sizeof(buf))
+            debug_quicklist_fields(kv_obj_ptr(o), buf + n, sizeof(buf) - (size_t)n);
         kv_reply_status(c, buf);
     } else if (kv_arg_is(sub, "reload") && c->argc == 2) {
         char err[512];

@@ -234,6 +234,7 @@ static int load_elements(kv_obj_t *o, sort_vec_t *vec, bool all, long long start
         if (kv_list_iter_init(&it, o, (long)(desc ? len - start - 1 : start), !desc) != 0) return 0;
         while (rc == 0 && count-- > 0 && kv_list_iter_next(&it, &e))
             rc = vec_add_list_entry(vec, &e);
+        kv_list_release(o);
     } else if (o->type == KV_TYPE_SET) {
         kv_set_iter_t it;
         kv_arg_t m;

@@ -19,6 +19,7 @@
 #include "kv_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "listpack.h"
@@ -217,8 +218,12 @@ static void digest_object(unsigned char d[20], const kv_obj_t *o) {
     case KV_TYPE_LIST:
         if (o->encoding == KV_ENC_QUICKLIST) {
             kv_ql_t *ql = kv_obj_ptr(o);
-            for (kv_ql_node_t *n = ql->head; n != NULL; n = n->next)
-                digest_listpack(d, n->lp);
+            for (kv_ql_node_t *n = ql->head; n != NULL; n = n->next) {
+                uint8_t *scratch; /* a compressed node's listpack, decompressed */
+                const uint8_t *lp = kv_ql_node_listpack(n, &scratch);
+                if (lp != NULL) digest_listpack(d, (uint8_t *)lp);
+                free(scratch);
+            }
         } else {
             digest_listpack(d, kv_obj_ptr(o));
         }

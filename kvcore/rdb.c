@@ -6,7 +6,8 @@
  *
  * What each encoding becomes (Redis 7.0 reads all of it): strings as strings (integer and
  * LZF encodings as Redis chooses them); lists as QUICKLIST_2 with one packed listpack node
- * per quicklist node (a listpack-encoded list is one node); hash and sorted-set listpacks
+ * per quicklist node (a listpack-encoded list is one node; a compressed node goes out as
+ * its LZF data, an LZF string); hash and sorted-set listpacks
  * as HASH_LISTPACK / ZSET_LISTPACK blobs; intsets as SET_INTSET blobs; set listpacks (a
  * Redis 7.2 encoding 7.0 cannot read) as plain SET; hashtables and skiplists element by
  * element. kvcore's listpack and intset layouts are Redis's byte for byte, so blobs are
@@ -162,6 +163,15 @@ static size_t encode_int(long long v, unsigned char *enc) {
     return 0;
 }
 
+/* An LZF string: the encoding byte, the compressed and original lengths, the data. */
+static void write_lzf_blob(kv_rdb_out_t *w, const void *data, size_t clen, size_t len) {
+    unsigned char b = (RDB_ENCVAL << 6) | RDB_ENC_LZF;
+    kv_rdb_write(w, &b, 1);
+    kv_rdb_write_len(w, clen);
+    kv_rdb_write_len(w, len);
+    kv_rdb_write(w, data, clen);
+}
+
 /* LZF as Redis's rdbSaveLzfStringObject: only when it saves more than 4 bytes. */
 static bool write_lzf(kv_rdb_out_t *w, const void *s, size_t len) {
     size_t outlen = len - 4;
@@ -172,11 +182,7 @@ static bool write_lzf(kv_rdb_out_t *w, const void *s, size_t len) {
         free(out);
         return false;
     }
-    unsigned char b = (RDB_ENCVAL << 6) | RDB_ENC_LZF;
-    kv_rdb_write(w, &b, 1);
-    kv_rdb_write_len(w, clen);
-    kv_rdb_write_len(w, len);
-    kv_rdb_write(w, out, clen);
+    write_lzf_blob(w, out, clen, len);
     free(out);
     return true;
 }
@@ -261,7 +267,12 @@ static void write_list(kv_rdb_out_t *w, const kv_obj_t *o) {
     kv_rdb_write_len(w, ql->nodes);
     for (const kv_ql_node_t *n = ql->head; n != NULL; n = n->next) {
         kv_rdb_write_len(w, KV_RDB_QL_PACKED);
-        write_lp_blob(w, n->lp);
+        /* A compressed node goes out as it is held, whatever rdbcompression says, as
+         * Redis's rdbSaveLzfBlob: the same LZF string encoding any reader accepts. */
+        if (kv_ql_node_is_compressed(n))
+            write_lzf_blob(w, n->lp, n->lzf_bytes, n->raw_bytes);
+        else
+            write_lp_blob(w, n->lp);
     }
 }
 

@@ -34,6 +34,7 @@ static void list_free_value(void *ptr, int encoding) {
 static void *ql_dup(const kv_ql_t *src) {
     kv_ql_t *ql = kv_ql_new(src->fill);
     if (ql == NULL) return NULL;
+    kv_ql_set_depth(ql, src->depth);
     kv_ql_iter_t it;
     kv_ql_entry_t e;
     kv_ql_iter_init(&it, (kv_ql_t *)src, KV_QL_HEAD);
@@ -131,6 +132,7 @@ int kv_list_grow(kv_obj_t *o, size_t add_bytes, size_t add_count) {
     if (!exceeds_limit(fill, kv_lp_bytes(lp) + add_bytes, kv_lp_len(lp) + add_count)) return 0;
     kv_ql_t *ql = kv_ql_new(ql_fill(fill));
     if (ql == NULL) return -ENOMEM;
+    kv_ql_set_depth(ql, kv_srv.cfg.list_compress_depth); /* fixed for the list's life */
     for (uint8_t *p = kv_lp_first(lp); p != NULL; p = kv_lp_next(lp, p)) {
         char buf[KV_LP_INTBUF];
         size_t len;
@@ -149,7 +151,7 @@ int kv_list_grow(kv_obj_t *o, size_t add_bytes, size_t add_count) {
 void kv_list_shrink(kv_obj_t *o) {
     if (o->encoding != KV_ENC_QUICKLIST) return;
     kv_ql_t *ql = ql_of(o);
-    if (ql->nodes != 1) return;
+    if (ql->nodes != 1 || kv_ql_node_is_compressed(ql->head)) return; /* an end: plain */
     size_t lb, lc;
     node_limit(kv_srv.cfg.list_max_listpack_size, &lb, &lc);
     if (kv_lp_bytes(ql->head->lp) > lb / 2 || ql->count > lc / 2) return;
@@ -253,6 +255,10 @@ void kv_list_iter_del(kv_list_iter_t *it, kv_list_entry_t *e) {
         it->p = q;
     else
         it->p = q != NULL ? kv_lp_prev(lp, q) : kv_lp_last(lp);
+}
+
+void kv_list_release(kv_obj_t *o) {
+    if (o->encoding == KV_ENC_QUICKLIST) kv_ql_release(ql_of(o));
 }
 
 bool kv_list_entry_equals(const kv_list_entry_t *e, const void *s, size_t len) {

@@ -6,6 +6,7 @@
  *   KV_ENC_LISTPACK   a bare listpack (uint8_t *), for lists within one node's limit
  *   KV_ENC_QUICKLIST  a kv_ql_t (quicklist.h), a linked list of listpack nodes
  * The limit is list-max-listpack-size (-1..-5: 4..64 KiB, n > 0: n entries and 8 KiB).
+ * A quicklist takes list-compress-depth when it is created and keeps it (quicklist.h).
  * As Redis 7.2 does, a listpack becomes a quicklist before a change would take it past
  * the limit, and a quicklist of one node that shrank to half the limit becomes a listpack
  * again (the halving avoids flapping). The fill of an existing quicklist stays the one it
@@ -72,6 +73,11 @@ int kv_list_iter_init(kv_list_iter_t *it, kv_obj_t *o, long index, bool forward)
 bool kv_list_iter_next(kv_list_iter_t *it, kv_list_entry_t *e);
 /* Deletes e, the element the iterator returned last; iteration continues after it. */
 void kv_list_iter_del(kv_list_iter_t *it, kv_list_entry_t *e);
+/*
+ * After reads that may have stopped inside the list (an index, a walk ended early): lets
+ * a compressed quicklist compress back the node the read decompressed.
+ */
+void kv_list_release(kv_obj_t *o);
 /* True if the element equals s[0..len) (integers compare by their decimal form). */
 bool kv_list_entry_equals(const kv_list_entry_t *e, const void *s, size_t len);
 /*

@@ -3,10 +3,13 @@
  * test_kv_quicklist.c - kvcore's quicklist (kvcore/quicklist.h): fill factors (bytes and
  * counts), both ends, index/insert/replace/delete against a model list with kv_ql_check
  * after each change, iteration with deletion both ways, memory accounting and the
- * node-level defrag walk.
+ * node-level defrag walk; compression (list-compress-depth): round trips, which nodes
+ * are compressed at each depth, incompressible and small nodes left plain, changes in the
+ * middle of compressed lists, and a seeded random walk against the model at depths 1-3.
  */
 #include "test_common.h"
 
+#include <lzf.h>
 #include <malloc.h>
 
 #include "quicklist.h"
@@ -49,7 +52,22 @@ static unsigned next_rand(void) {
     return rng >> 8;
 }
 
+/* Values made of a few repeated words: LZF shrinks nodes of them well. */
+static bool compressible_values;
+
+static size_t compressible_value(char *buf, size_t cap) {
+    static const char *const words[] = {"alpha", "beta", "gamma", "delta", "value-"};
+    size_t len = 0, want = next_rand() % 3 == 0 ? 4 : 20 + next_rand() % 200;
+    while (len < want && len < cap) {
+        const char *w = words[next_rand() % 5];
+        for (size_t i = 0; w[i] != '\0' && len < cap; i++)
+            buf[len++] = w[i];
+    }
+    return len;
+}
+
 static size_t random_value(char *buf, size_t cap) {
+    if (compressible_values) return compressible_value(buf, cap);
     unsigned kind = next_rand() % 10;
     if (kind < 3) return (size_t)snprintf(buf, cap, "%d", (int)(next_rand() % 100000) - 500);
     size_t len = kind < 9 ? next_rand() % 40 : 300 + next_rand() % 3000;
@@ -354,10 +372,49 @@ static void test_ql_iterator_starts_at_an_index(void **state) {
     kv_ql_free(ql);
 }
 
+/* --- Compression helpers --- */
+
+/* True when LZF would store this listpack compressed (the 48-byte and 9-byte rules). */
+static bool would_compress(const uint8_t *lp) {
+    size_t sz = kv_lp_bytes(lp);
+    if (sz < 48) return false;
+    uint8_t *out = malloc(sz);
+    assert_non_null(out);
+    unsigned clen = lzf_compress(lp, (unsigned)sz, out, (unsigned)(sz - 9));
+    free(out);
+    return clen != 0;
+}
+
+/*
+ * The depth rule, node by node: the depth nodes at each end plain, every node between
+ * compressed exactly when LZF shrinks it enough; and each compressed node decompresses
+ * to a listpack of its entries.
+ */
+static void assert_depth_layout(kv_ql_t *ql) {
+    kv_ql_release(ql);
+    assert_null(ql->open);
+    size_t i = 0;
+    for (kv_ql_node_t *n = ql->head; n != NULL; n = n->next, i++) {
+        uint8_t *scratch;
+        const uint8_t *lp = kv_ql_node_listpack(n, &scratch);
+        assert_non_null(lp);
+        assert_int_equal(kv_lp_len(lp), n->count);
+        assert_int_equal(kv_ql_node_raw_bytes(n), kv_lp_bytes(lp));
+        bool within = ql->depth == 0 || i < ql->depth || i + ql->depth >= ql->nodes;
+        if (within)
+            assert_false(kv_ql_node_is_compressed(n));
+        else
+            assert_int_equal(kv_ql_node_is_compressed(n), would_compress(lp));
+        if (kv_ql_node_is_compressed(n)) assert_true(n->lzf_bytes + 8 < n->raw_bytes);
+        free(scratch);
+    }
+}
+
 /* --- Randomized --- */
 
-static void random_ops(int fill, int ops) {
+static void random_ops(int fill, long depth, int ops) {
     kv_ql_t *ql = kv_ql_new(fill);
+    kv_ql_set_depth(ql, depth);
     model_t m = {0};
     static char buf[4000];
     for (int op = 0; op < ops; op++) {
@@ -403,6 +460,7 @@ static void random_ops(int fill, int ops) {
             model_delete(&m, at, 1);
         }
         assert_int_equal(kv_ql_check(ql), 0);
+        if (depth > 0) assert_depth_layout(ql);
         if (op % 100 == 0) assert_matches(ql, &m);
     }
     assert_matches(ql, &m);
@@ -415,7 +473,223 @@ static void test_ql_random_changes_match_a_model(void **state) {
     rng = 5;
     static const int fills[] = {-1, -2, -5, 0, 1, 3, 128};
     for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++)
-        random_ops(fills[i], 1500);
+        random_ops(fills[i], 0, 1500);
+}
+
+static void test_ql_random_changes_on_compressed_lists_match_a_model(void **state) {
+    (void)state;
+    static const int fills[] = {-1, -2, 4, 16, 128};
+    compressible_values = true;
+    for (long depth = 1; depth <= 3; depth++) {
+        rng = (unsigned)(17 + depth);
+        for (size_t i = 0; i < sizeof(fills) / sizeof(fills[0]); i++)
+            random_ops(fills[i], depth, 1200);
+    }
+    compressible_values = false;
+    rng = 29; /* the letters of random_value: many nodes do not shrink enough */
+    random_ops(8, 1, 1500);
+}
+
+/* --- Compression --- */
+
+static size_t value_at(char *buf, size_t cap, int i) {
+    return (size_t)snprintf(buf, cap, "value-%06d-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", i);
+}
+
+static kv_ql_t *compressed_list(int fill, long depth, int n, model_t *m) {
+    kv_ql_t *ql = kv_ql_new(fill);
+    kv_ql_set_depth(ql, depth);
+    char buf[64];
+    for (int i = 0; i < n; i++) {
+        size_t len = value_at(buf, sizeof(buf), i);
+        assert_int_equal(kv_ql_push(ql, KV_QL_TAIL, buf, len), 0);
+        if (m != NULL) model_insert(m, m->n, buf, len);
+    }
+    return ql;
+}
+
+static void test_ql_compress_round_trip(void **state) {
+    (void)state;
+    model_t m = {0};
+    kv_ql_t *ql = compressed_list(8, 1, 200, &m);
+    assert_int_equal(ql->nodes, 25);
+    assert_false(kv_ql_node_is_compressed(ql->head));
+    assert_false(kv_ql_node_is_compressed(ql->tail));
+    size_t raw = 0, held = 0;
+    for (kv_ql_node_t *n = ql->head->next; n != ql->tail; n = n->next) {
+        assert_true(kv_ql_node_is_compressed(n));
+        raw += n->raw_bytes;
+        held += n->lzf_bytes;
+    }
+    assert_true(held * 2 < raw); /* these values shrink to well under half */
+    assert_depth_layout(ql);
+    assert_matches(ql, &m);
+    /* Reading decompressed one node at a time and compressed it back. */
+    assert_depth_layout(ql);
+    /* Depth 0 decompresses everything, to the same entries. */
+    size_t compressed_mem = kv_ql_mem_bytes(ql);
+    kv_ql_set_depth(ql, 0);
+    for (kv_ql_node_t *n = ql->head; n != NULL; n = n->next)
+        assert_false(kv_ql_node_is_compressed(n));
+    assert_true(kv_ql_mem_bytes(ql) > compressed_mem + raw / 2);
+    assert_matches(ql, &m);
+    kv_ql_set_depth(ql, 100000); /* clamped to Redis's 16 bits */
+    assert_int_equal(ql->depth, KV_QL_DEPTH_MAX);
+    assert_depth_layout(ql);
+    model_free(&m);
+    kv_ql_free(ql);
+}
+
+static void test_ql_depth_keeps_ends_plain_and_interior_compressed(void **state) {
+    (void)state;
+    for (long depth = 1; depth <= 3; depth++) {
+        model_t m = {0};
+        kv_ql_t *ql = kv_ql_new(4);
+        kv_ql_set_depth(ql, depth);
+        char buf[64];
+        /* Growing from both ends one node at a time: every count of nodes, from all plain
+         * (2 * depth nodes or fewer) to interiors compressed. */
+        for (int i = 0; i < 120; i++) {
+            size_t len = value_at(buf, sizeof(buf), i);
+            int where = i % 3 == 0 ? KV_QL_HEAD : KV_QL_TAIL;
+            assert_int_equal(kv_ql_push(ql, where, buf, len), 0);
+            model_insert(&m, where == KV_QL_HEAD ? 0 : m.n, buf, len);
+            assert_int_equal(kv_ql_check(ql), 0);
+            assert_depth_layout(ql);
+        }
+        size_t compressed = 0;
+        for (kv_ql_node_t *n = ql->head; n != NULL; n = n->next)
+            compressed += kv_ql_node_is_compressed(n);
+        assert_int_equal(compressed, ql->nodes - 2 * (size_t)depth);
+        /* Shrinking from both ends: interior nodes come out as the ends reach them. */
+        while (m.n > 0) {
+            int where = m.n % 2 ? KV_QL_HEAD : KV_QL_TAIL;
+            kv_ql_popped_t out;
+            assert_int_equal(kv_ql_pop(ql, where, &out), 0);
+            free(out.str);
+            model_delete(&m, where == KV_QL_HEAD ? 0 : m.n - 1, 1);
+            assert_int_equal(kv_ql_check(ql), 0);
+            assert_depth_layout(ql);
+        }
+        assert_int_equal(ql->nodes, 0);
+        model_free(&m);
+        kv_ql_free(ql);
+    }
+}
+
+static void test_ql_incompressible_and_small_nodes_stay_plain(void **state) {
+    (void)state;
+    /* Random bytes do not shrink by 9 bytes: left plain beyond the depth. */
+    kv_ql_t *ql = kv_ql_new(2);
+    kv_ql_set_depth(ql, 1);
+    unsigned char noise[300];
+    for (int i = 0; i < 20; i++) {
+        for (size_t j = 0; j < sizeof(noise); j++)
+            noise[j] = (unsigned char)(next_rand() >> 3);
+        assert_int_equal(kv_ql_push(ql, KV_QL_TAIL, noise, sizeof(noise)), 0);
+    }
+    for (kv_ql_node_t *n = ql->head; n != NULL; n = n->next)
+        assert_false(kv_ql_node_is_compressed(n));
+    assert_depth_layout(ql);
+    kv_ql_free(ql);
+    /* Nodes under 48 bytes are not tried, however repetitive. */
+    ql = kv_ql_new(2);
+    kv_ql_set_depth(ql, 1);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(kv_ql_push(ql, KV_QL_TAIL, "aaaaaaaaaaaaaaa", 15), 0);
+    for (kv_ql_node_t *n = ql->head; n != NULL; n = n->next) {
+        assert_true(kv_lp_bytes(n->lp) < 48);
+        assert_false(kv_ql_node_is_compressed(n));
+    }
+    kv_ql_free(ql);
+}
+
+static void test_ql_changes_in_the_middle_of_a_compressed_list(void **state) {
+    (void)state;
+    model_t m = {0};
+    kv_ql_t *ql = compressed_list(6, 2, 120, &m);
+    char buf[64];
+    kv_ql_entry_t e;
+    /* A read opens one node; reading another closes it again. */
+    assert_int_equal(kv_ql_index(ql, 40, &e), 0);
+    assert_entry_is(&e, m.items[40], m.lens[40]);
+    assert_non_null(ql->open);
+    kv_ql_node_t *first = ql->open;
+    assert_int_equal(kv_ql_index(ql, 80, &e), 0);
+    assert_entry_is(&e, m.items[80], m.lens[80]);
+    assert_true(kv_ql_node_is_compressed(first));
+    assert_int_equal(kv_ql_check(ql), 0);
+    /* Insert (into full nodes: splits), replace, delete ranges, iterate-delete. */
+    for (int k = 0; k < 30; k++) {
+        size_t at = 10 + next_rand() % (m.n - 20);
+        size_t len = (size_t)snprintf(buf, sizeof(buf), "ins-%d-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", k);
+        assert_int_equal(kv_ql_index(ql, (long)at, &e), 0);
+        assert_int_equal(kv_ql_insert(ql, &e, k % 2 ? KV_LP_AFTER : KV_LP_BEFORE, buf, len), 0);
+        model_insert(&m, k % 2 ? at + 1 : at, buf, len);
+        assert_int_equal(kv_ql_check(ql), 0);
+        assert_depth_layout(ql);
+        at = 10 + next_rand() % (m.n - 20);
+        assert_int_equal(kv_ql_replace_at(ql, (long)at, buf, len), 0);
+        model_delete(&m, at, 1);
+        model_insert(&m, at, buf, len);
+        assert_int_equal(kv_ql_check(ql), 0);
+        assert_depth_layout(ql);
+    }
+    assert_matches(ql, &m);
+    assert_int_equal(kv_ql_del_range(ql, 30, 25), 25); /* cuts two compressed nodes */
+    model_delete(&m, 30, 25);
+    assert_int_equal(kv_ql_check(ql), 0);
+    assert_depth_layout(ql);
+    assert_matches(ql, &m);
+    /* LREM-style walk from the tail deleting every third element, stopped early. */
+    kv_ql_iter_t it;
+    size_t seen = 0, idx = m.n; /* deleting idx leaves the indexes below it as they were */
+    kv_ql_iter_init(&it, ql, KV_QL_TAIL);
+    while (idx > 10 && kv_ql_iter_next(&it, &e)) {
+        idx--;
+        assert_entry_is(&e, m.items[idx], m.lens[idx]);
+        if (seen % 3 == 0) {
+            kv_ql_iter_del(&it, &e);
+            model_delete(&m, idx, 1);
+        }
+        seen++;
+    }
+    assert_int_equal(kv_ql_check(ql), 0);
+    assert_depth_layout(ql); /* releases the node the walk stopped in */
+    assert_matches(ql, &m);
+    /* A walk started at an index inside a compressed node. */
+    assert_int_equal(kv_ql_iter_init_at(&it, ql, KV_QL_HEAD, (long)(m.n / 2)), 0);
+    for (size_t i = m.n / 2; i < m.n; i++) {
+        assert_true(kv_ql_iter_next(&it, &e));
+        assert_entry_is(&e, m.items[i], m.lens[i]);
+    }
+    assert_false(kv_ql_iter_next(&it, &e));
+    assert_null(ql->open); /* a walk to the end leaves nothing decompressed */
+    model_free(&m);
+    kv_ql_free(ql);
+}
+
+static void test_ql_compressed_nodes_with_bad_data_are_refused(void **state) {
+    (void)state;
+    kv_ql_t *ql = compressed_list(8, 1, 40, NULL);
+    kv_ql_node_t *n = ql->head->next;
+    assert_true(kv_ql_node_is_compressed(n));
+    uint8_t *scratch;
+    assert_non_null(kv_ql_node_listpack(n, &scratch));
+    free(scratch);
+    /* A stated size that does not match the data: neither read nor checked as valid. */
+    n->raw_bytes += 5;
+    assert_null(kv_ql_node_listpack(n, &scratch));
+    assert_int_not_equal(kv_ql_check(ql), 0);
+    n->raw_bytes -= 5;
+    /* Truncated LZF data. */
+    uint32_t full = n->lzf_bytes;
+    n->lzf_bytes = full / 2;
+    assert_null(kv_ql_node_listpack(n, &scratch));
+    assert_int_not_equal(kv_ql_check(ql), 0);
+    n->lzf_bytes = full;
+    assert_int_equal(kv_ql_check(ql), 0);
+    kv_ql_free(ql);
 }
 
 /* --- Memory and defrag --- */
@@ -487,6 +761,12 @@ int main(void) {
         cmocka_unit_test(test_ql_iterator_deletes_matches_in_both_directions),
         cmocka_unit_test(test_ql_iterator_starts_at_an_index),
         cmocka_unit_test(test_ql_random_changes_match_a_model),
+        cmocka_unit_test(test_ql_compress_round_trip),
+        cmocka_unit_test(test_ql_depth_keeps_ends_plain_and_interior_compressed),
+        cmocka_unit_test(test_ql_incompressible_and_small_nodes_stay_plain),
+        cmocka_unit_test(test_ql_changes_in_the_middle_of_a_compressed_list),
+        cmocka_unit_test(test_ql_compressed_nodes_with_bad_data_are_refused),
+        cmocka_unit_test(test_ql_random_changes_on_compressed_lists_match_a_model),
         cmocka_unit_test(test_ql_mem_bytes_sums_struct_nodes_and_listpacks),
         cmocka_unit_test(test_ql_defrag_walk_moves_every_node_and_listpack),
     };
