@@ -3,8 +3,10 @@
  * test_kv_list.c - the list type (kvcore/t_list.h, cmd_list.c): listpack at and below
  * list-max-listpack-size, quicklist one past it (by count and by bytes), back to listpack
  * at half the limit, a lowered limit applied by CONFIG SET, memory accounting, deletion of
- * emptied lists, and a random walk of every command against a model with kv_list_check
- * after each change.
+ * emptied lists, list-compress-depth (DEBUG OBJECT's quicklist fields and serialized
+ * length as Redis 7.0 prints them, MEMORY USAGE, digests, the depth kept by each list), and
+ * a random walk of every command against a model with kv_list_check after each change,
+ * plain and compressed.
  */
 #include "test_common.h"
 
@@ -197,6 +199,77 @@ static void test_list_copy_duplicates_both_encodings(void **state) {
     assert_memory_equal(scan, "*2\r\n$1\r\n0\r\n*4\r\n", 15); /* l l2 q q2, in any order */
 }
 
+/* --- list-compress-depth --- */
+
+static const char *debug_object_tail(const char *key) {
+    char line[64];
+    snprintf(line, sizeof(line), "DEBUG OBJECT %s", key);
+    const char *r = agg_run(line);
+    const char *t = strstr(r, " serializedlength:");
+    assert_non_null(t);
+    return t;
+}
+
+static void push_long_values(const char *key, int n) {
+    char line[160];
+    for (int i = 1; i <= n; i++) {
+        snprintf(line, sizeof(line), "RPUSH %s %s%d", key,
+                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", i);
+        agg_run(line);
+    }
+}
+
+static void test_list_compress_depth_shows_in_debug_object(void **state) {
+    (void)state;
+    kv_srv.cfg.enable_debug_command = 1;
+    agg_config("list-max-listpack-size", "4");
+    agg_config("list-compress-depth", "1");
+    push_long_values("c", 20);
+    /* What redis-server 7.0.15 prints for the same commands. */
+    const char *t = debug_object_tail("c");
+    assert_non_null(strstr(t, " serializedlength:199 "));
+    const char *want = " ql_nodes:5 ql_avg_node:4.00 ql_listpack_max:4 ql_compressed:1 "
+                       "ql_uncompressed_size:1626\r\n";
+    assert_string_equal(t + strlen(t) - strlen(want), want);
+    const kv_ql_t *ql = kv_obj_ptr(agg_obj("c"));
+    for (const kv_ql_node_t *n = ql->head->next; n != ql->tail; n = n->next)
+        assert_true(kv_ql_node_is_compressed(n));
+    /* The same list without compression: the same digest and RDB size, more memory. */
+    agg_config("list-compress-depth", "0");
+    push_long_values("p", 20);
+    t = debug_object_tail("p");
+    want = " ql_nodes:5 ql_avg_node:4.00 ql_listpack_max:4 ql_compressed:0 "
+           "ql_uncompressed_size:1626\r\n";
+    assert_string_equal(t + strlen(t) - strlen(want), want);
+    char dc[64], dp[64];
+    snprintf(dc, sizeof(dc), "%s", agg_run("DEBUG DIGEST-VALUE c"));
+    snprintf(dp, sizeof(dp), "%s", agg_run("DEBUG DIGEST-VALUE p"));
+    assert_string_equal(dc, dp);
+    size_t mc = kv_obj_mem_bytes(agg_obj("c")), mp = kv_obj_mem_bytes(agg_obj("p"));
+    assert_true(mc * 3 < mp * 2); /* the three interior nodes shrink to a fraction */
+    /* A list keeps the depth it was created with, as in Redis. */
+    assert_non_null(strstr(debug_object_tail("c"), " ql_compressed:1 "));
+    AGG_EXPECT("LINDEX c 9",
+               "$77\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+               "aaaaaaaaa10\r\n");
+    for (const kv_ql_node_t *n = ql->head->next; n != ql->tail; n = n->next)
+        assert_true(kv_ql_node_is_compressed(n)); /* LINDEX compressed its node back */
+    AGG_EXPECT("LPOS c x", "$-1\r\n");
+    AGG_EXPECT("SORT c ALPHA LIMIT 0 1",
+               "*1\r\n$76\r\n"
+               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+               "aaaaaaaaa1\r\n");
+    assert_int_equal(kv_list_check(agg_obj("c")), 0);
+    /* COPY keeps it too; the copy digests the same. */
+    AGG_EXPECT("COPY c c2", ":1\r\n");
+    assert_non_null(strstr(debug_object_tail("c2"), " ql_compressed:1 "));
+    assert_string_equal(agg_run("DEBUG DIGEST-VALUE c2"), dc);
+    /* A listpack-encoded list has no quicklist fields. */
+    AGG_EXPECT("RPUSH small a", ":1\r\n");
+    assert_null(strstr(debug_object_tail("small"), "ql_"));
+    kv_srv.cfg.enable_debug_command = 0;
+}
+
 /* --- Random walk against a model --- */
 
 #define MODEL_MAX 1000
@@ -240,9 +313,11 @@ static void model_delete_at(int at) {
     model_len--;
 }
 
-static void random_walk(const char *fill, unsigned seed) {
+static void random_walk(const char *fill, const char *depth, unsigned seed) {
     char line[128], v[16];
     agg_config("list-max-listpack-size", fill);
+    agg_config("list-compress-depth", depth);
+    size_t most_compressed = 0;
     AGG_EXPECT("DEL w", model_len ? ":1\r\n" : ":0\r\n");
     model_len = 0;
     srand(seed);
@@ -335,7 +410,14 @@ static void random_walk(const char *fill, unsigned seed) {
         if (prev_enc == KV_ENC_LISTPACK && enc == KV_ENC_QUICKLIST) converted++;
         if (prev_enc == KV_ENC_QUICKLIST && enc == KV_ENC_LISTPACK) shrunk++;
         prev_enc = enc;
+        if (enc == KV_ENC_QUICKLIST) {
+            size_t compressed = 0;
+            for (const kv_ql_node_t *n = ((kv_ql_t *)kv_obj_ptr(o))->head; n; n = n->next)
+                compressed += kv_ql_node_is_compressed(n);
+            if (compressed > most_compressed) most_compressed = compressed;
+        }
     }
+    if (strcmp(depth, "0") != 0) assert_true(most_compressed > 0);
     /* The walk crossed the limit both ways (a fill of 1 converts at the second entry). */
     assert_true(maxlen > 300);
     assert_true(converted > 0);
@@ -344,9 +426,16 @@ static void random_walk(const char *fill, unsigned seed) {
 
 static void test_list_random_walk_matches_a_model(void **state) {
     (void)state;
-    random_walk("8", 1);
-    random_walk("-1", 2);
-    random_walk("1", 3);
+    random_walk("8", "0", 1);
+    random_walk("-1", "0", 2);
+    random_walk("1", "0", 3);
+}
+
+static void test_list_random_walk_on_compressed_lists_matches_a_model(void **state) {
+    (void)state;
+    random_walk("8", "1", 4);
+    random_walk("4", "2", 5);
+    random_walk("-1", "1", 6);
 }
 
 int main(void) {
@@ -361,7 +450,10 @@ int main(void) {
         cmocka_unit_test_setup(test_list_emptied_list_is_deleted, agg_reset),
         cmocka_unit_test_setup(test_list_commands_reject_other_types, agg_reset),
         cmocka_unit_test_setup(test_list_copy_duplicates_both_encodings, agg_reset),
+        cmocka_unit_test_setup(test_list_compress_depth_shows_in_debug_object, agg_reset),
         cmocka_unit_test_setup(test_list_random_walk_matches_a_model, agg_reset),
+        cmocka_unit_test_setup(test_list_random_walk_on_compressed_lists_matches_a_model,
+                               agg_reset),
     };
     return cmocka_run_group_tests_name("kv_list", tests, agg_setup, agg_teardown);
 }
