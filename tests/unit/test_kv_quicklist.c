@@ -748,6 +748,34 @@ static void test_ql_defrag_walk_moves_every_node_and_listpack(void **state) {
     kv_ql_free(ql);
 }
 
+static void test_ql_defrag_walk_moves_compressed_nodes_and_the_open_one(void **state) {
+    (void)state;
+    model_t m = {0};
+    kv_ql_t *ql = compressed_list(4, 1, 60, &m);
+    kv_ql_entry_t e;
+    assert_int_equal(kv_ql_index(ql, 30, &e), 0); /* leaves one interior node open */
+    kv_ql_node_t *open = ql->open;
+    assert_non_null(open);
+    size_t compressed = 0;
+    for (kv_ql_node_t *n = ql->head; n != NULL; n = n->next)
+        compressed += kv_ql_node_is_compressed(n);
+    moves = 0;
+    for (kv_ql_node_t *n = ql->head; n != NULL; n = kv_ql_defrag_node(ql, n, move_alloc)->next) {
+    }
+    assert_int_equal(moves, 2 * (int)ql->nodes);
+    assert_ptr_not_equal(ql->open, open); /* the open node moved and is still known */
+    assert_false(kv_ql_node_is_compressed(ql->open));
+    size_t after = 0;
+    for (kv_ql_node_t *n = ql->head; n != NULL; n = n->next)
+        after += kv_ql_node_is_compressed(n);
+    assert_int_equal(after, compressed);
+    assert_int_equal(kv_ql_check(ql), 0);
+    assert_depth_layout(ql); /* compresses the moved open node back */
+    assert_matches(ql, &m);
+    model_free(&m);
+    kv_ql_free(ql);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ql_positive_fill_caps_entries_per_node),
@@ -769,6 +797,7 @@ int main(void) {
         cmocka_unit_test(test_ql_random_changes_on_compressed_lists_match_a_model),
         cmocka_unit_test(test_ql_mem_bytes_sums_struct_nodes_and_listpacks),
         cmocka_unit_test(test_ql_defrag_walk_moves_every_node_and_listpack),
+        cmocka_unit_test(test_ql_defrag_walk_moves_compressed_nodes_and_the_open_one),
     };
     return cmocka_run_group_tests_name("kv_quicklist", tests, NULL, NULL);
 }
