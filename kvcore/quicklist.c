@@ -131,7 +131,7 @@ static void settle(kv_ql_t *ql, kv_ql_node_t *n) {
 }
 
 /* Compresses the open node back, unless it is within the depth. */
-static void close_open(kv_ql_t *ql) {
+static __attribute__((noinline)) void close_open(kv_ql_t *ql) {
     kv_ql_node_t *n = ql->open;
     ql->open = NULL;
     if (n != NULL) recompress(ql, n);
@@ -144,18 +144,22 @@ static void fatal_oom(void) {
     abort();
 }
 
-/* Makes n readable for a read: it becomes the open node (the previous one is closed). */
-static void open_node(kv_ql_t *ql, kv_ql_node_t *n) {
-    if (n->lzf_bytes == 0) return;
+/* open_node's slow path, kept out of line so the read paths stay small. */
+static __attribute__((noinline)) void open_compressed(kv_ql_t *ql, kv_ql_node_t *n) {
     if (ql->open != NULL && ql->open != n) close_open(ql);
     if (decompress_node(n) != 0) fatal_oom();
     ql->open = n;
 }
 
+/* Makes n readable for a read: it becomes the open node (the previous one is closed). */
+static inline void open_node(kv_ql_t *ql, kv_ql_node_t *n) {
+    if (n->lzf_bytes != 0) open_compressed(ql, n);
+}
+
 /* Makes n plain for an edit; the caller settles or recompresses it afterwards. */
 static int make_plain(kv_ql_t *ql, kv_ql_node_t *n) {
     if (n == ql->open) ql->open = NULL;
-    return decompress_node(n);
+    return n->lzf_bytes != 0 ? decompress_node(n) : 0;
 }
 
 /* --- Nodes --- */
