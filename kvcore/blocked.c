@@ -517,13 +517,24 @@ int kv_blocked_parse_timeout(kv_client_t *c, const kv_arg_t *a, long long *ms) {
         kv_reply_error(c, "ERR timeout is not a float or out of range");
         return -EINVAL;
     }
-    /* Redis 7.0 converts ceill(seconds * 1000) to long long without a range check; on
-     * x86-64 an unrepresentable value (inf, 1e20) becomes LLONG_MIN: "negative". */
-    long double t = ceill(v * 1000.0L);
-    long long tval =
-        t >= -9223372036854775808.0L && t < 9223372036854775808.0L ? (long long)t : LLONG_MIN;
+    /* As Redis 7.2: milliseconds past LLONG_MAX, or a deadline (now + timeout in wall-clock
+     * ms) past it, are "out of range" (7.0 converted them unchecked and, on x86-64, got
+     * LLONG_MIN: "negative"). -inf still converts to LLONG_MIN: "negative". */
+    long double t = v * 1000.0L;
+    if (t > (long double)LLONG_MAX) {
+        kv_reply_error(c, "ERR timeout is out of range");
+        return -EINVAL;
+    }
+    t = ceill(t);
+    long long tval = t < -9223372036854775808.0L   ? LLONG_MIN
+                     : t >= 9223372036854775808.0L ? LLONG_MAX /* 2^63 with 64-bit long double */
+                                                   : (long long)t;
     if (tval < 0) {
         kv_reply_error(c, "ERR timeout is negative");
+        return -EINVAL;
+    }
+    if (tval > LLONG_MAX - kv_mstime()) {
+        kv_reply_error(c, "ERR timeout is out of range");
         return -EINVAL;
     }
     *ms = tval;

@@ -231,6 +231,32 @@ static void scan_collect(void *priv, void **entry_ref) {
     s->keys[s->n++] = *entry_ref;
 }
 
+/* SCAN's TYPE names, as TYPE prints them: streams are never stored here, but the name is
+ * known (a SCAN for them finds nothing). */
+static bool scan_type_known(const kv_arg_t *a) {
+    static const char *const names[] = {"string", "list", "set", "zset", "hash", "stream"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (kv_arg_is(a, names[i])) return true;
+    return false;
+}
+
+/* Redis 7.2's error for an unknown SCAN TYPE (7.0 scanned and matched nothing); the name
+ * is printed as C text: up to its first NUL byte. */
+static void reply_unknown_type(kv_client_t *c, const kv_arg_t *a) {
+    size_t n = strnlen(a->ptr, a->len);
+    static const char pre[] = "ERR unknown type name '";
+    char *msg = malloc(sizeof(pre) + n + 1);
+    if (msg == NULL) {
+        kv_client_close_async(c);
+        return;
+    }
+    memcpy(msg, pre, sizeof(pre) - 1);
+    memcpy(msg + sizeof(pre) - 1, a->ptr, n);
+    memcpy(msg + sizeof(pre) - 1 + n, "'", 2);
+    kv_reply_error(c, msg);
+    free(msg);
+}
+
 void kv_cmd_scan(kv_client_t *c) {
     unsigned long long cursor;
     /* The same cursor rules as HSCAN/SSCAN/ZSCAN (Redis 7.0's parseScanCursorOrReply). */
@@ -255,6 +281,10 @@ void kv_cmd_scan(kv_client_t *c) {
             i += 2;
         } else if (kv_arg_is(&c->argv[i], "type") && j >= 2) {
             type = &c->argv[i + 1];
+            if (!scan_type_known(type)) {
+                reply_unknown_type(c, type);
+                return;
+            }
             i += 2;
         } else {
             kv_reply_syntax_err(c);

@@ -372,6 +372,11 @@ void kv_cmd_lpos(kv_client_t *c) {
         if (kv_arg_is(opt, "rank") && more) {
             j++;
             if (kv_arg_ll_or_reply(c, &c->argv[j], &rank, NULL) != 0) return;
+            if (rank == LLONG_MIN) { /* Redis 7.2: -rank must exist (7.0 took it) */
+                kv_reply_errorf(c, "ERR value is out of range, value must between %lld and %lld",
+                                -LLONG_MAX, LLONG_MAX);
+                return;
+            }
             if (rank == 0) {
                 kv_reply_error(c, "ERR RANK can't be zero: use 1 to start from the first "
                                   "match, 2 from the second ... or use negative to start from "

@@ -682,7 +682,24 @@ static void bit_range(long long len, bool isbit, long long *start, long long *en
     }
 }
 
+/*
+ * BITCOUNT key [start [end [BYTE|BIT]]] as Redis 7.2 parses it: every argument is checked
+ * before the key is looked up (7.0 answered 0 for a missing key whatever followed it), in
+ * the order start, unit, end, and a start without an end counts to the end of the string
+ * (7.0: a syntax error).
+ */
 void kv_cmd_bitcount(kv_client_t *c) {
+    long long start = 0, end = 0;
+    bool isbit = false;
+    if (c->argc > 5) {
+        kv_reply_syntax_err(c);
+        return;
+    }
+    if (c->argc >= 3) {
+        if (kv_arg_ll_or_reply(c, &c->argv[2], &start, NULL) != 0) return;
+        if (c->argc == 5 && parse_bit_unit(c, &c->argv[4], &isbit) != 0) return;
+        if (c->argc >= 4 && kv_arg_ll_or_reply(c, &c->argv[3], &end, NULL) != 0) return;
+    }
     bool wrong;
     kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, false, &wrong);
     if (wrong) return;
@@ -693,24 +710,16 @@ void kv_cmd_bitcount(kv_client_t *c) {
     char buf[24];
     size_t slen;
     const unsigned char *p = (const unsigned char *)kv_obj_str(o, buf, &slen);
-    long long start, end;
     unsigned char first_mask = 0, last_mask = 0;
-    if (c->argc == 4 || c->argc == 5) {
-        bool isbit = false;
-        if (kv_arg_ll_or_reply(c, &c->argv[2], &start, NULL) != 0) return;
-        if (kv_arg_ll_or_reply(c, &c->argv[3], &end, NULL) != 0) return;
+    if (c->argc >= 3) {
+        if (c->argc == 3) end = (long long)slen - 1;
         if (start < 0 && end < 0 && start > end) {
             kv_reply_int(c, 0);
             return;
         }
-        if (c->argc == 5 && parse_bit_unit(c, &c->argv[4], &isbit) != 0) return;
         bit_range((long long)slen, isbit, &start, &end, &first_mask, &last_mask);
-    } else if (c->argc == 2) {
-        start = 0;
-        end = (long long)slen - 1;
     } else {
-        kv_reply_syntax_err(c);
-        return;
+        end = (long long)slen - 1;
     }
     if (start > end) {
         kv_reply_int(c, 0);
@@ -726,12 +735,27 @@ void kv_cmd_bitcount(kv_client_t *c) {
     kv_reply_int(c, count);
 }
 
+/*
+ * BITPOS key bit [start [end [BYTE|BIT]]]: as BITCOUNT, every argument is checked (start,
+ * unit, end) before the key is looked up, as Redis 7.2 does.
+ */
 void kv_cmd_bitpos(kv_client_t *c) {
     long long bit;
     if (kv_arg_ll_or_reply(c, &c->argv[2], &bit, NULL) != 0) return;
     if (bit != 0 && bit != 1) {
         kv_reply_error(c, "ERR The bit argument must be 1 or 0.");
         return;
+    }
+    long long start = 0, end = 0;
+    bool isbit = false, end_given = c->argc >= 5;
+    if (c->argc > 6) {
+        kv_reply_syntax_err(c);
+        return;
+    }
+    if (c->argc >= 4) {
+        if (kv_arg_ll_or_reply(c, &c->argv[3], &start, NULL) != 0) return;
+        if (c->argc == 6 && parse_bit_unit(c, &c->argv[5], &isbit) != 0) return;
+        if (end_given && kv_arg_ll_or_reply(c, &c->argv[4], &end, NULL) != 0) return;
     }
     bool wrong;
     kv_obj_t *o = kv_lookup_type_or_reply(c, &c->argv[1], KV_TYPE_STRING, false, &wrong);
@@ -743,27 +767,12 @@ void kv_cmd_bitpos(kv_client_t *c) {
     char buf[24];
     size_t slen;
     const unsigned char *p = (const unsigned char *)kv_obj_str(o, buf, &slen);
-    long long start, end;
-    bool end_given = false;
     unsigned char first_mask = 0, last_mask = 0;
-    if (c->argc >= 4 && c->argc <= 6) {
-        long long totlen = (long long)slen;
-        bool isbit = false;
-        if (kv_arg_ll_or_reply(c, &c->argv[3], &start, NULL) != 0) return;
-        if (c->argc == 6 && parse_bit_unit(c, &c->argv[5], &isbit) != 0) return;
-        if (c->argc >= 5) {
-            if (kv_arg_ll_or_reply(c, &c->argv[4], &end, NULL) != 0) return;
-            end_given = true;
-        } else {
-            end = isbit ? (totlen << 3) + 7 : totlen - 1;
-        }
-        bit_range(totlen, isbit, &start, &end, &first_mask, &last_mask);
-    } else if (c->argc == 3) {
-        start = 0;
-        end = (long long)slen - 1;
+    if (c->argc >= 4) {
+        if (!end_given) end = (long long)slen - 1; /* no unit without an end: bytes */
+        bit_range((long long)slen, isbit, &start, &end, &first_mask, &last_mask);
     } else {
-        kv_reply_syntax_err(c);
-        return;
+        end = (long long)slen - 1;
     }
     if (start > end) {
         kv_reply_int(c, -1);

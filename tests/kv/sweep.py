@@ -171,6 +171,94 @@ for _n in ("sort", "sort_ro"):
                   and "*" not in a[3],
                   "SORT of a hash-table set BY a constant replies it in hash-table order"))
 
+
+# Redis 7.2 behaviour kvcore follows (docs/kvcore.md#differences-from-redis): each
+# predicate models exactly the argument vectors where 7.2 and 7.0 answer differently.
+def _is_ll(x):
+    """Redis's string2ll: an optional minus, digits without a leading zero, in range."""
+    t = x[1:] if x[:1] == "-" else x
+    if not t.isdigit() or not t.isascii() or (len(t) > 1 and t[0] == "0") or x == "-0":
+        return False
+    return -2**63 <= int(x) < 2**63
+
+
+def _key_type(name):
+    return KEYS[name][0] if name in KEYS else "none"
+
+
+def _range_error_72(rest):
+    """BITCOUNT/BITPOS's [start [end [BYTE|BIT]]] as 7.2 checks it (start, unit, end)."""
+    if len(rest) > 3:
+        return True
+    if rest and not _is_ll(rest[0]):
+        return True
+    if len(rest) == 3 and rest[2].lower() not in ("bit", "byte"):
+        return True
+    return len(rest) >= 2 and not _is_ll(rest[1])
+
+
+def _bitcount_72(a):
+    rest = a[2:]
+    if _key_type(a[1]) != "string":  # 7.0 answered 0 / WRONGTYPE before the arguments
+        return _range_error_72(rest)
+    # A string: 7.2 takes a lone start (counts, or "not an integer"; 7.0: syntax error)
+    # and checks the unit before the end (7.0: the end first).
+    if len(rest) == 1:
+        return True
+    return (len(rest) == 3 and _is_ll(rest[0]) and not _is_ll(rest[1])
+            and rest[2].lower() not in ("bit", "byte"))
+
+
+def _bitpos_72(a):  # the bit is checked first by both; 7.0 then answered a missing key
+    return (a[2] in ("0", "1") and _key_type(a[1]) != "string"
+            and _range_error_72(a[3:]))
+
+
+def _lpos_72(a):  # options as parsed: a RANK of LLONG_MIN reached before any error
+    j = 3
+    while j + 1 < len(a):
+        opt, val = a[j].lower(), a[j + 1]
+        if opt == "rank":
+            if val == "-9223372036854775808":
+                return True
+            if not _is_ll(val) or val == "0":
+                return False
+        elif opt in ("count", "maxlen"):
+            if not _is_ll(val) or val.startswith("-"):
+                return False
+        else:
+            return False
+        j += 2
+    return False
+
+
+SCAN_TYPES = ("string", "list", "set", "zset", "hash", "stream")
+
+
+def _scan_72(a):  # options as 7.2 parses them: the first error is an unknown TYPE
+    j = 2
+    while j + 1 < len(a):
+        opt, val = a[j].lower(), a[j + 1]
+        if opt == "count":
+            if not _is_ll(val) or int(val) < 1:
+                return False
+        elif opt == "type":
+            if val.lower() not in SCAN_TYPES:
+                return True
+        elif opt != "match":
+            return False
+        j += 2
+    return False
+
+
+KNOWN += [
+    ("bitcount", _bitcount_72, "Redis 7.2 behaviour: BITCOUNT's arguments checked before "
+     "the key, a start without an end"),
+    ("bitpos", _bitpos_72, "Redis 7.2 behaviour: BITPOS's arguments checked before the key"),
+    ("lpos", _lpos_72, "Redis 7.2 behaviour: LPOS RANK of LLONG_MIN is out of range"),
+    ("scan", _scan_72, "Redis 7.2 behaviour: SCAN TYPE of an unknown type is an error"),
+]
+
 REBUILD_CMDS = [["SELECT", "0"], ["FLUSHALL"]] + PROBES + [
     c for _, build in KEYS.values() for c in build]
 REBUILD = b"".join(Conn.encode(c) for c in REBUILD_CMDS)

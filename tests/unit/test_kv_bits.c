@@ -4,7 +4,8 @@
  * model: get/set of every width at every bit offset inside a byte (neighbouring bits
  * untouched), sign extension, and the WRAP/SAT/FAIL overflow decision for i1..i64 and
  * u1..u63 at their edges; then, through the dispatcher, that growing a string beyond
- * what the allocator can give replies OOM and leaves the key as it was.
+ * what the allocator can give replies OOM and leaves the key as it was, and BITCOUNT and
+ * BITPOS's argument checks (Redis 7.2's: before the key, a start without an end).
  */
 #include "test_common.h"
 
@@ -209,6 +210,67 @@ static void test_grow_beyond_memory_is_oom_and_key_unchanged(void **state) {
     kv_srv.cfg.proto_max_bulk_len = saved;
 }
 
+/* BITCOUNT and BITPOS as Redis 7.2: every argument is checked (start, unit, end) before
+ * the key is looked up, and BITCOUNT takes a start without an end. */
+static void test_bitcount_bitpos_check_arguments_first(void **state) {
+    (void)state;
+    kv_client_t *c = kv_client_new(-1);
+    static const char *const syntax = "-ERR syntax error\r\n";
+    static const char *const notint = "-ERR value is not an integer or out of range\r\n";
+    feed(c, "SET s foobar\r\nRPUSH l a\r\n");
+    assert_output(c, "+OK\r\n:1\r\n");
+    /* A lone start counts to the end ("foobar" 26 bits, "oobar" 22, "r" 4, "ar" 7). */
+    SEND(c, "BITCOUNT", "s", "0");
+    assert_output(c, ":26\r\n");
+    SEND(c, "BITCOUNT", "s", "1");
+    assert_output(c, ":22\r\n");
+    SEND(c, "BITCOUNT", "s", "-1");
+    assert_output(c, ":4\r\n");
+    SEND(c, "BITCOUNT", "s", "-2");
+    assert_output(c, ":7\r\n");
+    SEND(c, "BITCOUNT", "s", "1000");
+    assert_output(c, ":0\r\n");
+    SEND(c, "BITCOUNT", "s", "-1000");
+    assert_output(c, ":26\r\n");
+    /* The same errors for a missing key, a string and another type. */
+    const char *const keys[] = {"nokey", "s", "l"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *k = keys[i];
+        SEND(c, "BITCOUNT", k, "0", "1", "hello");
+        assert_output(c, syntax);
+        SEND(c, "BITCOUNT", k, "0", "1", "hello", "hello2");
+        assert_output(c, syntax);
+        SEND(c, "BITCOUNT", k, "a", "b");
+        assert_output(c, notint);
+        SEND(c, "BITCOUNT", k, "a");
+        assert_output(c, notint);
+        SEND(c, "BITCOUNT", k, "0", "a", "hello"); /* the unit before the end */
+        assert_output(c, syntax);
+        SEND(c, "BITPOS", k, "0", "1", "hello", "hello2");
+        assert_output(c, syntax);
+        SEND(c, "BITPOS", k, "0", "0", "1", "hello");
+        assert_output(c, syntax);
+        SEND(c, "BITPOS", k, "0", "a", "b");
+        assert_output(c, notint);
+        SEND(c, "BITPOS", k, "0", "0", "a", "hello");
+        assert_output(c, syntax);
+        SEND(c, "BITPOS", k, "b");
+        assert_output(c, notint);
+    }
+    /* Valid arguments: a missing key is empty, another type WRONGTYPE. */
+    SEND(c, "BITCOUNT", "nokey", "-6", "-15", "bit");
+    assert_output(c, ":0\r\n");
+    SEND(c, "BITPOS", "nokey", "1", "0", "-1", "bit");
+    assert_output(c, ":-1\r\n");
+    SEND(c, "BITCOUNT", "l", "-6", "-7");
+    assert_output(c, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    SEND(c, "BITPOS", "s", "1", "2");
+    assert_output(c, ":17\r\n");
+    SEND(c, "DEL", "s", "l");
+    assert_output(c, ":2\r\n");
+    kv_client_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_set_every_width_and_offset),
@@ -216,6 +278,7 @@ int main(void) {
         cmocka_unit_test(test_unsigned_overflow_every_width),
         cmocka_unit_test(test_signed_overflow_every_width),
         cmocka_unit_test(test_grow_beyond_memory_is_oom_and_key_unchanged),
+        cmocka_unit_test(test_bitcount_bitpos_check_arguments_first),
     };
     return cmocka_run_group_tests_name("kv_bits", tests, kv_server_setup, kv_server_teardown);
 }

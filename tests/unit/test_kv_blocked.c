@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_kv_blocked.c - blocked.c through the real dispatcher with socket-less clients:
- * Redis 7.0's timeout parsing, FIFO wake-up, serving from the key that became ready,
+ * Redis 7.2's timeout parsing, FIFO wake-up, serving from the key that became ready,
  * a key of another type leaving its waiters blocked, input held while blocked, timeouts
  * in deadline order (the heap), and that a client gone while blocked (even on 10000
  * keys) leaves no waiter, key or timeout behind.
@@ -27,7 +27,9 @@ static void assert_empty_state(void) {
     assert_int_equal(kv_blocked_in_timeout_table(), 0);
 }
 
-static void test_blocked_timeout_parses_as_redis_7_0(void **state) {
+/* As Redis 7.2: ceil(seconds * 1000); past LLONG_MAX ms, or a deadline (now + timeout)
+ * past it, "out of range" (7.0 said "negative" for what it could not convert). */
+static void test_blocked_timeout_parses_as_redis_7_2(void **state) {
     (void)state;
     static const struct {
         const char *arg;
@@ -47,9 +49,15 @@ static void test_blocked_timeout_parses_as_redis_7_0(void **state) {
         {"1 ", -1, "-ERR timeout is not a float or out of range\r\n"},
         {"nan", -1, "-ERR timeout is not a float or out of range\r\n"},
         {"-1", -1, "-ERR timeout is negative\r\n"},
-        {"inf", -1, "-ERR timeout is negative\r\n"},
-        {"1e20", -1, "-ERR timeout is negative\r\n"},
-        {"9223372036854776", -1, "-ERR timeout is negative\r\n"},
+        {"-inf", -1, "-ERR timeout is negative\r\n"},
+        {"-1e400", -1, "-ERR timeout is negative\r\n"},
+        {"inf", -1, "-ERR timeout is out of range\r\n"},
+        {"1e20", -1, "-ERR timeout is out of range\r\n"},
+        {"9223372036854776", -1, "-ERR timeout is out of range\r\n"},
+        {"0x7FFFFFFFFFFFFF", -1, "-ERR timeout is out of range\r\n"},
+        /* Below LLONG_MAX ms, but now + timeout is past it. */
+        {"9223372036854775", -1, "-ERR timeout is out of range\r\n"},
+        {"9223372036854", 9223372036854000, NULL},
     };
     bool ld64 = getenv("MEMSHIM_VALGRIND") != NULL;
     kv_client_t *c = client();
@@ -222,7 +230,7 @@ static void test_blocking_pops_inside_exec_answer_null_at_once(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_blocked_timeout_parses_as_redis_7_0),
+        cmocka_unit_test(test_blocked_timeout_parses_as_redis_7_2),
         cmocka_unit_test(test_blocked_clients_are_served_first_come_first_served),
         cmocka_unit_test(test_blocked_client_is_served_from_the_key_that_became_ready),
         cmocka_unit_test(test_blocked_waiter_of_another_type_stays_blocked),

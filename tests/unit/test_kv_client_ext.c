@@ -6,8 +6,8 @@
  * after its reply, OPTIN/CACHING, BCAST prefixes, flushes, a broken redirect),
  * TRACKINGINFO, MONITOR's line format with redaction, RESET, NO-TOUCH, key extraction
  * from key specs, the latency histograms (buckets and percentiles as Redis's
- * HdrHistogram), OBJECT REFCOUNT of shared integers, ZRANK WITHSCORE, HSCAN NOVALUES and
- * ZSCAN NOSCORES.
+ * HdrHistogram), OBJECT REFCOUNT of shared integers, ZRANK WITHSCORE, HSCAN NOVALUES,
+ * ZSCAN NOSCORES, and Redis 7.2's SCAN TYPE and LPOS RANK checks.
  */
 #include "test_common.h"
 
@@ -438,6 +438,32 @@ static void test_redis72_options_withscore_novalues_noscores(void **state) {
     kv_db_flush(kv_db_get(0));
 }
 
+/* Redis 7.2's argument checks: SCAN TYPE of an unknown type (7.0: an empty scan) and LPOS
+ * RANK of LLONG_MIN (7.0 took it as -LLONG_MAX) are errors. */
+static void test_redis72_scan_unknown_type_and_lpos_rank_llong_min(void **state) {
+    (void)state;
+    kv_client_t *c = kv_client_new(-1);
+    feed(c, "SET s v\r\nRPUSH l c\r\n");
+    free(take_output(c));
+    feed(c, "SCAN 0 TYPE string1\r\nSCAN 0 TYPE module\r\nSCAN 0 TYPE foo COUNT 0\r\n"
+            "SCAN 0 COUNT 0 TYPE foo\r\nSCAN 0 TYPE STRING\r\nSCAN 0 TYPE stream\r\n");
+    assert_output(c, "-ERR unknown type name 'string1'\r\n-ERR unknown type name 'module'\r\n"
+                     "-ERR unknown type name 'foo'\r\n-ERR syntax error\r\n"
+                     "*2\r\n$1\r\n0\r\n*1\r\n$1\r\ns\r\n*2\r\n$1\r\n0\r\n*0\r\n");
+    /* The name is printed as C text: up to a NUL byte. */
+    static const char nul[] = "*4\r\n$4\r\nSCAN\r\n$1\r\n0\r\n$4\r\nTYPE\r\n$3\r\na\0b\r\n";
+    feed_bytes(c, nul, sizeof(nul) - 1);
+    assert_output(c, "-ERR unknown type name 'a'\r\n");
+    feed(c, "LPOS l c RANK -9223372036854775808\r\nLPOS l c RANK -9223372036854775807\r\n"
+            "LPOS l c RANK 0\r\n");
+    assert_output(c, "-ERR value is out of range, value must between -9223372036854775807 and "
+                     "9223372036854775807\r\n$-1\r\n"
+                     "-ERR RANK can't be zero: use 1 to start from the first match, 2 from the "
+                     "second ... or use negative to start from the end of the list\r\n");
+    kv_client_free(c);
+    kv_db_flush(kv_db_get(0));
+}
+
 /* The server's defaults, without save points (FLUSHALL would write a dump file). */
 static int setup(void **state) {
     char err[128];
@@ -462,6 +488,7 @@ int main(void) {
         cmocka_unit_test(test_latency_histogram_buckets_and_percentiles),
         cmocka_unit_test(test_object_refcount_of_shared_integers),
         cmocka_unit_test(test_redis72_options_withscore_novalues_noscores),
+        cmocka_unit_test(test_redis72_scan_unknown_type_and_lpos_rank_llong_min),
     };
     return cmocka_run_group_tests_name("kv_client_ext", tests, setup, kv_server_teardown);
 }
