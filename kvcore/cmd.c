@@ -652,9 +652,11 @@ static kv_cmd_t cmd_table[] = {
      1, 1, "pubsub", "pubsub fast", "Post a message to a shard channel", "7.0.0"},
     {"pubsub", container_cmd, -2, 0, 0, 0, 0, "pubsub", "slow", "A container for Pub/Sub commands",
      "2.8.0", pubsub_subcmds},
+    /* no_multi as in Redis 7.2: a nested MULTI is refused and aborts the transaction. */
     {"multi", kv_cmd_multi, 1,
-     KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST | KV_CMD_ALLOW_BUSY, 0, 0, 0,
-     "transactions", "fast transaction", "Mark the start of a transaction block", "1.2.0"},
+     KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_FAST | KV_CMD_NO_MULTI |
+         KV_CMD_ALLOW_BUSY,
+     0, 0, 0, "transactions", "fast transaction", "Mark the start of a transaction block", "1.2.0"},
     {"exec", kv_cmd_exec, 1, KV_CMD_NOSCRIPT | KV_CMD_LOADING | KV_CMD_STALE | KV_CMD_SKIP_SLOWLOG,
      0, 0, 0, "transactions", "slow transaction", "Execute all commands issued after MULTI",
      "1.2.0"},

@@ -2,11 +2,11 @@
 /*
  * test_kv_multi.c - transactions (multi.c) through the real dispatcher: queued replies
  * and EXEC's array, arguments copied out of the query buffer, EXECABORT after a queuing
- * error and for a refused EXEC, commands refused inside MULTI, WATCH failed by a change
- * from another client, by FLUSHDB/FLUSHALL and SWAPDB only when the key exists, by a key
- * expiring before EXEC but not by the deletion of a key already expired when watched;
- * the watch counters, CLIENT LIST's multi fields and a freed client leaving nothing.
- * kv_multi_check runs after every command.
+ * error, a nested MULTI (Redis 7.2) and for a refused EXEC, commands refused inside MULTI, WATCH
+ * failed by a change from another client, by FLUSHDB/FLUSHALL and SWAPDB only when the key exists,
+ * by a key expiring before EXEC but not by the deletion of a key already expired when watched; the
+ * watch counters, CLIENT LIST's multi fields and a freed client leaving nothing. kv_multi_check
+ * runs after every command.
  */
 #include "test_common.h"
 
@@ -68,14 +68,32 @@ static void test_multi_queued_arguments_survive_the_query_buffer(void **state) {
     kv_client_free(c);
 }
 
-static void test_multi_nested_multi_and_watch_do_not_abort(void **state) {
+static void test_multi_watch_inside_does_not_abort(void **state) {
     (void)state;
     kv_client_t *c = client_new();
     expect(c, "MULTI", "+OK\r\n");
-    expect(c, "MULTI", "-ERR MULTI calls can not be nested\r\n");
     expect(c, "WATCH k", "-ERR WATCH inside MULTI is not allowed\r\n");
     expect(c, "PING", "+QUEUED\r\n");
     expect(c, "EXEC", "*1\r\n+PONG\r\n");
+    kv_client_free(c);
+}
+
+/* Redis 7.2: MULTI is a no-multi command, so a nested one is refused (a rejected call) and
+ * aborts the transaction; nothing queued runs. */
+static void test_multi_nested_multi_aborts_exec(void **state) {
+    (void)state;
+    kv_client_t *c = client_new();
+    kv_cmd_t *multi = kv_cmd_lookup("multi", 5);
+    uint64_t rejected = multi->rejected_calls;
+    expect(c, "MULTI", "+OK\r\n");
+    expect(c, "SET k v", "+QUEUED\r\n");
+    expect(c, "MULTI", "-ERR Command not allowed inside a transaction\r\n");
+    assert_int_equal(multi->rejected_calls, rejected + 1);
+    expect(c, "PING", "+QUEUED\r\n");
+    expect(c, "EXEC", "-EXECABORT Transaction discarded because of previous errors.\r\n");
+    expect(c, "EXISTS k", ":0\r\n");
+    expect(c, "MULTI", "+OK\r\n"); /* the client left MULTI */
+    expect(c, "EXEC", "*0\r\n");
     kv_client_free(c);
 }
 
@@ -368,7 +386,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_multi_queues_commands_and_exec_replies_in_order, flush_all),
         cmocka_unit_test_setup(test_multi_queued_arguments_survive_the_query_buffer, flush_all),
-        cmocka_unit_test_setup(test_multi_nested_multi_and_watch_do_not_abort, flush_all),
+        cmocka_unit_test_setup(test_multi_watch_inside_does_not_abort, flush_all),
+        cmocka_unit_test_setup(test_multi_nested_multi_aborts_exec, flush_all),
         cmocka_unit_test_setup(test_multi_queuing_errors_abort_exec, flush_all),
         cmocka_unit_test_setup(test_multi_refused_exec_aborts_with_its_reason, flush_all),
         cmocka_unit_test_setup(test_multi_discard_drops_queue_and_watches, flush_all),
