@@ -387,6 +387,7 @@ static void serve_key(bkey_t *bk) {
             if (c->lastcmd != NULL) ((kv_cmd_t *)c->lastcmd)->usec += kv_clock_us() - t0;
             c->cmd = outer;
             kv_tracking_hold(c, false);
+            if (kv_pubsub_self_pending) kv_pubsub_flush_self(c); /* after the reply too */
             free((void *)dst.ptr);
         }
         w = next;

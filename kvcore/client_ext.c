@@ -372,6 +372,7 @@ void kv_client_after_call(kv_client_t *c, kv_cmd_t *cmd, uint64_t usec) {
     if (kv_monitor_count) kv_monitor_feed(c, cmd);
     kv_latency_hist_record(cmd, usec);
     if (kv_tracking_pending || (c->flags & KV_CLIENT_TRACKING)) kv_tracking_after_command(c, cmd);
+    if (kv_pubsub_self_pending) kv_pubsub_flush_self(c); /* its own messages, after both */
 }
 
 /* Before the loop sleeps (server.c): pause time, BCAST tracking messages. */

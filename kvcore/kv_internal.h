@@ -1221,8 +1221,14 @@ int kv_aof_load_file(const char *path, bool last, off_t *valid_len);
 void kv_pubsub_unsubscribe_all(kv_client_t *c);
 /* kv_cmd_process's subscribed-mode gate: false (error replied, the command's rejected
  * calls counted) when c is a RESP2 client with subscriptions and cmd is not one of
- * (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT, RESET. */
+ * (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING, QUIT, RESET; or when c has no subscription
+ * and cmd is one of (P|S)UNSUBSCRIBE ("NOSUB", Redis 7.2). */
 bool kv_pubsub_cmd_allowed(kv_client_t *c, kv_cmd_t *cmd);
+/* Messages published to the client running the publishing command wait for its reply
+ * (Redis 7.2): kv_client_after_call appends them after the outermost call, blocked.c
+ * after a served command. The flag is read inline. */
+extern bool kv_pubsub_self_pending;
+void kv_pubsub_flush_self(kv_client_t *c);
 /* PING of a subscribed RESP2 client: replies ["pong", message or ""] and returns true;
  * false (nothing replied) otherwise. */
 bool kv_pubsub_reply_ping(kv_client_t *c);

@@ -16,6 +16,7 @@
 #include "kv_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,21 @@ static const struct {
 };
 
 static ps_table_t tables[NKINDS];
+
+/*
+ * Messages for the client that is running the command that published them (PUBLISH to
+ * one's own channel, a keyspace event of one's own write, from a command, EXEC's queue or
+ * a blocked command being served) wait until that command has replied, as Redis 7.2 does:
+ * a RESP3 client gets EXEC's array whole, then the messages (7.0 wrote them in the
+ * middle of the reply). They are rendered when published, in the client's protocol then,
+ * and appended by kv_pubsub_flush_self (client_ext.c, after the outermost call).
+ */
+static struct {
+    kv_client_t *c;
+    char *buf;
+    size_t len, cap;
+} self_pending;
+bool kv_pubsub_self_pending;
 
 static const void *chan_key(const void *entry, size_t *len) {
     const ps_chan_t *ch = entry;
@@ -264,6 +280,11 @@ static void unsubscribe_all_kind(kv_client_t *c, int kind, bool notify) {
 }
 
 void kv_pubsub_unsubscribe_all(kv_client_t *c) {
+    if (self_pending.c == c) { /* a client going away mid-command: nothing to append */
+        self_pending.c = NULL;
+        self_pending.len = 0;
+        kv_pubsub_self_pending = false;
+    }
     for (int k = 0; k < NKINDS; k++)
         unsubscribe_all_kind(c, k, false);
     client_maybe_leave(c);
@@ -289,9 +310,71 @@ void kv_pubsub_stats(size_t *channels, size_t *patterns, size_t *shard) {
 
 /* --- Delivery --- */
 
+static void pend_bytes(const char *p, size_t n) {
+    if (self_pending.len + n > self_pending.cap) {
+        size_t cap = self_pending.cap ? self_pending.cap : 256;
+        while (cap < self_pending.len + n)
+            cap *= 2;
+        char *b = realloc(self_pending.buf, cap);
+        if (b == NULL) {
+            /* Out of memory for a message: the client cannot get a consistent stream. */
+            kv_client_close_async(self_pending.c);
+            return;
+        }
+        self_pending.buf = b;
+        self_pending.cap = cap;
+    }
+    memcpy(self_pending.buf + self_pending.len, p, n);
+    self_pending.len += n;
+}
+
+static void pend_header(char type, size_t n) {
+    char hdr[32];
+    int w = snprintf(hdr, sizeof(hdr), "%c%zu\r\n", type, n);
+    pend_bytes(hdr, (size_t)w);
+}
+
+static void pend_bulk(const char *p, size_t n) {
+    pend_header('$', n);
+    pend_bytes(p, n);
+    pend_bytes("\r\n", 2);
+}
+
+/* Appends the messages held for c (no-op for another client, or while c still runs). */
+void kv_pubsub_flush_self(kv_client_t *c) {
+    if (self_pending.c != c || c->cmd != NULL) return;
+    if (self_pending.len > 0) {
+        bool was = push_begin(c);
+        kv_reply_raw(c, self_pending.buf, self_pending.len);
+        push_end(c, was);
+    }
+    self_pending.c = NULL;
+    self_pending.len = 0;
+    if (self_pending.cap > 64 * 1024) { /* a burst does not stay allocated */
+        free(self_pending.buf);
+        self_pending.buf = NULL;
+        self_pending.cap = 0;
+    }
+    kv_pubsub_self_pending = false;
+}
+
 static void deliver(kv_client_t *to, int kind, const ps_chan_t *pat, const char *ch, size_t chlen,
                     const char *msg, size_t mlen) {
     const char *word = kind_words[kind].message;
+    if (to->cmd != NULL) {          /* to is running the publishing command: after its reply */
+        if (self_pending.c != to) { /* only one client runs at a time */
+            if (self_pending.c != NULL) kv_pubsub_flush_self(self_pending.c);
+            self_pending.c = to;
+            self_pending.len = 0;
+        }
+        kv_pubsub_self_pending = true;
+        pend_header(to->resp >= 3 ? '>' : '*', pat ? 4 : 3);
+        pend_bulk(word, strlen(word));
+        if (pat != NULL) pend_bulk(pat->name, pat->len);
+        pend_bulk(ch, chlen);
+        pend_bulk(msg, mlen);
+        return;
+    }
     bool was = push_begin(to);
     kv_reply_push_len(to, pat ? 4 : 3);
     kv_reply_bulk(to, word, strlen(word));
@@ -322,11 +405,24 @@ long kv_pubsub_publish(const char *ch, size_t chlen, const char *msg, size_t mle
 
 /* --- Subscribed mode (RESP2) --- */
 
+static bool is_unsubscribe(const kv_cmd_t *cmd) {
+    return cmd->fn == kv_cmd_unsubscribe || cmd->fn == kv_cmd_punsubscribe ||
+           cmd->fn == kv_cmd_sunsubscribe;
+}
+
 bool kv_pubsub_cmd_allowed(kv_client_t *c, kv_cmd_t *cmd) {
     static const char *const allowed[] = {"ping",         "subscribe",    "ssubscribe",
                                           "unsubscribe",  "sunsubscribe", "psubscribe",
                                           "punsubscribe", "quit",         "reset"};
-    if (!(c->flags & KV_CLIENT_PUBSUB) || c->resp != 2) return true;
+    if (!(c->flags & KV_CLIENT_PUBSUB)) {
+        /* Redis 7.2: an unsubscribe outside subscribed mode is refused (7.0 replied one
+         * "unsubscribe" event per channel with a count of 0). */
+        if (!is_unsubscribe(cmd)) return true;
+        cmd->rejected_calls++;
+        kv_reply_errorf(c, "NOSUB '%s' command executed not in subscribed mode", cmd->fullname);
+        return false;
+    }
+    if (c->resp != 2) return true;
     if (cmd->parent == NULL)
         for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
             if (strcmp(cmd->name, allowed[i]) == 0) return true;

@@ -2,6 +2,7 @@
 /*
  * test_kv_pubsub.c - publish/subscribe (pubsub.c) through the real dispatcher with
  * socket-less clients: the (un)subscribe replies and their counts, the null-channel reply,
+ * NOSUB outside subscribed mode and one's own messages after the reply (Redis 7.2),
  * delivery order to channel and pattern subscribers, shard channels kept apart, the RESP2
  * subscribed-mode gate and PING, unsubscribing from the middle of a long subscriber list,
  * the tables emptied when clients go (nothing left behind), the output-limit class, and
@@ -51,17 +52,34 @@ static void test_pubsub_subscribe_replies_one_count_per_channel(void **state) {
     assert_tables_empty();
 }
 
-static void test_pubsub_unsubscribe_without_subscriptions_replies_null_channel(void **state) {
+/* Redis 7.2: outside subscribed mode the unsubscribe commands are refused with NOSUB (a
+ * rejected call; inside MULTI the transaction aborts). 7.0 replied a null-channel event. */
+static void test_pubsub_unsubscribe_outside_subscribed_mode_is_nosub(void **state) {
     (void)state;
     kv_client_t *c = kv_client_new(-1);
-    feed(c, "UNSUBSCRIBE\r\nPUNSUBSCRIBE\r\nSUNSUBSCRIBE\r\n");
-    assert_output(c, "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n"
-                     "*3\r\n$12\r\npunsubscribe\r\n$-1\r\n:0\r\n"
-                     "*3\r\n$12\r\nsunsubscribe\r\n$-1\r\n:0\r\n");
-    feed(c, "UNSUBSCRIBE x\r\n");
-    assert_output(c, "*3\r\n$11\r\nunsubscribe\r\n$1\r\nx\r\n:0\r\n");
+    kv_cmd_t *unsub = kv_cmd_lookup("unsubscribe", 11);
+    uint64_t rejected = unsub->rejected_calls;
+    feed(c, "UNSUBSCRIBE\r\nPUNSUBSCRIBE\r\nSUNSUBSCRIBE\r\nUNSUBSCRIBE x y\r\n");
+    assert_output(c, "-NOSUB 'unsubscribe' command executed not in subscribed mode\r\n"
+                     "-NOSUB 'punsubscribe' command executed not in subscribed mode\r\n"
+                     "-NOSUB 'sunsubscribe' command executed not in subscribed mode\r\n"
+                     "-NOSUB 'unsubscribe' command executed not in subscribed mode\r\n");
+    assert_int_equal(unsub->rejected_calls, rejected + 2);
     assert_false(c->flags & KV_CLIENT_PUBSUB);
+    feed(c, "MULTI\r\nUNSUBSCRIBE x\r\nPING\r\nEXEC\r\n");
+    assert_output(c, "+OK\r\n-NOSUB 'unsubscribe' command executed not in subscribed mode\r\n"
+                     "+QUEUED\r\n"
+                     "-EXECABORT Transaction discarded because of previous errors.\r\n");
+    /* Subscribed (to a shard channel only), every unsubscribe command is accepted. */
+    feed(c, "SSUBSCRIBE s\r\nUNSUBSCRIBE x\r\nPUNSUBSCRIBE\r\nSUNSUBSCRIBE\r\n"
+            "SUNSUBSCRIBE\r\n");
+    assert_output(c, "*3\r\n$10\r\nssubscribe\r\n$1\r\ns\r\n:1\r\n"
+                     "*3\r\n$11\r\nunsubscribe\r\n$1\r\nx\r\n:0\r\n"
+                     "*3\r\n$12\r\npunsubscribe\r\n$-1\r\n:0\r\n"
+                     "*3\r\n$12\r\nsunsubscribe\r\n$1\r\ns\r\n:0\r\n"
+                     "-NOSUB 'sunsubscribe' command executed not in subscribed mode\r\n");
     kv_client_free(c);
+    assert_tables_empty();
 }
 
 static void test_pubsub_unsubscribe_all_answers_in_subscription_order(void **state) {
@@ -262,6 +280,53 @@ static void test_pubsub_pushes_pass_client_reply_off(void **state) {
     assert_tables_empty();
 }
 
+/* Redis 7.2: messages for the client running the publishing command come after that
+ * command's reply (after EXEC's whole array), another client's at once. */
+static void test_pubsub_own_messages_follow_the_reply(void **state) {
+    (void)state;
+    kv_client_t *c = kv_client_new(-1), *o = kv_client_new(-1);
+    feed(o, "SUBSCRIBE foo\r\n");
+    discard_output(o);
+    c->resp = 3;
+    feed(c, "SUBSCRIBE foo\r\nPSUBSCRIBE f*\r\n");
+    discard_output(c);
+    static const char msgs[] = ">3\r\n$7\r\nmessage\r\n$3\r\nfoo\r\n$3\r\nbar\r\n"
+                               ">4\r\n$8\r\npmessage\r\n$2\r\nf*\r\n$3\r\nfoo\r\n$3\r\nbar\r\n";
+    feed(c, "PUBLISH foo bar\r\n");
+    char want[512];
+    snprintf(want, sizeof(want), ":3\r\n%s", msgs);
+    assert_output(c, want);
+    assert_output(o, "*3\r\n$7\r\nmessage\r\n$3\r\nfoo\r\n$3\r\nbar\r\n");
+    feed(c, "MULTI\r\nPING abc\r\nPUBLISH foo bar\r\nPING def\r\n");
+    discard_output(c);
+    feed(c, "EXEC\r\n");
+    snprintf(want, sizeof(want), "*3\r\n$3\r\nabc\r\n:3\r\n$3\r\ndef\r\n%s", msgs);
+    assert_output(c, want);
+    assert_output(o, "*3\r\n$7\r\nmessage\r\n$3\r\nfoo\r\n$3\r\nbar\r\n");
+    assert_false(kv_pubsub_self_pending);
+    /* A keyspace event of one's own write, too. */
+    feed(c, "CONFIG SET notify-keyspace-events K$\r\nSUBSCRIBE __keyspace@0__:k\r\n");
+    discard_output(c);
+    feed(c, "SET k v\r\n");
+    assert_output(c, "+OK\r\n>3\r\n$7\r\nmessage\r\n$16\r\n__keyspace@0__:k\r\n$3\r\nset\r\n");
+    feed(c, "CONFIG SET notify-keyspace-events \"\"\r\nDEL k\r\n");
+    assert_output(c, "+OK\r\n:1\r\n");
+    c->resp = 2;
+    kv_client_free(c);
+    /* RESP2: subscribing and publishing inside one EXEC (the subscribe reply stays inside
+     * the array; the message follows it). */
+    feed(o, "UNSUBSCRIBE\r\n");
+    discard_output(o);
+    feed(o, "MULTI\r\nSUBSCRIBE ch\r\nPUBLISH ch m\r\nPING\r\n");
+    discard_output(o);
+    feed(o, "EXEC\r\n");
+    assert_output(o, "*3\r\n*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n:1\r\n"
+                     "*2\r\n$4\r\npong\r\n$0\r\n\r\n"
+                     "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nm\r\n");
+    kv_client_free(o);
+    assert_tables_empty();
+}
+
 static bool glob(const char *pat, const char *s) {
     return kv_glob_match(pat, strlen(pat), s, strlen(s), false);
 }
@@ -290,7 +355,7 @@ static void test_pubsub_patterns_follow_redis_glob_rules(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pubsub_subscribe_replies_one_count_per_channel),
-        cmocka_unit_test(test_pubsub_unsubscribe_without_subscriptions_replies_null_channel),
+        cmocka_unit_test(test_pubsub_unsubscribe_outside_subscribed_mode_is_nosub),
         cmocka_unit_test(test_pubsub_unsubscribe_all_answers_in_subscription_order),
         cmocka_unit_test(test_pubsub_publish_counts_channel_then_pattern_receivers),
         cmocka_unit_test(test_pubsub_shard_channels_are_a_separate_namespace),
@@ -301,6 +366,7 @@ int main(void) {
         cmocka_unit_test(test_pubsub_channels_filters_by_pattern),
         cmocka_unit_test(test_pubsub_subscribed_client_uses_the_pubsub_output_limit),
         cmocka_unit_test(test_pubsub_pushes_pass_client_reply_off),
+        cmocka_unit_test(test_pubsub_own_messages_follow_the_reply),
         cmocka_unit_test(test_pubsub_patterns_follow_redis_glob_rules),
     };
     return cmocka_run_group_tests_name("kv_pubsub", tests, kv_server_setup, kv_server_teardown);
