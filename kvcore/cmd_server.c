@@ -1174,6 +1174,10 @@ void kv_cmd_config_set(kv_client_t *c) {
         }
     }
     kv_defrag_config_apply();
+    /* As Redis's maxmemory apply: a new limit evicts at once (the "evicted" events go out
+     * before the reply), not at the next command. */
+    for (i = 0; i < npairs; i++)
+        if (strcmp(canon[i], "maxmemory") == 0 && kv_srv.cfg.maxmemory) (void)kv_evict_perform();
     if (kv_aof_config_apply() != 0) { /* appendonly yes could not start its rewrite */
         kv_srv.cfg.appendonly = false;
         kv_reply_error(c, "ERR CONFIG SET failed (possibly related to argument 'appendonly') - "
