@@ -50,7 +50,6 @@ static void test_blocked_timeout_parses_as_redis_7_2(void **state) {
         {"nan", -1, "-ERR timeout is not a float or out of range\r\n"},
         {"-1", -1, "-ERR timeout is negative\r\n"},
         {"-inf", -1, "-ERR timeout is negative\r\n"},
-        {"-1e400", -1, "-ERR timeout is negative\r\n"},
         {"inf", -1, "-ERR timeout is out of range\r\n"},
         {"1e20", -1, "-ERR timeout is out of range\r\n"},
         {"9223372036854776", -1, "-ERR timeout is out of range\r\n"},
