@@ -129,7 +129,9 @@ if [ "$what" = all ] || [ "$what" = integration ]; then
         name=$(basename "$s" .sh)
         case "$name" in *"$filter"*) ;; *) continue ;; esac
         usable integration "$name" $state || continue
-        run_one integration "$name" timeout "${MEMSHIM_TEST_TIMEOUT:-180}" sh "$s"
+        # A script may ask for a longer limit with a "# test-timeout: SECONDS" line.
+        limit=$(sed -n 's/^# test-timeout: *\([0-9][0-9]*\)$/\1/p' "$s" | head -n 1)
+        run_one integration "$name" timeout "${MEMSHIM_TEST_TIMEOUT:-${limit:-180}}" sh "$s"
     done
 fi
 

@@ -9,6 +9,7 @@
 # grammar, replies compared with redis-server's RESP3 ones). Under `make asan` the
 # sanitized server runs it (lib.sh's kv_cleanup fails the test on a sanitizer report in
 # the server's log).
+# test-timeout: 600
 . "$(dirname "$0")/../lib.sh"
 need_cmd redis-cli redis-server python3
 # ~14k commands: minutes under valgrind's slowdown; `make asan` runs the sweep sanitized.
