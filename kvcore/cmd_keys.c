@@ -95,7 +95,7 @@ static void rename_generic(kv_client_t *c, bool nx) {
     }
     /* The value moved to n: remove o from the tables and free only its shell. */
     kv_ht_pop(c->db->keys, src->ptr, src->len);
-    if (exp >= 0) kv_ht_pop(c->db->expires, src->ptr, src->len);
+    if (exp >= 0) kv_ttl_remove(c->db->expires, o);
     kv_obj_free_shell(o);
     if (kv_db_add(c->db, n) != 0) {
         kv_reply_oom(c);
@@ -570,7 +570,7 @@ static bool is_shared_integer(const kv_obj_t *o) {
 
 void kv_cmd_object_refcount(kv_client_t *c) {
     kv_obj_t *o = object_lookup(c);
-    if (o) kv_reply_int(c, is_shared_integer(o) ? 2147483647 : o->refcount);
+    if (o) kv_reply_int(c, is_shared_integer(o) ? 2147483647 : 1); /* the db, sole owner */
 }
 
 void kv_cmd_object_idletime(kv_client_t *c) {

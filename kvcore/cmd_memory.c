@@ -78,7 +78,7 @@ void kv_cmd_memory_stats(kv_client_t *c) {
         const kv_db_t *db = &kv_srv.dbs[i];
         dbover += kv_db_overhead_bytes(db, false) + kv_db_overhead_bytes(db, true);
         if (kv_db_size(db) || kv_db_expires_size(db)) ndb++;
-        if (kv_ht_is_rehashing(db->keys) || kv_ht_is_rehashing(db->expires)) rehashing++;
+        if (kv_ht_is_rehashing(db->keys)) rehashing++;
     }
     size_t overhead = startup + cbytes + dbover;
     if (overhead > used) overhead = used;

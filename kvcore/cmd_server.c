@@ -690,12 +690,12 @@ void kv_cmd_debug(kv_client_t *c) {
             return;
         }
         char buf[384];
-        int n = snprintf(buf, sizeof(buf),
-                         "Value at:%p refcount:%u encoding:%s serializedlength:%zu lru:%u "
-                         "lru_seconds_idle:%llu",
-                         (void *)o, (unsigned)o->refcount, kv_obj_encoding_name((int)o->encoding),
-                         kv_rdb_serialized_len(o), (unsigned)o->lru,
-                         (unsigned long long)(kv_obj_idle_ms(o) / 1000));
+        int n =
+            snprintf(buf, sizeof(buf),
+                     "Value at:%p refcount:1 encoding:%s serializedlength:%zu lru:%u "
+                     "lru_seconds_idle:%llu",
+                     (void *)o, kv_obj_encoding_name((int)o->encoding), kv_rdb_serialized_len(o),
+                     (unsigned)o->lru, (unsigned long long)(kv_obj_idle_ms(o) / 1000));
         if (o->encoding == KV_ENC_QUICKLIST && n > 0 && (size_t)n < sizeof(buf))
             debug_quicklist_fields(kv_obj_ptr(o), buf + n, sizeof(buf) - (size_t)n);
         kv_reply_status(c, buf);

@@ -3,10 +3,12 @@
  * db.c - the keyspace: 16 (config `databases`) tables of object pointers, each with a
  * TTL index holding the same pointers for the keys that have an expire time.
  *
- * Both tables are kv_ht (ht.h) keyed by the key embedded in the object, so there is no
- * per-entry node: a key costs its object plus one slot in each table it is in. When an
- * object is reallocated (TTL added to an object without an expire slot, value changed
- * size), kv_db_replaced stores the new pointer in both tables by pointer identity.
+ * The keyspace is a kv_ht (ht.h) keyed by the key embedded in the object, so there is no
+ * per-entry node: a key costs its object plus one slot. The TTL index (expire.c) is an
+ * array in which each object records its own position: 8 bytes more per key with a TTL,
+ * and no hashing to add or remove. When an object is reallocated (TTL added to an object
+ * without a TTL section, value changed size), kv_db_replaced stores the new pointer in
+ * both by pointer identity.
  *
  * Expiry is lazy here: every lookup checks the expire time and deletes an expired key
  * (counted in expired_keys) before answering; expire.c adds the active cycle.
@@ -26,7 +28,6 @@ static void obj_free(void *entry) {
 }
 
 static const kv_ht_type_t keys_type = {.entry_key = obj_key, .entry_free = obj_free};
-static const kv_ht_type_t expires_type = {.entry_key = obj_key, .entry_free = NULL};
 
 int kv_db_init_all(kv_server_t *srv) {
     int n = srv->cfg.databases;
@@ -36,7 +37,7 @@ int kv_db_init_all(kv_server_t *srv) {
     for (int i = 0; i < n; i++) {
         srv->dbs[i].id = i;
         srv->dbs[i].keys = kv_ht_new(&keys_type);
-        srv->dbs[i].expires = kv_ht_new(&expires_type);
+        srv->dbs[i].expires = kv_ttl_new();
         if (srv->dbs[i].keys == NULL || srv->dbs[i].expires == NULL) return -ENOMEM;
     }
     return 0;
@@ -44,7 +45,7 @@ int kv_db_init_all(kv_server_t *srv) {
 
 void kv_db_free_all(kv_server_t *srv) {
     for (int i = 0; i < srv->ndbs; i++) {
-        kv_ht_free(srv->dbs[i].expires);
+        kv_ttl_free(srv->dbs[i].expires);
         kv_ht_free(srv->dbs[i].keys);
     }
     free(srv->dbs);
@@ -80,7 +81,7 @@ void kv_db_expire_obj(kv_db_t *db, kv_obj_t *o) {
     size_t klen;
     const char *key = kv_obj_key(o, &klen);
     kv_propagate_del(db, key, klen, kv_srv.cfg.lazyfree_lazy_expire); /* before the key goes */
-    kv_ht_pop(db->expires, key, klen);
+    kv_ttl_remove(db->expires, o);
     kv_ht_pop(db->keys, key, klen);
     signal_expired(db, o);
     kv_obj_free(o);
@@ -131,7 +132,7 @@ static int add_key(kv_db_t *db, kv_obj_t *o, bool notify) {
     }
     size_t klen;
     const char *key = kv_obj_key(o, &klen);
-    if (kv_obj_expire(o) >= 0 && kv_ht_add(db->expires, o) != 0) {
+    if (kv_obj_expire(o) >= 0 && kv_ttl_add(db->expires, o) != 0) {
         kv_ht_del(db->keys, key, klen);
         return -ENOMEM;
     }
@@ -174,7 +175,8 @@ int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl) {
         ref = kv_ht_find_ref(db->keys, key, klen);
     }
     int64_t new_exp = kv_obj_expire(o);
-    if (old_exp < 0 && new_exp >= 0 && kv_ht_add(db->expires, o) != 0) {
+    if (old_exp >= 0 && new_exp >= 0) kv_obj_set_ttl_pos(o, kv_obj_ttl_pos(old)); /* its slot */
+    if (old_exp < 0 && new_exp >= 0 && kv_ttl_add(db->expires, o) != 0) {
         /* Could not index the TTL: the write fails as a whole and the old value stays (a
          * key stored without the TTL its SET asked for would never expire). */
         kv_obj_free(o);
@@ -183,9 +185,9 @@ int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl) {
     *ref = o;
     if (old_exp >= 0) {
         if (new_exp >= 0)
-            kv_ht_replace_reallocated(db->expires, old, o);
+            kv_ttl_replace(db->expires, old, o);
         else
-            kv_ht_pop(db->expires, key, klen);
+            kv_ttl_remove(db->expires, old);
     }
     kv_obj_free(old);
     if (was_expired) kv_notify_keyspace_event(KV_NOTIFY_NEW, "new", key, klen, db->id);
@@ -196,7 +198,7 @@ int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl) {
 bool kv_db_delete(kv_db_t *db, const char *key, size_t klen) {
     kv_obj_t *o = kv_ht_pop(db->keys, key, klen);
     if (o == NULL) return false;
-    if (kv_obj_expire(o) >= 0) kv_ht_pop(db->expires, key, klen);
+    if (kv_obj_expire(o) >= 0) kv_ttl_remove(db->expires, o);
     kv_obj_free(o);
     return true;
 }
@@ -204,21 +206,18 @@ bool kv_db_delete(kv_db_t *db, const char *key, size_t klen) {
 void kv_db_replaced(kv_db_t *db, const kv_obj_t *old, kv_obj_t *new_o) {
     if (old == new_o) return;
     kv_ht_replace_reallocated(db->keys, old, new_o);
-    if (kv_obj_expire(new_o) >= 0) kv_ht_replace_reallocated(db->expires, old, new_o);
+    if (kv_obj_expire(new_o) >= 0) kv_ttl_replace(db->expires, old, new_o);
 }
 
 kv_obj_t *kv_db_set_expire(kv_db_t *db, kv_obj_t *o, int64_t when_ms) {
     int64_t old_exp = kv_obj_expire(o);
     kv_obj_t *n = kv_obj_set_expire(o, when_ms);
     if (n == NULL) return NULL;
-    size_t klen;
-    const char *key = kv_obj_key(n, &klen);
+    /* n != o only when o had no TTL section, so o was not in the TTL index. */
     if (n != o) kv_ht_replace_reallocated(db->keys, o, n);
-    if (old_exp >= 0 && when_ms >= 0) {
-        if (n != o) kv_ht_replace_reallocated(db->expires, o, n);
-    } else if (old_exp >= 0) {
-        kv_ht_pop(db->expires, key, klen);
-    } else if (when_ms >= 0 && kv_ht_add(db->expires, n) != 0) {
+    if (old_exp >= 0 && when_ms < 0) {
+        kv_ttl_remove(db->expires, n); /* n is o: the position is still there */
+    } else if (old_exp < 0 && when_ms >= 0 && kv_ttl_add(db->expires, n) != 0) {
         kv_obj_set_expire(n, -1);
         return NULL;
     }
@@ -236,13 +235,13 @@ size_t kv_db_size(const kv_db_t *db) {
 }
 
 size_t kv_db_expires_size(const kv_db_t *db) {
-    return kv_ht_size(db->expires);
+    return kv_ttl_size(db->expires);
 }
 
 size_t kv_db_flush(kv_db_t *db) {
     kv_signal_flushed_db(db); /* while the keys are still there (WATCH) */
     size_t n = kv_ht_size(db->keys);
-    kv_ht_clear(db->expires);
+    kv_ttl_clear(db->expires);
     kv_ht_clear(db->keys);
     db->avg_ttl = 0;
     db->expire_cursor = 0;
@@ -252,7 +251,8 @@ size_t kv_db_flush(kv_db_t *db) {
 
 void kv_db_swap(kv_db_t *a, kv_db_t *b) {
     kv_signal_swapped_db(a, b);
-    kv_ht_t *k = a->keys, *e = a->expires;
+    kv_ht_t *k = a->keys;
+    kv_ttl_t *e = a->expires;
     long long avg = a->avg_ttl;
     a->keys = b->keys;
     a->expires = b->expires;
@@ -273,17 +273,13 @@ void kv_db_cron(kv_server_t *srv) {
     for (int i = 0; i < srv->ndbs && budget > 0; i++) {
         kv_db_t *db = &srv->dbs[i];
         uint64_t start = kv_monotonic_us();
-        if (kv_ht_is_rehashing(db->keys))
-            kv_ht_rehash_us(db->keys, budget);
-        else if (kv_ht_is_rehashing(db->expires))
-            kv_ht_rehash_us(db->expires, budget);
-        else
-            continue;
+        if (!kv_ht_is_rehashing(db->keys)) continue;
+        kv_ht_rehash_us(db->keys, budget);
         uint64_t spent = kv_monotonic_us() - start;
         budget = spent >= budget ? 0 : budget - spent;
     }
 }
 
 size_t kv_db_overhead_bytes(const kv_db_t *db, bool expires) {
-    return kv_ht_mem_bytes(expires ? db->expires : db->keys);
+    return expires ? kv_ttl_mem_bytes(db->expires) : kv_ht_mem_bytes(db->keys);
 }

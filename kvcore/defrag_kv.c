@@ -8,11 +8,11 @@
  *  - keys: the keyspace table's struct and bucket arrays, then a scan of its buckets
  *    (child buckets moved as it goes) that relocates every object with its embedded
  *    key, TTL and value, and then the value's own allocations;
- *  - expires: the TTL index's struct, bucket arrays and child buckets (its entries are
- *    the keyspace's objects, already moved).
+ *  - expires: the TTL index's struct, directory and chunks (its entries are the
+ *    keyspace's objects, already moved).
  * Objects are gathered 64 slot references at a time from the scan and moved with one
  * hint query per batch. A moved object is stored through its keyspace slot reference
- * and, when it has a TTL, replaced in the TTL index by pointer identity, so the old
+ * and, when it has a TTL, replaced in the TTL index at its position, so the old
  * memory is never read after the move. Slot references stay valid for the whole batch:
  * nothing adds to, deletes from or looks up in the keyspace between the scan steps that
  * gathered them and the moves (a lookup may do a rehash step; a scan only moves child
@@ -254,7 +254,7 @@ static void process_chunk(db_stage_t *st, kv_db_t *db, void ***refs, size_t m, u
         if (cur[k] == old[k]) continue;
         moved[k] = true;
         *refs[k] = cur[k];
-        if (kv_obj_expire(cur[k]) >= 0) kv_ht_replace_reallocated(db->expires, old[k], cur[k]);
+        if (kv_obj_expire(cur[k]) >= 0) kv_ttl_replace(db->expires, old[k], cur[k]);
     }
     /* RAW string values: one more batched hint query. Values are prefetched, aggregates'
      * too (their relocation reads the value's header first). */
@@ -342,12 +342,12 @@ static defrag_status_t exp_step(void *priv, uint64_t deadline) {
     kv_db_t *db = kv_db_get(st->dbid);
     if (db == NULL) return DEFRAG_DONE;
     if (!st->exp_tables_done) {
-        kv_ht_defrag_tables(&db->expires, move_cb);
+        kv_ttl_defrag_dir(&db->expires, move_cb);
         st->exp_tables_done = true;
     }
     for (;;) {
         for (int i = 0; i < 64; i++) {
-            st->exp_cursor = kv_ht_scan_defrag(db->expires, st->exp_cursor, NULL, NULL, move_cb);
+            st->exp_cursor = kv_ttl_defrag_chunk(db->expires, st->exp_cursor, move_cb);
             if (st->exp_cursor == 0) return DEFRAG_DONE;
         }
         if (defrag_now_us(g.d) >= deadline) return DEFRAG_NOT_DONE;

@@ -133,11 +133,12 @@ static unsigned long long idle_score(const kv_obj_t *o, int policy) {
 }
 
 /* Redis's evictionPoolPopulate: inserts the sampled keys that beat the pool's worst. */
-static void pool_populate(int dbid, kv_ht_t *ht, int policy) {
+static void pool_populate(int dbid, kv_db_t *db, int policy) {
     void *samples[64];
     size_t want = (size_t)kv_srv.cfg.maxmemory_samples;
     if (want > 64) want = 64;
-    size_t n = kv_ht_sample(ht, samples, want);
+    size_t n = policy_is_volatile(policy) ? kv_ttl_sample(db->expires, samples, want)
+                                          : kv_ht_sample(db->keys, samples, want);
     for (size_t j = 0; j < n; j++) {
         const kv_obj_t *o = samples[j];
         unsigned long long idle = idle_score(o, policy);
@@ -186,18 +187,17 @@ static kv_obj_t *pick_from_pool(int policy, kv_db_t **dbp) {
         size_t total = 0;
         for (int i = 0; i < kv_srv.ndbs; i++) {
             kv_db_t *db = &kv_srv.dbs[i];
-            kv_ht_t *ht = policy_is_volatile(policy) ? db->expires : db->keys;
-            size_t n = kv_ht_size(ht);
+            size_t n = policy_is_volatile(policy) ? kv_db_expires_size(db) : kv_db_size(db);
             if (n == 0) continue;
             total += n;
-            pool_populate(i, ht, policy);
+            pool_populate(i, db, policy);
         }
         if (total == 0) return NULL;
         for (int k = EVPOOL_SIZE - 1; k >= 0; k--) {
             if (pool[k].key == NULL) continue;
             kv_db_t *db = &kv_srv.dbs[pool[k].dbid];
-            kv_ht_t *ht = policy_is_volatile(policy) ? db->expires : db->keys;
-            kv_obj_t *o = kv_ht_find(ht, pool[k].key, pool[k].klen);
+            kv_obj_t *o = kv_ht_find(db->keys, pool[k].key, pool[k].klen);
+            if (o != NULL && policy_is_volatile(policy) && kv_obj_expire(o) < 0) o = NULL;
             unsigned long long idle = pool[k].idle;
             pool_clear_slot(&pool[k]);
             /* A ghost (deleted since it was sampled) is skipped; so is a key used since
@@ -216,10 +216,15 @@ static kv_obj_t *pick_random(int policy, kv_db_t **dbp) {
     static unsigned next_db;
     for (int i = 0; i < kv_srv.ndbs; i++) {
         kv_db_t *db = &kv_srv.dbs[(next_db++) % (unsigned)kv_srv.ndbs];
-        kv_ht_t *ht = policy == KV_POLICY_ALLKEYS_RANDOM ? db->keys : db->expires;
-        if (kv_ht_size(ht) == 0) continue;
+        if (policy == KV_POLICY_ALLKEYS_RANDOM) {
+            if (kv_db_size(db) == 0) continue;
+            *dbp = db;
+            return kv_ht_random(db->keys);
+        }
+        void *o;
+        if (kv_ttl_sample(db->expires, &o, 1) == 0) continue;
         *dbp = db;
-        return kv_ht_random(ht);
+        return o;
     }
     return NULL;
 }

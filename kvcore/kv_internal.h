@@ -43,8 +43,9 @@
  *           object pointers (db.c, expire.c)
  *   cmd     a row of the static command table (cmd.c), handlers kv_cmd_<name>
  *
- * Invariants: an object in a db's keyspace has refcount 1 and an embedded key; an object
- * is in the TTL index iff its expire field holds a time (>= 0). A handler may keep argv
+ * Invariants: an object in a db's keyspace is owned by that db alone and embeds its key;
+ * an object is in the TTL index iff its expire field holds a time (>= 0), and then its
+ * TTL position field names its slot there. A handler may keep argv
  * pointers only for the duration of its call.
  */
 #ifndef KV_INTERNAL_H
@@ -430,18 +431,21 @@ enum {
 
 /*
  * One allocation per key (see obj.c for the layout):
- *   [header 8][expire 8, iff hasexpire][key length 1 (or 5)][key][value section]
- * The header packs type, encoding, 24 LRU/LFU bits, the two flags and the refcount.
+ *   [header 4][TTL index position 4 + expire 8, iff hasexpire][key length 1 (or 5)][key]
+ *   [value section]
+ * The header packs type, encoding, the hasexpire flag and 24 LRU/LFU bits. No refcount:
+ * the db owns its objects (OBJECT REFCOUNT answers 1).
  */
 typedef struct kv_obj {
-    uint32_t type : 4;
-    uint32_t encoding : 4;
+    uint32_t type : 3;
+    uint32_t encoding : 3;
+    uint32_t hasexpire : 1; /* the 12-byte TTL section follows the header (expire -1 = none) */
+    uint32_t spare : 1;     /* always 0 */
     uint32_t lru : 24;
-    uint32_t hasexpire : 1; /* an 8-byte expire field follows the header (-1 = no TTL) */
-    uint32_t hasembkey : 1; /* a key follows (always for keyspace objects) */
-    uint32_t refcount : 30;
     unsigned char data[];
 } kv_obj_t;
+
+#define KV_OBJ_TTL_BYTES 12 /* TTL index position (4) + expire (8) */
 
 /* A growable string value (RAW encoding): capacity is malloc_usable_size - header. */
 typedef struct kv_rstr {
@@ -476,13 +480,14 @@ kv_obj_t *kv_obj_new_ptr(const char *key, size_t klen, int type, int encoding, v
                          int64_t expire_ms);
 /* Frees the object and its value. NULL is a no-op. */
 void kv_obj_free(kv_obj_t *o);
-/* Releases one reference; frees at zero. */
-void kv_obj_decref(kv_obj_t *o);
 
 /* The embedded key (not NUL-terminated) and its length. */
 const char *kv_obj_key(const kv_obj_t *o, size_t *len);
 /* The expire time in ms, or -1 when the key has no TTL. */
 int64_t kv_obj_expire(const kv_obj_t *o);
+/* The object's position in its db's TTL index (expire.c); pre: the expire is set. */
+uint32_t kv_obj_ttl_pos(const kv_obj_t *o);
+void kv_obj_set_ttl_pos(kv_obj_t *o, uint32_t pos);
 /*
  * Sets the expire time (>= 0) or clears it (-1). Writes in place when the object has an
  * expire field; otherwise returns a reallocated object (the old pointer is invalid; the
@@ -573,9 +578,38 @@ void kv_obj_init_lru(kv_obj_t *o);
 
 /* --- Keyspace (db.c) --- */
 
+/*
+ * The TTL index (expire.c): the objects of one db that have an expire time, in an array
+ * where each object records its own position. 8 bytes a key; O(1) add, remove, re-point.
+ */
+typedef struct kv_ttl kv_ttl_t;
+kv_ttl_t *kv_ttl_new(void);
+void kv_ttl_free(kv_ttl_t *t);
+void kv_ttl_clear(kv_ttl_t *t);
+size_t kv_ttl_size(const kv_ttl_t *t);
+/* Bytes of the index itself (directory and chunks), not of the objects. */
+size_t kv_ttl_mem_bytes(const kv_ttl_t *t);
+/* Appends o and stores its position in o. pre: o's expire is set. 0 or -ENOMEM. */
+int kv_ttl_add(kv_ttl_t *t, kv_obj_t *o);
+/* Removes o (pre: o is in t); the last entry takes its position. */
+void kv_ttl_remove(kv_ttl_t *t, const kv_obj_t *o);
+/* new_o, a reallocated copy of old (same TTL position), takes old's slot; old is compared,
+ * never dereferenced. 0 or -ENOENT. */
+int kv_ttl_replace(kv_ttl_t *t, const kv_obj_t *old, kv_obj_t *new_o);
+/* The entry at position pos (< size), or NULL. */
+kv_obj_t *kv_ttl_at(const kv_ttl_t *t, size_t pos);
+/* Up to n entries drawn at random positions (with replacement); returns how many. */
+size_t kv_ttl_sample(const kv_ttl_t *t, void **out, size_t n);
+/* Active defrag: moves the struct and directory (*tp updated), then one chunk per call
+ * from cursor 0; returns the next cursor, 0 when done. */
+void kv_ttl_defrag_dir(kv_ttl_t **tp, void *(*move)(void *ptr));
+size_t kv_ttl_defrag_chunk(kv_ttl_t *t, size_t cursor, void *(*move)(void *ptr));
+/* Every entry has a TTL and knows its position. 0 or -EPROTO. */
+int kv_ttl_check(const kv_ttl_t *t);
+
 struct kv_db {
     kv_ht_t *keys;
-    kv_ht_t *expires; /* the same object pointers, for keys with a TTL */
+    kv_ttl_t *expires; /* the same object pointers, for keys with a TTL */
     int id;
     long long avg_ttl;
     size_t expire_cursor;

@@ -5,8 +5,10 @@
  *
  * Layout (offsets from the start of the allocation, which malloc aligns to 16):
  *
- *   0   header, 8 bytes: type:4 encoding:4 lru:24 | hasexpire:1 hasembkey:1 refcount:30
- *   8   expire, 8 bytes, iff hasexpire (absolute unix ms; -1 = the slot is free)
+ *   0   header, 4 bytes: type:3 encoding:3 hasexpire:1 spare:1 lru:24
+ *   4   iff hasexpire, 12 bytes: the object's position in its db's TTL index (4 bytes,
+ *       meaningful while the expire is set) and the expire (8 bytes at offset 8, absolute
+ *       unix ms; -1 = the slot is free)
  *   .   key length: 1 byte (< 255), or 0xFF + 4-byte little-endian length
  *   .   key bytes (no terminator)
  *   .   value section, by encoding:
@@ -15,12 +17,14 @@
  *         RAW and aggregates: an 8-byte pointer (stored unaligned, read with memcpy)
  *
  * Why this shape: with Debian's jemalloc (16-byte quantum, classes 16, 32, 48, 64, 80...)
- * "key:1234567" with a 16-byte value takes 8 + 1 + 11 + 1 + 16 = 37 bytes, and with a TTL
- * 45: both land in the 48-byte class, against 16 (robj) + 24 (dictEntry) + key sds + value
- * sds in Redis 7.0. A string value is embedded when the whole object fits a 64-byte line,
- * or when it fits the size class the object would occupy anyway with a pointer value
- * (nallocx). An object created without a TTL takes the expire slot when its size class
- * has 8 spare bytes, so a later EXPIRE writes in place instead of reallocating.
+ * "key:123456" with a 16-byte value takes 4 + 1 + 10 + 1 + 16 = 32 bytes, exactly the
+ * 32-byte class, and with a TTL 44, the 48-byte class; Redis 7.0 spends 16 (robj) + 24
+ * (dictEntry) + key sds + value sds. There is no refcount: a keyspace object has exactly
+ * one owner, its db (OBJECT REFCOUNT answers 1). A string value is embedded when the whole
+ * object fits a 64-byte line, or when it fits the size class the object would occupy
+ * anyway with a pointer value (nallocx). An object created without a TTL takes the TTL
+ * section when its size class has 12 spare bytes, so a later EXPIRE writes in place
+ * instead of reallocating.
  */
 #include "kv_internal.h"
 
@@ -81,12 +85,12 @@ static size_t val_section(int encoding, size_t vlen) {
 }
 
 size_t kv_obj_layout_size(size_t klen, bool with_expire, int encoding, size_t vlen) {
-    return sizeof(kv_obj_t) + (with_expire ? 8 : 0) + len_hdr(klen) + klen +
+    return sizeof(kv_obj_t) + (with_expire ? KV_OBJ_TTL_BYTES : 0) + len_hdr(klen) + klen +
            val_section(encoding, vlen);
 }
 
 static unsigned char *key_section(const kv_obj_t *o) {
-    return (unsigned char *)o->data + (o->hasexpire ? 8 : 0);
+    return (unsigned char *)o->data + (o->hasexpire ? KV_OBJ_TTL_BYTES : 0);
 }
 
 static unsigned char *value_section(const kv_obj_t *o) {
@@ -106,11 +110,11 @@ static size_t int_width(long long v) {
 static kv_obj_t *obj_alloc(int type, int encoding, const char *key, size_t klen, int64_t expire_ms,
                            size_t vsec, unsigned char **vp) {
     bool exp = expire_ms != -1;
-    size_t size = sizeof(kv_obj_t) + (exp ? 8 : 0) + len_hdr(klen) + klen + vsec;
-    /* A free expire slot when the size class has room for it anyway. */
-    if (!exp && nallocx(size, 0) >= size + 8) {
+    size_t size = sizeof(kv_obj_t) + (exp ? KV_OBJ_TTL_BYTES : 0) + len_hdr(klen) + klen + vsec;
+    /* A free TTL section when the size class has room for it anyway. */
+    if (!exp && nallocx(size, 0) >= size + KV_OBJ_TTL_BYTES) {
         exp = true;
-        size += 8;
+        size += KV_OBJ_TTL_BYTES;
     }
     kv_obj_t *o = malloc(size);
     if (o == NULL) return NULL;
@@ -118,13 +122,13 @@ static kv_obj_t *obj_alloc(int type, int encoding, const char *key, size_t klen,
     o->encoding = (uint32_t)encoding;
     o->lru = 0;
     o->hasexpire = exp;
-    o->hasembkey = 1;
-    o->refcount = 1;
+    o->spare = 0;
     kv_obj_init_lru(o);
     unsigned char *p = o->data;
     if (exp) {
-        memcpy(p, &expire_ms, 8);
-        p += 8;
+        memset(p, 0, 4);
+        memcpy(p + 4, &expire_ms, 8);
+        p += KV_OBJ_TTL_BYTES;
     }
     p = put_len(p, klen);
     memcpy(p, key, klen);
@@ -212,14 +216,6 @@ void kv_obj_free(kv_obj_t *o) {
     free(o);
 }
 
-void kv_obj_decref(kv_obj_t *o) {
-    if (o == NULL) return;
-    if (o->refcount <= 1)
-        kv_obj_free(o);
-    else
-        o->refcount--;
-}
-
 /* --- Accessors --- */
 
 const char *kv_obj_key(const kv_obj_t *o, size_t *len) {
@@ -229,8 +225,18 @@ const char *kv_obj_key(const kv_obj_t *o, size_t *len) {
 int64_t kv_obj_expire(const kv_obj_t *o) {
     if (!o->hasexpire) return -1;
     int64_t e;
-    memcpy(&e, o->data, 8);
+    memcpy(&e, o->data + 4, 8);
     return e;
+}
+
+uint32_t kv_obj_ttl_pos(const kv_obj_t *o) {
+    uint32_t pos;
+    memcpy(&pos, o->data, 4);
+    return pos;
+}
+
+void kv_obj_set_ttl_pos(kv_obj_t *o, uint32_t pos) {
+    memcpy(o->data, &pos, 4);
 }
 
 static size_t obj_size(const kv_obj_t *o) {
@@ -252,17 +258,18 @@ static size_t obj_size(const kv_obj_t *o) {
 
 kv_obj_t *kv_obj_set_expire(kv_obj_t *o, int64_t expire_ms) {
     if (o->hasexpire) {
-        memcpy(o->data, &expire_ms, 8);
+        memcpy(o->data + 4, &expire_ms, 8);
         return o;
     }
     if (expire_ms == -1) return o;
     size_t old = obj_size(o);
-    kv_obj_t *n = malloc(old + 8);
+    kv_obj_t *n = malloc(old + KV_OBJ_TTL_BYTES);
     if (n == NULL) return NULL;
     memcpy(n, o, sizeof(kv_obj_t));
     n->hasexpire = 1;
-    memcpy(n->data, &expire_ms, 8);
-    memcpy(n->data + 8, o->data, old - sizeof(kv_obj_t));
+    memset(n->data, 0, 4);
+    memcpy(n->data + 4, &expire_ms, 8);
+    memcpy(n->data + KV_OBJ_TTL_BYTES, o->data, old - sizeof(kv_obj_t));
     free(o);
     return n;
 }
@@ -405,6 +412,7 @@ kv_rstr_t *kv_obj_str_make_raw(kv_obj_t **op, size_t min_cap) {
         return NULL;
     }
     n->lru = o->lru;
+    if (exp >= 0) kv_obj_set_ttl_pos(n, kv_obj_ttl_pos(o)); /* n takes o's TTL index slot */
     kv_obj_free(o);
     *op = n;
     return s;
@@ -448,13 +456,13 @@ const char *kv_obj_type_name(int type) {
 }
 
 int kv_obj_check(const kv_obj_t *o) {
-    if (o == NULL || o->refcount == 0 || !o->hasembkey) return -EPROTO;
+    if (o == NULL || o->spare != 0) return -EPROTO;
     if (o->type > KV_TYPE_HASH) return -EPROTO;
     if (o->type == KV_TYPE_STRING && o->encoding != KV_ENC_RAW && o->encoding != KV_ENC_INT &&
         o->encoding != KV_ENC_EMBSTR)
         return -EPROTO;
     if (o->hasexpire && kv_obj_expire(o) < -1) return -EPROTO;
-    if (((uintptr_t)o->data & 7) != 0) return -EPROTO; /* the expire field is 8-aligned */
+    if (o->hasexpire && ((uintptr_t)(o->data + 4) & 7) != 0) return -EPROTO; /* 8-aligned */
     size_t size = obj_size(o);
     if (size > malloc_usable_size((void *)o)) return -EPROTO;
     if (o->encoding == KV_ENC_INT) {

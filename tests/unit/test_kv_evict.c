@@ -91,7 +91,7 @@ static size_t count_prefix(const char *prefix) {
  * finished (its last step frees the old bucket array, which would count as evicted).
  */
 static void limit_below(size_t bytes) {
-    while (kv_ht_rehash_us(db->keys, 100000) || kv_ht_rehash_us(db->expires, 100000))
+    while (kv_ht_rehash_us(db->keys, 100000))
         ;
     kv_srv.cmd_clock_us += 1000000;
     size_t used = kv_evict_used_memory();

@@ -36,38 +36,47 @@ static void assert_value(const kv_obj_t *o, const char *val) {
     assert_memory_equal(v, val, len);
 }
 
-static void test_obj_header_is_eight_bytes(void **state) {
+static void test_obj_header_is_four_bytes(void **state) {
     (void)state;
-    assert_int_equal(sizeof(kv_obj_t), 8);
+    assert_int_equal(sizeof(kv_obj_t), 4);
+    assert_int_equal(KV_OBJ_TTL_BYTES, 12);
 }
 
-static void test_obj_benchmark_key_lands_in_48_byte_class(void **state) {
+static void test_obj_benchmark_keys_land_in_32_and_48_byte_classes(void **state) {
     (void)state;
-    /* The sizing target: an 11-byte key, 16-byte value, with and without TTL. */
-    kv_obj_t *o = mk("key:1234567", "v000000000000001", -1);
-    assert_int_equal(o->encoding, KV_ENC_EMBSTR);
-    assert_int_equal(kv_obj_layout_size(11, false, KV_ENC_EMBSTR, 16), 37);
-    assert_int_equal(nallocx(37, 0), 48);
-    kv_obj_t *t = mk("key:1234567", "v000000000000001", 1700000000000);
-    assert_int_equal(t->encoding, KV_ENC_EMBSTR);
-    assert_int_equal(kv_obj_layout_size(11, true, KV_ENC_EMBSTR, 16), 45);
-    assert_int_equal(nallocx(45, 0), 48);
-    assert_int_equal(kv_obj_expire(t), 1700000000000);
-    assert_key(t, "key:1234567");
-    assert_value(t, "v000000000000001");
-    kv_obj_free(o);
-    kv_obj_free(t);
+    /* The sizing target: key:<n> for n < 1000000 (5 to 10 bytes), 16-byte value: 32 bytes
+     * without a TTL, 48 with one. */
+    static const char *keys[] = {"key:0", "key:12345", "key:999999"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        size_t kl = strlen(keys[i]);
+        kv_obj_t *o = mk(keys[i], "v000000000000001", -1);
+        assert_int_equal(o->encoding, KV_ENC_EMBSTR);
+        assert_int_equal(malloc_usable_size(o), 32);
+        assert_int_equal(nallocx(kv_obj_layout_size(kl, false, KV_ENC_EMBSTR, 16), 0), 32);
+        kv_obj_t *t = mk(keys[i], "v000000000000001", 1700000000000);
+        assert_int_equal(t->encoding, KV_ENC_EMBSTR);
+        assert_int_equal(malloc_usable_size(t), 48);
+        assert_int_equal(kv_obj_expire(t), 1700000000000);
+        assert_key(t, keys[i]);
+        assert_value(t, "v000000000000001");
+        kv_obj_free(o);
+        kv_obj_free(t);
+    }
+    assert_int_equal(kv_obj_layout_size(10, false, KV_ENC_EMBSTR, 16), 32);
+    assert_int_equal(kv_obj_layout_size(10, true, KV_ENC_EMBSTR, 16), 44);
+    /* One more key byte leaves the 32-byte class. */
+    assert_int_equal(nallocx(kv_obj_layout_size(11, false, KV_ENC_EMBSTR, 16), 0), 48);
 }
 
 static void test_obj_reserves_expire_slot_when_class_has_room(void **state) {
     (void)state;
-    /* 8 + 1 + 10 + 1 + 16 = 36 bytes in a 48-byte class: the 8-byte slot is free. */
-    kv_obj_t *o = mk("key:123456", "v000000000000001", -1);
+    /* 4 + 1 + 11 + 1 + 16 = 33 bytes in a 48-byte class: the 12-byte section is free. */
+    kv_obj_t *o = mk("key:1234567", "v000000000000001", -1);
     assert_true(o->hasexpire);
     assert_int_equal(kv_obj_expire(o), -1);
-    /* "foo"/"bar" is exactly 16 bytes: no room, no slot. */
-    kv_obj_t *f = mk("foo", "bar", -1);
-    assert_int_equal(nallocx(kv_obj_layout_size(3, false, KV_ENC_EMBSTR, 3), 0), 16);
+    assert_int_equal(malloc_usable_size(o), 48);
+    /* key:123456 fills the 32-byte class exactly: no room, no section. */
+    kv_obj_t *f = mk("key:123456", "v000000000000001", -1);
     assert_false(f->hasexpire);
     kv_obj_free(o);
     kv_obj_free(f);
@@ -77,13 +86,13 @@ static void test_obj_embeds_key_and_ttl_within_64_bytes(void **state) {
     (void)state;
     char val[64];
     memset(val, 'x', sizeof(val));
-    /* 8 + 8 + 1 + 10 + 1 + 36 = 64: embedded. */
+    /* 4 + 12 + 1 + 10 + 1 + 36 = 64: embedded. */
     val[36] = '\0';
     kv_obj_t *o = mk("key:123456", val, 1);
     assert_int_equal(o->encoding, KV_ENC_EMBSTR);
     assert_int_equal(kv_obj_layout_size(10, true, KV_ENC_EMBSTR, 36), 64);
     kv_obj_free(o);
-    /* One byte more: not within the line, and the pointer form's class (32) is too small. */
+    /* One byte more: not within the line, and the pointer form's class (48) is too small. */
     val[36] = 'x';
     val[37] = '\0';
     o = mk("key:123456", val, 1);
@@ -97,16 +106,16 @@ static void test_obj_embeds_value_that_fits_size_class_slack(void **state) {
     char key[101], val[32];
     memset(key, 'k', 100);
     key[100] = '\0';
-    /* Pointer form: 8 + 1 + 100 + 8 = 117 -> 128-byte class. */
+    /* Pointer form: 4 + 1 + 100 + 8 = 113 -> 128-byte class. */
     assert_int_equal(nallocx(kv_obj_layout_size(100, false, KV_ENC_RAW, 0), 0), 128);
     memset(val, 'v', sizeof(val));
-    val[10] = '\0'; /* 8 + 1 + 100 + 1 + 10 = 120 <= 128: fits the slack */
+    val[10] = '\0'; /* 4 + 1 + 100 + 1 + 10 = 116 <= 128: fits the slack */
     kv_obj_t *o = mk(key, val, -1);
     assert_int_equal(o->encoding, KV_ENC_EMBSTR);
     assert_int_equal(nallocx(kv_obj_layout_size(100, o->hasexpire, KV_ENC_EMBSTR, 10), 0), 128);
     kv_obj_free(o);
     val[10] = 'v';
-    val[20] = '\0'; /* 130 > 128 */
+    val[24] = '\0'; /* 130 > 128 */
     o = mk(key, val, -1);
     assert_int_equal(o->encoding, KV_ENC_RAW);
     assert_value(o, val);
@@ -164,7 +173,7 @@ static void test_obj_stores_canonical_integers_in_narrowest_width(void **state) 
 
 static void test_obj_set_expire_in_place_when_slot_exists(void **state) {
     (void)state;
-    kv_obj_t *o = mk("key:123456", "v000000000000001", -1);
+    kv_obj_t *o = mk("key:1234567", "v000000000000001", -1);
     assert_true(o->hasexpire);
     kv_obj_t *n = kv_obj_set_expire(o, 123456789);
     assert_ptr_equal(n, o);
@@ -190,8 +199,8 @@ static void test_obj_set_expire_reallocates_without_slot(void **state) {
     assert_key(n, "foo");
     assert_value(n, "bar");
     assert_int_equal(kv_obj_check(n), 0);
-    /* The expire field is 8-byte aligned. */
-    assert_int_equal((uintptr_t)n->data % 8, 0);
+    /* The expire field (after the 4-byte TTL position) is 8-byte aligned. */
+    assert_int_equal((uintptr_t)(n->data + 4) % 8, 0);
     kv_obj_free(n);
 }
 
@@ -271,13 +280,20 @@ static void test_obj_check_detects_bad_int_width(void **state) {
     assert_int_equal(*width, 2);
     *width = 3;
     assert_int_equal(kv_obj_check(o), -EPROTO);
-    *width = 8; /* valid width, but not the narrowest for the value read back */
+    /* Valid width, but not the narrowest for the value read back (the 6 bytes beyond the
+     * 2-byte value are zeroed: 4 + 1 + 1 + 1 + 1 + 8 fills the 16-byte allocation). */
+    assert_int_equal(malloc_usable_size(o), 16);
+    memset(width + 3, 0, 6);
+    *width = 8;
     assert_int_equal(kv_obj_check(o), -EPROTO);
     *width = 2;
     assert_int_equal(kv_obj_check(o), 0);
-    o->refcount = 0;
+    o->spare = 1;
     assert_int_equal(kv_obj_check(o), -EPROTO);
-    o->refcount = 1;
+    o->spare = 0;
+    o->type = 7;
+    assert_int_equal(kv_obj_check(o), -EPROTO);
+    o->type = KV_TYPE_STRING;
     kv_obj_free(o);
 }
 
@@ -307,8 +323,8 @@ static void test_obj_embedding_never_exceeds_its_allocation(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_obj_header_is_eight_bytes),
-        cmocka_unit_test(test_obj_benchmark_key_lands_in_48_byte_class),
+        cmocka_unit_test(test_obj_header_is_four_bytes),
+        cmocka_unit_test(test_obj_benchmark_keys_land_in_32_and_48_byte_classes),
         cmocka_unit_test(test_obj_reserves_expire_slot_when_class_has_room),
         cmocka_unit_test(test_obj_embeds_key_and_ttl_within_64_bytes),
         cmocka_unit_test(test_obj_embeds_value_that_fits_size_class_slack),
