@@ -9,6 +9,8 @@
  */
 #include "test_common.h"
 
+#include <malloc.h>
+
 #include "kv_internal.h"
 
 static kv_db_t *db;
@@ -275,6 +277,37 @@ static void test_expire_index_costs_eight_bytes_a_key(void **state) {
     assert_int_equal(kv_db_overhead_bytes(db, true), empty);
 }
 
+/* A defrag move that always moves: a fresh copy, the old block freed. */
+static size_t moved_blocks;
+static void *always_move(void *ptr) {
+    size_t n = malloc_usable_size(ptr);
+    void *q = malloc(n);
+    assert_non_null(q);
+    memcpy(q, ptr, n);
+    free(ptr);
+    moved_blocks++;
+    return q;
+}
+
+static void test_expire_index_defrag_moves_directory_and_chunks(void **state) {
+    (void)state;
+    char key[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof(key), "key:%d", i);
+        add(key, "v", kv_srv.mstime + 100000);
+    }
+    moved_blocks = 0;
+    kv_ttl_defrag_dir(&db->expires, always_move);
+    assert_int_equal(moved_blocks, 2); /* the struct and the directory */
+    size_t cursor = 0;
+    do {
+        cursor = kv_ttl_defrag_chunk(db->expires, cursor, always_move);
+    } while (cursor != 0);
+    assert_int_equal(moved_blocks, 2 + 3); /* 3000 entries: three chunks */
+    assert_int_equal(kv_db_expires_size(db), 3000);
+    check_tables();
+}
+
 static void test_expire_active_cycle_off_leaves_keys(void **state) {
     (void)state;
     add("dead", "v", kv_srv.mstime - 10);
@@ -296,6 +329,7 @@ int main(void) {
         cmocka_unit_test_setup(test_expire_active_cycle_removes_only_expired_keys, reset),
         cmocka_unit_test_setup(test_expire_index_survives_mixed_updates, reset),
         cmocka_unit_test_setup(test_expire_index_costs_eight_bytes_a_key, reset),
+        cmocka_unit_test_setup(test_expire_index_defrag_moves_directory_and_chunks, reset),
         cmocka_unit_test_setup(test_expire_active_cycle_off_leaves_keys, reset),
     };
     return cmocka_run_group_tests_name("kv_expire", tests, setup, teardown);
