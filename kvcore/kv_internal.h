@@ -438,9 +438,8 @@ enum {
  */
 typedef struct kv_obj {
     uint32_t type : 3;
-    uint32_t encoding : 3;
+    uint32_t encoding : 4;
     uint32_t hasexpire : 1; /* the 12-byte TTL section follows the header (expire -1 = none) */
-    uint32_t spare : 1;     /* always 0 */
     uint32_t lru : 24;
     unsigned char data[];
 } kv_obj_t;

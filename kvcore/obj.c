@@ -5,7 +5,7 @@
  *
  * Layout (offsets from the start of the allocation, which malloc aligns to 16):
  *
- *   0   header, 4 bytes: type:3 encoding:3 hasexpire:1 spare:1 lru:24
+ *   0   header, 4 bytes: type:3 encoding:4 hasexpire:1 lru:24
  *   4   iff hasexpire, 12 bytes: the object's position in its db's TTL index (4 bytes,
  *       meaningful while the expire is set) and the expire (8 bytes at offset 8, absolute
  *       unix ms; -1 = the slot is free)
@@ -122,7 +122,6 @@ static kv_obj_t *obj_alloc(int type, int encoding, const char *key, size_t klen,
     o->encoding = (uint32_t)encoding;
     o->lru = 0;
     o->hasexpire = exp;
-    o->spare = 0;
     kv_obj_init_lru(o);
     unsigned char *p = o->data;
     if (exp) {
@@ -456,7 +455,7 @@ const char *kv_obj_type_name(int type) {
 }
 
 int kv_obj_check(const kv_obj_t *o) {
-    if (o == NULL || o->spare != 0) return -EPROTO;
+    if (o == NULL) return -EPROTO;
     if (o->type > KV_TYPE_HASH) return -EPROTO;
     if (o->type == KV_TYPE_STRING && o->encoding != KV_ENC_RAW && o->encoding != KV_ENC_INT &&
         o->encoding != KV_ENC_EMBSTR)
