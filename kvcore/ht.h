@@ -8,9 +8,9 @@
  * slot; two tables and incremental rehashing (one bucket chain per step); a
  * reverse-binary cursor scan that emits every entry present for the whole scan at least
  * once, even across rehashing. The table stores entry pointers only: the key lives in
- * the entry (kv_ht_type_t.entry_key), so the keyspace, the TTL index, sets, hashes and
- * zsets all use this one structure and the keyspace and TTL index hold the same object
- * pointers. Memory comes from malloc (the shim); the defrag entry points let the active
+ * the entry (kv_ht_type_t.entry_key), so the keyspace, sets, hashes and zsets all use
+ * this one structure (the TTL index is an array of the keyspace's object pointers:
+ * expire.c). Memory comes from malloc (the shim); the defrag entry points let the active
  * defragmenter move the table's own allocations.
  *
  * Error convention: 0 or -errno (-ENOMEM, -EEXIST, -ENOENT, -EPROTO).

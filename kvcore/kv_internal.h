@@ -650,7 +650,8 @@ int kv_db_set(kv_db_t *db, kv_obj_t *o, bool keep_ttl);
 bool kv_db_delete(kv_db_t *db, const char *key, size_t klen);
 /*
  * After an object in db was reallocated (old pointer freed or not), stores new_o where
- * old was, in the keyspace and the TTL index. old is not dereferenced.
+ * old was, in the keyspace and the TTL index. old is not dereferenced; new_o carries old's
+ * TTL index position (a byte copy of old does; kv_obj_str_make_raw copies it).
  */
 void kv_db_replaced(kv_db_t *db, const kv_obj_t *old, kv_obj_t *new_o);
 /*
