@@ -10,6 +10,11 @@
  * created after it, and in a child forked from a worker thread. Mode "preload" uses the
  * process's own malloc/free (run it under LD_PRELOAD).
  *
+ * Mode "realloc" checks realloc's success instead, in the main thread: it moves
+ * REALLOCS small blocks, in order, to another small size class, so the old blocks'
+ * slabs empty one after the other and jemalloc purges them (madvise) inside realloc,
+ * and counts the reallocs that changed errno.
+ *
  * Prints "clobbered N of M" and exits 0, or 77 when seccomp is unavailable, 1 on error.
  */
 #include <dlfcn.h>
@@ -27,7 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { THREADS = 3, FREES = 64, SENTINEL = 4242 };
+enum { THREADS = 3, FREES = 64, SENTINEL = 4242, REALLOCS = 20000 };
 #define BLOCK ((size_t)1 << 20)
 
 static void *(*do_malloc)(size_t) = malloc;
@@ -64,6 +69,25 @@ static int clobbers(void) {
     return n;
 }
 
+/* The number of successful reallocs (of REALLOCS, 96 to 320 bytes) that changed errno. */
+static int realloc_clobbers(void) {
+    static char *blocks[REALLOCS];
+    for (int i = 0; i < REALLOCS; i++)
+        if ((blocks[i] = malloc(96)) == NULL) return -1;
+    int n = 0;
+    for (int i = 0; i < REALLOCS; i++) {
+        memset(blocks[i], i, 96);
+        errno = SENTINEL;
+        char *p = realloc(blocks[i], 320);
+        n += errno != SENTINEL;
+        if (p == NULL || p[95] != (char)i) return -1;
+        blocks[i] = p;
+    }
+    for (int i = 0; i < REALLOCS; i++)
+        free(blocks[i]);
+    return n;
+}
+
 static void *worker(void *arg) {
     if (arg != NULL) pthread_barrier_wait(&loaded); /* an early thread waits for the shim */
     return (void *)(intptr_t)clobbers();
@@ -85,14 +109,22 @@ static void *forker(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || (strcmp(argv[1], "preload") != 0 && strcmp(argv[1], "dlopen") != 0) ||
+    if (argc < 2 ||
+        (strcmp(argv[1], "preload") != 0 && strcmp(argv[1], "dlopen") != 0 &&
+         strcmp(argv[1], "realloc") != 0) ||
         (strcmp(argv[1], "dlopen") == 0 && argc < 3)) {
-        fprintf(stderr, "usage: shim_free_errno preload | dlopen LIBMEMSHIM\n");
+        fprintf(stderr, "usage: shim_free_errno preload | realloc | dlopen LIBMEMSHIM\n");
         return 2;
     }
     if (deny_madvise() != 0) {
         printf("seccomp unavailable here (%s)\n", strerror(errno));
         return 77;
+    }
+    if (strcmp(argv[1], "realloc") == 0) {
+        int n = realloc_clobbers();
+        if (n < 0) return 1;
+        printf("clobbered %d of %d\n", n, REALLOCS);
+        return 0;
     }
     pthread_t early[THREADS], late[THREADS], fk;
     int nearly = 0;

@@ -5,7 +5,9 @@
 # free sets errno (checked, so the test cannot pass vacuously). Under the shim errno is
 # kept in the main thread, in threads created before the shim was loaded (dlopen mode)
 # and after it, and in a child forked from a thread; MEMSHIM_FREE_KEEPS_ERRNO=0 gives
-# jemalloc's own behaviour back.
+# jemalloc's own behaviour back. A successful realloc keeps errno too (mode realloc: small
+# blocks moved to another size class, whose slabs jemalloc purges as they empty), which
+# bare jemalloc's realloc does not.
 . "$(dirname "$0")/../lib.sh"
 need_preload
 need_built "$SHIM"
@@ -40,3 +42,7 @@ run zero "memshim, MEMSHIM_CONF=config.free_keeps_errno:true" LD_PRELOAD="$SHIM"
 mode=dlopen lib="$SHIM"
 run zero "memshim dlopen'ed after threads started" LD_PRELOAD=
 run all "memshim dlopen'ed, MEMSHIM_FREE_KEEPS_ERRNO=0" LD_PRELOAD= MEMSHIM_FREE_KEEPS_ERRNO=0
+mode=realloc lib=
+run zero "memshim, realloc" LD_PRELOAD="$SHIM"
+[ -f "$JE" ] && run all "bare jemalloc, realloc" LD_PRELOAD="$JE"
+run zero "memshim, realloc, MEMSHIM_FREE_KEEPS_ERRNO=0" LD_PRELOAD="$SHIM" MEMSHIM_FREE_KEEPS_ERRNO=0

@@ -178,6 +178,49 @@ static void test_alloc_realloc_failure_leaves_block_intact(void **state) {
     ms_free(p);
 }
 
+/* jemalloc's largest small size class (arenas.bin.<nbins - 1>.size). */
+static size_t small_max_class(void) {
+    unsigned nbins = 0;
+    size_t len = sizeof(nbins), sz = 0;
+    assert_int_equal(mallctl("arenas.nbins", &nbins, &len, NULL, 0), 0);
+    char name[64];
+    snprintf(name, sizeof(name), "arenas.bin.%u.size", nbins - 1);
+    len = sizeof(sz);
+    assert_int_equal(mallctl(name, &sz, &len, NULL, 0), 0);
+    return sz;
+}
+
+/*
+ * Between small size classes the direct path moves blocks itself (alloc.c's
+ * realloc_direct): the block stays where it is exactly when jemalloc would keep it
+ * (the new size is in its class), the result has the new request's class, the contents
+ * survive and errno is left alone. Every request size up to 512, then every 13th up to
+ * past the largest small class, from blocks at and around class boundaries.
+ */
+static void test_alloc_realloc_between_small_classes_matches_jemalloc(void **state) {
+    (void)state;
+    size_t max = small_max_class();
+    const size_t from[] = {1, 8, 9, 16, 17, 48, 100, 112, 113, 1000, 4096, 4097, 10000, max};
+    for (size_t i = 0; i < sizeof(from) / sizeof(from[0]); i++) {
+        size_t a = from[i];
+        for (size_t b = 1; b <= max + 4096; b += b < 512 ? 1 : 13) {
+            unsigned char *p = ms_malloc(a);
+            assert_non_null(p);
+            for (size_t k = 0; k < a; k++)
+                p[k] = (unsigned char)(k * 7 + a);
+            errno = SENTINEL_ERRNO;
+            unsigned char *q = ms_realloc(p, b);
+            assert_non_null(q);
+            assert_int_equal(errno, SENTINEL_ERRNO);
+            assert_int_equal(ms_usable_size(q), nallocx(b, 0));
+            if (b <= max) assert_int_equal(q == p, nallocx(a, 0) == nallocx(b, 0));
+            for (size_t k = 0; k < (a < b ? a : b); k++)
+                if (q[k] != (unsigned char)(k * 7 + a)) fail_msg("byte %zu of %zu -> %zu", k, a, b);
+            ms_free(q);
+        }
+    }
+}
+
 static void test_alloc_reallocarray_overflow_fails_and_keeps_block(void **state) {
     (void)state;
     char *p = ms_malloc(32);
@@ -531,6 +574,92 @@ static void test_alloc_free_keeps_errno_false_jumps_to_jemallocs_free(void **sta
     assert_int_equal(frees_keep_errno(), 0);
 }
 
+/* --- realloc on the direct path: small moves, errno, jemalloc's realloc for the rest --- */
+
+static int je_realloc_calls;
+
+static void *counting_realloc(void *p, size_t size) {
+    je_realloc_calls++;
+    return rallocx(p, size, 0);
+}
+
+static void plain_free(void *p) {
+    if (p != NULL) dallocx(p, 0);
+}
+
+/* Small to small never reaches jemalloc's realloc (its slow path, about 500 instructions
+ * on sqlite3); anything large does. */
+static void test_alloc_realloc_small_moves_skip_jemallocs_realloc(void **state) {
+    (void)state;
+    size_t max = small_max_class();
+    ms_alloc_use_direct(je_like_malloc, je_like_calloc, counting_realloc, plain_free);
+    je_realloc_calls = 0;
+    char *p = ms_malloc(24);
+    assert_non_null(p);
+    strcpy(p, "moved");
+    static const size_t small[] = {200, 3000, 190, 1, 4097};
+    for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+        p = ms_realloc(p, small[i] < max ? small[i] : max);
+        assert_non_null(p);
+    }
+    p = ms_realloc(p, max);
+    assert_non_null(p);
+    assert_int_equal(je_realloc_calls, 0);
+    p = ms_realloc(p, max + 1); /* to a large class */
+    assert_int_equal(je_realloc_calls, 1);
+    p = ms_realloc(p, 50); /* from a large class */
+    assert_int_equal(je_realloc_calls, 2);
+    assert_non_null(p);
+    assert_int_equal(p[0], 'm'); /* realloc(1) kept only the first byte */
+    ms_free(p);
+}
+
+/* jemalloc calls that change errno on success and fail without ENOMEM. */
+static void *clobbering_malloc(size_t size) {
+    void *p = je_like_malloc(size);
+    errno = EIO;
+    return p;
+}
+
+static void *clobbering_realloc(void *p, size_t size) {
+    void *q = rallocx(p, size, 0);
+    errno = EIO;
+    return q;
+}
+
+static void *failing_malloc(size_t size) {
+    (void)size;
+    errno = EIO;
+    return NULL;
+}
+
+static void test_alloc_realloc_keeps_errno_and_reports_enomem(void **state) {
+    (void)state;
+    ms_alloc_use_direct(clobbering_malloc, je_like_calloc, clobbering_realloc, clobbering_free);
+    char *p = mallocx(100, 0);
+    assert_non_null(p);
+    strcpy(p, "kept");
+    errno = SENTINEL_ERRNO;
+    p = ms_realloc(p, 300); /* a small move: the shim's malloc, copy, free */
+    assert_non_null(p);
+    assert_int_equal(errno, SENTINEL_ERRNO);
+    p = ms_realloc(p, 100000); /* jemalloc's realloc */
+    assert_non_null(p);
+    assert_int_equal(errno, SENTINEL_ERRNO);
+    errno = 0;
+    assert_null(ms_realloc(p, SIZE_MAX));
+    assert_int_equal(errno, ENOMEM);
+    assert_string_equal(p, "kept");
+    p = ms_realloc(p, 100);
+    assert_non_null(p);
+    ms_alloc_use_direct(failing_malloc, je_like_calloc, clobbering_realloc, clobbering_free);
+    errno = 0;
+    assert_null(ms_realloc(p, 300)); /* the small move's malloc fails */
+    assert_int_equal(errno, ENOMEM);
+    assert_string_equal(p, "kept");
+    dallocx(p, 0);
+}
+
 /* Before ms_alloc_init (and under valgrind) the *x path's free keeps errno itself. */
 static void test_alloc_xpath_free_keeps_errno_whatever_the_knob(void **state) {
     (void)state;
@@ -555,6 +684,7 @@ int main(void) {
         cmocka_unit_test(test_alloc_realloc_to_zero_frees_and_returns_null),
         cmocka_unit_test(test_alloc_realloc_keeps_contents_when_growing_and_shrinking),
         cmocka_unit_test(test_alloc_realloc_failure_leaves_block_intact),
+        cmocka_unit_test(test_alloc_realloc_between_small_classes_matches_jemalloc),
         cmocka_unit_test(test_alloc_reallocarray_overflow_fails_and_keeps_block),
         cmocka_unit_test(test_alloc_reallocarray_null_allocates),
         cmocka_unit_test(test_alloc_usable_size_covers_every_request),
@@ -586,6 +716,8 @@ int main(void) {
         cmocka_unit_test_setup(test_alloc_free_keeps_errno_false_jumps_to_jemallocs_free,
                                use_clobbering_free),
         cmocka_unit_test(test_alloc_xpath_free_keeps_errno_whatever_the_knob),
+        cmocka_unit_test(test_alloc_realloc_small_moves_skip_jemallocs_realloc),
+        cmocka_unit_test(test_alloc_realloc_keeps_errno_and_reports_enomem),
     };
     failed +=
         cmocka_run_group_tests_name("shim_alloc_free_errno", errno_tests, NULL, back_to_jemalloc);
