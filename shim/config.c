@@ -294,8 +294,11 @@ static void fork_child(void) {
 __attribute__((constructor(101))) static void ms_init(void) {
     int saved = errno;
     ms_tls_internal++;
-    /* Initialise jemalloc now, so its atfork handlers are registered before ours. */
-    (void)ms_je_epoch();
+    /* Initialise jemalloc now, so its atfork handlers are registered before ours. Any
+     * mallctl does; a read, not "epoch", whose statistics refresh alone cost about 110 k
+     * instructions in every process started under the shim. */
+    bool prof_on;
+    (void)ms_je_get_bool("opt.prof", &prof_on);
     if (ms_alloc_init() != 0)
         ms_log(MS_LOG_INFO, "jemalloc's malloc/free not found; using mallocx/dallocx only");
     ms_config_apply_env();
