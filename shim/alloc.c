@@ -7,7 +7,8 @@
  * invariants:
  *  - nothing here calls an overridden name (no malloc/free), so jemalloc never
  *    recurses into the shim;
- *  - errno is set to ENOMEM on every failure and left untouched on success;
+ *  - errno is set to ENOMEM on every failure and left untouched on success, even where
+ *    jemalloc's own call changes it (malloc_keep_errno, realloc_direct, keep_errno);
  *    free preserves errno (unless config.free_keeps_errno is false: see
  *    free_keep_errno);
  *  - failure injection is one relaxed load and a predicted-not-taken branch when
@@ -53,8 +54,9 @@ static void *realloc_slow(void *ptr, size_t size);
 static void free_x(void *ptr);
 
 /*
- * Where the hot calls go: jemalloc's own function while it is known and no failure
- * rule is armed, the slow functions below otherwise (failure injection, the *x path).
+ * Where the hot calls go: jemalloc's own function (behind the errno wrappers below, and
+ * realloc_direct) while it is known and no failure rule is armed, the slow functions
+ * below otherwise (failure injection, the *x path).
  * Never NULL, so malloc and free are a single indirect jump (ms_alloc_refresh keeps
  * them in step with je_*, ms_inject_armed and free_keeps_errno).
  */
@@ -148,20 +150,26 @@ static size_t page_size(void) {
     return p;
 }
 
+/* p, just returned by a jemalloc call made with errno at `saved`: errno is back at saved
+ * on success (jemalloc's slow paths may change it), ENOMEM on failure. */
+static inline void *keep_errno(void *p, int saved) {
+    errno = MS_LIKELY(p != NULL) ? saved : ENOMEM;
+    return p;
+}
+
 /* jemalloc requires a non-zero size; malloc(0) returns a unique, freeable pointer. */
 static inline void *alloc_flags(size_t size, int flags) {
     if (MS_UNLIKELY(inject_fails(size))) {
         errno = ENOMEM;
         return NULL;
     }
-    void *p = mallocx(size != 0 ? size : 1, flags);
-    if (MS_UNLIKELY(p == NULL)) errno = ENOMEM;
-    return p;
+    int saved = errno;
+    return keep_errno(mallocx(size != 0 ? size : 1, flags), saved);
 }
 
 /* --- The slow paths: failure injection, or jemalloc's *x entry points --- */
 
-/* jemalloc's malloc and calloc set ENOMEM themselves and accept size 0. */
+/* jemalloc's malloc and calloc accept size 0. */
 static void *malloc_slow(size_t size) {
     ms_malloc_fn fn = ENTRY(je_malloc);
     if (fn == NULL) return alloc_flags(size, 0);
@@ -169,7 +177,8 @@ static void *malloc_slow(size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    return fn(size);
+    int saved = errno;
+    return keep_errno(fn(size), saved);
 }
 
 static void *calloc_slow(size_t nmemb, size_t size) {
@@ -184,7 +193,8 @@ static void *calloc_slow(size_t nmemb, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    return fn(nmemb, size);
+    int saved = errno;
+    return keep_errno(fn(nmemb, size), saved);
 }
 
 /* ptr is not NULL and size is not 0 here; ptr stays intact on failure, errno is ENOMEM. */
@@ -194,9 +204,9 @@ static void *realloc_slow(void *ptr, size_t size) {
         return NULL;
     }
     realloc_fn fn = ENTRY(je_realloc);
-    void *p = fn != NULL ? fn(ptr, size) : rallocx(ptr, size, 0);
-    if (MS_UNLIKELY(p == NULL)) errno = ENOMEM; /* jemalloc 5.3's realloc does not set it */
-    return p;
+    int saved = errno;
+    /* keep_errno also sets the ENOMEM jemalloc 5.3's realloc does not */
+    return keep_errno(fn != NULL ? fn(ptr, size) : rallocx(ptr, size, 0), saved);
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -222,6 +232,27 @@ static MS_NO_FRAME_POINTER void free_keep_errno(void *ptr) {
     int saved = errno_load(); /* preserves errno */
     ENTRY(je_free)(ptr);      /* jemalloc's free takes NULL */
     errno_store(saved);
+}
+
+/*
+ * The default direct malloc and calloc: jemalloc's own, then errno put back on success.
+ * jemalloc's malloc changes errno when a system call fails on its slow path even though
+ * the allocation then succeeds (a purge whose madvise fails: tests/helpers/
+ * shim_free_errno.c, mode malloc), and glibc's malloc leaves errno alone on success; a
+ * failure sets ENOMEM. Like free_keep_errno, no frame pointer (GCC).
+ */
+static MS_NO_FRAME_POINTER void *malloc_keep_errno(size_t size) {
+    int saved = errno_load();
+    void *p = ENTRY(je_malloc)(size);
+    errno_store(MS_LIKELY(p != NULL) ? saved : ENOMEM);
+    return p;
+}
+
+static MS_NO_FRAME_POINTER void *calloc_keep_errno(size_t nmemb, size_t size) {
+    int saved = errno_load();
+    void *p = ENTRY(je_calloc)(nmemb, size); /* it checks nmemb * size for overflow */
+    errno_store(MS_LIKELY(p != NULL) ? saved : ENOMEM);
+    return p;
 }
 
 /*
@@ -455,8 +486,8 @@ void ms_alloc_refresh(void) {
     calloc_fn c = atomic_load(&je_calloc);
     realloc_fn r = atomic_load(&je_realloc);
     ms_free_fn f = atomic_load(&je_free);
-    atomic_store(&ms_malloc_entry, m != NULL && !armed ? m : malloc_slow);
-    atomic_store(&calloc_entry, c != NULL && !armed ? c : calloc_slow);
+    atomic_store(&ms_malloc_entry, m != NULL && !armed ? malloc_keep_errno : malloc_slow);
+    atomic_store(&calloc_entry, c != NULL && !armed ? calloc_keep_errno : calloc_slow);
     atomic_store(&realloc_entry, r != NULL && !armed ? realloc_direct : realloc_slow);
     ms_free_fn fe = free_x;
     if (f != NULL) fe = atomic_load(&free_keeps_errno) ? free_keep_errno : f;

@@ -40,8 +40,8 @@ typedef void *(*ms_malloc_fn)(size_t);
 typedef void (*ms_free_fn)(void *);
 
 /*
- * Where malloc and free go right now, never NULL: jemalloc's own malloc, and its free
- * wrapped in an errno save/restore (or bare with config.free_keeps_errno=false), once
+ * Where malloc and free go right now, never NULL: jemalloc's own malloc and free, each
+ * wrapped in an errno save/restore (free bare with config.free_keeps_errno=false), once
  * ms_alloc_init found them; the *x path or the failure-injection path otherwise.
  * ms_alloc_refresh keeps them in step. Read relaxed: every target is valid at any time.
  */
@@ -49,7 +49,8 @@ typedef void (*ms_free_fn)(void *);
 extern MS_HIDDEN_DECL _Atomic(ms_malloc_fn) ms_malloc_entry;
 extern MS_HIDDEN_DECL _Atomic(ms_free_fn) ms_free_entry;
 
-/* Inline, so override.c's malloc and free are one indirect jump each. */
+/* Inline, so override.c's malloc and free are one indirect jump each. Sets ENOMEM on
+ * failure, keeps errno on success. */
 static inline void *ms_malloc(size_t size) {
     return atomic_load_explicit(&ms_malloc_entry, memory_order_relaxed)(size);
 }

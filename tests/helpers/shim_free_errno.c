@@ -13,7 +13,9 @@
  * Mode "realloc" checks realloc's success instead, in the main thread: it moves
  * REALLOCS small blocks, in order, to another small size class, so the old blocks'
  * slabs empty one after the other and jemalloc purges them (madvise) inside realloc,
- * and counts the reallocs that changed errno.
+ * and counts the reallocs that changed errno. Mode "malloc" does the same with malloc
+ * and free (a new block, then the old one freed) and counts the mallocs that changed
+ * errno: jemalloc's malloc purges on its slow path too.
  *
  * Prints "clobbered N of M" and exits 0, or 77 when seccomp is unavailable, 1 on error.
  */
@@ -88,6 +90,34 @@ static int realloc_clobbers(void) {
     return n;
 }
 
+/* The number of successful mallocs (of 4 * REALLOCS) that changed errno. */
+static int malloc_clobbers(void) {
+    static char *old[REALLOCS], *cur[REALLOCS];
+    for (int i = 0; i < REALLOCS; i++)
+        if ((old[i] = malloc(96)) == NULL) return -1;
+    int n = 0;
+    for (int i = 0; i < REALLOCS; i++) {
+        errno = SENTINEL;
+        cur[i] = malloc(320);
+        n += errno != SENTINEL;
+        if (cur[i] == NULL) return -1;
+        free(old[i]);
+    }
+    for (int r = 0; r < 3; r++) {
+        for (int i = 0; i < REALLOCS; i++)
+            free(cur[i]);
+        for (int i = 0; i < REALLOCS; i++) {
+            errno = SENTINEL;
+            cur[i] = malloc(100 + 200 * (size_t)r);
+            n += errno != SENTINEL;
+            if (cur[i] == NULL) return -1;
+        }
+    }
+    for (int i = 0; i < REALLOCS; i++)
+        free(cur[i]);
+    return n;
+}
+
 static void *worker(void *arg) {
     if (arg != NULL) pthread_barrier_wait(&loaded); /* an early thread waits for the shim */
     return (void *)(intptr_t)clobbers();
@@ -111,9 +141,9 @@ static void *forker(void *arg) {
 int main(int argc, char **argv) {
     if (argc < 2 ||
         (strcmp(argv[1], "preload") != 0 && strcmp(argv[1], "dlopen") != 0 &&
-         strcmp(argv[1], "realloc") != 0) ||
+         strcmp(argv[1], "realloc") != 0 && strcmp(argv[1], "malloc") != 0) ||
         (strcmp(argv[1], "dlopen") == 0 && argc < 3)) {
-        fprintf(stderr, "usage: shim_free_errno preload | realloc | dlopen LIBMEMSHIM\n");
+        fprintf(stderr, "usage: shim_free_errno preload | realloc | malloc | dlopen LIBMEMSHIM\n");
         return 2;
     }
     if (deny_madvise() != 0) {
@@ -124,6 +154,12 @@ int main(int argc, char **argv) {
         int n = realloc_clobbers();
         if (n < 0) return 1;
         printf("clobbered %d of %d\n", n, REALLOCS);
+        return 0;
+    }
+    if (strcmp(argv[1], "malloc") == 0) {
+        int n = malloc_clobbers();
+        if (n < 0) return 1;
+        printf("clobbered %d of %d\n", n, 4 * REALLOCS);
         return 0;
     }
     pthread_t early[THREADS], late[THREADS], fk;

@@ -5,9 +5,9 @@
 # free sets errno (checked, so the test cannot pass vacuously). Under the shim errno is
 # kept in the main thread, in threads created before the shim was loaded (dlopen mode)
 # and after it, and in a child forked from a thread; MEMSHIM_FREE_KEEPS_ERRNO=0 gives
-# jemalloc's own behaviour back. A successful realloc keeps errno too (mode realloc: small
-# blocks moved to another size class, whose slabs jemalloc purges as they empty), which
-# bare jemalloc's realloc does not.
+# jemalloc's own behaviour back. A successful realloc and a successful malloc keep errno
+# too (modes realloc and malloc: small blocks moved to another size class, whose slabs
+# jemalloc purges as they empty), which bare jemalloc's do not.
 . "$(dirname "$0")/../lib.sh"
 need_preload
 need_built "$SHIM"
@@ -46,3 +46,6 @@ mode=realloc lib=
 run zero "memshim, realloc" LD_PRELOAD="$SHIM"
 [ -f "$JE" ] && run all "bare jemalloc, realloc" LD_PRELOAD="$JE"
 run zero "memshim, realloc, MEMSHIM_FREE_KEEPS_ERRNO=0" LD_PRELOAD="$SHIM" MEMSHIM_FREE_KEEPS_ERRNO=0
+mode=malloc
+run zero "memshim, malloc" LD_PRELOAD="$SHIM"
+[ -f "$JE" ] && run all "bare jemalloc, malloc" LD_PRELOAD="$JE"

@@ -633,6 +633,42 @@ static void *failing_malloc(size_t size) {
     return NULL;
 }
 
+static void *clobbering_calloc(size_t n, size_t size) {
+    void *p = je_like_calloc(n, size);
+    errno = EIO;
+    return p;
+}
+
+static void *failing_calloc(size_t n, size_t size) {
+    (void)n;
+    (void)size;
+    errno = EIO;
+    return NULL;
+}
+
+/* The direct malloc and calloc (alloc.c's malloc_keep_errno, calloc_keep_errno). */
+static void test_alloc_malloc_calloc_keep_errno_and_report_enomem(void **state) {
+    (void)state;
+    ms_alloc_use_direct(clobbering_malloc, clobbering_calloc, clobbering_realloc, clobbering_free);
+    errno = SENTINEL_ERRNO;
+    void *p = ms_malloc(100);
+    assert_non_null(p);
+    assert_int_equal(errno, SENTINEL_ERRNO);
+    void *q = ms_calloc(10, 10);
+    assert_non_null(q);
+    assert_int_equal(errno, SENTINEL_ERRNO);
+    ms_free(p);
+    ms_free(q);
+    assert_int_equal(errno, SENTINEL_ERRNO);
+    ms_alloc_use_direct(failing_malloc, failing_calloc, clobbering_realloc, clobbering_free);
+    errno = 0;
+    assert_null(ms_malloc(100));
+    assert_int_equal(errno, ENOMEM);
+    errno = 0;
+    assert_null(ms_calloc(10, 10));
+    assert_int_equal(errno, ENOMEM);
+}
+
 static void test_alloc_realloc_keeps_errno_and_reports_enomem(void **state) {
     (void)state;
     ms_alloc_use_direct(clobbering_malloc, je_like_calloc, clobbering_realloc, clobbering_free);
@@ -718,6 +754,7 @@ int main(void) {
         cmocka_unit_test(test_alloc_xpath_free_keeps_errno_whatever_the_knob),
         cmocka_unit_test(test_alloc_realloc_small_moves_skip_jemallocs_realloc),
         cmocka_unit_test(test_alloc_realloc_keeps_errno_and_reports_enomem),
+        cmocka_unit_test(test_alloc_malloc_calloc_keep_errno_and_report_enomem),
     };
     failed +=
         cmocka_run_group_tests_name("shim_alloc_free_errno", errno_tests, NULL, back_to_jemalloc);
