@@ -6,7 +6,11 @@
 # build/libmemshim.so.
 #  - time mode (default): interleaved rounds (glibc, jemalloc, memshim, glibc, ...), so
 #    drift of the loaded machine hits all three alike; prints each configuration's median
-#    wall time and the medians of the per-round ratios memshim/jemalloc and memshim/glibc.
+#    wall time and the medians of the per-round ratios memshim/jemalloc and memshim/glibc,
+#    then the same for CPU time (user + sys of the program and its children, perf stat's
+#    task-clock), which waiting for a CPU on a loaded machine does not inflate. With perf,
+#    wall time is its duration_time (the program's, not perf's start-up); without perf
+#    (or without those events), wall time only, from date.
 #  - callgrind mode (MODE=callgrind): the same workloads scaled down, once each under
 #    valgrind's callgrind, which counts instructions deterministically; prints the totals
 #    and the ratios, then the instructions spent in the allocator (the functions of
@@ -14,9 +18,11 @@
 #    configuration, jeprof (plain jemalloc with memshim's prof:true,prof_active:false),
 #    separates what "profiling ready" costs inside jemalloc from the shim's own cost.
 # A report, not a pass/fail test.
-# usage: BUILD=build [MODE=time|callgrind] [ROUNDS=11] [ROWS=200000] sh tests/bench/shim_programs.sh
+# usage: BUILD=build [MODE=time|callgrind] [ROUNDS=11] [ROWS=200000] [PROGS="sqlite3 python3 g++"]
+#        sh tests/bench/shim_programs.sh
 set -u
 MODE=${MODE:-time}
+PROGS=${PROGS:-sqlite3 python3 g++}
 ROUNDS=${ROUNDS:-11}
 ROWS=${ROWS:-200000}
 . "$(dirname "$0")/../lib.sh"
@@ -31,10 +37,15 @@ export PYTHONHASHSEED=0 # the same dict layouts in every run
 PY=$(command -v python3) || PY=""
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3 # not a version manager's wrapper script
 progs=""
-command -v sqlite3 >/dev/null 2>&1 && progs="$progs sqlite3"
-[ -n "$PY" ] && progs="$progs python3"
-command -v g++ >/dev/null 2>&1 && progs="$progs g++"
-[ -n "$progs" ] || skip "none of sqlite3, python3, g++ installed"
+for p in $PROGS; do
+    case $p in
+    sqlite3) command -v sqlite3 >/dev/null 2>&1 && progs="$progs sqlite3" ;;
+    python3) [ -n "$PY" ] && progs="$progs python3" ;;
+    g++) command -v g++ >/dev/null 2>&1 && progs="$progs g++" ;;
+    *) echo "PROGS: unknown program $p (sqlite3, python3, g++)" >&2 && exit 2 ;;
+    esac
+done
+[ -n "$progs" ] || skip "none of $PROGS installed"
 
 if [ "$MODE" = callgrind ]; then
     command -v valgrind >/dev/null 2>&1 || skip "valgrind not installed"
@@ -112,14 +123,6 @@ EOF
     echo 'return (int)s.size() & 1; }'
 } >"$TMP/w.cc"
 
-run_prog() { # prog: runs one workload with the current environment
-    case $1 in
-    sqlite3) sqlite3 :memory: <"$TMP/w.sql" >/dev/null ;;
-    python3) "$PY" "$TMP/w.py" >/dev/null ;;
-    g++) g++ -O1 -c -o "$TMP/w.o" "$TMP/w.cc" ;;
-    esac
-}
-
 lib_of() { # config: the LD_PRELOAD value
     case $1 in
     glibc) echo "" ;;
@@ -133,36 +136,72 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
 # --- time mode ---
 
-time_one() { # prog config: wall nanoseconds of one run
+# perf stat's task-clock (CPU ms of a command and its children) and duration_time (its
+# wall ns), when this kernel and perf count them.
+PERF=""
+perf stat -x, -e task-clock,duration_time -o "$TMP/perf.probe" true >/dev/null 2>&1 &&
+    grep -q '^[0-9.]*,msec,task-clock' "$TMP/perf.probe" &&
+    grep -q '^[0-9]*,ns,duration_time' "$TMP/perf.probe" && PERF=perf
+
+run_timed() { # prog config: runs one workload (perf's figures in $TMP/perf.out)
+    p=$1
+    pre=$(lib_of "$2")
+    set -- env LD_PRELOAD="$pre" # only the program gets the preload, never perf
+    [ -n "$PERF" ] && set -- perf stat -x, -e task-clock,duration_time -o "$TMP/perf.out" "$@"
+    case $p in
+    sqlite3) "$@" sqlite3 :memory: <"$TMP/w.sql" >/dev/null ;;
+    python3) "$@" "$PY" "$TMP/w.py" >/dev/null ;;
+    g++) "$@" g++ -O1 -c -o "$TMP/w.o" "$TMP/w.cc" ;;
+    esac
+}
+
+time_one() { # prog config: appends wall ns to $TMP/<config>.wall, CPU ms to .cpu
     t0=$(date +%s%N)
-    LD_PRELOAD=$(lib_of "$2") run_prog "$1" || {
+    run_timed "$1" "$2" || {
         echo "$1 under $2 failed" >&2
         exit 1
     }
     t1=$(date +%s%N)
-    echo $((t1 - t0))
+    if [ -n "$PERF" ]; then
+        awk -F, '$3 ~ /^duration_time/ { print $1 }' "$TMP/perf.out" >>"$TMP/$2.wall"
+        awk -F, '$3 ~ /^task-clock/ { print $1 }' "$TMP/perf.out" >>"$TMP/$2.cpu"
+    else
+        echo $((t1 - t0)) >>"$TMP/$2.wall"
+    fi
 }
 
+# config kind: the ratio memshim/config of the last round's wall or cpu figure
+last_ratio() { ratio "$(tail -n 1 "$TMP/memshim.$2")" "$(tail -n 1 "$TMP/$1.$2")"; }
+
 time_mode() {
-    echo "wall time, $ROUNDS interleaved rounds (glibc, jemalloc, memshim); sqlite3 $ROWS rows"
-    printf '%-8s %11s %11s %11s %14s %14s\n' program "glibc ms" "jemalloc ms" "memshim ms" \
-        "shim/jemalloc" "shim/glibc"
+    echo "$ROUNDS interleaved rounds (glibc, jemalloc, memshim); sqlite3 $ROWS rows"
+    kinds="wall"
+    [ -n "$PERF" ] && kinds="wall cpu"
+    printf '%-8s %-4s %11s %11s %11s %14s %14s\n' program time "glibc ms" "jemalloc ms" \
+        "memshim ms" "shim/jemalloc" "shim/glibc"
     for p in $progs; do
-        run_prog "$p" || exit 1 # warm the page cache
-        : >"$TMP/g" && : >"$TMP/j" && : >"$TMP/m" && : >"$TMP/rj" && : >"$TMP/rg"
+        run_timed "$p" glibc || exit 1 # warm the page cache
+        for k in wall cpu; do
+            for c in glibc jemalloc memshim; do : >"$TMP/$c.$k"; done
+            : >"$TMP/rj.$k" && : >"$TMP/rg.$k"
+        done
         r=0
         while [ $r -lt "$ROUNDS" ]; do
-            g=$(time_one "$p" glibc) || exit 1
-            j=$(time_one "$p" jemalloc) || exit 1
-            m=$(time_one "$p" memshim) || exit 1
-            echo "$g" >>"$TMP/g" && echo "$j" >>"$TMP/j" && echo "$m" >>"$TMP/m"
-            ratio "$m" "$j" >>"$TMP/rj" && echo >>"$TMP/rj"
-            ratio "$m" "$g" >>"$TMP/rg" && echo >>"$TMP/rg"
+            for c in glibc jemalloc memshim; do time_one "$p" "$c"; done
+            for k in $kinds; do
+                last_ratio jemalloc "$k" >>"$TMP/rj.$k" && echo >>"$TMP/rj.$k"
+                last_ratio glibc "$k" >>"$TMP/rg.$k" && echo >>"$TMP/rg.$k"
+            done
             r=$((r + 1))
         done
-        ms() { median <"$1" | awk '{ printf "%.1f", $1 / 1e6 }'; }
-        printf '%-8s %11s %11s %11s %14s %14s\n' "$p" "$(ms "$TMP/g")" "$(ms "$TMP/j")" \
-            "$(ms "$TMP/m")" "$(median <"$TMP/rj")" "$(median <"$TMP/rg")"
+        for k in $kinds; do
+            div=1e6 # wall in ns, CPU in ms
+            [ "$k" = cpu ] && div=1
+            ms() { median <"$1" | awk -v d="$div" '{ printf "%.1f", $1 / d }'; }
+            printf '%-8s %-4s %11s %11s %11s %14s %14s\n' "$p" "$k" "$(ms "$TMP/glibc.$k")" \
+                "$(ms "$TMP/jemalloc.$k")" "$(ms "$TMP/memshim.$k")" "$(median <"$TMP/rj.$k")" \
+                "$(median <"$TMP/rg.$k")"
+        done
     done
 }
 
@@ -219,7 +258,7 @@ callgrind_mode() {
         done
     done
     echo "memshim's per-function self instructions (sqlite3):"
-    grep -E 'libmemshim\.so|libjemalloc\.so.2\]' "$TMP/cg.sqlite3.memshim" | grep -E ':(malloc|free|realloc|calloc|malloc_usable_size|free_keep_errno|ms_realloc|ms_usable_size|sallocx) ' | sed 's/^/  /'
+    grep -E 'libmemshim\.so|libjemalloc\.so.2\]' "$TMP/cg.sqlite3.memshim" | grep -E ':(malloc|free|realloc|calloc|malloc_usable_size|malloc_keep_errno|calloc_keep_errno|free_keep_errno|ms_realloc|realloc_direct|ms_usable_size|sallocx) ' | sed 's/^/  /'
     echo "jemalloc with prof:true,prof_active:false (sqlite3):"
     grep -E 'libjemalloc\.so.2\]' "$TMP/cg.sqlite3.jeprof" | grep -E ':(malloc|free|realloc|calloc|malloc_usable_size|sallocx) ' | sed 's/^/  /'
     echo "plain jemalloc's (sqlite3):"
