@@ -262,10 +262,10 @@ static MS_NO_FRAME_POINTER void *calloc_keep_errno(size_t nmemb, size_t size) {
  * profiling is inactive). For two small classes what it does is simple: the block itself
  * when the new size is in the same class (no shrinking within a class), otherwise a new
  * block of the new class, a copy, and the old block freed. The shim does exactly that
- * through jemalloc's malloc and free, whose thread-cache fast paths make it about 100
- * instructions plus the copy. Profiling stays exact: the new block is sampled (or not)
- * by malloc like any other. Large blocks keep jemalloc's realloc, which can grow or
- * shrink them in place without copying.
+ * through jemalloc's malloc and free, whose thread-cache fast paths make it about 180
+ * instructions, sallocx and the copy included. Profiling stays exact: the new block is
+ * sampled (or not) by malloc like any other. Large blocks keep jemalloc's realloc, which
+ * can grow or shrink them in place without copying.
  *
  * small_class[(size + 7) >> 3] is the usable size of a request of `size` bytes up to
  * small_max, from jemalloc's bin table (arenas.bin.<j>.size, all multiples of 8), read
@@ -299,7 +299,7 @@ static void small_classes_init(void) {
 
 /* The direct realloc: ptr is not NULL and size is not 0 here (ms_realloc). */
 static void *realloc_direct(void *ptr, size_t size) {
-    size_t max = atomic_load_explicit(&small_max, memory_order_relaxed);
+    size_t max = atomic_load_explicit(&small_max, memory_order_acquire); /* then the table */
     if (MS_LIKELY(size <= max)) {
         size_t old = sallocx(ptr, 0);
         if (MS_LIKELY(old <= max)) {
