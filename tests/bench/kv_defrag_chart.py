@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: MIT
 """Draws the kv_defrag benchmark's chart as one self-contained SVG (standard library only).
 
-usage: kv_defrag_chart.py ON_SAMPLES OFF_SAMPLES ENABLE_MS TITLE OUT.svg
+usage: kv_defrag_chart.py ON_SAMPLES ENABLE_MS TITLE OUT.svg [--off OFF_SAMPLES]
+                          [--valkey VK_SAMPLES VK_ENABLE_MS]
 
 Each samples file has lines "unix_ms allocator_frag_ratio rss_bytes active_defrag_running
-active_defrag_hits" (tests/kv/defrag_load.py sample). ON is the server that turned
-activedefrag on at ENABLE_MS, OFF the identical server that kept it off (its samples
-are aligned on its own start of sampling plus the same lead). The chart shows
-allocator_frag_ratio (left axis) and RSS (right axis) over time, the 1.1 line, the
-moment defrag was enabled, and bands where a cycle was running.
+active_defrag_hits" (tests/kv/defrag_load.py sample). ON is the kvcore server that turned
+activedefrag on at ENABLE_MS; OFF (optional) the identical server that kept it off (its
+samples are aligned on its own start of sampling plus the same lead); VK (optional) a
+Valkey server that turned activedefrag on at VK_ENABLE_MS, through the same workload.
+The chart shows allocator_frag_ratio (left axis) and RSS (right axis) over time, the 1.1
+line, the moment defrag was enabled, when each server's ratio first fell below 1.1, and
+bands where a kvcore cycle was running.
 """
 import math
 import sys
@@ -38,14 +41,25 @@ def nice_step(span, n=6):
 
 
 def main(argv):
-    on, off = load(argv[1]), load(argv[2])
-    t_on = float(argv[3])
-    title = argv[4]
-    out = argv[5]
+    if len(argv) < 5:
+        print(__doc__, file=sys.stderr)
+        return 2
+    on, t_on, title, out = load(argv[1]), float(argv[2]), argv[3], argv[4]
+    off, vk, t_vk = [], [], 0.0
+    rest = argv[5:]
+    while rest:
+        if rest[0] == "--off" and len(rest) >= 2:
+            off, rest = load(rest[1]), rest[2:]
+        elif rest[0] == "--valkey" and len(rest) >= 3:
+            vk, t_vk, rest = load(rest[1]), float(rest[2]), rest[3:]
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
     lead = t_on - on[0][0] if on else 0.0
     son = [((r[0] - t_on) / 1000.0,) + r[1:] for r in on]
     soff = [((r[0] - off[0][0] - lead) / 1000.0,) + r[1:] for r in off] if off else []
-    allr = son + soff
+    svk = [((r[0] - t_vk) / 1000.0,) + r[1:] for r in vk]
+    allr = son + soff + svk
     tmin = min(r[0] for r in allr)
     tmax = max(r[0] for r in allr)
     rmax = max(r[1] for r in allr) * 1.05
@@ -111,33 +125,45 @@ def main(argv):
         s.append('<text x="%d" y="%.1f" fill="#2e8b57">1.1</text>' % (ML + 4, yr(1.1) - 4))
     s.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#555" stroke-dasharray="2,3"/>'
              % (x(0), MT, x(0), MT + PH))
-    reach = next((r[0] for r in son if r[0] >= 0 and r[1] < 1.1), None)
-    if reach is not None:
-        s.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#2e8b57" stroke-dasharray="2,3"/>'
-                 % (x(reach), MT, x(reach), MT + PH))
-        s.append('<text x="%.1f" y="%d" fill="#2e8b57">ratio &lt; 1.1 after %.1f s</text>'
-                 % (x(reach) + 4, MT + 14, reach))
+    for rows, color, who, dy in ((son, "#1f5fa8", "kvcore", 14), (svk, "#7b3fa0", "valkey", 30)):
+        reach = next((r[0] for r in rows if r[0] >= 0 and r[1] < 1.1), None)
+        if reach is None:
+            continue
+        s.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-dasharray="2,3"/>'
+                 % (x(reach), MT, x(reach), MT + PH, color))
+        s.append('<text x="%.1f" y="%d" fill="%s">%s: ratio &lt; 1.1 after %.1f s</text>'
+                 % (x(reach) + 4, MT + dy, color, who, reach))
 
     def poly(rows, col, yf, color, dash):
         pts = " ".join("%.1f,%.1f" % (x(r[0]), yf(r[col])) for r in rows)
         return ('<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>'
                 % (color, ' stroke-dasharray="7,5"' if dash else "", pts))
 
-    s.append(poly(soff, 2, ym, "#e8a59c", True))
-    s.append(poly(soff, 1, yr, "#9bb8d9", True))
+    if soff:
+        s.append(poly(soff, 2, ym, "#e8a59c", True))
+        s.append(poly(soff, 1, yr, "#9bb8d9", True))
+    if svk:
+        s.append(poly(svk, 2, ym, "#e0a040", True))
+        s.append(poly(svk, 1, yr, "#7b3fa0", False))
     s.append(poly(son, 2, ym, "#c0392b", False))
     s.append(poly(son, 1, yr, "#1f5fa8", False))
     # legend
-    items = [("#1f5fa8", False, "frag ratio, activedefrag yes"),
-             ("#9bb8d9", True, "frag ratio, activedefrag no"),
-             ("#c0392b", False, "RSS, activedefrag yes"),
-             ("#e8a59c", True, "RSS, activedefrag no")]
+    items = [("#1f5fa8", False, "ratio, kvcore" if svk else "frag ratio, activedefrag yes")]
+    if soff:
+        items.append(("#9bb8d9", True, "ratio, defrag off" if svk else "frag ratio, activedefrag no"))
+    if svk:
+        items.append(("#7b3fa0", False, "ratio, valkey"))
+    items.append(("#c0392b", False, "RSS, kvcore" if svk else "RSS, activedefrag yes"))
+    if soff:
+        items.append(("#e8a59c", True, "RSS, defrag off" if svk else "RSS, activedefrag no"))
+    if svk:
+        items.append(("#e0a040", True, "RSS, valkey"))
     lx = ML
     for color, dash, label in items:
         s.append('<line x1="%d" y1="44" x2="%d" y2="44" stroke="%s" stroke-width="2"%s/>'
                  % (lx, lx + 24, color, ' stroke-dasharray="7,5"' if dash else ""))
         s.append('<text x="%d" y="48">%s</text>' % (lx + 30, escape(label)))
-        lx += 30 + 7 * len(label) + 24
+        lx += 30 + 7 * len(label) + (10 if svk else 24)
     s.append('<rect x="%d" y="%d" width="14" height="10" fill="#dbe9f6"/>' % (ML + PW - 120, MT + PH + 46))
     s.append('<text x="%d" y="%d">cycle running</text>' % (ML + PW - 100, MT + PH + 55))
     s.append("</svg>")

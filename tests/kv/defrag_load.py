@@ -3,9 +3,13 @@
 
   defrag_load.py fill   PORT N         N keys of mixed types (strings "key:<i, 12 digits>",
                                        others "agg:<i>"), values of 20-200 bytes
+  defrag_load.py big    PORT M         add big:hash, big:zset and big:list of M elements
+                                       each (a value bigger than any defrag step)
   defrag_load.py delete PORT N         delete a pseudo-random two thirds of them
   defrag_load.py client PORT N STOP    write and read (verifying) until the file STOP
                                        exists, then delete what it wrote
+  defrag_load.py mutate PORT PORT2 M STOP  change big:* (defrag_load.py big M) on both
+                                       servers alike until the file STOP exists
   defrag_load.py sample PORT OUT STOP  append "unix_ms ratio rss_bytes running hits" to OUT
                                        every 100 ms until the file STOP exists
 
@@ -171,6 +175,22 @@ def fill(port, n):
     return 1 if errors else 0
 
 
+def big(port, m):
+    """Three values of m elements, written 1000 elements per command."""
+    c = Conn(port)
+    cmds = []
+    for base in range(0, m, 1000):
+        r = range(base, min(m, base + 1000))
+        h, z = [b"HSET", b"big:hash"], [b"ZADD", b"big:zset"]
+        for j in r:
+            h += [b"f%d" % j, value(j, 3)[:24]]
+            z += [b"%d" % (mix(j) % 1000003), b"m%d" % j]
+        cmds += [enc(*h), enc(*z), enc(b"RPUSH", b"big:list", *[value(j, 5)[:24] for j in r])]
+    errors = run_batches(c, cmds, 100)
+    print("big values of %d elements, %d errors" % (m, errors))
+    return 1 if errors else 0
+
+
 def delete(port, n):
     c = Conn(port)
     aggregates = probe_aggregates(c)
@@ -214,6 +234,54 @@ def client(port, n, stop):
     return 1 if bad else 0
 
 
+def mutate(port, port2, m, stop):
+    """Changes the big values the same way on two servers until `stop` exists (and for
+    at least 600 rounds): fields, members and elements go and come near both ends and in
+    the middle of each value's order; and once the first server's defragmenter has
+    looked at m/2 allocations (active_defrag_hits + misses, so it is inside the big
+    values, which are most of the dataset), every 50th round one value is deleted and
+    written anew with the same type but small, sometimes by way of a string: what a
+    resumable defrag cursor must survive. Every reply must be the same on both."""
+    a, b = Conn(port), Conn(port2)
+    rnd = random.Random(7)
+    rounds = differ = 0
+    replacing = 0
+    while rounds < 600 or not os.path.exists(stop):
+        rounds += 1
+        j = rnd.randrange(m)
+        if not replacing and rounds % 20 == 0:
+            st = info_fields(a, "stats")
+            if int(st["active_defrag_hits"]) + int(st["active_defrag_misses"]) >= m // 2:
+                replacing = rounds
+        cmds = [enc(b"HDEL", b"big:hash", b"f%d" % j), enc(b"HSET", b"big:hash", b"n%d" % rounds, b"x" * 30),
+                enc(b"ZREM", b"big:zset", b"m%d" % j),
+                enc(b"ZADD", b"big:zset", b"-%d" % rounds, b"first%d" % rounds),
+                enc(b"LPOP", b"big:list"), enc(b"RPUSH", b"big:list", b"tail%d" % rounds),
+                enc(b"LSET", b"big:list", b"%d" % rnd.randrange(m // 2), b"set%d" % rounds)]
+        if replacing and rounds % 50 == 0:
+            key = (b"big:hash", b"big:zset", b"big:list")[(rounds // 50) % 3]
+            if (rounds // 150) % 2 == 0:
+                cmds += [enc(b"DEL", key), enc(b"SET", key, b"a string now")]
+            cmds += [enc(b"DEL", key)]
+            if key == b"big:hash":
+                cmds += [enc(b"HSET", key, *[b"f%d" % i for i in range(2 * (rounds % 1000 + 10))])]
+            elif key == b"big:zset":
+                args = []
+                for i in range(rounds % 1000 + 10):
+                    args += [b"%d" % i, b"m%d" % i]
+                cmds += [enc(b"ZADD", key, *args)]
+            else:
+                cmds += [enc(b"RPUSH", key, *[b"e%d" % i for i in range(rounds % 1000 + 10)])]
+        ra, rb = [repr(r) for r in a.pipeline(cmds)], [repr(r) for r in b.pipeline(cmds)]
+        if ra != rb:
+            differ += 1
+            if differ < 5:
+                print("replies differ: %r / %r" % (ra, rb), file=sys.stderr)
+    print("mutate: %d rounds, values written anew from round %d, %d differing replies"
+          % (rounds, replacing, differ))
+    return 1 if differ else 0
+
+
 def info_fields(c, section):
     text = c.call("INFO", section).decode()
     out = {}
@@ -245,10 +313,14 @@ def main(argv):
     what, port = argv[1], int(argv[2])
     if what == "fill":
         return fill(port, int(argv[3]))
+    if what == "big":
+        return big(port, int(argv[3]))
     if what == "delete":
         return delete(port, int(argv[3]))
     if what == "client":
         return client(port, int(argv[3]), argv[4])
+    if what == "mutate":
+        return mutate(port, int(argv[3]), int(argv[4]), argv[5])
     if what == "sample":
         return sample(port, argv[3], argv[4])
     print(__doc__, file=sys.stderr)
