@@ -90,7 +90,7 @@ void *defrag_alloc_copy(defrag_t *d, void *ptr) {
     if (ptr == NULL) return NULL;
     bool move = false;
     void *np = NULL;
-    if (memshim_defrag_should_move(&ptr, 1, &move) > 0) np = memshim_defrag_alloc_copy(ptr);
+    if (memshim_defrag_should_pack(&ptr, 1, &move) > 0) np = memshim_defrag_alloc_copy(ptr);
     if (np != NULL)
         d->hits++;
     else
@@ -104,7 +104,7 @@ size_t defrag_move_batch(defrag_t *d, void **ptrs, size_t n) {
     for (size_t base = 0; base < n; base += MOVE_BATCH) {
         size_t m = n - base < MOVE_BATCH ? n - base : MOVE_BATCH;
         void **p = ptrs + base;
-        int rc = memshim_defrag_should_move(p, m, out);
+        int rc = memshim_defrag_should_pack(p, m, out);
         for (size_t k = 0; k < m; k++) {
             if (p[k] == NULL) continue;
             void *np = rc > 0 && out[k] ? memshim_defrag_move(p[k]) : NULL;

@@ -291,10 +291,13 @@ static int slab_bin(size_t extent_size, size_t nregs) {
  * Valkey 8.1's makeDefragDecision: stay when the slab is full or the bin has fewer than
  * two non-full slabs; move when this slab's utilisation is at most the average over the
  * bin's non-full slabs plus 12.5%, so that slabs of equal utilisation still converge.
+ * With pack, the average is not asked: every region of a non-full slab moves (see
+ * memshim_defrag_should_pack).
  */
-static bool decide(const bin_class_t *c, const bin_usage_t *u, size_t nfree) {
+static bool decide(const bin_class_t *c, const bin_usage_t *u, size_t nfree, bool pack) {
     if (nfree == 0 || nfree > c->nregs) return false;
     if (u->nonfull_slabs < 2 || u->curslabs < u->nonfull_slabs) return false;
+    if (pack) return true;
     uint64_t full_regs = (uint64_t)(u->curslabs - u->nonfull_slabs) * c->nregs;
     if (u->curregs <= full_regs) return false;
     uint64_t alloc_nonfull = (uint64_t)u->curregs - full_regs;
@@ -302,7 +305,7 @@ static bool decide(const bin_class_t *c, const bin_usage_t *u, size_t nfree) {
     return nalloced * u->nonfull_slabs * 1000u <= 1125u * alloc_nonfull;
 }
 
-int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out) {
+static int hint(void *const *ptrs, size_t n, bool *out, bool pack) {
     if ((ptrs == NULL || out == NULL) && n > 0) return -EINVAL;
     if (n > (size_t)INT32_MAX) return -EINVAL;
     for (size_t i = 0; i < n; i++)
@@ -336,7 +339,7 @@ int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out) {
             size_t nfree = util[3 * k], nregs = util[3 * k + 1], size = util[3 * k + 2];
             int j = slab_bin(size, nregs);
             if (j < 0) continue;
-            if (decide(&classes[j], &snap_bins[j], nfree)) {
+            if (decide(&classes[j], &snap_bins[j], nfree, pack)) {
                 out[idx[k]] = true;
                 moves++;
             }
@@ -344,6 +347,14 @@ int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out) {
         pthread_mutex_unlock(&snap_lock);
     }
     return moves;
+}
+
+int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out) {
+    return hint(ptrs, n, out, false);
+}
+
+int memshim_defrag_should_pack(void *const *ptrs, size_t n, bool *out) {
+    return hint(ptrs, n, out, true);
 }
 
 bool memshim_defrag_supported(void) {

@@ -241,6 +241,18 @@ MEMSHIM_API int memshim_defrag_bin_index(size_t size);
 MEMSHIM_API int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out);
 
 /*
+ * The packing hint: as memshim_defrag_should_move, without the comparison with the
+ * bin's average: out[i] = true for every pointer in a non-full slab of a bin with at
+ * least two non-full slabs. A copy made by memshim_defrag_alloc_copy takes a region of
+ * the bin's lowest non-full slab (jemalloc allocates from the oldest, lowest-addressed
+ * one), never a slab above the pointer's own, so one pass over every pointer leaves
+ * the low slabs full and the high ones empty, where the averaging hint leaves the
+ * slabs that were above the average when it passed. The price is more copies,
+ * some within the lowest slab itself. Same returns as memshim_defrag_should_move.
+ */
+MEMSHIM_API int memshim_defrag_should_pack(void *const *ptrs, size_t n, bool *out);
+
+/*
  * Relocates a live allocation: a new block of the same usable size, allocated without
  * the thread cache (so it lands in a fuller slab), receives a copy of all usable bytes,
  * then ptr is freed, also bypassing the thread cache. Returns the new pointer, after

@@ -34,6 +34,9 @@ int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out) {
         out[i] = false;
     return 0;
 }
+int memshim_defrag_should_pack(void *const *ptrs, size_t n, bool *out) {
+    return memshim_defrag_should_move(ptrs, n, out);
+}
 void *memshim_defrag_move(void *ptr) {
     (void)ptr;
     return NULL;
