@@ -9,6 +9,19 @@
  * (falling fragmentation is the cycle's own doing and should not slow it down), unless
  * a setting that shapes the target changed: cycle-min, cycle-max, threshold-upper or
  * cycle-us (not threshold-lower or ignore-bytes, as in Valkey).
+ *
+ * The boost, on top of that: the interpolation reads the fragmentation left, which says
+ * nothing about whether the pass under way still moves much. Valkey's first cycle at
+ * cycle-max leaves about a third of the fragmentation (what it packed into slabs that
+ * then looked average, and slabs still draining), and its next cycles crawl at the 5-7%
+ * that figure interpolates to while nearly every other allocation they look at still
+ * moves. So every cron interval also measures the hit rate of the work done since the
+ * last one; while it is at least DEFRAG_BOOST_HIT_PCT (over at least
+ * DEFRAG_BOOST_MIN_LOOKED allocations), the target is the top of the range, and a cycle
+ * that starts right after one whose overall hit rate was that high starts there. When
+ * the rate falls, the target goes back to the interpolated one (which itself only rose
+ * meanwhile). A heap that cannot be compacted further answers with misses, so the boost
+ * ends by itself.
  * Settings are one table of rows, so names, ranges and defaults live in one place.
  */
 #include "defrag_internal.h"
@@ -161,17 +174,44 @@ static unsigned target_for(const defrag_config_t *c, double pct) {
     return (unsigned)v;
 }
 
+/* The top of the range: LIMIT lets cycle-min win over a lower cycle-max. */
+static unsigned target_top(const defrag_config_t *c) {
+    return c->cycle_min > c->cycle_max ? c->cycle_min : c->cycle_max;
+}
+
+bool defrag_ctl_pays(uint64_t hits, uint64_t misses) {
+    uint64_t looked = hits + misses;
+    return looked >= DEFRAG_BOOST_MIN_LOOKED && hits * 100 >= looked * DEFRAG_BOOST_HIT_PCT;
+}
+
+/* Whether the target should be boosted now: at a start, the previous cycle's verdict;
+ * during a cycle, the hit rate since the window began, once the window is big enough
+ * (then a new window begins); until then, no change. */
+static bool boost_now(defrag_t *d) {
+    if (!d->running) return d->last_cycle_paid;
+    uint64_t h = d->hits - d->win_hits, m = d->misses - d->win_misses;
+    if (h + m < DEFRAG_BOOST_MIN_LOOKED) return d->boosted;
+    d->win_hits = d->hits;
+    d->win_misses = d->misses;
+    return defrag_ctl_pays(h, m);
+}
+
 void defrag_ctl_update_target(defrag_t *d) {
     double pct = 0;
     size_t bytes = 0;
     if (defrag_frag_read(d, &pct, &bytes) != 0) return;
     if (d->cpu_pct == 0 && (pct < d->cfg.threshold_lower || bytes < d->cfg.ignore_bytes)) return;
     unsigned cpu = target_for(&d->cfg, pct);
-    if (cpu > d->cpu_pct || d->config_changed) {
-        d->config_changed = false;
+    if (cpu > d->base_pct || d->config_changed || !d->running) d->base_pct = cpu;
+    bool was_boosted = d->boosted;
+    d->boosted = boost_now(d);
+    unsigned want = d->boosted ? target_top(&d->cfg) : d->base_pct;
+    bool may_fall = d->config_changed || (was_boosted && !d->boosted);
+    d->config_changed = false;
+    if (want > d->cpu_pct || (may_fall && want != d->cpu_pct)) {
         bool starting = !d->running;
-        d->cpu_pct = cpu;
-        if (d->host.on_target != NULL) d->host.on_target(d->host.arg, starting, pct, bytes, cpu);
+        d->cpu_pct = want;
+        if (d->host.on_target != NULL) d->host.on_target(d->host.arg, starting, pct, bytes, want);
     }
 }
 
@@ -181,6 +221,9 @@ void defrag_cron(defrag_t *d) {
     if (!d->running && d->nstages == 0) return;
     defrag_ctl_update_target(d);
     if (d->cpu_pct > 0 && !d->running) {
-        if (defrag_cycle_begin(d) != 0) d->cpu_pct = 0; /* no timer: try again next cron */
+        if (defrag_cycle_begin(d) != 0) { /* no timer: try again next cron */
+            d->cpu_pct = d->base_pct = 0;
+            d->boosted = false;
+        }
     }
 }

@@ -7,17 +7,21 @@
  * slice of C followed by a delay of C*100/P - C. Two corrections keep the share at P
  * when the host is busy or a step overruns:
  *  - starvation: the slice after a wait of W (the host ran the timer late) lasts
- *    D = P*W/(100-P), so that D/(D+W) = P; it is capped at min(4*C, 2 ms) (but never
+ *    D = P*W/(100-P), so that D/(D+W) = P; it is capped at min(4*C, 900 us) (but never
  *    below C), since a host stalled that long has already hurt its clients and a long
- *    slice would hurt them more: no single slice may stall clients for over 2 ms;
+ *    slice would hurt them more: with the overrun of its last step and the work of a
+ *    cycle's end, no slice should take over 1 ms of CPU;
  *  - overrun: time run past a slice's deadline accumulates as overage; it adds
  *    overage*(100-P)/100 to the next delay and is subtracted from the next slice, whose
  *    shortfall below C becomes the new overage. Underage cancels overage but never
  *    accumulates, so short stages do not earn a later burst.
- * With a clients_waiting hook, a slice ends after the first short step that finds
- * clients waiting; the delay after it is paced by the work done, less the time the host
- * ran the slice late (it was serving clients), so the share holds by shorter gaps, not
- * by longer slices.
+ * With a clients_waiting hook, a slice works in short steps and ends after the first
+ * one that finds clients waiting once the slice has had its fair share of the time the
+ * host ran since the previous slice, P*W/(100-P), capped at DEFRAG_YIELD_SLICE_MAX_US:
+ * a host busy for longer than three steps per round of clients (at 25%) would
+ * otherwise hold the share to one step per round, far under the target (measured: 7%
+ * of the CPU instead of 25% with 20 GET clients). The delay after it is paced by the
+ * work done, less the time the host ran the slice late (it was serving clients).
  * The wait is not counted (and the overage forgotten) on the first slice, after a
  * pause, and when the target changed.
  */
@@ -31,7 +35,7 @@
 /* The longest slice starvation compensation may ask for: this many base slices, and
  * no more than SLICE_CAP_US unless the base slice itself is longer. */
 #define SLICE_CAP_FACTOR 4
-#define SLICE_CAP_US     2000
+#define SLICE_CAP_US     900
 /* A paused engine polls at this interval. */
 #define PAUSE_POLL_US 100000
 
@@ -73,6 +77,7 @@ static uint64_t slice_us(defrag_t *d, uint64_t now) {
     if (d->cpu_pct != d->prev_cpu_pct) {
         /* The last wait was paced for another target: do not extrapolate from it. */
         d->end_time_us = 0;
+        d->last_end_us = 0;
         d->yield_late_us = 0;
         d->prev_cpu_pct = d->cpu_pct;
     }
@@ -102,6 +107,7 @@ static uint64_t slice_us(defrag_t *d, uint64_t now) {
 static int64_t delay_us(defrag_t *d, uint64_t intended_end, uint64_t start) {
     uint64_t now = defrag_clock(d);
     d->end_time_us = now;
+    d->last_end_us = now;
     int64_t p = d->cpu_pct;
     int64_t base = d->cfg.cycle_us;
     d->yield_due_us = 0;
@@ -123,12 +129,23 @@ static int64_t delay_us(defrag_t *d, uint64_t intended_end, uint64_t start) {
     return delay < 0 ? 0 : delay;
 }
 
-/* Runs stage steps until `end` (starting further stages while a full base slice is
- * left). With a clients_waiting hook, steps last at most DEFRAG_YIELD_STEP_US and the
- * slice ends early once clients wait. Returns true while stages remain. */
-static bool run_stages(defrag_t *d, uint64_t end) {
+/* The least a slice works before it yields to waiting clients: its fair share of the
+ * time since the previous slice ended, capped (see the banner). */
+static uint64_t yield_budget_us(const defrag_t *d, uint64_t start) {
+    if (d->last_end_us == 0 || start <= d->last_end_us) return 0;
+    uint64_t p = d->cpu_pct;
+    uint64_t fair = p * (start - d->last_end_us) / (100 - p);
+    return fair < DEFRAG_YIELD_SLICE_MAX_US ? fair : DEFRAG_YIELD_SLICE_MAX_US;
+}
+
+/* Runs stage steps from `start` until `end` (starting further stages while a full base
+ * slice is left). With a clients_waiting hook, steps last at most DEFRAG_YIELD_STEP_US
+ * and the slice ends early once clients wait and it has worked its yield budget.
+ * Returns true while stages remain. */
+static bool run_stages(defrag_t *d, uint64_t start, uint64_t end) {
     uint64_t base = d->cfg.cycle_us;
     bool yield = d->host.clients_waiting != NULL;
+    uint64_t budget = yield ? yield_budget_us(d, start) : 0;
     d->in_slice = true;
     while (d->cur < d->nstages) {
         defrag_stage_t *s = &d->stages[d->cur];
@@ -153,7 +170,7 @@ static bool run_stages(defrag_t *d, uint64_t end) {
             continue;
         }
         if (now >= end || (done && now + base > end)) break;
-        if (d->host.clients_waiting(d->host.arg)) break;
+        if (now - start >= budget && d->host.clients_waiting(d->host.arg)) break;
     }
     d->in_slice = false;
     return d->cur < d->nstages;
@@ -172,12 +189,13 @@ static int64_t timer_proc(void *priv) {
     }
     if (d->host.paused != NULL && d->host.paused(d->host.arg)) {
         d->end_time_us = 0; /* the pause is not starvation */
+        d->last_end_us = 0;
         d->yield_due_us = 0;
         return PAUSE_POLL_US;
     }
     uint64_t start = defrag_clock(d);
     uint64_t end = start + slice_us(d, start);
-    bool more = run_stages(d, end);
+    bool more = run_stages(d, start, end);
     uint64_t took = defrag_clock(d) - start;
     d->slices++;
     d->cycle_slices++;
@@ -204,9 +222,13 @@ int defrag_cycle_begin(defrag_t *d) {
     d->end_time_us = 0;
     d->overage_us = 0;
     d->yield_due_us = 0;
+    d->last_end_us = 0;
     d->cycle_start_us = defrag_clock(d);
     d->counted_from_us = d->cycle_start_us;
     d->cycle_start_hits = d->hits;
+    d->cycle_start_misses = d->misses;
+    d->win_hits = d->hits;
+    d->win_misses = d->misses;
     d->cycle_slices = 0;
     return 0;
 }
@@ -219,12 +241,15 @@ void defrag_cycle_end(defrag_t *d, bool completed) {
         .completed = completed,
         .duration_ms = took / 1000,
         .reallocated = d->hits - d->cycle_start_hits,
+        .misses = d->misses - d->cycle_start_misses,
         .slices = d->cycle_slices,
     };
     d->total_us += now - d->counted_from_us;
     d->cycles++;
     d->running = false;
-    d->cpu_pct = 0;
+    d->cpu_pct = d->base_pct = 0;
+    d->boosted = false;
+    d->last_cycle_paid = completed && defrag_ctl_pays(r.reallocated, r.misses);
     d->cur = 0;
     d->cur_started = false;
     if (d->host.on_cycle_end != NULL) {
@@ -252,6 +277,7 @@ void defrag_metrics_get(const defrag_t *d, defrag_metrics_t *out) {
     uint64_t current = d->running ? now - d->cycle_start_us : 0;
     uint64_t counted = d->running ? now - d->counted_from_us : 0;
     out->running = d->running ? d->cpu_pct : 0;
+    out->boosted = d->running && d->boosted;
     out->hits = d->hits;
     out->misses = d->misses;
     out->key_hits = d->key_hits;
@@ -267,7 +293,8 @@ void defrag_metrics_reset(defrag_t *d) {
     d->hits = d->misses = d->key_hits = d->key_misses = 0;
     d->cycles = d->slices = d->work_us = 0;
     d->total_us = 0;
-    d->cycle_start_hits = 0;
+    d->cycle_start_hits = d->cycle_start_misses = 0;
+    d->win_hits = d->win_misses = 0;
     d->counted_from_us = defrag_clock(d);
 }
 
@@ -277,6 +304,10 @@ int defrag_check(const defrag_t *d) {
     if (d->cur > d->nstages || d->nstages > d->cap) return -EPROTO;
     if (d->cur_started && d->cur == d->nstages) return -EPROTO;
     if (d->overage_us < 0) return -EPROTO;
-    if (d->cycle_start_hits > d->hits) return -EPROTO;
+    if (d->cycle_start_hits > d->hits || d->cycle_start_misses > d->misses) return -EPROTO;
+    if (d->win_hits > d->hits || d->win_misses > d->misses) return -EPROTO;
+    if (!d->running && (d->boosted || d->base_pct != 0)) return -EPROTO;
+    if (d->running && !d->boosted && !d->config_changed && d->cpu_pct != d->base_pct)
+        return -EPROTO;
     return 0;
 }

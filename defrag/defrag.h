@@ -10,7 +10,10 @@
  *    cycle when fragmentation passes active-defrag-threshold-lower and -ignore-bytes,
  *    and picks a CPU target between cycle-min and cycle-max by linear interpolation
  *    over threshold-lower..threshold-upper; during a cycle the target only rises, unless
- *    a setting changed;
+ *    a setting changed. Unlike Valkey, a cycle whose moves still pay (at least
+ *    DEFRAG_BOOST_HIT_PCT of the allocations it looks at move) runs at cycle-max, and so
+ *    does the cycle that follows one that ended that way: the interpolation reads the
+ *    fragmentation left, not what a pass still achieves;
  *  - execution: a host timer runs the stages in slices of active-defrag-cycle-us and
  *    chooses the delay between slices to hit the target; a slice the host delayed is
  *    followed by a proportionally longer one (D = P*W/(100-P), capped at 10 slices), and
@@ -97,6 +100,7 @@ typedef struct defrag_cycle_report {
     bool completed;       /* every stage finished (false: disabled, stopped) */
     uint64_t duration_ms; /* wall-clock time from start to end */
     uint64_t reallocated; /* hits during this cycle */
+    uint64_t misses;      /* misses during this cycle */
     uint64_t slices;      /* timer slices this cycle ran */
     double frag_pct;      /* fragmentation at the end (0 if the source failed) */
     size_t frag_bytes;
@@ -133,16 +137,26 @@ typedef struct defrag_host {
      * frag_bytes=%zu" from *r. The report is valid during the call only. */
     void (*on_cycle_end)(void *arg, const defrag_cycle_report_t *r);
     /* Optional: true when clients are waiting to be served. When set, a slice works in
-     * steps of at most DEFRAG_YIELD_STEP_US and ends as soon as this returns true after
-     * a step; the delay that follows is paced by the time actually worked, less the
-     * time the host ran this slice late, so the CPU share still tends to the target
-     * while no request waits out more than a step. Stages should check their deadline
-     * at least this often. */
+     * steps of at most DEFRAG_YIELD_STEP_US and, once it has worked its fair share of
+     * the time the host ran since the previous slice (P*W/(100-P) for a target of P%
+     * and W us, at most DEFRAG_YIELD_SLICE_MAX_US), ends as soon as this returns true
+     * after a step; the delay that follows is paced by the time actually worked, less
+     * the time the host ran this slice late. So the CPU share tends to the target even
+     * when each round of the host's clients takes longer than a step, while no request
+     * waits out more than DEFRAG_YIELD_SLICE_MAX_US plus a step. Stages should check
+     * their deadline at least every DEFRAG_YIELD_STEP_US. */
     bool (*clients_waiting)(void *arg);
 } defrag_host_t;
 
-/* The longest step between two clients_waiting checks inside a slice. */
-#define DEFRAG_YIELD_STEP_US 25
+/* The hit rate (percent of the allocations looked at that moved) that keeps a cycle at
+ * cycle-max, and the allocations a cron interval must look at for its rate to count. */
+#define DEFRAG_BOOST_HIT_PCT    20
+#define DEFRAG_BOOST_MIN_LOOKED 1000
+
+/* The longest step between two clients_waiting checks inside a slice, and the most a
+ * slice works while clients wait. */
+#define DEFRAG_YIELD_STEP_US      25
+#define DEFRAG_YIELD_SLICE_MAX_US 100
 
 /*
  * Creates an engine with the settings *cfg (NULL = defaults). pre: host->now_us and
@@ -229,8 +243,8 @@ const char *defrag_stage_current(const defrag_t *d);
 /* --- Relocation helpers and accounting (for stage code) --- */
 
 /*
- * Relocates ptr when the shim's hint says so: returns the new pointer (ptr is then
- * freed) and counts a hit, or returns NULL (ptr untouched) and counts a miss.
+ * Relocates ptr when the shim's packing hint (memshim_defrag_should_pack) says so: returns the new
+ * pointer (ptr is then freed) and counts a hit, or returns NULL (ptr untouched) and counts a miss.
  */
 void *defrag_move(defrag_t *d, void *ptr);
 
@@ -263,6 +277,7 @@ bool defrag_should_defer(const defrag_t *d, uint64_t elements);
 
 typedef struct defrag_metrics {
     unsigned running;          /* active_defrag_running: CPU target %, 0 when idle */
+    bool boosted;              /* the target is cycle-max for the hit rate */
     uint64_t hits;             /* active_defrag_hits: allocations moved */
     uint64_t misses;           /* active_defrag_misses: allocations looked at, not moved */
     uint64_t key_hits;         /* active_defrag_key_hits */

@@ -6,7 +6,9 @@
  *
  * Invariants: cpu_pct is 0 exactly when no cycle is running, except between a cron
  * decision and the start it triggers; timer_armed implies running; cur <= nstages, and
- * cur_started is false when cur == nstages.
+ * cur_started is false when cur == nstages; only a running cycle is boosted or has a
+ * base_pct, and an unboosted one runs at base_pct unless a setting changed since the
+ * last cron.
  */
 #ifndef DEFRAG_INTERNAL_H
 #define DEFRAG_INTERNAL_H
@@ -23,6 +25,11 @@ struct defrag {
     defrag_config_t cfg;
     bool config_changed; /* a setting that may lower the CPU target changed */
     unsigned cpu_pct;    /* the CPU target; 0 = idle */
+    /* The hit-rate boost (control.c): the target is cycle-max while the moves pay. */
+    bool boosted;
+    unsigned base_pct;             /* the interpolated target (Valkey's), under the boost */
+    bool last_cycle_paid;          /* the last cycle ended completed with a high hit rate */
+    uint64_t win_hits, win_misses; /* hits and misses when the rate window began */
 
     /* The stage queue: every cycle walks stages[0..nstages) in order. */
     defrag_stage_t *stages;
@@ -41,6 +48,7 @@ struct defrag {
     unsigned prev_cpu_pct; /* the target the previous slice was computed for */
     uint64_t yield_due_us; /* when the slice after a yielding one is due; 0 = none */
     int64_t yield_late_us; /* how late the current slice started past yield_due_us */
+    uint64_t last_end_us;  /* when the previous slice ended (0 = none to pace from) */
 
     /* Metrics. */
     uint64_t hits, misses, key_hits, key_misses;
@@ -49,7 +57,8 @@ struct defrag {
     uint64_t cycle_start_us;   /* when the running cycle started */
     uint64_t counted_from_us;  /* its time counts toward total_us from here (reset) */
     uint64_t cycle_start_hits; /* hits when it started */
-    uint64_t cycle_slices;     /* slices it ran */
+    uint64_t cycle_start_misses;
+    uint64_t cycle_slices; /* slices it ran */
 };
 
 /* The host's clock. */
@@ -60,8 +69,13 @@ static inline uint64_t defrag_clock(const defrag_t *d) {
 /* Reads the fragmentation source (the host's, or the shim's). 0 or -errno. */
 int defrag_frag_read(defrag_t *d, double *pct, size_t *bytes);
 
-/* control.c: the CPU-target update of one cron call (Valkey's updateDefragCpuPercent). */
+/* control.c: the CPU-target update of one cron call (Valkey's updateDefragCpuPercent,
+ * plus the hit-rate boost). */
 void defrag_ctl_update_target(defrag_t *d);
+
+/* control.c: true when hits are at least DEFRAG_BOOST_HIT_PCT of hits + misses and
+ * these are at least DEFRAG_BOOST_MIN_LOOKED. */
+bool defrag_ctl_pays(uint64_t hits, uint64_t misses);
 
 /* cycle.c: starts a cycle (arms the timer); 0 or the -errno of add_timer. */
 int defrag_cycle_begin(defrag_t *d);

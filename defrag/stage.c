@@ -7,11 +7,11 @@
  * list per cycle in beginDefragCycle). A stage starts with reset, advances by steps
  * until it answers DEFRAG_DONE, and gets abort when it started but will not finish:
  * the cycle ended early, or the host aborted it because what it walks is gone
- * (FLUSHDB, SWAPDB). The helpers wrap the shim's packing hint (memshim_defrag_should_pack:
- * every region of a non-full slab moves, which one pass turns into full low slabs, where
- * Valkey's averaging hint leaves a third of the fragmentation to later cycles) and move
- * primitive and count hits
- * (moved) and misses (looked at, left in place), as Valkey's activeDefragAlloc does.
+ * (FLUSHDB, SWAPDB). The helpers wrap the shim's move primitive and its packing hint
+ * (memshim_defrag_should_pack: every region of a non-full slab moves, which one pass
+ * turns into full low slabs, where Valkey's averaging hint leaves a third of the
+ * fragmentation to later cycles), and count hits (moved) and misses (looked at, left in
+ * place), as Valkey's activeDefragAlloc does.
  */
 #include "defrag_internal.h"
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_defrag_control.c - the settings and the control decision of the defrag engine:
- * Valkey's defaults and ranges, when a cycle starts, the interpolated CPU target, and
- * the rule that a running target only rises unless a shaping setting changed.
+ * Valkey's defaults and ranges, when a cycle starts, the interpolated CPU target, the
+ * rule that a running target only rises unless a shaping setting changed, and the
+ * boost to cycle-max while the moves pay.
  */
 #include "defrag_fake.h"
 
@@ -35,6 +36,12 @@ static unsigned running(const rig_t *r) {
     defrag_metrics_t m;
     defrag_metrics_get(r->d, &m);
     return m.running;
+}
+
+static bool boosted(const rig_t *r) {
+    defrag_metrics_t m;
+    defrag_metrics_get(r->d, &m);
+    return m.boosted;
 }
 
 static void cron_at(rig_t *r, double pct, size_t bytes) {
@@ -307,6 +314,120 @@ static void test_control_default_source_is_the_shims_figure(void **state) {
     defrag_free(d);
 }
 
+static void test_control_boost_holds_cycle_max_while_the_hit_rate_is_high(void **state) {
+    (void)state;
+    rig_t r;
+    rig_init(&r);
+    cron_at(&r, 50, 1 << 30);
+    assert_int_equal(running(&r), 11);
+    assert_false(boosted(&r));
+    /* Fewer than DEFRAG_BOOST_MIN_LOOKED allocations looked at: no verdict, however many
+     * moved; the window goes on. */
+    defrag_count(r.d, DEFRAG_BOOST_MIN_LOOKED - 1, 0);
+    cron_at(&r, 50, 1 << 30);
+    assert_int_equal(running(&r), 11);
+    /* One more, and the window (all hits) pays: cycle-max. */
+    defrag_count(r.d, 0, 1);
+    cron_at(&r, 50, 1 << 30);
+    assert_int_equal(running(&r), 25);
+    assert_true(boosted(&r));
+    assert_int_equal(r.h.last_target_cpu, 25);
+    assert_false(r.h.last_target_starting);
+    /* Exactly DEFRAG_BOOST_HIT_PCT of the next window moved: still pays. */
+    defrag_count(r.d, 10 * DEFRAG_BOOST_HIT_PCT, 10 * (100 - DEFRAG_BOOST_HIT_PCT));
+    cron_at(&r, 30, 1 << 30);
+    assert_int_equal(running(&r), 25);
+    /* Just under it: back to the interpolated target, which rose to 22 at frag 90 in
+     * the meantime (the base target only rises, boosted or not). */
+    cron_at(&r, 90, 1 << 30);
+    defrag_count(r.d, 10 * DEFRAG_BOOST_HIT_PCT - 1, 10 * (100 - DEFRAG_BOOST_HIT_PCT) + 1);
+    cron_at(&r, 30, 1 << 30);
+    assert_false(boosted(&r));
+    assert_int_equal(running(&r), 22);
+    assert_int_equal(r.h.last_target_cpu, 22);
+    /* The rate pays again: boosted again. */
+    defrag_count(r.d, 2000, 0);
+    cron_at(&r, 30, 1 << 30);
+    assert_int_equal(running(&r), 25);
+    /* A lower cycle-max applies to the boosted target at the next cron. */
+    assert_int_equal(defrag_config_set_num(r.d, "active-defrag-cycle-max", 15), 0);
+    defrag_count(r.d, 2000, 0);
+    cron_at(&r, 30, 1 << 30);
+    assert_int_equal(running(&r), 15);
+    assert_true(boosted(&r));
+    /* cycle-min above cycle-max wins, boosted too (Valkey's LIMIT). */
+    assert_int_equal(defrag_config_set_num(r.d, "active-defrag-cycle-min", 20), 0);
+    cron_at(&r, 30, 1 << 30);
+    assert_int_equal(running(&r), 20);
+    defrag_free(r.d);
+}
+
+/* Runs the engine's timer until the current cycle ends (the burn stage finishes). */
+static void run_cycle_to_end(rig_t *r, uint64_t hits, uint64_t misses) {
+    int ends = r->h.cycle_ends;
+    defrag_count(r->d, hits, misses);
+    while (r->h.cycle_ends == ends) {
+        assert_true(fake_run_next(&r->h));
+        assert_int_equal(defrag_check(r->d), 0);
+    }
+}
+
+static void test_control_cycle_after_a_paying_cycle_starts_at_cycle_max(void **state) {
+    (void)state;
+    rig_t r;
+    rig_init(&r);
+    r.b.units = 50; /* a short stage, so cycles end */
+    cron_at(&r, 20, 1 << 30);
+    assert_int_equal(running(&r), 3); /* 1 + 10 * 24 / 90 */
+    /* Its hit rate is high: when it ends, fragmentation is still over threshold-lower,
+     * and the cycle Valkey would restart at 3% restarts at cycle-max. */
+    run_cycle_to_end(&r, 800, 200);
+    assert_true(r.h.last_report.completed);
+    assert_int_equal(r.h.last_report.reallocated, 800);
+    assert_int_equal(r.h.last_report.misses, 200);
+    assert_true(defrag_is_running(r.d));
+    assert_true(r.h.last_target_starting);
+    assert_int_equal(running(&r), 25);
+    assert_true(boosted(&r));
+    /* The next one moves little: the cycle after it runs at the interpolated 3%. */
+    run_cycle_to_end(&r, 100, 900);
+    assert_true(defrag_is_running(r.d));
+    assert_int_equal(running(&r), 3);
+    assert_false(boosted(&r));
+    /* Too few allocations looked at to judge (a small keyspace): no boost. */
+    run_cycle_to_end(&r, DEFRAG_BOOST_MIN_LOOKED - 1, 0);
+    assert_int_equal(running(&r), 3);
+    /* A cycle that is stopped, however well it paid, gives no boost to the next. */
+    defrag_count(r.d, 5000, 0);
+    defrag_stop(r.d);
+    assert_false(r.h.last_report.completed);
+    cron_at(&r, 20, 1 << 30);
+    assert_int_equal(running(&r), 3);
+    assert_false(boosted(&r));
+    /* Nor does a paying cycle after which fragmentation is below threshold-lower: no
+     * cycle starts at all. */
+    r.h.frag_pct = 5;
+    run_cycle_to_end(&r, 5000, 0);
+    assert_false(defrag_is_running(r.d));
+    assert_int_equal(running(&r), 0);
+    assert_int_equal(defrag_check(r.d), 0);
+    defrag_free(r.d);
+}
+
+static void test_control_boost_survives_a_stats_reset(void **state) {
+    (void)state;
+    rig_t r;
+    rig_init(&r);
+    cron_at(&r, 50, 1 << 30);
+    defrag_count(r.d, 5000, 0);
+    defrag_metrics_reset(r.d); /* CONFIG RESETSTAT: the counters restart from zero */
+    assert_int_equal(defrag_check(r.d), 0);
+    defrag_count(r.d, 2000, 0);
+    cron_at(&r, 50, 1 << 30);
+    assert_int_equal(running(&r), 25);
+    defrag_free(r.d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_control_defaults_are_valkeys),
@@ -321,6 +442,9 @@ int main(void) {
         cmocka_unit_test(test_control_retries_when_the_host_has_no_timer),
         cmocka_unit_test(test_control_ignores_a_failing_frag_source),
         cmocka_unit_test(test_control_default_source_is_the_shims_figure),
+        cmocka_unit_test(test_control_boost_holds_cycle_max_while_the_hit_rate_is_high),
+        cmocka_unit_test(test_control_cycle_after_a_paying_cycle_starts_at_cycle_max),
+        cmocka_unit_test(test_control_boost_survives_a_stats_reset),
     };
     return cmocka_run_group_tests_name("defrag_control", tests, NULL, NULL);
 }

@@ -92,13 +92,14 @@ static void test_cycle_cpu_share_holds_under_a_busy_host(void **state) {
     (void)state;
     rig_t r;
     rig_start(&r, 25, 500, 37);
-    /* The host runs the timer 0..3 ms late (a busy event loop): compensation keeps
-     * the share within a few percent of the target. */
+    /* The host runs the timer 0..1.2 ms late (a busy event loop; the most the 900 us
+     * cap on a compensating slice makes up for at 25%): compensation keeps the share
+     * within a few percent of the target. */
     uint64_t x = 12345;
     uint64_t t0 = r.h.now, busy0 = r.b.busy_us;
     while (r.h.now - t0 < 5 * 1000 * 1000) {
         x = x * 6364136223846793005ull + 1442695040888963407ull;
-        r.h.late_once_us = (x >> 33) % 3000;
+        r.h.late_once_us = (x >> 33) % 1200;
         assert_true(fake_run_next(&r.h));
     }
     double share = 100.0 * (double)(r.b.busy_us - busy0) / (double)(r.h.now - t0);
@@ -112,19 +113,19 @@ static void test_cycle_starved_timer_gets_proportionally_longer_slice(void **sta
     rig_start(&r, 25, 500, 1);
     for (int i = 0; i < 5; i++)
         assert_true(fake_run_next(&r.h));
-    /* The host ran the timer 4.5 ms late: W = 1500 + 4500 = 6000 us, so
-     * D = 25 * 6000 / 75 = 2000 us. */
-    r.h.late_once_us = 4500;
+    /* The host ran the timer 1.2 ms late: W = 1500 + 1200 = 2700 us, so
+     * D = 25 * 2700 / 75 = 900 us. */
+    r.h.late_once_us = 1200;
     assert_true(fake_run_next(&r.h));
-    assert_int_equal(r.b.last_deadline - r.b.last_start, 2000);
+    assert_int_equal(r.b.last_deadline - r.b.last_start, 900);
     assert_int_equal(r.h.last_delay, 1500);
     /* Back on time: back to the base slice. */
     assert_true(fake_run_next(&r.h));
     assert_int_equal(r.b.last_deadline - r.b.last_start, 500);
-    /* Half the wait, half the slice: W = 1500 + 1500 = 3000 -> D = 1000. */
-    r.h.late_once_us = 1500;
+    /* A shorter wait, a shorter slice: W = 1500 + 600 = 2100 -> D = 700. */
+    r.h.late_once_us = 600;
     assert_true(fake_run_next(&r.h));
-    assert_int_equal(r.b.last_deadline - r.b.last_start, 1000);
+    assert_int_equal(r.b.last_deadline - r.b.last_start, 700);
     rig_stop(&r);
 }
 
@@ -141,12 +142,14 @@ static uint64_t slice_after_stall(unsigned cycle_us, uint64_t late_us) {
     return len;
 }
 
-static void test_cycle_starvation_slice_is_capped_at_2ms(void **state) {
+static void test_cycle_starvation_slice_is_capped_at_900us(void **state) {
     (void)state;
-    /* A 2 s slow command earns at most 4 base slices and never more than 2 ms... */
-    assert_int_equal(slice_after_stall(500, 2 * 1000 * 1000), 2000);
+    /* A 2 s slow command earns at most 4 base slices and never more than 900 us (so a
+     * slice stays under 1 ms with its last step's overrun)... */
+    assert_int_equal(slice_after_stall(500, 2 * 1000 * 1000), 900);
     assert_int_equal(slice_after_stall(200, 2 * 1000 * 1000), 800);
-    /* ...unless the configured base slice is itself longer than 2 ms. */
+    assert_int_equal(slice_after_stall(100, 2 * 1000 * 1000), 400);
+    /* ...unless the configured base slice is itself longer. */
     assert_int_equal(slice_after_stall(3000, 2 * 1000 * 1000), 3000);
 }
 
@@ -256,10 +259,11 @@ static void test_cycle_starts_new_stages_only_with_a_full_base_slice_left(void *
 }
 
 /* An engine at 25% whose stage works in chunks of chunk_us, with clients always
- * waiting: runs slices for 2 s of fake time, each one late by a pseudo-random
- * 0..late_max_us (0: on time); asserts that every slice was a single step of at most
- * DEFRAG_YIELD_STEP_US and returns the share of the time spent working. */
-static double yielding_share(uint64_t chunk_us, uint64_t late_max_us) {
+ * waiting: runs slices for 2 s of fake time, each one late by late_min_us plus a
+ * pseudo-random 0..late_max_us (0: on time); asserts that every step lasted at most
+ * DEFRAG_YIELD_STEP_US and every slice at most DEFRAG_YIELD_SLICE_MAX_US plus a step,
+ * and returns the share of the time spent working. */
+static double yielding_share_late(uint64_t chunk_us, uint64_t late_min_us, uint64_t late_max_us) {
     rig_clients_waiting = waiting_answer;
     rig_waiting = true;
     rig_t r;
@@ -269,14 +273,20 @@ static double yielding_share(uint64_t chunk_us, uint64_t late_max_us) {
     uint64_t t0 = r.h.now, busy0 = r.b.busy_us;
     while (r.h.now - t0 < 2 * 1000 * 1000) {
         x = x * 6364136223846793005ull + 1442695040888963407ull;
-        r.h.late_once_us = late_max_us ? (x >> 33) % late_max_us : 0;
+        r.h.late_once_us = late_min_us + (late_max_us ? (x >> 33) % late_max_us : 0);
+        uint64_t busy = r.b.busy_us;
         assert_true(fake_run_next(&r.h));
         assert_true(r.b.last_deadline - r.b.last_start <= DEFRAG_YIELD_STEP_US);
+        assert_true(r.b.busy_us - busy <= DEFRAG_YIELD_SLICE_MAX_US + DEFRAG_YIELD_STEP_US);
         assert_int_equal(defrag_check(r.d), 0);
     }
     rig_stop(&r);
     rig_clients_waiting = NULL;
     return 100.0 * (double)(r.b.busy_us - busy0) / (double)(r.h.now - t0);
+}
+
+static double yielding_share(uint64_t chunk_us, uint64_t late_max_us) {
+    return yielding_share_late(chunk_us, 0, late_max_us);
 }
 
 static void test_cycle_yields_to_waiting_clients_and_keeps_the_share(void **state) {
@@ -307,15 +317,29 @@ static void test_cycle_yield_share_holds_when_the_host_runs_slices_late(void **s
     assert_true(share > 22.0 && share < 28.0);
 }
 
+static void test_cycle_yield_slice_takes_its_share_of_a_long_client_round(void **state) {
+    (void)state;
+    /* Each round of clients keeps the host 300 us: one 25 us step per round would be
+     * 25 / 325 = 8%. Each slice instead works its fair share, 25 * W / 75 = about
+     * 100 us, before it yields, and the share meets the target. */
+    double share = yielding_share_late(5, 300, 0);
+    assert_true(share > 23.0 && share < 27.0);
+    /* Rounds of 1.2 ms: the slice stops at DEFRAG_YIELD_SLICE_MAX_US (checked in
+     * yielding_share_late), so the share falls short (100 / 1300 = 8%, not 25%). */
+    share = yielding_share_late(5, 1200, 0);
+    assert_true(share > 6.0 && share < 10.0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cycle_first_slice_is_base_length_then_paced),
         cmocka_unit_test(test_cycle_cpu_share_matches_target),
         cmocka_unit_test(test_cycle_cpu_share_holds_under_a_busy_host),
         cmocka_unit_test(test_cycle_starved_timer_gets_proportionally_longer_slice),
-        cmocka_unit_test(test_cycle_starvation_slice_is_capped_at_2ms),
+        cmocka_unit_test(test_cycle_starvation_slice_is_capped_at_900us),
         cmocka_unit_test(test_cycle_yields_to_waiting_clients_and_keeps_the_share),
         cmocka_unit_test(test_cycle_yield_share_holds_when_the_host_runs_slices_late),
+        cmocka_unit_test(test_cycle_yield_slice_takes_its_share_of_a_long_client_round),
         cmocka_unit_test(test_cycle_overrun_is_paid_back_by_longer_delays),
         cmocka_unit_test(test_cycle_pause_polls_without_work_and_forgets_the_wait),
         cmocka_unit_test(test_cycle_target_change_ignores_the_previous_wait),
