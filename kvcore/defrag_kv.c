@@ -78,7 +78,9 @@ static struct {
     void *timer_priv;
     uint64_t moved_now; /* moves made through move_cb since the caller zeroed it */
     /* The running cycle's slices, for the verbose log line at its end. */
-    uint64_t slices, slices_over_2ms, slice_max_us, slice_max_cpu_us;
+    uint64_t slices, slices_over_2ms, slice_max_us, slice_max_cpu_us, slice_cpu_us;
+    /* Its deferred values: queued, and dropped at a resume (deleted or retyped). */
+    uint64_t deferred, deferred_gone;
 } g;
 
 /* --- The host adapter --- */
@@ -103,6 +105,7 @@ static int64_t timer_trampoline(kv_loop_t *loop, int64_t id, void *priv) {
     uint64_t cpu = thread_cpu_us();
     int64_t next = g.timer_fn(g.timer_priv);
     cpu = thread_cpu_us() - cpu;
+    g.slice_cpu_us += cpu;
     if (cpu > g.slice_max_cpu_us) g.slice_max_cpu_us = cpu;
     return next == DEFRAG_TIMER_STOP ? -1 : next;
 }
@@ -138,7 +141,10 @@ static void host_on_target(void *arg, bool starting, double frag_pct, size_t fra
            starting ? "Starting" : "Changing", starting ? "" : " CPU", frag_pct, frag_bytes,
            cpu_pct);
     kv_srv.active_defrag_running = (int)cpu_pct;
-    if (starting) g.slices = g.slices_over_2ms = g.slice_max_us = g.slice_max_cpu_us = 0;
+    if (starting) {
+        g.slices = g.slices_over_2ms = g.slice_max_us = g.slice_max_cpu_us = g.slice_cpu_us = 0;
+        g.deferred = g.deferred_gone = 0;
+    }
 }
 
 static void host_on_slice(void *arg, uint64_t duration_us) {
@@ -157,9 +163,12 @@ static void host_on_cycle_end(void *arg, const defrag_cycle_report_t *r) {
            r->completed ? "done" : "stopped", (int)r->duration_ms, (int)r->reallocated, r->frag_pct,
            r->frag_bytes);
     kv_log(KV_LOG_VERBOSE,
-           "Active defrag slices: %llu, longest %llu us (%llu us CPU), %llu longer than 2 ms",
+           "Active defrag slices: %llu, longest %llu us (%llu us CPU), %llu longer than 2 ms; "
+           "CPU %llu ms, misses=%llu; deferred values %llu (%llu gone at a resume)",
            (unsigned long long)g.slices, (unsigned long long)g.slice_max_us,
-           (unsigned long long)g.slice_max_cpu_us, (unsigned long long)g.slices_over_2ms);
+           (unsigned long long)g.slice_max_cpu_us, (unsigned long long)g.slices_over_2ms,
+           (unsigned long long)(g.slice_cpu_us / 1000), (unsigned long long)r->misses,
+           (unsigned long long)g.deferred, (unsigned long long)g.deferred_gone);
     kv_defrag_metrics_sync();
 }
 
@@ -190,13 +199,16 @@ static bool value_now_or_later(db_stage_t *st, kv_obj_t *o, bool defer) {
     size_t klen;
     const char *key = kv_obj_key(o, &klen);
     /* Cursor 0 (start) carries no tag: the first resume takes whatever value is there. */
-    (void)defrag_later_add(st->later, key, klen);
+    if (defrag_later_add(st->later, key, klen) == 0) g.deferred++;
     return false;
 }
 
 /*
  * Resumes deferred values until the list is empty (true) or the deadline passes
- * (false). pre: no slot references are held (lookups may step the rehash).
+ * (false). A value is looked up by name once per call and then worked on in
+ * LATER_BUDGET-element pieces until it is done or the deadline passes: nothing else
+ * runs in between, so the object stays valid; between calls only the name and the
+ * cursor are kept. pre: no slot references are held (lookups may step the rehash).
  */
 static bool later_drain(db_stage_t *st, kv_db_t *db, uint64_t deadline) {
     const void *name;
@@ -207,10 +219,14 @@ static bool later_drain(db_stage_t *st, kv_db_t *db, uint64_t deadline) {
         if (o == NULL || !is_aggregate(o) ||
             (*cursor != 0 && (*cursor & ~CURSOR_MASK) != cursor_tag(o))) {
             defrag_later_pop(st->later); /* deleted or retyped: nothing to resume */
+            g.deferred_gone++;
             continue;
         }
         uint64_t c = *cursor & CURSOR_MASK;
-        bool done = kv_defrag_value(o, &c, LATER_BUDGET, move_cb);
+        bool done;
+        do {
+            done = kv_defrag_value(o, &c, LATER_BUDGET, move_cb);
+        } while (!done && defrag_now_us(g.d) < deadline);
         if (done) {
             defrag_later_pop(st->later);
         } else {

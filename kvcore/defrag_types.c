@@ -34,6 +34,18 @@ size_t kv_defrag_value_len(const kv_obj_t *o) {
     }
 }
 
+/* The node at index i, walking from the nearer end: a resumed cursor is an index (a
+ * node pointer could be freed between two steps), and a list of thousands of nodes
+ * should not cost a walk from the head at every step. */
+static kv_ql_node_t *node_at(const kv_ql_t *ql, size_t i) {
+    if (i >= ql->nodes) return NULL;
+    if (i < ql->nodes / 2) return kv_ql_node_at(ql, i);
+    kv_ql_node_t *n = ql->tail;
+    for (size_t k = ql->nodes - 1; n != NULL && k > i; k--)
+        n = n->prev;
+    return n;
+}
+
 /* Quicklist: the struct on the first call, then nodes from index *cursor - 1. */
 static bool defrag_quicklist(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move) {
     kv_ql_t *ql = kv_obj_ptr(o);
@@ -42,7 +54,7 @@ static bool defrag_quicklist(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_de
         kv_obj_set_ptr(o, ql);
     }
     size_t idx = *cursor == 0 ? 0 : (size_t)(*cursor - 1);
-    kv_ql_node_t *n = *cursor == 0 ? ql->head : kv_ql_node_at(ql, idx);
+    kv_ql_node_t *n = *cursor == 0 ? ql->head : node_at(ql, idx);
     size_t done = 0;
     while (n != NULL) {
         n = kv_ql_defrag_node(ql, n, move);

@@ -605,6 +605,104 @@ static void test_defrag_zset_moves_nodes_table_and_skiplist_in_steps(void **stat
     kv_obj_free(o);
 }
 
+/* A list of n elements "element-<i>" in quicklist form with 16 entries per node. */
+static kv_obj_t *make_list(const char *key, int n) {
+    long long fill = kv_srv.cfg.list_max_listpack_size;
+    kv_srv.cfg.list_max_listpack_size = 16;
+    kv_obj_t *o = kv_list_new(key, strlen(key), -1);
+    assert_non_null(o);
+    char el[32];
+    for (int i = 0; i < n; i++) {
+        int len = snprintf(el, sizeof(el), "element-%d", i);
+        assert_int_equal(kv_list_grow(o, (size_t)len, 1), 0);
+        assert_int_equal(kv_list_push(o, KV_LIST_TAIL, el, (size_t)len), 0);
+    }
+    kv_srv.cfg.list_max_listpack_size = fill;
+    return o;
+}
+
+/* The k-th change between two steps, applied alike to the value being relocated and to
+ * its twin that is not: elements vanish before and after the cursor, new ones arrive
+ * at both ends (which shifts ranks and node indexes under a resumed cursor), and at
+ * k == 3 a third of the value goes at once (a hash table then shrinks mid-scan). */
+static void change_value(kv_obj_t *o, int k, int n) {
+    char a[48], b[48];
+    if (o->type == KV_TYPE_HASH) {
+        for (int j = 0; j < (k == 3 ? n / 3 : 3); j++) {
+            snprintf(a, sizeof(a), "field-%d", (k * 37 + j * 7) % n);
+            kv_arg_t fa = arg(a);
+            (void)kv_hash_del(o, &fa);
+        }
+        snprintf(a, sizeof(a), "new-%d", k);
+        snprintf(b, sizeof(b), "new-value-%d", k);
+        kv_arg_t fa = arg(a), va = arg(b);
+        assert_int_equal(kv_hash_set(o, &fa, &va), 1);
+    } else if (o->type == KV_TYPE_ZSET) {
+        for (int j = 0; j < (k == 3 ? n / 3 : 3); j++) {
+            int len = snprintf(a, sizeof(a), "member-%d", (k * 37 + j * 7) % n);
+            (void)kv_zset_del(o, a, (size_t)len);
+        }
+        int len = snprintf(a, sizeof(a), "first-%d", k);
+        unsigned out = 0;
+        assert_int_equal(kv_zset_add(o, -1.0 - k, a, (size_t)len, 0, &out, NULL), 0);
+    } else {
+        (void)kv_list_del_range(o, 0, k == 3 ? (size_t)n / 3 : 3);
+        (void)kv_list_del_range(o, -2, 1);
+        int len = snprintf(a, sizeof(a), "head-%d", k);
+        assert_int_equal(kv_list_grow(o, (size_t)len, 1), 0);
+        assert_int_equal(kv_list_push(o, KV_LIST_HEAD, a, (size_t)len), 0);
+        len = snprintf(a, sizeof(a), "tail-%d", k);
+        assert_int_equal(kv_list_grow(o, (size_t)len, 1), 0);
+        assert_int_equal(kv_list_push(o, KV_LIST_TAIL, a, (size_t)len), 0);
+    }
+}
+
+static void test_defrag_big_values_stay_consistent_when_changed_between_steps(void **state) {
+    (void)state;
+    enum { N = 2000, BUDGET = 50 };
+    kv_obj_t *moved[3] = {make_hash("h", N, true), make_zset("z", N, true), make_list("l", N)};
+    kv_obj_t *twin[3] = {make_hash("h2", N, true), make_zset("z2", N, true), make_list("l2", N)};
+    assert_int_equal(moved[0]->encoding, KV_ENC_HASHTABLE);
+    assert_int_equal(moved[1]->encoding, KV_ENC_SKIPLIST);
+    assert_int_equal(moved[2]->encoding, KV_ENC_QUICKLIST);
+    for (int t = 0; t < 3; t++) {
+        kv_obj_t *o = moved[t];
+        uint64_t cursor = 0;
+        int steps = 0;
+        forced_moves = 0;
+        /* More elements than one budget: the value is relocated over many steps, and
+         * changed between each two. */
+        assert_true(kv_defrag_value_len(o) > BUDGET);
+        while (!kv_defrag_value(o, &cursor, BUDGET, move_always)) {
+            assert_true(cursor != 0 && cursor < (UINT64_C(1) << 56));
+            change_value(o, steps, N);
+            change_value(twin[t], steps, N);
+            steps++;
+            assert_true(steps < 10 * N);
+        }
+        assert_true(steps >= 4);
+        /* Most entries (hash, zset) or nodes (list, 16 entries each) moved. */
+        assert_true(forced_moves > (size_t)(t == 2 ? N / 16 : N / 2));
+        int rc = t == 0 ? kv_hash_check(o) : t == 1 ? kv_zset_check(o) : kv_list_check(o);
+        assert_int_equal(rc, 0);
+        unsigned char a[20], b[20];
+        kv_digest_value(o, a);
+        kv_digest_value(twin[t], b);
+        assert_memory_equal(a, b, 20);
+        /* And a value changed after the last step is still whole: one more full pass. */
+        change_value(o, steps, N);
+        change_value(twin[t], steps, N);
+        cursor = 0;
+        while (!kv_defrag_value(o, &cursor, BUDGET, move_always))
+            ;
+        kv_digest_value(o, a);
+        kv_digest_value(twin[t], b);
+        assert_memory_equal(a, b, 20);
+        kv_obj_free(o);
+        kv_obj_free(twin[t]);
+    }
+}
+
 static void test_digest_value_is_blind_to_encoding_and_insertion_order(void **state) {
     (void)state;
     unsigned char a[20], b[20], c[20];
@@ -738,6 +836,8 @@ int main(void) {
         cmocka_unit_test_setup(test_defrag_hashtable_values_move_with_entries_and_keep_content,
                                reset),
         cmocka_unit_test_setup(test_defrag_zset_moves_nodes_table_and_skiplist_in_steps, reset),
+        cmocka_unit_test_setup(test_defrag_big_values_stay_consistent_when_changed_between_steps,
+                               reset),
         cmocka_unit_test_setup(test_digest_sha1_matches_fips_vectors, reset),
         cmocka_unit_test_setup(test_digest_value_is_blind_to_encoding_and_insertion_order, reset),
         cmocka_unit_test_setup(test_digest_is_zero_when_empty_and_order_independent, reset),
