@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Active defragmentation of values far bigger than one step: a hash, a sorted set and a
-# list of M elements each (default 200000, 6000 steps of the later list's budget each;
+# list of M elements each (default 100000, 3000 steps of the later list's budget each;
 # KV_DEFRAG_BIG=1000000 for the benchmark's size, which takes minutes on a busy
 # machine, mostly DEBUG DIGEST) among 100000 fragmented small keys. The defragmenter defers them to its later list and relocates them in
 # bounded, resumable steps, looked up again by name at every step. While cycles run, a
@@ -15,7 +15,7 @@
 . "$(dirname "$0")/../lib.sh"
 need_cmd redis-cli python3
 [ -z "${MEMSHIM_SAN:-}" ] || skip "fragmentation is jemalloc's, and a sanitizer owns malloc"
-M=${KV_DEFRAG_BIG:-200000}
+M=${KV_DEFRAG_BIG:-100000}
 N=100000
 LOAD="python3 tests/kv/defrag_load.py"
 kv_start_kvcore --enable-debug-command yes --loglevel verbose --dbfilename big.rdb

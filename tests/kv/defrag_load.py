@@ -238,7 +238,7 @@ def mutate(port, port2, m, stop):
     """Changes the big values the same way on two servers until `stop` exists (and for
     at least 600 rounds): fields, members and elements go and come near both ends and in
     the middle of each value's order; and once the first server's defragmenter has
-    looked at m/2 allocations (active_defrag_hits + misses, so it is inside the big
+    looked at m allocations (active_defrag_hits + misses, so it is inside the big
     values, which are most of the dataset), every 50th round one value is deleted and
     written anew with the same type but small, sometimes by way of a string: what a
     resumable defrag cursor must survive. Every reply must be the same on both."""
@@ -251,7 +251,7 @@ def mutate(port, port2, m, stop):
         j = rnd.randrange(m)
         if not replacing and rounds % 20 == 0:
             st = info_fields(a, "stats")
-            if int(st["active_defrag_hits"]) + int(st["active_defrag_misses"]) >= m // 2:
+            if int(st["active_defrag_hits"]) + int(st["active_defrag_misses"]) >= m:
                 replacing = rounds
         cmds = [enc(b"HDEL", b"big:hash", b"f%d" % j), enc(b"HSET", b"big:hash", b"n%d" % rounds, b"x" * 30),
                 enc(b"ZREM", b"big:zset", b"m%d" % j),
