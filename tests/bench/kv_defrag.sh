@@ -289,9 +289,11 @@ off1=""
 vk1=""
 [ -n "$VK" ] && vk1="$TMP/vk1.samples"
 python3 tests/bench/kv_defrag_chart.py "$TMP/on1.samples" "$(cat "$TMP/on1.t_on")" \
-    "kvcore-server active defrag: $N keys, 2/3 deleted, ignore-bytes 1mb" "$OUT/kv_defrag.svg" \
+    "kvcore-server active defrag${VK:+ vs valkey}: $N keys, 2/3 deleted, ignore-bytes 1mb" \
+    "$OUT/kv_defrag.svg" \
     ${off1:+--off "$off1"} ${vk1:+--valkey "$vk1" "$(cat "$TMP/vk1.t_on")"}
-for f in "$TMP"/on*.samples "$TMP"/off*.samples "$TMP"/vk*.samples "$TMP"/*.bench "$TMP"/*.t_on "$TMP"/*.log; do
+for f in "$TMP"/on*.samples "$TMP"/off*.samples "$TMP"/vk*.samples "$TMP"/*.bench "$TMP"/*.t_on \
+    "$TMP"/on*.log "$TMP"/off*.log "$TMP"/vk*.log; do
     [ -e "$f" ] && cp "$f" "$OUT/kv_defrag.$(basename "$f")"
 done
 echo "  chart: $OUT/kv_defrag.svg; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
