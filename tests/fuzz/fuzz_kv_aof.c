@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if ((size_t)st.st_size < size) FUZZ_CHECK(rc == 0 && last && kv_srv.cfg.aof_load_truncated);
     for (int i = 0; i < kv_srv.ndbs; i++) {
         FUZZ_CHECK(kv_ht_check(kv_srv.dbs[i].keys) == 0);
-        FUZZ_CHECK(kv_ht_check(kv_srv.dbs[i].expires) == 0);
+        FUZZ_CHECK(kv_ttl_check(kv_srv.dbs[i].expires) == 0);
     }
     unlink(path);
     return 0;

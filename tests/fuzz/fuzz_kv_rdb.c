@@ -95,6 +95,7 @@ static void snapshot(const uint8_t *data, size_t size) {
     if (rc == 0) FUZZ_CHECK(st.bytes <= size);
     for (int i = 0; i < kv_srv.ndbs; i++) {
         FUZZ_CHECK(kv_ht_check(kv_srv.dbs[i].keys) == 0);
+        FUZZ_CHECK(kv_ttl_check(kv_srv.dbs[i].expires) == 0);
         kv_db_flush(&kv_srv.dbs[i]);
     }
     free(p);

@@ -13,7 +13,7 @@
 #   replay  <cc> -fsanitize=address,undefined replay_main.c -> $BUILD/fuzz-replay/<target>
 
 FUZZ_INC="-Ishim -Iheapprof -Idefrag -Ikvcore -Itests/fuzz -I/usr/include/liblzf"
-FUZZ_CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
+FUZZ_CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
 -Wno-missing-field-initializers -fno-sanitize-recover=all"
 
 # The target names, one per line (fuzz_hp_dump ...).
