@@ -67,6 +67,12 @@ static struct {
          .last_bgrewrite_ok = true,
          .write_ok = true};
 
+/* Every change of aof.state goes through here: MISCONF's gate bit follows it. */
+static void set_state(int state) {
+    aof.state = state;
+    kv_cmd_gate_set(KV_GATE_AOF, state != AOF_OFF);
+}
+
 /* --- The fsync thread (everysec, and closing replaced files without blocking) --- */
 
 #define BIO_QUEUE 64
@@ -697,7 +703,7 @@ static void rewrite_done(void) {
     aof.rewrites++;
     aof.consecutive_failures = 0;
     if (aof.state == AOF_WAIT_REWRITE) {
-        aof.state = AOF_ON;
+        set_state(AOF_ON);
         kv_log(KV_LOG_NOTICE, "AOF rewrite done, AOF is now on");
     }
     kv_log(KV_LOG_NOTICE, "Background AOF rewrite finished successfully");
@@ -861,7 +867,7 @@ int kv_aof_startup(void) {
     if (rc != 0) return rc;
     rc = bio_start();
     if (rc != 0) return rc;
-    aof.state = AOF_ON;
+    set_state(AOF_ON);
     aof.last_fsync_ms = kv_mstime();
     return 0;
 }
@@ -871,10 +877,10 @@ int kv_aof_startup(void) {
 static int start_append_only(void) {
     if (bio_start() != 0) return -EAGAIN;
     if (aof.child > 0) rewrite_kill_child();
-    aof.state = AOF_WAIT_REWRITE;
+    set_state(AOF_WAIT_REWRITE);
     int rc = rewrite_start();
     if (rc != 0) {
-        aof.state = AOF_OFF;
+        set_state(AOF_OFF);
         kv_log(KV_LOG_WARNING, "Redis needs to enable the AOF but can't trigger a background AOF "
                                "rewrite operation. Check the above logs for more info about the "
                                "error.");
@@ -895,7 +901,7 @@ static void stop_append_only(void) {
     aof.len = 0;
     aof.selected_db = -1;
     rewrite_kill_child();
-    aof.state = AOF_OFF;
+    set_state(AOF_OFF);
     aof.write_ok = true;
     aof.scheduled = false;
 }
@@ -920,7 +926,7 @@ void kv_aof_shutdown(void) {
     bio_stop();
     if (aof.fd >= 0) close(aof.fd);
     aof.fd = -1;
-    aof.state = AOF_OFF;
+    set_state(AOF_OFF);
     free(aof.buf);
     aof.buf = NULL;
     aof.len = aof.cap = 0;

@@ -25,15 +25,16 @@ kv_client_ext_t *kv_client_ext_get(kv_client_t *c) {
 
 /* --- CLIENT PAUSE --- */
 
+bool kv_client_pause_active; /* a CLIENT PAUSE is set (it may have expired) */
+
 static struct {
-    bool active;
     bool all;       /* ALL (else WRITE) */
     int64_t end_ms; /* unix ms */
     size_t nwaiting;
 } pause_state;
 
 static bool pause_expired(void) {
-    return pause_state.active && kv_mstime() >= pause_state.end_ms;
+    return kv_client_pause_active && kv_mstime() >= pause_state.end_ms;
 }
 
 size_t kv_pause_waiting_clients(void) {
@@ -41,14 +42,14 @@ size_t kv_pause_waiting_clients(void) {
 }
 
 bool kv_pause_is_active(bool write) {
-    if (!pause_state.active || pause_expired()) return false;
+    if (!kv_client_pause_active || pause_expired()) return false;
     return pause_state.all || write;
 }
 
 /* Runs the input of every paused client again: a command still covered (a new pause)
  * makes it wait again. */
 static void pause_release(void) {
-    pause_state.active = false;
+    kv_client_pause_active = false;
     if (pause_state.nwaiting == 0) return;
     for (kv_client_t *c = kv_srv.clients, *next; c; c = next) {
         next = c->next;
@@ -83,7 +84,7 @@ static bool command_is_write(const kv_client_t *c, const kv_cmd_t *cmd) {
 /* Would the pause hold this command? Commands that fail their checks (unknown, arity)
  * are refused at once, as Redis refuses them before it looks at the pause. */
 static bool pause_holds(kv_client_t *c) {
-    if (!pause_state.active || pause_expired()) return false;
+    if (!kv_client_pause_active || pause_expired()) return false;
     const kv_cmd_t *cmd = kv_cmd_lookup_argv(c->argv, c->argc);
     if (cmd == NULL) return false;
     if ((cmd->arity > 0 && cmd->arity != c->argc) || c->argc < -cmd->arity) return false;
@@ -115,11 +116,11 @@ void kv_cmd_client_pause(kv_client_t *c) {
     int64_t now = kv_mstime();
     int64_t end = ms > INT64_MAX - now ? INT64_MAX : now + ms;
     /* As Redis: a pause never shortens or weakens one in force. */
-    if (pause_state.active && !pause_expired()) {
+    if (kv_client_pause_active && !pause_expired()) {
         if (end > pause_state.end_ms) pause_state.end_ms = end;
         pause_state.all = pause_state.all || all;
     } else {
-        pause_state.active = true;
+        kv_client_pause_active = true;
         pause_state.end_ms = end;
         pause_state.all = all;
     }
@@ -368,9 +369,8 @@ void kv_cmd_reset(kv_client_t *c) {
     kv_reply_status(c, "RESET");
 }
 
-void kv_client_after_call(kv_client_t *c, kv_cmd_t *cmd, uint64_t usec) {
+void kv_client_after_call(kv_client_t *c, kv_cmd_t *cmd) {
     if (kv_monitor_count) kv_monitor_feed(c, cmd);
-    kv_latency_hist_record(cmd, usec);
     if (kv_tracking_pending || (c->flags & KV_CLIENT_TRACKING)) kv_tracking_after_command(c, cmd);
     if (kv_pubsub_self_pending) kv_pubsub_flush_self(c); /* its own messages, after both */
 }

@@ -9,10 +9,13 @@
  * and synchronized across CPUs), kv_clock_us scales the TSC by a factor measured against
  * CLOCK_MONOTONIC; anywhere else, and until the first 20 ms of measurement exist, it is
  * kv_monotonic_us. Invariants: values never decrease; the factor is re-measured every
- * RECAL_CALLS reads over the whole time since the first anchor (so it only gets more
- * precise), and each re-measurement re-anchors at CLOCK_MONOTONIC, so the clock cannot
- * drift from it by more than the rate error over one interval. Single-threaded (the
- * event loop), like the rest of the command path.
+ * RECAL_US of TSC time (at the first read after it) over the whole time since the first
+ * anchor (so it only gets more precise), and each re-measurement re-anchors at
+ * CLOCK_MONOTONIC, so the clock cannot drift from it by more than the rate error over one
+ * interval. The read itself is inline (kv_internal.h): a TSC read, one compare against
+ * the span of ticks until the next re-measurement (which also sends a counter read behind
+ * the anchor here), a multiply. Single-threaded (the event loop), like the rest of the
+ * command path.
  */
 #include "kv_internal.h"
 
@@ -29,21 +32,18 @@
 #endif
 
 #define CALIBRATE_MIN_NS 20000000ull /* first factor after 20 ms of measurement */
-#define RECAL_CALLS      (1u << 16)
-#define PAIR_MAX_TICKS   200000u /* tens of microseconds at any clock rate in use */
+#define RECAL_US         50000u      /* re-measure every 50 ms of TSC time */
+#define PAIR_MAX_TICKS   200000u     /* tens of microseconds at any clock rate in use */
 
 enum { TSC_UNKNOWN, TSC_OFF, TSC_CALIBRATING, TSC_ON };
 
 static struct {
     int state;
-    uint32_t calls;      /* reads since the last re-measurement */
-    uint64_t first_tsc;  /* the first anchor: the factor is measured from here */
-    uint64_t first_ns;   /* CLOCK_MONOTONIC at first_tsc */
-    uint64_t anchor_tsc; /* the current anchor */
-    uint64_t anchor_us;  /* CLOCK_MONOTONIC (us) at anchor_tsc */
-    uint64_t mult;       /* us per tick, 32.32 fixed point */
-    uint64_t last_us;    /* last value returned */
+    uint64_t first_tsc; /* the first anchor: the factor is measured from here */
+    uint64_t first_ns;  /* CLOCK_MONOTONIC at first_tsc */
 } ck;
+
+kv_clock_tsc_t kv_clock_tsc; /* anchor, factor, span (0: not TSC_ON), last value */
 
 #if HAVE_TSC
 static uint64_t mono_ns(void) {
@@ -86,18 +86,29 @@ static bool read_pair(uint64_t *tsc, uint64_t *ns) {
 /* Measures the factor over [first anchor, now] and re-anchors at now. */
 static void calibrate(void) {
     uint64_t ns, tsc;
-    ck.calls = 0;
-    if (!read_pair(&tsc, &ns)) return;              /* try again on a later read */
+    if (!read_pair(&tsc, &ns)) return;              /* try again on the next read */
     if (tsc <= ck.first_tsc || ns <= ck.first_ns) { /* the counter went back: give up on it */
         ck.state = TSC_OFF;
+        kv_clock_tsc.span = 0;
         return;
     }
     uint64_t dns = ns - ck.first_ns, dtsc = tsc - ck.first_tsc;
     if (ck.state == TSC_CALIBRATING && dns < CALIBRATE_MIN_NS) return;
     /* us per tick in 32.32: dns / 1000 / dtsc * 2^32, computed without overflow. */
-    ck.mult = (uint64_t)(((unsigned __int128)dns << 32) / ((unsigned __int128)dtsc * 1000u));
-    ck.anchor_tsc = tsc;
-    ck.anchor_us = ns / 1000u;
+    uint64_t mult = (uint64_t)(((unsigned __int128)dns << 32) / ((unsigned __int128)dtsc * 1000u));
+    if (mult == 0) { /* over 4 GHz x 2^32: never on a real counter */
+        ck.state = TSC_OFF;
+        kv_clock_tsc.span = 0;
+        return;
+    }
+    /* The anchor never moves back past a value already returned (the factor changed). */
+    uint64_t us = ns / 1000u;
+    kv_clock_tsc.anchor_tsc = tsc;
+    kv_clock_tsc.anchor_us = us > kv_clock_tsc.last_us ? us : kv_clock_tsc.last_us;
+    kv_clock_tsc.mult = mult;
+    /* RECAL_US worth of ticks; the inline read's product d x mult < RECAL_US x 2^32 + mult
+     * stays far below 2^64 for any span up to this one. */
+    kv_clock_tsc.span = ((uint64_t)RECAL_US << 32) / mult;
     ck.state = TSC_ON;
 }
 #endif
@@ -119,22 +130,31 @@ static uint64_t clock_slow(void) {
     return kv_monotonic_us();
 }
 
-uint64_t kv_clock_us(void) {
+/* Every read the inline path in kv_internal.h does not serve. */
+uint64_t kv_clock_us_slow(void) {
     uint64_t v;
 #if HAVE_TSC
-    if (KV_UNLIKELY(++ck.calls >= RECAL_CALLS) && ck.state == TSC_ON) calibrate();
-    if (KV_LIKELY(ck.state == TSC_ON)) {
+    if (ck.state == TSC_ON) {
         uint64_t tsc = read_tsc();
-        uint64_t d = tsc > ck.anchor_tsc ? tsc - ck.anchor_tsc : 0;
-        v = ck.anchor_us + (uint64_t)(((unsigned __int128)d * ck.mult) >> 32);
+        /* Behind the anchor (another CPU's counter a hair behind): the last value. */
+        if (tsc < kv_clock_tsc.anchor_tsc) return kv_clock_tsc.last_us;
+        calibrate(); /* a re-measurement is due (or the TSC was given up) */
+        if (ck.state == TSC_ON) {
+            tsc = read_tsc();
+            uint64_t d = tsc > kv_clock_tsc.anchor_tsc ? tsc - kv_clock_tsc.anchor_tsc : 0;
+            v = kv_clock_tsc.anchor_us +
+                (uint64_t)(((unsigned __int128)d * kv_clock_tsc.mult) >> 32);
+        } else {
+            v = kv_monotonic_us();
+        }
     } else {
         v = clock_slow();
     }
 #else
     v = clock_slow();
 #endif
-    if (v < ck.last_us) return ck.last_us;
-    ck.last_us = v;
+    if (v < kv_clock_tsc.last_us) return kv_clock_tsc.last_us;
+    kv_clock_tsc.last_us = v;
     return v;
 }
 

@@ -6,13 +6,18 @@
  * positions, and what COMMAND INFO/DOCS report (group, ACL categories, summary, since;
  * copied from Redis 7.0 so clients that introspect see the same). Container commands
  * (CONFIG, CLIENT, OBJECT, MEMORY, COMMAND, LATENCY, FUNCTION) have a subcommand table.
- * Lookup is an open-addressing table built at start-up over the lower-cased names.
+ * Lookup is an open-addressing table built at start-up over the lower-cased names, read a
+ * word at a time (lookup_top).
  *
  * kv_cmd_process does what Redis's processCommand does before running a handler, in the
  * same order and with the same texts: unknown command / unknown subcommand, arity,
  * NOAUTH, commands refused inside MULTI, OOM for denyoom commands above maxmemory,
  * MISCONF; each refusal goes through reject() (which also flags an open transaction);
- * then it queues the command (inside MULTI, multi.c) or runs it (kv_cmd_call).
+ * then it queues the command (inside MULTI, multi.c) or runs it (kv_cmd_call). The checks
+ * after the arity run only when one of them can apply (one test of the client's flags,
+ * maxmemory, the MISCONF gates and the row), and kv_cmd_call tests inline whether the
+ * slow log, MONITOR or tracking want the call: with the defaults a GET costs what it cost
+ * before those features existed (docs/benchmarks.md#per-request-cost-of-the-command-path).
  */
 #include "kv_internal.h"
 #include "rdb.h"
@@ -724,25 +729,89 @@ static kv_cmd_t cmd_table[] = {
      "kvcore 0.1.0"},
     {NULL}};
 
-#define LOOKUP_SLOTS 512 /* power of two, > 2 x commands */
-static kv_cmd_t *lookup_slots[LOOKUP_SLOTS];
+/*
+ * The lookup table: open addressing over the lower-cased names, each slot holding its
+ * name's first 16 bytes as two words (zero-padded) and its length, so a lookup folds the
+ * argument's case a word at a time (no per-byte loop), hashes the two words and compares
+ * words, not bytes; a name past 16 bytes compares its tail bytewise. kv_cmd_init picks the
+ * multiplier (among a fixed few) that leaves the fewest names away from their home slot.
+ * Subcommands are looked up in their container's short table (lookup_sub).
+ */
+#define LOOKUP_BITS  9
+#define LOOKUP_SLOTS (1u << LOOKUP_BITS) /* > 2 x commands */
+typedef struct lookup_slot {
+    uint64_t w0, w1; /* the name's bytes 0-7 and 8-15, lower case, zero-padded */
+    kv_cmd_t *cmd;   /* NULL: empty */
+    size_t len;
+} lookup_slot_t;
+static lookup_slot_t lookup_slots[LOOKUP_SLOTS];
 /* The lookup probes linearly until an empty slot: the table must stay under half full. */
 _Static_assert(sizeof(cmd_table) / sizeof(cmd_table[0]) * 2 < LOOKUP_SLOTS,
                "LOOKUP_SLOTS must exceed twice the number of commands");
 static size_t ncommands;
+static uint64_t lookup_mult = 0x9e3779b97f4a7c15ull;
 
 /* Command names are ASCII: fold case without the locale tables tolower() consults. */
 static inline unsigned char ascii_lower(unsigned char ch) {
     return (unsigned)(ch - 'A') < 26u ? (unsigned char)(ch | 0x20) : ch;
 }
 
-static uint32_t name_hash(const char *s, size_t len) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= ascii_lower((unsigned char)s[i]);
-        h *= 16777619u;
+/* ascii_lower on each byte of a word: 0x20 added where a byte is 'A'..'Z'. The sums stay
+ * below 0x100 per byte (7-bit values plus at most 0x3f), so no carry crosses bytes. */
+static inline uint64_t fold_word(uint64_t x) {
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t b = x & ~high;
+    uint64_t ge_a = b + ones * (0x80 - 'A');
+    uint64_t gt_z = b + ones * (0x80 - 'Z' - 1);
+    return x | ((ge_a & ~gt_z & ~x & high) >> 2);
+}
+
+static inline uint64_t load_le(const char *p, size_t n) { /* n = 1, 4 or 8 */
+    uint64_t v = 0;
+    if (n == 8) {
+        memcpy(&v, p, 8);
+    } else if (n == 4) {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        v = w;
+    } else {
+        v = (unsigned char)p[0];
     }
-    return h;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v) >> (64 - 8 * n);
+#endif
+    return v;
+}
+
+/*
+ * The first 16 bytes of s (len > 0) as two little-endian words, zero-padded, case folded.
+ * Reads only s[0..len-1]: short names with overlapping loads (a byte read twice lands in
+ * the same place both times).
+ */
+static inline void name_words(const char *s, size_t len, uint64_t *w0, uint64_t *w1) {
+    if (len >= 8) {
+        *w0 = fold_word(load_le(s, 8));
+        if (len >= 16)
+            *w1 = fold_word(load_le(s + 8, 8));
+        else if (len > 8)
+            *w1 = fold_word(load_le(s + len - 8, 8) >> (8 * (16 - len)));
+        else
+            *w1 = 0;
+        return;
+    }
+    uint64_t a;
+    if (len >= 4)
+        a = load_le(s, 4) | load_le(s + len - 4, 4) << (8 * (len - 4));
+    else
+        a = load_le(s, 1) | load_le(s + len / 2, 1) << (8 * (len / 2)) |
+            load_le(s + len - 1, 1) << (8 * (len - 1));
+    *w0 = fold_word(a);
+    *w1 = 0;
+}
+
+static inline uint32_t slot_of(uint64_t w0, uint64_t w1, size_t len, uint64_t mult) {
+    uint64_t h = (w0 ^ (w1 * 0xff51afd7ed558ccdull) ^ len) * mult;
+    return (uint32_t)(h >> (64 - LOOKUP_BITS));
 }
 
 /* The table's names are lower case: compare the argument folded, byte by byte. */
@@ -752,6 +821,24 @@ static inline bool name_is(const char *lower_name, const char *s, size_t len) {
             (unsigned char)lower_name[i] != ascii_lower((unsigned char)s[i]))
             return false;
     return lower_name[len] == '\0';
+}
+
+/* Fills the table with mult; returns how many names sit away from their home slot. */
+static size_t lookup_build(uint64_t mult) {
+    size_t displaced = 0;
+    memset(lookup_slots, 0, sizeof(lookup_slots));
+    for (kv_cmd_t *cmd = cmd_table; cmd->name; cmd++) {
+        size_t len = strlen(cmd->name);
+        uint64_t w0, w1;
+        name_words(cmd->name, len, &w0, &w1);
+        uint32_t i = slot_of(w0, w1, len, mult);
+        while (lookup_slots[i].cmd != NULL) {
+            i = (i + 1) & (LOOKUP_SLOTS - 1);
+            displaced++;
+        }
+        lookup_slots[i] = (lookup_slot_t){w0, w1, cmd, len};
+    }
+    return displaced;
 }
 
 static void init_row(kv_cmd_t *cmd, const kv_cmd_t *parent) {
@@ -768,28 +855,55 @@ static void init_row(kv_cmd_t *cmd, const kv_cmd_t *parent) {
 }
 
 int kv_cmd_init(void) {
-    memset(lookup_slots, 0, sizeof(lookup_slots));
     ncommands = 0;
     for (kv_cmd_t *cmd = cmd_table; cmd->name; cmd++) {
         init_row(cmd, NULL);
-        uint32_t i = name_hash(cmd->name, strlen(cmd->name)) & (LOOKUP_SLOTS - 1);
-        while (lookup_slots[i] != NULL)
-            i = (i + 1) & (LOOKUP_SLOTS - 1);
-        lookup_slots[i] = cmd;
         ncommands++;
     }
+    /* A few odd multipliers, the first that places every name at home or else the one
+     * displacing the fewest: the same choice on every start, a probe or so per lookup. */
+    uint64_t best = 0;
+    size_t best_displaced = SIZE_MAX;
+    for (uint64_t k = 0; k < 64 && best_displaced > 0; k++) {
+        uint64_t mult = 0x9e3779b97f4a7c15ull + 2 * k * 0x632be59bd9b4e019ull;
+        size_t d = lookup_build(mult);
+        if (d < best_displaced) {
+            best_displaced = d;
+            best = mult;
+        }
+    }
+    lookup_mult = best;
+    lookup_build(best);
     return 0;
 }
 
-kv_cmd_t *kv_cmd_lookup(const char *name, size_t len) {
-    if (len == 0 || len > 32) return NULL;
-    uint32_t i = name_hash(name, len) & (LOOKUP_SLOTS - 1);
-    while (lookup_slots[i] != NULL) {
-        kv_cmd_t *cmd = lookup_slots[i];
-        if (name_is(cmd->name, name, len)) return cmd;
-        i = (i + 1) & (LOOKUP_SLOTS - 1);
+/* A name past 16 bytes: its tail compared bytewise (no hot command is that long). */
+static __attribute__((noinline)) kv_cmd_t *lookup_long(const char *name, size_t len, uint64_t w0,
+                                                       uint64_t w1, uint32_t i) {
+    for (;; i = (i + 1) & (LOOKUP_SLOTS - 1)) {
+        const lookup_slot_t *s = &lookup_slots[i];
+        if (s->cmd == NULL) return NULL;
+        if (s->w0 == w0 && s->w1 == w1 && s->len == len &&
+            name_is(s->cmd->name + 16, name + 16, len - 16))
+            return s->cmd;
     }
-    return NULL;
+}
+
+static inline __attribute__((always_inline)) kv_cmd_t *lookup_top(const char *name, size_t len) {
+    if (KV_UNLIKELY(len == 0)) return NULL;
+    uint64_t w0, w1;
+    name_words(name, len, &w0, &w1);
+    uint32_t i = slot_of(w0, w1, len, lookup_mult);
+    if (KV_UNLIKELY(len > 16)) return lookup_long(name, len, w0, w1, i);
+    for (;; i = (i + 1) & (LOOKUP_SLOTS - 1)) {
+        const lookup_slot_t *s = &lookup_slots[i];
+        if (s->w0 == w0 && s->w1 == w1 && s->len == len) return s->cmd;
+        if (s->cmd == NULL) return NULL;
+    }
+}
+
+kv_cmd_t *kv_cmd_lookup(const char *name, size_t len) {
+    return lookup_top(name, len);
 }
 
 static kv_cmd_t *lookup_sub(kv_cmd_t *base, const kv_arg_t *a) {
@@ -798,10 +912,14 @@ static kv_cmd_t *lookup_sub(kv_cmd_t *base, const kv_arg_t *a) {
     return NULL;
 }
 
-kv_cmd_t *kv_cmd_lookup_argv(const kv_arg_t *argv, int argc) {
-    kv_cmd_t *base = kv_cmd_lookup(argv[0].ptr, argv[0].len);
+static inline __attribute__((always_inline)) kv_cmd_t *lookup_argv(const kv_arg_t *argv, int argc) {
+    kv_cmd_t *base = lookup_top(argv[0].ptr, argv[0].len);
     if (base == NULL || argc == 1 || !(base->flags & KV_CMD_CONTAINER)) return base;
     return lookup_sub(base, &argv[1]);
+}
+
+kv_cmd_t *kv_cmd_lookup_argv(const kv_arg_t *argv, int argc) {
+    return lookup_argv(argv, argc);
 }
 
 size_t kv_cmd_count(void) {
@@ -873,59 +991,8 @@ static void reject_unknown(kv_client_t *c) {
  * the outermost call has finished. */
 static int depth;
 
-void kv_cmd_process(kv_client_t *c) {
-    kv_cmd_t *cmd = kv_cmd_lookup_argv(c->argv, c->argc);
-    if (cmd == NULL) {
-        reject_unknown(c);
-        return;
-    }
-    if ((cmd->arity > 0 && cmd->arity != c->argc) || c->argc < -cmd->arity) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command", cmd->fullname);
-        reject(c, cmd, msg);
-        return;
-    }
-    if (kv_debug_refuses(c, cmd)) { /* enable-debug-command (cmd_server.c), before NOAUTH */
-        reject(c, cmd, NULL);
-        return;
-    }
-    if (!kv_auth_gate(c, cmd)) return; /* NOAUTH (auth.c) */
-    if ((c->flags & KV_CLIENT_MULTI) && (cmd->flags & KV_CMD_NO_MULTI)) {
-        reject(c, cmd, "ERR Command not allowed inside a transaction");
-        return;
-    }
-    /* As Redis: evict before any command; refuse denyoom ones (and, inside MULTI, any
-     * queuing) while still over. */
-    if (kv_srv.cfg.maxmemory && kv_evict_perform() != 0 && kv_multi_denies_oom(c, cmd)) {
-        reject(c, cmd, "OOM command not allowed when used memory > 'maxmemory'.");
-        return;
-    }
-    if (!kv_pubsub_cmd_allowed(c, cmd)) { /* RESP2 subscribed mode (pubsub.c) */
-        kv_multi_reject(c, cmd, NULL);    /* replied and counted: flag MULTI only */
-        return;
-    }
-    /* A row without a handler (a container named alone, or a table mistake) is refused,
-     * never called; tests/unit/test_kv_cmdtable.c checks that no row has one. */
-    if (cmd->fn == NULL) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "ERR '%s' has no handler", cmd->fullname);
-        reject(c, cmd, msg);
-        return;
-    }
-    if (kv_persist_deny_write(c, cmd)) { /* MISCONF: the last background save failed */
-        reject(c, cmd, NULL);
-        return;
-    }
-    if (kv_aof_refuses(c, cmd)) { /* MISCONF: the AOF cannot be written (aof.c) */
-        reject(c, cmd, NULL);
-        return;
-    }
-    c->lastcmd = cmd; /* CLIENT LIST shows the running command (EXEC during EXEC), as Redis */
-    if ((c->flags & KV_CLIENT_MULTI) && kv_multi_queue(c, cmd)) return;
-    kv_cmd_call(c, cmd);
-}
-
-void kv_cmd_call(kv_client_t *c, kv_cmd_t *cmd) {
+/* kv_cmd_call's body, inlined into kv_cmd_process (the one call per request). */
+static inline __attribute__((always_inline)) void call(kv_client_t *c, kv_cmd_t *cmd) {
     /* One clock read per command: the previous command's end is this one's start (the
      * input batch sets it first). Clock reads were 11% of a pipelined SET profile; the
      * command clock (clock.c) reads the TSC where it can, a quarter of clock_gettime.
@@ -947,8 +1014,88 @@ void kv_cmd_call(kv_client_t *c, kv_cmd_t *cmd) {
     cmd->usec += dur;
     kv_srv.stat_numcommands++;
     if (dur >= 1000) kv_latency_add("command", dur / 1000);
-    kv_slowlog_record(c, cmd, dur);    /* slowlog-log-slower-than (slowlog.c) */
-    kv_client_after_call(c, cmd, dur); /* MONITOR, tracking, latency histogram */
+    /* slowlog-log-slower-than (slowlog.c): negative logs nothing, 0 everything */
+    long long slower_than = kv_srv.cfg.slowlog_log_slower_than;
+    if (KV_UNLIKELY((long long)dur >= slower_than && slower_than >= 0))
+        kv_slowlog_record(c, cmd, dur);
+    if (kv_srv.cfg.latency_tracking) kv_latency_hist_add(cmd, dur);
+    if (KV_UNLIKELY(kv_monitor_count || kv_tracking_pending || (c->flags & KV_CLIENT_TRACKING)))
+        kv_client_after_call(c, cmd); /* MONITOR, tracking (client_ext.c) */
     /* Keys the command (or a whole EXEC) made ready serve their blocked clients now. */
     if (depth == 0 && kv_blocked_any_ready) kv_blocked_serve_ready();
+}
+
+/*
+ * processCommand's checks between the arity and running the command, in Redis's order.
+ * True when one refused the command (replied and counted).
+ */
+static bool refused(kv_client_t *c, kv_cmd_t *cmd) {
+    if (kv_debug_refuses(c, cmd)) { /* enable-debug-command (cmd_server.c), before NOAUTH */
+        reject(c, cmd, NULL);
+        return true;
+    }
+    if (!kv_auth_gate(c, cmd)) return true; /* NOAUTH (auth.c) */
+    if ((c->flags & KV_CLIENT_MULTI) && (cmd->flags & KV_CMD_NO_MULTI)) {
+        reject(c, cmd, "ERR Command not allowed inside a transaction");
+        return true;
+    }
+    /* As Redis: evict before any command; refuse denyoom ones (and, inside MULTI, any
+     * queuing) while still over. */
+    if (kv_srv.cfg.maxmemory && kv_evict_perform() != 0 && kv_multi_denies_oom(c, cmd)) {
+        reject(c, cmd, "OOM command not allowed when used memory > 'maxmemory'.");
+        return true;
+    }
+    if (!kv_pubsub_cmd_allowed(c, cmd)) { /* RESP2 subscribed mode (pubsub.c) */
+        kv_multi_reject(c, cmd, NULL);    /* replied and counted: flag MULTI only */
+        return true;
+    }
+    /* A row without a handler (a container named alone, or a table mistake) is refused,
+     * never called; tests/unit/test_kv_cmdtable.c checks that no row has one. */
+    if (cmd->fn == NULL) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "ERR '%s' has no handler", cmd->fullname);
+        reject(c, cmd, msg);
+        return true;
+    }
+    if (kv_persist_deny_write(c, cmd)) { /* MISCONF: the last background save failed */
+        reject(c, cmd, NULL);
+        return true;
+    }
+    if (kv_aof_refuses(c, cmd)) { /* MISCONF: the AOF cannot be written (aof.c) */
+        reject(c, cmd, NULL);
+        return true;
+    }
+    return false;
+}
+
+uint32_t kv_cmd_gates;
+
+void kv_cmd_process(kv_client_t *c) {
+    kv_cmd_t *cmd = lookup_argv(c->argv, c->argc);
+    if (cmd == NULL) {
+        reject_unknown(c);
+        return;
+    }
+    if ((cmd->arity > 0 && cmd->arity != c->argc) || c->argc < -cmd->arity) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command", cmd->fullname);
+        reject(c, cmd, msg);
+        return;
+    }
+    /* Each check of refused() applies only in one of these cases (DEBUG; a client not
+     * authenticated, inside MULTI or subscribed; maxmemory set; a row without a handler;
+     * a MISCONF gate open): one test for all of them with the defaults. */
+    if (KV_UNLIKELY((c->flags & (KV_CLIENT_AUTHENTICATED | KV_CLIENT_MULTI | KV_CLIENT_PUBSUB)) !=
+                        KV_CLIENT_AUTHENTICATED ||
+                    kv_cmd_gates != 0 || kv_srv.cfg.maxmemory != 0 || cmd->fn == kv_cmd_debug ||
+                    cmd->fn == NULL) &&
+        refused(c, cmd))
+        return;
+    c->lastcmd = cmd; /* CLIENT LIST shows the running command (EXEC during EXEC), as Redis */
+    if ((c->flags & KV_CLIENT_MULTI) && kv_multi_queue(c, cmd)) return;
+    call(c, cmd);
+}
+
+void kv_cmd_call(kv_client_t *c, kv_cmd_t *cmd) {
+    call(c, cmd);
 }

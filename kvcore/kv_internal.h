@@ -107,8 +107,29 @@ int64_t kv_ustime(void);
  * the TSC, else kv_monotonic_us). Its values are only comparable with each other, not with
  * kv_monotonic_us. Event-loop thread only. kv_clock_uses_tsc says which source it reads.
  */
-uint64_t kv_clock_us(void);
 bool kv_clock_uses_tsc(void);
+/* The TSC path's state (clock.c owns it): a read less than span ticks past anchor_tsc
+ * is anchor_us plus the ticks times mult (us per tick, 32.32); span is 0 while the TSC is
+ * not in use, and anything else (the first reads, a re-measurement due) is
+ * kv_clock_us_slow. last_us: the last value returned. */
+typedef struct kv_clock_tsc {
+    uint64_t anchor_tsc, anchor_us, mult, span, last_us;
+} kv_clock_tsc_t;
+extern kv_clock_tsc_t kv_clock_tsc;
+uint64_t kv_clock_us_slow(void);
+static inline uint64_t kv_clock_us(void) {
+#if defined(__x86_64__)
+    uint64_t d = __builtin_ia32_rdtsc() - kv_clock_tsc.anchor_tsc;
+    if (__builtin_expect(d < kv_clock_tsc.span, 1)) {
+        /* span x mult stays below 2^64 (clock.c): no 128-bit product needed */
+        uint64_t v = kv_clock_tsc.anchor_us + ((d * kv_clock_tsc.mult) >> 32);
+        if (v < kv_clock_tsc.last_us) return kv_clock_tsc.last_us;
+        kv_clock_tsc.last_us = v;
+        return v;
+    }
+#endif
+    return kv_clock_us_slow();
+}
 
 /*
  * Splits a line as Redis's sdssplitargs (spaces separate, "..." with \n \r \t \b \a \\ \"
@@ -731,6 +752,20 @@ kv_cmd_t *kv_cmd_lookup(const char *name, size_t len);
 kv_cmd_t *kv_cmd_lookup_argv(const kv_arg_t *argv, int argc);
 /* Runs the client's parsed command with every check Redis does first. */
 void kv_cmd_process(kv_client_t *c);
+/*
+ * Server states under which a command may be refused with MISCONF, one bit each, kept by
+ * the module that owns the state (set whenever the refusal is possible, cleared when it
+ * no longer is): kv_cmd_process runs those checks only while a bit is set, so with the
+ * defaults a command pays one load for both.
+ */
+enum {
+    KV_GATE_BGSAVE_ERR = 1u << 0, /* the last background save failed (persist.c) */
+    KV_GATE_AOF = 1u << 1,        /* appendonly is on or starting (aof.c) */
+};
+extern uint32_t kv_cmd_gates;
+static inline void kv_cmd_gate_set(uint32_t bit, bool on) {
+    kv_cmd_gates = on ? kv_cmd_gates | bit : kv_cmd_gates & ~bit;
+}
 /* Calls fn for every command and subcommand. */
 void kv_cmd_foreach(void (*fn)(kv_cmd_t *cmd, void *priv), void *priv);
 size_t kv_cmd_count(void);
@@ -1100,8 +1135,25 @@ enum {
     KV_NOTIFY_MODULE = 1 << 13,   /* d */
     KV_NOTIFY_NEW = 1 << 14,      /* n (not part of A) */
 };
-/* The key changed (c may be NULL: expiry, eviction, the server itself). */
-void kv_signal_modified_key(kv_client_t *c, kv_db_t *db, const char *key, size_t klen);
+/*
+ * The key changed (c may be NULL: expiry, eviction, the server itself): WATCHes and
+ * tracked keys are invalidated. Inline: only while a bit of kv_signal_gates is set, kept
+ * by multi.c (some key is watched) and tracking.c (a client tracks, or keys are
+ * remembered for one), does a write call kv_signal_modified_key_now.
+ */
+enum {
+    KV_SIGNAL_WATCH = 1u << 0,    /* multi.c */
+    KV_SIGNAL_TRACKING = 1u << 1, /* tracking.c */
+};
+extern uint32_t kv_signal_gates;
+static inline void kv_signal_gate_set(uint32_t bit, bool on) {
+    kv_signal_gates = on ? kv_signal_gates | bit : kv_signal_gates & ~bit;
+}
+void kv_signal_modified_key_now(kv_client_t *c, kv_db_t *db, const char *key, size_t klen);
+static inline void kv_signal_modified_key(kv_client_t *c, kv_db_t *db, const char *key,
+                                          size_t klen) {
+    if (KV_UNLIKELY(kv_signal_gates != 0)) kv_signal_modified_key_now(c, db, key, klen);
+}
 /* Every key of db is about to go (NULL db = all of them). kv_db_flush calls it while the
  * keys are still there (WATCH fails only for keys that existed, as Redis); commands need
  * not call it themselves. */
@@ -1113,8 +1165,8 @@ void kv_signal_swapped_db(kv_db_t *a, kv_db_t *b);
  * class test after kv_srv below, calls it only then. */
 void kv_notify_keyspace_publish(int cls, const char *event, const char *key, size_t klen, int dbid);
 /* The usual pair after a command changed key in c's db: kv_signal_modified_key, then
- * kv_notify_keyspace_event(cls, event). The caller adds to kv_srv.dirty. */
-void kv_notify_key_changed(kv_client_t *c, const kv_arg_t *key, int cls, const char *event);
+ * kv_notify_keyspace_event(cls, event) (inline, after kv_srv below). The caller adds to
+ * kv_srv.dirty. */
 /* A key emptied by a command was deleted: kv_db_delete and the "del" event (class g). */
 void kv_notify_deleted_empty(kv_client_t *c, const kv_arg_t *key);
 /* A STORE command's result is empty: deletes key from c's db and, when it was there,
@@ -1373,6 +1425,9 @@ typedef struct kv_reply_mark {
 } kv_reply_mark_t;
 bool kv_client_before_command(kv_client_t *c, kv_reply_mark_t *m);
 void kv_client_after_command(kv_client_t *c, kv_reply_mark_t *m);
+/* A CLIENT PAUSE is set: with none and no client extras (c->ext, where CLIENT REPLY SKIP
+ * is kept), kv_client_before_command has nothing to do and the input loop skips it. */
+extern bool kv_client_pause_active;
 /* The CLIENT LIST flag letters of the extras ("t", "B", "R", "e", "T", "O"...): writes
  * them to out (room for 8) in Redis's order among themselves and returns how many. */
 int kv_client_ext_flags(const kv_client_t *c, char *out, bool tail);
@@ -1463,9 +1518,33 @@ void kv_cmd_slowlog_help(kv_client_t *c);
 
 /* --- Latency monitor and histograms (latency.c) --- */
 
-typedef struct kv_latency_hist kv_latency_hist_t;
+/*
+ * A command's latency histogram (latency.c: the HdrHistogram layout, 24 buckets of 128
+ * counts). Public so that kv_cmd_call counts a call inline: kv_latency_hist_add bumps the
+ * count a table of bucket indexes by microsecond gives for the usual short calls, and
+ * leaves the first call of a command (the histogram's allocation) and long ones to
+ * kv_latency_hist_record.
+ */
+#define KV_LATENCY_HIST_COUNTS (24 * 128)
+#define KV_LATENCY_FAST_USEC   256
+typedef struct kv_latency_hist {
+    uint64_t total;
+    uint32_t counts[KV_LATENCY_HIST_COUNTS];
+} kv_latency_hist_t;
+/* The counts index of 0 to KV_LATENCY_FAST_USEC - 1 microseconds, filled before the
+ * first histogram is allocated. */
+extern uint16_t kv_latency_usec_index[KV_LATENCY_FAST_USEC];
 /* A call of cmd took usec (latency-tracking). */
 void kv_latency_hist_record(kv_cmd_t *cmd, uint64_t usec);
+static inline void kv_latency_hist_add(kv_cmd_t *cmd, uint64_t usec) {
+    kv_latency_hist_t *h = cmd->hist;
+    if (KV_LIKELY(h != NULL && usec < KV_LATENCY_FAST_USEC)) {
+        h->counts[kv_latency_usec_index[usec]]++;
+        h->total++;
+    } else {
+        kv_latency_hist_record(cmd, usec);
+    }
+}
 /* Drops every histogram (CONFIG RESETSTAT). */
 void kv_latency_hist_reset(void);
 /* INFO latencystats: "# Latencystats\r\n" and a line per command called; malloc'd,
@@ -1476,8 +1555,9 @@ void kv_cmd_latency_histogram(kv_client_t *c);
 void kv_cmd_latency_graph(kv_client_t *c);
 void kv_cmd_latency_doctor(kv_client_t *c);
 
-/* After each call (cmd.c kv_cmd_call): MONITOR, tracking, latency histogram. */
-void kv_client_after_call(kv_client_t *c, kv_cmd_t *cmd, uint64_t usec);
+/* After a call (cmd.c kv_cmd_call) when there is a MONITOR, a tracking client or a
+ * pending invalidation (kv_cmd_call tests those first): feeds MONITOR, tracking. */
+void kv_client_after_call(kv_client_t *c, kv_cmd_t *cmd);
 /* Before the loop sleeps (server.c): the end of a CLIENT PAUSE, BCAST tracking messages. */
 void kv_client_ext_before_sleep(void);
 
@@ -1750,6 +1830,12 @@ static inline void kv_notify_keyspace_event(int cls, const char *event, const ch
                                             size_t klen, int dbid) {
     if (kv_srv.cfg.notify_keyspace_events & cls)
         kv_notify_keyspace_publish(cls, event, key, klen, dbid);
+}
+
+static inline void kv_notify_key_changed(kv_client_t *c, const kv_arg_t *key, int cls,
+                                         const char *event) {
+    kv_signal_modified_key(c, c->db, key->ptr, key->len);
+    kv_notify_keyspace_event(cls, event, key->ptr, key->len, c->db->id);
 }
 
 /* Logs "pid:M dd Mon yyyy hh:mm:ss.mmm * msg" like Redis, to logfile or stdout. */

@@ -30,10 +30,9 @@
 #define HIST_BUCKETS    23 /* 256 << 22 > 10^9 */
 #define HIST_COUNTS_LEN ((HIST_BUCKETS + 1) * HIST_HALF)
 
-struct kv_latency_hist {
-    uint64_t total;
-    uint32_t counts[HIST_COUNTS_LEN];
-};
+_Static_assert(HIST_COUNTS_LEN == KV_LATENCY_HIST_COUNTS, "histogram layout (kv_internal.h)");
+
+uint16_t kv_latency_usec_index[KV_LATENCY_FAST_USEC];
 
 static int bit_length(uint64_t v) {
     return v ? 64 - __builtin_clzll(v) : 0;
@@ -68,14 +67,25 @@ static int64_t highest_equivalent(int64_t v) {
     return lowest + size - 1;
 }
 
+static int64_t usec_to_ns(uint64_t usec) {
+    int64_t ns = usec > (uint64_t)HIST_MAX_NS / 1000 ? HIST_MAX_NS : (int64_t)usec * 1000;
+    return ns < 1 ? 1 : ns;
+}
+
+/* The slow path of kv_latency_hist_add: a command's first call, or a long one. */
 void kv_latency_hist_record(kv_cmd_t *cmd, uint64_t usec) {
     if (!kv_srv.cfg.latency_tracking) return;
-    if (cmd->hist == NULL && (cmd->hist = calloc(1, sizeof(*cmd->hist))) == NULL) return;
+    if (cmd->hist == NULL) {
+        static bool index_ready;
+        if (!index_ready) {
+            for (uint64_t u = 0; u < KV_LATENCY_FAST_USEC; u++)
+                kv_latency_usec_index[u] = (uint16_t)counts_index(usec_to_ns(u));
+            index_ready = true;
+        }
+        if ((cmd->hist = calloc(1, sizeof(*cmd->hist))) == NULL) return;
+    }
     kv_latency_hist_t *h = cmd->hist;
-    int64_t ns = (int64_t)usec * 1000;
-    if (ns < 1) ns = 1;
-    if (ns > HIST_MAX_NS) ns = HIST_MAX_NS;
-    h->counts[counts_index(ns)]++;
+    h->counts[counts_index(usec_to_ns(usec))]++;
     h->total++;
 }
 

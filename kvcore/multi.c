@@ -156,6 +156,7 @@ static void unlink_watch(watch_t *w) {
     kv_ht_pop(index_of[w->dbid], wk->key, wk->klen);
     free(wk);
     nwatched_keys--;
+    kv_signal_gate_set(KV_SIGNAL_WATCH, nwatched_keys > 0);
     index_trim(w->dbid);
 }
 
@@ -215,6 +216,7 @@ static int watch_key(kv_client_t *c, struct kv_multi *m, const kv_arg_t *key) {
             return -ENOMEM;
         }
         nwatched_keys++;
+        kv_signal_gate_set(KV_SIGNAL_WATCH, nwatched_keys > 0);
     }
     *w = (watch_t){.wk = wk, .client = c, .dbid = dbid, .knext = wk->watchers};
     w->expired = key_is_expired(c->db, key->ptr, key->len);

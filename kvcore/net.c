@@ -257,7 +257,7 @@ void kv_client_process_input(kv_client_t *c) {
                         KV_CLIENT_PAUSED | KV_CLIENT_BLOCKED))
             break;
         c->req.max_bulk = kv_srv.cfg.proto_max_bulk_len; /* CONFIG SET applies at once */
-        c->req.unauth = kv_auth_required(c);
+        c->req.unauth = !(c->flags & KV_CLIENT_AUTHENTICATED) && kv_auth_required(c);
         ssize_t n = kv_req_parse(&c->req, c->qbuf + c->qpos, c->qlen - c->qpos);
         if (n == 0) break;
         if (n < 0) {
@@ -277,8 +277,9 @@ void kv_client_process_input(kv_client_t *c) {
         }
         c->argc = c->req.argc;
         c->argv = c->req.argv;
-        kv_reply_mark_t mark;
-        if (!kv_client_before_command(c, &mark)) { /* CLIENT PAUSE: parsed again later */
+        kv_reply_mark_t mark = {false};
+        if ((kv_client_pause_active || c->ext != NULL) &&
+            !kv_client_before_command(c, &mark)) { /* CLIENT PAUSE: parsed again later */
             c->argc = 0;
             c->argv = NULL;
             break;
@@ -286,7 +287,7 @@ void kv_client_process_input(kv_client_t *c) {
         c->qpos += (size_t)n;
         c->last_ms = kv_srv.mstime;
         kv_cmd_process(c);
-        kv_client_after_command(c, &mark); /* CLIENT REPLY OFF|SKIP */
+        if (mark.mute) kv_client_after_command(c, &mark); /* CLIENT REPLY SKIP */
         c->argc = 0;
         c->argv = NULL;
         kv_req_trim(&c->req);

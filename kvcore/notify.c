@@ -16,8 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-void kv_signal_modified_key(kv_client_t *c, kv_db_t *db, const char *key, size_t klen) {
-    (void)c;
+uint32_t kv_signal_gates;
+
+void kv_signal_modified_key_now(kv_client_t *c, kv_db_t *db, const char *key, size_t klen) {
     kv_multi_touch_key(db, key, klen);
     kv_tracking_invalidate_key(c, key, klen); /* CLIENT TRACKING (tracking.c) */
 }
@@ -71,11 +72,6 @@ void kv_notify_keyspace_publish(int cls, const char *event, const char *key, siz
     size_t elen = strlen(event);
     if (flags & KV_NOTIFY_KEYSPACE) publish("__keyspace@", dbid, key, klen, event, elen);
     if (flags & KV_NOTIFY_KEYEVENT) publish("__keyevent@", dbid, event, elen, key, klen);
-}
-
-void kv_notify_key_changed(kv_client_t *c, const kv_arg_t *key, int cls, const char *event) {
-    kv_signal_modified_key(c, c->db, key->ptr, key->len);
-    kv_notify_keyspace_event(cls, event, key->ptr, key->len, c->db->id);
 }
 
 void kv_notify_deleted_empty(kv_client_t *c, const kv_arg_t *key) {

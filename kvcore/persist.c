@@ -61,6 +61,12 @@ static struct {
     uint64_t last_report_us;
 } ps = {.pipe_rd = -1, .pipe_wr = -1, .last_bgsave_ok = true, .last_bgsave_secs = -1};
 
+/* Every change of last_bgsave_ok goes through here: MISCONF's gate bit follows it. */
+static void set_bgsave_ok(bool ok) {
+    ps.last_bgsave_ok = ok;
+    kv_cmd_gate_set(KV_GATE_BGSAVE_ERR, !ok);
+}
+
 pid_t kv_persist_child_pid(void) {
     return ps.child;
 }
@@ -106,7 +112,7 @@ static int save_now(char *err, size_t errlen) {
            (unsigned long long)st.bytes, (long long)(kv_mstime() - t0));
     kv_srv.dirty = 0;
     ps.lastsave_s = kv_mstime() / 1000;
-    ps.last_bgsave_ok = true;
+    set_bgsave_ok(true);
     ps.saves++;
     return 0;
 }
@@ -195,7 +201,7 @@ static int bgsave_start(void) {
     ps.last_try_s = kv_mstime() / 1000;
     if (pipe2(fds, O_CLOEXEC) != 0) {
         kv_log(KV_LOG_WARNING, "Can't save in background: pipe: %s", strerror(errno));
-        ps.last_bgsave_ok = false;
+        set_bgsave_ok(false);
         return -errno;
     }
     int64_t t0 = kv_ustime();
@@ -212,7 +218,7 @@ static int bgsave_start(void) {
     if (pid < 0) {
         int e = errno;
         close(fds[0]);
-        ps.last_bgsave_ok = false;
+        set_bgsave_ok(false);
         kv_log(KV_LOG_WARNING, "Can't save in background: fork: %s", strerror(e));
         return -e;
     }
@@ -254,18 +260,18 @@ static void child_done(int status) {
         kv_srv.dirty -= ps.dirty_at_fork;
         if (kv_srv.dirty < 0) kv_srv.dirty = 0;
         ps.lastsave_s = now_ms / 1000;
-        ps.last_bgsave_ok = true;
+        set_bgsave_ok(true);
         ps.saves++;
     } else if (WIFEXITED(status)) {
         kv_log(KV_LOG_WARNING, "Background saving error");
-        ps.last_bgsave_ok = false;
+        set_bgsave_ok(false);
     } else {
         int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         kv_log(KV_LOG_WARNING, "Background saving terminated by signal %d", sig);
         char tmp[64];
         snprintf(tmp, sizeof(tmp), "temp-%d.rdb", (int)ps.child);
         unlink(tmp);
-        if (sig != SIGUSR1) ps.last_bgsave_ok = false; /* killed on purpose: not an error */
+        if (sig != SIGUSR1) set_bgsave_ok(false); /* killed on purpose: not an error */
     }
     ps.child = 0;
     ps.cow_now = 0;

@@ -315,8 +315,8 @@ void kv_propagate_call_begin(kv_prop_call_t *pc, kv_client_t *c, const kv_cmd_t 
     current = pc;
 }
 
-void kv_propagate_call_end(kv_prop_call_t *pc, kv_client_t *c, const kv_cmd_t *cmd) {
-    current = pc->outer;
+static __attribute__((noinline)) void call_end(kv_prop_call_t *pc, kv_client_t *c,
+                                               const kv_cmd_t *cmd) {
     bool self =
         (kv_srv.dirty > pc->dirty || pc->forced) && !pc->replaced && !pc->prevented && !pc->nested;
     if (self && kv_aof_wants_feed()) {
@@ -327,6 +327,13 @@ void kv_propagate_call_end(kv_prop_call_t *pc, kv_client_t *c, const kv_cmd_t *c
             unit_add(pc->dbid, c->argv, c->argc);
     }
     if (current == NULL && unit.nops > 0) unit_flush();
+}
+
+void kv_propagate_call_end(kv_prop_call_t *pc, kv_client_t *c, const kv_cmd_t *cmd) {
+    current = pc->outer;
+    /* appendonly off (its gate bit clear): nothing to add, and nothing to flush unless
+     * it was turned off while this unit collected. */
+    if ((kv_cmd_gates & KV_GATE_AOF) || unit.nops > 0) call_end(pc, c, cmd);
 }
 
 void kv_propagate_fini(void) {

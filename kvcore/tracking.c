@@ -33,6 +33,7 @@ typedef struct tkey {
 
 static tkey_t **table;
 static size_t table_size, table_keys, table_items;
+static void signal_gate_update(void);
 
 static size_t bucket(const char *key, size_t klen) {
     uint64_t h = 1469598103934665603ull;
@@ -80,6 +81,7 @@ static void remember(const char *key, size_t klen, uint64_t id) {
         k->klen = klen;
         *pp = k;
         table_keys++;
+        signal_gate_update();
     }
     for (uint32_t i = 0; i < k->nids; i++)
         if (k->ids[i] == id) return;
@@ -97,6 +99,7 @@ static void remember(const char *key, size_t klen, uint64_t id) {
 static void free_tkey(tkey_t *k) {
     table_items -= k->nids;
     table_keys--;
+    signal_gate_update();
     free(k->ids);
     free(k);
 }
@@ -133,6 +136,11 @@ typedef struct prefix {
 static prefix_t **prefixes;
 static size_t nprefixes;
 static size_t tracking_clients;
+
+/* kv_signal_modified_key calls in only while a client tracks or keys are remembered. */
+static void signal_gate_update(void) {
+    kv_signal_gate_set(KV_SIGNAL_TRACKING, tracking_clients > 0 || table_keys > 0);
+}
 
 static prefix_t *prefix_find(const char *p, size_t len) {
     for (size_t i = 0; i < nprefixes; i++)
@@ -490,6 +498,7 @@ void kv_tracking_disable(kv_client_t *c) {
     if (pending_client == c) pending_client = NULL;
     c->flags &= ~KV_CLIENT_TRACKING;
     tracking_clients--;
+    signal_gate_update();
 }
 
 /* Two prefixes overlap when one starts with the other. */
@@ -589,6 +598,7 @@ static int enable(kv_client_t *c, const trk_opts_t *o) {
     if (!(c->flags & KV_CLIENT_TRACKING)) {
         c->flags |= KV_CLIENT_TRACKING;
         tracking_clients++;
+        signal_gate_update();
         x->trk = 0;
     }
     x->trk = (x->trk & KV_TRK_CACHING) | o->trk;

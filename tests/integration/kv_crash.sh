@@ -58,7 +58,8 @@ case "$first" in
 *"(kv_cmd_debug+0x"* | *"(kv_cmd_debug.part."*) echo "ok   the first backtrace frame is kv_cmd_debug" ;;
 *) echo "FAIL first backtrace frame: '$first'"; fail=1 ;;
 esac
-expect "$log" "(kv_cmd_call+0x" "a stack frame in kv_cmd_call (the dispatcher that runs handlers)"
+# The dispatcher that runs handlers: kv_cmd_call's body is inlined into kv_cmd_process.
+expect "$log" "(kv_cmd_process+0x" "a stack frame in kv_cmd_process (the dispatcher that runs handlers)"
 expect "$log" "(kv_server_main+0x" "the stack reaches kv_server_main"
 expect "$log" "^RIP:" "registers"
 expect "$log" "------ INFO OUTPUT ------" "INFO section"
