@@ -847,6 +847,9 @@ static void init_row(kv_cmd_t *cmd, const kv_cmd_t *parent) {
         snprintf(cmd->fullname, sizeof(cmd->fullname), "%s|%s", parent->name, cmd->name);
     else
         snprintf(cmd->fullname, sizeof(cmd->fullname), "%s", cmd->name);
+    if (cmd->fn == kv_cmd_debug || cmd->fn == kv_cmd_unsubscribe ||
+        cmd->fn == kv_cmd_punsubscribe || cmd->fn == kv_cmd_sunsubscribe)
+        cmd->flags |= KV_CMD_CHECKED;
     if (cmd->subcmds) {
         cmd->flags |= KV_CMD_CONTAINER;
         for (kv_cmd_t *s = cmd->subcmds; s->name; s++)
@@ -1019,15 +1022,18 @@ static inline __attribute__((always_inline)) void call(kv_client_t *c, kv_cmd_t 
     if (KV_UNLIKELY((long long)dur >= slower_than && slower_than >= 0))
         kv_slowlog_record(c, cmd, dur);
     if (kv_srv.cfg.latency_tracking) kv_latency_hist_add(cmd, dur);
-    if (KV_UNLIKELY(kv_monitor_count || kv_tracking_pending || (c->flags & KV_CLIENT_TRACKING)))
-        kv_client_after_call(c, cmd); /* MONITOR, tracking (client_ext.c) */
+    if (KV_UNLIKELY(kv_monitor_count || kv_tracking_pending || kv_pubsub_self_pending ||
+                    (c->flags & KV_CLIENT_TRACKING)))
+        kv_client_after_call(c, cmd); /* MONITOR, tracking, own messages (client_ext.c) */
     /* Keys the command (or a whole EXEC) made ready serve their blocked clients now. */
     if (depth == 0 && kv_blocked_any_ready) kv_blocked_serve_ready();
 }
 
 /*
  * processCommand's checks between the arity and running the command, in Redis's order.
- * True when one refused the command (replied and counted).
+ * True when one refused the command (replied and counted). kv_cmd_process calls it only
+ * when one can apply: a check added here adds its condition to that test (a client flag,
+ * a kv_cmd_gates bit, or KV_CMD_CHECKED on its rows).
  */
 static bool refused(kv_client_t *c, kv_cmd_t *cmd) {
     if (kv_debug_refuses(c, cmd)) { /* enable-debug-command (cmd_server.c), before NOAUTH */
@@ -1082,13 +1088,14 @@ void kv_cmd_process(kv_client_t *c) {
         reject(c, cmd, msg);
         return;
     }
-    /* Each check of refused() applies only in one of these cases (DEBUG; a client not
-     * authenticated, inside MULTI or subscribed; maxmemory set; a row without a handler;
-     * a MISCONF gate open): one test for all of them with the defaults. */
+    /* Each check of refused() applies only in one of these cases (a client not
+     * authenticated, inside MULTI or subscribed; maxmemory set; a MISCONF gate open; a
+     * row flagged KV_CMD_CHECKED (DEBUG, the unsubscribes) or without a handler): one
+     * test for all of them with the defaults. */
     if (KV_UNLIKELY((c->flags & (KV_CLIENT_AUTHENTICATED | KV_CLIENT_MULTI | KV_CLIENT_PUBSUB)) !=
                         KV_CLIENT_AUTHENTICATED ||
-                    kv_cmd_gates != 0 || kv_srv.cfg.maxmemory != 0 || cmd->fn == kv_cmd_debug ||
-                    cmd->fn == NULL) &&
+                    kv_cmd_gates != 0 || kv_srv.cfg.maxmemory != 0 ||
+                    (cmd->flags & KV_CMD_CHECKED) || cmd->fn == NULL) &&
         refused(c, cmd))
         return;
     c->lastcmd = cmd; /* CLIENT LIST shows the running command (EXEC during EXEC), as Redis */

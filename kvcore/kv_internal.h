@@ -718,6 +718,10 @@ enum {
     KV_CMD_PUBSUB = 1u << 14,
     KV_CMD_SKIP_MONITOR = 1u << 15,
     KV_CMD_ALLOW_BUSY = 1u << 16,
+    /* internal: kv_cmd_process runs its refusal checks for this row whatever the client's
+     * state (DEBUG: enable-debug-command; the unsubscribes: NOSUB outside subscribed
+     * mode), set by kv_cmd_init */
+    KV_CMD_CHECKED = 1u << 29,
     KV_CMD_CONTAINER = 1u << 30, /* has subcommands */
 };
 
@@ -1555,8 +1559,9 @@ void kv_cmd_latency_histogram(kv_client_t *c);
 void kv_cmd_latency_graph(kv_client_t *c);
 void kv_cmd_latency_doctor(kv_client_t *c);
 
-/* After a call (cmd.c kv_cmd_call) when there is a MONITOR, a tracking client or a
- * pending invalidation (kv_cmd_call tests those first): feeds MONITOR, tracking. */
+/* After a call (cmd.c kv_cmd_call) when there is a MONITOR, a tracking client, a pending
+ * invalidation or a publisher's own pending messages (kv_cmd_call tests those first):
+ * feeds MONITOR, tracking, then delivers those messages. */
 void kv_client_after_call(kv_client_t *c, kv_cmd_t *cmd);
 /* Before the loop sleeps (server.c): the end of a CLIENT PAUSE, BCAST tracking messages. */
 void kv_client_ext_before_sleep(void);
