@@ -59,7 +59,6 @@ static inline void feed(kv_client_t *c, const char *s) {
     feed_bytes(c, s, strlen(s));
 }
 
-/* Group set-up and tear-down: default config, the databases and the command table. */
 /* Sends the space-separated words of line (at most 32, 512 bytes) as one multibulk command. */
 static inline void feed_words(kv_client_t *c, const char *line) {
     char buf[1024], words[512];
@@ -92,6 +91,29 @@ static inline void send_cmd(kv_client_t *c, int argc, const char **argv) {
         send_cmd(c, (int)(sizeof(argv_) / sizeof(argv_[0])), argv_);                               \
     } while (0)
 
+/* A socket-less client in the server's client list, which kv_client_by_id searches
+ * (tracking and CLIENT commands find clients there by id). */
+static inline kv_client_t *listed_client(void) {
+    kv_client_t *c = kv_client_new(-1);
+    assert_non_null(c);
+    c->next = kv_srv.clients;
+    if (kv_srv.clients) kv_srv.clients->prev = c;
+    kv_srv.clients = c;
+    return c;
+}
+
+/* Takes a listed_client out of the list and frees it. */
+static inline void unlist_and_free(kv_client_t *c) {
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        kv_srv.clients = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+    kv_client_free(c);
+}
+
+/* Group set-up and tear-down: default config, the databases and the command table. */
 static inline int kv_server_setup(void **state) {
     (void)state;
     if (kv_config_defaults(&kv_srv.cfg) != 0) return -1;

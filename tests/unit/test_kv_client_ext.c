@@ -14,26 +14,6 @@
 #include "kv_internal.h"
 #include "kv_client_test.h"
 
-/* A socket-less client that kv_client_by_id finds (tracking looks clients up by id). */
-static kv_client_t *listed_client(void) {
-    kv_client_t *c = kv_client_new(-1);
-    assert_non_null(c);
-    c->next = kv_srv.clients;
-    if (kv_srv.clients) kv_srv.clients->prev = c;
-    kv_srv.clients = c;
-    return c;
-}
-
-static void unlist_and_free(kv_client_t *c) {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        kv_srv.clients = c->next;
-    if (c->next) c->next->prev = c->prev;
-    c->next = c->prev = NULL;
-    kv_client_free(c);
-}
-
 static void test_reply_off_skip_on(void **state) {
     (void)state;
     kv_client_t *c = kv_client_new(-1);

@@ -14,26 +14,6 @@
 #include "kv_internal.h"
 #include "kv_client_test.h"
 
-/* A client in the server's list (tracking finds its clients there by id). */
-static kv_client_t *client_new(void) {
-    kv_client_t *c = kv_client_new(-1);
-    assert_non_null(c);
-    c->next = kv_srv.clients;
-    if (kv_srv.clients) kv_srv.clients->prev = c;
-    kv_srv.clients = c;
-    return c;
-}
-
-static void client_free(kv_client_t *c) {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        kv_srv.clients = c->next;
-    if (c->next) c->next->prev = c->prev;
-    c->next = c->prev = NULL;
-    kv_client_free(c);
-}
-
 static void expect(kv_client_t *c, const char *line, const char *reply) {
     feed_words(c, line);
     assert_output(c, reply);
@@ -41,7 +21,7 @@ static void expect(kv_client_t *c, const char *line, const char *reply) {
 
 static void test_watch_bit_follows_watched_keys(void **state) {
     (void)state;
-    kv_client_t *c = client_new(), *other = client_new();
+    kv_client_t *c = listed_client(), *other = listed_client();
     assert_false(kv_signal_gates & KV_SIGNAL_WATCH);
     expect(c, "WATCH a b", "+OK\r\n");
     assert_true(kv_signal_gates & KV_SIGNAL_WATCH);
@@ -58,14 +38,14 @@ static void test_watch_bit_follows_watched_keys(void **state) {
     /* A client freed while watching takes the bit down with its last key. */
     expect(c, "WATCH z", "+OK\r\n");
     assert_true(kv_signal_gates & KV_SIGNAL_WATCH);
-    client_free(c);
+    unlist_and_free(c);
     assert_false(kv_signal_gates & KV_SIGNAL_WATCH);
-    client_free(other);
+    unlist_and_free(other);
 }
 
 static void test_tracking_bit_follows_tracking_clients(void **state) {
     (void)state;
-    kv_client_t *c = client_new(), *other = client_new();
+    kv_client_t *c = listed_client(), *other = listed_client();
     assert_false(kv_signal_gates & KV_SIGNAL_TRACKING);
     feed_words(c, "HELLO 3");
     free(take_output(c));
@@ -80,18 +60,18 @@ static void test_tracking_bit_follows_tracking_clients(void **state) {
     assert_true(kv_signal_gates & KV_SIGNAL_TRACKING);
     expect(other, "SET k 2", "+OK\r\n");
     assert_false(kv_signal_gates & KV_SIGNAL_TRACKING);
-    client_free(c);
-    client_free(other);
+    unlist_and_free(c);
+    unlist_and_free(other);
 }
 
 /* Defaults (no AOF, no failed save): no MISCONF gate is open, and writes run. */
 static void test_misconf_gates_closed_by_default(void **state) {
     (void)state;
     assert_int_equal(kv_cmd_gates, 0);
-    kv_client_t *c = client_new();
+    kv_client_t *c = listed_client();
     expect(c, "SET k 1", "+OK\r\n");
     expect(c, "PING", "+PONG\r\n");
-    client_free(c);
+    unlist_and_free(c);
 }
 
 /* The inline path's bucket table gives every short duration the bucket the full
