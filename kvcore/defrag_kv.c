@@ -223,9 +223,10 @@ static bool later_drain(db_stage_t *st, kv_db_t *db, uint64_t deadline) {
             continue;
         }
         uint64_t c = *cursor & CURSOR_MASK;
+        kv_defrag_resume_t r = {0}; /* valid for the pieces below only */
         bool done;
         do {
-            done = kv_defrag_value(o, &c, LATER_BUDGET, move_cb);
+            done = kv_defrag_value_resume(o, &c, LATER_BUDGET, move_cb, &r);
         } while (!done && defrag_now_us(g.d) < deadline);
         if (done) {
             defrag_later_pop(st->later);

@@ -46,15 +46,23 @@ static kv_ql_node_t *node_at(const kv_ql_t *ql, size_t i) {
     return n;
 }
 
-/* Quicklist: the struct on the first call, then nodes from index *cursor - 1. */
-static bool defrag_quicklist(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move) {
+/* Quicklist: the struct on the first call, then nodes from index *cursor - 1 (from the
+ * node r recorded, when it recorded that index of this list). */
+static bool defrag_quicklist(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move,
+                             kv_defrag_resume_t *r) {
     kv_ql_t *ql = kv_obj_ptr(o);
     if (*cursor == 0) {
         kv_ql_defrag_struct(&ql, move);
         kv_obj_set_ptr(o, ql);
     }
     size_t idx = *cursor == 0 ? 0 : (size_t)(*cursor - 1);
-    kv_ql_node_t *n = *cursor == 0 ? ql->head : node_at(ql, idx);
+    kv_ql_node_t *n;
+    if (*cursor == 0)
+        n = ql->head;
+    else if (r != NULL && r->ql == ql && r->idx == idx && r->node != NULL)
+        n = r->node;
+    else
+        n = node_at(ql, idx);
     size_t done = 0;
     while (n != NULL) {
         n = kv_ql_defrag_node(ql, n, move);
@@ -63,6 +71,7 @@ static bool defrag_quicklist(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_de
         idx++;
         if (n != NULL && done >= budget) {
             *cursor = (uint64_t)idx + 1;
+            if (r != NULL) *r = (kv_defrag_resume_t){.ql = ql, .idx = idx, .node = n};
             return false;
         }
     }
@@ -114,13 +123,18 @@ static bool defrag_zset(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_
 }
 
 bool kv_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move) {
+    return kv_defrag_value_resume(o, cursor, budget, move, NULL);
+}
+
+bool kv_defrag_value_resume(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move,
+                            kv_defrag_resume_t *r) {
     const kv_type_ops_t *ops = kv_obj_type_ops((int)o->type);
     if (o->type != KV_TYPE_STRING && ops != NULL && ops->defrag_value != NULL)
         return ops->defrag_value(o, cursor, budget, move);
     switch (o->encoding) {
     case KV_ENC_EMBSTR:
     case KV_ENC_INT: break; /* inside the object */
-    case KV_ENC_QUICKLIST: return defrag_quicklist(o, cursor, budget, move);
+    case KV_ENC_QUICKLIST: return defrag_quicklist(o, cursor, budget, move, r);
     case KV_ENC_SKIPLIST: return defrag_zset(o, cursor, budget, move);
     case KV_ENC_RAW:
     case KV_ENC_LISTPACK:

@@ -1950,6 +1950,20 @@ size_t kv_defrag_value_len(const kv_obj_t *o);
  * 0), false with *cursor (below 2^56, not 0) to resume from. pre: nothing iterates o.
  */
 bool kv_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move);
+/*
+ * Where one piece of kv_defrag_value_resume stopped inside a quicklist, so that the next
+ * piece on the same value starts there instead of walking to its node index again (up to
+ * half the nodes of a million-element list, at every piece). Valid only while nothing
+ * else runs between the pieces: zero it after every lookup of the value.
+ */
+typedef struct kv_defrag_resume {
+    const void *ql;
+    size_t idx;
+    void *node;
+} kv_defrag_resume_t;
+/* kv_defrag_value with a resume point r (zeroed, then kept between back-to-back pieces). */
+bool kv_defrag_value_resume(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move,
+                            kv_defrag_resume_t *r);
 
 /* --- Dataset digest (digest.c) --- */
 

@@ -430,8 +430,13 @@ static void ql_free_value(void *p, int encoding) {
     kv_ql_free(p);
 }
 
-static void test_defrag_quicklist_value_moves_in_resumable_steps(void **state) {
-    (void)state;
+/*
+ * A 1000-element list of 250 nodes relocated in 40-element pieces. With resume, each
+ * piece records where it stopped and the next starts there; the record is dropped every
+ * fifth piece (as after a new lookup) and made stale every seventh (another index), and
+ * either way the walk falls back to the node index.
+ */
+static void defrag_quicklist_in_steps(bool resume) {
     const kv_type_ops_t *prev = kv_obj_type_ops(KV_TYPE_LIST);
     kv_type_ops_t saved = prev ? *prev : (kv_type_ops_t){0};
     if (prev == NULL || prev->free_value == NULL) {
@@ -456,12 +461,21 @@ static void test_defrag_quicklist_value_moves_in_resumable_steps(void **state) {
     uint64_t cursor = 0;
     int calls = 0;
     bool done;
+    kv_defrag_resume_t r = {0};
     do {
-        done = kv_defrag_value(o, &cursor, 40, move_always);
+        if (resume && calls % 5 == 4) r = (kv_defrag_resume_t){0};
+        if (resume && calls % 7 == 6) r.idx++;
+        done = resume ? kv_defrag_value_resume(o, &cursor, 40, move_always, &r)
+                      : kv_defrag_value(o, &cursor, 40, move_always);
         calls++;
         if (!done) {
             assert_true(cursor != 0);
             assert_true(cursor < (UINT64_C(1) << 56));
+        }
+        if (!done && resume) { /* the recorded node is the one at the cursor's index */
+            assert_ptr_equal(r.ql, kv_obj_ptr(o));
+            assert_int_equal(r.idx, cursor - 1);
+            assert_ptr_equal(r.node, kv_ql_node_at(kv_obj_ptr(o), r.idx));
         }
     } while (!done && calls < 1000);
     assert_true(done);
@@ -482,6 +496,16 @@ static void test_defrag_quicklist_value_moves_in_resumable_steps(void **state) {
         kv_obj_register_type(KV_TYPE_LIST, &(kv_type_ops_t){0});
     else
         kv_obj_register_type(KV_TYPE_LIST, &saved);
+}
+
+static void test_defrag_quicklist_value_moves_in_resumable_steps(void **state) {
+    (void)state;
+    defrag_quicklist_in_steps(false);
+}
+
+static void test_defrag_quicklist_resume_point_skips_the_walk(void **state) {
+    (void)state;
+    defrag_quicklist_in_steps(true);
 }
 
 static void test_defrag_raw_string_value_moves_and_keeps_bytes(void **state) {
@@ -832,6 +856,7 @@ int main(void) {
         cmocka_unit_test_setup(test_defrag_swapdb_mid_cycle_keeps_both_dbs_consistent, reset),
         cmocka_unit_test_setup(test_defrag_deferred_values_survive_deleted_and_retyped_keys, reset),
         cmocka_unit_test_setup(test_defrag_quicklist_value_moves_in_resumable_steps, reset),
+        cmocka_unit_test_setup(test_defrag_quicklist_resume_point_skips_the_walk, reset),
         cmocka_unit_test_setup(test_defrag_raw_string_value_moves_and_keeps_bytes, reset),
         cmocka_unit_test_setup(test_defrag_hashtable_values_move_with_entries_and_keep_content,
                                reset),
