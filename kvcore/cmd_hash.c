@@ -9,7 +9,10 @@
  * clients compare replies byte for byte. The type itself (encodings,
  * conversion) is t_hash.c. A write that creates a hash adds it to the keyspace
  * first, as Redis's hashTypeLookupWriteOrCreate does; a hash left empty by a
- * command is deleted.
+ * command is deleted. A small hash lives inside its object, so a change may
+ * move the object: each handler keeps the pointer the keyspace holds and, once
+ * its changes are made (or failed), stores the new one (store_moved) before
+ * anything looks the key up again.
  */
 #include "t_hash.h"
 
@@ -36,7 +39,13 @@ static kv_obj_t *lookup_write_or_create(kv_client_t *c) {
     return o;
 }
 
-/* Deletes the key when a command left its hash empty. */
+/* After changes that may have moved the object from old to o: the keyspace (and
+ * the TTL index) hold o. */
+static void store_moved(kv_client_t *c, kv_obj_t *old, kv_obj_t *o) {
+    if (o != old) kv_db_replaced(c->db, old, o);
+}
+
+/* Deletes the key when a command left its hash empty (after store_moved). */
 static void delete_if_empty(kv_client_t *c, kv_obj_t *o) {
     if (kv_hash_len(o) == 0) kv_db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
 }
@@ -50,12 +59,14 @@ static void hset_generic(kv_client_t *c, bool hmset) {
     }
     kv_obj_t *o = lookup_write_or_create(c);
     if (o == NULL) return;
+    kv_obj_t *old = o;
     long long created = 0;
-    int rc = kv_hash_try_convert(o, &c->argv[2], c->argc - 2);
+    int rc = kv_hash_try_convert(&o, &c->argv[2], c->argc - 2);
     for (int i = 2; rc >= 0 && i < c->argc; i += 2) {
-        rc = kv_hash_set(o, &c->argv[i], &c->argv[i + 1]);
+        rc = kv_hash_set(&o, &c->argv[i], &c->argv[i + 1]);
         if (rc > 0) created++;
     }
+    store_moved(c, old, o);
     if (rc < 0) {
         delete_if_empty(c, o);
         kv_reply_oom(c);
@@ -84,8 +95,11 @@ void kv_cmd_hsetnx(kv_client_t *c) {
         kv_reply_int(c, 0);
         return;
     }
-    if (kv_hash_try_convert(o, &c->argv[2], 2) < 0 ||
-        kv_hash_set(o, &c->argv[2], &c->argv[3]) < 0) {
+    kv_obj_t *old = o;
+    int rc = kv_hash_try_convert(&o, &c->argv[2], 2);
+    if (rc >= 0) rc = kv_hash_set(&o, &c->argv[2], &c->argv[3]);
+    store_moved(c, old, o);
+    if (rc < 0) {
         delete_if_empty(c, o);
         kv_reply_oom(c);
         return;
@@ -194,13 +208,13 @@ void kv_cmd_hdel(kv_client_t *c) {
     }
     long long deleted = 0;
     bool removed = false;
-    for (int i = 2; i < c->argc; i++) {
-        if (kv_hash_del(o, &c->argv[i])) deleted++;
-        if (kv_hash_len(o) == 0) {
-            kv_db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
-            removed = true;
-            break;
-        }
+    kv_obj_t *old = o;
+    for (int i = 2; i < c->argc && kv_hash_len(o) > 0; i++)
+        if (kv_hash_del(&o, &c->argv[i])) deleted++;
+    store_moved(c, old, o);
+    if (kv_hash_len(o) == 0) {
+        kv_db_delete(c->db, c->argv[1].ptr, c->argv[1].len);
+        removed = true;
     }
     if (deleted) {
         kv_notify_key_changed(c, &c->argv[1], KV_NOTIFY_HASH, "hdel");
@@ -234,7 +248,10 @@ void kv_cmd_hincrby(kv_client_t *c) {
     value += incr;
     char out[KV_INTBUF];
     kv_arg_t nv = {out, kv_ll2str(out, value)};
-    if (kv_hash_set(o, &c->argv[2], &nv) < 0) {
+    kv_obj_t *old = o;
+    int rc = kv_hash_set(&o, &c->argv[2], &nv);
+    store_moved(c, old, o);
+    if (rc < 0) {
         delete_if_empty(c, o);
         kv_reply_oom(c);
         return;
@@ -271,7 +288,11 @@ void kv_cmd_hincrbyfloat(kv_client_t *c) {
     char out[5 * 1024];
     kv_arg_t nv = {out, kv_ld2str(out, sizeof(out), value)};
     /* The new value may be long enough to pass hash-max-listpack-value. */
-    if (kv_hash_try_convert(o, &nv, 1) < 0 || kv_hash_set(o, &c->argv[2], &nv) < 0) {
+    kv_obj_t *old = o;
+    int rc = kv_hash_try_convert(&o, &nv, 1);
+    if (rc >= 0) rc = kv_hash_set(&o, &c->argv[2], &nv);
+    store_moved(c, old, o);
+    if (rc < 0) {
         delete_if_empty(c, o);
         kv_reply_oom(c);
         return;
@@ -526,7 +547,7 @@ void kv_cmd_hscan(kv_client_t *c) {
     kv_scan_opts_t opts;
     kv_obj_t *o = kv_scan_begin(c, KV_TYPE_HASH, &cursor, &opts);
     if (o == NULL) return;
-    if (o->encoding == KV_ENC_LISTPACK) {
+    if (o->encoding == KV_ENC_HASHPACK) {
         kv_reply_bulk_cstr(c, "0");
         void *lenp = kv_reply_deferred(c);
         long n = 0;

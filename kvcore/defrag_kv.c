@@ -180,8 +180,10 @@ static void *move_cb(void *ptr) {
 
 /* --- Values --- */
 
+/* An aggregate whose value is behind a pointer (a small hash's pack moved with its
+ * object and has nothing more to move). */
 static bool is_aggregate(const kv_obj_t *o) {
-    return o->type != KV_TYPE_STRING;
+    return o->type != KV_TYPE_STRING && kv_obj_has_ptr(o);
 }
 
 static uint64_t cursor_tag(const kv_obj_t *o) {

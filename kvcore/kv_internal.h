@@ -448,12 +448,15 @@ enum {
     KV_ENC_LISTPACK = 5,
     KV_ENC_INTSET = 6,
     KV_ENC_SKIPLIST = 7,
+    KV_ENC_HASHPACK = 8, /* value: a hash's compact pack (hashpack.h), inside the object;
+                            OBJECT ENCODING calls it "listpack" */
 };
 
 /*
  * One allocation per key (see obj.c for the layout):
  *   [header 4][TTL index position 4 + expire 8, iff hasexpire][key length 1 (or 5)][key]
  *   [value section]
+ * The value section is a pointer, or the value itself (EMBSTR, INT, HASHPACK).
  * The header packs type, encoding, the hasexpire flag and 24 LRU/LFU bits. No refcount:
  * the db owns its objects (OBJECT REFCOUNT answers 1).
  */
@@ -535,6 +538,31 @@ bool kv_obj_int_set_inplace(kv_obj_t *o, long long v);
 /* The pointer value of a RAW or aggregate object. */
 void *kv_obj_ptr(const kv_obj_t *o);
 void kv_obj_set_ptr(kv_obj_t *o, void *ptr);
+/* True when the value section holds a pointer (not EMBSTR, INT or HASHPACK). */
+bool kv_obj_has_ptr(const kv_obj_t *o);
+/* The value section of an object whose value lives inside it (HASHPACK). */
+unsigned char *kv_obj_value(const kv_obj_t *o);
+/*
+ * An object whose value section is a copy of val[0..vlen) (a value kept inside the
+ * object, as HASHPACK). NULL on out-of-memory.
+ */
+kv_obj_t *kv_obj_new_embedded(const char *key, size_t klen, int type, int encoding, const void *val,
+                              size_t vlen, int64_t expire_ms);
+/*
+ * Resizes o's allocation to `bytes` (header to the end of the value section; the caller
+ * moves its value's bytes). Returns the object, which may have moved (the old pointer is
+ * then invalid: update every table holding it, kv_db_replaced). Growing returns NULL on
+ * out-of-memory (o unchanged); shrinking never fails (a failed realloc keeps the block).
+ */
+kv_obj_t *kv_obj_resize(kv_obj_t *o, size_t bytes);
+/*
+ * A new object with o's type, key, expire (and TTL index position) and LRU/LFU bits and
+ * the pointer value ptr of `encoding`, which it owns; o is left as it was (free it with
+ * kv_obj_free_shell when its value moved into ptr). NULL on out-of-memory.
+ */
+kv_obj_t *kv_obj_with_ptr(const kv_obj_t *o, int encoding, void *ptr);
+/* Bytes the object uses: header to the end of its value section (<= its allocation). */
+size_t kv_obj_used_bytes(const kv_obj_t *o);
 /*
  * Makes the value a RAW kv_rstr_t with room for at least min_cap bytes (for APPEND,
  * SETRANGE, SETBIT) and returns it; may reallocate the object (*op updated; the caller

@@ -527,6 +527,53 @@ int kv_lp_merge(uint8_t **firstp, const uint8_t *second) {
     return 0;
 }
 
+/* --- Building in one pass --- */
+
+static void encode_val(const kv_lp_val_t *v, enc_t *e) {
+    if (v->str == NULL) {
+        encode_int(v->ival, e);
+        return;
+    }
+    size_t len = v->len;
+    if (len < 64) {
+        e->hdr[0] = (uint8_t)(0x80u | len);
+        e->hdrlen = 1;
+    } else if (len < 4096) {
+        e->hdr[0] = (uint8_t)(0xE0u | (len >> 8));
+        e->hdr[1] = (uint8_t)len;
+        e->hdrlen = 2;
+    } else {
+        e->hdr[0] = 0xF0;
+        kv_wr32(e->hdr + 1, (uint32_t)len);
+        e->hdrlen = 5;
+    }
+    e->data = v->str;
+    e->datalen = len;
+}
+
+size_t kv_lp_entry_bytes(const kv_lp_val_t *v) {
+    enc_t e;
+    encode_val(v, &e);
+    size_t l = e.hdrlen + e.datalen;
+    return l + backlen_size(l);
+}
+
+uint8_t *kv_lp_put(uint8_t *dst, const kv_lp_val_t *v) {
+    enc_t e;
+    encode_val(v, &e);
+    size_t l = e.hdrlen + e.datalen;
+    memcpy(dst, e.hdr, e.hdrlen);
+    if (e.datalen != 0) memcpy(dst + e.hdrlen, e.data, e.datalen);
+    write_backlen(dst + l, l);
+    return dst + l + backlen_size(l);
+}
+
+void kv_lp_init_header(uint8_t *lp, size_t bytes, size_t count) {
+    kv_wr32(lp, (uint32_t)bytes);
+    kv_wr16(lp + 4, (uint16_t)(count >= COUNT_UNKNOWN ? COUNT_UNKNOWN : count));
+    lp[bytes - 1] = EOF_BYTE;
+}
+
 /* --- Validation --- */
 
 int kv_lp_validate(const uint8_t *blob, size_t len, bool deep) {

@@ -102,6 +102,19 @@ int kv_lp_delete_range(uint8_t **lpp, long index, size_t count);
 /* Appends every entry of `second` to *firstp. 0, -ENOMEM or -ERANGE. */
 int kv_lp_merge(uint8_t **firstp, const uint8_t *second);
 
+/* --- Building a listpack in one pass (RDB and DUMP payloads of compact hashes) --- */
+
+/*
+ * Bytes an entry takes, backlen included: kv_lp_val_t as kv_lp_get gives it (str NULL for
+ * an integer; a string is stored as a string, the caller having decided it is not a
+ * canonical integer). kv_lp_put writes that entry at dst and returns the position after
+ * it. kv_lp_init_header writes the header and end byte of a listpack of `bytes` bytes
+ * whose `count` entries were put at lp + KV_LP_HEADER_BYTES. pre: bytes <= UINT32_MAX.
+ */
+size_t kv_lp_entry_bytes(const kv_lp_val_t *v);
+uint8_t *kv_lp_put(uint8_t *dst, const kv_lp_val_t *v);
+void kv_lp_init_header(uint8_t *lp, size_t bytes, size_t count);
+
 /* --- Validation --- */
 
 /*

@@ -14,6 +14,7 @@
  *   .   value section, by encoding:
  *         EMBSTR  length header as for the key, then the bytes
  *         INT     1-byte width (1, 2, 4 or 8), then the integer, little-endian
+ *         HASHPACK a small hash's fields and values (hashpack.h), walked by count
  *         RAW and aggregates: an 8-byte pointer (stored unaligned, read with memcpy)
  *
  * Why this shape: with Debian's jemalloc (16-byte quantum, classes 16, 32, 48, 64, 80...)
@@ -27,6 +28,7 @@
  * instead of reallocating.
  */
 #include "kv_internal.h"
+#include "hashpack.h"
 
 #include <errno.h>
 #include <jemalloc/jemalloc.h>
@@ -196,7 +198,42 @@ kv_obj_t *kv_obj_new_ptr(const char *key, size_t klen, int type, int encoding, v
 }
 
 static bool has_ptr_value(const kv_obj_t *o) {
-    return o->encoding != KV_ENC_EMBSTR && o->encoding != KV_ENC_INT;
+    return o->encoding != KV_ENC_EMBSTR && o->encoding != KV_ENC_INT &&
+           o->encoding != KV_ENC_HASHPACK;
+}
+
+bool kv_obj_has_ptr(const kv_obj_t *o) {
+    return has_ptr_value(o);
+}
+
+unsigned char *kv_obj_value(const kv_obj_t *o) {
+    return value_section(o);
+}
+
+kv_obj_t *kv_obj_new_embedded(const char *key, size_t klen, int type, int encoding, const void *val,
+                              size_t vlen, int64_t expire_ms) {
+    unsigned char *vp;
+    kv_obj_t *o = obj_alloc(type, encoding, key, klen, expire_ms, vlen, &vp);
+    if (o == NULL) return NULL;
+    memcpy(vp, val, vlen);
+    return o;
+}
+
+kv_obj_t *kv_obj_resize(kv_obj_t *o, size_t bytes) {
+    kv_obj_t *n = realloc(o, bytes);
+    if (n != NULL) return n;
+    return bytes <= malloc_usable_size(o) ? o : NULL;
+}
+
+kv_obj_t *kv_obj_with_ptr(const kv_obj_t *o, int encoding, void *ptr) {
+    size_t klen;
+    const char *key = kv_obj_key(o, &klen);
+    int64_t exp = kv_obj_expire(o);
+    kv_obj_t *n = kv_obj_new_ptr(key, klen, (int)o->type, encoding, ptr, exp);
+    if (n == NULL) return NULL;
+    n->lru = o->lru;
+    if (exp >= 0) kv_obj_set_ttl_pos(n, kv_obj_ttl_pos(o)); /* n takes o's TTL index slot */
+    return n;
 }
 
 void kv_obj_free_shell(kv_obj_t *o) {
@@ -249,10 +286,16 @@ static size_t obj_size(const kv_obj_t *o) {
         vsec = (size_t)(b - v) + vlen;
     } else if (o->encoding == KV_ENC_INT) {
         vsec = 1 + v[0];
+    } else if (o->encoding == KV_ENC_HASHPACK) {
+        vsec = kv_hpk_bytes(v);
     } else {
         vsec = sizeof(void *);
     }
     return (size_t)(v - (const unsigned char *)o) + vsec;
+}
+
+size_t kv_obj_used_bytes(const kv_obj_t *o) {
+    return obj_size(o);
 }
 
 kv_obj_t *kv_obj_set_expire(kv_obj_t *o, int64_t expire_ms) {
@@ -436,7 +479,8 @@ const char *kv_obj_encoding_name(int encoding) {
     case KV_ENC_EMBSTR: return "embstr";
     case KV_ENC_HASHTABLE: return "hashtable";
     case KV_ENC_QUICKLIST: return "quicklist";
-    case KV_ENC_LISTPACK: return "listpack";
+    case KV_ENC_LISTPACK:
+    case KV_ENC_HASHPACK: return "listpack";
     case KV_ENC_INTSET: return "intset";
     case KV_ENC_SKIPLIST: return "skiplist";
     default: return "unknown";
@@ -460,6 +504,13 @@ int kv_obj_check(const kv_obj_t *o) {
     if (o->type == KV_TYPE_STRING && o->encoding != KV_ENC_RAW && o->encoding != KV_ENC_INT &&
         o->encoding != KV_ENC_EMBSTR)
         return -EPROTO;
+    if (o->encoding == KV_ENC_HASHPACK) {
+        if (o->type != KV_TYPE_HASH) return -EPROTO;
+        const unsigned char *v = value_section(o);
+        size_t off = (size_t)(v - (const unsigned char *)o), used;
+        size_t usable = malloc_usable_size((void *)o);
+        if (off >= usable || kv_hpk_validate(v, usable - off, &used) != 0) return -EPROTO;
+    }
     if (o->hasexpire && kv_obj_expire(o) < -1) return -EPROTO;
     if (o->hasexpire && ((uintptr_t)(o->data + 4) & 7) != 0) return -EPROTO; /* 8-aligned */
     size_t size = obj_size(o);
@@ -468,7 +519,7 @@ int kv_obj_check(const kv_obj_t *o) {
         unsigned w = value_section(o)[0];
         if (w != 1 && w != 2 && w != 4 && w != 8) return -EPROTO;
         if (int_width(int_value(o)) != w) return -EPROTO; /* always the narrowest width */
-    } else if (o->encoding != KV_ENC_EMBSTR) {
+    } else if (has_ptr_value(o)) {
         const void *p = kv_obj_ptr(o);
         if (p == NULL) return -EPROTO;
         if (o->type == KV_TYPE_STRING && ((const kv_rstr_t *)p)->len > kv_rstr_cap(p))

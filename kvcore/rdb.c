@@ -235,7 +235,7 @@ int kv_rdb_object_type(const kv_obj_t *o) {
     case KV_TYPE_ZSET:
         return o->encoding == KV_ENC_LISTPACK ? KV_RDB_TYPE_ZSET_LISTPACK : KV_RDB_TYPE_ZSET_2;
     case KV_TYPE_HASH:
-        return o->encoding == KV_ENC_LISTPACK ? KV_RDB_TYPE_HASH_LISTPACK : KV_RDB_TYPE_HASH;
+        return o->encoding == KV_ENC_HASHPACK ? KV_RDB_TYPE_HASH_LISTPACK : KV_RDB_TYPE_HASH;
     default: return -1;
     }
 }
@@ -291,9 +291,20 @@ static void write_set(kv_rdb_out_t *w, const kv_obj_t *o) {
     kv_set_iter_fini(&it);
 }
 
+/* A small hash goes out as the Redis listpack of its pack, built for the write (on the
+ * stack when it is small), so payloads are byte for byte redis-server's. */
 static void write_hash(kv_rdb_out_t *w, const kv_obj_t *o) {
-    if (o->encoding == KV_ENC_LISTPACK) {
-        write_lp_blob(w, kv_obj_ptr(o));
+    if (o->encoding == KV_ENC_HASHPACK) {
+        uint8_t small[512];
+        size_t bytes = kv_hash_lp_bytes(o);
+        uint8_t *lp = bytes <= sizeof(small) ? small : malloc(bytes);
+        if (lp == NULL) {
+            if (w->err == 0) w->err = -ENOMEM;
+            return;
+        }
+        kv_hash_to_lp(o, lp, bytes);
+        write_lp_blob(w, lp);
+        if (lp != small) free(lp);
         return;
     }
     kv_rdb_write_len(w, kv_hash_len(o));

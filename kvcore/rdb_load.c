@@ -477,7 +477,7 @@ typedef struct zl_pairs {
     size_t flen;
 } zl_pairs_t;
 
-static bool hash_add(kv_rdb_in_t *r, kv_obj_t *o, const void *f, size_t flen, const void *v,
+static bool hash_add(kv_rdb_in_t *r, kv_obj_t **op, const void *f, size_t flen, const void *v,
                      size_t vlen);
 static bool zset_add(kv_rdb_in_t *r, kv_obj_t *o, double score, const void *m, size_t len);
 
@@ -500,7 +500,7 @@ static bool zl_pair_add(kv_rdb_in_t *r, void *priv, const void *s, size_t n) {
         if (!ok) fail(r, -EPROTO, "Zset ziplist integrity check failed");
         ok = ok && zset_add(r, zp->o, score, zp->first, zp->flen);
     } else {
-        ok = hash_add(r, zp->o, zp->first, zp->flen, s, n);
+        ok = hash_add(r, &zp->o, zp->first, zp->flen, s, n);
     }
     free(zp->first);
     zp->first = NULL;
@@ -734,10 +734,11 @@ static kv_obj_t *read_zset(kv_rdb_in_t *r, int type, const char *key, size_t kle
     return o;
 }
 
-static bool hash_add(kv_rdb_in_t *r, kv_obj_t *o, const void *f, size_t flen, const void *v,
+/* Adds a field to a hash being loaded (not in a db yet: *op may move freely). */
+static bool hash_add(kv_rdb_in_t *r, kv_obj_t **op, const void *f, size_t flen, const void *v,
                      size_t vlen) {
     kv_arg_t fa = {f, flen}, va = {v, vlen};
-    int rc = kv_hash_set(o, &fa, &va);
+    int rc = kv_hash_set(op, &fa, &va);
     if (rc < 0) fail_oom(r);
     if (rc == 0) fail(r, -EPROTO, "Duplicate hash fields detected");
     return rc == 1;
@@ -766,7 +767,7 @@ static kv_obj_t *read_hash(kv_rdb_in_t *r, int type, const char *key, size_t kle
     }
     kv_obj_t *o = kv_hash_new(key, klen, -1);
     if (o == NULL) fail_oom(r);
-    if (o != NULL && n > (uint64_t)kv_srv.cfg.hash_max_listpack_entries && kv_hash_convert(o) != 0)
+    if (o != NULL && n > (uint64_t)kv_srv.cfg.hash_max_listpack_entries && kv_hash_convert(&o) != 0)
         fail_oom(r);
     uint8_t *p = lp ? kv_lp_first(lp) : NULL;
     for (uint64_t i = 0; o != NULL && i < n && r->err == 0; i++) {
@@ -777,13 +778,13 @@ static kv_obj_t *read_hash(kv_rdb_in_t *r, int type, const char *key, size_t kle
             p = kv_lp_next(lp, p);
             const uint8_t *v = kv_lp_get_bytes(p, vbuf, &vlen);
             p = kv_lp_next(lp, p);
-            hash_add(r, o, f, flen, v, vlen);
+            hash_add(r, &o, f, flen, v, vlen);
             continue;
         }
         size_t flen, vlen;
         char *f = read_string(r, &flen);
         char *v = f ? read_string(r, &vlen) : NULL;
-        if (v != NULL) hash_add(r, o, f, flen, v, vlen);
+        if (v != NULL) hash_add(r, &o, f, flen, v, vlen);
         free(f);
         free(v);
     }

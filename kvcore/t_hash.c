@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * t_hash.c - the hash type: a listpack of field, value pairs while small, a
- * kv_ht of field+value entries beyond hash-max-listpack-entries /
+ * t_hash.c - the hash type: a pack of field, value pairs inside the object while
+ * small, a kv_ht of field+value entries beyond hash-max-listpack-entries /
  * hash-max-listpack-value.
  *
- * Small hashes are one allocation: the listpack [hdr][f1][v1][f2][v2]...[0xFF],
- * fields and values that spell a canonical integer stored as integers. A lookup
- * walks the fields (kv_lp_find with skip 1), which at 512 pairs of short
- * strings is still faster than a cache miss on a table. Large hashes use the
+ * Small hashes are one allocation: [object header][TTL][key][count][f1][v1]...
+ * (hashpack.h), fields and values that spell a canonical integer stored as
+ * integers. A lookup walks the fields (kv_hpk_find), which at 512 pairs of
+ * short strings is still faster than a cache miss on a table. A change resizes
+ * the object with one realloc (pack_edit), so it may move: every change takes
+ * `kv_obj_t **op`. Updates of the same encoded size write in place. Large hashes use the
  * keyspace's hashtable (ht.h), whose entries carry their own key, so an entry
  * is a single allocation [field length: 1 byte, or 0xFF + 8-byte
  * length][field][value length][value] (Valkey 8.1's hashTypeEntry embeds the
@@ -19,7 +21,7 @@
  * hash-max-listpack-value converts; after a write (new field or update), more
  * than hash-max-listpack-entries fields converts. Lowering a limit with CONFIG
  * SET does not convert existing hashes until they are next written. A hashtable
- * never goes back to a listpack.
+ * never goes back to a pack.
  */
 #include "t_hash.h"
 
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hashpack.h"
 #include "listpack.h"
 
 _Static_assert(KV_INTBUF >= KV_LP_INTBUF, "integer buffers must hold a listpack integer");
@@ -77,11 +80,10 @@ static const kv_ht_type_t hash_ht_type = {.entry_key = entry_key, .entry_free = 
 
 /* --- Type hooks --- */
 
+/* The hooks only ever see hashtables: a pack lives inside its object. */
 static void hash_free_value(void *ptr, int encoding) {
-    if (encoding == KV_ENC_LISTPACK)
-        kv_lp_free(ptr);
-    else
-        kv_ht_free(ptr);
+    (void)encoding;
+    kv_ht_free(ptr);
 }
 
 size_t kv_agg_ht_bytes(kv_ht_t *ht) {
@@ -96,12 +98,12 @@ size_t kv_agg_ht_bytes(kv_ht_t *ht) {
 }
 
 static size_t hash_mem_bytes(const void *ptr, int encoding) {
-    if (encoding == KV_ENC_LISTPACK) return malloc_usable_size((void *)ptr);
+    (void)encoding;
     return kv_agg_ht_bytes((kv_ht_t *)ptr);
 }
 
 static void *hash_dup_value(const void *ptr, int encoding) {
-    if (encoding == KV_ENC_LISTPACK) return kv_lp_dup(ptr);
+    (void)encoding;
     kv_ht_t *src = (kv_ht_t *)ptr;
     kv_ht_t *dst = kv_ht_new(&hash_ht_type);
     if (dst == NULL) return NULL;
@@ -145,6 +147,10 @@ static void defrag_entry(void *priv, void **entry_ref) {
 }
 
 bool kv_agg_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move) {
+    if (o->encoding == KV_ENC_HASHPACK) { /* inside the object, which moved as one block */
+        *cursor = 0;
+        return true;
+    }
     if (o->encoding != KV_ENC_HASHTABLE) {
         void *n = move(kv_obj_ptr(o)); /* a listpack or an intset: one block */
         if (n != NULL) kv_obj_set_ptr(o, n);
@@ -196,37 +202,35 @@ static void register_type(void) {
 
 kv_obj_t *kv_hash_new(const char *key, size_t klen, int64_t expire_ms) {
     register_type();
-    uint8_t *lp = kv_lp_new();
-    if (lp == NULL) return NULL;
-    kv_obj_t *o = kv_obj_new_ptr(key, klen, KV_TYPE_HASH, KV_ENC_LISTPACK, lp, expire_ms);
-    if (o == NULL) kv_lp_free(lp);
-    return o;
+    uint8_t empty[KV_HPK_EMPTY] = {0}; /* a pack of 0 pairs */
+    return kv_obj_new_embedded(key, klen, KV_TYPE_HASH, KV_ENC_HASHPACK, empty, sizeof(empty),
+                               expire_ms);
+}
+
+static inline const uint8_t *pack_of(const kv_obj_t *o) {
+    return kv_obj_value(o);
 }
 
 size_t kv_hash_len(const kv_obj_t *o) {
-    if (o->encoding == KV_ENC_LISTPACK) return kv_lp_len(kv_obj_ptr(o)) / 2;
+    if (o->encoding == KV_ENC_HASHPACK) {
+        size_t n;
+        kv_hpk_count(pack_of(o), &n);
+        return n;
+    }
     return kv_ht_size(kv_obj_ptr(o));
 }
 
-/* The listpack position of field, or NULL. */
-static uint8_t *lp_find_field(uint8_t *lp, const kv_arg_t *field) {
-    uint8_t *p = kv_lp_first(lp);
-    if (p == NULL) return NULL;
-    return kv_lp_find(lp, p, field->ptr, field->len, 1);
-}
-
-static void lp_read(const uint8_t *p, kv_arg_t *out, char *ibuf) {
-    size_t len;
-    out->ptr = (const char *)kv_lp_get_bytes(p, ibuf, &len);
-    out->len = len;
+static void pack_read(const uint8_t *p, kv_arg_t *out, char *ibuf) {
+    kv_hpk_get_bytes(p, ibuf, &out->ptr, &out->len);
 }
 
 bool kv_hash_get(kv_obj_t *o, const kv_arg_t *field, kv_arg_t *val, char *ibuf) {
-    if (o->encoding == KV_ENC_LISTPACK) {
-        uint8_t *lp = kv_obj_ptr(o);
-        uint8_t *p = lp_find_field(lp, field);
-        if (p == NULL) return false;
-        if (val) lp_read(kv_lp_next(lp, p), val, ibuf);
+    if (o->encoding == KV_ENC_HASHPACK) {
+        size_t n, i;
+        const uint8_t *p = kv_hpk_count(pack_of(o), &n);
+        p = kv_hpk_find(p, n, field->ptr, field->len, &i);
+        if (i == n) return false;
+        if (val) pack_read(kv_hpk_skip(p), val, ibuf);
         return true;
     }
     void *e = kv_ht_find(kv_obj_ptr(o), field->ptr, field->len);
@@ -239,74 +243,143 @@ bool kv_hash_exists(kv_obj_t *o, const kv_arg_t *field) {
     return kv_hash_get(o, field, NULL, NULL);
 }
 
-int kv_hash_convert(kv_obj_t *o) {
-    if (o->encoding != KV_ENC_LISTPACK) return 0;
-    uint8_t *lp = kv_obj_ptr(o);
+/*
+ * The one resize of a pack: the object's bytes [off, off+oldlen) become newlen bytes
+ * (for the caller to write, at *dst) and the count becomes `count`, whose varint may
+ * change size; `end` is the object's used size. One realloc: growing returns NULL on
+ * out-of-memory with o unchanged; shrinking never fails. Returns the object, which may
+ * have moved.
+ */
+static kv_obj_t *pack_edit(kv_obj_t *o, size_t end, size_t off, size_t oldlen, size_t newlen,
+                           size_t count, uint8_t **dst) {
+    size_t coff = (size_t)(pack_of(o) - (const uint8_t *)o), old_count;
+    size_t csz_old = (size_t)(kv_hpk_count(pack_of(o), &old_count) - pack_of(o));
+    size_t csz_new = kv_hpk_count_bytes(count);
+    size_t nend = end - oldlen + newlen - csz_old + csz_new;
+    if (nend > end) {
+        o = kv_obj_resize(o, nend);
+        if (o == NULL) return NULL;
+    }
+    uint8_t *base = (uint8_t *)o;
+    /* [count][A: coff+csz_old .. off][old region][B: off+oldlen .. end]: A moves by the
+     * count's change, B by that plus the region's. Whichever move would overwrite the
+     * other's source goes second. */
+    size_t a_len = off - coff - csz_old, b_len = end - off - oldlen;
+    uint8_t *a_to = base + coff + csz_new, *b_to = base + off - csz_old + csz_new + newlen;
+    if (csz_new > csz_old) {
+        memmove(b_to, base + off + oldlen, b_len);
+        memmove(a_to, base + coff + csz_old, a_len);
+    } else {
+        memmove(a_to, base + coff + csz_old, a_len);
+        memmove(b_to, base + off + oldlen, b_len);
+    }
+    kv_hpk_put_count(base + coff, count);
+    size_t dst_off = (size_t)(a_to - base) + a_len;
+    if (nend < end) o = kv_obj_resize(o, nend); /* may move too */
+    *dst = (uint8_t *)o + dst_off;
+    return o;
+}
+
+/* A pack with every field of o in a new hashtable object; o is freed. 0 or -ENOMEM. */
+static int pack_to_table(kv_obj_t **op) {
+    kv_obj_t *o = *op;
     kv_ht_t *ht = kv_ht_new(&hash_ht_type);
     if (ht == NULL) return -ENOMEM;
     char fbuf[KV_LP_INTBUF], vbuf[KV_LP_INTBUF];
-    for (uint8_t *p = kv_lp_first(lp); p != NULL;) {
-        uint8_t *vp = kv_lp_next(lp, p);
+    size_t n;
+    const uint8_t *p = kv_hpk_count(pack_of(o), &n);
+    for (size_t i = 0; i < n; i++) {
         kv_arg_t f, v;
-        lp_read(p, &f, fbuf);
-        lp_read(vp, &v, vbuf);
+        p = kv_hpk_get_bytes(p, fbuf, &f.ptr, &f.len);
+        p = kv_hpk_get_bytes(p, vbuf, &v.ptr, &v.len);
         unsigned char *e = entry_new(f.ptr, f.len, v.ptr, v.len);
         if (e == NULL || kv_ht_add(ht, e) != 0) {
             free(e);
             kv_ht_free(ht);
             return -ENOMEM;
         }
-        p = kv_lp_next(lp, vp);
     }
-    kv_lp_free(lp);
-    kv_obj_set_ptr(o, ht);
-    o->encoding = KV_ENC_HASHTABLE;
+    kv_obj_t *t = kv_obj_with_ptr(o, KV_ENC_HASHTABLE, ht);
+    if (t == NULL) {
+        kv_ht_free(ht);
+        return -ENOMEM;
+    }
+    kv_obj_free_shell(o);
+    *op = t;
     return 0;
 }
 
-int kv_hash_try_convert(kv_obj_t *o, const kv_arg_t *args, int n) {
-    if (o->encoding != KV_ENC_LISTPACK) return 0;
+int kv_hash_convert(kv_obj_t **op) {
+    if ((*op)->encoding != KV_ENC_HASHPACK) return 0;
+    return pack_to_table(op);
+}
+
+/* The longest field or value a pack keeps: hash-max-listpack-value, at most 1 GiB (a
+ * listpack's limit in Redis, lpSafeToAdd). */
+static size_t pack_max_value(void) {
     unsigned long long max = (unsigned long long)kv_srv.cfg.hash_max_listpack_value;
+    return max > (1u << 30) ? (size_t)1 << 30 : (size_t)max;
+}
+
+int kv_hash_try_convert(kv_obj_t **op, const kv_arg_t *args, int n) {
+    if ((*op)->encoding != KV_ENC_HASHPACK) return 0;
+    size_t max = pack_max_value();
     size_t sum = 0;
     for (int i = 0; i < n; i++) {
-        if (args[i].len > max) return kv_hash_convert(o);
+        if (args[i].len > max) return kv_hash_convert(op);
         sum += args[i].len;
     }
-    /* A listpack must stay below 4 GiB (Redis's lpSafeToAdd uses 1 GiB). */
-    if (kv_lp_bytes(kv_obj_ptr(o)) + sum + (size_t)n * 11 > (1u << 30)) return kv_hash_convert(o);
+    /* The pack stays below 1 GiB (Redis's lpSafeToAdd), its allocation bounding it. */
+    if (malloc_usable_size(*op) + sum + (size_t)n * 11 > (1u << 30)) return kv_hash_convert(op);
     return 0;
 }
 
-int kv_hash_set(kv_obj_t *o, const kv_arg_t *field, const kv_arg_t *val) {
-    int added;
-    if (o->encoding == KV_ENC_LISTPACK) {
-        unsigned long long max = (unsigned long long)kv_srv.cfg.hash_max_listpack_value;
+static int pack_set(kv_obj_t **op, const kv_arg_t *field, const kv_arg_t *val) {
+    kv_obj_t *o = *op;
+    kv_hpk_enc_t ve, fe;
+    if (kv_hpk_encode(&ve, val->ptr, val->len) != 0) return -ENOMEM; /* pre: <= 1 GiB */
+    const uint8_t *base = (const uint8_t *)o;
+    size_t n, i;
+    const uint8_t *first = kv_hpk_count(pack_of(o), &n);
+    const uint8_t *p = kv_hpk_find(first, n, field->ptr, field->len, &i);
+    uint8_t *dst;
+    if (i < n) {
+        const uint8_t *vp = kv_hpk_skip(p), *after = kv_hpk_skip(vp);
+        size_t oldlen = (size_t)(after - vp), newlen = kv_hpk_enc_bytes(&ve);
+        if (newlen == oldlen) {
+            kv_hpk_write((uint8_t *)vp, &ve); /* same size: in place, nothing moves */
+            return 0;
+        }
+        size_t end = (size_t)(kv_hpk_skip_pairs(after, n - i - 1) - base);
+        o = pack_edit(o, end, (size_t)(vp - base), oldlen, newlen, n, &dst);
+        if (o == NULL) return -ENOMEM;
+        kv_hpk_write(dst, &ve);
+        *op = o;
+        return 0;
+    }
+    if (kv_hpk_encode(&fe, field->ptr, field->len) != 0) return -ENOMEM;
+    size_t end = (size_t)(p - base);
+    o = pack_edit(o, end, end, 0, kv_hpk_enc_bytes(&fe) + kv_hpk_enc_bytes(&ve), n + 1, &dst);
+    if (o == NULL) return -ENOMEM;
+    kv_hpk_write(kv_hpk_write(dst, &fe), &ve);
+    *op = o;
+    return 1;
+}
+
+int kv_hash_set(kv_obj_t **op, const kv_arg_t *field, const kv_arg_t *val) {
+    if ((*op)->encoding == KV_ENC_HASHPACK) {
+        size_t max = pack_max_value();
         if (field->len > max || val->len > max) {
-            if (kv_hash_convert(o) != 0) return -ENOMEM;
-            return kv_hash_set(o, field, val);
+            if (kv_hash_convert(op) != 0) return -ENOMEM;
+            return kv_hash_set(op, field, val);
         }
-        uint8_t *lp = kv_obj_ptr(o);
-        uint8_t *p = lp_find_field(lp, field);
-        int rc;
-        if (p != NULL) {
-            uint8_t *vp = kv_lp_next(lp, p);
-            rc = kv_lp_replace(&lp, &vp, val->ptr, val->len);
-            added = 0;
-        } else {
-            rc = kv_lp_append(&lp, field->ptr, field->len);
-            if (rc == 0) {
-                rc = kv_lp_append(&lp, val->ptr, val->len);
-                if (rc != 0) kv_lp_delete_range(&lp, -1, 1); /* keep pairs whole */
-            }
-            added = 1;
-        }
-        kv_obj_set_ptr(o, lp);
-        if (rc != 0) return -ENOMEM;
-        if (kv_hash_len(o) > (unsigned long long)kv_srv.cfg.hash_max_listpack_entries)
-            kv_hash_convert(o); /* on failure the hash stays a (valid) listpack */
+        int added = pack_set(op, field, val);
+        if (added < 0) return added;
+        if (kv_hash_len(*op) > (unsigned long long)kv_srv.cfg.hash_max_listpack_entries)
+            kv_hash_convert(op); /* on failure the hash stays a (valid) pack */
         return added;
     }
-    kv_ht_t *ht = kv_obj_ptr(o);
+    kv_ht_t *ht = kv_obj_ptr(*op);
     void **ref = kv_ht_find_ref(ht, field->ptr, field->len);
     if (ref != NULL) {
         unsigned char *e = *ref;
@@ -332,26 +405,30 @@ int kv_hash_set(kv_obj_t *o, const kv_arg_t *field, const kv_arg_t *val) {
     return 1;
 }
 
-bool kv_hash_del(kv_obj_t *o, const kv_arg_t *field) {
-    if (o->encoding == KV_ENC_LISTPACK) {
-        uint8_t *lp = kv_obj_ptr(o);
-        uint8_t *p = lp_find_field(lp, field);
-        if (p == NULL) return false;
-        kv_lp_delete(&lp, &p);
-        kv_lp_delete(&lp, &p);
-        kv_obj_set_ptr(o, lp);
-        return true;
+bool kv_hash_del(kv_obj_t **op, const kv_arg_t *field) {
+    kv_obj_t *o = *op;
+    if (o->encoding == KV_ENC_HASHPACK) {
+        const uint8_t *base = (const uint8_t *)o;
+        size_t n, i;
+        const uint8_t *first = kv_hpk_count(pack_of(o), &n);
+        const uint8_t *p = kv_hpk_find(first, n, field->ptr, field->len, &i);
+        if (i == n) return false;
+        const uint8_t *after = kv_hpk_skip(kv_hpk_skip(p));
+        size_t end = (size_t)(kv_hpk_skip_pairs(after, n - i - 1) - base);
+        uint8_t *dst;
+        *op = pack_edit(o, end, (size_t)(p - base), (size_t)(after - p), 0, n - 1, &dst);
+        return true; /* shrinking never fails */
     }
     return kv_ht_del(kv_obj_ptr(o), field->ptr, field->len) == 0;
 }
 
 void kv_hash_random(kv_obj_t *o, kv_arg_t *field, kv_arg_t *val, char *fbuf, char *vbuf) {
-    if (o->encoding == KV_ENC_LISTPACK) {
-        uint8_t *lp = kv_obj_ptr(o);
-        size_t n = kv_lp_len(lp) / 2;
-        uint8_t *p = kv_lp_seek(lp, (long)(2 * ((size_t)kv_rand64() % n)));
-        lp_read(p, field, fbuf);
-        if (val) lp_read(kv_lp_next(lp, p), val, vbuf);
+    if (o->encoding == KV_ENC_HASHPACK) {
+        size_t n;
+        const uint8_t *p = kv_hpk_count(pack_of(o), &n);
+        p = kv_hpk_skip_pairs(p, (size_t)kv_rand64() % n);
+        p = kv_hpk_get_bytes(p, fbuf, &field->ptr, &field->len);
+        if (val) pack_read(p, val, vbuf);
         return;
     }
     void *e = kv_ht_random(kv_obj_ptr(o));
@@ -364,20 +441,19 @@ void kv_hash_random(kv_obj_t *o, kv_arg_t *field, kv_arg_t *val, char *fbuf, cha
 void kv_hash_iter_init(kv_hash_iter_t *it, kv_obj_t *o) {
     it->o = o;
     it->p = NULL;
-    if (o->encoding == KV_ENC_LISTPACK)
-        it->p = kv_lp_first(kv_obj_ptr(o));
+    it->left = 0;
+    if (o->encoding == KV_ENC_HASHPACK)
+        it->p = kv_hpk_count(pack_of(o), &it->left);
     else
         kv_ht_iter_init(&it->hi, kv_obj_ptr(o));
 }
 
 bool kv_hash_iter_next(kv_hash_iter_t *it, kv_arg_t *field, kv_arg_t *val) {
-    if (it->o->encoding == KV_ENC_LISTPACK) {
-        if (it->p == NULL) return false;
-        uint8_t *lp = kv_obj_ptr(it->o);
-        uint8_t *vp = kv_lp_next(lp, it->p);
-        lp_read(it->p, field, it->fbuf);
-        lp_read(vp, val, it->vbuf);
-        it->p = kv_lp_next(lp, vp);
+    if (it->o->encoding == KV_ENC_HASHPACK) {
+        if (it->left == 0) return false;
+        it->left--;
+        const uint8_t *p = kv_hpk_get_bytes(it->p, it->fbuf, &field->ptr, &field->len);
+        it->p = kv_hpk_get_bytes(p, it->vbuf, &val->ptr, &val->len);
         return true;
     }
     void *e;
@@ -388,28 +464,41 @@ bool kv_hash_iter_next(kv_hash_iter_t *it, kv_arg_t *field, kv_arg_t *val) {
 }
 
 void kv_hash_iter_fini(kv_hash_iter_t *it) {
-    if (it->o->encoding != KV_ENC_LISTPACK) kv_ht_iter_fini(&it->hi);
+    if (it->o->encoding != KV_ENC_HASHPACK) kv_ht_iter_fini(&it->hi);
+}
+
+/* --- Listpacks (RDB, DUMP) --- */
+
+size_t kv_hash_lp_bytes(const kv_obj_t *o) {
+    return kv_hpk_lp_bytes(pack_of(o));
+}
+
+void kv_hash_to_lp(const kv_obj_t *o, uint8_t *lp, size_t bytes) {
+    kv_hpk_to_lp(pack_of(o), lp, bytes);
 }
 
 /* --- Validation --- */
 
 int kv_hash_check(const kv_obj_t *o) {
     if (o->type != KV_TYPE_HASH) return -EPROTO;
-    void *ptr = kv_obj_ptr(o);
-    if (o->encoding == KV_ENC_LISTPACK) {
-        if (kv_lp_check(ptr) != 0) return -EPROTO;
-        if (kv_lp_len(ptr) % 2 != 0) return -EPROTO;
+    if (o->encoding == KV_ENC_HASHPACK) {
+        if (kv_obj_check(o) != 0) return -EPROTO; /* validates the pack in its allocation */
         /* Fields are unique. */
+        size_t n;
+        const uint8_t *p = kv_hpk_count(pack_of(o), &n);
         char a[KV_LP_INTBUF];
-        for (uint8_t *p = kv_lp_first(ptr); p != NULL; p = kv_lp_next(ptr, kv_lp_next(ptr, p))) {
-            size_t len;
-            const uint8_t *f = kv_lp_get_bytes(p, a, &len);
-            uint8_t *q = kv_lp_next(ptr, kv_lp_next(ptr, p));
-            if (q != NULL && kv_lp_find(ptr, q, f, len, 1) != NULL) return -EPROTO;
+        for (size_t i = 0; i < n; i++) {
+            kv_arg_t f;
+            const uint8_t *next = kv_hpk_skip(kv_hpk_get_bytes(p, a, &f.ptr, &f.len));
+            size_t j;
+            kv_hpk_find(next, n - i - 1, f.ptr, f.len, &j);
+            if (j != n - i - 1) return -EPROTO;
+            p = next;
         }
         return 0;
     }
     if (o->encoding != KV_ENC_HASHTABLE) return -EPROTO;
+    void *ptr = kv_obj_ptr(o);
     if (kv_ht_check(ptr) != 0) return -EPROTO;
     kv_ht_iter_t it;
     void *e;

@@ -3,17 +3,24 @@
  * t_hash.h - the hash type (internal to kvcore/; include it only from kvcore's files).
  *
  * A hash object's value is one of two structures, told apart by the object's encoding:
- *   KV_ENC_LISTPACK   a listpack (listpack.h) of field, value, field, value...
+ *   KV_ENC_HASHPACK   small hashes: a pack (hashpack.h) of field, value, field, value...
+ *                     inside the object itself, after its key (OBJECT ENCODING answers
+ *                     "listpack", and RDB and DUMP write a Redis listpack)
  *   KV_ENC_HASHTABLE  a kv_ht (ht.h) of entries, each one allocation holding a field
- *                     and its value (kv_hash_entry_field / kv_hash_entry_value)
- * A listpack becomes a hashtable when a write brings a field or value longer than
+ *                     and its value (kv_hash_entry_field / kv_hash_entry_value), behind
+ *                     the object's value pointer
+ * A pack becomes a hashtable when a write brings a field or value longer than
  * hash-max-listpack-value, or leaves more than hash-max-listpack-entries fields (Redis
- * 7.0's rules, so OBJECT ENCODING agrees); it never converts back. Functions that change
- * the hash store a moved value pointer in the object (kv_obj_set_ptr): the object itself
- * never moves.
+ * 7.0's rules, so OBJECT ENCODING agrees); it never converts back.
+ *
+ * Because a pack lives inside the object, a change may move the object: the functions
+ * that change a hash take `kv_obj_t **op` and store the object's new address there (a
+ * conversion makes a new pointer object too). The old pointer is then invalid; a caller
+ * whose object is in a db stores the new one with kv_db_replaced (cmd_hash.c), before
+ * anything else looks the key up. On -ENOMEM the hash is exactly as before.
  *
  * Field and value bytes handed out point into the structure (or into a caller's
- * KV_INTBUF buffer for integers kept in the listpack) and stay valid until the hash
+ * KV_INTBUF buffer for integers kept in the pack) and stay valid until the hash
  * changes. Errors: 0 or -errno (-ENOMEM).
  */
 #ifndef KV_T_HASH_H
@@ -28,13 +35,14 @@
 /* Iterators live on the caller's stack; fields are private. */
 typedef struct kv_hash_iter {
     kv_obj_t *o;          /* private */
-    uint8_t *p;           /* private: listpack position of the next field */
+    const uint8_t *p;     /* private: pack position of the next field */
+    size_t left;          /* private: pairs left in the pack */
     kv_ht_iter_t hi;      /* private */
     char fbuf[KV_INTBUF]; /* private: an integer field, in decimal */
     char vbuf[KV_INTBUF]; /* private: an integer value, in decimal */
 } kv_hash_iter_t;
 
-/* A new empty hash object for key (listpack encoded). NULL on out-of-memory. */
+/* A new empty hash object for key (a pack). NULL on out-of-memory. */
 kv_obj_t *kv_hash_new(const char *key, size_t klen, int64_t expire_ms);
 /* Number of fields. */
 size_t kv_hash_len(const kv_obj_t *o);
@@ -45,28 +53,36 @@ size_t kv_hash_len(const kv_obj_t *o);
 bool kv_hash_get(kv_obj_t *o, const kv_arg_t *field, kv_arg_t *val, char *ibuf);
 bool kv_hash_exists(kv_obj_t *o, const kv_arg_t *field);
 /*
- * Sets field to val (neither may point into o), converting to a hashtable when the
- * limits say so. Returns 1 when the field is new, 0 when it was updated, or -ENOMEM
- * (the hash is unchanged).
+ * Sets field to val (neither may point into the object), converting to a hashtable when
+ * the limits say so; *op may move. Returns 1 when the field is new, 0 when it was
+ * updated, or -ENOMEM (the hash and *op are unchanged).
  */
-int kv_hash_set(kv_obj_t *o, const kv_arg_t *field, const kv_arg_t *val);
+int kv_hash_set(kv_obj_t **op, const kv_arg_t *field, const kv_arg_t *val);
 /*
- * Before a write of the n strings args (fields and values): converts a listpack to a
- * hashtable when one is longer than hash-max-listpack-value (hashTypeTryConversion).
- * 0 or -ENOMEM.
+ * Before a write of the n strings args (fields and values): converts a pack to a
+ * hashtable when one is longer than hash-max-listpack-value (hashTypeTryConversion);
+ * *op may move. 0 or -ENOMEM (unchanged).
  */
-int kv_hash_try_convert(kv_obj_t *o, const kv_arg_t *args, int n);
-/* Deletes field; true if it was there. The caller deletes a hash left empty. */
-bool kv_hash_del(kv_obj_t *o, const kv_arg_t *field);
-/* Converts a listpack hash to a hashtable (no-op for a hashtable). 0 or -ENOMEM. */
-int kv_hash_convert(kv_obj_t *o);
+int kv_hash_try_convert(kv_obj_t **op, const kv_arg_t *args, int n);
+/* Deletes field; true if it was there; *op may move. The caller deletes a hash left
+ * empty. Never fails. */
+bool kv_hash_del(kv_obj_t **op, const kv_arg_t *field);
+/* Converts a pack to a hashtable object (no-op for a hashtable): *op moves. 0 or -ENOMEM
+ * (unchanged). */
+int kv_hash_convert(kv_obj_t **op);
+/*
+ * A pack's contents as the Redis listpack of field, value, ... (RDB, DUMP): its size,
+ * and the listpack written into lp (kv_hash_lp_bytes(o) bytes). pre: a pack.
+ */
+size_t kv_hash_lp_bytes(const kv_obj_t *o);
+void kv_hash_to_lp(const kv_obj_t *o, uint8_t *lp, size_t bytes);
 /*
  * A random field and (if val is not NULL) its value; integers are written into fbuf /
  * vbuf (KV_INTBUF bytes each). pre: kv_hash_len(o) > 0.
  */
 void kv_hash_random(kv_obj_t *o, kv_arg_t *field, kv_arg_t *val, char *fbuf, char *vbuf);
 
-/* Walks every field in order (listpack: insertion order). The hash must not change. */
+/* Walks every field in order (pack: insertion order). The hash must not change. */
 void kv_hash_iter_init(kv_hash_iter_t *it, kv_obj_t *o);
 bool kv_hash_iter_next(kv_hash_iter_t *it, kv_arg_t *field, kv_arg_t *val);
 void kv_hash_iter_fini(kv_hash_iter_t *it);
@@ -76,11 +92,11 @@ const char *kv_hash_entry_field(const void *entry, size_t *len);
 const char *kv_hash_entry_value(const void *entry, size_t *len);
 
 /*
- * Active defrag hook shared by hashes and sets (kv_type_ops_t.defrag_value): moves a
- * listpack or intset value as one block; for a hashtable value moves the table on the
- * first call (*cursor 0), then the entries of buckets from *cursor on, about `budget`
- * of them per call. Returns true when done (*cursor 0), false with the scan cursor to
- * resume from.
+ * Active defrag hook shared by hashes and sets (kv_type_ops_t.defrag_value): nothing for
+ * a pack (it moved with its object); moves a listpack or intset value as one block; for a hashtable
+ * value moves the table on the first call (*cursor 0), then the entries of buckets from *cursor on,
+ * about `budget` of them per call. Returns true when done (*cursor 0), false with the scan cursor
+ * to resume from.
  */
 bool kv_agg_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move);
 
@@ -126,8 +142,8 @@ static inline const unsigned char *kv_agg_len_get(const unsigned char *p, size_t
 }
 
 /*
- * Checks the value: a valid listpack with an even count and unique fields, or a valid
- * kv_ht whose entries fit their allocations. 0 or -EPROTO.
+ * Checks the value: a valid canonical pack with unique fields inside its object's
+ * allocation, or a valid kv_ht whose entries fit their allocations. 0 or -EPROTO.
  */
 int kv_hash_check(const kv_obj_t *o);
 

@@ -249,7 +249,7 @@ static void test_evict_counts_aggregates_by_their_whole_size(void **state) {
         char f[32];
         int n = snprintf(f, sizeof(f), "field:%d", i);
         kv_arg_t fa = {f, (size_t)n}, va = {"some value of a field", 21};
-        assert_true(kv_hash_set(h, &fa, &va) >= 0);
+        assert_true(kv_hash_set(&h, &fa, &va) >= 0);
     }
     assert_int_equal(kv_db_add(db, h), 0);
     h->lru = (uint32_t)((kv_srv.lruclock - 3600) & KV_LRU_CLOCK_MAX);

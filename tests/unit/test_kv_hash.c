@@ -37,16 +37,16 @@ static kv_obj_t *new_hash(void) {
     kv_obj_t *o = kv_hash_new("h", 1, -1);
     assert_non_null(o);
     assert_int_equal(o->type, KV_TYPE_HASH);
-    assert_int_equal(o->encoding, KV_ENC_LISTPACK);
+    assert_int_equal(o->encoding, KV_ENC_HASHPACK);
     assert_int_equal(kv_hash_check(o), 0);
     return o;
 }
 
-static int set(kv_obj_t *o, const char *f, const char *v) {
+static int set(kv_obj_t **op, const char *f, const char *v) {
     kv_arg_t fa = arg(f), va = arg(v);
-    int rc = kv_hash_set(o, &fa, &va);
-    assert_int_equal(kv_hash_check(o), 0);
-    assert_int_equal(kv_obj_check(o), 0);
+    int rc = kv_hash_set(op, &fa, &va);
+    assert_int_equal(kv_hash_check(*op), 0);
+    assert_int_equal(kv_obj_check(*op), 0);
     return rc;
 }
 
@@ -59,32 +59,32 @@ static void assert_field(kv_obj_t *o, const char *f, const char *want) {
 }
 
 /* Adds fields f0..f(n-1) with values v0.. */
-static void fill(kv_obj_t *o, int n) {
+static void fill(kv_obj_t **op, int n) {
     char f[32], v[32];
     for (int i = 0; i < n; i++) {
         snprintf(f, sizeof(f), "f%d", i);
         snprintf(v, sizeof(v), "v%d", i);
-        assert_int_equal(set(o, f, v), 1);
+        assert_int_equal(set(op, f, v), 1);
     }
 }
 
 static void test_hash_set_get_update_delete_in_listpack(void **state) {
     (void)state;
     kv_obj_t *o = new_hash();
-    assert_int_equal(set(o, "name", "kv"), 1);
-    assert_int_equal(set(o, "n", "42"), 1);
-    assert_int_equal(set(o, "name", "kvcore"), 0);
+    assert_int_equal(set(&o, "name", "kv"), 1);
+    assert_int_equal(set(&o, "n", "42"), 1);
+    assert_int_equal(set(&o, "name", "kvcore"), 0);
     assert_int_equal(kv_hash_len(o), 2);
     assert_field(o, "name", "kvcore");
     assert_field(o, "n", "42"); /* stored as an integer, read back as text */
     kv_arg_t missing = arg("nope");
     assert_false(kv_hash_exists(o, &missing));
     kv_arg_t n = arg("n");
-    assert_true(kv_hash_del(o, &n));
-    assert_false(kv_hash_del(o, &n));
+    assert_true(kv_hash_del(&o, &n));
+    assert_false(kv_hash_del(&o, &n));
     assert_int_equal(kv_hash_check(o), 0);
     assert_int_equal(kv_hash_len(o), 1);
-    assert_int_equal(o->encoding, KV_ENC_LISTPACK);
+    assert_int_equal(o->encoding, KV_ENC_HASHPACK);
     kv_obj_free(o);
 }
 
@@ -92,8 +92,8 @@ static void test_hash_stays_listpack_at_entry_limit(void **state) {
     (void)state;
     kv_srv.cfg.hash_max_listpack_entries = 8;
     kv_obj_t *o = new_hash();
-    fill(o, 8);
-    assert_int_equal(o->encoding, KV_ENC_LISTPACK);
+    fill(&o, 8);
+    assert_int_equal(o->encoding, KV_ENC_HASHPACK);
     assert_int_equal(kv_hash_len(o), 8);
     kv_obj_free(o);
 }
@@ -102,7 +102,7 @@ static void test_hash_converts_one_past_entry_limit(void **state) {
     (void)state;
     kv_srv.cfg.hash_max_listpack_entries = 8;
     kv_obj_t *o = new_hash();
-    fill(o, 9);
+    fill(&o, 9);
     assert_int_equal(o->encoding, KV_ENC_HASHTABLE);
     assert_int_equal(kv_hash_len(o), 9);
     char f[32], v[32];
@@ -118,7 +118,7 @@ static void test_hash_zero_entry_limit_gives_hashtable(void **state) {
     (void)state;
     kv_srv.cfg.hash_max_listpack_entries = 0;
     kv_obj_t *o = new_hash();
-    assert_int_equal(set(o, "a", "1"), 1);
+    assert_int_equal(set(&o, "a", "1"), 1);
     assert_int_equal(o->encoding, KV_ENC_HASHTABLE);
     kv_obj_free(o);
 }
@@ -127,16 +127,16 @@ static void test_hash_value_at_limit_stays_one_past_converts(void **state) {
     (void)state;
     kv_srv.cfg.hash_max_listpack_value = 8;
     kv_obj_t *o = new_hash();
-    assert_int_equal(set(o, "12345678", "abcdefgh"), 1);
-    assert_int_equal(o->encoding, KV_ENC_LISTPACK);
-    assert_int_equal(set(o, "f", "abcdefghi"), 1);
+    assert_int_equal(set(&o, "12345678", "abcdefgh"), 1);
+    assert_int_equal(o->encoding, KV_ENC_HASHPACK);
+    assert_int_equal(set(&o, "f", "abcdefghi"), 1);
     assert_int_equal(o->encoding, KV_ENC_HASHTABLE);
     assert_field(o, "12345678", "abcdefgh");
     assert_field(o, "f", "abcdefghi");
     kv_obj_free(o);
 
     o = new_hash();
-    assert_int_equal(set(o, "123456789", "x"), 1); /* a long field converts too */
+    assert_int_equal(set(&o, "123456789", "x"), 1); /* a long field converts too */
     assert_int_equal(o->encoding, KV_ENC_HASHTABLE);
     kv_obj_free(o);
 }
@@ -146,10 +146,10 @@ static void test_hash_try_convert_checks_every_argument(void **state) {
     kv_srv.cfg.hash_max_listpack_value = 4;
     kv_obj_t *o = new_hash();
     kv_arg_t args[4] = {arg("a"), arg("1"), arg("b"), arg("1234")};
-    assert_int_equal(kv_hash_try_convert(o, args, 4), 0);
-    assert_int_equal(o->encoding, KV_ENC_LISTPACK);
+    assert_int_equal(kv_hash_try_convert(&o, args, 4), 0);
+    assert_int_equal(o->encoding, KV_ENC_HASHPACK);
     args[3] = arg("12345");
-    assert_int_equal(kv_hash_try_convert(o, args, 4), 0);
+    assert_int_equal(kv_hash_try_convert(&o, args, 4), 0);
     assert_int_equal(o->encoding, KV_ENC_HASHTABLE);
     assert_int_equal(kv_hash_check(o), 0);
     kv_obj_free(o);
@@ -158,14 +158,14 @@ static void test_hash_try_convert_checks_every_argument(void **state) {
 static void test_hash_lowered_limit_converts_only_on_next_write(void **state) {
     (void)state;
     kv_obj_t *o = new_hash();
-    fill(o, 10);
+    fill(&o, 10);
     kv_srv.cfg.hash_max_listpack_entries = 5; /* CONFIG SET hash-max-listpack-entries 5 */
-    assert_int_equal(o->encoding, KV_ENC_LISTPACK);
+    assert_int_equal(o->encoding, KV_ENC_HASHPACK);
     assert_field(o, "f3", "v3"); /* reads do not convert */
     kv_arg_t f9 = arg("f9");
-    assert_true(kv_hash_del(o, &f9)); /* deletes do not convert */
-    assert_int_equal(o->encoding, KV_ENC_LISTPACK);
-    assert_int_equal(set(o, "f0", "updated"), 0); /* an update is a write: converts */
+    assert_true(kv_hash_del(&o, &f9)); /* deletes do not convert */
+    assert_int_equal(o->encoding, KV_ENC_HASHPACK);
+    assert_int_equal(set(&o, "f0", "updated"), 0); /* an update is a write: converts */
     assert_int_equal(o->encoding, KV_ENC_HASHTABLE);
     assert_int_equal(kv_hash_len(o), 9);
     assert_field(o, "f0", "updated");
@@ -179,16 +179,16 @@ static void test_hash_hashtable_updates_grow_and_shrink_values(void **state) {
     char big[600];
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    assert_int_equal(set(o, "f", "1"), 1);
-    assert_int_equal(set(o, "f", big), 0); /* length header grows to 9 bytes */
+    assert_int_equal(set(&o, "f", "1"), 1);
+    assert_int_equal(set(&o, "f", big), 0); /* length header grows to 9 bytes */
     assert_field(o, "f", big);
-    assert_int_equal(set(o, "f", "2"), 0);
+    assert_int_equal(set(&o, "f", "2"), 0);
     assert_field(o, "f", "2");
-    assert_int_equal(set(o, "", ""), 1); /* empty field and value */
+    assert_int_equal(set(&o, "", ""), 1); /* empty field and value */
     assert_field(o, "", "");
     assert_int_equal(kv_hash_len(o), 2);
     kv_arg_t f = arg("f");
-    assert_true(kv_hash_del(o, &f));
+    assert_true(kv_hash_del(&o, &f));
     assert_int_equal(kv_hash_check(o), 0);
     kv_obj_free(o);
 }
@@ -196,7 +196,7 @@ static void test_hash_hashtable_updates_grow_and_shrink_values(void **state) {
 static void test_hash_iterates_in_insertion_order_in_listpack(void **state) {
     (void)state;
     kv_obj_t *o = new_hash();
-    fill(o, 5);
+    fill(&o, 5);
     kv_hash_iter_t it;
     kv_arg_t f, v;
     int i = 0;
@@ -216,7 +216,7 @@ static void test_hash_iterates_every_field_in_hashtable(void **state) {
     (void)state;
     kv_srv.cfg.hash_max_listpack_entries = 16;
     kv_obj_t *o = new_hash();
-    fill(o, 100);
+    fill(&o, 100);
     assert_int_equal(o->encoding, KV_ENC_HASHTABLE);
     bool seen[100] = {false};
     kv_hash_iter_t it;
@@ -240,7 +240,7 @@ static void test_hash_random_returns_members(void **state) {
     for (int enc = 0; enc < 2; enc++) {
         kv_srv.cfg.hash_max_listpack_entries = enc ? 0 : 512;
         kv_obj_t *o = new_hash();
-        fill(o, 7);
+        fill(&o, 7);
         for (int i = 0; i < 50; i++) {
             kv_arg_t f, v;
             char fb[KV_INTBUF], vb[KV_INTBUF];
@@ -258,7 +258,7 @@ static void test_hash_dup_copies_both_encodings(void **state) {
     for (int enc = 0; enc < 2; enc++) {
         kv_srv.cfg.hash_max_listpack_entries = enc ? 0 : 512;
         kv_obj_t *o = new_hash();
-        fill(o, 20);
+        fill(&o, 20);
         kv_obj_t *d = kv_obj_dup(o, "copy", 4, -1);
         assert_non_null(d);
         assert_int_equal(d->encoding, o->encoding);
@@ -273,13 +273,14 @@ static void test_hash_dup_copies_both_encodings(void **state) {
 static void test_hash_mem_bytes_sums_the_blocks(void **state) {
     (void)state;
     kv_obj_t *o = new_hash();
-    fill(o, 10);
-    void *lp = kv_obj_ptr(o);
-    assert_int_equal(kv_obj_mem_bytes(o), malloc_usable_size(o) + malloc_usable_size(lp));
-    /* The listpack is compact: 10 pairs of 2-byte strings are well under 100 bytes. */
-    assert_true(kv_lp_bytes(lp) < 100);
+    fill(&o, 10);
+    /* A pack is inside its object: one block, sized to what it holds (4-byte header, key
+     * "h" in 2 bytes, count 1, 10 pairs of 1 + 2 bytes each way: 67 bytes). */
+    assert_int_equal(kv_obj_mem_bytes(o), malloc_usable_size(o));
+    assert_int_equal(kv_obj_used_bytes(o), 4 + 2 + 1 + 10 * 6);
+    assert_int_equal(malloc_usable_size(o), nallocx(kv_obj_used_bytes(o), 0));
     size_t lp_total = kv_obj_mem_bytes(o);
-    assert_int_equal(kv_hash_convert(o), 0);
+    assert_int_equal(kv_hash_convert(&o), 0);
     assert_int_equal(kv_hash_check(o), 0);
     size_t expect = malloc_usable_size(o) + kv_ht_mem_bytes(kv_obj_ptr(o));
     kv_ht_iter_t hi;
@@ -300,10 +301,10 @@ static void test_hash_free_returns_every_byte(void **state) {
         kv_srv.cfg.hash_max_listpack_entries = enc ? 0 : 512;
         int64_t before = live_bytes();
         kv_obj_t *o = new_hash();
-        fill(o, 300);
+        fill(&o, 300);
         kv_arg_t f = arg("f7");
-        kv_hash_del(o, &f);
-        set(o, "f8", "a much longer value than before, to move the entry");
+        kv_hash_del(&o, &f);
+        set(&o, "f8", "a much longer value than before, to move the entry");
         assert_true(live_bytes() > before);
         kv_obj_free(o);
         assert_int_equal(live_bytes(), before);
