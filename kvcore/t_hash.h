@@ -17,7 +17,8 @@
  * that change a hash take `kv_obj_t **op` and store the object's new address there (a
  * conversion makes a new pointer object too). The old pointer is then invalid; a caller
  * whose object is in a db stores the new one with kv_db_replaced (cmd_hash.c), before
- * anything else looks the key up. On -ENOMEM the hash is exactly as before.
+ * anything else looks the key up, also after a failed change. On -ENOMEM the hash holds
+ * exactly what it held.
  *
  * Field and value bytes handed out point into the structure (or into a caller's
  * KV_INTBUF buffer for integers kept in the pack) and stay valid until the hash
@@ -55,7 +56,8 @@ bool kv_hash_exists(kv_obj_t *o, const kv_arg_t *field);
 /*
  * Sets field to val (neither may point into the object), converting to a hashtable when
  * the limits say so; *op may move. Returns 1 when the field is new, 0 when it was
- * updated, or -ENOMEM (the hash and *op are unchanged).
+ * updated, or -ENOMEM: the hash holds what it held, and *op is unchanged unless a long
+ * field or value converted it to a hashtable before the write failed.
  */
 int kv_hash_set(kv_obj_t **op, const kv_arg_t *field, const kv_arg_t *val);
 /*

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_kv_hash.c - the hash type (kvcore/t_hash.c): listpack and hashtable encodings,
+ * test_kv_hash.c - the hash type (kvcore/t_hash.c): pack and hashtable encodings,
  * the conversion boundaries of hash-max-listpack-entries / -value (at the limit, one
  * past it, after the limit is lowered: only the next write converts), field and value
  * round trips in both encodings, iteration, COPY's deep copy, and memory accounting
  * (MEMORY USAGE's figure is the sum of the blocks, and freeing returns every byte).
- * kv_hash_check runs after every change.
+ * For packs, which live inside the object and move with it: values replaced by longer
+ * and shorter ones, deletes at every position, a seeded random walk against a plain
+ * model, and out-of-memory at each allocation of each change leaving the hash as it was
+ * (this binary is linked with -Wl,--wrap=malloc,--wrap=realloc: the __wrap_ functions
+ * below fail the chosen call). kv_hash_check runs after every change.
  */
 #include "test_common.h"
 
@@ -16,6 +20,31 @@
 #include "listpack.h"
 #include "t_hash.h"
 #include "kv_type_test.h"
+
+/* --- Allocation failures --- */
+
+/* Calls to let through before one fails; -1: none fails. */
+static long fail_countdown = -1;
+static long failures;
+
+void *__real_malloc(size_t size);
+void *__real_realloc(void *ptr, size_t size);
+
+static bool fail_now(void) {
+    if (fail_countdown < 0) return false;
+    if (fail_countdown-- > 0) return false;
+    failures++;
+    return true;
+}
+
+/* The linker's --wrap names (reserved identifiers, as --wrap requires). */
+void *__wrap_malloc(size_t size) {
+    return fail_now() ? NULL : __real_malloc(size);
+}
+
+void *__wrap_realloc(void *ptr, size_t size) {
+    return fail_now() ? NULL : __real_realloc(ptr, size);
+}
 
 static int reset_limits(void **state) {
     (void)state;
@@ -311,6 +340,359 @@ static void test_hash_free_returns_every_byte(void **state) {
     }
 }
 
+/* --- Packs: the object moves --- */
+
+/* Every field and value of o, in iteration order, as "f=v;..." (a pack's order is
+ * insertion order, so two packs with the same history compare equal). */
+static char *dump(kv_obj_t *o) {
+    size_t cap = 64, len = 0;
+    char *out = malloc(cap);
+    assert_non_null(out);
+    kv_hash_iter_t it;
+    kv_arg_t f, v;
+    kv_hash_iter_init(&it, o);
+    while (kv_hash_iter_next(&it, &f, &v)) {
+        size_t need = len + f.len + v.len + 3;
+        if (need > cap) {
+            cap = need * 2;
+            out = realloc(out, cap);
+            assert_non_null(out);
+        }
+        memcpy(out + len, f.ptr, f.len);
+        len += f.len;
+        out[len++] = '=';
+        memcpy(out + len, v.ptr, v.len);
+        len += v.len;
+        out[len++] = ';';
+    }
+    kv_hash_iter_fini(&it);
+    out[len] = '\0';
+    return out;
+}
+
+static void test_hash_pack_values_replaced_longer_and_shorter(void **state) {
+    (void)state;
+    kv_srv.cfg.hash_max_listpack_value = 1000;
+    kv_obj_t *o = new_hash();
+    fill(&o, 10);
+    char big[600];
+    memset(big, 'y', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    /* The middle value grows past several size classes (the object moves), then shrinks
+     * back (it may move again), then becomes integers of other widths. */
+    const char *vals[] = {
+        big, "v5", "-9223372036854775808", "9223372036854775807", "-1", "47", "48", "v", ""};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        assert_int_equal(set(&o, "f5", vals[i]), 0);
+        assert_field(o, "f5", vals[i]);
+        assert_field(o, "f4", "v4");
+        assert_field(o, "f6", "v6");
+        assert_field(o, "f9", "v9");
+        assert_int_equal(kv_hash_len(o), 10);
+        if (jemalloc_owns_malloc()) /* the allocation follows the pack's size both ways */
+            assert_int_equal(malloc_usable_size(o), nallocx(kv_obj_used_bytes(o), 0));
+    }
+    assert_int_equal(o->encoding, KV_ENC_HASHPACK);
+    kv_obj_free(o);
+}
+
+static void test_hash_pack_deletes_first_middle_and_last(void **state) {
+    (void)state;
+    const char *order[3][3] = {{"f0", "f5", "f9"}, {"f9", "f0", "f5"}, {"f5", "f9", "f0"}};
+    for (int k = 0; k < 3; k++) {
+        kv_obj_t *o = new_hash();
+        fill(&o, 10);
+        for (int j = 0; j < 3; j++) {
+            kv_arg_t f = arg(order[k][j]);
+            assert_true(kv_hash_del(&o, &f));
+            assert_false(kv_hash_exists(o, &f));
+            assert_int_equal(kv_hash_check(o), 0);
+        }
+        char *d = dump(o);
+        assert_string_equal(d, "f1=v1;f2=v2;f3=v3;f4=v4;f6=v6;f7=v7;f8=v8;");
+        free(d);
+        for (int j = 1; j < 9; j++) {
+            char f[8];
+            snprintf(f, sizeof(f), "f%d", j);
+            kv_arg_t fa = arg(f);
+            (void)kv_hash_del(&o, &fa);
+        }
+        assert_int_equal(kv_hash_len(o), 0);
+        assert_int_equal(kv_obj_used_bytes(o), 4 + 2 + 1); /* header, key "h", count 0 */
+        kv_obj_free(o);
+    }
+}
+
+static void test_hash_pack_count_crosses_one_byte(void **state) {
+    (void)state;
+    kv_obj_t *o = new_hash();
+    fill(&o, 127);
+    size_t at127 = kv_obj_used_bytes(o);
+    assert_int_equal(set(&o, "x", "y"), 1); /* 128 pairs: the count takes 2 bytes */
+    assert_int_equal(kv_obj_used_bytes(o), at127 + 1 + 2 + 2);
+    assert_field(o, "f0", "v0");
+    assert_field(o, "x", "y");
+    kv_arg_t f = arg("f0");
+    assert_true(kv_hash_del(&o, &f)); /* back to 127 */
+    assert_int_equal(kv_obj_used_bytes(o), at127 + 4 - 6);
+    assert_field(o, "f1", "v1");
+    assert_field(o, "x", "y");
+    assert_int_equal(o->encoding, KV_ENC_HASHPACK);
+    kv_obj_free(o);
+}
+
+static void test_hash_pack_long_strings_stay_at_value_limit(void **state) {
+    (void)state;
+    kv_srv.cfg.hash_max_listpack_value = 300;
+    kv_obj_t *o = new_hash();
+    char s[302];
+    for (size_t len = 190; len <= 300; len += 1) {
+        memset(s, 'a' + (int)(len % 26), len);
+        s[len] = '\0';
+        assert_true(set(&o, s, s) >= 0);
+        assert_field(o, s, s);
+    }
+    assert_int_equal(o->encoding, KV_ENC_HASHPACK);
+    memset(s, 'z', 301);
+    s[301] = '\0';
+    assert_int_equal(set(&o, "long", s), 1); /* one past the limit */
+    assert_int_equal(o->encoding, KV_ENC_HASHTABLE);
+    assert_field(o, "long", s);
+    assert_int_equal(kv_hash_len(o), 112);
+    kv_obj_free(o);
+}
+
+static void test_hash_pack_conversion_keeps_key_ttl_and_lru(void **state) {
+    (void)state;
+    kv_srv.cfg.hash_max_listpack_entries = 4;
+    kv_obj_t *o = kv_hash_new("key", 3, 1234567890123LL);
+    assert_non_null(o);
+    kv_obj_set_ttl_pos(o, 77);
+    o->lru = 4242;
+    fill(&o, 5);
+    assert_int_equal(o->encoding, KV_ENC_HASHTABLE);
+    size_t klen;
+    assert_memory_equal(kv_obj_key(o, &klen), "key", 3);
+    assert_int_equal(klen, 3);
+    assert_int_equal(kv_obj_expire(o), 1234567890123LL);
+    assert_int_equal(kv_obj_ttl_pos(o), 77);
+    assert_int_equal(o->lru, 4242);
+    assert_field(o, "f4", "v4");
+    kv_obj_free(o);
+}
+
+/* A tiny deterministic generator (the walk must be the same on every run). */
+static uint64_t walk_state;
+static uint64_t walk_next(void) {
+    walk_state ^= walk_state << 13;
+    walk_state ^= walk_state >> 7;
+    walk_state ^= walk_state << 17;
+    return walk_state;
+}
+
+#define MODEL_MAX 160
+
+typedef struct model {
+    char f[MODEL_MAX][320], v[MODEL_MAX][320];
+    int n;
+} model_t;
+
+/* A field or value: integers of every width, near-integers, short and long strings. */
+static void walk_string(char *out) {
+    static const char *fixed[] = {"0",
+                                  "47",
+                                  "48",
+                                  "-1",
+                                  "127",
+                                  "128",
+                                  "042",
+                                  "-0",
+                                  "",
+                                  "-9223372036854775808",
+                                  "9223372036854775807",
+                                  "1e2",
+                                  "+5",
+                                  "65536",
+                                  "-32769"};
+    uint64_t r = walk_next();
+    switch (r % 4) {
+    case 0: strcpy(out, fixed[(r >> 8) % (sizeof(fixed) / sizeof(fixed[0]))]); break;
+    case 1: snprintf(out, 320, "%lld", (long long)(walk_next() >> (r >> 8) % 64)); break;
+    case 2: snprintf(out, 320, "s%u", (unsigned)((r >> 8) % 200)); break;
+    default: {
+        size_t len = (size_t)((r >> 8) % 300);
+        memset(out, 'a' + (int)(len % 26), len);
+        out[len] = '\0';
+    }
+    }
+}
+
+static void test_hash_pack_random_walk_matches_a_model(void **state) {
+    (void)state;
+    kv_srv.cfg.hash_max_listpack_entries = MODEL_MAX;
+    kv_srv.cfg.hash_max_listpack_value = 300;
+    model_t *m = calloc(1, sizeof(*m));
+    assert_non_null(m);
+    walk_state = 0x9E3779B97F4A7C15ULL;
+    kv_obj_t *o = new_hash();
+    char f[320], v[320];
+    for (int step = 0; step < 20000; step++) {
+        uint64_t r = walk_next();
+        /* Fields come from a pool of 200 (integers, near-integers, strings). */
+        if (r % 8 < 1 && m->n > 0) {
+            int i = (int)((r >> 8) % (unsigned)m->n);
+            kv_arg_t fa = arg(m->f[i]);
+            assert_true(kv_hash_del(&o, &fa));
+            memmove(m->f[i], m->f[i + 1], sizeof(m->f[0]) * (size_t)(m->n - i - 1));
+            memmove(m->v[i], m->v[i + 1], sizeof(m->v[0]) * (size_t)(m->n - i - 1));
+            m->n--;
+        } else {
+            if (r % 8 < 4 && m->n > 0)
+                strcpy(f, m->f[(r >> 8) % (unsigned)m->n]); /* an update */
+            else
+                walk_string(f);
+            walk_string(v);
+            int i = 0;
+            while (i < m->n && strcmp(m->f[i], f) != 0)
+                i++;
+            if (i == m->n && m->n == MODEL_MAX) continue; /* stay a pack */
+            assert_int_equal(set(&o, f, v), i == m->n ? 1 : 0);
+            strcpy(m->f[i], f);
+            strcpy(m->v[i], v);
+            if (i == m->n) m->n++;
+        }
+        assert_int_equal(o->encoding, KV_ENC_HASHPACK);
+        assert_int_equal(kv_hash_len(o), (size_t)m->n);
+        if (step % 97 == 0 || m->n < 3) {
+            kv_hash_iter_t it;
+            kv_arg_t fa, va;
+            int i = 0;
+            kv_hash_iter_init(&it, o);
+            while (kv_hash_iter_next(&it, &fa, &va)) {
+                assert_true(i < m->n);
+                assert_int_equal(fa.len, strlen(m->f[i]));
+                assert_memory_equal(fa.ptr, m->f[i], fa.len);
+                assert_int_equal(va.len, strlen(m->v[i]));
+                assert_memory_equal(va.ptr, m->v[i], va.len);
+                i++;
+            }
+            kv_hash_iter_fini(&it);
+            assert_int_equal(i, m->n);
+        }
+        if (m->n > 0) {
+            int i = (int)(walk_next() % (unsigned)m->n);
+            assert_field(o, m->f[i], m->v[i]);
+        }
+    }
+    kv_obj_free(o);
+    free(m);
+}
+
+/*
+ * Runs change on a copy of o with the k-th allocation failing, for k = 0, 1, ... until
+ * the change goes through without a failure: every failed attempt must return -ENOMEM
+ * and leave the copy's contents exactly as they were, and a pack where it was.
+ */
+typedef int (*change_fn)(kv_obj_t **op);
+
+static void fail_each_allocation(kv_obj_t *o, change_fn change) {
+    char *want = dump(o);
+    for (long k = 0;; k++) {
+        kv_obj_t *c = kv_obj_dup(o, "h", 1, -1);
+        assert_non_null(c);
+        kv_obj_t *before = c;
+        failures = 0;
+        fail_countdown = k;
+        int rc = change(&c);
+        fail_countdown = -1;
+        if (failures == 0) { /* no allocation left to fail: it went through */
+            assert_true(rc >= 0);
+            assert_true(k > 0); /* and at least one did fail before */
+            kv_obj_free(c);
+            break;
+        }
+        if (rc < 0) {
+            assert_int_equal(rc, -ENOMEM);
+            /* Only a conversion that went through before the write failed moves it. */
+            assert_int_equal(kv_hash_check(c), 0);
+            if (c->encoding == KV_ENC_HASHPACK) {
+                assert_ptr_equal(c, before);
+                char *got = dump(c);
+                assert_string_equal(got, want); /* order included */
+                free(got);
+            } else {
+                unsigned char a[20], b[20];
+                kv_digest_value(o, a);
+                kv_digest_value(c, b);
+                assert_memory_equal(a, b, 20);
+            }
+        } else {
+            /* A failed conversion after the write keeps a valid pack. */
+            assert_int_equal(kv_hash_check(c), 0);
+        }
+        kv_obj_free(c);
+        assert_true(k < 10000);
+    }
+    free(want);
+}
+
+static int change_add(kv_obj_t **op) {
+    kv_arg_t f = arg("new field"), v = arg("a new value, long enough to grow the object");
+    return kv_hash_set(op, &f, &v);
+}
+
+static int change_grow(kv_obj_t **op) {
+    kv_arg_t f = arg("f3"), v = arg("a longer value for f3, so the object grows a class");
+    return kv_hash_set(op, &f, &v);
+}
+
+static int change_shrink(kv_obj_t **op) {
+    kv_arg_t f = arg("f2"), v = arg("");
+    return kv_hash_set(op, &f, &v);
+}
+
+static int change_long_value(kv_obj_t **op) {
+    char big[100];
+    memset(big, 'q', sizeof(big));
+    kv_arg_t f = arg("f1"), v = {big, sizeof(big)}; /* > hash-max-listpack-value 64 */
+    return kv_hash_set(op, &f, &v);
+}
+
+static int change_try_convert(kv_obj_t **op) {
+    char big[100];
+    memset(big, 'q', sizeof(big));
+    kv_arg_t args[2] = {arg("f"), {big, sizeof(big)}};
+    return kv_hash_try_convert(op, args, 2);
+}
+
+static int change_entry_limit(kv_obj_t **op) {
+    kv_srv.cfg.hash_max_listpack_entries = 10; /* the 11th field converts */
+    kv_arg_t f = arg("eleventh"), v = arg("v");
+    int rc = kv_hash_set(op, &f, &v);
+    kv_srv.cfg.hash_max_listpack_entries = 512;
+    return rc;
+}
+
+static int change_delete(kv_obj_t **op) {
+    kv_arg_t f = arg("f0");
+    return kv_hash_del(op, &f) ? 0 : -ENOENT;
+}
+
+static void test_hash_pack_out_of_memory_leaves_it_unchanged(void **state) {
+    (void)state;
+    kv_obj_t *o = new_hash();
+    fill(&o, 10);
+    change_fn changes[] = {change_add,         change_grow,        change_shrink, change_long_value,
+                           change_try_convert, change_entry_limit, change_delete};
+    for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++)
+        fail_each_allocation(o, changes[i]);
+    /* And the constructor: NULL, nothing leaked (ASan and valgrind check that). */
+    fail_countdown = 0;
+    assert_null(kv_hash_new("h", 1, -1));
+    fail_countdown = -1;
+    kv_obj_free(o);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_hash_set_get_update_delete_in_listpack, reset_limits),
@@ -327,6 +709,13 @@ int main(void) {
         cmocka_unit_test_setup(test_hash_dup_copies_both_encodings, reset_limits),
         cmocka_unit_test_setup(test_hash_mem_bytes_sums_the_blocks, reset_limits),
         cmocka_unit_test_setup(test_hash_free_returns_every_byte, reset_limits),
+        cmocka_unit_test_setup(test_hash_pack_values_replaced_longer_and_shorter, reset_limits),
+        cmocka_unit_test_setup(test_hash_pack_deletes_first_middle_and_last, reset_limits),
+        cmocka_unit_test_setup(test_hash_pack_count_crosses_one_byte, reset_limits),
+        cmocka_unit_test_setup(test_hash_pack_long_strings_stay_at_value_limit, reset_limits),
+        cmocka_unit_test_setup(test_hash_pack_conversion_keeps_key_ttl_and_lru, reset_limits),
+        cmocka_unit_test_setup(test_hash_pack_random_walk_matches_a_model, reset_limits),
+        cmocka_unit_test_setup(test_hash_pack_out_of_memory_leaves_it_unchanged, reset_limits),
     };
     return cmocka_run_group_tests_name("kv_hash", tests, setup, teardown);
 }
