@@ -3,8 +3,11 @@
 # kvcore's per-key memory through the process: key:<n> with a 16-byte value is one 32-byte
 # object (MEMORY USAGE), 48 with a TTL; the TTL index costs 8 bytes a key (MEMORY STATS
 # overhead.hashtable.expires, at most one spare 1024-slot chunk and the directory more);
-# used_memory per key for 100 000 such keys, one in ten with a TTL, stays below 52 B and TTLs still expire, persist and survive DEBUG RELOAD. Numbers are jemalloc's
-# size classes: skipped when a sanitizer owns malloc.
+# used_memory per key for 100 000 such keys, one in ten with a TTL, stays below 52 B and TTLs still expire, persist and survive DEBUG RELOAD. A hash of 10 fields
+# field<j> -> value<j> under hash:12345 is one 160-byte block (its pack inside the object,
+# OBJECT ENCODING listpack) that shrinks with HDEL and moves as it grows, keeping its TTL
+# (it still expires) and its contents across DEBUG RELOAD. Numbers are jemalloc's size
+# classes: skipped when a sanitizer owns malloc.
 . "$(dirname "$0")/../lib.sh"
 need_cmd redis-cli python3
 [ -z "${MEMSHIM_SAN:-}" ] || skip "size classes are jemalloc's, and a sanitizer owns malloc"
@@ -55,4 +58,25 @@ check "reload" OK "$(cli debug reload)"
 check "keys with a TTL after reload" "db0:keys=$((N - 1)),expires=$((N / 10))" \
     "$(kv_info "$KV_PORT" db0 keyspace | sed 's/^/db0:/; s/,avg_ttl=.*//')"
 check "ttl after reload" 1 "$(cli ttl key:12345 | awk '{print ($1 > 990 && $1 <= 1000)}')"
+
+# Small hashes: header 4, key 1 + 10, pair count 1, 10 x (1 + 6) x 2 = 156 -> 160.
+h10=""
+for j in 0 1 2 3 4 5 6 7 8 9; do h10="$h10 field$j value$j"; done
+check "hset" 10 "$(cli hset hash:12345 $h10)"
+check "small hash: one 160-byte block" 160 "$(cli memory usage hash:12345)"
+check "small hash encoding" listpack "$(cli object encoding hash:12345)"
+check "hdel" 3 "$(cli hdel hash:12345 field0 field5 field9)"
+check "after HDEL: 114 bytes -> 128" 128 "$(cli memory usage hash:12345)"
+check "hget after hdel" value6 "$(cli hget hash:12345 field6)"
+check "expire on a small hash" 1 "$(cli expire hash:12345 1000)"
+check "grow it: it moves" 5 "$(cli hset hash:12345 a 1 b 2 c 3 d 4 e 5)"
+check "ttl after moving" 1 "$(cli ttl hash:12345 | awk '{print ($1 > 990 && $1 <= 1000)}')"
+check "hincrby" 100003 "$(cli hincrby hash:12345 c 100000)"
+check "reload" OK "$(cli debug reload)"
+check "hgetall after reload" "field1 value1 field2 value2 field3 value3 field4 value4 field6 value6 field7 value7 field8 value8 a 1 b 2 c 100003 d 4 e 5" \
+    "$(cli hgetall hash:12345 | tr '\n' ' ' | sed 's/ $//')"
+check "pexpire on a small hash" 1 "$(cli pexpire hash:12345 50)"
+check "and it moves again" 1 "$(cli hset hash:12345 longer-field a-longer-value-than-the-others)"
+sleep 0.2
+check "the moved hash expired" 0 "$(cli exists hash:12345)"
 exit $fail
