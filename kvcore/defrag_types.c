@@ -79,9 +79,15 @@ static bool defrag_quicklist(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_de
     return true;
 }
 
+static void zset_node_moved(void *priv, const kv_zsl_node_t *old, kv_zsl_node_t *moved) {
+    kv_zset_t *zs = priv;
+    kv_ht_replace_reallocated(zs->ht, old, moved);
+}
+
 /*
  * Sorted set (skiplist form): the kv_zset_t, its table's struct and arrays, the skiplist
- * struct and header on the first call; then every node in rank order, each moved with
+ * struct and header on the first call; then the nodes in rank order, budget per call
+ * (kv_zsl_defrag_range: one descent per call, not one search per node), each moved with
  * its links fixed and its table slot repointed by identity; then the table's buckets.
  */
 static bool defrag_zset(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move) {
@@ -96,23 +102,16 @@ static bool defrag_zset(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_
         kv_zsl_defrag_struct(&zs->zsl, move);
         *cursor = 1;
     }
-    size_t done = 0;
     if (!(*cursor & ZSET_BUCKETS)) {
-        size_t rank = (size_t)*cursor;
-        kv_zsl_node_t *x = kv_zsl_by_rank(zs->zsl, rank);
-        while (x != NULL) {
-            kv_zsl_node_t *old = x;
-            x = kv_zsl_defrag_node(zs->zsl, x, move);
-            if (x != old) kv_ht_replace_reallocated(zs->ht, old, x);
-            x = kv_zsl_node_next(x);
-            rank++;
-            if (x != NULL && ++done >= budget) {
-                *cursor = rank;
-                return false;
-            }
+        size_t next =
+            kv_zsl_defrag_range(zs->zsl, (size_t)*cursor, budget, move, zset_node_moved, zs);
+        if (next != 0) {
+            *cursor = next;
+            return false;
         }
-        *cursor = ZSET_BUCKETS;
+        *cursor = ZSET_BUCKETS; /* the buckets get a budget of their own */
     }
+    size_t done = 0;
     size_t c = (size_t)(*cursor & ~ZSET_BUCKETS);
     do {
         c = kv_ht_scan_defrag(zs->ht, c, NULL, NULL, move);

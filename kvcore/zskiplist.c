@@ -426,6 +426,44 @@ kv_zsl_node_t *kv_zsl_defrag_node(kv_zsl_t *zsl, kv_zsl_node_t *node, void *(*mo
     return moved;
 }
 
+size_t kv_zsl_defrag_range(kv_zsl_t *zsl, size_t rank, size_t budget, void *(*move)(void *ptr),
+                           kv_zsl_moved_fn moved_fn, void *priv) {
+    if (rank == 0 || rank > zsl->length || budget == 0) return 0;
+    /* update[i]: the last node before `rank` that reaches level i (as delete by rank). */
+    kv_zsl_node_t *update[KV_ZSL_MAXLEVEL], *x = zsl->header;
+    size_t traversed = 0;
+    for (int i = zsl->level - 1; i >= 0; i--) {
+        while (x->level[i].forward != NULL && traversed + x->level[i].span < rank) {
+            traversed += x->level[i].span;
+            x = x->level[i].forward;
+        }
+        update[i] = x;
+    }
+    x = x->level[0].forward;
+    for (size_t done = 0; x != NULL && done < budget; done++) {
+        kv_zsl_node_t *next = x->level[0].forward;
+        int height = x->height;
+        kv_zsl_node_t *moved = move(x);
+        if (moved != NULL) {
+            /* x is gone: only its predecessors and successor are touched from here. */
+            for (int i = 0; i < height; i++)
+                update[i]->level[i].forward = moved;
+            if (next != NULL)
+                next->backward = moved;
+            else
+                zsl->tail = moved;
+            if (moved_fn != NULL) moved_fn(priv, x, moved);
+            x = moved;
+        }
+        /* x precedes every later node on the levels it reaches. */
+        for (int i = 0; i < height; i++)
+            update[i] = x;
+        x = next;
+        rank++;
+    }
+    return x == NULL ? 0 : rank;
+}
+
 void kv_zsl_defrag_struct(kv_zsl_t **zslp, void *(*move)(void *ptr)) {
     kv_zsl_t *zsl = move(*zslp);
     if (zsl != NULL) *zslp = zsl;

@@ -11,8 +11,9 @@
  * first on a common prefix; scores must not be NaN.
  *
  * The skiplist never checks that a member is unique: the sorted set's hashtable does.
- * Node pointers stay valid until the node is deleted or moved by kv_zsl_defrag_node
- * (kv_zsl_update_score keeps the node). Node fields are read-only outside zskiplist.c.
+ * Node pointers stay valid until the node is deleted or moved by kv_zsl_defrag_node or
+ * kv_zsl_defrag_range (kv_zsl_update_score keeps the node). Node fields are read-only
+ * outside zskiplist.c.
  *
  * Errors: 0 or -errno (-ENOENT).
  */
@@ -147,6 +148,18 @@ size_t kv_zsl_delete_range_by_rank(kv_zsl_t *zsl, size_t start, size_t end, kv_z
  * kv_ht_replace_reallocated(ht, old, new) without reading old.
  */
 kv_zsl_node_t *kv_zsl_defrag_node(kv_zsl_t *zsl, kv_zsl_node_t *node, void *(*move)(void *ptr));
+/* Told that node old (not to be read: it is freed) now lives at moved. */
+typedef void (*kv_zsl_moved_fn)(void *priv, const kv_zsl_node_t *old, kv_zsl_node_t *moved);
+/*
+ * Moves up to budget nodes from the 1-based rank `rank` on, in order, as
+ * kv_zsl_defrag_node does but without a search per node: the nodes that link to the
+ * next one are found once, by rank, and then carried along the walk, so a piece costs
+ * one descent plus its nodes. moved_fn (may be NULL) hears of every node that moved.
+ * Returns the rank of the first node not visited, or 0 when the walk reached the end
+ * (or rank was past it).
+ */
+size_t kv_zsl_defrag_range(kv_zsl_t *zsl, size_t rank, size_t budget, void *(*move)(void *ptr),
+                           kv_zsl_moved_fn moved_fn, void *priv);
 /* Moves the list struct and its header node through `move`; *zslp is updated. */
 void kv_zsl_defrag_struct(kv_zsl_t **zslp, void *(*move)(void *ptr));
 

@@ -385,6 +385,79 @@ static void *move_none(void *ptr) {
     return NULL;
 }
 
+/* A move that also spoils the copy's score: a walk that searched for the next node by
+ * (score, member) would go astray past it. */
+static void *move_and_spoil_score(void *ptr) {
+    kv_zsl_node_t *n = move_alloc(ptr);
+    n->score = INFINITY;
+    return n;
+}
+
+static void *last_moved_old[8], *last_moved_new[8];
+static int nmoved_fn;
+
+static void note_moved(void *priv, const kv_zsl_node_t *old, kv_zsl_node_t *moved) {
+    (void)priv;
+    if (nmoved_fn < 8) {
+        last_moved_old[nmoved_fn] = (void *)(uintptr_t)old;
+        last_moved_new[nmoved_fn] = moved;
+    }
+    nmoved_fn++;
+}
+
+static void test_zsl_defrag_range_walks_in_pieces_without_searching(void **state) {
+    (void)state;
+    kv_zsl_t *zsl = kv_zsl_new();
+    char m[16];
+    for (int i = 0; i < 2000; i++) {
+        int len = snprintf(m, sizeof(m), "r%d", i);
+        assert_non_null(kv_zsl_insert(zsl, i, m, (size_t)len));
+    }
+    char *before = malloc(32768), *after = malloc(32768);
+    order(zsl, before, 32768);
+    /* Pieces of 7 from rank 1: each moves 7 nodes and says where the next one starts. */
+    moves = 0;
+    size_t rank = 1, pieces = 0;
+    while (rank != 0) {
+        int was = moves;
+        nmoved_fn = 0;
+        kv_zsl_node_t *first = kv_zsl_by_rank(zsl, rank);
+        size_t next = kv_zsl_defrag_range(zsl, rank, 7, move_and_spoil_score, note_moved, NULL);
+        assert_true(moves - was <= 7);
+        assert_int_equal(nmoved_fn, moves - was);
+        assert_ptr_equal(last_moved_old[0], first);
+        assert_ptr_equal(last_moved_new[0], kv_zsl_by_rank(zsl, rank));
+        assert_true(next == 0 || next == rank + 7);
+        rank = next;
+        pieces++;
+    }
+    /* Every node moved although every moved node's score says it is last. */
+    assert_int_equal(moves, 2000);
+    assert_int_equal(pieces, (2000 + 6) / 7);
+    size_t r = 0;
+    for (kv_zsl_node_t *x = kv_zsl_first(zsl); x != NULL; x = kv_zsl_node_next(x))
+        x->score = (double)r++;
+    assert_int_equal(r, 2000);
+    assert_int_equal(kv_zsl_check(zsl), 0);
+    assert_string_equal(order(zsl, after, 32768), before);
+    assert_member(kv_zsl_by_rank(zsl, 1000), "r999");
+    /* A move that declines changes nothing and still advances; past the end is 0. */
+    moves = 0;
+    assert_int_equal(kv_zsl_defrag_range(zsl, 1990, 5, move_none, NULL, NULL), 1995);
+    assert_int_equal(kv_zsl_defrag_range(zsl, 1996, 5, move_none, NULL, NULL), 0);
+    assert_int_equal(kv_zsl_defrag_range(zsl, 2001, 5, move_alloc, NULL, NULL), 0);
+    assert_int_equal(kv_zsl_defrag_range(zsl, 0, 5, move_alloc, NULL, NULL), 0);
+    assert_int_equal(moves, 0);
+    assert_int_equal(kv_zsl_check(zsl), 0);
+    /* The tail is fixed when the last node moves. */
+    assert_int_equal(kv_zsl_defrag_range(zsl, 2000, 5, move_alloc, NULL, NULL), 0);
+    assert_int_equal(moves, 1);
+    assert_int_equal(kv_zsl_check(zsl), 0);
+    free(before);
+    free(after);
+    kv_zsl_free(zsl);
+}
+
 static void test_zsl_defrag_moves_nodes_and_fixes_links(void **state) {
     (void)state;
     kv_zsl_t *zsl = kv_zsl_new();
@@ -431,6 +504,7 @@ int main(void) {
         cmocka_unit_test(test_zsl_random_changes_match_a_model),
         cmocka_unit_test(test_zsl_mem_bytes_counts_levels_and_member),
         cmocka_unit_test(test_zsl_defrag_moves_nodes_and_fixes_links),
+        cmocka_unit_test(test_zsl_defrag_range_walks_in_pieces_without_searching),
     };
     return cmocka_run_group_tests_name("kv_zskiplist", tests, NULL, NULL);
 }
