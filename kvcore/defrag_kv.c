@@ -81,6 +81,7 @@ static struct {
     uint64_t slices, slices_over_2ms, slice_max_us, slice_max_cpu_us, slice_cpu_us;
     /* Its deferred values: queued, and dropped at a resume (deleted or retyped). */
     uint64_t deferred, deferred_gone;
+    bool info_stale; /* INFO's longest slice is still the previous cycle's */
 } g;
 
 /* --- The host adapter --- */
@@ -107,6 +108,11 @@ static int64_t timer_trampoline(kv_loop_t *loop, int64_t id, void *priv) {
     cpu = thread_cpu_us() - cpu;
     g.slice_cpu_us += cpu;
     if (cpu > g.slice_max_cpu_us) g.slice_max_cpu_us = cpu;
+    uint64_t *info = &kv_srv.stat_active_defrag_longest_slice_cpu_us;
+    if (!g.info_stale)
+        *info = g.slice_max_cpu_us;
+    else if (cpu > *info) /* the last slice of a cycle that ended (and restarted) in it */
+        *info = cpu;
     return next == DEFRAG_TIMER_STOP ? -1 : next;
 }
 
@@ -144,6 +150,7 @@ static void host_on_target(void *arg, bool starting, double frag_pct, size_t fra
     if (starting) {
         g.slices = g.slices_over_2ms = g.slice_max_us = g.slice_max_cpu_us = g.slice_cpu_us = 0;
         g.deferred = g.deferred_gone = 0;
+        g.info_stale = true;
     }
 }
 
@@ -153,6 +160,11 @@ static void host_on_slice(void *arg, uint64_t duration_us) {
     g.slices++;
     if (duration_us > 2000) g.slices_over_2ms++;
     if (duration_us > g.slice_max_us) g.slice_max_us = duration_us;
+    if (g.info_stale) { /* INFO keeps the last cycle's figures until this one has a slice */
+        g.info_stale = false;
+        kv_srv.stat_active_defrag_longest_slice_cpu_us = 0;
+    }
+    kv_srv.stat_active_defrag_longest_slice_us = g.slice_max_us;
 }
 
 static void host_on_cycle_end(void *arg, const defrag_cycle_report_t *r) {
@@ -501,5 +513,8 @@ void kv_defrag_metrics_sync(void) {
 
 void kv_defrag_reset_stats(void) {
     if (g.d != NULL) defrag_metrics_reset(g.d);
+    g.slice_max_us = g.slice_max_cpu_us = 0;
+    kv_srv.stat_active_defrag_longest_slice_us = 0;
+    kv_srv.stat_active_defrag_longest_slice_cpu_us = 0;
     kv_defrag_metrics_sync();
 }

@@ -289,6 +289,8 @@ static void section_stats(buf_t *b) {
          "active_defrag_key_misses:%llu\r\n"
          "total_active_defrag_time:%llu\r\n"
          "current_active_defrag_time:%llu\r\n"
+         "active_defrag_longest_slice_us:%llu\r\n"
+         "active_defrag_longest_slice_cpu_us:%llu\r\n"
          "tracking_total_keys:%zu\r\n"
          "tracking_total_items:%zu\r\n"
          "tracking_total_prefixes:%zu\r\n"
@@ -320,7 +322,9 @@ static void section_stats(buf_t *b) {
          (unsigned long long)s->stat_active_defrag_key_hits,
          (unsigned long long)s->stat_active_defrag_key_misses,
          (unsigned long long)s->stat_total_active_defrag_time_ms,
-         (unsigned long long)s->stat_current_active_defrag_time_ms, trk[1], trk[2], trk[3],
+         (unsigned long long)s->stat_current_active_defrag_time_ms,
+         (unsigned long long)s->stat_active_defrag_longest_slice_us,
+         (unsigned long long)s->stat_active_defrag_longest_slice_cpu_us, trk[1], trk[2], trk[3],
          (unsigned long long)s->stat_unexpected_error_replies,
          (unsigned long long)s->stat_total_error_replies,
          (unsigned long long)s->stat_client_qbuf_limit_disconnections,

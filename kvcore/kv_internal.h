@@ -1845,6 +1845,8 @@ struct kv_server {
     uint64_t stat_active_defrag_hits, stat_active_defrag_misses;
     uint64_t stat_active_defrag_key_hits, stat_active_defrag_key_misses;
     uint64_t stat_total_active_defrag_time_ms, stat_current_active_defrag_time_ms;
+    /* The running (or last) cycle's longest slice: wall and thread CPU time, in us. */
+    uint64_t stat_active_defrag_longest_slice_us, stat_active_defrag_longest_slice_cpu_us;
     /* INFO errorstats: replies by error code */
     struct {
         char code[32];

@@ -6,7 +6,8 @@
 # activedefrag yes with active-defrag-ignore-bytes (and -threshold-lower) lowered while
 # a client keeps writing and reading (and verifying what it reads). Passes when
 # allocator_frag_ratio falls from above 1.4 to below 1.1, hits and key hits are counted,
-# the cycle is logged, INFO shows the defrag fields, and DEBUG DIGEST is identical
+# the cycle is logged, INFO shows the defrag fields (the longest slice's wall and CPU
+# time too, zeroed by CONFIG RESETSTAT), and DEBUG DIGEST is identical
 # before and after. KV_DEFRAG_KEYS sets N (default 400000; the benchmark uses 1.5M).
 . "$(dirname "$0")/../lib.sh"
 need_cmd redis-cli python3
@@ -20,6 +21,9 @@ field() { cli info "$1" | tr -d '\r' | sed -n "s/^$2://p"; }
 fail() { echo "FAIL: $*"; tail -n 20 "$LOG"; exit 1; }
 
 [ "$(field memory active_defrag_running)" = 0 ] || fail "active_defrag_running not 0 at start"
+[ "$(field stats active_defrag_longest_slice_us)" = 0 ] &&
+    [ "$(field stats active_defrag_longest_slice_cpu_us)" = 0 ] ||
+    fail "a longest defrag slice before any cycle"
 [ "$(cli config get activedefrag | tail -n 1)" = no ] || fail "activedefrag default is not no"
 [ "$(cli debug digest)" = 0000000000000000000000000000000000000000 ] ||
     fail "empty dataset digest is not all zeros"
@@ -84,6 +88,15 @@ echo "active_defrag_hits=$hits active_defrag_misses=$(field stats active_defrag_
 for f in active_defrag_misses active_defrag_key_misses total_active_defrag_time current_active_defrag_time; do
     [ -n "$(field stats $f)" ] || fail "INFO stats lacks $f"
 done
+# The cycle's longest slice, wall and CPU (kvcore's own fields); CONFIG RESETSTAT zeroes them.
+lw=$(field stats active_defrag_longest_slice_us)
+lc=$(field stats active_defrag_longest_slice_cpu_us)
+echo "active_defrag_longest_slice_us=$lw active_defrag_longest_slice_cpu_us=$lc"
+[ "${lw:-0}" -gt 0 ] && [ "${lc:-0}" -gt 0 ] || fail "no longest defrag slice in INFO stats"
+cli config resetstat >/dev/null
+[ "$(field stats active_defrag_longest_slice_us)" = 0 ] &&
+    [ "$(field stats active_defrag_longest_slice_cpu_us)" = 0 ] ||
+    fail "CONFIG RESETSTAT kept the longest defrag slice"
 grep -q 'Active defrag done in [0-9]*ms, reallocated=[0-9]*, frag=[0-9]*%, frag_bytes=[0-9]*' "$LOG" ||
     fail "no 'Active defrag done' log line"
 d2=$(cli debug digest)

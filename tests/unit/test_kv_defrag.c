@@ -213,6 +213,12 @@ static void test_defrag_cycle_keeps_keyspace_ttl_index_and_digest(void **state) 
     kv_defrag_metrics_sync();
     assert_int_equal(kv_srv.stat_active_defrag_hits, m1.hits);
     assert_int_equal(kv_srv.stat_active_defrag_key_misses, m1.key_misses);
+    /* INFO's longest slice (wall and CPU) stays after the cycle; RESETSTAT zeroes it. */
+    assert_true(kv_srv.stat_active_defrag_longest_slice_us > 0);
+    assert_true(kv_srv.stat_active_defrag_longest_slice_cpu_us > 0);
+    kv_defrag_reset_stats();
+    assert_int_equal(kv_srv.stat_active_defrag_longest_slice_us, 0);
+    assert_int_equal(kv_srv.stat_active_defrag_longest_slice_cpu_us, 0);
 }
 
 /* The replies a loop iteration produced go out before its defrag slice (the server's
