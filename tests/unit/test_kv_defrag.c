@@ -221,6 +221,45 @@ static void test_defrag_cycle_keeps_keyspace_ttl_index_and_digest(void **state) 
     assert_int_equal(kv_srv.stat_active_defrag_longest_slice_cpu_us, 0);
 }
 
+/*
+ * A slice's first step re-reads the hint's bin statistics once they are 8 ms old, so the
+ * epoch is paid inside the slice's planned length instead of in a move near its end (the
+ * hint itself waits until 10 ms). Each attempt: fresh statistics, 8.1 ms without a slice,
+ * then one slice; an attempt is telling when that slice was over before the statistics
+ * were 9.9 ms old (the hint alone would not have re-read them), and then they must be
+ * younger than the slice.
+ */
+static void test_defrag_slice_start_refreshes_hint_statistics(void **state) {
+    (void)state;
+    fill_strings(db, "h", 60000, 17);
+    delete_two_thirds(db, "h", 60000, 18);
+    enable_defrag();
+    kv_defrag_cron(&kv_srv, NULL);
+    assert_true(kv_defrag_is_running());
+    memshim_frag_t f;
+    if (memshim_defrag_refresh() != 0) skip();
+    int telling = 0;
+    for (int attempt = 0; attempt < 40 && telling < 3 && kv_defrag_is_running(); attempt++) {
+        assert_int_equal(memshim_defrag_refresh(), 0);
+        uint64_t t_ref = kv_monotonic_us();
+        while (kv_monotonic_us() - t_ref < 8100) {
+        }
+        defrag_metrics_t m0, m1;
+        defrag_metrics_get(kv_defrag_engine(), &m0);
+        do {
+            kv_loop_process(kv_srv.loop);
+            defrag_metrics_get(kv_defrag_engine(), &m1);
+        } while (m1.slices == m0.slices && kv_defrag_is_running());
+        uint64_t t_end = kv_monotonic_us();
+        assert_int_equal(memshim_defrag_frag_get_cached(&f, UINT64_MAX), 0);
+        uint64_t t_q = kv_monotonic_us();
+        if (m1.slices == m0.slices || t_end - t_ref >= 9900) continue;
+        telling++;
+        assert_true(f.age_us <= t_q - t_ref - 8100); /* re-read after the 8.1 ms */
+    }
+    if (telling == 0) skip(); /* a machine too loaded for a slice within 1.8 ms */
+}
+
 /* The replies a loop iteration produced go out before its defrag slice (the server's
  * before-timers hook), so the slice's length is not added to their latency. The test
  * loop has no before_sleep: only that hook can have written this one. And a running
@@ -859,6 +898,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_defrag_cycle_keeps_keyspace_ttl_index_and_digest, reset),
         cmocka_unit_test_setup(test_defrag_slice_sends_pending_replies_first, reset),
+        cmocka_unit_test_setup(test_defrag_slice_start_refreshes_hint_statistics, reset),
         cmocka_unit_test_setup(test_defrag_config_change_lowers_the_running_target, reset),
         cmocka_unit_test_setup(test_defrag_flushdb_mid_cycle_aborts_the_stage, reset),
         cmocka_unit_test_setup(test_defrag_swapdb_mid_cycle_keeps_both_dbs_consistent, reset),
