@@ -49,6 +49,9 @@ LOAD="python3 tests/kv/defrag_load.py"
 VK=${VALKEY_SERVER:-}
 OFF=${KV_DEFRAG_BENCH_OFF:-1}
 BIG=${KV_DEFRAG_BENCH_BIG:-0}
+PROBE=${KV_DEFRAG_BENCH_PROBE:-0}
+PAIRED=${KV_DEFRAG_BENCH_PAIRED:-0}
+[ "$OFF" = 1 ] || PAIRED=0
 if [ -n "$VK" ] && [ ! -x "$VK" ]; then
     echo "VALKEY_SERVER=$VK is not an executable" >&2
     exit 2
@@ -93,7 +96,16 @@ side() {
     stop="$TMP/$name.stop"
     $PIN $LOAD sample "$port" "$TMP/$name.samples" "$stop" &
     spid=$!
+    ppid=""
+    if [ "$PROBE" = 1 ]; then
+        $PIN $LOAD probe "$port" "$TMP/$name.probe" "$stop" &
+        ppid=$!
+    fi
     sleep 1
+    if [ -n "${PEER:-}" ]; then # paired: both servers start their clients together
+        touch "$TMP/$name.ready"
+        while [ ! -e "$TMP/$PEER.ready" ]; do sleep 0.02; done
+    fi
     t_on=$(now_ms)
     echo "$t_on" >"$TMP/$name.t_on"
     [ "$3" = yes ] && redis-cli -p "$port" config set activedefrag yes >/dev/null
@@ -106,6 +118,8 @@ side() {
         now=$(now_ms)
         if [ "$3" = yes ]; then
             [ "$(field "$port" memory active_defrag_running)" = 0 ] && [ $((now - t_on)) -gt 3000 ] && break
+        elif [ -n "${PEER:-}" ]; then
+            [ -e "$TMP/$PEER.over" ] && break
         else
             [ $((now - t_on)) -gt "${YES_MS:-10000}" ] && break
         fi
@@ -113,9 +127,11 @@ side() {
         i=$((i + 1))
     done
     [ "$3" = yes ] && [ "$2" = kvcore ] && YES_MS=$((now - t_on + 1000))
+    [ "$3" = yes ] && touch "$TMP/$name.over"
     sleep 1
     touch "$stop"
     wait $spid
+    [ -n "$ppid" ] && wait "$ppid"
     redis-cli -p "$port" latency latest >"$TMP/$name.latency"
     redis-cli -p "$port" info stats | tr -d '\r' | grep active_defrag >"$TMP/$name.stats"
     redis-cli -p "$port" info memory | tr -d '\r' >"$TMP/$name.memory"
@@ -129,14 +145,22 @@ big_note=""
 [ "$BIG" -gt 0 ] && big_note="; a hash, a sorted set and a list of $BIG elements each"
 echo "kv_defrag: $N keys, 2/3 deleted$big_note; $REQ GETs x $CLIENTS clients" \
     "from CONFIG SET activedefrag yes${KV_DEFRAG_BENCH_CONFIG:+ ($KV_DEFRAG_BENCH_CONFIG)};" \
-    "$ROUNDS rounds${SRV_CPU:+, server on CPU 1, clients on CPU 0}${VK:+; against $VK};" \
+    "$ROUNDS rounds$([ "$PAIRED" = 1 ] && echo ', the two kvcore servers side by side')${SRV_CPU:+, server on CPU 1, clients on CPU 0}${VK:+; against $VK};" \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 r=1
 while [ $r -le "$ROUNDS" ]; do
     # ABBA: odd rounds start with defrag on, even rounds with it off, so a drift of the
     # machine's speed over the run does not always favour the same side. Valkey runs
     # between the two kvcore servers.
-    if [ $((r % 2)) = 1 ]; then
+    if [ "$PAIRED" = 1 ]; then
+        PEER=off$r side on$r kvcore yes &
+        p1=$!
+        PEER=on$r side off$r kvcore no &
+        p2=$!
+        wait $p1 || exit 1
+        wait $p2 || exit 1
+        [ -n "$VK" ] && side vk$r valkey yes
+    elif [ $((r % 2)) = 1 ]; then
         side on$r kvcore yes
         [ -n "$VK" ] && side vk$r valkey yes
         [ "$OFF" = 1 ] && side off$r kvcore no
@@ -148,9 +172,9 @@ while [ $r -le "$ROUNDS" ]; do
     r=$((r + 1))
 done
 
-python3 - "$TMP" "$N" "$REQ" "$CLIENTS" "$OUT" "$ROUNDS" "$OFF" "$VK" <<'PY'
+python3 - "$TMP" "$N" "$REQ" "$CLIENTS" "$OUT" "$ROUNDS" "$OFF" "$VK" "$PROBE" <<'PY'
 import os, re, statistics, sys
-tmp, n, req, clients, out, rounds, off_on, vk = sys.argv[1:9]
+tmp, n, req, clients, out, rounds, off_on, vk, probe_on = sys.argv[1:10]
 rounds = int(rounds)
 has_off = off_on == "1"
 
@@ -283,6 +307,37 @@ if ok:
     per = [x["kv"]["bench"]["p999"] / x["off"]["p999"] for x in ok if x["off"]["p999"]]
     print("      p99.9 yes/no: %.2f (rounds: %s; target <= 1.2)"
           % (med(per), ", ".join("%.2f" % p for p in per)))
+
+def probe(name, t0, t1):
+    """The probe's latencies (us) sent between t0 and t1 s after activedefrag yes."""
+    t_on = float(open(path(name, "t_on")).read())
+    lat = []
+    for ln in open(path(name, "probe")):
+        t, us = ln.split()
+        t = (float(t) - t_on) / 1000
+        if t0 <= t < t1:
+            lat.append((int(us), t))
+    return sorted(lat)
+
+def pct(lat, q):
+    return lat[min(len(lat) - 1, int(q * len(lat)))][0] if lat else float("nan")
+
+if probe_on == "1" and has_off:
+    print("    probe (one GET every ~250 us beside the benchmark), during the defrag cycles"
+          " (the same span on the twin):")
+    pr = []
+    for i, x in enumerate(rows, 1):
+        busy = x["kv"]["busy"]
+        a, b = probe("on%d" % i, 0, busy), probe("off%d" % i, 0, busy)
+        top = sorted(t for _, t in a[-5:])
+        pr.append((pct(a, 0.99) / pct(b, 0.99), pct(a, 0.999) / pct(b, 0.999)))
+        print("      round %d: %.1f s, %d/%d GETs; on p50 %d p99 %d p99.9 %d max %d us;"
+              " off p50 %d p99 %d p99.9 %d max %d us; 5 slowest on at %s s"
+              % (i, busy, len(a), len(b), pct(a, .5), pct(a, .99), pct(a, .999), a[-1][0] if a else 0,
+                 pct(b, .5), pct(b, .99), pct(b, .999), b[-1][0] if b else 0,
+                 ", ".join("%.2f" % t for t in top)))
+    print("      probe p99 yes/no %.2f, p99.9 yes/no %.2f (medians; rounds p99.9: %s)"
+          % (med([p[0] for p in pr]), med([p[1] for p in pr]), ", ".join("%.2f" % p[1] for p in pr)))
 PY
 off1=""
 [ "$OFF" = 1 ] && off1="$TMP/off1.samples"
@@ -293,6 +348,7 @@ python3 tests/bench/kv_defrag_chart.py "$TMP/on1.samples" "$(cat "$TMP/on1.t_on"
     "$OUT/kv_defrag.svg" \
     ${off1:+--off "$off1"} ${vk1:+--valkey "$vk1" "$(cat "$TMP/vk1.t_on")"}
 for f in "$TMP"/on*.samples "$TMP"/off*.samples "$TMP"/vk*.samples "$TMP"/*.bench "$TMP"/*.t_on \
+    "$TMP"/*.probe \
     "$TMP"/on*.log "$TMP"/off*.log "$TMP"/vk*.log; do
     [ -e "$f" ] && cp "$f" "$OUT/kv_defrag.$(basename "$f")"
 done

@@ -12,6 +12,9 @@
                                        servers alike until the file STOP exists
   defrag_load.py sample PORT OUT STOP  append "unix_ms ratio rss_bytes running hits" to OUT
                                        every 100 ms until the file STOP exists
+  defrag_load.py probe  PORT OUT STOP  one GET at a time, about every 250 us, until the
+                                       file STOP exists; then writes "unix_ms latency_us"
+                                       per request to OUT (a time-resolved latency view)
 
 Everything is a function of the key's index, so any process can tell a key's type, its
 value and whether it survived the deletion. Strings dominate; when the server knows the
@@ -306,6 +309,29 @@ def sample(port, out, stop):
     return 0
 
 
+def probe(port, out, stop):
+    c = Conn(port)
+    rows = []
+    clock = time.perf_counter
+    offset = time.time() - clock()
+    cmd = enc("GET", "key:%012d" % 0)
+    i = 0
+    while True:
+        i += 1
+        if i % 64 == 0 and os.path.exists(stop):
+            break
+        t0 = clock()
+        c.s.sendall(cmd)
+        c.reply()
+        t1 = clock()
+        rows.append((t0, t1 - t0))
+        time.sleep(0.00025)
+    with open(out, "w") as f:
+        for t0, dt in rows:
+            f.write("%.3f %d\n" % ((t0 + offset) * 1000, dt * 1e6))
+    return 0
+
+
 def main(argv):
     if len(argv) < 4:
         print(__doc__, file=sys.stderr)
@@ -323,6 +349,8 @@ def main(argv):
         return mutate(port, int(argv[3]), int(argv[4]), argv[5])
     if what == "sample":
         return sample(port, argv[3], argv[4])
+    if what == "probe":
+        return probe(port, argv[3], argv[4])
     print(__doc__, file=sys.stderr)
     return 2
 
