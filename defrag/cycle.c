@@ -17,11 +17,14 @@
  *    accumulates, so short stages do not earn a later burst.
  * With a clients_waiting hook, a slice works in short steps and ends after the first
  * one that finds clients waiting once the slice has had its fair share of the time the
- * host ran since the previous slice, P*W/(100-P), capped at DEFRAG_YIELD_SLICE_MAX_US:
- * a host busy for longer than three steps per round of clients (at 25%) would
- * otherwise hold the share to one step per round, far under the target (measured: 7%
- * of the CPU instead of 25% with 20 GET clients). The delay after it is paced by the
- * work done, less the time the host ran the slice late (it was serving clients).
+ * host ran since the previous slice, Pw*W/(100-Pw), capped at DEFRAG_YIELD_SLICE_MAX_US:
+ * a host busy for longer than a few steps per round of clients would otherwise hold
+ * the share to one step per round (measured: 7% of the CPU instead of 25% with 20 GET
+ * clients). The delay after it is paced by the work done, less the time the host ran
+ * the slice late (it was serving clients). Pw, the share while clients wait, is
+ * DEFRAG_YIELD_SHARE_PCT of the target P (10% at cycle-max 25): every slice taken
+ * between two rounds of clients delays all of them, so at P itself GET latency rose by
+ * about as much as the share (see docs/benchmarks.md); an idle host gets P.
  * The wait is not counted (and the overage forgotten) on the first slice, after a
  * pause, and when the target changed.
  */
@@ -101,9 +104,17 @@ static uint64_t slice_us(defrag_t *d, uint64_t now) {
     return (uint64_t)duty;
 }
 
+/* The CPU share the engine takes while clients wait: DEFRAG_YIELD_SHARE_PCT percent of
+ * the target, at least 1%. */
+static int64_t waiting_pct(const defrag_t *d) {
+    int64_t p = (int64_t)d->cpu_pct * DEFRAG_YIELD_SHARE_PCT / 100;
+    return p < 1 ? 1 : p;
+}
+
 /* The delay before the next slice (computeDelayMs, in microseconds). A slice that ended
  * early for waiting clients (worked `took` < the planned length) is followed by a delay
- * paced by that work, took*(100-P)/P, so short slices keep the CPU share. */
+ * paced by that work at the waiting share Pw (waiting_pct), took*(100-Pw)/Pw, so short
+ * slices keep that share. */
 static int64_t delay_us(defrag_t *d, uint64_t intended_end, uint64_t start) {
     uint64_t now = defrag_clock(d);
     d->end_time_us = now;
@@ -113,11 +124,12 @@ static int64_t delay_us(defrag_t *d, uint64_t intended_end, uint64_t start) {
     d->yield_due_us = 0;
     if (d->host.clients_waiting != NULL && now < intended_end) {
         int64_t took = (int64_t)(now - start);
+        int64_t pw = waiting_pct(d);
         d->end_time_us = 0; /* the next slice is a base slice: nothing was starved */
         d->overage_us = 0;
         /* The host served clients for yield_late_us past the due time of this slice:
          * the gap after it is shorter by as much, rather than the next slice longer. */
-        int64_t delay = took * (100 - p) / p - d->yield_late_us;
+        int64_t delay = took * (100 - pw) / pw - d->yield_late_us;
         if (delay < 0) delay = 0;
         d->yield_due_us = now + (uint64_t)delay;
         return delay;
@@ -129,11 +141,11 @@ static int64_t delay_us(defrag_t *d, uint64_t intended_end, uint64_t start) {
     return delay < 0 ? 0 : delay;
 }
 
-/* The least a slice works before it yields to waiting clients: its fair share of the
- * time since the previous slice ended, capped (see the banner). */
+/* The least a slice works before it yields to waiting clients: its fair share, at the
+ * waiting share, of the time since the previous slice ended, capped (see the banner). */
 static uint64_t yield_budget_us(const defrag_t *d, uint64_t start) {
     if (d->last_end_us == 0 || start <= d->last_end_us) return 0;
-    uint64_t p = d->cpu_pct;
+    uint64_t p = (uint64_t)waiting_pct(d);
     uint64_t fair = p * (start - d->last_end_us) / (100 - p);
     return fair < DEFRAG_YIELD_SLICE_MAX_US ? fair : DEFRAG_YIELD_SLICE_MAX_US;
 }

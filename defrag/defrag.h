@@ -138,13 +138,15 @@ typedef struct defrag_host {
     void (*on_cycle_end)(void *arg, const defrag_cycle_report_t *r);
     /* Optional: true when clients are waiting to be served. When set, a slice works in
      * steps of at most DEFRAG_YIELD_STEP_US and, once it has worked its fair share of
-     * the time the host ran since the previous slice (P*W/(100-P) for a target of P%
-     * and W us, at most DEFRAG_YIELD_SLICE_MAX_US), ends as soon as this returns true
-     * after a step; the delay that follows is paced by the time actually worked, less
-     * the time the host ran this slice late. So the CPU share tends to the target even
-     * when each round of the host's clients takes longer than a step, while no request
-     * waits out more than DEFRAG_YIELD_SLICE_MAX_US plus a step. Stages should check
-     * their deadline at least every DEFRAG_YIELD_STEP_US. */
+     * the time the host ran since the previous slice (Pw*W/(100-Pw) for W us and the
+     * waiting share Pw = DEFRAG_YIELD_SHARE_PCT of the target P, at most
+     * DEFRAG_YIELD_SLICE_MAX_US), ends as soon as this returns true after a step; the
+     * delay that follows is paced at Pw by the time actually worked, less the time the
+     * host ran this slice late. So while clients wait the CPU share tends to Pw even
+     * when each round of the host's clients takes longer than a step, and no request
+     * waits out more than DEFRAG_YIELD_SLICE_MAX_US plus a step; slices that find
+     * nobody waiting run at P. Stages should check their deadline at least every
+     * DEFRAG_YIELD_STEP_US. */
     bool (*clients_waiting)(void *arg);
 } defrag_host_t;
 
@@ -153,10 +155,15 @@ typedef struct defrag_host {
 #define DEFRAG_BOOST_HIT_PCT    20
 #define DEFRAG_BOOST_MIN_LOOKED 1000
 
-/* The longest step between two clients_waiting checks inside a slice, and the most a
- * slice works while clients wait. */
+/* The longest step between two clients_waiting checks inside a slice, the most a slice
+ * works while clients wait, and the share of the CPU target (percent) the engine takes
+ * while they wait: each slice between two rounds of clients delays every one of them,
+ * and at the whole target (25%) GET p99.9 during a cycle was 1.2-1.8x that of the same
+ * server without defrag; at 40% of it (10%) about 1.0x, for a cycle about twice as long
+ * under that load (docs/benchmarks.md). */
 #define DEFRAG_YIELD_STEP_US      25
 #define DEFRAG_YIELD_SLICE_MAX_US 100
+#define DEFRAG_YIELD_SHARE_PCT    40
 
 /*
  * Creates an engine with the settings *cfg (NULL = defaults). pre: host->now_us and

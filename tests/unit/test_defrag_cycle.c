@@ -289,13 +289,16 @@ static double yielding_share(uint64_t chunk_us, uint64_t late_max_us) {
     return yielding_share_late(chunk_us, 0, late_max_us);
 }
 
+/* The share the engine takes at 25% while clients wait (10% with the default 40). */
+#define WAITING_SHARE (25.0 * DEFRAG_YIELD_SHARE_PCT / 100.0)
+
 static void test_cycle_yields_to_waiting_clients_and_keeps_the_share(void **state) {
     (void)state;
     /* Clients always waiting: every slice ends after one step of at most
      * DEFRAG_YIELD_STEP_US, and the delay after it is paced by that work, so the share
-     * still meets the target. */
+     * meets the waiting share. */
     double share = yielding_share(37, 0);
-    assert_true(share > 23.0 && share < 27.0);
+    assert_true(share > WAITING_SHARE - 1.0 && share < WAITING_SHARE + 1.0);
     /* Nobody waiting: short steps follow each other up to the whole base slice. */
     rig_clients_waiting = waiting_answer;
     rig_waiting = false;
@@ -310,40 +313,97 @@ static void test_cycle_yields_to_waiting_clients_and_keeps_the_share(void **stat
 
 static void test_cycle_yield_share_holds_when_the_host_runs_slices_late(void **state) {
     (void)state;
-    /* The host serves clients before each slice and runs it 0..150 us late: the gaps
-     * after the slices shrink by as much, the slices stay one step long, and the share
-     * holds (without the correction it would fall to about 25 / (25 + 75 + 75) = 14%). */
-    double share = yielding_share(10, 150);
-    assert_true(share > 22.0 && share < 28.0);
+    /* The host serves clients before each slice and runs it 0..500 us late: the gaps
+     * after the slices shrink by as much, and the share holds at the waiting share
+     * (without the correction it would fall to about 25 / (25 + 225 + 250) = 5%). */
+    double share = yielding_share(10, 500);
+    assert_true(share > WAITING_SHARE - 2.0 && share < WAITING_SHARE + 2.0);
 }
 
 static void test_cycle_yield_slice_takes_its_share_of_a_long_client_round(void **state) {
     (void)state;
-    /* Each round of clients keeps the host 300 us: one 25 us step per round would be
-     * 25 / 325 = 8%. Each slice instead works its fair share, 25 * W / 75 = about
-     * 100 us, before it yields, and the share meets the target. */
-    double share = yielding_share_late(5, 300, 0);
-    assert_true(share > 23.0 && share < 27.0);
-    /* Rounds of 1.2 ms: the slice stops at DEFRAG_YIELD_SLICE_MAX_US (checked in
-     * yielding_share_late), so the share falls short (100 / 1300 = 8%, not 25%). */
-    share = yielding_share_late(5, 1200, 0);
-    assert_true(share > 6.0 && share < 10.0);
+    /* Each round of clients keeps the host 600 us: one 25 us step per round would be
+     * 25 / 625 = 4%. Each slice instead works its fair share at the waiting share,
+     * 10 * W / 90 = about 67 us, before it yields, and the share meets it. */
+    double share = yielding_share_late(5, 600, 0);
+    assert_true(share > WAITING_SHARE - 1.0 && share < WAITING_SHARE + 1.0);
+    /* Rounds of 2 ms: the slice stops at DEFRAG_YIELD_SLICE_MAX_US (checked in
+     * yielding_share_late), so the share falls short (100 / 2100 = 5%, not 10%). */
+    share = yielding_share_late(5, 2000, 0);
+    assert_true(share > 3.5 && share < 6.5);
+}
+
+static void test_cycle_waiting_clients_get_the_waiting_share_in_short_slices(void **state) {
+    (void)state;
+    /* Rounds of clients of 300 us, a stage in 25 us steps, 1 s of fake time. With
+     * clients waiting, a slice of S us is followed by a gap of S * 90 / 10 (the delay
+     * plus the 300 us round), so the next slice's budget, 10 * 9S / 90, is S again:
+     * here three steps (75 us) and a gap of 675 us, 1333 slices, 4000 steps and 100 ms
+     * of work in 1 s (10%). (At the whole target: four steps and a slice every 400 us,
+     * 250 ms.) */
+    rig_clients_waiting = waiting_answer;
+    rig_waiting = true;
+    rig_t r;
+    rig_start(&r, 25, 500, 25);
+    r.h.late_always_us = 300;
+    run_for(&r, 100000);
+    int slices0 = r.h.slices, steps0 = r.b.steps;
+    double share = run_for(&r, 1000 * 1000);
+    int slices = r.h.slices - slices0, steps = r.b.steps - steps0;
+    assert_true(slices >= 1330 && slices <= 1337);
+    assert_true(steps >= 3 * slices - 3 && steps <= 3 * slices + 3);
+    assert_true(share > 9.9 && share < 10.1);
+    rig_stop(&r);
+    /* Nobody waiting: the same host gets the whole target, in slices that make up for
+     * the 300 us of lateness: 25 * (1500 + 300) / 75 = 600 us (24 steps) every 2.4 ms,
+     * 417 slices in 1 s. */
+    rig_waiting = false;
+    rig_start(&r, 25, 500, 25);
+    r.h.late_always_us = 300;
+    run_for(&r, 100000);
+    slices0 = r.h.slices;
+    steps0 = r.b.steps;
+    share = run_for(&r, 1000 * 1000);
+    slices = r.h.slices - slices0;
+    steps = r.b.steps - steps0;
+    assert_true(share > 24.9 && share < 25.1);
+    assert_true(slices >= 415 && slices <= 418);
+    assert_true(steps >= 24 * slices - 24 && steps <= 24 * slices + 24);
+    rig_stop(&r);
+    rig_clients_waiting = NULL;
+}
+
+/* Every test starts without a clients_waiting hook, even after one that failed with
+ * its hook still installed. */
+static int reset_hook(void **state) {
+    (void)state;
+    rig_clients_waiting = NULL;
+    rig_waiting = false;
+    return 0;
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cycle_first_slice_is_base_length_then_paced),
-        cmocka_unit_test(test_cycle_cpu_share_matches_target),
-        cmocka_unit_test(test_cycle_cpu_share_holds_under_a_busy_host),
-        cmocka_unit_test(test_cycle_starved_timer_gets_proportionally_longer_slice),
-        cmocka_unit_test(test_cycle_starvation_slice_is_capped_at_900us),
-        cmocka_unit_test(test_cycle_yields_to_waiting_clients_and_keeps_the_share),
-        cmocka_unit_test(test_cycle_yield_share_holds_when_the_host_runs_slices_late),
-        cmocka_unit_test(test_cycle_yield_slice_takes_its_share_of_a_long_client_round),
-        cmocka_unit_test(test_cycle_overrun_is_paid_back_by_longer_delays),
-        cmocka_unit_test(test_cycle_pause_polls_without_work_and_forgets_the_wait),
-        cmocka_unit_test(test_cycle_target_change_ignores_the_previous_wait),
-        cmocka_unit_test(test_cycle_starts_new_stages_only_with_a_full_base_slice_left),
+        cmocka_unit_test_setup(test_cycle_first_slice_is_base_length_then_paced, reset_hook),
+        cmocka_unit_test_setup(test_cycle_cpu_share_matches_target, reset_hook),
+        cmocka_unit_test_setup(test_cycle_cpu_share_holds_under_a_busy_host, reset_hook),
+        cmocka_unit_test_setup(test_cycle_starved_timer_gets_proportionally_longer_slice,
+                               reset_hook),
+        cmocka_unit_test_setup(test_cycle_starvation_slice_is_capped_at_900us, reset_hook),
+        cmocka_unit_test_setup(test_cycle_yields_to_waiting_clients_and_keeps_the_share,
+                               reset_hook),
+        cmocka_unit_test_setup(test_cycle_yield_share_holds_when_the_host_runs_slices_late,
+                               reset_hook),
+        cmocka_unit_test_setup(test_cycle_yield_slice_takes_its_share_of_a_long_client_round,
+                               reset_hook),
+        cmocka_unit_test_setup(test_cycle_waiting_clients_get_the_waiting_share_in_short_slices,
+                               reset_hook),
+        cmocka_unit_test_setup(test_cycle_overrun_is_paid_back_by_longer_delays, reset_hook),
+        cmocka_unit_test_setup(test_cycle_pause_polls_without_work_and_forgets_the_wait,
+                               reset_hook),
+        cmocka_unit_test_setup(test_cycle_target_change_ignores_the_previous_wait, reset_hook),
+        cmocka_unit_test_setup(test_cycle_starts_new_stages_only_with_a_full_base_slice_left,
+                               reset_hook),
     };
     return cmocka_run_group_tests_name("defrag_cycle", tests, NULL, NULL);
 }
