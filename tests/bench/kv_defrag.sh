@@ -15,6 +15,13 @@
 # (kvcore, valkey, kvcore, ...), and reports its time to ratio < 1.1 beside kvcore's,
 # the median of the per-round kvcore/valkey ratios, and its curve on the same chart.
 # KV_DEFRAG_BENCH_OFF=0 skips the activedefrag no servers (no latency comparison).
+# KV_DEFRAG_BENCH_PAIRED=1 runs the two kvcore servers of a round side by side, their
+# clients started together, so both see the same load from the rest of the machine
+# (rounds minutes apart can differ more than the two sides); the twin stops when the
+# defrag cycles are over. KV_DEFRAG_BENCH_PROBE=1 adds a probe beside the benchmark on
+# every server (one GET at a time, about every 250 us, defrag_load.py probe) and
+# reports its p50/p99/p99.9 over the span of the cycles against the twin's over the
+# same span: a request window aligned with the cycle.
 # KV_DEFRAG_BENCH_BIG=M adds one hash, one sorted set and one list of M elements each
 # (defrag_load.py big) to every server before the deletion.
 # The server's verbose log gives each cycle's slices: count, longest (wall and CPU
@@ -28,6 +35,7 @@
 #   KV_DEFRAG_BENCH_KEYS (1500000), KV_DEFRAG_BENCH_REQUESTS (400000 GETs per side),
 #   KV_DEFRAG_BENCH_CLIENTS (20), KV_BENCH_ROUNDS (3), KV_BENCH_PIN (0),
 #   VALKEY_SERVER (unset), KV_DEFRAG_BENCH_OFF (1), KV_DEFRAG_BENCH_BIG (0),
+#   KV_DEFRAG_BENCH_PAIRED (0), KV_DEFRAG_BENCH_PROBE (0),
 #   KV_DEFRAG_BENCH_CONFIG (more CONFIG SET pairs for every server, e.g.
 #   "active-defrag-cycle-us 200"),
 #   KV_BENCH_OUT (directory for the chart, samples, redis-benchmark outputs and server
