@@ -51,7 +51,8 @@ static int cmp_u64(const void *a, const void *b) {
 }
 
 static uint64_t median_of(uint64_t n, uint64_t *buf, size_t runs) {
-    for (size_t i = 0; i < runs; i++) buf[i] = timed(n);
+    for (size_t i = 0; i < runs; i++)
+        buf[i] = timed(n);
     qsort(buf, runs, sizeof *buf, cmp_u64);
     return buf[runs / 2];
 }
@@ -78,7 +79,8 @@ int main(int argc, char **argv) {
 
     uint64_t cal[51];
     uint64_t n = 1000;
-    while (median_of(n, cal, 5) < 50) n *= 2; /* reach a measurable size first */
+    while (median_of(n, cal, 5) < 50)
+        n *= 2; /* reach a measurable size first */
     for (int i = 0; i < 4; i++) {
         uint64_t m = median_of(n, cal, 51);
         if (m == 0) m = 1;
@@ -103,7 +105,8 @@ int main(int argc, char **argv) {
     }
     qsort(runs, len, sizeof *runs, cmp_u64);
     size_t over = 0;
-    for (size_t i = 0; i < len; i++) over += runs[i] > 1000;
+    for (size_t i = 0; i < len; i++)
+        over += runs[i] > 1000;
     printf("cpu_clock_probe: runs %zu, work median %llu us CPU, p99.9 %llu us, max %llu us, "
            "over 1 ms: %zu\n",
            len, (unsigned long long)runs[len / 2], (unsigned long long)runs[len * 999 / 1000],
