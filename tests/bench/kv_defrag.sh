@@ -66,6 +66,9 @@ if [ -n "$VK" ] && [ ! -x "$VK" ]; then
 fi
 mkdir -p "$OUT"
 
+# The thread CPU clock's own spread over the cycle: tests/helpers/cpu_clock_probe times a
+# fixed 400 us piece of work every 2 ms while each defrag-on kvcore server defragments.
+CLOCK_PROBE=$BUILD/tests/helpers/cpu_clock_probe
 field() { redis-cli -p "$1" info "$2" | tr -d '\r' | sed -n "s/^$3://p"; }
 now_ms() { python3 -c 'import time; print(int(time.time() * 1000))'; }
 
@@ -117,6 +120,11 @@ side() {
     t_on=$(now_ms)
     echo "$t_on" >"$TMP/$name.t_on"
     [ "$3" = yes ] && redis-cli -p "$port" config set activedefrag yes >/dev/null
+    cpid=""
+    if [ "$3" = yes ] && [ "$2" = kvcore ] && [ -x "$CLOCK_PROBE" ]; then
+        $CLOCK_PROBE 3600 >"$TMP/$name.clock" &
+        cpid=$!
+    fi
     [ -n "$SRV_CPU" ] && taskset -apc "$SRV_CPU" "$KV_PID" >/dev/null # jemalloc's thread too
     $PIN redis-benchmark -p "$port" -c "$CLIENTS" -n "$REQ" -r "$N" --precision 3 \
         GET key:__rand_int__ >"$TMP/$name.bench" 2>&1
@@ -136,6 +144,10 @@ side() {
     done
     [ "$3" = yes ] && [ "$2" = kvcore ] && YES_MS=$((now - t_on + 1000))
     [ "$3" = yes ] && touch "$TMP/$name.over"
+    if [ -n "$cpid" ]; then
+        kill -TERM "$cpid"
+        wait "$cpid" || true
+    fi
     sleep 1
     touch "$stop"
     wait $spid
@@ -228,6 +240,16 @@ def slice_max(name):
         return 0
     return int(lat[lat.index("active-defrag-cycle") + 3])
 
+def clock(name):
+    """cpu_clock_probe's line for the cycle: (runs, median us, max us, runs over 1 ms) or None."""
+    try:
+        text = open(path(name, "clock")).read()
+    except OSError:
+        return None
+    m = re.search(r"runs (\d+), work median (\d+) us CPU, p99.9 \d+ us, max (\d+) us, over 1 ms: (\d+)",
+                  text)
+    return tuple(int(x) for x in m.groups()) if m else None
+
 def side(name):
     """The figures of one activedefrag yes server."""
     on = samples(name)
@@ -240,7 +262,8 @@ def side(name):
             "busy": (max(busy) - min(busy) + 0.1) if busy else 0.0,
             "hits": int(stats.get("active_defrag_hits", 0)),
             "key_hits": int(stats.get("active_defrag_key_hits", 0)),
-            "slice": slice_max(name), "sl": slices(name), "bench": bench(name)}
+            "slice": slice_max(name), "sl": slices(name), "bench": bench(name),
+            "clock": clock(name)}
 
 def med(vals):
     vals = [v for v in vals if v is not None]
@@ -276,6 +299,9 @@ for i, x in enumerate(rows, 1):
                secs(k["reach"]), k["busy"], k["hits"], k["key_hits"], k["sl"][0], k["sl"][1] / 1000,
                k["sl"][2] / 1000, k["sl"][3]))
     print(line)
+    if k["clock"]:
+        print("     thread CPU clock on a fixed piece of work while the server ran: %d runs, median %d us,"
+              " max %d us, %d over 1 ms" % k["clock"])
     gets("on", k["bench"])
     if has_off:
         gets("off", x["off"])
@@ -304,6 +330,12 @@ print("    longest defrag slice: %.1f ms wall, %.2f ms CPU (max over rounds; LAT
       % (max(x["sl"][1] for x in kv) / 1000, max(x["sl"][2] for x in kv) / 1000,
          "%d ms" % max(x["slice"] for x in kv) if any(x["slice"] for x in kv) else "< 1 ms",
          sum(x["sl"][3] for x in kv), sum(x["sl"][0] for x in kv)))
+ck = [x["clock"] for x in kv if x["clock"]]
+if ck:
+    print("    the thread CPU clock itself (cpu_clock_probe, a fixed piece of work of median %d us"
+          " during the cycles): up to %d us, %d of %d runs over 1 ms"
+          % (med([c[1] for c in ck]), max(c[2] for c in ck), sum(c[3] for c in ck),
+             sum(c[0] for c in ck)))
 ok = [x for x in rows if x["kv"]["bench"] and has_off and x["off"]]
 if ok:
     print("    GET latency (ms), %s clients, %s requests   p50     p99   p99.9     max      rps" % (clients, req))

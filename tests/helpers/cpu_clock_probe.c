@@ -11,9 +11,11 @@
  *
  * Prints one line:
  *   cpu_clock_probe: runs N, work median M us CPU, p99.9 P us, max X us, over 1 ms: C
+ * SIGTERM or SIGINT ends the runs early; the line is printed all the same.
  * usage: cpu_clock_probe SECONDS [WORK_US (400)] [GAP_US (2000)]
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,12 @@
 #include <time.h>
 
 static volatile uint64_t sink;
+static volatile sig_atomic_t stopped;
+
+static void on_stop(int sig) {
+    (void)sig;
+    stopped = 1;
+}
 
 static uint64_t clock_us(clockid_t id) {
     struct timespec ts;
@@ -77,6 +85,12 @@ int main(int argc, char **argv) {
     long work_us = argc > 2 ? parse(argv[2], 10, 100000) : 400;
     long gap_us = argc > 3 ? parse(argv[3], 0, 1000000) : 2000;
 
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
     uint64_t cal[51];
     uint64_t n = 1000;
     while (median_of(n, cal, 5) < 50)
@@ -93,7 +107,7 @@ int main(int argc, char **argv) {
     if (runs == NULL) return 1;
     uint64_t end = clock_us(CLOCK_MONOTONIC) + (uint64_t)secs * 1000000u;
     struct timespec gap = {gap_us / 1000000, (gap_us % 1000000) * 1000};
-    while (clock_us(CLOCK_MONOTONIC) < end) {
+    while (!stopped && clock_us(CLOCK_MONOTONIC) < end) {
         if (len == cap) {
             uint64_t *r = realloc(runs, 2 * cap * sizeof *runs);
             if (r == NULL) break;
@@ -102,6 +116,11 @@ int main(int argc, char **argv) {
         }
         runs[len++] = timed(n);
         if (gap_us > 0) nanosleep(&gap, NULL);
+    }
+    if (len == 0) {
+        printf("cpu_clock_probe: runs 0\n");
+        free(runs);
+        return 0;
     }
     qsort(runs, len, sizeof *runs, cmp_u64);
     size_t over = 0;
