@@ -178,12 +178,8 @@ static void encode_int(int64_t v, enc_t *e) {
     }
 }
 
-static int encode_str(const void *s, size_t len, enc_t *e) {
-    int64_t v;
-    if (kv_lp_str_to_int(s, len, &v)) {
-        encode_int(v, e);
-        return 0;
-    }
+/* A string entry of len bytes (len <= UINT32_MAX): its 1, 2 or 5-byte header and data. */
+static void encode_str_bytes(const void *s, size_t len, enc_t *e) {
     if (len < 64) {
         e->hdr[0] = (uint8_t)(0x80u | len);
         e->hdrlen = 1;
@@ -191,15 +187,23 @@ static int encode_str(const void *s, size_t len, enc_t *e) {
         e->hdr[0] = (uint8_t)(0xE0u | (len >> 8));
         e->hdr[1] = (uint8_t)len;
         e->hdrlen = 2;
-    } else if (len <= UINT32_MAX) {
+    } else {
         e->hdr[0] = 0xF0;
         kv_wr32(e->hdr + 1, (uint32_t)len);
         e->hdrlen = 5;
-    } else {
-        return -ERANGE;
     }
     e->data = s;
     e->datalen = len;
+}
+
+static int encode_str(const void *s, size_t len, enc_t *e) {
+    int64_t v;
+    if (kv_lp_str_to_int(s, len, &v)) {
+        encode_int(v, e);
+        return 0;
+    }
+    if (len > UINT32_MAX) return -ERANGE;
+    encode_str_bytes(s, len, e);
     return 0;
 }
 
@@ -534,21 +538,7 @@ static void encode_val(const kv_lp_val_t *v, enc_t *e) {
         encode_int(v->ival, e);
         return;
     }
-    size_t len = v->len;
-    if (len < 64) {
-        e->hdr[0] = (uint8_t)(0x80u | len);
-        e->hdrlen = 1;
-    } else if (len < 4096) {
-        e->hdr[0] = (uint8_t)(0xE0u | (len >> 8));
-        e->hdr[1] = (uint8_t)len;
-        e->hdrlen = 2;
-    } else {
-        e->hdr[0] = 0xF0;
-        kv_wr32(e->hdr + 1, (uint32_t)len);
-        e->hdrlen = 5;
-    }
-    e->data = v->str;
-    e->datalen = len;
+    encode_str_bytes(v->str, v->len, e);
 }
 
 size_t kv_lp_entry_bytes(const kv_lp_val_t *v) {

@@ -390,22 +390,45 @@ size_t kv_zsl_delete_range_by_lex(kv_zsl_t *zsl, const kv_zsl_lexrange_t *r, kv_
     return delete_run(zsl, update, NULL, r, 0, 0, fn, priv);
 }
 
-size_t kv_zsl_delete_range_by_rank(kv_zsl_t *zsl, size_t start, size_t end, kv_zsl_delete_fn fn,
-                                   void *priv) {
-    if (start == 0 || start > end) return 0;
-    kv_zsl_node_t *update[KV_ZSL_MAXLEVEL], *x = zsl->header;
-    size_t traversed = 0;
+/* Fills update[] with the last node before rank (1-based) on every level in use;
+ * *traversed gets the rank of update[0] (0: the header). Returns update[0]. */
+static kv_zsl_node_t *rank_update(const kv_zsl_t *zsl, size_t rank, kv_zsl_node_t **update,
+                                  size_t *traversed) {
+    kv_zsl_node_t *x = zsl->header;
+    size_t t = 0;
     for (int i = zsl->level - 1; i >= 0; i--) {
-        while (x->level[i].forward != NULL && traversed + x->level[i].span < start) {
-            traversed += x->level[i].span;
+        while (x->level[i].forward != NULL && t + x->level[i].span < rank) {
+            t += x->level[i].span;
             x = x->level[i].forward;
         }
         update[i] = x;
     }
+    *traversed = t;
+    return x;
+}
+
+size_t kv_zsl_delete_range_by_rank(kv_zsl_t *zsl, size_t start, size_t end, kv_zsl_delete_fn fn,
+                                   void *priv) {
+    if (start == 0 || start > end) return 0;
+    kv_zsl_node_t *update[KV_ZSL_MAXLEVEL];
+    size_t traversed;
+    rank_update(zsl, start, update, &traversed);
     return delete_run(zsl, update, NULL, NULL, end, traversed + 1, fn, priv);
 }
 
 /* --- Defragmentation --- */
+
+/* Points the predecessors update[0..height) and the successor next (or the tail) at
+ * moved, the new copy of a node that is gone: the old node is never read. */
+static void relink_moved(kv_zsl_t *zsl, kv_zsl_node_t **update, int height, kv_zsl_node_t *next,
+                         kv_zsl_node_t *moved) {
+    for (int i = 0; i < height; i++)
+        update[i]->level[i].forward = moved;
+    if (next != NULL)
+        next->backward = moved;
+    else
+        zsl->tail = moved;
+}
 
 kv_zsl_node_t *kv_zsl_defrag_node(kv_zsl_t *zsl, kv_zsl_node_t *node, void *(*move)(void *ptr)) {
     kv_zsl_node_t *update[KV_ZSL_MAXLEVEL];
@@ -416,42 +439,22 @@ kv_zsl_node_t *kv_zsl_defrag_node(kv_zsl_t *zsl, kv_zsl_node_t *node, void *(*mo
     int height = node->height;
     kv_zsl_node_t *moved = move(node);
     if (moved == NULL) return node;
-    /* node is gone: only its predecessors and successor are touched from here. */
-    for (int i = 0; i < height; i++)
-        update[i]->level[i].forward = moved;
-    if (next != NULL)
-        next->backward = moved;
-    else
-        zsl->tail = moved;
+    relink_moved(zsl, update, height, next, moved);
     return moved;
 }
 
 size_t kv_zsl_defrag_range(kv_zsl_t *zsl, size_t rank, size_t budget, void *(*move)(void *ptr),
                            kv_zsl_moved_fn moved_fn, void *priv) {
     if (rank == 0 || rank > zsl->length || budget == 0) return 0;
-    /* update[i]: the last node before `rank` that reaches level i (as delete by rank). */
-    kv_zsl_node_t *update[KV_ZSL_MAXLEVEL], *x = zsl->header;
-    size_t traversed = 0;
-    for (int i = zsl->level - 1; i >= 0; i--) {
-        while (x->level[i].forward != NULL && traversed + x->level[i].span < rank) {
-            traversed += x->level[i].span;
-            x = x->level[i].forward;
-        }
-        update[i] = x;
-    }
-    x = x->level[0].forward;
+    kv_zsl_node_t *update[KV_ZSL_MAXLEVEL];
+    size_t traversed;
+    kv_zsl_node_t *x = rank_update(zsl, rank, update, &traversed)->level[0].forward;
     for (size_t done = 0; x != NULL && done < budget; done++) {
         kv_zsl_node_t *next = x->level[0].forward;
         int height = x->height;
         kv_zsl_node_t *moved = move(x);
         if (moved != NULL) {
-            /* x is gone: only its predecessors and successor are touched from here. */
-            for (int i = 0; i < height; i++)
-                update[i]->level[i].forward = moved;
-            if (next != NULL)
-                next->backward = moved;
-            else
-                zsl->tail = moved;
+            relink_moved(zsl, update, height, next, moved);
             if (moved_fn != NULL) moved_fn(priv, x, moved);
             x = moved;
         }
