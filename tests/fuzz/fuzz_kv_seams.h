@@ -28,6 +28,10 @@ int memshim_defrag_frag_get(memshim_frag_t *out) {
     memset(out, 0, sizeof(*out));
     return -ENOSYS;
 }
+int memshim_defrag_frag_get_cached(memshim_frag_t *out, uint64_t max_age_us) {
+    (void)max_age_us;
+    return memshim_defrag_frag_get(out);
+}
 int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out) {
     (void)ptrs;
     for (size_t i = 0; i < n; i++)
