@@ -21,9 +21,6 @@
 
 #include "memshim.h"
 
-/* Pointers per hint query in defrag_move_batch. */
-#define MOVE_BATCH 64
-
 int defrag_stage_add(defrag_t *d, const defrag_stage_ops_t *ops, void *priv) {
     if (d == NULL || ops == NULL || ops->step == NULL) return -EINVAL;
     if (d->nstages == d->cap) {
@@ -84,9 +81,13 @@ const char *defrag_stage_current(const defrag_t *d) {
 
 void *defrag_move(defrag_t *d, void *ptr) {
     if (ptr == NULL) return NULL;
-    void *np = defrag_alloc_copy(d, ptr);
-    if (np != NULL) memshim_defrag_free(ptr);
-    return np;
+    void *p = ptr;
+    if (memshim_defrag_move_batch(&p, 1, true) > 0) {
+        d->hits++;
+        return p;
+    }
+    d->misses++;
+    return NULL;
 }
 
 void *defrag_alloc_copy(defrag_t *d, void *ptr) {
@@ -102,24 +103,13 @@ void *defrag_alloc_copy(defrag_t *d, void *ptr) {
 }
 
 size_t defrag_move_batch(defrag_t *d, void **ptrs, size_t n) {
-    size_t moved = 0;
-    bool out[MOVE_BATCH];
-    for (size_t base = 0; base < n; base += MOVE_BATCH) {
-        size_t m = n - base < MOVE_BATCH ? n - base : MOVE_BATCH;
-        void **p = ptrs + base;
-        int rc = memshim_defrag_should_pack(p, m, out);
-        for (size_t k = 0; k < m; k++) {
-            if (p[k] == NULL) continue;
-            void *np = rc > 0 && out[k] ? memshim_defrag_move(p[k]) : NULL;
-            if (np == NULL) {
-                d->misses++;
-                continue;
-            }
-            p[k] = np;
-            d->hits++;
-            moved++;
-        }
-    }
+    size_t live = 0;
+    for (size_t k = 0; k < n; k++)
+        live += ptrs[k] != NULL;
+    int rc = memshim_defrag_move_batch(ptrs, n, true);
+    size_t moved = rc > 0 ? (size_t)rc : 0;
+    d->hits += moved;
+    d->misses += live - moved;
     return moved;
 }
 

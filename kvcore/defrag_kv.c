@@ -10,7 +10,7 @@
  *    key, TTL and value, and then the value's own allocations;
  *  - expires: the TTL index's struct, directory and chunks (its entries are the
  *    keyspace's objects, already moved).
- * Objects are gathered 64 slot references at a time from the scan and moved with one
+ * Objects are gathered 16 slot references at a time from the scan and moved with one
  * hint query per batch. A moved object is stored through its keyspace slot reference
  * and, when it has a TTL, replaced in the TTL index at its position, so the old
  * memory is never read after the move. Slot references stay valid for the whole batch:
@@ -279,6 +279,7 @@ static void collect_ref(void *priv, void **entry_ref) {
         b->cap = cap;
     }
     b->refs[b->n++] = entry_ref;
+    __builtin_prefetch(*entry_ref); /* in flight while the scan goes on */
 }
 
 /* Moves up to BATCH objects whose slot references start at refs, then their values. */
@@ -302,18 +303,22 @@ static void process_chunk(db_stage_t *st, kv_db_t *db, void ***refs, size_t m, u
         *refs[k] = cur[k];
         if (kv_obj_expire(cur[k]) >= 0) kv_ttl_replace(db->expires, old[k], cur[k]);
     }
-    /* RAW string values: one more batched hint query. Values are prefetched, aggregates'
-     * too (their relocation reads the value's header first). */
+    /* Values of one block (RAW strings, listpacks, intsets): one more batched move.
+     * Values are prefetched, other aggregates' too (their relocation reads the value's
+     * header first). */
     size_t nv = 0;
+    bool block[BATCH];
     for (size_t k = 0; k < m; k++) {
         kv_obj_t *o = cur[k];
-        if (o->type == KV_TYPE_STRING && o->encoding == KV_ENC_RAW) {
+        void *v = kv_defrag_value_block(o);
+        block[k] = v != NULL;
+        if (v != NULL) {
             owner[nv] = k;
-            vals[nv++] = kv_obj_ptr(o);
-            __builtin_prefetch(vals[nv - 1]);
+            vals[nv++] = v;
         } else if (is_aggregate(o)) {
-            __builtin_prefetch(kv_obj_ptr(o));
+            v = kv_obj_ptr(o);
         }
+        if (v != NULL) __builtin_prefetch(v);
     }
     if (nv > 0) {
         void *before[BATCH];
@@ -325,10 +330,11 @@ static void process_chunk(db_stage_t *st, kv_db_t *db, void ***refs, size_t m, u
             moved[owner[j]] = true;
         }
     }
-    /* Aggregates: small ones now, big ones (and all once the slice is over) later. */
+    /* Values of several blocks: small ones now, big ones (and all once the slice is
+     * over) later. */
     for (size_t k = 0; k < m; k++) {
         kv_obj_t *o = cur[k];
-        if (is_aggregate(o)) {
+        if (!block[k] && is_aggregate(o)) {
             if (value_now_or_later(st, o, *late)) moved[k] = true;
             if (!*late && defrag_now_us(g.d) >= deadline) *late = true;
         }

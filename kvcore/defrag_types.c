@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "quicklist.h"
+#include "t_hash.h"
 #include "t_zset.h"
 
 /* A sorted set's cursor: the 1-based rank of the next node, or, with this bit set, the
@@ -31,6 +32,22 @@ size_t kv_defrag_value_len(const kv_obj_t *o) {
     case KV_ENC_QUICKLIST: return kv_ql_len(kv_obj_ptr(o));
     case KV_ENC_SKIPLIST: return kv_zsl_len(((const kv_zset_t *)kv_obj_ptr(o))->zsl);
     default: return 1; /* strings, and single-block encodings */
+    }
+}
+
+void *kv_defrag_value_block(const kv_obj_t *o) {
+    if (!kv_obj_has_ptr(o)) return NULL;
+    const kv_type_ops_t *ops = kv_obj_type_ops((int)o->type);
+    /* A type's own hook decides, except the aggregates' one, whose small encodings are
+     * one block as here. */
+    if (o->type != KV_TYPE_STRING && ops != NULL && ops->defrag_value != NULL &&
+        ops->defrag_value != kv_agg_defrag_value)
+        return NULL;
+    switch (o->encoding) {
+    case KV_ENC_RAW:
+    case KV_ENC_LISTPACK:
+    case KV_ENC_INTSET: return kv_obj_ptr(o);
+    default: return NULL;
     }
 }
 

@@ -1975,6 +1975,13 @@ void kv_defrag_reset_stats(void);
 /* The element count of o's value, for active-defrag-max-scan-fields (1 for strings). */
 size_t kv_defrag_value_len(const kv_obj_t *o);
 /*
+ * The one block o's value is when it is exactly one allocation the object points to (a
+ * RAW string's kv_rstr_t, a listpack, an intset), which a caller may relocate itself,
+ * in a batch with others, and store back with kv_obj_set_ptr; NULL for values inside
+ * the object and for values of several allocations (kv_defrag_value moves those).
+ */
+void *kv_defrag_value_block(const kv_obj_t *o);
+/*
  * Relocates the allocations o's value owns (not o itself) through move, resuming at
  * *cursor (0 = the start) for about `budget` elements. Returns true when done (*cursor
  * 0), false with *cursor (below 2^56, not 0) to resume from. pre: nothing iterates o.

@@ -34,6 +34,11 @@
 #define QUERY_BATCH 64
 /* should_move reuses bin averages this young; older ones are re-read after an epoch. */
 #define HINT_STATS_MAX_AGE_US 10000u
+/* class_by_size: the bin of each region size up to CLASS_TABLE_LEN * SIZE_STEP bytes
+ * (every class size is a multiple of 8 in any jemalloc build); larger ones are searched. */
+#define SIZE_STEP       8u
+#define CLASS_TABLE_LEN 4096u
+#define NO_CLASS        0xFFu
 /* The malloc that tells whose malloc it is (jemalloc_is_malloc). */
 #define PROBE_BYTES 3000u
 
@@ -55,6 +60,7 @@ static int init_rc = -EAGAIN; /* 0 once the class table and the MIBs are ready *
 static bool owns_pointers;    /* jemalloc is the process's malloc */
 static unsigned nbins;
 static bin_class_t classes[MAX_BINS];
+static uint8_t class_by_size[CLASS_TABLE_LEN]; /* size / SIZE_STEP -> bin, or NO_CLASS */
 static size_t mib_curregs[6], mib_curslabs[6], mib_nonfull[6], mib_allocated[2], mib_query[3];
 static size_t miblen_bins = 6, miblen_allocated = 2, miblen_query = 3;
 
@@ -126,6 +132,10 @@ static int init_tables(void) {
         if ((rc = je_bin_read(j, "slab_size", &c->slab_size, sizeof(c->slab_size))) != 0) return rc;
         if (c->nregs == 0 || (j > 0 && c->size <= classes[j - 1].size)) return -EIO;
     }
+    memset(class_by_size, NO_CLASS, sizeof(class_by_size));
+    for (unsigned j = 0; j < n; j++)
+        if (classes[j].size % SIZE_STEP == 0 && classes[j].size / SIZE_STEP < CLASS_TABLE_LEN)
+            class_by_size[classes[j].size / SIZE_STEP] = (uint8_t)j;
     /* MIBs with the arena and bin components patched per read (mallctlbymib). */
     if ((rc = mallctlnametomib("stats.arenas.0.bins.0.curregs", mib_curregs, &miblen_bins)))
         return -rc;
@@ -261,11 +271,11 @@ int memshim_defrag_bins_get(memshim_bin_info_t *out, size_t cap, size_t *count) 
     return rc;
 }
 
-int memshim_defrag_bin_index(size_t size) {
-    if (hint_init() != 0) return -EIO;
+/* pre: hint_init() == 0. The smallest bin whose region size is >= size, or -ENOENT. */
+static int bin_search(size_t size) {
     if (size == 0) size = 1;
     if (size > classes[nbins - 1].size) return -ENOENT;
-    unsigned lo = 0, hi = nbins - 1; /* smallest class >= size */
+    unsigned lo = 0, hi = nbins - 1;
     while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
         if (classes[mid].size >= size)
@@ -276,14 +286,25 @@ int memshim_defrag_bin_index(size_t size) {
     return (int)lo;
 }
 
-/* The bin a slab belongs to, from batch_query's extent size and region count; -1 when
- * the extent is not a small-bin slab (large allocations report nregs 1, nfree 0). */
+int memshim_defrag_bin_index(size_t size) {
+    if (hint_init() != 0) return -EIO;
+    return bin_search(size);
+}
+
+/* pre: hint_init() == 0. The bin a slab belongs to, from batch_query's extent size and
+ * region count, through class_by_size; -1 when the extent is not a small-bin slab (large
+ * allocations report nregs 1, nfree 0). */
 static int slab_bin(size_t extent_size, size_t nregs) {
     if (nregs < 2) return -1;
     size_t reg = extent_size / nregs;
-    int j = memshim_defrag_bin_index(reg);
-    if (j < 0) return -1;
-    if (classes[j].size != reg || classes[j].nregs != nregs) return -1;
+    int j;
+    if (reg % SIZE_STEP == 0 && reg / SIZE_STEP < CLASS_TABLE_LEN) {
+        unsigned c = class_by_size[reg / SIZE_STEP];
+        j = c == NO_CLASS ? -1 : (int)c;
+    } else {
+        j = bin_search(reg);
+    }
+    if (j < 0 || classes[j].size != reg || classes[j].nregs != nregs) return -1;
     return j;
 }
 
@@ -305,72 +326,113 @@ static bool decide(const bin_class_t *c, const bin_usage_t *u, size_t nfree, boo
     return nalloced * u->nonfull_slabs * 1000u <= 1125u * alloc_nonfull;
 }
 
-static int hint(void *const *ptrs, size_t n, bool *out, bool pack) {
-    if ((ptrs == NULL || out == NULL) && n > 0) return -EINVAL;
+/*
+ * pre: hint_init() == 0 and owns_pointers; 0 < m <= QUERY_BATCH, no NULL in batch.
+ * One batch_query for batch[0..m): size[k] = the region size of batch[k] when it should
+ * move, 0 when it stays. Returns the number to move, or a negative errno.
+ */
+static int query(const void *const *batch, size_t m, bool pack, size_t *size) {
+    size_t util[QUERY_BATCH * 3];
+    size_t outlen = m * 3 * sizeof(size_t);
+    int rc =
+        mallctlbymib(mib_query, miblen_query, util, &outlen, (void *)batch, m * sizeof(batch[0]));
+    if (rc != 0) return -rc;
+    int moves = 0;
+    pthread_mutex_lock(&snap_lock);
+    if (snap_stamp_us == 0 || mono_us() - snap_stamp_us > HINT_STATS_MAX_AGE_US) {
+        if (snap_refresh_locked() != 0) {
+            pthread_mutex_unlock(&snap_lock);
+            return -EIO;
+        }
+    }
+    for (size_t k = 0; k < m; k++) {
+        size_t nfree = util[3 * k], nregs = util[3 * k + 1], extent = util[3 * k + 2];
+        int j = slab_bin(extent, nregs);
+        size[k] = 0;
+        if (j >= 0 && decide(&classes[j], &snap_bins[j], nfree, pack)) {
+            size[k] = classes[j].size;
+            moves++;
+        }
+    }
+    pthread_mutex_unlock(&snap_lock);
+    return moves;
+}
+
+/* mallocx is called directly, not through alloc.c, so failure injection (which lives
+ * in alloc.c's path) never fails a move: a relocation that fails on purpose would only
+ * test the caller's "not moved" branch, which a NULL from a real OOM covers already.
+ * pre: size is ptr's usable size. */
+static void *copy_of(const void *ptr, size_t size) {
+    void *copy = mallocx(size, MALLOCX_TCACHE_NONE);
+    if (copy != NULL) memcpy(copy, ptr, size);
+    return copy;
+}
+
+/*
+ * Walks ptrs in batches of QUERY_BATCH non-NULL pointers: with out, records the hint;
+ * without, moves (ptrs[i] replaced by its copy). Returns the number hinted or moved; a
+ * query that fails ends the walk, and its negative errno is returned when nothing was
+ * hinted or moved before it.
+ */
+static int walk(void **ptrs, size_t n, bool *out, bool pack) {
+    if (ptrs == NULL && n > 0) return -EINVAL;
     if (n > (size_t)INT32_MAX) return -EINVAL;
-    for (size_t i = 0; i < n; i++)
-        out[i] = false;
+    if (out != NULL)
+        for (size_t i = 0; i < n; i++)
+            out[i] = false;
     if (hint_init() != 0 || !owns_pointers) return 0;
 
-    int moves = 0;
-    size_t util[QUERY_BATCH * 3];
+    int done = 0;
     const void *batch[QUERY_BATCH];
-    for (size_t base = 0; base < n; base += QUERY_BATCH) {
-        size_t m = 0, idx[QUERY_BATCH];
-        for (size_t i = base; i < n && i < base + QUERY_BATCH; i++) {
+    size_t idx[QUERY_BATCH], size[QUERY_BATCH];
+    for (size_t i = 0; i < n;) {
+        size_t m = 0;
+        for (; i < n && m < QUERY_BATCH; i++) {
             if (ptrs[i] == NULL) continue;
             idx[m] = i;
             batch[m++] = ptrs[i];
         }
-        if (m == 0) continue;
-        size_t outlen = m * 3 * sizeof(size_t);
-        int rc = mallctlbymib(mib_query, miblen_query, util, &outlen, (void *)batch,
-                              m * sizeof(batch[0]));
-        if (rc != 0) return -rc;
-
-        pthread_mutex_lock(&snap_lock);
-        if (snap_stamp_us == 0 || mono_us() - snap_stamp_us > HINT_STATS_MAX_AGE_US) {
-            if (snap_refresh_locked() != 0) {
-                pthread_mutex_unlock(&snap_lock);
-                return -EIO;
-            }
-        }
+        if (m == 0) break;
+        int rc = query(batch, m, pack, size);
+        if (rc < 0) return done > 0 ? done : rc;
         for (size_t k = 0; k < m; k++) {
-            size_t nfree = util[3 * k], nregs = util[3 * k + 1], size = util[3 * k + 2];
-            int j = slab_bin(size, nregs);
-            if (j < 0) continue;
-            if (decide(&classes[j], &snap_bins[j], nfree, pack)) {
+            if (size[k] == 0) continue;
+            if (out != NULL) {
                 out[idx[k]] = true;
-                moves++;
+                done++;
+                continue;
             }
+            void *copy = copy_of(batch[k], size[k]);
+            if (copy == NULL) continue;
+            dallocx(ptrs[idx[k]], MALLOCX_TCACHE_NONE);
+            ptrs[idx[k]] = copy;
+            done++;
         }
-        pthread_mutex_unlock(&snap_lock);
     }
-    return moves;
+    return done;
 }
 
 int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *out) {
-    return hint(ptrs, n, out, false);
+    if (out == NULL && n > 0) return -EINVAL;
+    return walk((void **)ptrs, n, out, false);
 }
 
 int memshim_defrag_should_pack(void *const *ptrs, size_t n, bool *out) {
-    return hint(ptrs, n, out, true);
+    if (out == NULL && n > 0) return -EINVAL;
+    return walk((void **)ptrs, n, out, true);
+}
+
+int memshim_defrag_move_batch(void **ptrs, size_t n, bool pack) {
+    return walk(ptrs, n, NULL, pack);
 }
 
 bool memshim_defrag_supported(void) {
     return hint_init() == 0 && owns_pointers;
 }
 
-/* mallocx is called directly, not through alloc.c, so failure injection (which lives
- * in alloc.c's path) never fails a move: a relocation that fails on purpose would only
- * test the caller's "not moved" branch, which a NULL from a real OOM covers already. */
 void *memshim_defrag_alloc_copy(void *ptr) {
     if (ptr == NULL || !memshim_defrag_supported()) return NULL;
-    size_t size = sallocx(ptr, 0);
-    void *copy = mallocx(size, MALLOCX_TCACHE_NONE);
-    if (copy == NULL) return NULL;
-    memcpy(copy, ptr, size);
-    return copy;
+    return copy_of(ptr, sallocx(ptr, 0));
 }
 
 void memshim_defrag_free(void *ptr) {

@@ -262,6 +262,18 @@ MEMSHIM_API int memshim_defrag_should_pack(void *const *ptrs, size_t n, bool *ou
 MEMSHIM_API void *memshim_defrag_move(void *ptr);
 
 /*
+ * The hint and the moves in one call: every non-NULL ptrs[i] that the hint answers true
+ * for (memshim_defrag_should_pack's with pack, memshim_defrag_should_move's without) is
+ * relocated as memshim_defrag_move does and ptrs[i] replaced by its copy; the rest, and
+ * any whose copy could not be allocated, stay as they were. The region size comes from
+ * the hint's own query, so a move costs one allocation, one copy and one free and no
+ * further lookup. Returns the number moved (0 in unsupported processes), or -EINVAL
+ * (ptrs NULL with n > 0, n > INT32_MAX); a hint query that fails (-EIO) ends the call,
+ * which returns the number moved before it, or -EIO when that is none.
+ */
+MEMSHIM_API int memshim_defrag_move_batch(void **ptrs, size_t n, bool pack);
+
+/*
  * The first half of a move, for structures that must fix other references before the
  * old block goes: returns the copy (or NULL as memshim_defrag_move) and leaves ptr live.
  * The caller later releases ptr with memshim_defrag_free.

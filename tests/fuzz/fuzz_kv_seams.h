@@ -45,6 +45,12 @@ void *memshim_defrag_move(void *ptr) {
     (void)ptr;
     return NULL;
 }
+int memshim_defrag_move_batch(void **ptrs, size_t n, bool pack) {
+    (void)ptrs;
+    (void)n;
+    (void)pack;
+    return 0;
+}
 void *memshim_defrag_alloc_copy(void *ptr) {
     (void)ptr;
     return NULL;

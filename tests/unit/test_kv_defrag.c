@@ -774,6 +774,92 @@ static void test_defrag_big_values_stay_consistent_when_changed_between_steps(vo
     }
 }
 
+/* The values a defrag batch relocates itself: exactly the one-allocation encodings. */
+static void test_defrag_value_block_is_the_one_allocation(void **state) {
+    (void)state;
+    char val[300];
+    memset(val, 'v', sizeof(val));
+    kv_obj_t *raw = kv_obj_new_raw_string("r", 1, val, sizeof(val), -1);
+    kv_obj_t *emb = kv_obj_new_string("e", 1, "short", 5, -1);
+    kv_obj_t *num = kv_obj_new_string("n", 1, "12345", 5, -1);
+    kv_obj_t *block[] = {raw, make_set("si", 5, KV_ENC_INTSET), make_set("sl", 5, KV_ENC_LISTPACK),
+                         make_zset("zl", 5, false)};
+    kv_obj_t *none[] = {emb,
+                        num,
+                        make_hash("hp", 5, false),
+                        make_hash("ht", 5, true),
+                        make_set("st", 5, KV_ENC_HASHTABLE),
+                        make_zset("zs", 5, true),
+                        make_list("q", 50)};
+    assert_int_equal(raw->encoding, KV_ENC_RAW);
+    assert_int_equal(block[3]->encoding, KV_ENC_LISTPACK);
+    for (size_t i = 0; i < sizeof(block) / sizeof(block[0]); i++) {
+        assert_non_null(kv_defrag_value_block(block[i]));
+        assert_ptr_equal(kv_defrag_value_block(block[i]), kv_obj_ptr(block[i]));
+        kv_obj_free(block[i]);
+    }
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+        assert_null(kv_defrag_value_block(none[i]));
+        kv_obj_free(none[i]);
+    }
+}
+
+/*
+ * A cycle over a keyspace of one-allocation values (intset and listpack sets, listpack
+ * sorted sets, RAW strings), two thirds deleted: the batched value moves store each new
+ * block in its object (digest, structure checks) and, with jemalloc, move most of them.
+ */
+static void test_defrag_cycle_moves_one_block_values_in_batches(void **state) {
+    (void)state;
+    enum { N = 30000, KINDS = 3 };
+    static const void *before[N];
+    char key[32], val[120];
+    memset(val, 'r', sizeof(val));
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "v:%d", i);
+        kv_obj_t *o =
+            i % KINDS == 0   ? make_set(key, 4 + i % 5, i % 2 ? KV_ENC_LISTPACK : KV_ENC_INTSET)
+            : i % KINDS == 1 ? make_zset(key, 3 + i % 4, false)
+                             : kv_obj_new_raw_string(key, strlen(key), val, sizeof(val), -1);
+        assert_non_null(o);
+        assert_int_equal(kv_db_add(db, o), 0);
+    }
+    delete_two_thirds(db, "v", N, 11);
+    int survivors[KINDS] = {0}, moved[KINDS] = {0};
+    for (int i = 0; i < N; i++) {
+        int kl = snprintf(key, sizeof(key), "v:%d", i);
+        kv_obj_t *o = kv_ht_find(db->keys, key, (size_t)kl);
+        before[i] = o != NULL ? kv_defrag_value_block(o) : NULL;
+        if (o != NULL) assert_non_null(before[i]);
+    }
+    unsigned char d0[20], d1[20];
+    digest(d0);
+    defrag_metrics_t m0;
+    defrag_metrics_get(kv_defrag_engine(), &m0);
+    enable_defrag();
+    kv_defrag_cron(&kv_srv, NULL);
+    run_until_cycles(m0.cycles + 1);
+    kv_srv.cfg.activedefrag = false;
+    kv_defrag_config_apply();
+    defrag_stop(kv_defrag_engine());
+    check_db(db);
+    digest(d1);
+    assert_memory_equal(d0, d1, 20);
+    for (int i = 0; i < N; i++) {
+        if (before[i] == NULL) continue;
+        int kl = snprintf(key, sizeof(key), "v:%d", i);
+        kv_obj_t *o = kv_ht_find(db->keys, key, (size_t)kl);
+        assert_non_null(o);
+        survivors[i % KINDS]++;
+        if (kv_defrag_value_block(o) != before[i]) moved[i % KINDS]++;
+    }
+    for (int k = 0; k < KINDS; k++) {
+        fprintf(stderr, "# kind %d: %d of %d values moved\n", k, moved[k], survivors[k]);
+        assert_true(survivors[k] > N / KINDS / 5);
+        if (memshim_defrag_supported()) assert_true(moved[k] > survivors[k] / 10);
+    }
+}
+
 static void test_digest_value_is_blind_to_encoding_and_insertion_order(void **state) {
     (void)state;
     unsigned char a[20], b[20], c[20];
@@ -911,6 +997,8 @@ int main(void) {
         cmocka_unit_test_setup(test_defrag_zset_moves_nodes_table_and_skiplist_in_steps, reset),
         cmocka_unit_test_setup(test_defrag_big_values_stay_consistent_when_changed_between_steps,
                                reset),
+        cmocka_unit_test_setup(test_defrag_value_block_is_the_one_allocation, reset),
+        cmocka_unit_test_setup(test_defrag_cycle_moves_one_block_values_in_batches, reset),
         cmocka_unit_test_setup(test_digest_sha1_matches_fips_vectors, reset),
         cmocka_unit_test_setup(test_digest_value_is_blind_to_encoding_and_insertion_order, reset),
         cmocka_unit_test_setup(test_digest_is_zero_when_empty_and_order_independent, reset),

@@ -214,6 +214,109 @@ static void test_hint_frag_figure_drops_after_moves(void **state) {
     free_all(blocks);
 }
 
+/* memshim_defrag_move_batch moves exactly what the packing hint answers for the same
+ * pointers (asked just before, batches of 64 so that no move of the batch comes before
+ * its query), skips NULL and large blocks, keeps every byte, and packs as a hinted pass
+ * of memshim_defrag_move does. */
+static void test_hint_move_batch_moves_what_the_hint_says(void **state) {
+    (void)state;
+    if (!memshim_defrag_supported()) {
+        skip();
+    }
+    void **blocks = make_fragmented();
+    assert_int_equal(memshim_defrag_refresh(), 0);
+    size_t waste_before = bin_waste();
+    enum { M = 64 };
+    void *big = mallocx(64 * 1024, MALLOCX_TCACHE_NONE);
+    assert_non_null(big);
+    size_t moved = 0, batches = 0;
+    for (size_t i = 0; i < NBLOCKS;) {
+        void *ptrs[M], *before[M];
+        size_t idx[M];
+        bool out[M];
+        size_t m = 0;
+        for (; i < NBLOCKS && m < M; i++) {
+            if (blocks[i] == NULL) continue;
+            if (m % 16 == 5) ptrs[m] = NULL, idx[m++] = SIZE_MAX;
+            if (m % 16 == 9) ptrs[m] = big, idx[m++] = SIZE_MAX;
+            if (m == M) break;
+            idx[m] = i;
+            ptrs[m++] = blocks[i];
+        }
+        if (m == 0) break;
+        memcpy(before, ptrs, m * sizeof(void *));
+        int hinted = memshim_defrag_should_pack(ptrs, m, out);
+        int rc = memshim_defrag_move_batch(ptrs, m, true);
+        assert_int_equal(rc, hinted);
+        for (size_t k = 0; k < m; k++) {
+            if (before[k] == NULL || before[k] == big) {
+                assert_ptr_equal(ptrs[k], before[k]);
+                assert_false(out[k]);
+                continue;
+            }
+            assert_true(out[k] == (ptrs[k] != before[k]));
+            assert_true(intact(ptrs[k], idx[k]));
+            assert_int_equal(sallocx(ptrs[k], 0), nallocx(BLOCK_SIZE, 0));
+            blocks[idx[k]] = ptrs[k];
+        }
+        moved += (size_t)rc;
+        batches++;
+    }
+    dallocx(big, MALLOCX_TCACHE_NONE);
+    size_t waste_after = bin_waste();
+    fprintf(stderr, "# move_batch: %zu batches, moved %zu, waste %zu -> %zu B\n", batches, moved,
+            waste_before, waste_after);
+    assert_true(moved > NBLOCKS / 10);
+    assert_true(waste_after < waste_before / 4);
+    for (size_t i = 0; i < NBLOCKS; i++)
+        if (blocks[i] != NULL) assert_true(intact(blocks[i], i));
+    free_all(blocks);
+}
+
+/* Every small class of slabs with several regions (a slab of one region is full or
+ * empty): a bin with half-empty slabs gets its survivors moved, each copy in the same
+ * class (the hint's lookup from a slab's geometry to its bin). */
+static void test_hint_move_batch_knows_every_class(void **state) {
+    (void)state;
+    if (!memshim_defrag_supported()) {
+        skip();
+    }
+    memshim_bin_info_t bins[128];
+    size_t nbins = 0;
+    assert_int_equal(memshim_defrag_bins_get(bins, 128, &nbins), 0);
+    size_t tried = 0;
+    for (size_t j = 0; j < nbins; j++) {
+        if (bins[j].nregs < 2) continue;
+        tried++;
+        size_t n = (size_t)bins[j].nregs * 4;
+        void **p = calloc(n, sizeof(*p));
+        assert_non_null(p);
+        for (size_t i = 0; i < n; i++) {
+            p[i] = mallocx(bins[j].size, MALLOCX_TCACHE_NONE);
+            assert_non_null(p[i]);
+            memset(p[i], (int)(i & 0xff), bins[j].size);
+        }
+        for (size_t i = 0; i < n; i += 2) { /* every slab of these four loses half */
+            dallocx(p[i], MALLOCX_TCACHE_NONE);
+            p[i] = NULL;
+        }
+        assert_int_equal(memshim_defrag_refresh(), 0);
+        int rc = memshim_defrag_move_batch(p, n, true);
+        if (rc <= 0)
+            fprintf(stderr, "# class %zu (%zu B, %u regions): moved %d\n", j, bins[j].size,
+                    bins[j].nregs, rc);
+        assert_true(rc > 0);
+        for (size_t i = 1; i < n; i += 2) {
+            assert_int_equal(sallocx(p[i], 0), bins[j].size);
+            const unsigned char *c = p[i];
+            assert_true(c[0] == (i & 0xff) && c[bins[j].size - 1] == (i & 0xff));
+            dallocx(p[i], MALLOCX_TCACHE_NONE);
+        }
+        free(p);
+    }
+    assert_true(tried >= nbins / 2);
+}
+
 static void test_hint_never_moves_large_allocations(void **state) {
     (void)state;
     /* One batch: 8 large blocks among fragmented 48-byte survivors, so that the large
@@ -261,6 +364,10 @@ static void test_hint_unsupported_process_moves_nothing(void **state) {
         assert_false(out[k]);
     assert_null(memshim_defrag_move(ptrs[0]));
     assert_null(memshim_defrag_alloc_copy(ptrs[0]));
+    void *before = ptrs[0];
+    assert_int_equal(memshim_defrag_move_batch(ptrs, m, true), 0);
+    assert_int_equal(memshim_defrag_move_batch(ptrs, m, false), 0);
+    assert_ptr_equal(ptrs[0], before);
     free_all(blocks);
 }
 
@@ -363,6 +470,10 @@ static void test_hint_rejects_null_arrays(void **state) {
     assert_int_equal(memshim_defrag_frag_get(NULL), -EINVAL);
     assert_null(memshim_defrag_move(NULL));
     memshim_defrag_free(NULL);
+    assert_int_equal(memshim_defrag_move_batch(NULL, 1, true), -EINVAL);
+    assert_int_equal(memshim_defrag_move_batch(NULL, 0, true), 0);
+    assert_int_equal(memshim_defrag_move_batch(p, 1, false), 0);
+    assert_null(p[0]);
 }
 
 int main(void) {
@@ -371,6 +482,8 @@ int main(void) {
         cmocka_unit_test(test_hint_frag_figure_drops_after_moves),
         cmocka_unit_test(test_hint_pack_leaves_less_waste_in_one_pass),
         cmocka_unit_test(test_hint_never_moves_large_allocations),
+        cmocka_unit_test(test_hint_move_batch_moves_what_the_hint_says),
+        cmocka_unit_test(test_hint_move_batch_knows_every_class),
         cmocka_unit_test(test_hint_unsupported_process_moves_nothing),
         cmocka_unit_test(test_hint_bin_table_arithmetic),
         cmocka_unit_test(test_hint_frag_sum_matches_bin_table),
