@@ -17,9 +17,12 @@
  * nothing adds to, deletes from or looks up in the keyspace between the scan steps that
  * gathered them and the moves (a lookup may do a rehash step; a scan only moves child
  * buckets whose slots it has not emitted yet).
- * Values with more than active-defrag-max-scan-fields elements go to the db's later
- * list by key name; the stage drains it before scanning on, looking each name up again,
- * so a key deleted or retyped meanwhile is skipped. FLUSHDB, FLUSHALL and SWAPDB abort
+ * Values of more than LATER_BUDGET elements (or active-defrag-max-scan-fields, when that
+ * is fewer) go to the db's later list by key name; the stage drains it before scanning
+ * on, looking each name up again (a key deleted or retyped meanwhile is skipped), and
+ * relocates them LATER_BUDGET elements at a time with the deadline checked between
+ * pieces, so no step runs more than one piece past its deadline, whatever the size of
+ * the values. FLUSHDB, FLUSHALL and SWAPDB abort
  * the db's running stage (kv_defrag_db_changed).
  * The settings are applied here too, jemalloc-bg-thread included: without jemalloc's
  * background threads, the frees of a defrag slice purge emptied pages inline and
@@ -49,7 +52,8 @@
  * move it may fall at the end of a slice, past the slice's deadline; at its start the
  * slice's length includes it. */
 #define HINT_REFRESH_US 8000
-/* Elements per call when resuming a deferred value. */
+/* Elements per piece of a value: values of more are deferred and relocated a piece at a
+ * time (some 10-30 us each). */
 #define LATER_BUDGET 32
 /* The type and encoding of a deferred value, kept in its cursor's top byte. */
 #define CURSOR_TAG_SHIFT 56
@@ -84,8 +88,9 @@ static struct {
     uint64_t slices, slices_over_2ms, slice_max_us, slice_max_cpu_us, slice_cpu_us;
     /* Its deferred values: queued, and dropped at a resume (deleted or retyped). */
     uint64_t deferred, deferred_gone;
-    bool info_stale;  /* INFO's longest slice is still the previous cycle's */
-    bool slice_fresh; /* no step of this slice has run yet */
+    uint64_t deferred_total; /* over all cycles */
+    bool info_stale;         /* INFO's longest slice is still the previous cycle's */
+    bool slice_fresh;        /* no step of this slice has run yet */
 } g;
 
 /* --- The host adapter --- */
@@ -209,9 +214,11 @@ static uint64_t cursor_tag(const kv_obj_t *o) {
     return (uint64_t)((o->type << 4) | o->encoding) << CURSOR_TAG_SHIFT;
 }
 
-/* Defers o's value to the later list, or relocates it now; true when something moved. */
+/* Defers o's value to the later list, or relocates it now when it is at most one piece
+ * (LATER_BUDGET elements); true when something moved. */
 static bool value_now_or_later(db_stage_t *st, kv_obj_t *o, bool defer) {
-    if (!defer && !defrag_should_defer(g.d, kv_defrag_value_len(o))) {
+    size_t len = kv_defrag_value_len(o);
+    if (!defer && len <= LATER_BUDGET && !defrag_should_defer(g.d, len)) {
         uint64_t cursor = 0;
         g.moved_now = 0;
         kv_defrag_value(o, &cursor, SIZE_MAX, move_cb);
@@ -220,7 +227,10 @@ static bool value_now_or_later(db_stage_t *st, kv_obj_t *o, bool defer) {
     size_t klen;
     const char *key = kv_obj_key(o, &klen);
     /* Cursor 0 (start) carries no tag: the first resume takes whatever value is there. */
-    if (defrag_later_add(st->later, key, klen) == 0) g.deferred++;
+    if (defrag_later_add(st->later, key, klen) == 0) {
+        g.deferred++;
+        g.deferred_total++;
+    }
     return false;
 }
 
@@ -511,6 +521,10 @@ void kv_defrag_db_changed(const kv_db_t *db) {
     if (g.d == NULL || db == NULL || db->id < 0 || db->id >= g.nstages) return;
     db_stage_t *st = &g.stages[db->id];
     if (!defrag_stage_abort(g.d, st)) db_abort(st);
+}
+
+uint64_t kv_defrag_deferred_total(void) {
+    return g.deferred_total;
 }
 
 struct defrag *kv_defrag_engine(void) {

@@ -1968,6 +1968,9 @@ int64_t kv_server_busy_poll_us(void);
 void kv_server_before_timers(kv_loop_t *loop, void *priv);
 /* The engine (defrag/defrag.h), for tests and tools; NULL before kv_defrag_init. */
 struct defrag *kv_defrag_engine(void);
+/* Values deferred to be relocated in pieces, over all cycles (each cycle's log line
+ * gives its own count as "deferred values"). */
+uint64_t kv_defrag_deferred_total(void);
 /* Copies the engine's metrics into kv_srv's INFO fields. */
 void kv_defrag_metrics_sync(void);
 /* CONFIG RESETSTAT: zeroes the engine's counters. */

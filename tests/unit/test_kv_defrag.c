@@ -860,6 +860,55 @@ static void test_defrag_cycle_moves_one_block_values_in_batches(void **state) {
     }
 }
 
+/*
+ * Values of more than one piece (32 elements) but within active-defrag-max-scan-fields
+ * are not relocated in one go either: each is deferred and moved piece by piece, the
+ * deadline checked in between; one-piece values are moved at once.
+ */
+static void test_defrag_values_over_one_piece_move_in_pieces(void **state) {
+    (void)state;
+    enum { MEDIUM = 24 };
+    assert_true(kv_srv.cfg.active_defrag_max_scan_fields >= 300);
+    char key[32];
+    for (int i = 0; i < MEDIUM; i++) {
+        snprintf(key, sizeof(key), "m:%d", i);
+        kv_obj_t *o = i % 4 == 0   ? make_hash(key, 300, true)
+                      : i % 4 == 1 ? make_set(key, 300, KV_ENC_HASHTABLE)
+                      : i % 4 == 2 ? make_zset(key, 300, true)
+                                   : make_list(key, 300);
+        assert_int_equal(kv_defrag_value_len(o), 300);
+        assert_int_equal(kv_db_add(db, o), 0);
+    }
+    fill_strings(db, "k", 20000, 5);
+    delete_two_thirds(db, "k", 20000, 6);
+    unsigned char d0[20], d1[20];
+    digest(d0);
+    defrag_metrics_t m0;
+    defrag_metrics_get(kv_defrag_engine(), &m0);
+    uint64_t deferred0 = kv_defrag_deferred_total();
+    enable_defrag();
+    kv_defrag_cron(&kv_srv, NULL);
+    run_until_cycles(m0.cycles + 1);
+    kv_srv.cfg.activedefrag = false;
+    kv_defrag_config_apply();
+    defrag_stop(kv_defrag_engine());
+    check_db(db);
+    digest(d1);
+    assert_memory_equal(d0, d1, 20);
+    /* Every medium value went through the later list in the cycle. */
+    assert_true(kv_defrag_deferred_total() >= deferred0 + MEDIUM);
+    for (int i = 0; i < MEDIUM; i++) {
+        int kl = snprintf(key, sizeof(key), "m:%d", i);
+        kv_obj_t *o = kv_ht_find(db->keys, key, (size_t)kl);
+        assert_non_null(o);
+        int rc = i % 4 == 0   ? kv_hash_check(o)
+                 : i % 4 == 1 ? kv_set_check(o)
+                 : i % 4 == 2 ? kv_zset_check(o)
+                              : kv_list_check(o);
+        assert_int_equal(rc, 0);
+    }
+}
+
 static void test_digest_value_is_blind_to_encoding_and_insertion_order(void **state) {
     (void)state;
     unsigned char a[20], b[20], c[20];
@@ -999,6 +1048,7 @@ int main(void) {
                                reset),
         cmocka_unit_test_setup(test_defrag_value_block_is_the_one_allocation, reset),
         cmocka_unit_test_setup(test_defrag_cycle_moves_one_block_values_in_batches, reset),
+        cmocka_unit_test_setup(test_defrag_values_over_one_piece_move_in_pieces, reset),
         cmocka_unit_test_setup(test_digest_sha1_matches_fips_vectors, reset),
         cmocka_unit_test_setup(test_digest_value_is_blind_to_encoding_and_insertion_order, reset),
         cmocka_unit_test_setup(test_digest_is_zero_when_empty_and_order_independent, reset),
