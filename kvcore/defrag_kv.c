@@ -47,11 +47,12 @@
 /* Scan steps per batch at most (sparse tables emit few entries per step). */
 #define MAX_STEPS_PER_BATCH 128
 /* A slice's first step re-reads the hint's bin statistics when they are older than
- * this, ahead of the hint's own refresh at 10 ms (memshim_defrag_refresh): an epoch
- * takes 40-60 us and up to 0.5-2.5 ms (measured on the 1M-element benchmark), and in a
- * move it may fall at the end of a slice, past the slice's deadline; at its start the
- * slice's length includes it. */
-#define HINT_REFRESH_US 8000
+ * this, ahead of the packing hint's own refresh at 100 ms (memshim_defrag_refresh): an
+ * epoch takes 40-60 us and up to 0.5-2.5 ms (measured on the 1M-element benchmark), and
+ * in a move it may fall at the end of a slice, past the slice's deadline; at its start
+ * the slice's length includes it. (At 8 ms, ahead of the averaging hint's 10 ms, the
+ * re-reads took about 6% of a cycle's CPU while clients waited.) */
+#define HINT_REFRESH_US 80000
 /* Elements per piece of a value: values of more are deferred and relocated a piece at a
  * time (some 10-30 us each). */
 #define LATER_BUDGET 32

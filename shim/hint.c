@@ -34,6 +34,9 @@
 #define QUERY_BATCH 64
 /* should_move reuses bin averages this young; older ones are re-read after an epoch. */
 #define HINT_STATS_MAX_AGE_US 10000u
+/* should_pack asks the statistics only whether a bin has two non-full slabs, which a
+ * defrag cycle changes slowly: figures this young do (a re-read costs 40-60 us). */
+#define HINT_PACK_STATS_MAX_AGE_US 100000u
 /* class_by_size: the bin of each region size up to CLASS_TABLE_LEN * SIZE_STEP bytes
  * (every class size is a multiple of 8 in any jemalloc build); larger ones are searched. */
 #define SIZE_STEP       8u
@@ -339,7 +342,8 @@ static int query(const void *const *batch, size_t m, bool pack, size_t *size) {
     if (rc != 0) return -rc;
     int moves = 0;
     pthread_mutex_lock(&snap_lock);
-    if (snap_stamp_us == 0 || mono_us() - snap_stamp_us > HINT_STATS_MAX_AGE_US) {
+    uint64_t max_age = pack ? HINT_PACK_STATS_MAX_AGE_US : HINT_STATS_MAX_AGE_US;
+    if (snap_stamp_us == 0 || mono_us() - snap_stamp_us > max_age) {
         if (snap_refresh_locked() != 0) {
             pthread_mutex_unlock(&snap_lock);
             return -EIO;

@@ -248,7 +248,9 @@ MEMSHIM_API int memshim_defrag_should_move(void *const *ptrs, size_t n, bool *ou
  * one), never a slab above the pointer's own, so one pass over every pointer leaves
  * the low slabs full and the high ones empty, where the averaging hint leaves the
  * slabs that were above the average when it passed. The price is more copies,
- * some within the lowest slab itself. Same returns as memshim_defrag_should_move.
+ * some within the lowest slab itself. The bin figures it asks (the non-full slab
+ * count) come from a snapshot at most 100 ms old. Same returns as
+ * memshim_defrag_should_move.
  */
 MEMSHIM_API int memshim_defrag_should_pack(void *const *ptrs, size_t n, bool *out);
 

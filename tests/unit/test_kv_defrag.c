@@ -222,12 +222,12 @@ static void test_defrag_cycle_keeps_keyspace_ttl_index_and_digest(void **state) 
 }
 
 /*
- * A slice's first step re-reads the hint's bin statistics once they are 8 ms old, so the
- * epoch is paid inside the slice's planned length instead of in a move near its end (the
- * hint itself waits until 10 ms). Each attempt: fresh statistics, 8.1 ms without a slice,
- * then one slice; an attempt is telling when that slice was over before the statistics
- * were 9.9 ms old (the hint alone would not have re-read them), and then they must be
- * younger than the slice.
+ * A slice's first step re-reads the hint's bin statistics once they are 80 ms old, so
+ * the epoch is paid inside the slice's planned length instead of in a move near its end
+ * (the packing hint itself waits until 100 ms). Each attempt: fresh statistics, 80.1 ms
+ * without a slice, then one slice; an attempt is telling when that slice was over before
+ * the statistics were 99.9 ms old (the hint alone would not have re-read them), and then
+ * they must be younger than the slice.
  */
 static void test_defrag_slice_start_refreshes_hint_statistics(void **state) {
     (void)state;
@@ -242,7 +242,7 @@ static void test_defrag_slice_start_refreshes_hint_statistics(void **state) {
     for (int attempt = 0; attempt < 40 && telling < 3 && kv_defrag_is_running(); attempt++) {
         assert_int_equal(memshim_defrag_refresh(), 0);
         uint64_t t_ref = kv_monotonic_us();
-        while (kv_monotonic_us() - t_ref < 8100) {
+        while (kv_monotonic_us() - t_ref < 80100) {
         }
         defrag_metrics_t m0, m1;
         defrag_metrics_get(kv_defrag_engine(), &m0);
@@ -253,11 +253,11 @@ static void test_defrag_slice_start_refreshes_hint_statistics(void **state) {
         uint64_t t_end = kv_monotonic_us();
         assert_int_equal(memshim_defrag_frag_get_cached(&f, UINT64_MAX), 0);
         uint64_t t_q = kv_monotonic_us();
-        if (m1.slices == m0.slices || t_end - t_ref >= 9900) continue;
+        if (m1.slices == m0.slices || t_end - t_ref >= 99900) continue;
         telling++;
-        assert_true(f.age_us <= t_q - t_ref - 8100); /* re-read after the 8.1 ms */
+        assert_true(f.age_us <= t_q - t_ref - 80100); /* re-read after the 80.1 ms */
     }
-    if (telling == 0) skip(); /* a machine too loaded for a slice within 1.8 ms */
+    if (telling == 0) skip(); /* a machine too loaded for a slice within 19.8 ms */
 }
 
 /* The replies a loop iteration produced go out before its defrag slice (the server's
