@@ -22,7 +22,7 @@
  * the share to one step per round (measured: 7% of the CPU instead of 25% with 20 GET
  * clients). The delay after it is paced by the work done, less the time the host ran
  * the slice late (it was serving clients). Pw, the share while clients wait, is
- * DEFRAG_YIELD_SHARE_PCT of the target P (10% at cycle-max 25): every slice taken
+ * DEFRAG_YIELD_SHARE_PCT of the target P (15% at cycle-max 25): every slice taken
  * between two rounds of clients delays all of them, so at P itself GET latency rose by
  * about as much as the share (see docs/benchmarks.md); an idle host gets P.
  * The wait is not counted (and the overage forgotten) on the first slice, after a

@@ -336,11 +336,11 @@ static void test_cycle_yield_slice_takes_its_share_of_a_long_client_round(void *
 static void test_cycle_waiting_clients_get_the_waiting_share_in_short_slices(void **state) {
     (void)state;
     /* Rounds of clients of 300 us, a stage in 25 us steps, 1 s of fake time. With
-     * clients waiting, a slice of S us is followed by a gap of S * 90 / 10 (the delay
-     * plus the 300 us round), so the next slice's budget, 10 * 9S / 90, is S again:
-     * here three steps (75 us) and a gap of 675 us, 1333 slices, 4000 steps and 100 ms
-     * of work in 1 s (10%). (At the whole target: four steps and a slice every 400 us,
-     * 250 ms.) */
+     * clients waiting (share 15%), a slice of S us is followed by a gap of S * 85 / 15
+     * (the delay plus the 300 us round), so the next slice's budget, 15 * (85S / 15) /
+     * 85, is S again: here four steps (100 us, the budget's cap) and a gap of 567 us,
+     * 1500 slices, 6000 steps and 150 ms of work in 1 s (15%). (At the whole target:
+     * four steps and a slice every 400 us, 250 ms.) */
     rig_clients_waiting = waiting_answer;
     rig_waiting = true;
     rig_t r;
@@ -350,9 +350,10 @@ static void test_cycle_waiting_clients_get_the_waiting_share_in_short_slices(voi
     int slices0 = r.h.slices, steps0 = r.b.steps;
     double share = run_for(&r, 1000 * 1000);
     int slices = r.h.slices - slices0, steps = r.b.steps - steps0;
-    assert_true(slices >= 1330 && slices <= 1337);
-    assert_true(steps >= 3 * slices - 3 && steps <= 3 * slices + 3);
-    assert_true(share > 9.9 && share < 10.1);
+    assert_true(DEFRAG_YIELD_SHARE_PCT == 60); /* the figures above are for 15% */
+    assert_true(slices >= 1497 && slices <= 1505);
+    assert_true(steps >= 4 * slices - 4 && steps <= 4 * slices + 4);
+    assert_true(share > 14.9 && share < 15.1);
     rig_stop(&r);
     /* Nobody waiting: the same host gets the whole target, in slices that make up for
      * the 300 us of lateness: 25 * (1500 + 300) / 75 = 600 us (24 steps) every 2.4 ms,
