@@ -774,6 +774,24 @@ static void test_defrag_big_values_stay_consistent_when_changed_between_steps(vo
     }
 }
 
+/* Runs one whole cycle on the keyspace as it is, then stops the engine: the dataset's
+ * digest, the keyspace and the TTL index come out as they went in. */
+static void one_cycle_keeps_the_dataset(void) {
+    unsigned char d0[20], d1[20];
+    digest(d0);
+    defrag_metrics_t m0;
+    defrag_metrics_get(kv_defrag_engine(), &m0);
+    enable_defrag();
+    kv_defrag_cron(&kv_srv, NULL);
+    run_until_cycles(m0.cycles + 1);
+    kv_srv.cfg.activedefrag = false;
+    kv_defrag_config_apply();
+    defrag_stop(kv_defrag_engine());
+    check_db(db);
+    digest(d1);
+    assert_memory_equal(d0, d1, 20);
+}
+
 /* The values a defrag batch relocates itself: exactly the one-allocation encodings. */
 static void test_defrag_value_block_is_the_one_allocation(void **state) {
     (void)state;
@@ -832,19 +850,7 @@ static void test_defrag_cycle_moves_one_block_values_in_batches(void **state) {
         before[i] = o != NULL ? kv_defrag_value_block(o) : NULL;
         if (o != NULL) assert_non_null(before[i]);
     }
-    unsigned char d0[20], d1[20];
-    digest(d0);
-    defrag_metrics_t m0;
-    defrag_metrics_get(kv_defrag_engine(), &m0);
-    enable_defrag();
-    kv_defrag_cron(&kv_srv, NULL);
-    run_until_cycles(m0.cycles + 1);
-    kv_srv.cfg.activedefrag = false;
-    kv_defrag_config_apply();
-    defrag_stop(kv_defrag_engine());
-    check_db(db);
-    digest(d1);
-    assert_memory_equal(d0, d1, 20);
+    one_cycle_keeps_the_dataset();
     for (int i = 0; i < N; i++) {
         if (before[i] == NULL) continue;
         int kl = snprintf(key, sizeof(key), "v:%d", i);
@@ -881,20 +887,8 @@ static void test_defrag_values_over_one_piece_move_in_pieces(void **state) {
     }
     fill_strings(db, "k", 20000, 5);
     delete_two_thirds(db, "k", 20000, 6);
-    unsigned char d0[20], d1[20];
-    digest(d0);
-    defrag_metrics_t m0;
-    defrag_metrics_get(kv_defrag_engine(), &m0);
     uint64_t deferred0 = kv_defrag_deferred_total();
-    enable_defrag();
-    kv_defrag_cron(&kv_srv, NULL);
-    run_until_cycles(m0.cycles + 1);
-    kv_srv.cfg.activedefrag = false;
-    kv_defrag_config_apply();
-    defrag_stop(kv_defrag_engine());
-    check_db(db);
-    digest(d1);
-    assert_memory_equal(d0, d1, 20);
+    one_cycle_keeps_the_dataset();
     /* Every medium value went through the later list in the cycle. */
     assert_true(kv_defrag_deferred_total() >= deferred0 + MEDIUM);
     for (int i = 0; i < MEDIUM; i++) {

@@ -79,6 +79,13 @@ static void free_all(void **blocks) {
     free(blocks);
 }
 
+/* Every survivor still holds its bytes; then frees them all. */
+static void free_all_intact(void **blocks) {
+    for (size_t i = 0; i < NBLOCKS; i++)
+        if (blocks[i] != NULL) assert_true(intact(blocks[i], i));
+    free_all(blocks);
+}
+
 typedef int (*hint_fn)(void *const *ptrs, size_t n, bool *out);
 
 /* One pass over the survivors in the order of order[0..NBLOCKS) (NULL: index order):
@@ -141,10 +148,8 @@ static size_t waste_after_one_pass(hint_fn hint, size_t *moved) {
     assert_int_equal(memshim_defrag_refresh(), 0);
     *moved = hint_pass(blocks, order, hint);
     size_t waste = bin_waste();
-    for (size_t i = 0; i < NBLOCKS; i++)
-        if (blocks[i] != NULL) assert_true(intact(blocks[i], i));
     free(order);
-    free_all(blocks);
+    free_all_intact(blocks);
     return waste;
 }
 
@@ -189,9 +194,7 @@ static void test_hint_moves_cut_active_bytes_and_keep_contents(void **state) {
      * slabs. Requiring half of the active bytes back leaves room for other bins. */
     assert_true(moved > NBLOCKS / 10);
     assert_true(active_after < active_before / 2);
-    for (size_t i = 0; i < NBLOCKS; i++)
-        if (blocks[i] != NULL) assert_true(intact(blocks[i], i));
-    free_all(blocks);
+    free_all_intact(blocks);
 }
 
 static void test_hint_frag_figure_drops_after_moves(void **state) {
@@ -268,9 +271,7 @@ static void test_hint_move_batch_moves_what_the_hint_says(void **state) {
             waste_before, waste_after);
     assert_true(moved > NBLOCKS / 10);
     assert_true(waste_after < waste_before / 4);
-    for (size_t i = 0; i < NBLOCKS; i++)
-        if (blocks[i] != NULL) assert_true(intact(blocks[i], i));
-    free_all(blocks);
+    free_all_intact(blocks);
 }
 
 /* Every small class of slabs with several regions (a slab of one region is full or
