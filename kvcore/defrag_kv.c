@@ -51,7 +51,7 @@
  * epoch takes 40-60 us and up to 0.5-2.5 ms (measured on the 1M-element benchmark), and
  * in a move it may fall at the end of a slice, past the slice's deadline; at its start
  * the slice's length includes it. (At 8 ms, ahead of the averaging hint's 10 ms, the
- * re-reads took about 6% of a cycle's CPU while clients waited.) */
+ * re-reads were by estimate 6% of a cycle's CPU at a 10% waiting share: 50 us per 8 ms.) */
 #define HINT_REFRESH_US 80000
 /* Elements per piece of a value: values of more are deferred and relocated a piece at a
  * time (some 10-30 us each). */
