@@ -84,11 +84,16 @@ static int teardown(void **state) {
     return 0;
 }
 
-static int reset(void **state) {
-    (void)state;
+/* activedefrag no, and a running cycle stopped. */
+static void disable_defrag(void) {
     kv_srv.cfg.activedefrag = false;
     kv_defrag_config_apply();
     defrag_stop(kv_defrag_engine());
+}
+
+static int reset(void **state) {
+    (void)state;
+    disable_defrag();
     for (int i = 0; i < kv_srv.ndbs; i++)
         kv_db_flush(&kv_srv.dbs[i]);
     kv_srv.mstime = kv_mstime();
@@ -198,9 +203,7 @@ static void test_defrag_cycle_keeps_keyspace_ttl_index_and_digest(void **state) 
     assert_true(kv_defrag_is_running());
     assert_true(kv_srv.active_defrag_running >= 1);
     run_until_cycles(m0.cycles + 1);
-    kv_srv.cfg.activedefrag = false;
-    kv_defrag_config_apply();
-    defrag_stop(kv_defrag_engine());
+    disable_defrag();
     check_db(db);
     digest(after);
     assert_memory_equal(before, after, 20);
@@ -784,9 +787,7 @@ static void one_cycle_keeps_the_dataset(void) {
     enable_defrag();
     kv_defrag_cron(&kv_srv, NULL);
     run_until_cycles(m0.cycles + 1);
-    kv_srv.cfg.activedefrag = false;
-    kv_defrag_config_apply();
-    defrag_stop(kv_defrag_engine());
+    disable_defrag();
     check_db(db);
     digest(d1);
     assert_memory_equal(d0, d1, 20);
