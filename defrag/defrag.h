@@ -16,7 +16,7 @@
  *    fragmentation left, not what a pass still achieves;
  *  - execution: a host timer runs the stages in slices of active-defrag-cycle-us and
  *    chooses the delay between slices to hit the target; a slice the host delayed is
- *    followed by a proportionally longer one (D = P*W/(100-P), capped at 10 slices), and
+ *    followed by a proportionally longer one (D = P*W/(100-P), at most 4 slices and 700 us), and
  *    an overrun is paid back by longer delays;
  *  - stages: a queue of step functions given a deadline, each run to completion over as
  *    many slices as it needs, in registration order, once per cycle.

@@ -203,6 +203,13 @@ static void *move_cb(void *ptr) {
     return n;
 }
 
+static void move_batch_cb(void **ptrs, size_t n) {
+    g.moved_now += defrag_move_batch(g.d, ptrs, n);
+}
+
+/* Values' elements move in runs, one hint query each. */
+static const kv_defrag_mover_t mover = {.move = move_cb, .move_batch = move_batch_cb};
+
 /* --- Values --- */
 
 /* An aggregate whose value is behind a pointer (a small hash's pack moved with its
@@ -222,7 +229,7 @@ static bool value_now_or_later(db_stage_t *st, kv_obj_t *o, bool defer) {
     if (!defer && len <= LATER_BUDGET && !defrag_should_defer(g.d, len)) {
         uint64_t cursor = 0;
         g.moved_now = 0;
-        kv_defrag_value(o, &cursor, SIZE_MAX, move_cb);
+        kv_defrag_value(o, &cursor, SIZE_MAX, &mover);
         return g.moved_now > 0;
     }
     size_t klen;
@@ -258,7 +265,7 @@ static bool later_drain(db_stage_t *st, kv_db_t *db, uint64_t deadline) {
         kv_defrag_resume_t r = {0}; /* valid for the pieces below only */
         bool done;
         do {
-            done = kv_defrag_value_resume(o, &c, LATER_BUDGET, move_cb, &r);
+            done = kv_defrag_value_resume(o, &c, LATER_BUDGET, &mover, &r);
         } while (!done && defrag_now_us(g.d) < deadline);
         if (done) {
             defrag_later_pop(st->later);

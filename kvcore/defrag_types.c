@@ -107,7 +107,8 @@ static void zset_node_moved(void *priv, const kv_zsl_node_t *old, kv_zsl_node_t 
  * (kv_zsl_defrag_range: one descent per call, not one search per node), each moved with
  * its links fixed and its table slot repointed by identity; then the table's buckets.
  */
-static bool defrag_zset(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move) {
+static bool defrag_zset(kv_obj_t *o, uint64_t *cursor, size_t budget, const kv_defrag_mover_t *m) {
+    kv_defrag_move_fn move = m->move;
     kv_zset_t *zs = kv_obj_ptr(o);
     if (*cursor == 0) {
         kv_zset_t *n = move(zs);
@@ -120,8 +121,8 @@ static bool defrag_zset(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_
         *cursor = 1;
     }
     if (!(*cursor & ZSET_BUCKETS)) {
-        size_t next =
-            kv_zsl_defrag_range(zs->zsl, (size_t)*cursor, budget, move, zset_node_moved, zs);
+        size_t next = kv_zsl_defrag_range(zs->zsl, (size_t)*cursor, budget, move, m->move_batch,
+                                          zset_node_moved, zs);
         if (next != 0) {
             *cursor = next;
             return false;
@@ -138,20 +139,21 @@ static bool defrag_zset(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_
     return c == 0;
 }
 
-bool kv_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move) {
-    return kv_defrag_value_resume(o, cursor, budget, move, NULL);
+bool kv_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, const kv_defrag_mover_t *m) {
+    return kv_defrag_value_resume(o, cursor, budget, m, NULL);
 }
 
-bool kv_defrag_value_resume(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move,
-                            kv_defrag_resume_t *r) {
+bool kv_defrag_value_resume(kv_obj_t *o, uint64_t *cursor, size_t budget,
+                            const kv_defrag_mover_t *m, kv_defrag_resume_t *r) {
     const kv_type_ops_t *ops = kv_obj_type_ops((int)o->type);
     if (o->type != KV_TYPE_STRING && ops != NULL && ops->defrag_value != NULL)
-        return ops->defrag_value(o, cursor, budget, move);
+        return ops->defrag_value(o, cursor, budget, m);
+    kv_defrag_move_fn move = m->move;
     switch (o->encoding) {
     case KV_ENC_EMBSTR:
     case KV_ENC_INT: break; /* inside the object */
     case KV_ENC_QUICKLIST: return defrag_quicklist(o, cursor, budget, move, r);
-    case KV_ENC_SKIPLIST: return defrag_zset(o, cursor, budget, move);
+    case KV_ENC_SKIPLIST: return defrag_zset(o, cursor, budget, m);
     case KV_ENC_RAW:
     case KV_ENC_LISTPACK:
     case KV_ENC_INTSET: {

@@ -592,6 +592,17 @@ int kv_obj_check(const kv_obj_t *o);
  * bytes copied, the old block freed) or NULL to leave ptr where it is.
  */
 typedef void *(*kv_defrag_move_fn)(void *ptr);
+/*
+ * The same for n blocks at once: each non-NULL ptrs[i] is replaced by its block's new
+ * address when it moved (one allocator query for all of them, whose lookups overlap).
+ */
+typedef void (*kv_defrag_move_batch_fn)(void **ptrs, size_t n);
+/* What a value's relocation moves its blocks with: move, and runs of elements through
+ * move_batch when it is not NULL. */
+typedef struct kv_defrag_mover {
+    kv_defrag_move_fn move;
+    kv_defrag_move_batch_fn move_batch;
+} kv_defrag_mover_t;
 
 typedef struct kv_type_ops {
     /* encoding: the object's KV_ENC_*, so one type can hold several structures. */
@@ -601,13 +612,14 @@ typedef struct kv_type_ops {
     /*
      * Active defrag (optional; kvcore/defrag_types.c has built-in versions for the types
      * it knows). defrag_len: the value's element count (active-defrag-max-scan-fields).
-     * defrag_value: relocates the value's allocations through move, starting at *cursor
+     * defrag_value: relocates the value's allocations through m, starting at *cursor
      * (0 = the start) and stopping after about `budget` elements; returns true when the
      * value is done, or false with *cursor set (below 2^56, never 0) to resume from. A
      * moved top-level pointer is stored with kv_obj_set_ptr. pre: nothing iterates o.
      */
     size_t (*defrag_len)(const struct kv_obj *o);
-    bool (*defrag_value)(struct kv_obj *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move);
+    bool (*defrag_value)(struct kv_obj *o, uint64_t *cursor, size_t budget,
+                         const kv_defrag_mover_t *m);
 } kv_type_ops_t;
 void kv_obj_register_type(int type, const kv_type_ops_t *ops);
 /* The hooks registered for type, or NULL when none were. */
@@ -1985,11 +1997,11 @@ size_t kv_defrag_value_len(const kv_obj_t *o);
  */
 void *kv_defrag_value_block(const kv_obj_t *o);
 /*
- * Relocates the allocations o's value owns (not o itself) through move, resuming at
+ * Relocates the allocations o's value owns (not o itself) through m, resuming at
  * *cursor (0 = the start) for about `budget` elements. Returns true when done (*cursor
  * 0), false with *cursor (below 2^56, not 0) to resume from. pre: nothing iterates o.
  */
-bool kv_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move);
+bool kv_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, const kv_defrag_mover_t *m);
 /*
  * Where one piece of kv_defrag_value_resume stopped inside a quicklist, so that the next
  * piece on the same value starts there instead of walking to its node index again (up to
@@ -2002,8 +2014,8 @@ typedef struct kv_defrag_resume {
     void *node;
 } kv_defrag_resume_t;
 /* kv_defrag_value with a resume point r (zeroed, then kept between back-to-back pieces). */
-bool kv_defrag_value_resume(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move,
-                            kv_defrag_resume_t *r);
+bool kv_defrag_value_resume(kv_obj_t *o, uint64_t *cursor, size_t budget,
+                            const kv_defrag_mover_t *m, kv_defrag_resume_t *r);
 
 /* --- Dataset digest (digest.c) --- */
 

@@ -134,39 +134,63 @@ static void *hash_dup_value(const void *ptr, int encoding) {
 
 /* --- Active defrag --- */
 
+/* The most entries one move_batch call takes. */
+#define DEFRAG_ENTRY_RUN 32
+
+/* The entries a scan visited, moved in runs; refs are slots of buckets the scan has left
+ * (a chain bucket moves before its slots are visited, and nothing changes the table
+ * until the run is flushed). */
 typedef struct defrag_ctx {
-    kv_defrag_move_fn move;
-    size_t visited;
+    const kv_defrag_mover_t *m;
+    size_t visited, n;
+    void **refs[DEFRAG_ENTRY_RUN];
 } defrag_ctx_t;
+
+static void defrag_flush(defrag_ctx_t *d) {
+    void *ptrs[DEFRAG_ENTRY_RUN];
+    for (size_t i = 0; i < d->n; i++)
+        ptrs[i] = *d->refs[i];
+    d->m->move_batch(ptrs, d->n);
+    for (size_t i = 0; i < d->n; i++)
+        *d->refs[i] = ptrs[i];
+    d->n = 0;
+}
 
 static void defrag_entry(void *priv, void **entry_ref) {
     defrag_ctx_t *d = priv;
-    void *n = d->move(*entry_ref);
-    if (n != NULL) *entry_ref = n;
     d->visited++;
+    if (d->m->move_batch == NULL) {
+        void *n = d->m->move(*entry_ref);
+        if (n != NULL) *entry_ref = n;
+        return;
+    }
+    __builtin_prefetch(*entry_ref); /* its copy reads it */
+    d->refs[d->n++] = entry_ref;
+    if (d->n == DEFRAG_ENTRY_RUN) defrag_flush(d);
 }
 
-bool kv_agg_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move) {
+bool kv_agg_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, const kv_defrag_mover_t *m) {
     if (o->encoding == KV_ENC_HASHPACK) { /* inside the object, which moved as one block */
         *cursor = 0;
         return true;
     }
     if (o->encoding != KV_ENC_HASHTABLE) {
-        void *n = move(kv_obj_ptr(o)); /* a listpack or an intset: one block */
+        void *n = m->move(kv_obj_ptr(o)); /* a listpack or an intset: one block */
         if (n != NULL) kv_obj_set_ptr(o, n);
         *cursor = 0;
         return true;
     }
     kv_ht_t *ht = kv_obj_ptr(o);
     if (*cursor == 0) {
-        kv_ht_defrag_tables(&ht, move);
+        kv_ht_defrag_tables(&ht, m->move);
         kv_obj_set_ptr(o, ht);
     }
-    defrag_ctx_t d = {move, 0};
+    defrag_ctx_t d = {.m = m};
     size_t cur = (size_t)*cursor;
     do {
-        cur = kv_ht_scan_defrag(ht, cur, defrag_entry, &d, move);
+        cur = kv_ht_scan_defrag(ht, cur, defrag_entry, &d, m->move);
     } while (cur != 0 && d.visited < budget);
+    if (d.n > 0) defrag_flush(&d);
     *cursor = cur;
     return cur == 0;
 }

@@ -97,10 +97,10 @@ const char *kv_hash_entry_value(const void *entry, size_t *len);
  * Active defrag hook shared by hashes and sets (kv_type_ops_t.defrag_value): nothing for
  * a pack (it moved with its object); moves a listpack or intset value as one block; for a hashtable
  * value moves the table on the first call (*cursor 0), then the entries of buckets from *cursor on,
- * about `budget` of them per call. Returns true when done (*cursor 0), false with the scan cursor
- * to resume from.
+ * about `budget` of them per call (in runs of up to 32 through m->move_batch when it is set).
+ * Returns true when done (*cursor 0), false with the scan cursor to resume from.
  */
-bool kv_agg_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, kv_defrag_move_fn move);
+bool kv_agg_defrag_value(kv_obj_t *o, uint64_t *cursor, size_t budget, const kv_defrag_mover_t *m);
 
 /*
  * Shared by hashes and sets. kv_agg_register_type registers own's free_value, mem_bytes,

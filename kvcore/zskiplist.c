@@ -443,12 +443,57 @@ kv_zsl_node_t *kv_zsl_defrag_node(kv_zsl_t *zsl, kv_zsl_node_t *node, void *(*mo
     return moved;
 }
 
+/* The most nodes one move_batch call of kv_zsl_defrag_range takes. */
+#define DEFRAG_RUN_MAX 32
+
+/*
+ * Moves the up to n (at most DEFRAG_RUN_MAX) nodes from x on with one move_batch call
+ * and relinks the moved ones in rank order, as kv_zsl_defrag_range does one at a time;
+ * update[] are the nodes that link to x and follow the run. The nodes are read before
+ * the call (old copies are freed by it); a moved node's successor is the run's next
+ * entry as it is after the call. Returns the node after the run; *ran is its length.
+ */
+static kv_zsl_node_t *defrag_run(kv_zsl_t *zsl, kv_zsl_node_t *x, size_t n, kv_zsl_node_t **update,
+                                 void (*move_batch)(void **ptrs, size_t n),
+                                 kv_zsl_moved_fn moved_fn, void *priv, size_t *ran) {
+    void *old[DEFRAG_RUN_MAX], *cur[DEFRAG_RUN_MAX];
+    int height[DEFRAG_RUN_MAX];
+    size_t m = 0;
+    for (; x != NULL && m < n && m < DEFRAG_RUN_MAX; m++) {
+        old[m] = cur[m] = x;
+        height[m] = x->height;
+        x = x->level[0].forward;
+    }
+    move_batch(cur, m);
+    for (size_t k = 0; k < m; k++) {
+        kv_zsl_node_t *node = cur[k];
+        if (cur[k] != old[k]) {
+            relink_moved(zsl, update, height[k], k + 1 < m ? cur[k + 1] : x, node);
+            if (moved_fn != NULL) moved_fn(priv, old[k], node);
+        }
+        for (int i = 0; i < height[k]; i++)
+            update[i] = node;
+    }
+    *ran = m;
+    return x;
+}
+
 size_t kv_zsl_defrag_range(kv_zsl_t *zsl, size_t rank, size_t budget, void *(*move)(void *ptr),
-                           kv_zsl_moved_fn moved_fn, void *priv) {
+                           void (*move_batch)(void **ptrs, size_t n), kv_zsl_moved_fn moved_fn,
+                           void *priv) {
     if (rank == 0 || rank > zsl->length || budget == 0) return 0;
     kv_zsl_node_t *update[KV_ZSL_MAXLEVEL];
     size_t traversed;
     kv_zsl_node_t *x = rank_update(zsl, rank, update, &traversed)->level[0].forward;
+    if (move_batch != NULL) {
+        for (size_t done = 0; x != NULL && done < budget;) {
+            size_t ran;
+            x = defrag_run(zsl, x, budget - done, update, move_batch, moved_fn, priv, &ran);
+            done += ran;
+            rank += ran;
+        }
+        return x == NULL ? 0 : rank;
+    }
     for (size_t done = 0; x != NULL && done < budget; done++) {
         kv_zsl_node_t *next = x->level[0].forward;
         int height = x->height;

@@ -154,12 +154,15 @@ typedef void (*kv_zsl_moved_fn)(void *priv, const kv_zsl_node_t *old, kv_zsl_nod
  * Moves up to budget nodes from the 1-based rank `rank` on, in order, as
  * kv_zsl_defrag_node does but without a search per node: the nodes that link to the
  * next one are found once, by rank, and then carried along the walk, so a piece costs
- * one descent plus its nodes. moved_fn (may be NULL) hears of every node that moved.
- * Returns the rank of the first node not visited, or 0 when the walk reached the end
- * (or rank was past it).
+ * one descent plus its nodes. With move_batch (may be NULL) the nodes go in runs of up
+ * to 32 through it instead of move (each ptrs[i] replaced by its node's new address when
+ * it moved: one allocator query per run). moved_fn (may be NULL) hears of every node
+ * that moved. Returns the rank of the first node not visited, or 0 when the walk
+ * reached the end (or rank was past it).
  */
 size_t kv_zsl_defrag_range(kv_zsl_t *zsl, size_t rank, size_t budget, void *(*move)(void *ptr),
-                           kv_zsl_moved_fn moved_fn, void *priv);
+                           void (*move_batch)(void **ptrs, size_t n), kv_zsl_moved_fn moved_fn,
+                           void *priv);
 /* Moves the list struct and its header node through `move`; *zslp is updated. */
 void kv_zsl_defrag_struct(kv_zsl_t **zslp, void *(*move)(void *ptr));
 

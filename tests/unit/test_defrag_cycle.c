@@ -92,14 +92,14 @@ static void test_cycle_cpu_share_holds_under_a_busy_host(void **state) {
     (void)state;
     rig_t r;
     rig_start(&r, 25, 500, 37);
-    /* The host runs the timer 0..1.2 ms late (a busy event loop; the most the 900 us
+    /* The host runs the timer 0..0.6 ms late (a busy event loop; the most the 700 us
      * cap on a compensating slice makes up for at 25%): compensation keeps the share
      * within a few percent of the target. */
     uint64_t x = 12345;
     uint64_t t0 = r.h.now, busy0 = r.b.busy_us;
     while (r.h.now - t0 < 5 * 1000 * 1000) {
         x = x * 6364136223846793005ull + 1442695040888963407ull;
-        r.h.late_once_us = (x >> 33) % 1200;
+        r.h.late_once_us = (x >> 33) % 600;
         assert_true(fake_run_next(&r.h));
     }
     double share = 100.0 * (double)(r.b.busy_us - busy0) / (double)(r.h.now - t0);
@@ -113,19 +113,19 @@ static void test_cycle_starved_timer_gets_proportionally_longer_slice(void **sta
     rig_start(&r, 25, 500, 1);
     for (int i = 0; i < 5; i++)
         assert_true(fake_run_next(&r.h));
-    /* The host ran the timer 1.2 ms late: W = 1500 + 1200 = 2700 us, so
-     * D = 25 * 2700 / 75 = 900 us. */
-    r.h.late_once_us = 1200;
+    /* The host ran the timer 0.6 ms late: W = 1500 + 600 = 2100 us, so
+     * D = 25 * 2100 / 75 = 700 us. */
+    r.h.late_once_us = 600;
     assert_true(fake_run_next(&r.h));
-    assert_int_equal(r.b.last_deadline - r.b.last_start, 900);
+    assert_int_equal(r.b.last_deadline - r.b.last_start, 700);
     assert_int_equal(r.h.last_delay, 1500);
     /* Back on time: back to the base slice. */
     assert_true(fake_run_next(&r.h));
     assert_int_equal(r.b.last_deadline - r.b.last_start, 500);
-    /* A shorter wait, a shorter slice: W = 1500 + 600 = 2100 -> D = 700. */
-    r.h.late_once_us = 600;
+    /* A shorter wait, a shorter slice: W = 1500 + 300 = 1800 -> D = 600. */
+    r.h.late_once_us = 300;
     assert_true(fake_run_next(&r.h));
-    assert_int_equal(r.b.last_deadline - r.b.last_start, 700);
+    assert_int_equal(r.b.last_deadline - r.b.last_start, 600);
     rig_stop(&r);
 }
 
@@ -142,12 +142,12 @@ static uint64_t slice_after_stall(unsigned cycle_us, uint64_t late_us) {
     return len;
 }
 
-static void test_cycle_starvation_slice_is_capped_at_900us(void **state) {
+static void test_cycle_starvation_slice_is_capped_at_700us(void **state) {
     (void)state;
-    /* A 2 s slow command earns at most 4 base slices and never more than 900 us (so a
-     * slice stays under 1 ms with its last step's overrun)... */
-    assert_int_equal(slice_after_stall(500, 2 * 1000 * 1000), 900);
-    assert_int_equal(slice_after_stall(200, 2 * 1000 * 1000), 800);
+    /* A 2 s slow command earns at most 4 base slices and never more than 700 us (so a
+     * slice stays under 1 ms with its last step's overrun and a cycle's end)... */
+    assert_int_equal(slice_after_stall(500, 2 * 1000 * 1000), 700);
+    assert_int_equal(slice_after_stall(150, 2 * 1000 * 1000), 600);
     assert_int_equal(slice_after_stall(100, 2 * 1000 * 1000), 400);
     /* ...unless the configured base slice is itself longer. */
     assert_int_equal(slice_after_stall(3000, 2 * 1000 * 1000), 3000);
@@ -390,7 +390,7 @@ int main(void) {
         cmocka_unit_test_setup(test_cycle_cpu_share_holds_under_a_busy_host, reset_hook),
         cmocka_unit_test_setup(test_cycle_starved_timer_gets_proportionally_longer_slice,
                                reset_hook),
-        cmocka_unit_test_setup(test_cycle_starvation_slice_is_capped_at_900us, reset_hook),
+        cmocka_unit_test_setup(test_cycle_starvation_slice_is_capped_at_700us, reset_hook),
         cmocka_unit_test_setup(test_cycle_yields_to_waiting_clients_and_keeps_the_share,
                                reset_hook),
         cmocka_unit_test_setup(test_cycle_yield_share_holds_when_the_host_runs_slices_late,

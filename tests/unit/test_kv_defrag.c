@@ -186,6 +186,30 @@ static void *move_always(void *p) {
     return q;
 }
 
+/* The batched form: moves a pseudo-random two thirds of the blocks it is given (so runs
+ * mix moved and kept neighbours, the same ones in every run), counting its calls and
+ * the blocks they carried. */
+static size_t batch_calls, batch_blocks, batch_longest;
+static uint64_t batch_rng;
+static void move_batch_some(void **ptrs, size_t n) {
+    batch_calls++;
+    batch_blocks += n;
+    if (n > batch_longest) batch_longest = n;
+    for (size_t i = 0; i < n; i++) {
+        batch_rng = batch_rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        if (ptrs[i] != NULL && (batch_rng >> 33) % 3 != 0) ptrs[i] = move_always(ptrs[i]);
+    }
+}
+
+static void batch_reset(void) {
+    batch_calls = batch_blocks = batch_longest = 0;
+    batch_rng = 1;
+}
+
+/* One block at a time, and in batched runs. */
+static const kv_defrag_mover_t always = {.move = move_always};
+static const kv_defrag_mover_t batched = {.move = move_always, .move_batch = move_batch_some};
+
 /* --- Cycles on the keyspace --- */
 
 static void test_defrag_cycle_keeps_keyspace_ttl_index_and_digest(void **state) {
@@ -513,8 +537,8 @@ static void defrag_quicklist_in_steps(bool resume) {
     do {
         if (resume && calls % 5 == 4) r = (kv_defrag_resume_t){0};
         if (resume && calls % 7 == 6) r.idx++;
-        done = resume ? kv_defrag_value_resume(o, &cursor, 40, move_always, &r)
-                      : kv_defrag_value(o, &cursor, 40, move_always);
+        done = resume ? kv_defrag_value_resume(o, &cursor, 40, &always, &r)
+                      : kv_defrag_value(o, &cursor, 40, &always);
         calls++;
         if (!done) {
             assert_true(cursor != 0);
@@ -566,7 +590,7 @@ static void test_defrag_raw_string_value_moves_and_keeps_bytes(void **state) {
     const void *old = kv_obj_ptr(o);
     uint64_t cursor = 0;
     forced_moves = 0;
-    assert_true(kv_defrag_value(o, &cursor, SIZE_MAX, move_always));
+    assert_true(kv_defrag_value(o, &cursor, SIZE_MAX, &always));
     assert_int_equal(forced_moves, 1);
     assert_ptr_not_equal(kv_obj_ptr(o), NULL);
     (void)old;
@@ -614,27 +638,40 @@ static kv_obj_t *make_set(const char *key, int n, int encoding) {
 
 static void test_defrag_hashtable_values_move_with_entries_and_keep_content(void **state) {
     (void)state;
-    kv_obj_t *h = make_hash("h", 300, true);
-    kv_obj_t *st = make_set("s", 300, KV_ENC_HASHTABLE);
-    assert_int_equal(h->encoding, KV_ENC_HASHTABLE);
-    kv_obj_t *objs[2] = {h, st};
-    for (int k = 0; k < 2; k++) {
-        kv_obj_t *o = objs[k];
-        unsigned char before[20], after[20];
-        kv_digest_value(o, before);
-        assert_int_equal(kv_defrag_value_len(o), 300);
-        forced_moves = 0;
-        uint64_t cursor = 0;
-        int calls = 0;
-        while (!kv_defrag_value(o, &cursor, 50, move_always))
-            calls++;
-        assert_true(calls >= 300 / 50 - 1);
-        /* the table struct, its bucket array, and each of the 300 entries at least */
-        assert_true(forced_moves >= 302);
-        kv_digest_value(o, after);
-        assert_memory_equal(before, after, 20);
-        assert_int_equal(o->type == KV_TYPE_HASH ? kv_hash_check(o) : kv_set_check(o), 0);
-        kv_obj_free(o);
+    for (int b = 0; b < 2; b++) {
+        const kv_defrag_mover_t *mv = b == 0 ? &always : &batched;
+        kv_obj_t *h = make_hash("h", 300, true);
+        kv_obj_t *st = make_set("s", 300, KV_ENC_HASHTABLE);
+        assert_int_equal(h->encoding, KV_ENC_HASHTABLE);
+        kv_obj_t *objs[2] = {h, st};
+        for (int k = 0; k < 2; k++) {
+            kv_obj_t *o = objs[k];
+            unsigned char before[20], after[20];
+            kv_digest_value(o, before);
+            assert_int_equal(kv_defrag_value_len(o), 300);
+            forced_moves = 0;
+            batch_reset();
+            uint64_t cursor = 0;
+            int calls = 0;
+            while (!kv_defrag_value(o, &cursor, 50, mv))
+                calls++;
+            assert_true(calls >= 300 / 50 - 1);
+            if (b == 0) {
+                /* the table struct, its bucket array, and each of the 300 entries at least */
+                assert_true(forced_moves >= 302);
+                assert_int_equal(batch_calls, 0);
+            } else {
+                /* Every entry went through a run of at most 32, exactly once; about two
+                 * thirds of them moved. */
+                assert_int_equal(batch_blocks, 300);
+                assert_true(batch_longest <= 32 && batch_calls >= 300 / 32);
+                assert_true(forced_moves >= 2 + 150);
+            }
+            kv_digest_value(o, after);
+            assert_memory_equal(before, after, 20);
+            assert_int_equal(o->type == KV_TYPE_HASH ? kv_hash_check(o) : kv_set_check(o), 0);
+            kv_obj_free(o);
+        }
     }
 }
 
@@ -652,29 +689,40 @@ static kv_obj_t *make_zset(const char *key, int n, bool skiplist) {
 
 static void test_defrag_zset_moves_nodes_table_and_skiplist_in_steps(void **state) {
     (void)state;
-    kv_obj_t *o = make_zset("z", 300, true);
-    assert_int_equal(o->encoding, KV_ENC_SKIPLIST);
-    unsigned char before[20], after[20];
-    kv_digest_value(o, before);
-    assert_int_equal(kv_defrag_value_len(o), 300);
-    forced_moves = 0;
-    uint64_t cursor = 0;
-    int calls = 0;
-    while (!kv_defrag_value(o, &cursor, 40, move_always)) {
-        assert_true(cursor != 0 && cursor < (UINT64_C(1) << 56));
-        calls++;
+    for (int b = 0; b < 2; b++) {
+        kv_obj_t *o = make_zset("z", 300, true);
+        assert_int_equal(o->encoding, KV_ENC_SKIPLIST);
+        unsigned char before[20], after[20];
+        kv_digest_value(o, before);
+        assert_int_equal(kv_defrag_value_len(o), 300);
+        forced_moves = 0;
+        batch_reset();
+        uint64_t cursor = 0;
+        int calls = 0;
+        while (!kv_defrag_value(o, &cursor, 40, b == 0 ? &always : &batched)) {
+            assert_true(cursor != 0 && cursor < (UINT64_C(1) << 56));
+            calls++;
+        }
+        assert_true(calls >= 300 / 40);
+        if (b == 0) {
+            /* kv_zset_t, table struct and array, skiplist struct and header, 300 nodes */
+            assert_true(forced_moves >= 305);
+        } else {
+            /* The nodes went in runs (at most 32, within the budget of 40), each once;
+             * moved nodes were relinked and their table slots repointed. */
+            assert_int_equal(batch_blocks, 300);
+            assert_true(batch_longest <= 32 && batch_calls >= 300 / 32);
+            assert_true(forced_moves >= 5 + 150);
+        }
+        assert_int_equal(kv_zset_check(o), 0);
+        kv_digest_value(o, after);
+        assert_memory_equal(before, after, 20);
+        double score = 0;
+        assert_true(kv_zset_score(o, "member-123", 10, &score));
+        assert_true(score == 123 * 1.5);
+        assert_int_equal(kv_zset_rank(o, "member-200", 10, false), 200);
+        kv_obj_free(o);
     }
-    assert_true(calls >= 300 / 40);
-    /* kv_zset_t, table struct and array, skiplist struct and header, 300 nodes */
-    assert_true(forced_moves >= 305);
-    assert_int_equal(kv_zset_check(o), 0);
-    kv_digest_value(o, after);
-    assert_memory_equal(before, after, 20);
-    double score = 0;
-    assert_true(kv_zset_score(o, "member-123", 10, &score));
-    assert_true(score == 123 * 1.5);
-    assert_int_equal(kv_zset_rank(o, "member-200", 10, false), 200);
-    kv_obj_free(o);
 }
 
 /* A list of n elements "element-<i>" in quicklist form with 16 entries per node. */
@@ -739,42 +787,51 @@ static void test_defrag_big_values_stay_consistent_when_changed_between_steps(vo
     assert_int_equal(moved[0]->encoding, KV_ENC_HASHTABLE);
     assert_int_equal(moved[1]->encoding, KV_ENC_SKIPLIST);
     assert_int_equal(moved[2]->encoding, KV_ENC_QUICKLIST);
-    for (int t = 0; t < 3; t++) {
-        kv_obj_t *o = moved[t];
+    for (int t = 0; t < 6; t++) { /* each type one block at a time, then in runs */
+        const kv_defrag_mover_t *mv = t < 3 ? &always : &batched;
+        if (t == 3) {
+            moved[0] = make_hash("h", N, true), moved[1] = make_zset("z", N, true);
+            moved[2] = make_list("l", N);
+            twin[0] = make_hash("h2", N, true), twin[1] = make_zset("z2", N, true);
+            twin[2] = make_list("l2", N);
+            batch_reset();
+        }
+        kv_obj_t *o = moved[t % 3];
         uint64_t cursor = 0;
         int steps = 0;
         forced_moves = 0;
         /* More elements than one budget: the value is relocated over many steps, and
          * changed between each two. */
         assert_true(kv_defrag_value_len(o) > BUDGET);
-        while (!kv_defrag_value(o, &cursor, BUDGET, move_always)) {
+        while (!kv_defrag_value(o, &cursor, BUDGET, mv)) {
             assert_true(cursor != 0 && cursor < (UINT64_C(1) << 56));
             change_value(o, steps, N);
-            change_value(twin[t], steps, N);
+            change_value(twin[t % 3], steps, N);
             steps++;
             assert_true(steps < 10 * N);
         }
         assert_true(steps >= 4);
         /* Most entries (hash, zset) or nodes (list, 16 entries each) moved. */
-        assert_true(forced_moves > (size_t)(t == 2 ? N / 16 : N / 2));
-        int rc = t == 0 ? kv_hash_check(o) : t == 1 ? kv_zset_check(o) : kv_list_check(o);
+        assert_true(forced_moves > (size_t)(t % 3 == 2 ? N / 16 : t < 3 ? N / 2 : N / 3));
+        int rc = t % 3 == 0 ? kv_hash_check(o) : t % 3 == 1 ? kv_zset_check(o) : kv_list_check(o);
         assert_int_equal(rc, 0);
         unsigned char a[20], b[20];
         kv_digest_value(o, a);
-        kv_digest_value(twin[t], b);
+        kv_digest_value(twin[t % 3], b);
         assert_memory_equal(a, b, 20);
         /* And a value changed after the last step is still whole: one more full pass. */
         change_value(o, steps, N);
-        change_value(twin[t], steps, N);
+        change_value(twin[t % 3], steps, N);
         cursor = 0;
-        while (!kv_defrag_value(o, &cursor, BUDGET, move_always))
+        while (!kv_defrag_value(o, &cursor, BUDGET, mv))
             ;
         kv_digest_value(o, a);
-        kv_digest_value(twin[t], b);
+        kv_digest_value(twin[t % 3], b);
         assert_memory_equal(a, b, 20);
         kv_obj_free(o);
-        kv_obj_free(twin[t]);
+        kv_obj_free(twin[t % 3]);
     }
+    assert_true(batch_calls > 0); /* the hash's entries and the zset's nodes went in runs */
 }
 
 /* Runs one whole cycle on the keyspace as it is, then stops the engine: the dataset's

@@ -235,6 +235,8 @@ static void *move_always(void *ptr) {
     return p;
 }
 
+static const kv_defrag_mover_t always = {.move = move_always};
+
 static void test_zset_defrag_moves_every_allocation_in_slices(void **state) {
     (void)state;
     agg_config("zset-max-listpack-entries", "0");
@@ -249,7 +251,7 @@ static void test_zset_defrag_moves_every_allocation_in_slices(void **state) {
     uint64_t cursor = 0;
     int slices = 0;
     moves = 0;
-    while (!kv_defrag_value(o, &cursor, 64, move_always)) {
+    while (!kv_defrag_value(o, &cursor, 64, &always)) {
         assert_true(cursor != 0 && cursor < (1ULL << 56));
         assert_int_equal(kv_zset_check(o), 0);
         slices++;
@@ -268,7 +270,7 @@ static void test_zset_defrag_moves_every_allocation_in_slices(void **state) {
     o = agg_obj("l");
     assert_int_equal(kv_defrag_value_len(o), 1);
     moves = 0;
-    assert_true(kv_defrag_value(o, &cursor, 64, move_always));
+    assert_true(kv_defrag_value(o, &cursor, 64, &always));
     assert_int_equal(moves, 1);
     assert_int_equal(kv_zset_check(o), 0);
     AGG_EXPECT("ZRANGE l 0 -1", "*2\r\n$1\r\na\r\n$1\r\nb\r\n");

@@ -422,7 +422,8 @@ static void test_zsl_defrag_range_walks_in_pieces_without_searching(void **state
         int was = moves;
         nmoved_fn = 0;
         kv_zsl_node_t *first = kv_zsl_by_rank(zsl, rank);
-        size_t next = kv_zsl_defrag_range(zsl, rank, 7, move_and_spoil_score, note_moved, NULL);
+        size_t next =
+            kv_zsl_defrag_range(zsl, rank, 7, move_and_spoil_score, NULL, note_moved, NULL);
         assert_true(moves - was <= 7);
         assert_int_equal(nmoved_fn, moves - was);
         assert_ptr_equal(last_moved_old[0], first);
@@ -443,16 +444,69 @@ static void test_zsl_defrag_range_walks_in_pieces_without_searching(void **state
     assert_member(kv_zsl_by_rank(zsl, 1000), "r999");
     /* A move that declines changes nothing and still advances; past the end is 0. */
     moves = 0;
-    assert_int_equal(kv_zsl_defrag_range(zsl, 1990, 5, move_none, NULL, NULL), 1995);
-    assert_int_equal(kv_zsl_defrag_range(zsl, 1996, 5, move_none, NULL, NULL), 0);
-    assert_int_equal(kv_zsl_defrag_range(zsl, 2001, 5, move_alloc, NULL, NULL), 0);
-    assert_int_equal(kv_zsl_defrag_range(zsl, 0, 5, move_alloc, NULL, NULL), 0);
+    assert_int_equal(kv_zsl_defrag_range(zsl, 1990, 5, move_none, NULL, NULL, NULL), 1995);
+    assert_int_equal(kv_zsl_defrag_range(zsl, 1996, 5, move_none, NULL, NULL, NULL), 0);
+    assert_int_equal(kv_zsl_defrag_range(zsl, 2001, 5, move_alloc, NULL, NULL, NULL), 0);
+    assert_int_equal(kv_zsl_defrag_range(zsl, 0, 5, move_alloc, NULL, NULL, NULL), 0);
     assert_int_equal(moves, 0);
     assert_int_equal(kv_zsl_check(zsl), 0);
     /* The tail is fixed when the last node moves. */
-    assert_int_equal(kv_zsl_defrag_range(zsl, 2000, 5, move_alloc, NULL, NULL), 0);
+    assert_int_equal(kv_zsl_defrag_range(zsl, 2000, 5, move_alloc, NULL, NULL, NULL), 0);
     assert_int_equal(moves, 1);
     assert_int_equal(kv_zsl_check(zsl), 0);
+    free(before);
+    free(after);
+    kv_zsl_free(zsl);
+}
+
+/* The batched form of move_and_spoil_score: moves every node whose position in the
+ * calls so far is not a multiple of 3 (runs mix moved and kept neighbours). */
+static int batch_calls, batch_seen;
+static void move_batch_and_spoil(void **ptrs, size_t n) {
+    batch_calls++;
+    assert_true(n >= 1 && n <= 32);
+    for (size_t i = 0; i < n; i++)
+        if (batch_seen++ % 3 != 0) ptrs[i] = move_and_spoil_score(ptrs[i]);
+}
+
+static void test_zsl_defrag_range_moves_runs_in_one_batch(void **state) {
+    (void)state;
+    kv_zsl_t *zsl = kv_zsl_new();
+    char m[16];
+    for (int i = 0; i < 2000; i++) {
+        int len = snprintf(m, sizeof(m), "r%d", i);
+        assert_non_null(kv_zsl_insert(zsl, i, m, (size_t)len));
+    }
+    char *before = malloc(32768), *after = malloc(32768);
+    order(zsl, before, 32768);
+    /* Pieces of 45: a run of 32 and one of 13 each, every node given to a run once; the
+     * moved ones (two thirds) are reported, each with the node it was. */
+    moves = 0;
+    batch_calls = batch_seen = 0;
+    size_t rank = 1, pieces = 0;
+    while (rank != 0) {
+        int was = moves;
+        nmoved_fn = 0;
+        size_t next =
+            kv_zsl_defrag_range(zsl, rank, 45, move_alloc, move_batch_and_spoil, note_moved, NULL);
+        assert_int_equal(nmoved_fn, moves - was);
+        assert_true(next == 0 || next == rank + 45);
+        rank = next;
+        pieces++;
+    }
+    assert_int_equal(batch_seen, 2000);
+    assert_int_equal(pieces, (2000 + 44) / 45);
+    assert_int_equal(batch_calls, 2 * (2000 / 45) + 1); /* 44 pieces of 2 runs, one of 20 */
+    assert_int_equal(moves, 2000 - (2000 + 2) / 3);
+    /* Links, backward pointers, tail and spans hold; only the spoiled scores differ. */
+    size_t r = 0;
+    for (kv_zsl_node_t *x = kv_zsl_first(zsl); x != NULL; x = kv_zsl_node_next(x))
+        x->score = (double)r++;
+    assert_int_equal(r, 2000);
+    assert_int_equal(kv_zsl_check(zsl), 0);
+    assert_string_equal(order(zsl, after, 32768), before);
+    assert_member(kv_zsl_by_rank(zsl, 1000), "r999");
+    assert_member(kv_zsl_by_rank(zsl, 2000), "r1999");
     free(before);
     free(after);
     kv_zsl_free(zsl);
@@ -505,6 +559,7 @@ int main(void) {
         cmocka_unit_test(test_zsl_mem_bytes_counts_levels_and_member),
         cmocka_unit_test(test_zsl_defrag_moves_nodes_and_fixes_links),
         cmocka_unit_test(test_zsl_defrag_range_walks_in_pieces_without_searching),
+        cmocka_unit_test(test_zsl_defrag_range_moves_runs_in_one_batch),
     };
     return cmocka_run_group_tests_name("kv_zskiplist", tests, NULL, NULL);
 }
