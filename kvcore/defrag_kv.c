@@ -86,7 +86,7 @@ static struct {
     void *timer_priv;
     uint64_t moved_now; /* moves made through move_cb since the caller zeroed it */
     /* The running cycle's slices, for the verbose log line at its end. */
-    uint64_t slices, slices_over_2ms, slice_max_us, slice_max_cpu_us, slice_cpu_us;
+    uint64_t slices, slices_over_2ms, slices_over_1ms_cpu, slice_max_us, slice_max_cpu_us, slice_cpu_us;
     /* Its deferred values: queued, and dropped at a resume (deleted or retyped). */
     uint64_t deferred, deferred_gone;
     uint64_t deferred_total; /* over all cycles */
@@ -120,6 +120,7 @@ static int64_t timer_trampoline(kv_loop_t *loop, int64_t id, void *priv) {
     cpu = thread_cpu_us() - cpu;
     g.slice_cpu_us += cpu;
     if (cpu > g.slice_max_cpu_us) g.slice_max_cpu_us = cpu;
+    if (cpu > 1000) g.slices_over_1ms_cpu++;
     uint64_t *info = &kv_srv.stat_active_defrag_longest_slice_cpu_us;
     if (!g.info_stale)
         *info = g.slice_max_cpu_us;
@@ -161,7 +162,8 @@ static void host_on_target(void *arg, bool starting, double frag_pct, size_t fra
            cpu_pct);
     kv_srv.active_defrag_running = (int)cpu_pct;
     if (starting) {
-        g.slices = g.slices_over_2ms = g.slice_max_us = g.slice_max_cpu_us = g.slice_cpu_us = 0;
+        g.slices = g.slices_over_2ms = g.slices_over_1ms_cpu = 0;
+        g.slice_max_us = g.slice_max_cpu_us = g.slice_cpu_us = 0;
         g.deferred = g.deferred_gone = 0;
         g.info_stale = true;
     }
@@ -188,10 +190,12 @@ static void host_on_cycle_end(void *arg, const defrag_cycle_report_t *r) {
            r->completed ? "done" : "stopped", (int)r->duration_ms, (int)r->reallocated, r->frag_pct,
            r->frag_bytes);
     kv_log(KV_LOG_VERBOSE,
-           "Active defrag slices: %llu, longest %llu us (%llu us CPU), %llu longer than 2 ms; "
-           "CPU %llu ms, misses=%llu; deferred values %llu (%llu gone at a resume)",
+           "Active defrag slices: %llu, longest %llu us (%llu us CPU), %llu longer than 2 ms, "
+           "%llu over 1 ms CPU; CPU %llu ms, misses=%llu; deferred values %llu (%llu gone at a "
+           "resume)",
            (unsigned long long)g.slices, (unsigned long long)g.slice_max_us,
            (unsigned long long)g.slice_max_cpu_us, (unsigned long long)g.slices_over_2ms,
+           (unsigned long long)g.slices_over_1ms_cpu,
            (unsigned long long)(g.slice_cpu_us / 1000), (unsigned long long)r->misses,
            (unsigned long long)g.deferred, (unsigned long long)g.deferred_gone);
     kv_defrag_metrics_sync();

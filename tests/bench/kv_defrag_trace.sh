@@ -77,7 +77,7 @@ untrack_pid "$PERF"
 big_note=""
 [ "$BIG" -gt 0 ] && big_note=", a hash, a sorted set and a list of $BIG elements each"
 echo "kv_defrag_trace: $N keys, 2/3 deleted$big_note, 20 GET clients; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-sed -n 's/.*\(Active defrag done in [0-9]*ms\).*/server: \1/p; s/.*Active defrag slices: \([0-9]*\), longest \([0-9]* us (.*CPU)\).*/server: \1 slices, longest \2 by its clocks/p' "$LOG" | head -2
+sed -n 's/.*\(Active defrag done in [0-9]*ms\).*/server: \1/p; s/.*Active defrag slices: \([0-9]*\), longest \([0-9]* us ([0-9]* us CPU)\).*/server: \1 slices, longest \2 by its clocks/p' "$LOG" | head -2
 perf script -i "$TMP/perf.data" -F comm,tid,cpu,time,event,trace >"$TMP/script.txt" 2>/dev/null
 python3 tests/bench/kv_defrag_slices.py "$TMP/script.txt" "$KV_PID" "$TOP"
 perf probe -q -d "$GROUP:*" >/dev/null 2>&1
