@@ -86,7 +86,8 @@ static struct {
     void *timer_priv;
     uint64_t moved_now; /* moves made through move_cb since the caller zeroed it */
     /* The running cycle's slices, for the verbose log line at its end. */
-    uint64_t slices, slices_over_2ms, slices_over_1ms_cpu, slice_max_us, slice_max_cpu_us, slice_cpu_us;
+    uint64_t slices, slices_over_2ms, slices_over_1ms_cpu, slice_max_us, slice_max_cpu_us,
+        slice_cpu_us;
     /* Its deferred values: queued, and dropped at a resume (deleted or retyped). */
     uint64_t deferred, deferred_gone;
     uint64_t deferred_total; /* over all cycles */
@@ -195,9 +196,9 @@ static void host_on_cycle_end(void *arg, const defrag_cycle_report_t *r) {
            "resume)",
            (unsigned long long)g.slices, (unsigned long long)g.slice_max_us,
            (unsigned long long)g.slice_max_cpu_us, (unsigned long long)g.slices_over_2ms,
-           (unsigned long long)g.slices_over_1ms_cpu,
-           (unsigned long long)(g.slice_cpu_us / 1000), (unsigned long long)r->misses,
-           (unsigned long long)g.deferred, (unsigned long long)g.deferred_gone);
+           (unsigned long long)g.slices_over_1ms_cpu, (unsigned long long)(g.slice_cpu_us / 1000),
+           (unsigned long long)r->misses, (unsigned long long)g.deferred,
+           (unsigned long long)g.deferred_gone);
     kv_defrag_metrics_sync();
 }
 
