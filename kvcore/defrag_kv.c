@@ -88,6 +88,10 @@ static struct {
     /* The running cycle's slices, for the verbose log line at its end. */
     uint64_t slices, slices_over_2ms, slices_over_1ms_cpu, slice_max_us, slice_max_cpu_us,
         slice_cpu_us;
+    uint64_t slice_max_cpu_at; /* the 1-based number of the slice with the most CPU */
+    /* Slices over 1 ms of CPU whose CPU time read more than their wall time (by over
+     * 10 us): impossible for one thread, so the clock jumped, not the work. */
+    uint64_t slices_cpu_over_wall;
     /* Its deferred values: queued, and dropped at a resume (deleted or retyped). */
     uint64_t deferred, deferred_gone;
     uint64_t deferred_total; /* over all cycles */
@@ -114,14 +118,21 @@ static int64_t timer_trampoline(kv_loop_t *loop, int64_t id, void *priv) {
     (void)loop;
     (void)id;
     (void)priv;
-    uint64_t cpu = thread_cpu_us();
+    uint64_t cpu = thread_cpu_us(), wall = kv_monotonic_us();
     g.slice_fresh = true;
     int64_t next = g.timer_fn(g.timer_priv);
     g.slice_fresh = false;
     cpu = thread_cpu_us() - cpu;
+    wall = kv_monotonic_us() - wall;
     g.slice_cpu_us += cpu;
-    if (cpu > g.slice_max_cpu_us) g.slice_max_cpu_us = cpu;
-    if (cpu > 1000) g.slices_over_1ms_cpu++;
+    if (cpu > g.slice_max_cpu_us) {
+        g.slice_max_cpu_us = cpu;
+        g.slice_max_cpu_at = g.slices;
+    }
+    if (cpu > 1000) {
+        g.slices_over_1ms_cpu++;
+        if (cpu > wall + 10) g.slices_cpu_over_wall++;
+    }
     uint64_t *info = &kv_srv.stat_active_defrag_longest_slice_cpu_us;
     if (!g.info_stale)
         *info = g.slice_max_cpu_us;
@@ -163,8 +174,8 @@ static void host_on_target(void *arg, bool starting, double frag_pct, size_t fra
            cpu_pct);
     kv_srv.active_defrag_running = (int)cpu_pct;
     if (starting) {
-        g.slices = g.slices_over_2ms = g.slices_over_1ms_cpu = 0;
-        g.slice_max_us = g.slice_max_cpu_us = g.slice_cpu_us = 0;
+        g.slices = g.slices_over_2ms = g.slices_over_1ms_cpu = g.slices_cpu_over_wall = 0;
+        g.slice_max_us = g.slice_max_cpu_us = g.slice_cpu_us = g.slice_max_cpu_at = 0;
         g.deferred = g.deferred_gone = 0;
         g.info_stale = true;
     }
@@ -192,11 +203,12 @@ static void host_on_cycle_end(void *arg, const defrag_cycle_report_t *r) {
            r->frag_bytes);
     kv_log(KV_LOG_VERBOSE,
            "Active defrag slices: %llu, longest %llu us (%llu us CPU), %llu longer than 2 ms, "
-           "%llu over 1 ms CPU; CPU %llu ms, misses=%llu; deferred values %llu (%llu gone at a "
-           "resume)",
+           "%llu over 1 ms CPU (%llu of them reading more CPU than wall time; the most CPU in "
+           "slice %llu); CPU %llu ms, misses=%llu; deferred values %llu (%llu gone at a resume)",
            (unsigned long long)g.slices, (unsigned long long)g.slice_max_us,
            (unsigned long long)g.slice_max_cpu_us, (unsigned long long)g.slices_over_2ms,
-           (unsigned long long)g.slices_over_1ms_cpu, (unsigned long long)(g.slice_cpu_us / 1000),
+           (unsigned long long)g.slices_over_1ms_cpu, (unsigned long long)g.slices_cpu_over_wall,
+           (unsigned long long)g.slice_max_cpu_at, (unsigned long long)(g.slice_cpu_us / 1000),
            (unsigned long long)r->misses, (unsigned long long)g.deferred,
            (unsigned long long)g.deferred_gone);
     kv_defrag_metrics_sync();

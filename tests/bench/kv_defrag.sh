@@ -25,8 +25,9 @@
 # KV_DEFRAG_BENCH_BIG=M adds one hash, one sorted set and one list of M elements each
 # (defrag_load.py big) to every server before the deletion.
 # The server's verbose log gives each cycle's slices: count, longest (wall and CPU
-# time: a slice's wall time includes any time the thread was descheduled), and how many
-# took longer than 2 ms. Reports the time until allocator_frag_ratio < 1.1, GET latency
+# time: a slice's wall time includes any time the thread was descheduled), how many
+# took longer than 2 ms, and how many took over 1 ms of CPU (and of those, how many read
+# more CPU than wall time: a jump of the clock, since one thread cannot do that). Reports the time until allocator_frag_ratio < 1.1, GET latency
 # p50/p99/p99.9/max with and without defrag, the longest defrag slice (LATENCY
 # "active-defrag-cycle", threshold 1 ms), and draws ratio and RSS over time as an SVG.
 # Targets: ratio < 1.1 in at most half Valkey's time at the default cycle-max; GET
@@ -226,15 +227,16 @@ def bench(name):
             "rps": float(rps.group(1)) if rps else 0.0}
 
 def slices(name):
-    """(slices, longest wall us, longest CPU us, slices over 2 ms wall, slices over 1 ms CPU)
-    over the round's cycles."""
-    tot = [0, 0, 0, 0, 0]
+    """(slices, longest wall us, longest CPU us, slices over 2 ms wall, slices over 1 ms CPU,
+    those of them whose CPU time read more than their wall time) over the round's cycles."""
+    tot = [0, 0, 0, 0, 0, 0]
     for ln in open(path(name, "slices")):
         m = re.search(r"slices: (\d+), longest (\d+) us \((\d+) us CPU\), (\d+) longer"
-                      r"(?: than 2 ms, (\d+) over 1 ms CPU)?", ln)
+                      r"(?: than 2 ms, (\d+) over 1 ms CPU)?(?: \((\d+) of them reading)?", ln)
         if m:
             v = [int(x or 0) for x in m.groups()]
-            tot = [tot[0] + v[0], max(tot[1], v[1]), max(tot[2], v[2]), tot[3] + v[3], tot[4] + v[4]]
+            tot = [tot[0] + v[0], max(tot[1], v[1]), max(tot[2], v[2]), tot[3] + v[3], tot[4] + v[4],
+                   tot[5] + v[5]]
     return tot
 
 def slice_max(name):
@@ -296,11 +298,11 @@ for i, x in enumerate(rows, 1):
     k = x["kv"]
     line = ("  round %d: kvcore ratio %.2f -> %.2f, RSS %.0f -> %.0f MB%s; < 1.1 after %s;"
             " cycles %.1f s; hits %d, key hits %d; %d slices, longest %.1f ms (%.1f ms CPU),"
-            " %d longer than 2 ms, %d over 1 ms CPU"
+            " %d longer than 2 ms, %d over 1 ms CPU (%d reading more CPU than wall time)"
             % (i, k["ratio0"], k["ratio1"], k["rss0"], k["rss1"],
                " (off: %.2f, %.0f MB)" % (x["off_ratio"], x["off_rss"]) if has_off else "",
                secs(k["reach"]), k["busy"], k["hits"], k["key_hits"], k["sl"][0], k["sl"][1] / 1000,
-               k["sl"][2] / 1000, k["sl"][3], k["sl"][4]))
+               k["sl"][2] / 1000, k["sl"][3], k["sl"][4], k["sl"][5]))
     print(line)
     if k["clock"]:
         print("     thread CPU clock on a fixed piece of work while the server ran: %d runs, median %d us,"
@@ -330,11 +332,11 @@ if vk:
           % (med(per), ", ".join("%.2f" % p for p in per) or "none"))
 print("    longest defrag slice: %.1f ms wall, %.2f ms CPU (max over rounds; LATENCY"
       " active-defrag-cycle max %s); slices longer than 2 ms: %d of %d; over 1 ms of CPU:"
-      " %d (rounds: %s)"
+      " %d (rounds: %s), of which %d read more CPU than wall time"
       % (max(x["sl"][1] for x in kv) / 1000, max(x["sl"][2] for x in kv) / 1000,
          "%d ms" % max(x["slice"] for x in kv) if any(x["slice"] for x in kv) else "< 1 ms",
          sum(x["sl"][3] for x in kv), sum(x["sl"][0] for x in kv), sum(x["sl"][4] for x in kv),
-         ", ".join(str(x["sl"][4]) for x in kv)))
+         ", ".join(str(x["sl"][4]) for x in kv), sum(x["sl"][5] for x in kv)))
 ck = [x["clock"] for x in kv if x["clock"]]
 if ck:
     print("    the thread CPU clock itself (cpu_clock_probe, a fixed piece of work of median %d us"
