@@ -405,16 +405,34 @@ static void note_moved(void *priv, const kv_zsl_node_t *old, kv_zsl_node_t *move
     nmoved_fn++;
 }
 
-static void test_zsl_defrag_range_walks_in_pieces_without_searching(void **state) {
-    (void)state;
+/* A skiplist of 2000 nodes "r<i>" with score i; its order (order()) into before. */
+static kv_zsl_t *numbered_zsl(char *before) {
     kv_zsl_t *zsl = kv_zsl_new();
     char m[16];
     for (int i = 0; i < 2000; i++) {
         int len = snprintf(m, sizeof(m), "r%d", i);
         assert_non_null(kv_zsl_insert(zsl, i, m, (size_t)len));
     }
-    char *before = malloc(32768), *after = malloc(32768);
     order(zsl, before, 32768);
+    return zsl;
+}
+
+/* After moves that spoiled scores: gives the nodes their rank as score again, then the
+ * list checks whole and in the order recorded in before. */
+static void assert_whole_once_rescored(kv_zsl_t *zsl, const char *before, char *after) {
+    size_t r = 0;
+    for (kv_zsl_node_t *x = kv_zsl_first(zsl); x != NULL; x = kv_zsl_node_next(x))
+        x->score = (double)r++;
+    assert_int_equal(r, 2000);
+    assert_int_equal(kv_zsl_check(zsl), 0);
+    assert_string_equal(order(zsl, after, 32768), before);
+    assert_member(kv_zsl_by_rank(zsl, 1000), "r999");
+}
+
+static void test_zsl_defrag_range_walks_in_pieces_without_searching(void **state) {
+    (void)state;
+    char *before = malloc(32768), *after = malloc(32768);
+    kv_zsl_t *zsl = numbered_zsl(before);
     /* Pieces of 7 from rank 1: each moves 7 nodes and says where the next one starts. */
     moves = 0;
     size_t rank = 1, pieces = 0;
@@ -435,13 +453,7 @@ static void test_zsl_defrag_range_walks_in_pieces_without_searching(void **state
     /* Every node moved although every moved node's score says it is last. */
     assert_int_equal(moves, 2000);
     assert_int_equal(pieces, (2000 + 6) / 7);
-    size_t r = 0;
-    for (kv_zsl_node_t *x = kv_zsl_first(zsl); x != NULL; x = kv_zsl_node_next(x))
-        x->score = (double)r++;
-    assert_int_equal(r, 2000);
-    assert_int_equal(kv_zsl_check(zsl), 0);
-    assert_string_equal(order(zsl, after, 32768), before);
-    assert_member(kv_zsl_by_rank(zsl, 1000), "r999");
+    assert_whole_once_rescored(zsl, before, after);
     /* A move that declines changes nothing and still advances; past the end is 0. */
     moves = 0;
     assert_int_equal(kv_zsl_defrag_range(zsl, 1990, 5, move_none, NULL, NULL, NULL), 1995);
@@ -471,14 +483,8 @@ static void move_batch_and_spoil(void **ptrs, size_t n) {
 
 static void test_zsl_defrag_range_moves_runs_in_one_batch(void **state) {
     (void)state;
-    kv_zsl_t *zsl = kv_zsl_new();
-    char m[16];
-    for (int i = 0; i < 2000; i++) {
-        int len = snprintf(m, sizeof(m), "r%d", i);
-        assert_non_null(kv_zsl_insert(zsl, i, m, (size_t)len));
-    }
     char *before = malloc(32768), *after = malloc(32768);
-    order(zsl, before, 32768);
+    kv_zsl_t *zsl = numbered_zsl(before);
     /* Pieces of 45: a run of 32 and one of 13 each, every node given to a run once; the
      * moved ones (two thirds) are reported, each with the node it was. */
     moves = 0;
@@ -499,13 +505,7 @@ static void test_zsl_defrag_range_moves_runs_in_one_batch(void **state) {
     assert_int_equal(batch_calls, 2 * (2000 / 45) + 1); /* 44 pieces of 2 runs, one of 20 */
     assert_int_equal(moves, 2000 - (2000 + 2) / 3);
     /* Links, backward pointers, tail and spans hold; only the spoiled scores differ. */
-    size_t r = 0;
-    for (kv_zsl_node_t *x = kv_zsl_first(zsl); x != NULL; x = kv_zsl_node_next(x))
-        x->score = (double)r++;
-    assert_int_equal(r, 2000);
-    assert_int_equal(kv_zsl_check(zsl), 0);
-    assert_string_equal(order(zsl, after, 32768), before);
-    assert_member(kv_zsl_by_rank(zsl, 1000), "r999");
+    assert_whole_once_rescored(zsl, before, after);
     assert_member(kv_zsl_by_rank(zsl, 2000), "r1999");
     free(before);
     free(after);
