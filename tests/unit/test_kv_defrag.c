@@ -642,6 +642,23 @@ static kv_obj_t *make_set(const char *key, int n, int encoding) {
     return o;
 }
 
+/* Relocates the value of o (len elements; its digest into before) through mv in steps of
+ * budget elements, from zeroed move counters; returns the steps that left work. */
+static int relocate_in_steps(kv_obj_t *o, size_t len, size_t budget, const kv_defrag_mover_t *mv,
+                             unsigned char before[20]) {
+    kv_digest_value(o, before);
+    assert_int_equal(kv_defrag_value_len(o), len);
+    forced_moves = 0;
+    batch_reset();
+    uint64_t cursor = 0;
+    int calls = 0;
+    while (!kv_defrag_value(o, &cursor, budget, mv)) {
+        assert_true(cursor != 0 && cursor < (UINT64_C(1) << 56));
+        calls++;
+    }
+    return calls;
+}
+
 static void test_defrag_hashtable_values_move_with_entries_and_keep_content(void **state) {
     (void)state;
     for (int b = 0; b < 2; b++) {
@@ -653,14 +670,7 @@ static void test_defrag_hashtable_values_move_with_entries_and_keep_content(void
         for (int k = 0; k < 2; k++) {
             kv_obj_t *o = objs[k];
             unsigned char before[20], after[20];
-            kv_digest_value(o, before);
-            assert_int_equal(kv_defrag_value_len(o), 300);
-            forced_moves = 0;
-            batch_reset();
-            uint64_t cursor = 0;
-            int calls = 0;
-            while (!kv_defrag_value(o, &cursor, 50, mv))
-                calls++;
+            int calls = relocate_in_steps(o, 300, 50, mv, before);
             assert_true(calls >= 300 / 50 - 1);
             if (b == 0) {
                 /* the table struct, its bucket array, and each of the 300 entries at least */
@@ -698,16 +708,7 @@ static void test_defrag_zset_moves_nodes_table_and_skiplist_in_steps(void **stat
         kv_obj_t *o = make_zset("z", 300, true);
         assert_int_equal(o->encoding, KV_ENC_SKIPLIST);
         unsigned char before[20], after[20];
-        kv_digest_value(o, before);
-        assert_int_equal(kv_defrag_value_len(o), 300);
-        forced_moves = 0;
-        batch_reset();
-        uint64_t cursor = 0;
-        int calls = 0;
-        while (!kv_defrag_value(o, &cursor, 40, b == 0 ? &always : &batched)) {
-            assert_true(cursor != 0 && cursor < (UINT64_C(1) << 56));
-            calls++;
-        }
+        int calls = relocate_in_steps(o, 300, 40, b == 0 ? &always : &batched, before);
         assert_true(calls >= 300 / 40);
         if (b == 0) {
             /* kv_zset_t, table struct and array, skiplist struct and header, 300 nodes */
