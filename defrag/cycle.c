@@ -10,7 +10,7 @@
  *    D = P*W/(100-P), so that D/(D+W) = P; it is capped at min(4*C, 700 us) (but never
  *    below C), since a host stalled that long has already hurt its clients and a long
  *    slice would hurt them more: with the overrun of its last step (a step is tens of
- *    microseconds; a traced 1M-element run had p99.9 under 0.5 ms) and the work of a
+ *    microseconds; a traced 1M-element run had p99.9 of 0.5 ms) and the work of a
  *    cycle's end (about 0.1 ms), no slice should take over 1 ms of CPU;
  *  - overrun: time run past a slice's deadline accumulates as overage; it adds
  *    overage*(100-P)/100 to the next delay and is subtracted from the next slice, whose
